@@ -1,0 +1,249 @@
+"""Weighted Expectation-Maximization for Gaussian mixtures.
+
+Written here because no maintained library offers it: scikit-learn's
+``GaussianMixture.fit`` takes no sample weights, and neither does OpenCV's
+``cv2.ml.EM``. Weights are what make the fast engine possible: EM runs on the
+distinct pixel values of an image, each weighted by its pixel count, which is
+the same mixture as EM on every pixel (the E-step of a pixel depends only on
+its value; the M-step sums are sums over repeated values).
+
+The E- and M-steps follow scikit-learn's formulation (Cholesky factors of the
+precision matrices, ``reg_covar`` added to the diagonal, ``10 * eps`` added to
+the component masses) so that, without weights, the iterations match
+``GaussianMixture`` from the same starting parameters. Termination follows
+OpenCV's EM: stop after ``max_iter`` iterations, or when the log-likelihood
+grew by less than ``epsilon`` times its magnitude.
+
+Covariance types: ``full``, ``diagonal`` and ``spherical``; covariances are
+always returned as full ``(K, F, F)`` matrices.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.linalg import solve_triangular
+
+COVARIANCE_TYPES = ("full", "diagonal", "spherical")
+_MASS_EPS = 10 * np.finfo(np.float64).eps
+_LOG_2PI = np.log(2 * np.pi)
+
+
+@dataclass
+class EMFit:
+    """Result of :func:`weighted_em`.
+
+    Attributes
+    ----------
+    means : ndarray (K, F)
+    covariances : ndarray (K, F, F)
+    weights : ndarray (K,)
+        Mixing proportions, summing to 1.
+    labels : ndarray (n,)
+        Most probable component (0..K-1) of each sample under the final parameters.
+    log_likelihood : float
+        Weighted mean log-likelihood per sample under the final parameters.
+    n_iter : int
+        M-steps run.
+    converged : bool
+    history : list of float
+        Mean log-likelihood before each M-step, then the final one.
+    """
+
+    means: np.ndarray
+    covariances: np.ndarray
+    weights: np.ndarray
+    labels: np.ndarray
+    log_likelihood: float
+    n_iter: int
+    converged: bool
+    history: list[float] = field(default_factory=list)
+
+
+def precision_cholesky(covariances: np.ndarray) -> np.ndarray:
+    """Upper-triangular ``P`` with ``P @ P.T`` the precision, per component.
+
+    Raises
+    ------
+    ValueError
+        If a covariance is not positive definite.
+    """
+    covariances = np.asarray(covariances, dtype=np.float64)
+    n_features = covariances.shape[-1]
+    out = np.empty_like(covariances)
+    for k, cov in enumerate(covariances):
+        try:
+            chol = np.linalg.cholesky(cov)
+        except np.linalg.LinAlgError as error:
+            raise ValueError(
+                f"covariance of cluster {k + 1} is not positive definite (a cluster collapsed onto "
+                "too few distinct values); use fewer clusters or a larger reg_covar"
+            ) from error
+        out[k] = solve_triangular(chol, np.eye(n_features), lower=True).T
+    return out
+
+
+def log_gaussians(samples: np.ndarray, means: np.ndarray, covariances: np.ndarray) -> np.ndarray:
+    """Log density of each sample under each Gaussian component, ``(n, K)``."""
+    samples = np.asarray(samples, dtype=np.float64)
+    prec_chol = precision_cholesky(covariances)
+    n_features = samples.shape[1]
+    log_det = np.log(np.diagonal(prec_chol, axis1=1, axis2=2)).sum(axis=1)
+    out = np.empty((samples.shape[0], means.shape[0]))
+    for k in range(means.shape[0]):
+        y = samples @ prec_chol[k] - means[k] @ prec_chol[k]
+        out[:, k] = -0.5 * (n_features * _LOG_2PI + np.einsum("nf,nf->n", y, y)) + log_det[k]
+    return out
+
+
+def e_step(
+    samples: np.ndarray, means: np.ndarray, covariances: np.ndarray, weights: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Log posteriors ``(n, K)`` and log-likelihood ``(n,)`` of each sample."""
+    joint = log_gaussians(samples, means, covariances) + np.log(weights)
+    peak = joint.max(axis=1, keepdims=True)
+    log_norm = np.log(np.exp(joint - peak).sum(axis=1)) + peak[:, 0]
+    return joint - log_norm[:, None], log_norm
+
+
+def m_step(
+    samples: np.ndarray,
+    sample_weights: np.ndarray,
+    responsibilities: np.ndarray,
+    covariance: str,
+    reg_covar: float,
+    means: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mixing weights, means and full covariance matrices from weighted responsibilities.
+
+    ``means``, when given, are used instead of re-estimating them (to build
+    covariances around given initial means).
+    """
+    weighted = responsibilities * sample_weights[:, None]
+    mass = weighted.sum(axis=0) + _MASS_EPS
+    if means is None:
+        means = (weighted.T @ samples) / mass[:, None]
+    n_clusters, n_features = means.shape
+    covariances = np.empty((n_clusters, n_features, n_features))
+    for k in range(n_clusters):
+        diff = samples - means[k]
+        if covariance == "full":
+            cov = (weighted[:, k] * diff.T) @ diff / mass[k]
+            cov.flat[:: n_features + 1] += reg_covar
+        else:
+            variances = weighted[:, k] @ (diff * diff) / mass[k] + reg_covar
+            if covariance == "spherical":
+                variances = np.full(n_features, variances.mean())
+            cov = np.diag(variances)
+        covariances[k] = cov
+    mixing = mass / mass.sum()
+    return mixing, means, covariances
+
+
+def check_covariance(covariance: str) -> str:
+    """Validate a covariance type name (``"diag"`` is accepted for ``"diagonal"``)."""
+    name = {"diag": "diagonal", "generic": "full"}.get(covariance, covariance)
+    if name not in COVARIANCE_TYPES:
+        raise ValueError(f"unknown covariance {covariance!r}; accepted: 'full', 'diagonal', 'spherical'")
+    return name
+
+
+def weighted_em(
+    samples: np.ndarray,
+    sample_weights: np.ndarray,
+    means: np.ndarray,
+    covariances: np.ndarray,
+    weights: np.ndarray,
+    *,
+    covariance: str = "full",
+    max_iter: int = 10,
+    epsilon: float = 0.2,
+    reg_covar: float = 1e-6,
+) -> EMFit:
+    """Weighted EM from given initial parameters.
+
+    Parameters
+    ----------
+    samples : ndarray (n, F)
+    sample_weights : ndarray (n,)
+    means, covariances, weights : ndarray
+        Initial parameters ``(K, F)``, ``(K, F, F)``, ``(K,)``.
+    covariance : {"full", "diagonal", "spherical"}
+    max_iter : int
+        Maximum number of E+M iterations.
+    epsilon : float
+        Stop when the mean log-likelihood grew by less than
+        ``epsilon * |log-likelihood|`` (OpenCV's rule); 0 runs all iterations
+        unless the likelihood falls.
+    reg_covar : float
+        Added to covariance diagonals (as scikit-learn does).
+
+    Returns
+    -------
+    EMFit
+    """
+    covariance = check_covariance(covariance)
+    samples = np.asarray(samples, dtype=np.float64)
+    sample_weights = np.asarray(sample_weights, dtype=np.float64)
+    total = sample_weights.sum()
+    means = np.array(means, dtype=np.float64)
+    covariances = np.array(covariances, dtype=np.float64)
+    weights = np.array(weights, dtype=np.float64)
+    history: list[float] = []
+    previous = None
+    n_iter, converged = 0, False
+    for _ in range(max_iter):
+        log_resp, log_norm = e_step(samples, means, covariances, weights)
+        current = float(sample_weights @ log_norm / total)
+        history.append(current)
+        if previous is not None and current - previous < epsilon * abs(current):
+            converged = True
+            break
+        weights, means, covariances = m_step(samples, sample_weights, np.exp(log_resp), covariance, reg_covar)
+        n_iter += 1
+        previous = current
+    else:
+        log_resp, log_norm = e_step(samples, means, covariances, weights)
+        history.append(float(sample_weights @ log_norm / total))
+    return EMFit(
+        means=means,
+        covariances=covariances,
+        weights=weights,
+        labels=log_resp.argmax(axis=1),
+        log_likelihood=history[-1],
+        n_iter=n_iter,
+        converged=converged,
+        history=history,
+    )
+
+
+def initial_parameters(
+    samples: np.ndarray,
+    sample_weights: np.ndarray,
+    means: np.ndarray,
+    labels: np.ndarray,
+    covariance: str,
+    reg_covar: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Starting mixture from a hard assignment: given means, covariances and weights of each cluster."""
+    one_hot = np.zeros((samples.shape[0], means.shape[0]))
+    one_hot[np.arange(samples.shape[0]), labels] = 1.0
+    return m_step(samples, sample_weights, one_hot, covariance, reg_covar, means=means)
+
+
+def n_parameters(n_clusters: int, n_features: int, covariance: str) -> int:
+    """Free parameters of a mixture, for the BIC."""
+    cov = {
+        "full": n_clusters * n_features * (n_features + 1) // 2,
+        "diagonal": n_clusters * n_features,
+        "spherical": n_clusters,
+    }[check_covariance(covariance)]
+    return cov + n_clusters * n_features + n_clusters - 1
+
+
+def bic(mean_log_likelihood: float, n_samples: float, n_clusters: int, n_features: int, covariance: str) -> float:
+    """Bayesian information criterion ``-2 log L + p log n`` (lower is better)."""
+    return float(
+        -2.0 * mean_log_likelihood * n_samples + n_parameters(n_clusters, n_features, covariance) * np.log(n_samples)
+    )

@@ -1,0 +1,569 @@
+"""From an image to weighted samples, and from per-sample results back to pixels.
+
+Pixels with the same value always get the same label, so the clustering runs
+on the *distinct* pixel values weighted by how often they occur, and results
+are written back through a lookup: one pass to count, one pass to write.
+
+Three strategies, chosen by dtype and channel count:
+
+``lut``
+    Integer values that pack into at most 24 bits (uint8/uint16 gray, uint8
+    RGB, two uint8 channels). Counting is a histogram over the packed key;
+    writing back gathers from a dense table indexed by the key, chunk by chunk,
+    so no per-pixel key array is ever held in full. Exact.
+``inverse``
+    Other integer data whose values pack into 64 bits (uint16 RGB, uint16
+    multichannel, many uint8 channels): ``np.unique`` on packed keys gives the
+    distinct values, their counts and each pixel's index. Exact.
+``direct``
+    Floating-point data: every valid pixel is a sample of weight 1 and results
+    are computed pixel by pixel in chunks. Exact.
+
+When there are more distinct values than ``max_samples``, the fit runs on a
+reproducible random sample of pixels (deduplicated and weighted) and the
+table says so (``approximate``); every pixel is still assigned exactly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from .colorspaces import CHROMA_SPACES, COLOR_SPACES, THREE_CHANNEL_SPACES
+
+CHUNK_PIXELS = 1 << 20
+_DENSE_LUT_BYTES = 64 << 20
+_SORT_COUNT_PIXELS = 1 << 21
+DEFAULT_MAX_SAMPLES = 2_000_000
+_ACCEPTED_DTYPES = "bool, uint8, uint16, uint32, int8, int16, int32, float32 or float64"
+
+
+@dataclass(frozen=True)
+class ImageLayout:
+    """How an array is read as an image: which axis holds channels, what they mean.
+
+    Attributes
+    ----------
+    kind : {"gray", "rgb", "rgba", "channels"}
+    channel_axis : int or None
+        Non-negative channel axis in the original array, or None for gray.
+    shape : tuple of int
+        Shape of the original array.
+    spatial_shape : tuple of int
+        Shape without the channel axis.
+    n_channels : int
+        Channels used as colour (alpha excluded).
+    dtype : numpy.dtype
+    scale : float
+        Nominal maximum value (255, 65535, 1.0, ...).
+    offset : float
+        Chroma offset for YCrCb.
+    """
+
+    kind: str
+    channel_axis: int | None
+    shape: tuple[int, ...]
+    spatial_shape: tuple[int, ...]
+    n_channels: int
+    dtype: np.dtype
+    scale: float
+    offset: float
+
+    @property
+    def is_integer(self) -> bool:
+        return self.dtype.kind in "biu"
+
+    @property
+    def n_pixels(self) -> int:
+        return int(np.prod(self.spatial_shape, dtype=np.int64))
+
+    @property
+    def total_channels(self) -> int:
+        return self.n_channels + (1 if self.kind == "rgba" else 0)
+
+    @property
+    def bits_per_pixel(self) -> int:
+        return self.total_channels * self.dtype.itemsize * 8
+
+
+def _check_array(image) -> np.ndarray:
+    if isinstance(image, (str, bytes)) or image is None:
+        raise TypeError(f"image must be a numeric array, got {type(image).__name__}")
+    array = np.asanyarray(image)
+    if array.dtype == object or array.dtype.kind not in "biuf":
+        raise TypeError(f"image dtype {array.dtype} is not supported; accepted: {_ACCEPTED_DTYPES}")
+    if array.dtype.kind == "f" and array.dtype.itemsize > 8:
+        raise TypeError(f"image dtype {array.dtype} is not supported; accepted: {_ACCEPTED_DTYPES}")
+    if array.ndim < 2:
+        raise ValueError(
+            f"image must have at least 2 dimensions (got shape {array.shape}); "
+            "accepted: 2D or nD gray, RGB/RGBA with channels last, or any array with channel_axis"
+        )
+    if array.size == 0:
+        raise ValueError(f"image is empty (shape {array.shape}); it needs at least one pixel")
+    if array.dtype == bool:
+        array = array.view(np.uint8)
+    if array.dtype.itemsize > 4 and array.dtype.kind in "iu":
+        raise TypeError(f"image dtype {array.dtype} is not supported; accepted: {_ACCEPTED_DTYPES}")
+    return np.asarray(array)
+
+
+def _nominal_scale(array: np.ndarray) -> float:
+    if array.dtype.kind in "iu":
+        return float(np.iinfo(array.dtype).max)
+    finite = np.isfinite(array)
+    if not finite.any():
+        return 1.0
+    finite_max = float(array[finite].max())
+    return 1.0 if finite_max <= 1.0 else finite_max
+
+
+def describe_image(
+    image, channel_axis: int | None = None, color_space: str = "auto"
+) -> tuple[np.ndarray, ImageLayout, str]:
+    """Validate an image and decide how to read it.
+
+    Parameters
+    ----------
+    image : array_like
+        2D/nD gray, RGB(A) with channels last, or any array with ``channel_axis``.
+    channel_axis : int, optional
+        Axis holding the channels. ``None``: a last axis of length 3 or 4 on a
+        3D+ array is RGB(A), otherwise the image is gray.
+    color_space : str
+        ``"auto"`` or one of ``COLOR_SPACES``.
+
+    Returns
+    -------
+    array : ndarray
+        The image as an ndarray (not copied).
+    layout : ImageLayout
+    color_space : str
+        The resolved colour space.
+    """
+    array = _check_array(image)
+    requested = color_space.lower() if isinstance(color_space, str) else color_space
+    if requested != "auto" and requested not in COLOR_SPACES:
+        raise ValueError(
+            f"unknown color_space {color_space!r}; accepted: 'auto', " + ", ".join(repr(c) for c in COLOR_SPACES)
+        )
+    if channel_axis is None:
+        rgb_like = array.ndim >= 3 and array.shape[-1] in (3, 4)
+        axis = array.ndim - 1 if rgb_like else None
+        if rgb_like and requested == "channels":
+            kind = "channels"
+        elif rgb_like:
+            kind = "rgb" if array.shape[-1] == 3 else "rgba"
+        else:
+            kind = "gray"
+    else:
+        if not isinstance(channel_axis, (int, np.integer)) or not -array.ndim <= channel_axis < array.ndim:
+            raise ValueError(f"channel_axis {channel_axis!r} is out of range for an image with {array.ndim} dimensions")
+        axis = int(channel_axis) % array.ndim
+        if array.ndim < 3:
+            raise ValueError(f"an image with a channel axis needs at least 3 dimensions (got shape {array.shape})")
+        n = array.shape[axis]
+        if n == 1:
+            kind = "gray"
+        elif n == 3 and requested in THREE_CHANNEL_SPACES:
+            kind = "rgb"
+        elif n == 4 and requested in THREE_CHANNEL_SPACES:
+            kind = "rgba"
+        else:
+            kind = "channels"
+    n_colour = {"gray": 1, "rgb": 3, "rgba": 3}.get(kind, array.shape[axis] if axis is not None else 1)
+
+    if requested == "auto":
+        resolved = {"gray": "gray", "rgb": "rgb", "rgba": "rgb", "channels": "channels"}[kind]
+    elif requested in THREE_CHANNEL_SPACES and kind not in ("rgb", "rgba"):
+        raise ValueError(
+            f"color_space {requested!r} needs an RGB image with 3 (or 4, RGBA) channels, but this "
+            f"image has {n_colour} channel(s) (shape {array.shape}); use 'gray' or 'channels', "
+            "or pass channel_axis"
+        )
+    elif requested == "gray" and kind == "channels":
+        raise ValueError(
+            f"color_space 'gray' needs a 1-channel or RGB image, but this image has {n_colour} "
+            "channels; use 'channels' to cluster them as features"
+        )
+    elif requested == "channels" and kind == "gray":
+        resolved = "gray"
+    else:
+        resolved = requested
+
+    spatial = tuple(s for i, s in enumerate(array.shape) if i != axis)
+    scale = _nominal_scale(array)
+    is_int = array.dtype.kind in "iu"
+    offset = (scale + 1.0) / 2.0 if is_int else scale / 2.0
+    layout = ImageLayout(
+        kind=kind,
+        channel_axis=axis,
+        shape=tuple(array.shape),
+        spatial_shape=spatial,
+        n_channels=n_colour,
+        dtype=array.dtype,
+        scale=scale,
+        offset=offset,
+    )
+    return array, layout, resolved
+
+
+def pixel_rows(array: np.ndarray, layout: ImageLayout) -> np.ndarray:
+    """All pixels as rows ``(n_pixels, total_channels)``; a view when the layout allows."""
+    if layout.channel_axis is None:
+        return array.reshape(-1, 1)
+    moved = np.moveaxis(array, layout.channel_axis, -1)
+    return moved.reshape(-1, moved.shape[-1])
+
+
+def check_mask(mask, layout: ImageLayout) -> np.ndarray | None:
+    """Validate a mask (same shape as the image without its channel axis)."""
+    if mask is None:
+        return None
+    mask = np.asarray(mask)
+    if mask.shape != layout.spatial_shape:
+        raise ValueError(
+            f"mask shape {mask.shape} does not match the image's pixel grid {layout.spatial_shape} "
+            "(the image shape without its channel axis)"
+        )
+    if mask.dtype != bool:
+        if mask.dtype.kind not in "biu":
+            raise TypeError(f"mask must be boolean or integer (labels), got dtype {mask.dtype}")
+        mask = mask != 0
+    return mask
+
+
+def valid_pixels(array: np.ndarray, layout: ImageLayout, mask: np.ndarray | None) -> np.ndarray | None:
+    """Flat boolean array of pixels to use (inside the mask and finite), or None for all."""
+    valid = None if mask is None else mask.reshape(-1)
+    if layout.dtype.kind == "f":
+        rows = pixel_rows(array, layout)[:, : layout.n_channels]
+        finite = np.isfinite(rows).all(axis=1)
+        if not finite.all():
+            valid = finite if valid is None else valid & finite
+    return valid
+
+
+@dataclass
+class PixelTable:
+    """Distinct pixel values with their counts, and a way back to every pixel.
+
+    Attributes
+    ----------
+    values : ndarray (U, n_channels)
+        Distinct colour values (alpha excluded), in the input dtype.
+    counts : ndarray (U,)
+        How many valid pixels have each value.
+    fit_values, fit_weights : ndarray
+        What the fit runs on: the same as ``values``/``counts``, or a sample.
+    approximate : bool
+        True when the fit uses a sample of pixels.
+    n_valid : int
+        Pixels used (inside the mask, finite).
+    strategy : {"lut", "inverse", "direct"}
+    """
+
+    layout: ImageLayout
+    array: np.ndarray
+    values: np.ndarray
+    counts: np.ndarray
+    n_valid: int
+    strategy: str
+    valid: np.ndarray | None
+    fit_values: np.ndarray = field(default=None)
+    fit_weights: np.ndarray = field(default=None)
+    approximate: bool = False
+    _keys: np.ndarray | None = None
+    _key_bits: int = 0
+    _inverse: np.ndarray | None = None
+
+    @property
+    def exact_counts(self) -> bool:
+        """True when ``values``/``counts`` describe every valid pixel."""
+        return self.strategy != "direct"
+
+    def map(self, func: Callable[[np.ndarray], np.ndarray], dtype, fill=0) -> np.ndarray:
+        """Evaluate ``func`` on pixel values and return one result per pixel.
+
+        ``func`` maps ``(n, n_channels)`` value rows to ``(n,)`` or ``(n, d)``
+        results; invalid pixels get ``fill``. Result shape: the spatial shape,
+        plus ``(d,)`` for 2D results.
+        """
+        if self.strategy == "direct":
+            return self._map_direct(func, dtype, fill)
+        per_value = np.asarray(func(self.values)).astype(dtype, copy=False)
+        return self.scatter(per_value, fill)
+
+    def scatter(self, per_value: np.ndarray, fill=0) -> np.ndarray:
+        """Write one result per distinct value back to every pixel."""
+        tail = per_value.shape[1:]
+        n = self.layout.n_pixels
+        out = np.empty((n, *tail), dtype=per_value.dtype)
+        if self.strategy == "inverse":
+            if self.valid is None:
+                np.take(per_value, self._inverse, axis=0, out=out)
+            else:
+                out[...] = fill
+                out[self.valid] = np.take(per_value, self._inverse, axis=0)
+        else:
+            self._scatter_lut(per_value, out, fill)
+        return out.reshape(self.layout.spatial_shape + tail)
+
+    def _scatter_lut(self, per_value: np.ndarray, out: np.ndarray, fill) -> None:
+        tail = per_value.shape[1:]
+        n_keys = 1 << self._key_bits
+        if per_value.itemsize * int(np.prod(tail, dtype=np.int64)) * n_keys > _DENSE_LUT_BYTES:
+            # Too big as a dense table of results: a dense table of row indices instead.
+            index_lut = np.full(n_keys, per_value.shape[0], dtype=np.int32)
+            index_lut[self._keys] = np.arange(per_value.shape[0], dtype=np.int32)
+            rows = np.concatenate([per_value, np.full((1, *tail), fill, per_value.dtype)])
+            for start, stop, keys in _iter_keys(self.array, self.layout):
+                np.take(rows, index_lut[keys], axis=0, out=out[start:stop])
+            self._fill_invalid(out, fill)
+            return
+        lut = np.full((n_keys, *tail), fill, dtype=per_value.dtype)
+        lut[self._keys] = per_value
+        flat = self.array.reshape(-1) if self.layout.channel_axis is None else None
+        if not tail and lut.dtype == np.uint8 and flat is not None and flat.dtype == np.uint8:
+            # OpenCV's LUT is one vectorized pass over 8-bit data.
+            out[:] = cv2.LUT(flat.reshape(1, -1), lut).reshape(-1)
+        else:
+            for start, stop, keys in _iter_keys(self.array, self.layout):
+                np.take(lut, keys, axis=0, out=out[start:stop])
+        self._fill_invalid(out, fill)
+
+    def _fill_invalid(self, out: np.ndarray, fill) -> None:
+        if self.valid is not None:
+            out[~self.valid] = fill
+
+    def _map_direct(self, func, dtype, fill) -> np.ndarray:
+        rows = pixel_rows(self.array, self.layout)
+        n = self.layout.n_pixels
+        out = None
+        for start in range(0, n, CHUNK_PIXELS):
+            stop = min(n, start + CHUNK_PIXELS)
+            chunk = rows[start:stop, : self.layout.n_channels]
+            valid = None if self.valid is None else self.valid[start:stop]
+            if valid is not None:
+                chunk = chunk[valid]
+            result = np.asarray(func(chunk)).astype(dtype, copy=False)
+            if out is None:
+                out = np.empty((n, *result.shape[1:]), dtype=dtype)
+            if valid is None:
+                out[start:stop] = result
+            else:
+                out[start:stop] = fill
+                out[start:stop][valid] = result
+        return out.reshape(self.layout.spatial_shape + out.shape[1:])
+
+
+def _lut_key_bits(layout: ImageLayout) -> int | None:
+    """Bits of a dense packed key for this layout, or None if too many."""
+    if not layout.is_integer:
+        return None
+    bits = layout.dtype.itemsize * 8 * layout.n_channels
+    return bits if bits <= 24 else None
+
+
+def _packed_rgb8_keys(array: np.ndarray, layout: ImageLayout) -> np.ndarray | None:
+    """A zero-copy uint32 view reading each uint8 RGB pixel as R | G<<8 | B<<16 | junk<<24.
+
+    Only for C-contiguous channel-last uint8 RGB (not RGBA); covers all pixels but
+    the last one (whose 4-byte read would run past the buffer).
+    """
+    if (
+        layout.total_channels != 3
+        or layout.n_channels != 3
+        or layout.dtype != np.uint8
+        or layout.channel_axis != array.ndim - 1
+        or not array.flags.c_contiguous
+        or np.little_endian is False
+    ):
+        return None
+    n = layout.n_pixels
+    return np.ndarray(shape=(n - 1,), dtype="<u4", buffer=array.reshape(-1), strides=(3,))
+
+
+def _keys_from_rows(rows: np.ndarray, layout: ImageLayout) -> np.ndarray:
+    """Pack each row of integer values into one uint64 key (channel c at bit ``bits * c``)."""
+    bits = layout.dtype.itemsize * 8
+    keys = np.zeros(rows.shape[0], dtype=np.uint64)
+    for c in range(rows.shape[1]):
+        column = rows[:, c]
+        if column.dtype.kind == "i":
+            # Shift signed values to non-negative so keys stay dense.
+            column = column.astype(np.int64) + (1 << (bits - 1))
+        keys |= column.astype(np.uint64) << np.uint64(bits * c)
+    return keys
+
+
+def _iter_keys(array: np.ndarray, layout: ImageLayout):
+    """Yield ``(start, stop, keys)`` over all pixels in chunks, keys as intp-compatible ints."""
+    n = layout.n_pixels
+    packed = _packed_rgb8_keys(array, layout)
+    if packed is not None:
+        mask24 = np.uint32(0xFFFFFF)
+        for start in range(0, n - 1, CHUNK_PIXELS):
+            stop = min(n - 1, start + CHUNK_PIXELS)
+            yield start, stop, np.bitwise_and(packed[start:stop], mask24)
+        last = array.reshape(-1)[-3:].astype(np.uint32)
+        yield n - 1, n, np.array([last[0] | last[1] << 8 | last[2] << 16], dtype=np.uint32)
+        return
+    rows = pixel_rows(array, layout)
+    for start in range(0, n, CHUNK_PIXELS):
+        stop = min(n, start + CHUNK_PIXELS)
+        chunk = rows[start:stop, : layout.n_channels]
+        if layout.n_channels == 1 and chunk.dtype.kind == "u":
+            yield start, stop, chunk[:, 0]
+        else:
+            yield start, stop, _keys_from_rows(chunk, layout).astype(np.int64)
+
+
+def _decode_keys(keys: np.ndarray, layout: ImageLayout) -> np.ndarray:
+    bits = layout.dtype.itemsize * 8
+    keys = keys.astype(np.uint64)
+    cols = [(keys >> np.uint64(bits * c)) & np.uint64((1 << bits) - 1) for c in range(layout.n_channels)]
+    values = np.column_stack(cols).astype(np.int64)
+    if layout.dtype.kind == "i":
+        values -= 1 << (bits - 1)
+    return values.astype(layout.dtype)
+
+
+def _count_rgb8(array: np.ndarray, layout: ImageLayout, valid: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct packed RGB keys (R | G<<8 | B<<16) and their counts.
+
+    Large images use OpenCV's 3D histogram (one pass, 64 MiB of bins); it
+    counts in float32, exact up to 2**24 per bin, so images are counted in
+    slices of at most 2**24 pixels and the slices merged in int64. Small images
+    sort their keys instead, which is cheaper than clearing 2**24 bins.
+    """
+    if layout.n_pixels <= _SORT_COUNT_PIXELS:
+        keys = np.concatenate([k for _, _, k in _iter_keys(array, layout)])
+        if valid is not None:
+            keys = keys[valid]
+        return np.unique(keys.astype(np.int64), return_counts=True)
+    width = layout.spatial_shape[-1]
+    channels_last = np.ascontiguousarray(np.moveaxis(array, layout.channel_axis, -1))
+    image = channels_last.reshape(-1, width, layout.total_channels)
+    flat_valid = None if valid is None else valid.reshape(-1, width)
+    rows_per_slice = max(1, (1 << 24) // width)
+    found_keys, found_counts = [], []
+    for start in range(0, image.shape[0], rows_per_slice):
+        part = image[start : start + rows_per_slice]
+        part_mask = None
+        if flat_valid is not None:
+            part_mask = flat_valid[start : start + rows_per_slice].astype(np.uint8)
+        # channels [2, 1, 0]: bin index b<<16 | g<<8 | r, the packed key.
+        hist = cv2.calcHist([part], [2, 1, 0], part_mask, [256, 256, 256], [0, 256] * 3).reshape(-1)
+        keys = np.flatnonzero(hist)
+        found_keys.append(keys)
+        found_counts.append(hist[keys].astype(np.int64))
+        del hist
+    if len(found_keys) == 1:
+        return found_keys[0], found_counts[0]
+    keys, inverse = np.unique(np.concatenate(found_keys), return_inverse=True)
+    return keys, np.bincount(inverse, weights=np.concatenate(found_counts)).astype(np.int64)
+
+
+def _count_dense(array: np.ndarray, layout: ImageLayout, valid: np.ndarray | None, bits: int) -> np.ndarray:
+    total = np.zeros(1 << bits, dtype=np.int64)
+    for start, stop, keys in _iter_keys(array, layout):
+        if valid is not None:
+            keys = keys[valid[start:stop]]
+        total += np.bincount(keys, minlength=1 << bits)
+    return total
+
+
+def build_table(
+    array: np.ndarray,
+    layout: ImageLayout,
+    mask: np.ndarray | None = None,
+    *,
+    max_samples: int | None = DEFAULT_MAX_SAMPLES,
+    seed: int = 0,
+) -> PixelTable:
+    """Count the distinct valid pixel values of an image.
+
+    Parameters
+    ----------
+    array, layout
+        From :func:`describe_image`.
+    mask : ndarray of bool, optional
+        Pixels to use (spatial shape).
+    max_samples : int or None
+        Above this many distinct values (or valid pixels, for float data) the
+        fit runs on a reproducible sample of this many pixels.
+    seed : int
+        Seed of that sample.
+
+    Returns
+    -------
+    PixelTable
+    """
+    valid = valid_pixels(array, layout, mask)
+    n_valid = layout.n_pixels if valid is None else int(np.count_nonzero(valid))
+    if n_valid == 0:
+        what = "all pixels are NaN/inf or outside the mask" if layout.dtype.kind == "f" else "the mask is empty"
+        raise ValueError(f"nothing to cluster: {what}")
+    bits = _lut_key_bits(layout)
+    common = dict(layout=layout, array=array, n_valid=n_valid, valid=valid)
+    if bits is not None:
+        if layout.n_channels == 3 and layout.dtype == np.uint8:
+            keys, counts = _count_rgb8(array, layout, valid)
+        else:
+            totals = _count_dense(array, layout, valid, bits)
+            keys = np.flatnonzero(totals)
+            counts = totals[keys]
+        table = PixelTable(
+            values=_decode_keys(keys, layout),
+            counts=counts,
+            strategy="lut",
+            _keys=keys,
+            _key_bits=bits,
+            **common,
+        )
+    elif layout.is_integer:
+        rows = pixel_rows(array, layout)[:, : layout.n_channels]
+        if valid is not None:
+            rows = rows[valid]
+        keys = _keys_from_rows(rows, layout)
+        unique, first, inverse, counts = np.unique(keys, return_index=True, return_inverse=True, return_counts=True)
+        table = PixelTable(
+            values=np.ascontiguousarray(rows[first]),
+            counts=counts,
+            strategy="inverse",
+            _inverse=inverse.reshape(-1),
+            **common,
+        )
+        del unique
+    else:
+        rows = pixel_rows(array, layout)[:, : layout.n_channels]
+        if valid is not None:
+            rows = rows[valid]
+        table = PixelTable(values=rows, counts=np.ones(rows.shape[0], np.int64), strategy="direct", **common)
+
+    table.fit_values, table.fit_weights = table.values, table.counts.astype(np.float64)
+    if max_samples is not None and table.values.shape[0] > max_samples:
+        table.fit_values, table.fit_weights = _sample(table, max_samples, seed)
+        table.approximate = True
+    return table
+
+
+def _sample(table: PixelTable, n_samples: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A reproducible sample of ``n_samples`` pixels, as distinct values with counts."""
+    rng = np.random.default_rng(seed)
+    n_values = table.values.shape[0]
+    if table.strategy == "direct":  # every value is one pixel
+        picks = rng.choice(n_values, size=n_samples, replace=False)
+    else:
+        picks = rng.choice(n_values, size=n_samples, replace=True, p=table.counts / table.counts.sum())
+    index, weights = np.unique(picks, return_counts=True)
+    return table.values[index], weights.astype(np.float64)
+
+
+def chroma_space(color_space: str) -> bool:
+    """True for colour spaces that keep the luminance of each pixel."""
+    return color_space in CHROMA_SPACES

@@ -1,0 +1,439 @@
+"""A fitted clustering model: predict labels and posteriors, render colours, round-trip JSON.
+
+Labels are 1..K (0 is kept for masked / NaN pixels), ordered by the
+brightness of each cluster (see :func:`colorspaces.luminance_key`), so the
+same image and parameters always give the same label numbers.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from . import colorspaces
+from .em import check_covariance, e_step
+from .features import PixelTable, build_table, check_mask, describe_image
+from .kmeans import nearest_center
+
+METHODS = ("kmeans", "em")
+_SCHEMA = "napari-colorquant/model"
+_SCHEMA_VERSION = 1
+
+
+@dataclass
+class ClusterModel:
+    """Clusters fitted to an image, in a feature (colour) space.
+
+    Attributes
+    ----------
+    method : {"kmeans", "em"}
+    color_space : str
+        Feature space the model was fitted in (see :mod:`colorspaces`).
+    means : ndarray (K, F)
+        Cluster centres in that space, row ``i`` for label ``i + 1``.
+    palette : ndarray (K, C)
+        Colour of each cluster in the input's units (for chroma-only spaces:
+        the cluster's chroma at its mean luminance).
+    covariances : ndarray (K, F, F) or None
+        EM only; full matrices whatever the covariance type.
+    weights : ndarray (K,) or None
+        EM mixing weights.
+    input_kind : {"gray", "rgb", "rgba", "channels"}
+    n_channels : int
+        Colour channels of the input (alpha excluded).
+    dtype : str
+        Input dtype the model was fitted on.
+    scale, offset : float
+        Nominal maximum and chroma offset used by the colour conversions.
+    n_iter : int or None
+        Iterations run (None when the OpenCV engine does not report it).
+    converged : bool or None
+    inertia : float or None
+        k-means: sum of squared distances of the fitted pixels to their centre.
+    log_likelihood : float or None
+        EM: mean log-likelihood per fitted pixel.
+    bic : float or None
+        EM: Bayesian information criterion.
+    approximate : bool
+        True if the fit used a sample of the pixels.
+    n_fit_pixels : int
+        Pixels the fit used (weights summed).
+    params : dict
+        Every parameter of the run (max_iter, epsilon, attempts, init, seed,
+        covariance, engine, ...).
+    """
+
+    method: str
+    color_space: str
+    means: np.ndarray
+    palette: np.ndarray
+    input_kind: str
+    n_channels: int
+    dtype: str
+    scale: float
+    offset: float
+    covariances: np.ndarray | None = None
+    weights: np.ndarray | None = None
+    n_iter: int | None = None
+    converged: bool | None = None
+    inertia: float | None = None
+    log_likelihood: float | None = None
+    bic: float | None = None
+    approximate: bool = False
+    n_fit_pixels: int = 0
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_clusters(self) -> int:
+        """Number of clusters K."""
+        return int(self.means.shape[0])
+
+    @property
+    def n_features(self) -> int:
+        """Number of clustering features F."""
+        return int(self.means.shape[1])
+
+    @property
+    def feature_names(self) -> tuple[str, ...]:
+        """Names of the features, e.g. ``("Cr", "Cb")``."""
+        return colorspaces.feature_names(self.color_space, self.n_features)
+
+    @property
+    def label_dtype(self) -> np.dtype:
+        """Smallest unsigned dtype holding labels 0..K."""
+        return np.dtype(np.uint8 if self.n_clusters < 256 else np.uint16 if self.n_clusters < 65536 else np.uint32)
+
+    # --- features -----------------------------------------------------------------
+    def features(self, values: np.ndarray) -> np.ndarray:
+        """Pixel value rows ``(n, C)`` in the input's units to feature rows ``(n, F)``."""
+        return colorspaces.to_features(values, self.color_space, self.scale, self.offset)
+
+    def predict_features(self, features: np.ndarray) -> np.ndarray:
+        """Labels 1..K for feature rows: nearest centre (k-means) or most probable component (EM)."""
+        if self.method == "kmeans":
+            labels, _ = nearest_center(features, self.means)
+        else:
+            labels = self.log_posteriors(features).argmax(axis=1)
+        return (labels + 1).astype(self.label_dtype)
+
+    def log_posteriors(self, features: np.ndarray) -> np.ndarray:
+        """EM: log posterior probability of each component, ``(n, K)``."""
+        if self.method != "em":
+            raise ValueError("posterior probabilities exist only for EM models (method='em')")
+        log_resp, _ = e_step(np.asarray(features, np.float64), self.means, self.covariances, self.weights)
+        return log_resp
+
+    def predict_values(self, values: np.ndarray) -> np.ndarray:
+        """Labels 1..K for pixel value rows in the input's units."""
+        return self.predict_features(self.features(values))
+
+    def quantized_values(self, values: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
+        """Each pixel value row replaced by its cluster's colour (float, input units).
+
+        For chroma-only spaces each pixel keeps its own luminance.
+        """
+        if labels is None:
+            labels = self.predict_values(values)
+        index = labels.astype(np.intp) - 1
+        if self.color_space not in colorspaces.CHROMA_SPACES:
+            return self.palette[index]
+        luminance = colorspaces.kept_luminance(values, self.color_space, self.scale, self.offset)
+        return colorspaces.from_features(self.means[index], self.color_space, self.scale, self.offset, luminance)
+
+    # --- images ---------------------------------------------------------------------
+    def predict(self, image, *, mask=None, channel_axis: int | None = None) -> np.ndarray:
+        """Label image (1..K, 0 outside the mask and at NaN pixels) for a new image.
+
+        The image must have the same channels and dtype as the one the model
+        was fitted on. Uses the same count-once, lookup-back path as fitting.
+        """
+        table = self.pixel_table(image, mask=mask, channel_axis=channel_axis)
+        return table.map(self.predict_values, self.label_dtype, fill=0)
+
+    def predict_proba(self, image, *, mask=None, channel_axis: int | None = None) -> np.ndarray:
+        """EM: posterior probability of each cluster per pixel, float32, shape ``pixels + (K,)``.
+
+        Masked and NaN pixels get 0 for every cluster.
+        """
+        if self.method != "em":
+            raise ValueError("posterior probabilities exist only for EM models (method='em')")
+        table = self.pixel_table(image, mask=mask, channel_axis=channel_axis)
+        return table.map(lambda v: np.exp(self.log_posteriors(self.features(v))), np.float32, fill=0)
+
+    def pixel_table(self, image, *, mask=None, channel_axis: int | None = None) -> PixelTable:
+        """Distinct values of an image this model can label (checks it matches the fitted input)."""
+        array, layout, _ = describe_image(image, channel_axis, "auto")
+        kind = "rgb" if layout.kind == "rgba" else layout.kind
+        fitted_kind = "rgb" if self.input_kind == "rgba" else self.input_kind
+        if kind != fitted_kind and not (self.input_kind == "channels" and layout.n_channels == self.n_channels):
+            raise ValueError(
+                f"this model was fitted on a {self.input_kind} image with {self.n_channels} channel(s); "
+                f"got a {layout.kind} image of shape {layout.shape}"
+            )
+        if layout.n_channels != self.n_channels:
+            raise ValueError(f"this model needs {self.n_channels} channel(s); the image has {layout.n_channels}")
+        if layout.dtype != np.dtype(self.dtype):
+            raise ValueError(
+                f"this model was fitted on {self.dtype} images; got {layout.dtype} (convert the image first, "
+                "so that colour values mean the same)"
+            )
+        return build_table(array, layout, check_mask(mask, layout), max_samples=None)
+
+    # --- JSON -----------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """A plain, JSON-able dict holding everything needed to rebuild the model."""
+        out: dict[str, Any] = {
+            "schema": _SCHEMA,
+            "version": _SCHEMA_VERSION,
+            "method": self.method,
+            "color_space": self.color_space,
+            "n_clusters": self.n_clusters,
+            "feature_names": list(self.feature_names),
+            "means": self.means.tolist(),
+            "palette": self.palette.tolist(),
+            "input_kind": self.input_kind,
+            "n_channels": self.n_channels,
+            "dtype": self.dtype,
+            "scale": self.scale,
+            "offset": self.offset,
+            "n_iter": self.n_iter,
+            "converged": self.converged,
+            "inertia": _finite_or_none(self.inertia),
+            "log_likelihood": _finite_or_none(self.log_likelihood),
+            "bic": _finite_or_none(self.bic),
+            "approximate": self.approximate,
+            "n_fit_pixels": self.n_fit_pixels,
+            "params": _jsonable(self.params),
+        }
+        if self.method == "em":
+            out["covariances"] = self.covariances.tolist()
+            out["weights"] = self.weights.tolist()
+        return out
+
+    def to_json(self, **kwargs) -> str:
+        """The model as a JSON string (see :meth:`to_dict`)."""
+        return json.dumps(self.to_dict(), **kwargs)
+
+    @classmethod
+    def from_json(cls, text: str) -> ClusterModel:
+        """Rebuild a model from :meth:`to_json` output (validated, never executed)."""
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"model file is not valid JSON: {error}") from error
+        return cls.from_dict(data)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ClusterModel:
+        """Rebuild a model from :meth:`to_dict` output, checking every field's type and shape.
+
+        Raises
+        ------
+        ValueError
+            If a field is missing, of the wrong type or shape, or not finite.
+        """
+        if not isinstance(data, dict):
+            raise ValueError(f"a model must be a JSON object (dict), got {type(data).__name__}")
+        method = _field(data, "method", str)
+        if method not in METHODS:
+            raise ValueError(f"model field 'method' must be one of {METHODS}, got {method!r}")
+        color_space = _field(data, "color_space", str)
+        if color_space not in colorspaces.COLOR_SPACES:
+            raise ValueError(
+                f"model field 'color_space' must be one of {colorspaces.COLOR_SPACES}, got {color_space!r}"
+            )
+        means = _matrix(data, "means", ndim=2)
+        n_clusters, n_features = means.shape
+        if n_clusters < 1 or n_features < 1:
+            raise ValueError("model field 'means' must be a non-empty K x F matrix")
+        expected_features = {"gray": 1, "ycrcb-chroma": 2, "lab-chroma": 2, "rgb": 3, "ycrcb": 3, "lab": 3}
+        if color_space in expected_features and n_features != expected_features[color_space]:
+            raise ValueError(
+                f"model field 'means' has {n_features} features; {color_space} has {expected_features[color_space]}"
+            )
+        input_kind = _field(data, "input_kind", str)
+        if input_kind not in ("gray", "rgb", "rgba", "channels"):
+            raise ValueError(f"model field 'input_kind' must be gray, rgb, rgba or channels, got {input_kind!r}")
+        n_channels = _field(data, "n_channels", int)
+        if n_channels < 1:
+            raise ValueError("model field 'n_channels' must be >= 1")
+        palette = _matrix(data, "palette", ndim=2)
+        if palette.shape != (n_clusters, n_channels):
+            raise ValueError(f"model field 'palette' must have shape ({n_clusters}, {n_channels}), got {palette.shape}")
+        dtype = _field(data, "dtype", str)
+        try:
+            np_dtype = np.dtype(dtype)
+        except TypeError as error:
+            raise ValueError(f"model field 'dtype' is not a numpy dtype name: {dtype!r}") from error
+        if np_dtype.kind not in "biuf":
+            raise ValueError(f"model field 'dtype' must be a numeric image dtype, got {dtype!r}")
+        kwargs: dict[str, Any] = dict(
+            method=method,
+            color_space=color_space,
+            means=means,
+            palette=palette,
+            input_kind=input_kind,
+            n_channels=n_channels,
+            dtype=np_dtype.name,
+            scale=_number(data, "scale"),
+            offset=_number(data, "offset"),
+            n_iter=_optional(data, "n_iter", int),
+            converged=_optional(data, "converged", bool),
+            inertia=_optional_number(data, "inertia"),
+            log_likelihood=_optional_number(data, "log_likelihood"),
+            bic=_optional_number(data, "bic"),
+            approximate=bool(_optional(data, "approximate", bool) or False),
+            n_fit_pixels=int(_optional(data, "n_fit_pixels", int) or 0),
+            params=_optional(data, "params", dict) or {},
+        )
+        if method == "em":
+            covariances = _matrix(data, "covariances", ndim=3)
+            if covariances.shape != (n_clusters, n_features, n_features):
+                raise ValueError(
+                    f"model field 'covariances' must have shape ({n_clusters}, {n_features}, {n_features}), "
+                    f"got {covariances.shape}"
+                )
+            if not np.allclose(covariances, covariances.transpose(0, 2, 1)):
+                raise ValueError("model field 'covariances' must hold symmetric matrices")
+            if (np.linalg.eigvalsh(covariances) <= 0).any():
+                raise ValueError("model field 'covariances' must hold positive definite matrices")
+            weights = _matrix(data, "weights", ndim=1)
+            if (
+                weights.shape != (n_clusters,)
+                or (weights <= 0).any()
+                or not math.isclose(weights.sum(), 1.0, rel_tol=1e-6)
+            ):
+                raise ValueError(f"model field 'weights' must be {n_clusters} positive numbers summing to 1")
+            kwargs.update(covariances=covariances, weights=weights)
+            check_covariance(str(kwargs["params"].get("covariance", "full")))
+        return cls(**kwargs)
+
+
+def _finite_or_none(value):
+    if value is None:
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _field(data: dict, name: str, kind: type):
+    if name not in data:
+        raise ValueError(f"model is missing the field {name!r}")
+    value = data[name]
+    if (kind is int and isinstance(value, bool)) or not isinstance(value, kind):
+        raise ValueError(f"model field {name!r} must be {kind.__name__}, got {type(value).__name__}")
+    return value
+
+
+def _optional(data: dict, name: str, kind: type):
+    if data.get(name) is None:
+        return None
+    return _field(data, name, kind)
+
+
+def _number(data: dict, name: str) -> float:
+    value = _field(data, name, (int, float))
+    if isinstance(value, bool) or not math.isfinite(value):
+        raise ValueError(f"model field {name!r} must be a finite number")
+    return float(value)
+
+
+def _optional_number(data: dict, name: str) -> float | None:
+    return None if data.get(name) is None else _number(data, name)
+
+
+def _matrix(data: dict, name: str, ndim: int) -> np.ndarray:
+    value = _field(data, name, list)
+    try:
+        array = np.array(value, dtype=np.float64)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"model field {name!r} must be a rectangular array of numbers") from error
+    if array.ndim != ndim:
+        raise ValueError(f"model field {name!r} must be a {ndim}-D array, got {array.ndim}-D")
+    if not np.isfinite(array).all():
+        raise ValueError(f"model field {name!r} must hold finite numbers")
+    return array
+
+
+def _cluster_order(means: np.ndarray, color_space: str, scale: float, offset: float) -> np.ndarray:
+    """Permutation sorting clusters by brightness, then by each feature (deterministic labels)."""
+    key = colorspaces.luminance_key(means, color_space, scale, offset)
+    return np.lexsort((*tuple(means[:, f] for f in reversed(range(means.shape[1]))), key))
+
+
+def _palette(color_space, layout, values, weights, labels, means) -> np.ndarray:
+    """Colour of each cluster in the input's units."""
+    n_clusters = means.shape[0]
+    mass = np.maximum(np.bincount(labels, weights=weights, minlength=n_clusters), 1e-300)
+    if color_space == "gray" and layout.n_channels > 1:
+        # Clustered on luma: the cluster's colour is the mean colour of its pixels.
+        values = np.asarray(values, np.float64)
+        sums = np.column_stack(
+            [np.bincount(labels, weights=weights * values[:, c], minlength=n_clusters) for c in range(values.shape[1])]
+        )
+        return sums / mass[:, None]
+    if color_space in colorspaces.CHROMA_SPACES:
+        luminance = colorspaces.kept_luminance(values, color_space, layout.scale, layout.offset)
+        mean_luminance = np.bincount(labels, weights=weights * luminance, minlength=n_clusters) / mass
+        return colorspaces.from_features(means, color_space, layout.scale, layout.offset, mean_luminance)
+    return colorspaces.from_features(means, color_space, layout.scale, layout.offset)
+
+
+def build_model(
+    method, color_space, layout, values, weights, labels, means, covariances, mixing, fit_figures, params
+) -> tuple[ClusterModel, np.ndarray]:
+    """Assemble a model from fitted parameters, with clusters in label order.
+
+    Parameters
+    ----------
+    values, weights, labels
+        The fitted samples (input units), their weights and cluster indices
+        (0..K-1, fit order); used for the palette.
+    means, covariances, mixing
+        Fitted parameters in fit order (covariances/mixing None for k-means).
+
+    Returns
+    -------
+    model : ClusterModel
+    rank : ndarray (K,)
+        Label (1..K) of each fit-order cluster.
+    """
+    order = _cluster_order(means, color_space, layout.scale, layout.offset)
+    rank = np.empty_like(order)
+    rank[order] = np.arange(1, order.size + 1)
+    palette = _palette(color_space, layout, values, weights, labels, means)
+    model = ClusterModel(
+        method=method,
+        color_space=color_space,
+        means=means[order],
+        palette=palette[order],
+        input_kind=layout.kind,
+        n_channels=layout.n_channels,
+        dtype=layout.dtype.name,
+        scale=layout.scale,
+        offset=layout.offset,
+        covariances=None if covariances is None else covariances[order],
+        weights=None if mixing is None else mixing[order],
+        n_fit_pixels=round(float(np.sum(weights))),
+        params=dict(params),
+        **fit_figures,
+    )
+    return model, rank

@@ -1,0 +1,105 @@
+"""The command line: outputs, model reuse, errors with non-zero exit and no partial output."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from napari_colorquant import ClusterModel, quantize
+from napari_colorquant.cli import main
+from napari_colorquant.files import read_image
+
+
+def test_sample_run_writes_labels_indexed_png_and_model(tmp_path, capsys):
+    assert main(["--sample", "china", "-k", "8", "-o", str(tmp_path)]) == 0
+    assert "china: kmeans K=8 rgb" in capsys.readouterr().out
+    labels = read_image(tmp_path / "china_labels.tif")
+    png = Image.open(tmp_path / "china_quantized.png")
+    assert png.mode == "P" and png.info.get("bits", None) in (None, 3, 4)
+    assert labels.shape == (427, 640) and set(np.unique(labels)) == set(range(1, 9))
+    index = np.asarray(png)
+    np.testing.assert_array_equal(index, labels - 1)
+    model = ClusterModel.from_json((tmp_path / "china_model.json").read_text())
+    from sklearn.datasets import load_sample_image
+
+    expected = quantize(load_sample_image("china.jpg"), 8)
+    np.testing.assert_array_equal(labels, expected.labels)
+    np.testing.assert_allclose(model.means, expected.model.means)
+    # 8 colours: a 4-bit (or smaller) indexed PNG is much smaller than the raw RGB bytes.
+    assert (tmp_path / "china_quantized.png").stat().st_size < 427 * 640 * 3 / 6
+
+
+def test_indexed_png_uses_smallest_bit_depth(tmp_path):
+    for k, bits in ((2, 1), (4, 2), (16, 4), (17, 8)):
+        out = tmp_path / str(k)
+        assert main(["--sample", "flower", "-k", str(k), "-o", str(out), "-q"]) == 0
+        raw = (out / "flower_quantized.png").read_bytes()
+        assert raw[24] == bits  # IHDR bit depth byte
+        assert raw[25] == 3  # colour type 3: indexed
+
+
+def test_apply_reuses_the_palette(tmp_path):
+    assert main(["--sample", "china", "-k", "5", "-o", str(tmp_path / "a"), "-q"]) == 0
+    assert (
+        main(
+            ["--sample", "flower", "--apply", str(tmp_path / "a" / "china_model.json"), "-o", str(tmp_path / "b"), "-q"]
+        )
+        == 0
+    )
+    a = json.loads((tmp_path / "a" / "china_model.json").read_text())
+    b = json.loads((tmp_path / "b" / "flower_model.json").read_text())
+    assert a["means"] == b["means"] and a["palette"] == b["palette"]
+
+
+def test_multichannel_stack_and_em(tmp_path):
+    assert (
+        main(["--sample", "kidney", "--channel-axis", "1", "-k", "3", "--method", "em", "-o", str(tmp_path), "-q"]) == 0
+    )
+    labels = read_image(tmp_path / "kidney_labels.tif")
+    quantized = read_image(tmp_path / "kidney_quantized.tif")
+    assert labels.shape == (8, 128, 128) and quantized.shape == (8, 3, 128, 128) and quantized.dtype == np.uint16
+
+
+def test_errors_exit_non_zero_and_leave_nothing(tmp_path, capsys):
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"not a png")
+    text = tmp_path / "notes.txt"
+    text.write_text("hello")
+    out = tmp_path / "out"
+    assert main([str(broken), str(text), str(tmp_path / "missing.tif"), "-k", "3", "-o", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "broken.png: cannot read image" in err
+    assert "unsupported file type .txt" in err
+    assert "missing.tif: no such file" in err
+    assert list(out.iterdir()) == []
+
+
+def test_too_many_clusters_leaves_no_partial_output(tmp_path, capsys):
+    image = tmp_path / "two.png"
+    Image.fromarray(np.array([[0, 255], [255, 0]], np.uint8)).save(image)
+    assert main([str(image), "-k", "3", "-o", str(tmp_path / "out")]) == 1
+    assert "larger than the number of distinct" in capsys.readouterr().err
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [("{", "not valid JSON"), ('{"method": "kmeans"}', "missing the field 'color_space'"), ("[]", "JSON object")],
+)
+def test_hostile_model_file_is_rejected(tmp_path, capsys, content, message):
+    model = tmp_path / "model.json"
+    model.write_text(content)
+    assert main(["--sample", "china", "--apply", str(model), "-o", str(tmp_path / "out")]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_python_dash_m_and_no_input(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "napari_colorquant", "-o", str(tmp_path)], capture_output=True, text=True
+    )
+    assert done.returncode == 2 and "give input files or --sample" in done.stderr

@@ -1,0 +1,130 @@
+"""The fast engine (weighted fit on distinct values) equals plain pixel-level fits."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from napari_colorquant import quantize
+from napari_colorquant.colorspaces import to_features
+from reference import match_clusters, pixel_em, pixel_lloyd, relabel
+
+
+def _pixel_features(image, color_space, scale, offset):
+    rows = image.reshape(-1, 1) if image.ndim == 2 else image.reshape(-1, image.shape[-1])
+    return to_features(rows, color_space, scale, offset)
+
+
+def _random_init(features, k, seed):
+    rng = np.random.default_rng(seed)
+    distinct = np.unique(features, axis=0)
+    return distinct[rng.choice(len(distinct), size=k, replace=False)]
+
+
+def _assert_kmeans_matches(image, k, color_space, *, seed=1, max_iter=10, epsilon=0.2):
+    result0 = quantize(image, k, color_space=color_space, max_iter=1)
+    scale, offset = result0.model.scale, result0.model.offset
+    features = _pixel_features(image, result0.model.color_space, scale, offset)
+    init = _random_init(features, k, seed)
+    result = quantize(image, k, color_space=color_space, init=init, max_iter=max_iter, epsilon=epsilon)
+    centers, labels, n_iter = pixel_lloyd(features, init, max_iter, epsilon)
+    match = match_clusters(result.model.means, centers)
+    np.testing.assert_array_equal(result.labels.reshape(-1), relabel(labels, match))
+    assert result.model.n_iter == n_iter
+    inertia = ((features - centers[labels]) ** 2).sum()
+    np.testing.assert_allclose(result.model.inertia, inertia, rtol=1e-9)
+
+
+@pytest.mark.parametrize("k", [2, 4, 16])
+def test_kmeans_gray_camera_equals_pixel_lloyd(camera, k):
+    _assert_kmeans_matches(camera, k, "auto")
+
+
+@pytest.mark.parametrize(("k", "color_space"), [(4, "rgb"), (8, "rgb"), (8, "ycrcb"), (5, "ycrcb-chroma"), (6, "lab")])
+def test_kmeans_rgb_china_equals_pixel_lloyd(china, k, color_space):
+    crop = china[100:300, 200:450]
+    _assert_kmeans_matches(crop, k, color_space, max_iter=6, epsilon=0.0)
+
+
+def test_kmeans_plate_binarization_equals_pixel_lloyd(plate):
+    _assert_kmeans_matches(plate, 2, "gray", max_iter=5)
+
+
+def test_kmeans_uint16_microscopy_equals_pixel_lloyd(hela_u16):
+    _assert_kmeans_matches(hela_u16, 3, "auto")
+
+
+@pytest.mark.parametrize(
+    ("covariance", "color_space", "k"),
+    [
+        ("full", "rgb", 4),
+        ("diagonal", "ycrcb-chroma", 3),
+        ("spherical", "gray", 2),
+    ],
+)
+def test_em_equals_pixel_em(flower, covariance, color_space, k):
+    crop = flower[150:250, 250:400]
+    result0 = quantize(crop, k, color_space=color_space, max_iter=1)
+    features = _pixel_features(crop, result0.model.color_space, result0.model.scale, result0.model.offset)
+    init = _random_init(features, k, seed=3)
+    result = quantize(
+        crop, k, method="em", color_space=color_space, covariance=covariance, init=init, max_iter=8, epsilon=1e-4
+    )
+    means, covs, weights, labels, mean_ll = pixel_em(features, init, covariance, max_iter=8, epsilon=1e-4)
+    match = match_clusters(result.model.means, means)
+    np.testing.assert_allclose(result.model.covariances, covs[match], rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(result.model.weights, weights[match], rtol=1e-6)
+    np.testing.assert_allclose(result.model.log_likelihood, mean_ll, rtol=1e-9)
+    np.testing.assert_array_equal(result.labels.reshape(-1), relabel(labels, match))
+
+
+def test_em_plate_equals_pixel_em(plate):
+    features = plate.reshape(-1, 1).astype(np.float64)
+    init = np.array([[60.0], [200.0]])
+    result = quantize(plate, 2, method="em", covariance="spherical", init=init, max_iter=10, epsilon=0.0)
+    means, _, _, labels, _ = pixel_em(features, init, "spherical", max_iter=10, epsilon=0.0)
+    match = match_clusters(result.model.means, means)
+    np.testing.assert_array_equal(result.labels.reshape(-1), relabel(labels, match))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    image=arrays(np.uint8, st.tuples(st.integers(2, 12), st.integers(2, 12), st.just(3)), elements=st.integers(0, 255)),
+    k=st.integers(1, 4),
+    seed=st.integers(0, 1000),
+)
+def test_kmeans_equals_pixel_lloyd_on_generated_rgb(image, k, seed):
+    features = image.reshape(-1, 3).astype(np.float64)
+    if len(np.unique(features, axis=0)) < k:
+        return
+    init = _random_init(features, k, seed)
+    result = quantize(image, k, init=init, max_iter=5, epsilon=0.0)
+    centers, labels, _ = pixel_lloyd(features, init, 5, 0.0)
+    # Clusters that ended empty keep their initial centre in both implementations.
+    match = match_clusters(result.model.means, centers)
+    np.testing.assert_array_equal(result.labels.reshape(-1), relabel(labels, match))
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    image=arrays(
+        np.uint16, st.tuples(st.integers(1, 6), st.integers(2, 10), st.integers(5, 10)), elements=st.integers(0, 65535)
+    ),
+    k=st.integers(1, 5),
+    seed=st.integers(0, 1000),
+)
+def test_kmeans_equals_pixel_lloyd_on_generated_uint16_stacks(image, k, seed):
+    # Last axis >= 5: a last axis of 3 or 4 would (as in napari) be read as RGB(A).
+
+    features = image.reshape(-1, 1).astype(np.float64)
+    if len(np.unique(features)) < k:
+        return
+    init = _random_init(features, k, seed)
+    result = quantize(image, k, init=init, max_iter=4, epsilon=0.0)
+    assert result.labels.shape == image.shape
+    centers, labels, _ = pixel_lloyd(features, init, 4, 0.0)
+    match = match_clusters(result.model.means, centers)
+    np.testing.assert_array_equal(result.labels.reshape(-1), relabel(labels, match))
