@@ -435,16 +435,10 @@ def _decode_keys(keys: np.ndarray, layout: ImageLayout) -> np.ndarray:
 def _count_rgb8(array: np.ndarray, layout: ImageLayout, valid: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
     """Distinct packed RGB keys (R | G<<8 | B<<16) and their counts.
 
-    Large images use OpenCV's 3D histogram (one pass, 64 MiB of bins); it
-    counts in float32, exact up to 2**24 per bin, so images are counted in
-    slices of at most 2**24 pixels and the slices merged in int64. Small images
-    sort their keys instead, which is cheaper than clearing 2**24 bins.
+    OpenCV's 3D histogram: one pass, 64 MiB of bins. It counts in float32,
+    exact up to 2**24 per bin, so images are counted in slices of at most
+    2**24 pixels and the slices merged in int64.
     """
-    if layout.n_pixels <= _SORT_COUNT_PIXELS:
-        keys = np.concatenate([k for _, _, k in _iter_keys(array, layout)])
-        if valid is not None:
-            keys = keys[valid]
-        return np.unique(keys.astype(np.int64), return_counts=True)
     width = layout.spatial_shape[-1]
     channels_last = np.ascontiguousarray(np.moveaxis(array, layout.channel_axis, -1))
     image = channels_last.reshape(-1, width, layout.total_channels)
@@ -510,7 +504,8 @@ def build_table(
         raise ValueError(f"nothing to cluster: {what}")
     bits = _lut_key_bits(layout)
     common = dict(layout=layout, array=array, n_valid=n_valid, valid=valid)
-    if bits is not None:
+    small_rgb8 = bits == 24 and layout.n_pixels <= _SORT_COUNT_PIXELS
+    if bits is not None and not small_rgb8:
         if layout.n_channels == 3 and layout.dtype == np.uint8:
             keys, counts = _count_rgb8(array, layout, valid)
         else:
@@ -526,19 +521,22 @@ def build_table(
             **common,
         )
     elif layout.is_integer:
-        rows = pixel_rows(array, layout)[:, : layout.n_channels]
-        if valid is not None:
-            rows = rows[valid]
-        keys = _keys_from_rows(rows, layout)
-        unique, first, inverse, counts = np.unique(keys, return_index=True, return_inverse=True, return_counts=True)
+        # Sorting the keys is cheaper than clearing 2**24 bins for small RGB images,
+        # and the only exact option for keys wider than 24 bits.
+        keys = np.concatenate([k for _, _, k in _iter_keys(array, layout)]) if small_rgb8 else None
+        if keys is None:
+            rows = pixel_rows(array, layout)[:, : layout.n_channels]
+            keys = _keys_from_rows(rows if valid is None else rows[valid], layout)
+        elif valid is not None:
+            keys = keys[valid]
+        unique, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)
         table = PixelTable(
-            values=np.ascontiguousarray(rows[first]),
+            values=_decode_keys(unique, layout),
             counts=counts,
             strategy="inverse",
             _inverse=inverse.reshape(-1),
             **common,
         )
-        del unique
     else:
         rows = pixel_rows(array, layout)[:, : layout.n_channels]
         if valid is not None:
