@@ -167,7 +167,7 @@ def worker(image_name: str, method: str, k: int, repeat: int, seed: int) -> dict
     """One measurement, in this (fresh) process."""
     image = load_image(image_name)
     import cv2  # noqa: F401  (imports outside the measured region)
-    import sklearn.cluster  # noqa: F401
+    import sklearn.cluster
     import sklearn.mixture  # noqa: F401
 
     import napari_colorquant  # noqa: F401
@@ -294,7 +294,8 @@ def machine() -> str:
     memory = int(Path("/proc/meminfo").read_text().split()[1]) // (1024 * 1024)
     return (
         f"{cpu}, {os.cpu_count()} cores, {memory} GiB RAM; {platform.platform()}; Python {platform.python_version()}; "
-        f"numpy {np.__version__}, OpenCV {cv2.__version__}, scikit-learn {sklearn.__version__}, Pillow {PIL.__version__}"
+        f"numpy {np.__version__}, OpenCV {cv2.__version__}, "
+        f"scikit-learn {sklearn.__version__}, Pillow {PIL.__version__}"
     )
 
 
@@ -335,7 +336,18 @@ def main() -> int:
         )
         print(f"{image:6s} K={k:<3d} {method:20s} {summary}", flush=True)
     args.csv.parent.mkdir(parents=True, exist_ok=True)
-    fields = ["image", "method", "k", "seconds", "mse", "psnr", "log_likelihood", "peak_extra_bytes", "input_bytes", "error"]
+    fields = [
+        "image",
+        "method",
+        "k",
+        "seconds",
+        "mse",
+        "psnr",
+        "log_likelihood",
+        "peak_extra_bytes",
+        "input_bytes",
+        "error",
+    ]
     with args.csv.open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=fields, extrasaction="ignore")
         writer.writeheader()

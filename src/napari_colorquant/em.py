@@ -20,6 +20,7 @@ always returned as full ``(K, F, F)`` matrices.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -160,6 +161,7 @@ def weighted_em(
     max_iter: int = 10,
     epsilon: float = 0.2,
     reg_covar: float = 1e-6,
+    on_iteration: Callable[[int], None] | None = None,
 ) -> EMFit:
     """Weighted EM from given initial parameters.
 
@@ -178,6 +180,8 @@ def weighted_em(
         unless the likelihood falls.
     reg_covar : float
         Added to covariance diagonals (as scikit-learn does).
+    on_iteration : callable, optional
+        Called with the number of M-steps run so far; may raise to abort.
 
     Returns
     -------
@@ -203,6 +207,8 @@ def weighted_em(
         weights, means, covariances = m_step(samples, sample_weights, np.exp(log_resp), covariance, reg_covar)
         n_iter += 1
         previous = current
+        if on_iteration is not None:
+            on_iteration(n_iter)
     else:
         log_resp, log_norm = e_step(samples, means, covariances, weights)
         history.append(float(sample_weights @ log_norm / total))

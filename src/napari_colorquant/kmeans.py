@@ -15,6 +15,7 @@ Weighted k-means++ seeding is scikit-learn's ``kmeans_plusplus``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -122,12 +123,20 @@ def initial_centers(
     return centers
 
 
-def lloyd(samples: np.ndarray, weights: np.ndarray, centers: np.ndarray, max_iter: int, epsilon: float) -> KMeansFit:
+def lloyd(
+    samples: np.ndarray,
+    weights: np.ndarray,
+    centers: np.ndarray,
+    max_iter: int,
+    epsilon: float,
+    on_iteration: Callable[[int], None] | None = None,
+) -> KMeansFit:
     """Weighted Lloyd iterations from given centres.
 
     Each iteration assigns every sample to its nearest centre and moves each
     centre to the weighted mean of its samples; it stops after ``max_iter``
     iterations or once no centre moved more than ``epsilon`` (Euclidean).
+    ``on_iteration(i)`` is called after iteration ``i`` (it may raise to abort).
     """
     samples = np.asarray(samples, dtype=np.float64)
     weights = np.asarray(weights, dtype=np.float64)
@@ -139,6 +148,8 @@ def lloyd(samples: np.ndarray, weights: np.ndarray, centers: np.ndarray, max_ite
         updated = weighted_means(samples, weights, labels, centers)
         shift = np.sqrt(((updated - centers) ** 2).sum(axis=1)).max()
         centers = updated
+        if on_iteration is not None:
+            on_iteration(iteration)
         if shift <= epsilon:
             converged = True
             break
@@ -156,6 +167,7 @@ def weighted_kmeans(
     epsilon: float = 0.2,
     attempts: int = 1,
     seed: int = 0,
+    on_iteration: Callable[[int], None] | None = None,
 ) -> KMeansFit:
     """Weighted k-means with several attempts; the lowest inertia wins.
 
@@ -174,6 +186,9 @@ def weighted_kmeans(
         Independent initialisations (only one for an init array).
     seed : int
         Same seed, same result, bit for bit.
+    on_iteration : callable, optional
+        Called with the number of iterations run so far over all attempts
+        (at most ``attempts * max_iter``); may raise to abort.
 
     Returns
     -------
@@ -184,9 +199,15 @@ def weighted_kmeans(
     weights = np.asarray(weights, dtype=np.float64)
     best = None
     runs = 1 if not isinstance(init, str) else attempts
-    for _ in range(runs):
+    for attempt in range(runs):
         centers = initial_centers(samples, weights, n_clusters, init, rng)
-        fit = lloyd(samples, weights, centers, max_iter, epsilon)
+        report = None
+        if on_iteration is not None:
+
+            def report(iteration, offset=attempt * max_iter):
+                on_iteration(offset + iteration)
+
+        fit = lloyd(samples, weights, centers, max_iter, epsilon, report)
         if best is None or fit.inertia < best.inertia:
             best = fit
     return best

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import cv2
@@ -31,6 +32,7 @@ from .kmeans import initial_centers, nearest_center, weighted_kmeans
 from .model import METHODS, ClusterModel, build_model
 
 ENGINES = ("fast", "opencv")
+Progress = Callable[[str, float], None]
 INITS = ("kmeans++", "random")
 
 
@@ -144,7 +146,9 @@ def to_dtype(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
     return np.asarray(values).astype(dtype)
 
 
-def _fit_fast(table: PixelTable, layout, color_space, n_clusters, method, params) -> tuple[ClusterModel, np.ndarray]:
+def _fit_fast(
+    table: PixelTable, layout, color_space, n_clusters, method, params, progress: Progress | None
+) -> tuple[ClusterModel, np.ndarray]:
     """Fit on the table's weighted distinct values; returns the model and the fit samples' labels (1..K)."""
     features = colorspaces.to_features(table.fit_values, color_space, layout.scale, layout.offset)
     weights = table.fit_weights
@@ -159,6 +163,17 @@ def _fit_fast(table: PixelTable, layout, color_space, n_clusters, method, params
             f"to cluster ({distinct}); use at most {distinct} clusters"
         )
     explicit_start = not isinstance(params["init"], str)
+    kmeans_steps = 0 if method == "em" and explicit_start else params["attempts"] * params["max_iter"]
+    total_steps = kmeans_steps + (params["max_iter"] if method == "em" else 0)
+
+    def kmeans_step(done: int) -> None:
+        if progress is not None:
+            progress("fit", done / total_steps)
+
+    def em_step(done: int) -> None:
+        if progress is not None:
+            progress("fit", (kmeans_steps + done) / total_steps)
+
     if method == "em" and explicit_start:
         # Given means start EM directly (as cv2.ml.EM.trainE does), no k-means first.
         start_centers = initial_centers(features, weights, n_clusters, params["init"], np.random.default_rng(0))
@@ -173,6 +188,7 @@ def _fit_fast(table: PixelTable, layout, color_space, n_clusters, method, params
             epsilon=params["epsilon"],
             attempts=params["attempts"],
             seed=params["seed"],
+            on_iteration=kmeans_step,
         )
         start_centers, start_labels = kmeans.centers, kmeans.labels
     fit_figures: dict[str, object]
@@ -194,6 +210,7 @@ def _fit_fast(table: PixelTable, layout, color_space, n_clusters, method, params
             max_iter=params["max_iter"],
             epsilon=params["epsilon"],
             reg_covar=params["reg_covar"],
+            on_iteration=em_step,
         )
         means, labels, covariances, mixing = em.means, em.labels, em.covariances, em.weights
         fit_figures = dict(
@@ -319,6 +336,7 @@ def quantize(
     engine: str = "fast",
     reg_covar: float = 1e-6,
     max_samples: int | None = DEFAULT_MAX_SAMPLES,
+    progress: Progress | None = None,
 ) -> QuantizeResult:
     """Cluster the pixels of an image and replace each by its cluster's colour.
 
@@ -364,6 +382,10 @@ def quantize(
         Fast engine: above this many distinct values the fit runs on a
         reproducible sample of pixels (``result.approximate``); labels are
         still exact for the fitted model.
+    progress : callable, optional
+        ``progress(stage, fraction)`` with stage ``"count"``, ``"fit"`` or
+        ``"write"`` and the fraction of that stage done; it may raise an
+        exception to abort the run (nothing is returned then).
 
     Returns
     -------
@@ -405,20 +427,26 @@ def quantize(
         timings["fit"] = time.perf_counter() - start
         return _result(model, array, layout, labels, valid, None, timings)
 
+    report = progress or (lambda stage, fraction: None)
+    report("count", 0.0)
     start = time.perf_counter()
     table = build_table(array, layout, mask, max_samples=max_samples, seed=int(seed))
     timings["count"] = time.perf_counter() - start
+    report("fit", 0.0)
     start = time.perf_counter()
-    model, fit_labels = _fit_fast(table, layout, space, int(n_clusters), method, fit_params)
+    model, fit_labels = _fit_fast(table, layout, space, int(n_clusters), method, fit_params, progress)
     model.params["init"] = params["init"]
     timings["fit"] = time.perf_counter() - start
+    report("write", 0.0)
     start = time.perf_counter()
     if table.approximate or table.strategy == "direct":
         labels = table.map(model.predict_values, model.label_dtype)
     else:
         labels = table.scatter(fit_labels)
     timings["write"] = time.perf_counter() - start
-    return _result(model, array, layout, labels, table.valid, table, timings)
+    result = _result(model, array, layout, labels, table.valid, table, timings)
+    report("write", 1.0)
+    return result
 
 
 def apply_model(model: ClusterModel, image, *, mask=None, channel_axis: int | None = None) -> QuantizeResult:

@@ -1,0 +1,44 @@
+"""Fixtures for tests with a real napari viewer (run under Xvfb by pytest-xvfb)."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture
+def notifications(monkeypatch):
+    """Messages the widget shows as napari notifications, by level."""
+    from napari_colorquant import _widgets
+
+    seen: dict[str, list[str]] = {"error": [], "warning": [], "info": []}
+    for level in seen:
+        original = getattr(_widgets, f"show_{level}")
+
+        def capture(message, _level=level, _original=original):
+            seen[_level].append(str(message))
+            _original(message)
+
+        monkeypatch.setattr(_widgets, f"show_{level}", capture)
+    return seen
+
+
+@pytest.fixture
+def dock(make_napari_viewer, qtbot):
+    """A viewer with a sample loaded, and a function docking a widget by its plugin name."""
+
+    def open_widget(viewer, name="K-means clustering"):
+        _, widget = viewer.window.add_plugin_dock_widget("napari-colorquant", name)
+        return widget
+
+    return open_widget
+
+
+@pytest.fixture
+def run_and_wait(qtbot):
+    """Press Run and wait until the worker has finished (returned or errored)."""
+
+    def run(widget, timeout=60_000):
+        widget.run()
+        qtbot.waitUntil(lambda: widget.worker is None, timeout=timeout)
+
+    return run
