@@ -26,12 +26,14 @@ table says so (``approximate``); every pixel is still assigned exactly.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 
+from ._threads import n_threads, run_all
 from .colorspaces import CHROMA_SPACES, COLOR_SPACES, THREE_CHANNEL_SPACES
 
 CHUNK_PIXELS = 1 << 20
@@ -320,8 +322,8 @@ class PixelTable:
             index_lut = np.full(n_keys, per_value.shape[0], dtype=np.int32)
             index_lut[self._keys] = np.arange(per_value.shape[0], dtype=np.int32)
             rows = np.concatenate([per_value, np.full((1, *tail), fill, per_value.dtype)])
-            for start, stop, keys in _iter_keys(self.array, self.layout):
-                np.take(rows, index_lut[keys], axis=0, out=out[start:stop])
+            for start, stop, keys in _key_chunks(self.array, self.layout):
+                np.take(rows, index_lut[keys()], axis=0, out=out[start:stop])
             self._fill_invalid(out, fill)
             return
         lut = np.full((n_keys, *tail), fill, dtype=per_value.dtype)
@@ -331,8 +333,11 @@ class PixelTable:
             # OpenCV's LUT is one vectorized pass over 8-bit data.
             out[:] = cv2.LUT(flat.reshape(1, -1), lut).reshape(-1)
         else:
-            for start, stop, keys in _iter_keys(self.array, self.layout):
-                np.take(lut, keys, axis=0, out=out[start:stop])
+            tasks = [
+                lambda start=start, stop=stop, keys=keys: np.take(lut, keys(), axis=0, out=out[start:stop])
+                for start, stop, keys in _key_chunks(self.array, self.layout)
+            ]
+            run_all(tasks)
         self._fill_invalid(out, fill)
 
     def _fill_invalid(self, out: np.ndarray, fill) -> None:
@@ -400,26 +405,35 @@ def _keys_from_rows(rows: np.ndarray, layout: ImageLayout) -> np.ndarray:
     return keys
 
 
-def _iter_keys(array: np.ndarray, layout: ImageLayout):
-    """Yield ``(start, stop, keys)`` over all pixels in chunks, keys as intp-compatible ints."""
+def _key_chunks(array: np.ndarray, layout: ImageLayout) -> list[tuple[int, int, Callable[[], np.ndarray]]]:
+    """``(start, stop, keys)`` over all pixels in chunks; ``keys()`` computes that chunk's packed keys.
+
+    Keys are computed on demand so that threads can each compute and use their own chunk.
+    """
     n = layout.n_pixels
     packed = _packed_rgb8_keys(array, layout)
+    chunks: list[tuple[int, int, Callable[[], np.ndarray]]] = []
     if packed is not None:
         mask24 = np.uint32(0xFFFFFF)
         for start in range(0, n - 1, CHUNK_PIXELS):
             stop = min(n - 1, start + CHUNK_PIXELS)
-            yield start, stop, np.bitwise_and(packed[start:stop], mask24)
+            chunks.append((start, stop, lambda a=start, b=stop: np.bitwise_and(packed[a:b], mask24)))
         last = array.reshape(-1)[-3:].astype(np.uint32)
-        yield n - 1, n, np.array([last[0] | last[1] << 8 | last[2] << 16], dtype=np.uint32)
-        return
+        key = np.array([last[0] | last[1] << 8 | last[2] << 16], dtype=np.uint32)
+        chunks.append((n - 1, n, lambda: key))
+        return chunks
     rows = pixel_rows(array, layout)
+
+    def keys(a: int, b: int) -> np.ndarray:
+        chunk = rows[a:b, : layout.n_channels]
+        if layout.n_channels == 1 and chunk.dtype.kind == "u":
+            return chunk[:, 0]
+        return _keys_from_rows(chunk, layout).astype(np.int64)
+
     for start in range(0, n, CHUNK_PIXELS):
         stop = min(n, start + CHUNK_PIXELS)
-        chunk = rows[start:stop, : layout.n_channels]
-        if layout.n_channels == 1 and chunk.dtype.kind == "u":
-            yield start, stop, chunk[:, 0]
-        else:
-            yield start, stop, _keys_from_rows(chunk, layout).astype(np.int64)
+        chunks.append((start, stop, lambda a=start, b=stop: keys(a, b)))
+    return chunks
 
 
 def _decode_keys(keys: np.ndarray, layout: ImageLayout) -> np.ndarray:
@@ -444,27 +458,38 @@ def _count_rgb8(array: np.ndarray, layout: ImageLayout, valid: np.ndarray | None
     image = channels_last.reshape(-1, width, layout.total_channels)
     flat_valid = None if valid is None else valid.reshape(-1, width)
     rows_per_slice = max(1, (1 << 24) // width)
+    # Each thread counts one range of blue values over the whole slice: the same
+    # 64 MiB of bins in total, split between threads.
+    bounds = [int(b) for b in np.linspace(0, 256, min(n_threads(), 4) + 1)]
     found_keys, found_counts = [], []
     for start in range(0, image.shape[0], rows_per_slice):
         part = image[start : start + rows_per_slice]
         part_mask = None
         if flat_valid is not None:
             part_mask = flat_valid[start : start + rows_per_slice].astype(np.uint8)
-        # channels [2, 1, 0]: bin index b<<16 | g<<8 | r, the packed key.
-        hist = cv2.calcHist([part], [2, 1, 0], part_mask, [256, 256, 256], [0, 256] * 3).reshape(-1)
-        keys = np.flatnonzero(hist)
-        found_keys.append(keys)
-        found_counts.append(hist[keys].astype(np.int64))
-        del hist
-    if len(found_keys) == 1:
-        return found_keys[0], found_counts[0]
-    keys, inverse = np.unique(np.concatenate(found_keys), return_inverse=True)
-    return keys, np.bincount(inverse, weights=np.concatenate(found_counts)).astype(np.int64)
+
+        def count(low: int, high: int, part=part, part_mask=part_mask) -> tuple[np.ndarray, np.ndarray]:
+            # channels [2, 1, 0]: bin index (b - low)<<16 | g<<8 | r, the packed key minus low<<16.
+            hist = cv2.calcHist([part], [2, 1, 0], part_mask, [high - low, 256, 256], [low, high, 0, 256, 0, 256])
+            hist = hist.reshape(-1)
+            keys = np.flatnonzero(hist)
+            return keys + (low << 16), hist[keys].astype(np.int64)
+
+        for keys, counts in run_all([lambda lo=lo, hi=hi: count(lo, hi) for lo, hi in itertools.pairwise(bounds)]):
+            found_keys.append(keys)
+            found_counts.append(counts)
+    keys = np.concatenate(found_keys)
+    counts = np.concatenate(found_counts)
+    if len(found_keys) == len(bounds) - 1:  # one slice: keys are already sorted and distinct
+        return keys, counts
+    keys, inverse = np.unique(keys, return_inverse=True)
+    return keys, np.bincount(inverse, weights=counts).astype(np.int64)
 
 
 def _count_dense(array: np.ndarray, layout: ImageLayout, valid: np.ndarray | None, bits: int) -> np.ndarray:
     total = np.zeros(1 << bits, dtype=np.int64)
-    for start, stop, keys in _iter_keys(array, layout):
+    for start, stop, chunk_keys in _key_chunks(array, layout):
+        keys = chunk_keys()
         if valid is not None:
             keys = keys[valid[start:stop]]
         total += np.bincount(keys, minlength=1 << bits)
@@ -523,7 +548,7 @@ def build_table(
     elif layout.is_integer:
         # Sorting the keys is cheaper than clearing 2**24 bins for small RGB images,
         # and the only exact option for keys wider than 24 bits.
-        keys = np.concatenate([k for _, _, k in _iter_keys(array, layout)]) if small_rgb8 else None
+        keys = np.concatenate([k() for _, _, k in _key_chunks(array, layout)]) if small_rgb8 else None
         if keys is None:
             rows = pixel_rows(array, layout)[:, : layout.n_channels]
             keys = _keys_from_rows(rows if valid is None else rows[valid], layout)

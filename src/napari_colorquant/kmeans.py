@@ -21,7 +21,9 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.cluster import kmeans_plusplus
 
-_ROWS_PER_BLOCK = 1 << 15
+from ._threads import for_chunks
+
+_ROWS_PER_BLOCK = 1 << 14
 
 
 @dataclass
@@ -48,36 +50,43 @@ class KMeansFit:
     converged: bool
 
 
-def nearest_center(samples: np.ndarray, centers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def nearest_center(
+    samples: np.ndarray, centers: np.ndarray, with_distances: bool = True
+) -> tuple[np.ndarray, np.ndarray | None]:
     """Index of and squared distance to the nearest centre, for every sample.
 
     Parameters
     ----------
     samples : ndarray (n, F)
     centers : ndarray (K, F)
+    with_distances : bool
+        Also return the squared distances (skipped inside Lloyd iterations).
 
     Returns
     -------
     labels : ndarray (n,) of intp
-    squared_distances : ndarray (n,) of float64
+    squared_distances : ndarray (n,) of float64, or None
     """
     samples = np.asarray(samples, dtype=np.float64)
     centers = np.asarray(centers, dtype=np.float64)
     n = samples.shape[0]
     labels = np.empty(n, dtype=np.intp)
-    distances = np.empty(n, dtype=np.float64)
+    distances = np.empty(n, dtype=np.float64) if with_distances else None
     center_norms = np.einsum("kf,kf->k", centers, centers)
     minus_two_ct = -2.0 * centers.T
-    for start in range(0, n, _ROWS_PER_BLOCK):
-        block = samples[start : start + _ROWS_PER_BLOCK]
+
+    def block(start: int, stop: int) -> None:
+        rows = samples[start:stop]
         # ||x - c||^2 = ||x||^2 - 2 x.c + ||c||^2; ||x||^2 does not change the argmin.
-        partial = block @ minus_two_ct
+        partial = rows @ minus_two_ct
         partial += center_norms
         best = partial.argmin(axis=1)
-        labels[start : start + block.shape[0]] = best
-        best_partial = np.take_along_axis(partial, best[:, None], axis=1)[:, 0]
-        distances[start : start + block.shape[0]] = best_partial + np.einsum("nf,nf->n", block, block)
-    np.maximum(distances, 0.0, out=distances)
+        labels[start:stop] = best
+        if distances is not None:
+            best_partial = np.take_along_axis(partial, best[:, None], axis=1)[:, 0]
+            distances[start:stop] = np.maximum(best_partial + np.einsum("nf,nf->n", rows, rows), 0.0)
+
+    for_chunks(block, n, _ROWS_PER_BLOCK)
     return labels, distances
 
 
@@ -144,7 +153,7 @@ def lloyd(
     n_iter, converged = 0, False
     for iteration in range(1, max_iter + 1):
         n_iter = iteration
-        labels, _ = nearest_center(samples, centers)
+        labels, _ = nearest_center(samples, centers, with_distances=False)
         updated = weighted_means(samples, weights, labels, centers)
         shift = np.sqrt(((updated - centers) ** 2).sum(axis=1)).max()
         centers = updated

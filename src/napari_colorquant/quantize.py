@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 
 from . import colorspaces
+from ._threads import single_threaded_blas
 from .em import bic, check_covariance, initial_parameters, weighted_em
 from .features import (
     DEFAULT_MAX_SAMPLES,
@@ -427,6 +428,13 @@ def quantize(
         timings["fit"] = time.perf_counter() - start
         return _result(model, array, layout, labels, valid, None, timings)
 
+    with single_threaded_blas():
+        return _quantize_fast(array, layout, space, mask, int(n_clusters), method, fit_params, params, progress)
+
+
+def _quantize_fast(array, layout, space, mask, n_clusters, method, fit_params, params, progress) -> QuantizeResult:
+    timings: dict[str, float] = {}
+    max_samples, seed = params["max_samples"], params["seed"]
     report = progress or (lambda stage, fraction: None)
     report("count", 0.0)
     start = time.perf_counter()
@@ -434,7 +442,7 @@ def quantize(
     timings["count"] = time.perf_counter() - start
     report("fit", 0.0)
     start = time.perf_counter()
-    model, fit_labels = _fit_fast(table, layout, space, int(n_clusters), method, fit_params, progress)
+    model, fit_labels = _fit_fast(table, layout, space, n_clusters, method, fit_params, progress)
     model.params["init"] = params["init"]
     timings["fit"] = time.perf_counter() - start
     report("write", 0.0)

@@ -1,0 +1,62 @@
+"""A shared thread pool for chunked NumPy/OpenCV work (both release the GIL in their loops).
+
+BLAS is limited to one thread while the pool runs. Each chunk writes only its
+own slice of a preallocated output, so results are identical whatever the
+number of threads.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+
+from threadpoolctl import ThreadpoolController
+
+_POOL: ThreadPoolExecutor | None = None
+_CONTROLLER: ThreadpoolController | None = None
+
+
+def single_threaded_blas():
+    """Context in which BLAS uses one thread.
+
+    The matrices here are small (distinct colours x clusters); OpenBLAS threads
+    add little to them and keep spinning afterwards, stealing the cores from
+    the chunked work. The controller is built once: finding the libraries is
+    the slow part.
+    """
+    global _CONTROLLER
+    if _CONTROLLER is None:
+        _CONTROLLER = ThreadpoolController()
+    return _CONTROLLER.limit(limits=1, user_api="blas")
+
+
+def n_threads() -> int:
+    """Threads used for chunked work: ``COLORQUANT_THREADS``, else the CPUs this process may run on."""
+    if os.environ.get("COLORQUANT_THREADS", "").isdigit():
+        return max(1, int(os.environ["COLORQUANT_THREADS"]))
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _pool() -> ThreadPoolExecutor:
+    global _POOL
+    if _POOL is None:
+        _POOL = ThreadPoolExecutor(max_workers=n_threads(), thread_name_prefix="colorquant")
+    return _POOL
+
+
+def run_all(tasks: Iterable[Callable[[], object]]) -> list:
+    """Run independent tasks on the pool; results in task order."""
+    tasks = list(tasks)
+    if len(tasks) <= 1 or n_threads() == 1:
+        return [task() for task in tasks]
+    with single_threaded_blas():
+        return list(_pool().map(lambda task: task(), tasks))
+
+
+def for_chunks(function: Callable[[int, int], None], n: int, chunk: int) -> None:
+    """Call ``function(start, stop)`` over ``range(0, n)`` in chunks, in parallel."""
+    run_all([lambda s=start: function(s, min(n, s + chunk)) for start in range(0, n, chunk)])
