@@ -103,3 +103,58 @@ def test_python_dash_m_and_no_input(tmp_path):
         [sys.executable, "-m", "napari_colorquant", "-o", str(tmp_path)], capture_output=True, text=True
     )
     assert done.returncode == 2 and "give input files or --sample" in done.stderr
+
+
+def test_zarr_input_is_processed_lazily_and_written_as_zarr(tmp_path, kidney_zcyx):
+    import dask.array as da
+
+    store = tmp_path / "kidney.zarr"
+    da.from_array(np.asarray(kidney_zcyx), chunks=(1, 3, 32, 32)).to_zarr(str(store))
+    out = tmp_path / "out"
+    assert main([str(store), "--channel-axis", "1", "-k", "3", "-o", str(out), "-q"]) == 0
+    labels = da.from_zarr(str(out / "kidney_labels.zarr")).compute()
+    quantized = da.from_zarr(str(out / "kidney_quantized.zarr")).compute()
+    expected = quantize(np.asarray(kidney_zcyx), 3, channel_axis=1)
+    np.testing.assert_array_equal(labels, expected.labels)
+    np.testing.assert_array_equal(quantized, expected.quantized)
+    model = ClusterModel.from_json((out / "kidney_model.json").read_text())
+    np.testing.assert_array_equal(model.means, expected.model.means)
+    # Reuse the palette on the same store, lazily.
+    again = tmp_path / "again"
+    assert (
+        main([str(store), "--channel-axis", "1", "--apply", str(out / "kidney_model.json"), "-o", str(again), "-q"])
+        == 0
+    )
+    np.testing.assert_array_equal(da.from_zarr(str(again / "kidney_labels.zarr")).compute(), expected.labels)
+
+
+def test_scheduler_runs_on_a_dask_cluster(tmp_path, hela_u16):
+    distributed = pytest.importorskip("distributed")
+    import dask.array as da
+
+    store = tmp_path / "hela.zarr"
+    da.from_array(np.asarray(hela_u16), chunks=(64, 64)).to_zarr(str(store))
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=True, dashboard_address=None) as cluster:
+        assert (
+            main([str(store), "-k", "4", "-o", str(tmp_path / "out"), "--scheduler", cluster.scheduler_address, "-q"])
+            == 0
+        )
+    labels = da.from_zarr(str(tmp_path / "out" / "hela_labels.zarr")).compute()
+    np.testing.assert_array_equal(labels, quantize(np.asarray(hela_u16), 4).labels)
+
+
+def test_unreachable_scheduler_is_a_clear_error(tmp_path, capsys):
+    assert main(["--sample", "plate", "-o", str(tmp_path), "--scheduler", "tcp://127.0.0.1:9"]) == 2
+    assert "cannot reach the dask scheduler at tcp://127.0.0.1:9" in capsys.readouterr().err
+
+
+def test_lazy_tiff_and_bad_zarr(tmp_path, capsys, hela_u16):
+    import tifffile
+
+    tifffile.imwrite(tmp_path / "hela.tif", np.asarray(hela_u16))
+    assert main([str(tmp_path / "hela.tif"), "--lazy", "-k", "2", "-o", str(tmp_path / "out"), "-q"]) == 0
+    assert (tmp_path / "out" / "hela_labels.zarr").is_dir()
+    (tmp_path / "empty.zarr").mkdir()
+    assert main([str(tmp_path / "empty.zarr"), "-k", "2", "-o", str(tmp_path / "out2")]) == 1
+    assert "empty.zarr: cannot open lazily" in capsys.readouterr().err
+    assert list((tmp_path / "out2").iterdir()) == []

@@ -14,7 +14,7 @@ import numpy as np
 from scipy.stats import chi2, norm
 
 from .colorspaces import CHROMA_SPACES
-from .features import pixel_rows
+from .features import describe_image, is_lazy, pixel_rows
 from .quantize import QuantizeResult
 
 ROLES = ("clusters", "quantized", "posterior", "feature space", "gaussians", "histogram")
@@ -77,7 +77,7 @@ def cluster_features(result: QuantizeResult) -> dict[str, np.ndarray]:
     """Per-label table for the Labels layer: counts, fractions, mean colour, EM weight and covariance."""
     model = result.model
     k = model.n_clusters
-    counts = np.bincount(result.labels.reshape(-1), minlength=k + 1)[1:]
+    counts = result.cluster_counts()
     table: dict[str, np.ndarray] = {
         "index": np.arange(1, k + 1),
         "pixel_count": counts,
@@ -98,8 +98,11 @@ def cluster_features(result: QuantizeResult) -> dict[str, np.ndarray]:
     return table
 
 
-def labels_layer(result: QuantizeResult, source: Source) -> tuple:
-    """The ``<image> clusters`` Labels layer, coloured with each cluster's colour."""
+def labels_layer(result: QuantizeResult, source: Source, levels: list | None = None) -> tuple:
+    """The ``<image> clusters`` Labels layer, coloured with each cluster's colour.
+
+    ``levels``: label arrays of every pyramid level, for a multiscale layer.
+    """
     from napari.utils import DirectLabelColormap
 
     colours = {None: np.zeros(4), 0: np.zeros(4)}
@@ -113,14 +116,27 @@ def labels_layer(result: QuantizeResult, source: Source) -> tuple:
         "opacity": 0.8,
         **source.geometry,
     }
+    if levels is not None:
+        meta["multiscale"] = True
+        return levels, meta, "labels"
     return result.labels, meta, "labels"
 
 
-def quantized_layers(result: QuantizeResult, source: Source) -> list[tuple]:
-    """The ``<image> quantized`` Image layer(s): RGB stays RGB, gray keeps its contrast and colormap."""
+def quantized_layers(result: QuantizeResult, source: Source, levels: list | None = None) -> list[tuple]:
+    """The ``<image> quantized`` Image layer(s): RGB stays RGB, gray keeps its contrast and colormap.
+
+    ``levels``: quantized arrays of every pyramid level, for a multiscale layer.
+    """
     name = output_name(source.name, "quantized")
     meta: dict[str, Any] = {"metadata": _metadata(result, source, "quantized"), **source.geometry}
     data = result.quantized
+    if levels is not None:
+        meta.update(name=name, multiscale=True)
+        if source.rgb:
+            meta["rgb"] = True
+        else:
+            meta.update(colormap=source.colormap, contrast_limits=source.contrast_limits)
+        return [(levels, meta, "image")]
     if source.channel_names:
         # Several input layers were stacked on a last channel axis: one output layer per channel.
         tuples = []
@@ -129,7 +145,8 @@ def quantized_layers(result: QuantizeResult, source: Source) -> list[tuple]:
             channel_meta["colormap"] = source.channel_colormaps[c]
             channel_meta["contrast_limits"] = source.channel_limits[c]
             channel_meta["metadata"] = _metadata(result, source, "quantized", {"channel": c})
-            tuples.append((np.ascontiguousarray(data[..., c]), channel_meta, "image"))
+            channel = data[..., c]
+            tuples.append((channel if is_lazy(channel) else np.ascontiguousarray(channel), channel_meta, "image"))
         return tuples
     meta["name"] = name
     if source.rgb:
@@ -143,7 +160,7 @@ def quantized_layers(result: QuantizeResult, source: Source) -> list[tuple]:
 def posterior_layer(posteriors: np.ndarray, result: QuantizeResult, source: Source, per_cluster: bool) -> tuple:
     """EM soft segmentation: maximum posterior per pixel, or one channel per cluster (leading axis)."""
     if per_cluster:
-        data = np.moveaxis(posteriors, -1, 0)
+        data = posteriors.transpose((posteriors.ndim - 1, *range(posteriors.ndim - 1)))
         geometry = _prepend_axis(source.geometry)
     else:
         data = posteriors.max(axis=-1)
@@ -168,19 +185,25 @@ def _prepend_axis(geometry: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def sample_pixels(
-    result: QuantizeResult, image: np.ndarray, max_points: int, seed: int = 0
-) -> tuple[np.ndarray, np.ndarray]:
-    """A reproducible random sample of labelled pixels: their features ``(n, F)`` and labels ``(n,)``."""
-    labels = result.labels.reshape(-1)
-    inside = np.flatnonzero(labels)
+def sample_pixels(result: QuantizeResult, image, max_points: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """A reproducible random sample of labelled pixels: their features ``(n, F)`` and labels ``(n,)``.
+
+    For lazy results the sample is drawn from the values the model was fitted
+    on (weighted by their counts), so no chunk is read again.
+    """
+    model = result.model
     rng = np.random.default_rng(seed)
+    if result.fit_values is not None:
+        values, counts = result.fit_values, np.asarray(result.fit_counts, np.float64)
+        picks = rng.choice(len(values), size=min(max_points, int(counts.sum())), p=counts / counts.sum())
+        chosen = values[picks]
+        return model.features(chosen), model.predict_values(chosen).astype(np.int64)
+    labels = np.asarray(result.labels).reshape(-1)
+    inside = np.flatnonzero(labels)
     if inside.size > max_points:
         inside = np.sort(rng.choice(inside, size=max_points, replace=False))
-    model = result.model
-    from .features import describe_image
-
-    array, layout, _ = describe_image(image, model.params.get("channel_axis"), "auto")
+    requested = "rgb" if model.input_kind in ("rgb", "rgba") else "auto"
+    array, layout, _ = describe_image(image, model.params.get("channel_axis"), requested, scale=model.scale)
     values = pixel_rows(array, layout)[inside, : layout.n_channels]
     return model.features(values), labels[inside]
 

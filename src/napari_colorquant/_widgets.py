@@ -34,6 +34,7 @@ from superqt.utils import ensure_main_thread
 
 from . import _layers
 from .colorspaces import CHROMA_SPACES
+from .features import is_lazy
 from .model import ClusterModel
 from .quantize import QuantizeResult, apply_model, quantize
 
@@ -63,6 +64,7 @@ class Job:
     limits: list = field(default_factory=list)
     posterior: str = "none"
     feature_view: str = "separate window"
+    levels: list | None = None
 
 
 @dataclass
@@ -71,6 +73,8 @@ class Outcome:
 
     job: Job
     result: QuantizeResult
+    label_levels: list | None
+    quantized_levels: list | None
     fit_result: QuantizeResult | None
     posteriors: np.ndarray | None
     sample_features: np.ndarray
@@ -300,21 +304,32 @@ class ClusterWidget(Container):
         layer = self.image.value
         if layer is None or layer not in self._viewer.layers:
             raise ValueError("choose an image layer to cluster")
-        if layer.multiscale:
-            raise ValueError(f"{layer.name!r} is a multiscale (pyramid) layer; choose one resolution level first")
         extra = [c for c in (self.channels.value or []) if c is not layer]
         layers = [layer, *extra]
-        if extra:
+        levels = None
+        if layer.multiscale:
+            if extra:
+                raise ValueError("extra channels cannot be combined with a multiscale (pyramid) layer")
+            levels = list(layer.data)
+            data, channel_axis = levels[0], None
+        elif extra:
             shapes = {tuple(c.data.shape) for c in layers}
             if len(shapes) != 1:
                 raise ValueError(f"channel layers must all have the same shape, got {sorted(shapes)}")
-            data = np.stack([np.asarray(c.data) for c in layers], axis=-1)
+            if any(is_lazy(c.data) for c in layers):
+                import dask.array as da
+
+                data = da.stack([da.asarray(c.data) for c in layers], axis=-1)
+            else:
+                data = np.stack([np.asarray(c.data) for c in layers], axis=-1)
             channel_axis = data.ndim - 1
         else:
-            data = np.asarray(layer.data)
+            # Dask-backed layers stay lazy: never np.asarray them.
+            data = layer.data if is_lazy(layer.data) else np.asarray(layer.data)
             channel_axis = None
         mask = self._mask_array(layer)
-        fit_index = self._slice_index(layer) if layer.ndim > 2 and self.scope.value == "current slice" else None
+        scope_slice = layer.ndim > 2 and self.scope.value == "current slice" and levels is None
+        fit_index = self._slice_index(layer) if scope_slice else None
         params = dict(
             n_clusters=int(self.n_clusters.value),
             method=self.method.value,
@@ -355,6 +370,7 @@ class ClusterWidget(Container):
             limits=limits,
             posterior=self.posterior.value if self.method.value == "em" else "none",
             feature_view=self.feature_view.value,
+            levels=levels,
         )
 
     def _mask_array(self, layer: Image) -> np.ndarray | None:
@@ -437,25 +453,36 @@ class ClusterWidget(Container):
     def _compute(self, job: Job) -> Outcome:
         start = time.perf_counter()
         callback = self._progress_callback
-        fit_result = None
-        if job.fit_index is not None:
+        fit_result = label_levels = quantized_levels = None
+        if job.levels is not None:
+            pyramid = quantize_multiscale(job.levels, mask=job.mask, progress=callback, **job.params)
+            result, label_levels, quantized_levels = pyramid.fit_result, pyramid.labels, pyramid.quantized
+        elif job.fit_index is not None:
             fit_data = job.data[job.fit_index]
             fit_mask = None if job.mask is None else job.mask[job.fit_index]
-            fit_result = quantize(
-                fit_data, channel_axis=_axis_after_slice(job), mask=fit_mask, progress=callback, **job.params
-            )
+            fit_result = quantize(fit_data, channel_axis=_axis_after_slice(job), mask=fit_mask, progress=callback,
+                                  **job.params)  # fmt: skip
             callback("write", 0.5)
-            result = apply_model(fit_result.model, job.data, mask=job.mask, channel_axis=job.channel_axis)
+            apply = apply_lazy if is_lazy(job.data) else apply_model
+            result = apply(fit_result.model, job.data, mask=job.mask, channel_axis=job.channel_axis)
         else:
             result = quantize(job.data, channel_axis=job.channel_axis, mask=job.mask, progress=callback, **job.params)
         callback("write", 1.0)
         posteriors = None
         if job.posterior != "none":
-            posteriors = result.model.predict_proba(job.data, mask=job.mask, channel_axis=job.channel_axis)
+            if job.levels is not None:
+                posteriors = lazy_posteriors(result.model, job.levels[0], mask=job.mask)
+            elif is_lazy(job.data):
+                posteriors = lazy_posteriors(result.model, job.data, mask=job.mask, channel_axis=job.channel_axis)
+            else:
+                posteriors = result.model.predict_proba(job.data, mask=job.mask, channel_axis=job.channel_axis)
         features, labels = _layers.sample_pixels(result, job.data, MAX_FEATURE_POINTS, seed=job.params["seed"])
         if self._cancel.is_set():
             raise Cancelled()
-        return Outcome(job, result, fit_result, posteriors, features, labels, time.perf_counter() - start)
+        return Outcome(
+            job, result, label_levels, quantized_levels, fit_result, posteriors, features, labels,
+            time.perf_counter() - start,
+        )  # fmt: skip
 
     def _set_running(self, running: bool, message: str = "") -> None:
         self.run_button.enabled = not running
@@ -483,10 +510,13 @@ class ClusterWidget(Container):
         if job.fit_index is not None:
             result.model.params["fitted_on_slice"] = _describe_index(job.fit_index)
         job.source.display_colours = _layers.display_colours(
-            result.model.palette, result.model.color_space, job.kind if job.kind != "gray" else "gray",
+            result.model.palette, result.model.color_space, job.kind,
             job.colormaps, job.limits, result.model.scale,
         )  # fmt: skip
-        tuples = [_layers.labels_layer(result, job.source), *_layers.quantized_layers(result, job.source)]
+        tuples = [
+            _layers.labels_layer(result, job.source, outcome.label_levels),
+            *_layers.quantized_layers(result, job.source, outcome.quantized_levels),
+        ]
         if outcome.posteriors is not None:
             tuples.append(
                 _layers.posterior_layer(outcome.posteriors, result, job.source, job.posterior == "per cluster")
@@ -567,9 +597,6 @@ class ClusterWidget(Container):
         if target is None or target not in self._viewer.layers:
             show_error("napari-colorquant: choose the image layer to apply the fitted model to")
             return
-        if target.multiscale:
-            show_error(f"napari-colorquant: {target.name!r} is multiscale; choose one resolution level first")
-            return
         source = _layers.Source(
             name=target.name,
             geometry=_layer_geometry(target),
@@ -580,20 +607,31 @@ class ClusterWidget(Container):
         kind = "rgb" if target.rgb else "gray"
         colormaps = [] if target.rgb else [target.colormap]
         limits = [] if target.rgb else [tuple(target.contrast_limits)]
-        data = np.asarray(target.data)
+        data = list(target.data) if target.multiscale else target.data
         self._set_running(True, "applying model…")
 
         def compute():
-            return apply_model(model, data)
+            if target.multiscale:
+                return apply_lazy(model, data[0]), [predict_lazy(model, level) for level in data]
+            if is_lazy(data):
+                return apply_lazy(model, data), None
+            return apply_model(model, np.asarray(data)), None
 
-        def done(result: QuantizeResult):
+        def done(outcome):
+            result, label_levels = outcome
             if target not in self._viewer.layers:
                 show_error(f"napari-colorquant: layer {target.name!r} was removed; nothing was added")
                 return
             source.display_colours = _layers.display_colours(
                 model.palette, model.color_space, kind, colormaps, limits, model.scale
             )
-            tuples = [_layers.labels_layer(result, source), *_layers.quantized_layers(result, source)]
+            if label_levels is not None:
+                tuples = [
+                    _layers.labels_layer(result, source, [labels for labels, _ in label_levels]),
+                    *_layers.quantized_layers(result, source, [colours for _, colours in label_levels]),
+                ]
+            else:
+                tuples = [_layers.labels_layer(result, source), *_layers.quantized_layers(result, source)]
             self._replace_outputs(self._viewer, target.name, tuples, target)
             self.status.value = f"applied the model to {target.name!r}"
             self.report.value = report_text(result, None, sum(result.timings.values()), applied=True)
@@ -604,6 +642,31 @@ class ClusterWidget(Container):
     def worker(self):
         """The running worker, or None."""
         return self._worker
+
+
+def apply_lazy(model, data, **kwargs):
+    from .lazy import apply_lazy as apply
+
+    return apply(model, data, **kwargs)
+
+
+def lazy_posteriors(model, data, **kwargs):
+    from .lazy import lazy_posteriors as posteriors
+
+    return posteriors(model, data, **kwargs)
+
+
+def quantize_multiscale(levels, **kwargs):
+    from .lazy import quantize_multiscale as fit
+
+    n_clusters = kwargs.pop("n_clusters")
+    return fit(levels, n_clusters, **kwargs)
+
+
+def predict_lazy(model, level):
+    from .lazy import predict_lazy as predict
+
+    return predict(model, level)
 
 
 def _axis_after_slice(job: Job) -> int | None:

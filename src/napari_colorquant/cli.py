@@ -4,10 +4,14 @@
     napari-colorquant --sample china -k 8 -o out/
     napari-colorquant *.tif -k 4 --method em --color-space ycrcb-chroma -o out/
     napari-colorquant new.png --apply out/photo_model.json -o out2/
+    napari-colorquant volume.zarr -k 4 -o out/ --scheduler tcp://127.0.0.1:8786
 
 For each input ``NAME`` it writes ``NAME_labels.tif``, ``NAME_quantized.png``
 (indexed, smallest bit depth, when the result fits a palette; otherwise a
-PNG/TIFF of the input's dtype) and ``NAME_model.json``. Files of an input are
+PNG/TIFF of the input's dtype) and ``NAME_model.json``. Zarr inputs (and any
+input with ``--lazy``) are processed chunk by chunk with dask and written as
+``NAME_labels.zarr`` / ``NAME_quantized.zarr``, so they never need to fit in
+memory; ``--scheduler`` runs that on a dask.distributed cluster. Files of an input are
 written together or not at all. Exit status 1 if any input failed, 2 for bad
 arguments.
 """
@@ -15,6 +19,7 @@ arguments.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import shutil
 import sys
 import tempfile
@@ -27,14 +32,18 @@ import numpy as np
 from . import __version__
 from .colorspaces import COLOR_SPACES
 from .em import COVARIANCE_TYPES
+from .features import is_lazy
 from .files import (
+    ZARR_SUFFIXES,
     can_write_indexed,
+    open_lazy,
     read_image,
     read_model,
     write_image,
     write_indexed_png,
     write_labels_tiff,
     write_model,
+    write_zarr,
 )
 from .quantize import QuantizeResult, apply_model, quantize
 from .samples import SAMPLES, load_sample
@@ -46,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="napari-colorquant",
         description="Segment and colour-quantize images with k-means or EM (Gaussian mixtures).",
     )
-    parser.add_argument("inputs", nargs="*", type=Path, help="image files (PNG, JPEG, TIFF, OME-TIFF)")
+    parser.add_argument("inputs", nargs="*", type=Path, help="image files (PNG, JPEG, TIFF, OME-TIFF, zarr)")
     parser.add_argument("--sample", choices=sorted(SAMPLES), help="use a built-in sample image instead of files")
     parser.add_argument("-k", "--clusters", type=int, default=8, help="number of clusters / colours (default 8)")
     parser.add_argument("-o", "--output", type=Path, required=True, help="output folder (created if missing)")
@@ -61,21 +70,48 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--engine", choices=("fast", "opencv"), default="fast")
     parser.add_argument("--apply", type=Path, metavar="MODEL.json", help="reuse a fitted model (same palette)")
+    parser.add_argument("--lazy", action="store_true", help="process TIFF inputs chunk by chunk (zarr always is)")
+    parser.add_argument("--scheduler", metavar="ADDRESS", help="address of a running dask.distributed scheduler")
     parser.add_argument("-q", "--quiet", action="store_true", help="print errors only")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser
 
 
-def _write_outputs(folder: Path, stem: str, result: QuantizeResult) -> list[Path]:
-    written = [write_labels_tiff(folder / f"{stem}_labels.tif", result.labels)]
-    if can_write_indexed(result.model, result.labels):
-        written.append(write_indexed_png(folder / f"{stem}_quantized.png", result.labels, result.model))
+def _write_outputs(folder: Path, stem: str, result: QuantizeResult, lazy: bool, quiet: bool) -> list[Path]:
+    if lazy:
+        written = []
+        with _progress_bar(quiet):
+            written.append(write_zarr(folder / f"{stem}_labels.zarr", result.labels))
+            written.append(write_zarr(folder / f"{stem}_quantized.zarr", result.quantized))
     else:
-        pngable = result.quantized.ndim == 2 or (result.quantized.ndim == 3 and result.quantized.shape[-1] in (3, 4))
-        suffix = ".png" if pngable and result.quantized.dtype == np.uint8 else ".tif"
-        written.append(write_image(folder / f"{stem}_quantized{suffix}", result.quantized))
+        written = [write_labels_tiff(folder / f"{stem}_labels.tif", result.labels)]
+        if can_write_indexed(result.model, result.labels):
+            written.append(write_indexed_png(folder / f"{stem}_quantized.png", result.labels, result.model))
+        else:
+            pngable = result.quantized.ndim == 2 or (
+                result.quantized.ndim == 3 and result.quantized.shape[-1] in (3, 4)
+            )
+            suffix = ".png" if pngable and result.quantized.dtype == np.uint8 else ".tif"
+            written.append(write_image(folder / f"{stem}_quantized{suffix}", result.quantized))
     written.append(write_model(folder / f"{stem}_model.json", result.model))
     return written
+
+
+def _progress_bar(quiet: bool):
+    """dask's text progress bar for long chunked work (local schedulers; a no-op when quiet)."""
+    if quiet:
+        return contextlib.nullcontext()
+    from dask.diagnostics import ProgressBar
+
+    return ProgressBar(minimum=2.0, dt=0.5)
+
+
+def _load(source, lazy: bool):
+    if isinstance(source, str):
+        return load_sample(source)
+    if lazy or source.suffix.lower() in ZARR_SUFFIXES:
+        return open_lazy(source)
+    return read_image(source)
 
 
 def _describe(result: QuantizeResult, applied: bool) -> str:
@@ -104,43 +140,74 @@ def run(args: argparse.Namespace) -> int:
         return 2
     model = read_model(args.apply) if args.apply else None
     args.output.mkdir(parents=True, exist_ok=True)
-    failures = 0
-    for number, (name, source) in enumerate(jobs, start=1):
-        stem = Path(name).name.split(".")[0] if isinstance(source, Path) else name
-        start = time.perf_counter()
-        staging = Path(tempfile.mkdtemp(prefix=".colorquant-", dir=args.output))
-        try:
-            image = read_image(source) if isinstance(source, Path) else load_sample(source)
-            if model is not None:
-                result = apply_model(model, image, channel_axis=args.channel_axis)
-            else:
-                result = quantize(
-                    image,
-                    args.clusters,
-                    method=args.method,
-                    color_space=args.color_space,
-                    channel_axis=args.channel_axis,
-                    max_iter=args.max_iter,
-                    epsilon=args.epsilon,
-                    attempts=args.attempts,
-                    init=args.init,
-                    covariance=args.covariance,
-                    seed=args.seed,
-                    engine=args.engine,
-                )
-            staged = _write_outputs(staging, stem, result)
-            for path in staged:
-                shutil.move(path, args.output / path.name)
-            if not args.quiet:
-                elapsed = time.perf_counter() - start
-                summary = _describe(result, model is not None)
-                print(f"[{number}/{len(jobs)}] {name}: {summary}; wrote {len(staged)} files ({elapsed:.2f} s)")
-        except (ValueError, TypeError, OSError) as error:
-            failures += 1
-            print(f"[{number}/{len(jobs)}] {name}: error: {error}", file=sys.stderr)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
+    with _scheduler(args.scheduler):
+        failures = sum(_process(args, model, number, len(jobs), name, source) for number, (name, source) in
+                       enumerate(jobs, start=1))  # fmt: skip
     return 1 if failures else 0
+
+
+def _scheduler(address: str | None):
+    if not address:
+        return contextlib.nullcontext()
+    try:
+        from distributed import Client
+    except ImportError as error:
+        raise ValueError("--scheduler needs the 'distributed' package (pip install distributed)") from error
+    try:
+        return Client(address, timeout="10s")
+    except OSError as error:
+        raise ValueError(f"cannot reach the dask scheduler at {address}: {error}") from error
+
+
+def _process(args, model, number: int, total: int, name: str, source) -> int:
+    """Quantize one input and move its outputs into place together; returns 1 on failure."""
+    stem = name.split(".")[0]
+    start = time.perf_counter()
+    staging = Path(tempfile.mkdtemp(prefix=".colorquant-", dir=args.output))
+    try:
+        image = _load(source, args.lazy)
+        lazy = is_lazy(image)
+        if model is not None:
+            result = apply_model_lazy(model, image, args.channel_axis) if lazy else apply_model(
+                model, image, channel_axis=args.channel_axis)  # fmt: skip
+        else:
+            result = quantize(
+                image,
+                args.clusters,
+                method=args.method,
+                color_space=args.color_space,
+                channel_axis=args.channel_axis,
+                max_iter=args.max_iter,
+                epsilon=args.epsilon,
+                attempts=args.attempts,
+                init=args.init,
+                covariance=args.covariance,
+                seed=args.seed,
+                engine=args.engine,
+            )
+        staged = _write_outputs(staging, stem, result, lazy, args.quiet)
+        for path in staged:
+            target = args.output / path.name
+            if target.is_dir():
+                shutil.rmtree(target)
+            shutil.move(path, target)
+        if not args.quiet:
+            elapsed = time.perf_counter() - start
+            summary = _describe(result, model is not None)
+            print(f"[{number}/{total}] {name}: {summary}; wrote {len(staged)} outputs ({elapsed:.2f} s)")
+        return 0
+    except (ValueError, TypeError, OSError) as error:
+        print(f"[{number}/{total}] {name}: error: {error}", file=sys.stderr)
+        return 1
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def apply_model_lazy(model, image, channel_axis):
+    """A fitted model applied to a dask array: lazy labels and colours (see :mod:`.lazy`)."""
+    from .lazy import apply_lazy
+
+    return apply_lazy(model, image, channel_axis=channel_axis)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

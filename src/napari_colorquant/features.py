@@ -91,10 +91,15 @@ class ImageLayout:
         return self.total_channels * self.dtype.itemsize * 8
 
 
-def _check_array(image) -> np.ndarray:
+def is_lazy(image) -> bool:
+    """True for a dask array (chunked, computed on demand); checked without importing dask."""
+    return type(image).__module__.startswith("dask.") and hasattr(image, "chunks")
+
+
+def _check_array(image):
     if isinstance(image, (str, bytes)) or image is None:
         raise TypeError(f"image must be a numeric array, got {type(image).__name__}")
-    array = np.asanyarray(image)
+    array = image if is_lazy(image) else np.asanyarray(image)
     if array.dtype == object or array.dtype.kind not in "biuf":
         raise TypeError(f"image dtype {array.dtype} is not supported; accepted: {_ACCEPTED_DTYPES}")
     if array.dtype.kind == "f" and array.dtype.itemsize > 8:
@@ -107,15 +112,20 @@ def _check_array(image) -> np.ndarray:
     if array.size == 0:
         raise ValueError(f"image is empty (shape {array.shape}); it needs at least one pixel")
     if array.dtype == bool:
-        array = array.view(np.uint8)
+        array = array.astype(np.uint8) if is_lazy(array) else array.view(np.uint8)
     if array.dtype.itemsize > 4 and array.dtype.kind in "iu":
         raise TypeError(f"image dtype {array.dtype} is not supported; accepted: {_ACCEPTED_DTYPES}")
-    return np.asarray(array)
+    return array if is_lazy(array) else np.asarray(array)
 
 
-def _nominal_scale(array: np.ndarray) -> float:
+def _nominal_scale(array) -> float:
     if array.dtype.kind in "iu":
         return float(np.iinfo(array.dtype).max)
+    if is_lazy(array):
+        import dask.array as da
+
+        finite_max = float(da.nanmax(da.where(da.isfinite(array), array, np.nan)).compute())
+        return 1.0 if not np.isfinite(finite_max) or finite_max <= 1.0 else finite_max
     finite = np.isfinite(array)
     if not finite.any():
         return 1.0
@@ -124,7 +134,7 @@ def _nominal_scale(array: np.ndarray) -> float:
 
 
 def describe_image(
-    image, channel_axis: int | None = None, color_space: str = "auto"
+    image, channel_axis: int | None = None, color_space: str = "auto", scale: float | None = None
 ) -> tuple[np.ndarray, ImageLayout, str]:
     """Validate an image and decide how to read it.
 
@@ -137,11 +147,14 @@ def describe_image(
         3D+ array is RGB(A), otherwise the image is gray.
     color_space : str
         ``"auto"`` or one of ``COLOR_SPACES``.
+    scale : float, optional
+        Nominal maximum to use instead of the dtype's (or, for float data,
+        the data's); a fitted model passes its own so conversions agree.
 
     Returns
     -------
-    array : ndarray
-        The image as an ndarray (not copied).
+    array : ndarray or dask array
+        The image (not copied; dask arrays stay lazy).
     layout : ImageLayout
     color_space : str
         The resolved colour space.
@@ -197,7 +210,7 @@ def describe_image(
         resolved = requested
 
     spatial = tuple(s for i, s in enumerate(array.shape) if i != axis)
-    scale = _nominal_scale(array)
+    scale = _nominal_scale(array) if scale is None else float(scale)
     is_int = array.dtype.kind in "iu"
     offset = (scale + 1.0) / 2.0 if is_int else scale / 2.0
     layout = ImageLayout(

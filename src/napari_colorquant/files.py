@@ -18,6 +18,7 @@ from PIL import Image
 from .model import ClusterModel
 
 TIFF_SUFFIXES = (".tif", ".tiff")
+ZARR_SUFFIXES = (".zarr",)
 PIL_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 
 
@@ -46,6 +47,46 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     raise ValueError(
         f"{path}: unsupported file type {suffix or '(none)'}; accepted: " + ", ".join(TIFF_SUFFIXES + PIL_SUFFIXES)
     )
+
+
+def open_lazy(path: str | os.PathLike):
+    """Open a zarr array / OME-Zarr image or a TIFF as a dask array, without reading the pixels.
+
+    OME-Zarr groups give their finest level (``multiscales[0].datasets[0]``).
+
+    Raises
+    ------
+    ValueError
+        If the path is missing or not a readable zarr / TIFF image.
+    """
+    import dask.array as da
+
+    path = Path(path)
+    if not path.exists():
+        raise ValueError(f"{path}: no such file or folder")
+    suffix = path.suffix.lower()
+    try:
+        if suffix in ZARR_SUFFIXES:
+            import zarr
+
+            node = zarr.open(str(path), mode="r")
+            if isinstance(node, zarr.Group):
+                attributes = dict(node.attrs)
+                multiscales = attributes.get("multiscales") or attributes.get("ome", {}).get("multiscales")
+                if not multiscales:
+                    raise ValueError("a zarr group without OME-Zarr 'multiscales' metadata")
+                node = node[multiscales[0]["datasets"][0]["path"]]
+            return da.from_zarr(node)
+        if suffix in TIFF_SUFFIXES:
+            import tifffile
+            import zarr
+
+            return da.from_zarr(zarr.open(tifffile.imread(path, aszarr=True), mode="r"))
+    except ValueError as error:
+        raise ValueError(f"{path}: cannot open lazily ({error})") from error
+    except Exception as error:
+        raise ValueError(f"{path}: cannot open lazily ({type(error).__name__}: {error})") from error
+    raise ValueError(f"{path}: only zarr and TIFF files can be opened lazily, not {suffix or '(none)'}")
 
 
 def _read_tiff(path: Path) -> np.ndarray:
@@ -144,6 +185,16 @@ def write_image(path: str | os.PathLike, image: np.ndarray) -> Path:
             tifffile.imwrite(temporary, image, compression="zlib", photometric="rgb" if rgb else "minisblack")
         else:
             Image.fromarray(image).save(temporary, format="PNG")
+    return path
+
+
+def write_zarr(path: str | os.PathLike, array) -> Path:
+    """Write a (dask) array to a zarr store chunk by chunk; memory stays bounded by the chunk size."""
+    import dask.array as da
+
+    path = Path(path)
+    data = array if isinstance(array, da.Array) else da.from_array(array)
+    data.to_zarr(str(path), overwrite=True)
     return path
 
 

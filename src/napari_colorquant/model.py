@@ -166,7 +166,15 @@ class ClusterModel:
 
     def pixel_table(self, image, *, mask=None, channel_axis: int | None = None) -> PixelTable:
         """Distinct values of an image this model can label (checks it matches the fitted input)."""
-        array, layout, _ = describe_image(image, channel_axis, "auto")
+        requested = "rgb" if self.input_kind in ("rgb", "rgba") else "auto"  # an explicit axis of 3 is RGB here
+        try:
+            array, layout, _ = describe_image(image, channel_axis, requested, scale=self.scale)
+        except ValueError as error:
+            shape = getattr(image, "shape", None)
+            raise ValueError(
+                f"this model was fitted on a {self.input_kind} image with {self.n_channels} channel(s); "
+                f"the image of shape {shape} does not match ({error})"
+            ) from error
         kind = "rgb" if layout.kind == "rgba" else layout.kind
         fitted_kind = "rgb" if self.input_kind == "rgba" else self.input_kind
         if kind != fitted_kind and not (self.input_kind == "channels" and layout.n_channels == self.n_channels):

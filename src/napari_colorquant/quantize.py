@@ -27,6 +27,7 @@ from .features import (
     build_table,
     check_mask,
     describe_image,
+    is_lazy,
     pixel_rows,
 )
 from .kmeans import initial_centers, nearest_center, weighted_kmeans
@@ -61,8 +62,11 @@ class QuantizeResult:
     compression_ratio : float
         ``input_bits_per_pixel / bits_per_pixel`` (palette not counted).
     n_pixels, n_valid : int
+        ``n_valid`` is -1 when unknown (lazy data fitted on a sample).
     timings : dict
         Seconds spent counting, fitting and writing.
+    fit_values, fit_counts : ndarray, optional
+        Lazy results: the distinct values (or sample) the model was fitted on.
     """
 
     labels: np.ndarray
@@ -76,6 +80,16 @@ class QuantizeResult:
     n_pixels: int
     n_valid: int
     timings: dict[str, float] = field(default_factory=dict)
+    fit_values: np.ndarray | None = None
+    fit_counts: np.ndarray | None = None
+
+    def cluster_counts(self) -> np.ndarray:
+        """Pixels per label 1..K (for lazy results: from the merged histogram or sample)."""
+        k = self.model.n_clusters
+        if self.fit_values is not None and is_lazy(self.labels):
+            labels = self.model.predict_values(self.fit_values)
+            return np.bincount(labels, weights=self.fit_counts, minlength=k + 1)[1:].astype(np.int64)
+        return np.bincount(np.asarray(self.labels).reshape(-1), minlength=k + 1)[1:]
 
     @property
     def approximate(self) -> bool:
@@ -147,12 +161,41 @@ def to_dtype(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
     return np.asarray(values).astype(dtype)
 
 
-def _fit_fast(
-    table: PixelTable, layout, color_space, n_clusters, method, params, progress: Progress | None
+def fit_values(
+    values: np.ndarray,
+    weights: np.ndarray,
+    layout: ImageLayout,
+    color_space: str,
+    n_clusters: int,
+    method: str,
+    params: dict,
+    progress: Progress | None = None,
+    approximate: bool = False,
 ) -> tuple[ClusterModel, np.ndarray]:
-    """Fit on the table's weighted distinct values; returns the model and the fit samples' labels (1..K)."""
-    features = colorspaces.to_features(table.fit_values, color_space, layout.scale, layout.offset)
-    weights = table.fit_weights
+    """Fit k-means or EM on weighted distinct pixel values.
+
+    Parameters
+    ----------
+    values : ndarray (U, C)
+        Distinct pixel values in the input's units (alpha excluded).
+    weights : ndarray (U,)
+        Their pixel counts.
+    layout, color_space
+        How the values are read (see :func:`features.describe_image`).
+    params : dict
+        ``init``, ``max_iter``, ``epsilon``, ``attempts``, ``seed``, ``covariance``, ``reg_covar``
+        and whatever else should be recorded in the model.
+    approximate : bool
+        The values are a sample of the pixels (recorded in the model).
+
+    Returns
+    -------
+    model : ClusterModel
+    labels : ndarray (U,)
+        Label (1..K) of each value.
+    """
+    features = colorspaces.to_features(values, color_space, layout.scale, layout.offset)
+    weights = np.asarray(weights, np.float64)
     distinct = (
         features.shape[0]
         if color_space in ("rgb", "ycrcb", "lab", "channels") or (color_space == "gray" and layout.n_channels == 1)
@@ -221,9 +264,9 @@ def _fit_fast(
             bic=bic(em.log_likelihood, weights.sum(), n_clusters, features.shape[1], params["covariance"]),
         )
     model, rank = build_model(
-        method, color_space, layout, table.fit_values, weights, labels, means, covariances, mixing, fit_figures, params
+        method, color_space, layout, values, weights, labels, means, covariances, mixing, fit_figures, params
     )
-    model.approximate = table.approximate
+    model.approximate = approximate
     return model, rank[labels].astype(model.label_dtype)
 
 
@@ -391,6 +434,8 @@ def quantize(
     Returns
     -------
     QuantizeResult
+        For a dask array, ``labels`` and ``quantized`` are dask arrays computed
+        chunk by chunk (see :mod:`napari_colorquant.lazy`).
 
     Raises
     ------
@@ -398,6 +443,15 @@ def quantize(
         For anything that is not a usable image or parameter; the message says
         what was wrong and what is accepted.
     """
+    if is_lazy(image):
+        # Chunked data goes through the dask paths (a local import: lazy sits on top of this module).
+        from .lazy import quantize_lazy
+
+        return quantize_lazy(
+            image, n_clusters, method=method, color_space=color_space, channel_axis=channel_axis, mask=mask,
+            max_iter=max_iter, epsilon=epsilon, attempts=attempts, init=init, covariance=covariance, seed=seed,
+            engine=engine, reg_covar=reg_covar, max_samples=max_samples, progress=progress,
+        )  # fmt: skip
     covariance = _check_parameters(n_clusters, method, engine, max_iter, epsilon, attempts, init, covariance, seed)
     array, layout, space = describe_image(image, channel_axis, color_space)
     mask = check_mask(mask, layout)
@@ -442,7 +496,9 @@ def _quantize_fast(array, layout, space, mask, n_clusters, method, fit_params, p
     timings["count"] = time.perf_counter() - start
     report("fit", 0.0)
     start = time.perf_counter()
-    model, fit_labels = _fit_fast(table, layout, space, n_clusters, method, fit_params, progress)
+    model, fit_labels = fit_values(
+        table.fit_values, table.fit_weights, layout, space, n_clusters, method, fit_params, progress, table.approximate
+    )
     model.params["init"] = params["init"]
     timings["fit"] = time.perf_counter() - start
     report("write", 0.0)

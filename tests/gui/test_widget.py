@@ -293,3 +293,67 @@ def test_writer_saves_indexed_png_and_tiff(make_napari_viewer, dock, qtbot, tmp_
     qpng = write_quantized(str(tmp_path / "quantized.png"), quantized.data, qmeta)[0]
     np.testing.assert_array_equal(read_image(qpng), quantized.data)
     assert (tmp_path / "quantized.png").stat().st_size < quantized.data.nbytes / 8
+
+
+def test_dask_stack_layer_stays_lazy(make_napari_viewer, dock, run_and_wait, monkeypatch):
+    import dask.array as da
+
+    viewer = make_napari_viewer()
+    stack = load_sample("kidney")[:, 1]
+    lazy = da.from_array(stack, chunks=(2, 64, 64))
+    layer = viewer.add_image(lazy, name="lazy stack")
+    from napari_colorquant import _layers, _widgets
+
+    for module in (_widgets, _layers):  # the plugin's own code must never load the layer
+        monkeypatch.setattr(module, "np", _NumpyRefusingDask())
+    widget = dock(viewer)
+    widget.image.value = layer
+    widget.n_clusters.value = 3
+    widget.method.value = "em"
+    widget.posterior.value = "max posterior"
+    widget.feature_view.value = "same viewer"
+    run_and_wait(widget)
+    monkeypatch.undo()
+    labels = _layer(viewer, "lazy stack clusters")
+    assert isinstance(labels.data, da.Array)
+    expected = quantize(stack, 3, method="em")
+    np.testing.assert_array_equal(np.asarray(labels.data), expected.labels)
+    assert isinstance(_layer(viewer, "lazy stack quantized").data, da.Array)
+    assert isinstance(_layer(viewer, "lazy stack posterior").data, da.Array)
+    assert _layer(viewer, "lazy stack feature space").data.shape[1] == 2
+    assert labels.features["pixel_count"].sum() == stack.size
+
+
+class _NumpyRefusingDask:
+    """numpy, except that np.asarray / np.array of a dask array fails the test."""
+
+    def __getattr__(self, name):
+        attribute = getattr(np, name)
+        if name not in ("asarray", "array", "ascontiguousarray"):
+            return attribute
+
+        def guarded(array, *args, **kwargs):
+            if type(array).__module__.startswith("dask."):
+                raise AssertionError(f"np.{name} called on a lazy layer")
+            return attribute(array, *args, **kwargs)
+
+        return guarded
+
+
+def test_multiscale_layer_gives_multiscale_outputs(make_napari_viewer, dock, run_and_wait):
+    viewer = make_napari_viewer()
+    photo = load_sample("china")
+    levels = [photo, photo[::2, ::2], photo[::4, ::4]]
+    layer = viewer.add_image(levels, multiscale=True, rgb=True, name="pyramid")
+    widget = dock(viewer)
+    widget.image.value = layer
+    widget.n_clusters.value = 5
+    widget.feature_view.value = "none"
+    run_and_wait(widget)
+    labels = _layer(viewer, "pyramid clusters")
+    quantized = _layer(viewer, "pyramid quantized")
+    assert labels.multiscale and len(labels.data) == 3 and quantized.multiscale and quantized.rgb
+    model = ClusterModel.from_dict(labels.metadata["colorquant"]["model"])
+    assert model.params["fit_level"] == 0  # the photo is within the default pixel budget
+    for level, data in zip(levels, labels.data, strict=True):
+        np.testing.assert_array_equal(np.asarray(data), model.predict(level))

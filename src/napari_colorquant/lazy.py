@@ -1,0 +1,427 @@
+"""Chunked data (dask arrays, zarr stores, pyramids): fit without loading, predict lazily.
+
+* **Fit.** Where the distinct-value trick holds (integer pixels packing into at
+  most 24 bits: uint8/uint16 gray, uint8 RGB, two uint8 channels; or any
+  integer data with no more pixels than ``max_samples``), each chunk counts its
+  distinct values, the counts are merged in a dask tree reduction, and the
+  weighted fit runs on the merged histogram: the same values, counts and order
+  as the in-memory path, hence the same model. Otherwise (float, multichannel
+  uint16 on large data) every chunk contributes a reproducible random sample of
+  its valid pixels (seeded by ``seed`` and the chunk's index), the fit runs on
+  the merged sample, and the model says so (``approximate``).
+* **Predict.** Labels and quantized colours are ``map_blocks`` of the fitted
+  model: nothing is computed until asked for, and memory stays bounded by the
+  chunk size. napari computes only what is on screen.
+* **Distributed.** Everything is a dask graph computed with ``dask.compute``,
+  so an active ``distributed.Client`` runs it unchanged.
+
+This module imports dask (an optional dependency: ``pip install napari-colorquant[all]``).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import dask
+import dask.array as da
+import numpy as np
+from dask.callbacks import Callback
+
+from . import colorspaces
+from .features import (
+    DEFAULT_MAX_SAMPLES,
+    ImageLayout,
+    _keys_from_rows,
+    build_table,
+    check_mask,
+    describe_image,
+    pixel_rows,
+    valid_pixels,
+)
+from .model import ClusterModel
+from .quantize import QuantizeResult, _check_parameters, apply_model, fit_values, to_dtype
+
+_MERGE_FAN_IN = 8
+DEFAULT_PIXEL_BUDGET = 16_000_000
+
+
+def _layout_for(data: da.Array, channel_axis, color_space) -> tuple[da.Array, ImageLayout, str]:
+    array, layout, space = describe_image(data, channel_axis, color_space)
+    if layout.channel_axis is not None and len(array.chunks[layout.channel_axis]) > 1:
+        # A pixel's channels must sit in one chunk.
+        array = array.rechunk({layout.channel_axis: -1})
+    return array, layout, space
+
+
+def _spatial_chunks(array: da.Array, layout: ImageLayout) -> tuple:
+    return tuple(c for axis, c in enumerate(array.chunks) if axis != layout.channel_axis)
+
+
+def _block_layout(block: np.ndarray, layout: ImageLayout) -> ImageLayout:
+    _, block_layout, _ = describe_image(block, layout.channel_axis, "auto", scale=layout.scale)
+    return block_layout
+
+
+def _count_block(block: np.ndarray, mask: np.ndarray | None, layout: ImageLayout):
+    """Distinct values and counts of one chunk (exact path)."""
+    block_layout = _block_layout(block, layout)
+    block_mask = None if mask is None else np.asarray(mask, bool)
+    try:
+        table = build_table(block, block_layout, block_mask, max_samples=None)
+    except ValueError:  # nothing valid in this chunk
+        return np.empty((0, layout.n_channels), layout.dtype), np.empty(0, np.int64)
+    return table.values, table.counts.astype(np.int64)
+
+
+def _sample_block(block: np.ndarray, mask: np.ndarray | None, layout: ImageLayout, quota: int, seed: int, index: int):
+    """A reproducible random sample of one chunk's valid pixels (approximate path)."""
+    block_layout = _block_layout(block, layout)
+    valid = valid_pixels(block, block_layout, None if mask is None else np.asarray(mask, bool))
+    rows = pixel_rows(block, block_layout)[:, : layout.n_channels]
+    candidates = np.arange(rows.shape[0]) if valid is None else np.flatnonzero(valid)
+    rng = np.random.default_rng([seed, index])
+    if candidates.size > quota:
+        candidates = np.sort(rng.choice(candidates, size=quota, replace=False))
+    values = np.ascontiguousarray(rows[candidates])
+    return values, np.ones(values.shape[0], np.int64)
+
+
+def _merge(parts, layout: ImageLayout):
+    """Sum the counts of equal values; order values as the in-memory path does (by packed key)."""
+    values = np.concatenate([p[0] for p in parts])
+    counts = np.concatenate([p[1] for p in parts])
+    if values.shape[0] == 0:
+        return values, counts
+    if layout.is_integer and layout.dtype.itemsize * 8 * layout.n_channels <= 64:
+        keys = _keys_from_rows(values, layout)
+        unique, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+        merged = np.bincount(inverse.reshape(-1), weights=counts, minlength=unique.size).astype(np.int64)
+        return values[first], merged
+    unique, inverse = np.unique(values, axis=0, return_inverse=True)
+    merged = np.bincount(inverse.reshape(-1), weights=counts, minlength=unique.shape[0]).astype(np.int64)
+    return unique, merged
+
+
+def _tree_merge(items: list, layout: ImageLayout):
+    while len(items) > 1:
+        items = [
+            dask.delayed(_merge)(items[i : i + _MERGE_FAN_IN], layout) for i in range(0, len(items), _MERGE_FAN_IN)
+        ]
+    return dask.delayed(_merge)(items, layout) if items else None
+
+
+def _exact_possible(layout: ImageLayout, max_samples: int | None) -> bool:
+    if not layout.is_integer:
+        return max_samples is None or layout.n_pixels <= max_samples
+    bits = layout.dtype.itemsize * 8 * layout.n_channels
+    return bits <= 24 or max_samples is None or (bits <= 64 and layout.n_pixels <= max_samples)
+
+
+def _aligned_mask(mask, array: da.Array, layout: ImageLayout) -> da.Array | None:
+    if mask is None:
+        return None
+    mask = mask if isinstance(mask, da.Array) else da.asarray(check_mask(mask, layout))
+    if mask.shape != layout.spatial_shape:
+        raise ValueError(
+            f"mask shape {mask.shape} does not match the image's pixel grid {layout.spatial_shape} "
+            "(the image shape without its channel axis)"
+        )
+    return mask.rechunk(_spatial_chunks(array, layout))
+
+
+def _blocks(array: da.Array, layout: ImageLayout, mask: da.Array | None):
+    """Pairs (block, mask block) of delayed objects over the spatial chunk grid."""
+    grid = array.to_delayed()
+    if layout.channel_axis is not None:
+        grid = np.take(grid, 0, axis=layout.channel_axis)
+    mask_grid = None if mask is None else mask.to_delayed()
+    sizes = np.prod(np.meshgrid(*[np.asarray(c) for c in _spatial_chunks(array, layout)], indexing="ij"), axis=0)
+    flat_blocks = grid.reshape(-1)
+    flat_masks = [None] * flat_blocks.size if mask_grid is None else mask_grid.reshape(-1)
+    return list(zip(flat_blocks, flat_masks, sizes.reshape(-1), strict=True))
+
+
+@dataclass
+class LazyFit:
+    """The merged weighted samples a lazy fit ran on."""
+
+    values: np.ndarray
+    counts: np.ndarray
+    exact: bool
+    seconds: float
+
+
+class _TaskProgress(Callback):
+    """Reports the fraction of dask tasks done as ``progress("count", fraction)`` (local schedulers)."""
+
+    def __init__(self, progress) -> None:
+        super().__init__()
+        self._progress = progress
+        self._total = 1
+        self._done = 0
+
+    def _start_state(self, dsk, state) -> None:
+        self._total = max(1, sum(len(state[k]) for k in ("ready", "waiting", "running")))
+
+    def _posttask(self, key, result, dsk, state, worker_id) -> None:
+        self._done += 1
+        if self._progress is not None:
+            self._progress("count", min(1.0, self._done / self._total))
+
+
+def collect_samples(
+    data: da.Array,
+    layout: ImageLayout,
+    mask: da.Array | None,
+    max_samples: int | None,
+    seed: int,
+    progress=None,
+) -> LazyFit:
+    """Merged distinct values and counts (exact) or a merged chunk-wise sample, computed with dask."""
+    start = time.perf_counter()
+    exact = _exact_possible(layout, max_samples)
+    blocks = _blocks(data, layout, mask)
+    if exact:
+        parts = [dask.delayed(_count_block)(b, m, layout) for b, m, _ in blocks]
+    else:
+        total = layout.n_pixels
+        parts = [
+            dask.delayed(_sample_block)(b, m, layout, max(1, math.ceil(max_samples * size / total)), seed, i)
+            for i, (b, m, size) in enumerate(blocks)
+        ]
+    with _TaskProgress(progress):
+        (values, counts) = dask.compute(_tree_merge(parts, layout))[0]
+    if counts.sum() == 0:
+        what = "all pixels are NaN/inf or outside the mask" if layout.dtype.kind == "f" else "the mask is empty"
+        raise ValueError(f"nothing to cluster: {what}")
+    return LazyFit(values, counts, exact, time.perf_counter() - start)
+
+
+def _predict_labels(block: np.ndarray, mask: np.ndarray | None, model: ClusterModel, channel_axis) -> np.ndarray:
+    return model.predict(block, mask=mask, channel_axis=channel_axis)
+
+
+def _predict_quantized(block: np.ndarray, mask: np.ndarray | None, model: ClusterModel, channel_axis) -> np.ndarray:
+    return apply_model(model, block, mask=mask, channel_axis=channel_axis).quantized
+
+
+def _map_model(predict, model, data: da.Array, layout: ImageLayout, mask: da.Array | None, keep_channels: bool):
+    """``predict(block, mask_block, model, channel_axis)`` over every chunk, as a dask array."""
+    channel_axis = layout.channel_axis
+    index = tuple(range(data.ndim))
+    spatial_index = tuple(i for i in index if i != channel_axis)
+    args = [data, index]
+    if mask is not None:
+        args += [mask, spatial_index]
+
+    def call(block, mask_block=None):
+        mask_block = None if mask_block is None else np.asarray(mask_block, bool)
+        return predict(block, mask_block, model, channel_axis)
+
+    dtype = data.dtype if keep_channels else model.label_dtype
+    return da.blockwise(call, index if keep_channels else spatial_index, *args, dtype=dtype, concatenate=True)
+
+
+def lazy_labels(model: ClusterModel, data: da.Array, layout: ImageLayout, mask: da.Array | None = None) -> da.Array:
+    """Label image as a dask array (one ``model.predict`` per chunk)."""
+    return _map_model(_predict_labels, model, data, layout, mask, keep_channels=False)
+
+
+def _predict_posteriors(block, mask, model: ClusterModel, channel_axis) -> np.ndarray:
+    return model.predict_proba(block, mask=mask, channel_axis=channel_axis)
+
+
+def lazy_posteriors(model: ClusterModel, image: da.Array, *, mask=None, channel_axis: int | None = None) -> da.Array:
+    """EM posteriors as a dask array of shape ``pixels + (K,)``, float32."""
+    requested = "rgb" if model.input_kind in ("rgb", "rgba") else "auto"
+    data, layout, _ = _layout_for(image, channel_axis, requested)
+    channel_axis = layout.channel_axis
+    index = tuple(f"i{i}" for i in range(data.ndim))
+    spatial_index = tuple(name for i, name in enumerate(index) if i != channel_axis)
+    out_index = (*spatial_index, "k")
+    args = [data, index]
+    dask_mask = _aligned_mask(mask, data, layout)
+    if dask_mask is not None:
+        args += [dask_mask, spatial_index]
+
+    def call(block, mask_block=None):
+        mask_block = None if mask_block is None else np.asarray(mask_block, bool)
+        return _predict_posteriors(block, mask_block, model, channel_axis)
+
+    return da.blockwise(call, out_index, *args, new_axes={"k": model.n_clusters}, dtype=np.float32, concatenate=True)
+
+
+def lazy_quantized(model: ClusterModel, data: da.Array, layout: ImageLayout, mask: da.Array | None = None) -> da.Array:
+    """Quantized image as a dask array with the input's chunks, shape and dtype."""
+    return _map_model(_predict_quantized, model, data, layout, mask, keep_channels=True)
+
+
+def quantize_lazy(
+    image: da.Array,
+    n_clusters: int,
+    *,
+    method: str = "kmeans",
+    color_space: str = "auto",
+    channel_axis: int | None = None,
+    mask=None,
+    max_iter: int = 10,
+    epsilon: float = 0.2,
+    attempts: int = 1,
+    init="kmeans++",
+    covariance: str = "full",
+    seed: int = 0,
+    engine: str = "fast",
+    reg_covar: float = 1e-6,
+    max_samples: int | None = DEFAULT_MAX_SAMPLES,
+    progress=None,
+) -> QuantizeResult:
+    """:func:`napari_colorquant.quantize` for a dask array: fit by chunks, labels and colours lazy.
+
+    Same parameters and result as :func:`napari_colorquant.quantize`, except that
+    ``result.labels`` and ``result.quantized`` are dask arrays. ``mse``/``psnr``
+    come from the merged histogram (exact path) or from the sample (approximate).
+    ``engine="opencv"`` is not available for lazy data.
+    """
+    covariance = _check_parameters(n_clusters, method, engine, max_iter, epsilon, attempts, init, covariance, seed)
+    if engine != "fast":
+        raise ValueError("engine='opencv' needs the whole image in memory; use engine='fast' for dask arrays")
+    data, layout, space = _layout_for(image, channel_axis, color_space)
+    dask_mask = _aligned_mask(mask, data, layout)
+    params = dict(
+        n_clusters=int(n_clusters),
+        method=method,
+        color_space=space,
+        max_iter=int(max_iter),
+        epsilon=float(epsilon),
+        attempts=int(attempts),
+        init=init,
+        covariance=covariance,
+        seed=int(seed),
+        engine=engine,
+        reg_covar=float(reg_covar),
+        max_samples=max_samples,
+        channel_axis=layout.channel_axis,
+        masked=mask is not None,
+        lazy=True,
+    )
+    report = progress or (lambda stage, fraction: None)
+    report("count", 0.0)
+    samples = collect_samples(data, layout, dask_mask, max_samples, int(seed), progress)
+    report("fit", 0.0)
+    start = time.perf_counter()
+    model, _ = fit_values(
+        samples.values, samples.counts, layout, space, int(n_clusters), method, params, progress, not samples.exact
+    )
+    if not isinstance(init, str):
+        model.params["init"] = np.asarray(init, np.float64).tolist()
+    fit_seconds = time.perf_counter() - start
+    report("write", 0.0)
+    result = _lazy_result(model, data, layout, dask_mask, samples, {"count": samples.seconds, "fit": fit_seconds})
+    report("write", 1.0)
+    return result
+
+
+def _lazy_result(model, data, layout, mask, samples: LazyFit, timings: dict) -> QuantizeResult:
+    """Lazy labels / colours, with figures computed from the merged histogram or sample."""
+    labels = model.predict_values(samples.values)
+    quantized_values = to_dtype(model.quantized_values(samples.values, labels), layout.dtype)
+    errors = ((quantized_values.astype(np.float64) - samples.values.astype(np.float64)) ** 2).sum(axis=1)
+    mse = float(errors @ samples.counts / (samples.counts.sum() * layout.n_channels))
+    chroma = model.color_space in colorspaces.CHROMA_SPACES
+    bits = math.ceil(math.log2(model.n_clusters)) if model.n_clusters > 1 else 0
+    bits += layout.dtype.itemsize * 8 * (int(chroma) + int(layout.kind == "rgba"))
+    return QuantizeResult(
+        labels=lazy_labels(model, data, layout, mask),
+        quantized=lazy_quantized(model, data, layout, mask),
+        model=model,
+        mse=mse,
+        psnr=math.inf if mse == 0 else 10 * math.log10(layout.scale**2 / mse),
+        bits_per_pixel=bits,
+        input_bits_per_pixel=layout.bits_per_pixel,
+        compression_ratio=math.inf if bits == 0 else layout.bits_per_pixel / bits,
+        n_pixels=layout.n_pixels,
+        n_valid=int(samples.counts.sum()) if samples.exact else -1,
+        timings=timings,
+        fit_values=samples.values,
+        fit_counts=samples.counts,
+    )
+
+
+def predict_lazy(model: ClusterModel, image, *, channel_axis: int | None = None) -> tuple[da.Array, da.Array]:
+    """Lazy label image and quantized image of ``image`` under a fitted model (no pass over the data)."""
+    requested = "rgb" if model.input_kind in ("rgb", "rgba") else "auto"
+    data = image if isinstance(image, da.Array) else da.asarray(image)
+    data, layout, _ = _layout_for(data, channel_axis, requested)
+    return lazy_labels(model, data, layout), lazy_quantized(model, data, layout)
+
+
+def apply_lazy(model: ClusterModel, image: da.Array, *, mask=None, channel_axis: int | None = None) -> QuantizeResult:
+    """Apply a fitted model to a dask array: lazy labels and colours, same palette.
+
+    One counting pass gives the MSE / PSNR on this data (from a sample when the
+    values are too many to count exactly).
+    """
+    requested = "rgb" if model.input_kind in ("rgb", "rgba") else "auto"
+    data, layout, _ = _layout_for(image, channel_axis, requested)
+    if layout.n_channels != model.n_channels or layout.dtype != np.dtype(model.dtype):
+        raise ValueError(
+            f"this model needs {model.n_channels} channel(s) of {model.dtype}; the image has "
+            f"{layout.n_channels} of {layout.dtype}"
+        )
+    dask_mask = _aligned_mask(mask, data, layout)
+    samples = collect_samples(data, layout, dask_mask, DEFAULT_MAX_SAMPLES, int(model.params.get("seed", 0)))
+    return _lazy_result(model, data, layout, dask_mask, samples, {"count": samples.seconds})
+
+
+def pick_level(shapes: list[tuple[int, ...]], pixel_budget: int = DEFAULT_PIXEL_BUDGET) -> int:
+    """Index of the finest pyramid level with at most ``pixel_budget`` pixels (else the coarsest)."""
+    for index, shape in enumerate(shapes):
+        if math.prod(shape) <= pixel_budget:
+            return index
+    return len(shapes) - 1
+
+
+@dataclass
+class MultiscaleResult:
+    """:func:`quantize_multiscale` output: one lazy label / quantized array per level."""
+
+    labels: list
+    quantized: list
+    model: ClusterModel
+    fit_level: int
+    fit_result: QuantizeResult
+
+
+def quantize_multiscale(
+    levels, n_clusters: int, *, level: int | None = None, pixel_budget: int = DEFAULT_PIXEL_BUDGET, **kwargs
+) -> MultiscaleResult:
+    """Fit on one pyramid level and label every level lazily with the same model.
+
+    Parameters
+    ----------
+    levels : sequence of arrays
+        Finest first (as napari's multiscale data), numpy or dask.
+    n_clusters : int
+    level : int, optional
+        Level to fit on; default: the finest whose pixel count (channels
+        excluded) is within ``pixel_budget``.
+    **kwargs
+        As for :func:`napari_colorquant.quantize`.
+    """
+    arrays = [level_data if isinstance(level_data, da.Array) else da.asarray(level_data) for level_data in levels]
+    channel_axis = kwargs.get("channel_axis")
+    layouts = [describe_image(a, channel_axis, kwargs.get("color_space", "auto"), scale=1.0)[1] for a in arrays]
+    chosen = pick_level([lay.spatial_shape for lay in layouts], pixel_budget) if level is None else int(level)
+    if not 0 <= chosen < len(arrays):
+        raise ValueError(f"level {level} is out of range for a pyramid of {len(arrays)} levels")
+    fit_result = quantize_lazy(arrays[chosen], n_clusters, **kwargs)
+    model = fit_result.model
+    model.params["fit_level"] = chosen
+    labels, quantized = [], []
+    for array in arrays:
+        data, layout, _ = _layout_for(array, channel_axis, kwargs.get("color_space", "auto"))
+        labels.append(lazy_labels(model, data, layout))
+        quantized.append(lazy_quantized(model, data, layout))
+    return MultiscaleResult(labels, quantized, model, chosen, fit_result)

@@ -1,0 +1,116 @@
+"""Chunked (dask) data: the same model as in memory, lazy labels, pyramids, a distributed cluster."""
+
+from __future__ import annotations
+
+import dask
+import dask.array as da
+import numpy as np
+import pytest
+
+from napari_colorquant import quantize
+from napari_colorquant.lazy import pick_level, quantize_multiscale
+
+
+def _same(lazy, eager):
+    np.testing.assert_array_equal(lazy.model.means, eager.model.means)
+    assert isinstance(lazy.labels, da.Array) and isinstance(lazy.quantized, da.Array)
+    np.testing.assert_array_equal(lazy.labels.compute(), eager.labels)
+    np.testing.assert_array_equal(lazy.quantized.compute(), eager.quantized)
+    assert lazy.mse == pytest.approx(eager.mse, rel=1e-12)
+    assert not lazy.model.approximate
+
+
+@pytest.mark.parametrize("method", ["kmeans", "em"])
+@pytest.mark.parametrize("space", ["rgb", "ycrcb-chroma"])
+def test_rgb_chunks_give_the_in_memory_model(china, method, space):
+    lazy = quantize(da.from_array(china, chunks=(100, 150, 3)), 6, method=method, color_space=space)
+    eager = quantize(china, 6, method=method, color_space=space)
+    _same(lazy, eager)
+
+
+def test_uint16_stack_chunks_give_the_in_memory_model(hela_u16):
+    stack = np.stack([hela_u16, hela_u16[::-1], hela_u16[:, ::-1]])
+    lazy = quantize(da.from_array(stack, chunks=(1, 100, 128)), 4)
+    _same(lazy, quantize(stack, 4))
+    assert lazy.labels.chunks == ((1, 1, 1), (100, 100, 56), (128, 128))
+
+
+def test_multichannel_chunks_and_mask(kidney_zcyx):
+    mask = np.zeros((4, 64, 64), bool)
+    mask[:, 10:50, 5:60] = True
+    data = da.from_array(kidney_zcyx, chunks=(1, 1, 32, 32))  # the channel axis is rechunked whole
+    lazy = quantize(data, 3, channel_axis=1, mask=mask, max_samples=None)
+    _same(lazy, quantize(kidney_zcyx, 3, channel_axis=1, mask=mask))
+    assert (lazy.labels.compute()[~mask] == 0).all()
+
+
+def test_exploding_values_are_sampled_reproducibly_and_flagged(kidney_zcyx):
+    data = da.from_array(kidney_zcyx, chunks=(1, 3, 32, 32))
+    a = quantize(data, 3, channel_axis=1, max_samples=2000, seed=4)
+    b = quantize(data, 3, channel_axis=1, max_samples=2000, seed=4)
+    assert a.model.approximate and 2000 <= a.model.n_fit_pixels <= 2000 + 16
+    np.testing.assert_array_equal(a.model.means, b.model.means)
+    # Every pixel is still labelled exactly by the fitted model.
+    np.testing.assert_array_equal(a.labels.compute(), a.model.predict(kidney_zcyx, channel_axis=1))
+
+
+def test_float_chunks_with_nan_match_in_memory_from_the_same_start(flower):
+    image = (flower / 255).astype(np.float32)
+    image[3:9, 5:9] = np.nan
+    init = image[[100, 200, 300], [100, 200, 300]].astype(float)
+    lazy = quantize(da.from_array(image, chunks=(128, 128, 3)), 3, init=init, max_samples=None)
+    eager = quantize(image, 3, init=init)
+    np.testing.assert_array_equal(lazy.model.means, eager.model.means)
+    np.testing.assert_array_equal(lazy.labels.compute(), eager.labels)
+    assert (lazy.labels[3:9, 5:9].compute() == 0).all()
+
+
+def test_nothing_is_computed_until_asked(china):
+    calls = []
+
+    def counting(block):
+        if block.size:  # dask may probe the function with an empty array for metadata
+            calls.append(block.shape)
+        return block
+
+    data = da.from_array(china, chunks=(100, 128, 3)).map_blocks(counting, dtype=china.dtype)
+    result = quantize(data, 4)
+    fitted = len(calls)
+    assert fitted == 25  # one pass over the 5 x 5 chunks to count
+    window = result.labels[:100, :128].compute()
+    assert len(calls) == fitted + 1 and window.shape == (100, 128)
+
+
+def test_pyramid_fits_on_the_finest_level_within_budget(camera):
+    levels = [camera, camera[::2, ::2], camera[::4, ::4]]
+    assert pick_level([lv.shape for lv in levels], pixel_budget=70_000) == 1
+    result = quantize_multiscale(levels, 4, pixel_budget=70_000)
+    assert result.fit_level == 1 and result.model.params["fit_level"] == 1
+    np.testing.assert_array_equal(result.model.means, quantize(levels[1], 4).model.means)
+    for level, labels in zip(levels, result.labels, strict=True):
+        assert isinstance(labels, da.Array) and labels.shape == level.shape
+        np.testing.assert_array_equal(labels.compute(), result.model.predict(level))
+    assert [q.shape for q in result.quantized] == [lv.shape for lv in levels]
+
+
+def test_lazy_bad_input():
+    with pytest.raises(ValueError, match="engine='opencv' needs the whole image in memory"):
+        quantize(da.zeros((10, 10), dtype=np.uint8, chunks=5), 1, engine="opencv")
+    with pytest.raises(ValueError, match="nothing to cluster: all pixels are NaN"):
+        quantize(da.full((10, 10), np.nan, chunks=5), 2)
+    with pytest.raises(ValueError, match=r"mask shape \(3, 3\) does not match"):
+        quantize(da.zeros((10, 10), dtype=np.uint8, chunks=5), 1, mask=np.ones((3, 3), bool))
+
+
+def test_local_cluster_gives_the_in_memory_result(hela_u16, china):
+    distributed = pytest.importorskip("distributed")
+    with (
+        distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        assert dask.base.get_scheduler() == client.get
+        stack = np.stack([hela_u16, hela_u16.T])
+        lazy = quantize(da.from_array(stack, chunks=(1, 128, 128)), 3)
+        _same(lazy, quantize(stack, 3))
+        lazy_rgb = quantize(da.from_array(china, chunks=(200, 200, 3)), 5, method="em", color_space="lab")
+        _same(lazy_rgb, quantize(china, 5, method="em", color_space="lab"))
