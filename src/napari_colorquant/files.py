@@ -189,12 +189,23 @@ def write_image(path: str | os.PathLike, image: np.ndarray) -> Path:
 
 
 def write_zarr(path: str | os.PathLike, array) -> Path:
-    """Write a (dask) array to a zarr store chunk by chunk; memory stays bounded by the chunk size."""
+    """Write a (dask) array to a zarr store chunk by chunk; memory stays bounded by the chunk size.
+
+    Blosc LZ4 with bit shuffling: label images shrink about as much as with
+    zarr's default zstd, at a fraction of the time.
+    """
     import dask.array as da
+    import zarr
 
     path = Path(path)
     data = array if isinstance(array, da.Array) else da.from_array(array)
-    data.to_zarr(str(path), overwrite=True)
+    if int(zarr.__version__.split(".")[0]) >= 3:
+        options = {"compressors": [zarr.codecs.BloscCodec(cname="lz4", clevel=5, shuffle="bitshuffle")]}
+    else:
+        from numcodecs import Blosc
+
+        options = {"compressor": Blosc(cname="lz4", clevel=5, shuffle=Blosc.BITSHUFFLE)}
+    data.to_zarr(str(path), overwrite=True, **options)
     return path
 
 

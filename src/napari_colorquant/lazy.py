@@ -224,8 +224,49 @@ def _map_model(predict, model, data: da.Array, layout: ImageLayout, mask: da.Arr
     return da.blockwise(call, index if keep_channels else spatial_index, *args, dtype=dtype, concatenate=True)
 
 
+_DENSE_LUT_BITS = 16
+
+
+def _dense_lut(model: ClusterModel, layout: ImageLayout, quantized: bool) -> np.ndarray | None:
+    """Labels (or quantized values) of every possible gray uint8/uint16 value, or None.
+
+    With at most 65,536 possible values, evaluating the model on all of them
+    once turns per-chunk prediction into a single lookup (no per-chunk count).
+    """
+    if layout.kind != "gray" or layout.dtype.kind != "u" or layout.dtype.itemsize * 8 > _DENSE_LUT_BITS:
+        return None
+    values = np.arange(np.iinfo(layout.dtype).max + 1, dtype=layout.dtype)[:, None]
+    labels = model.predict_values(values)
+    if not quantized:
+        return labels
+    return to_dtype(model.quantized_values(values, labels)[:, 0], layout.dtype)
+
+
+def _lookup(block: np.ndarray, mask: np.ndarray | None, lut: np.ndarray, keep_input: bool) -> np.ndarray:
+    out = np.empty(block.shape, lut.dtype)
+    flat, result = block.reshape(-1), out.reshape(-1)
+    for start in range(0, flat.size, 1 << 20):
+        np.take(lut, flat[start : start + (1 << 20)], out=result[start : start + (1 << 20)])
+    if mask is not None:
+        out[~mask] = block[~mask] if keep_input else 0
+    return out
+
+
+def _map_lut(lut: np.ndarray, data: da.Array, mask: da.Array | None, keep_input: bool) -> da.Array:
+    index = tuple(range(data.ndim))
+    args = [data, index] + ([] if mask is None else [mask, index])
+
+    def call(block, mask_block=None):
+        return _lookup(block, None if mask_block is None else np.asarray(mask_block, bool), lut, keep_input)
+
+    return da.blockwise(call, index, *args, dtype=lut.dtype, concatenate=True)
+
+
 def lazy_labels(model: ClusterModel, data: da.Array, layout: ImageLayout, mask: da.Array | None = None) -> da.Array:
-    """Label image as a dask array (one ``model.predict`` per chunk)."""
+    """Label image as a dask array: one lookup (gray uint8/16) or one ``model.predict`` per chunk."""
+    lut = _dense_lut(model, layout, quantized=False)
+    if lut is not None:
+        return _map_lut(lut, data, mask, keep_input=False)
     return _map_model(_predict_labels, model, data, layout, mask, keep_channels=False)
 
 
@@ -255,6 +296,9 @@ def lazy_posteriors(model: ClusterModel, image: da.Array, *, mask=None, channel_
 
 def lazy_quantized(model: ClusterModel, data: da.Array, layout: ImageLayout, mask: da.Array | None = None) -> da.Array:
     """Quantized image as a dask array with the input's chunks, shape and dtype."""
+    lut = _dense_lut(model, layout, quantized=True)
+    if lut is not None:
+        return _map_lut(lut, data, mask, keep_input=True)
     return _map_model(_predict_quantized, model, data, layout, mask, keep_channels=True)
 
 

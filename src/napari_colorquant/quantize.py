@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from . import colorspaces
-from ._threads import single_threaded_blas
+from ._threads import for_chunks, single_threaded_blas
 from .em import bic, check_covariance, initial_parameters, weighted_em
 from .features import (
     DEFAULT_MAX_SAMPLES,
@@ -312,7 +312,10 @@ def _palette_lookup(palette: np.ndarray, flat_labels: np.ndarray, layout: ImageL
         colour_map[: palette.shape[0], 0] = palette
         width = layout.spatial_shape[-1]
         return cv2.applyColorMap(flat_labels.reshape(-1, width), colour_map).reshape(-1, 3)
-    return np.take(palette, flat_labels, axis=0)
+    # In chunks: np.take turns the whole index array into intp (8 bytes per pixel) otherwise.
+    out = np.empty((flat_labels.shape[0], palette.shape[1]), palette.dtype)
+    for_chunks(lambda a, b: np.take(palette, flat_labels[a:b], axis=0, out=out[a:b]), flat_labels.shape[0], 1 << 20)
+    return out
 
 
 def _mse(model, array, layout, quantized, valid, table: PixelTable | None) -> float:
