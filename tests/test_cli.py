@@ -158,3 +158,13 @@ def test_lazy_tiff_and_bad_zarr(tmp_path, capsys, hela_u16):
     assert main([str(tmp_path / "empty.zarr"), "-k", "2", "-o", str(tmp_path / "out2")]) == 1
     assert "empty.zarr: cannot open lazily" in capsys.readouterr().err
     assert list((tmp_path / "out2").iterdir()) == []
+
+
+def test_ome_tiff_input(tmp_path, kidney_zcyx):
+    import tifffile
+
+    path = tmp_path / "stack.ome.tif"
+    tifffile.imwrite(path, np.asarray(kidney_zcyx), ome=True, metadata={"axes": "ZCYX"})
+    assert main([str(path), "--channel-axis", "1", "-k", "3", "-o", str(tmp_path / "out"), "-q"]) == 0
+    labels = read_image(tmp_path / "out" / "stack_labels.tif")
+    np.testing.assert_array_equal(labels, quantize(np.asarray(kidney_zcyx), 3, channel_axis=1).labels)

@@ -327,6 +327,8 @@ class ClusterWidget(Container):
             # Dask-backed layers stay lazy: never np.asarray them.
             data = layer.data if is_lazy(layer.data) else np.asarray(layer.data)
             channel_axis = None
+        if levels is not None and self.mask.value is not None:
+            raise ValueError("masks cannot be combined with a multiscale (pyramid) layer yet; choose one level")
         mask = self._mask_array(layer)
         scope_slice = layer.ndim > 2 and self.scope.value == "current slice" and levels is None
         fit_index = self._slice_index(layer) if scope_slice else None
@@ -382,7 +384,7 @@ class ClusterWidget(Container):
             if len(mask_layer.data) == 0:
                 raise ValueError(f"mask layer {mask_layer.name!r} has no shapes")
             return mask_layer.to_labels(labels_shape=spatial) > 0
-        mask = np.asarray(mask_layer.data)
+        mask = mask_layer.data if is_lazy(mask_layer.data) else np.asarray(mask_layer.data)
         if mask.shape != spatial:
             raise ValueError(
                 f"mask layer {mask_layer.name!r} has shape {mask.shape}; the image's pixel grid is {spatial}"
@@ -455,7 +457,7 @@ class ClusterWidget(Container):
         callback = self._progress_callback
         fit_result = label_levels = quantized_levels = None
         if job.levels is not None:
-            pyramid = quantize_multiscale(job.levels, mask=job.mask, progress=callback, **job.params)
+            pyramid = quantize_multiscale(job.levels, progress=callback, **job.params)
             result, label_levels, quantized_levels = pyramid.fit_result, pyramid.labels, pyramid.quantized
         elif job.fit_index is not None:
             fit_data = job.data[job.fit_index]

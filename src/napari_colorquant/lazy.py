@@ -29,7 +29,6 @@ import dask.array as da
 import numpy as np
 from dask.callbacks import Callback
 
-from . import colorspaces
 from .features import (
     DEFAULT_MAX_SAMPLES,
     ImageLayout,
@@ -41,7 +40,16 @@ from .features import (
     valid_pixels,
 )
 from .model import ClusterModel
-from .quantize import QuantizeResult, _check_parameters, apply_model, fit_values, to_dtype
+from .quantize import (
+    QuantizeResult,
+    _check_parameters,
+    apply_model,
+    fit_values,
+    quality_figures,
+    quantize,
+    to_dtype,
+    weighted_mse,
+)
 
 _MERGE_FAN_IN = 8
 DEFAULT_PIXEL_BUDGET = 16_000_000
@@ -306,24 +314,25 @@ def quantize_lazy(
     image: da.Array,
     n_clusters: int,
     *,
-    method: str = "kmeans",
-    color_space: str = "auto",
-    channel_axis: int | None = None,
-    mask=None,
-    max_iter: int = 10,
-    epsilon: float = 0.2,
-    attempts: int = 1,
-    init="kmeans++",
-    covariance: str = "full",
-    seed: int = 0,
-    engine: str = "fast",
-    reg_covar: float = 1e-6,
-    max_samples: int | None = DEFAULT_MAX_SAMPLES,
-    progress=None,
+    method: str,
+    color_space: str,
+    channel_axis: int | None,
+    mask,
+    max_iter: int,
+    epsilon: float,
+    attempts: int,
+    init,
+    covariance: str,
+    seed: int,
+    engine: str,
+    reg_covar: float,
+    max_samples: int | None,
+    progress,
 ) -> QuantizeResult:
     """:func:`napari_colorquant.quantize` for a dask array: fit by chunks, labels and colours lazy.
 
-    Same parameters and result as :func:`napari_colorquant.quantize`, except that
+    Called by :func:`napari_colorquant.quantize` for dask arrays, with all its
+    keywords. Same result as :func:`napari_colorquant.quantize`, except that
     ``result.labels`` and ``result.quantized`` are dask arrays. ``mse``/``psnr``
     come from the merged histogram (exact path) or from the sample (approximate).
     ``engine="opencv"`` is not available for lazy data.
@@ -369,27 +378,17 @@ def quantize_lazy(
 
 def _lazy_result(model, data, layout, mask, samples: LazyFit, timings: dict) -> QuantizeResult:
     """Lazy labels / colours, with figures computed from the merged histogram or sample."""
-    labels = model.predict_values(samples.values)
-    quantized_values = to_dtype(model.quantized_values(samples.values, labels), layout.dtype)
-    errors = ((quantized_values.astype(np.float64) - samples.values.astype(np.float64)) ** 2).sum(axis=1)
-    mse = float(errors @ samples.counts / (samples.counts.sum() * layout.n_channels))
-    chroma = model.color_space in colorspaces.CHROMA_SPACES
-    bits = math.ceil(math.log2(model.n_clusters)) if model.n_clusters > 1 else 0
-    bits += layout.dtype.itemsize * 8 * (int(chroma) + int(layout.kind == "rgba"))
+    mse = weighted_mse(model, layout, samples.values, samples.counts)
     return QuantizeResult(
         labels=lazy_labels(model, data, layout, mask),
         quantized=lazy_quantized(model, data, layout, mask),
         model=model,
-        mse=mse,
-        psnr=math.inf if mse == 0 else 10 * math.log10(layout.scale**2 / mse),
-        bits_per_pixel=bits,
-        input_bits_per_pixel=layout.bits_per_pixel,
-        compression_ratio=math.inf if bits == 0 else layout.bits_per_pixel / bits,
         n_pixels=layout.n_pixels,
         n_valid=int(samples.counts.sum()) if samples.exact else -1,
         timings=timings,
         fit_values=samples.values,
         fit_counts=samples.counts,
+        **quality_figures(model, layout, mse),
     )
 
 
@@ -460,7 +459,7 @@ def quantize_multiscale(
     chosen = pick_level([lay.spatial_shape for lay in layouts], pixel_budget) if level is None else int(level)
     if not 0 <= chosen < len(arrays):
         raise ValueError(f"level {level} is out of range for a pyramid of {len(arrays)} levels")
-    fit_result = quantize_lazy(arrays[chosen], n_clusters, **kwargs)
+    fit_result = quantize(arrays[chosen], n_clusters, **kwargs)
     model = fit_result.model
     model.params["fit_level"] = chosen
     labels, quantized = [], []

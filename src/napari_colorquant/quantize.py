@@ -321,9 +321,7 @@ def _palette_lookup(palette: np.ndarray, flat_labels: np.ndarray, layout: ImageL
 def _mse(model, array, layout, quantized, valid, table: PixelTable | None) -> float:
     n_colour = layout.n_channels
     if table is not None and table.exact_counts:
-        approx = to_dtype(model.quantized_values(table.values), layout.dtype).astype(np.float64)
-        errors = ((approx - table.values.astype(np.float64)) ** 2).sum(axis=1)
-        return float(errors @ table.counts / (table.counts.sum() * n_colour))
+        return weighted_mse(model, layout, table.values, table.counts)
     original = pixel_rows(array, layout)[:, :n_colour]
     result = pixel_rows(quantized, layout)[:, :n_colour]
     total, count = 0.0, 0
@@ -338,31 +336,44 @@ def _mse(model, array, layout, quantized, valid, table: PixelTable | None) -> fl
     return total / max(count, 1)
 
 
-def _result(model, array, layout, labels, valid, table, timings) -> QuantizeResult:
-    start = time.perf_counter()
-    quantized = _quantized_image(model, array, layout, labels, valid, table)
-    mse = _mse(model, array, layout, quantized, valid, table)
-    timings["write"] = timings.get("write", 0.0) + time.perf_counter() - start
-    psnr = math.inf if mse == 0 else 10 * math.log10(layout.scale**2 / mse)
+def quality_figures(model: ClusterModel, layout: ImageLayout, mse: float) -> dict[str, float]:
+    """PSNR, bits per pixel (labels + kept luminance + alpha), input bits and compression ratio."""
     bits = math.ceil(math.log2(model.n_clusters)) if model.n_clusters > 1 else 0
     if model.color_space in colorspaces.CHROMA_SPACES:
         bits += layout.dtype.itemsize * 8  # the kept luminance
     if layout.kind == "rgba":
         bits += layout.dtype.itemsize * 8
     input_bits = layout.bits_per_pixel
+    return dict(
+        mse=mse,
+        psnr=math.inf if mse == 0 else 10 * math.log10(layout.scale**2 / mse),
+        bits_per_pixel=bits,
+        input_bits_per_pixel=input_bits,
+        compression_ratio=math.inf if bits == 0 else input_bits / bits,
+    )
+
+
+def weighted_mse(model: ClusterModel, layout: ImageLayout, values: np.ndarray, counts: np.ndarray) -> float:
+    """MSE of the quantized colours of distinct ``values`` (each ``counts`` times) against them."""
+    approx = to_dtype(model.quantized_values(values), layout.dtype).astype(np.float64)
+    errors = ((approx - values.astype(np.float64)) ** 2).sum(axis=1)
+    return float(errors @ counts / (np.sum(counts) * layout.n_channels))
+
+
+def _result(model, array, layout, labels, valid, table, timings) -> QuantizeResult:
+    start = time.perf_counter()
+    quantized = _quantized_image(model, array, layout, labels, valid, table)
+    mse = _mse(model, array, layout, quantized, valid, table)
+    timings["write"] = timings.get("write", 0.0) + time.perf_counter() - start
     n_valid = layout.n_pixels if valid is None else int(np.count_nonzero(valid))
     return QuantizeResult(
         labels=labels,
         quantized=quantized,
         model=model,
-        mse=mse,
-        psnr=psnr,
-        bits_per_pixel=bits,
-        input_bits_per_pixel=input_bits,
-        compression_ratio=math.inf if bits == 0 else input_bits / bits,
         n_pixels=layout.n_pixels,
         n_valid=n_valid,
         timings=timings,
+        **quality_figures(model, layout, mse),
     )
 
 
@@ -450,11 +461,9 @@ def quantize(
         # Chunked data goes through the dask paths (a local import: lazy sits on top of this module).
         from .lazy import quantize_lazy
 
-        return quantize_lazy(
-            image, n_clusters, method=method, color_space=color_space, channel_axis=channel_axis, mask=mask,
-            max_iter=max_iter, epsilon=epsilon, attempts=attempts, init=init, covariance=covariance, seed=seed,
-            engine=engine, reg_covar=reg_covar, max_samples=max_samples, progress=progress,
-        )  # fmt: skip
+        options = dict(locals())
+        del options["image"], options["n_clusters"], options["quantize_lazy"]
+        return quantize_lazy(image, n_clusters, **options)
     covariance = _check_parameters(n_clusters, method, engine, max_iter, epsilon, attempts, init, covariance, seed)
     array, layout, space = describe_image(image, channel_axis, color_space)
     mask = check_mask(mask, layout)
