@@ -34,7 +34,7 @@ import cv2
 import numpy as np
 
 from ._threads import n_threads, run_all
-from .colorspaces import CHROMA_SPACES, COLOR_SPACES, THREE_CHANNEL_SPACES
+from .colorspaces import COLOR_SPACES, THREE_CHANNEL_SPACES
 
 CHUNK_PIXELS = 1 << 20
 _DENSE_LUT_BYTES = 64 << 20
@@ -616,8 +616,3 @@ def _sample(table: PixelTable, n_samples: int, seed: int) -> tuple[np.ndarray, n
         picks = rng.choice(n_values, size=n_samples, replace=True, p=table.counts / table.counts.sum())
     index, weights = np.unique(picks, return_counts=True)
     return table.values[index], weights.astype(np.float64)
-
-
-def chroma_space(color_space: str) -> bool:
-    """True for colour spaces that keep the luminance of each pixel."""
-    return color_space in CHROMA_SPACES
