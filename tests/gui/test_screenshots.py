@@ -27,8 +27,9 @@ def _save(viewer, path: Path, angles=None) -> np.ndarray:
     viewer.window._qt_window.resize(1280, 860)
     viewer.reset_view()
     if angles is not None:  # an oblique look at a 3D feature space
-        viewer.camera.angles = angles
-        viewer.camera.zoom *= 1.5
+        camera = viewer.scene.camera if hasattr(viewer, "scene") else viewer.camera
+        camera.angles = angles
+        camera.zoom *= 1.5
     image = viewer.screenshot(str(path), canvas_only=False, flash=False)
     assert path.is_file()
     return np.asarray(image)
