@@ -264,6 +264,7 @@ class ClusterWidget(Container):
             and layer is not current
             and not layer.rgb
             and layer.data.shape == current.data.shape
+            and layer.metadata.get("colorquant") is None  # not this plugin's own outputs
         ]
 
     def _mask_choices(self, widget=None) -> list[tuple[str, Layer]]:

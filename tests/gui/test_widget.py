@@ -153,6 +153,8 @@ def test_two_channel_layers_as_features(make_napari_viewer, dock, qtbot, run_and
     np.testing.assert_array_equal(labels.data, quantize(stacked, 4, channel_axis=-1).labels)
     for name in ("kidney ch0 quantized", "kidney ch2 quantized"):
         assert _layer(viewer, name).data.shape == (8, 128, 128)
+    # The plugin's own outputs are not offered as extra channels.
+    assert [layer.name for layer in widget.channels.choices] == ["kidney ch1", "kidney ch2"]
     assert _layer(viewer, "kidney ch0 feature space").data.shape[1] == 2
 
 
