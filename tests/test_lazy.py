@@ -114,3 +114,31 @@ def test_local_cluster_gives_the_in_memory_result(hela_u16, china):
         _same(lazy, quantize(stack, 3))
         lazy_rgb = quantize(da.from_array(china, chunks=(200, 200, 3)), 5, method="em", color_space="lab")
         _same(lazy_rgb, quantize(china, 5, method="em", color_space="lab"))
+
+
+@pytest.mark.parametrize("method", ["kmeans", "em"])
+@pytest.mark.parametrize("k", [2, 5, 12])
+def test_gray_lookup_paths_match_predict(hela_u16, method, k):
+    # k-means on gray gives a staircase of labels (compared, not looked up); EM may not.
+    data = da.from_array(np.asarray(hela_u16), chunks=(100, 100))
+    result = quantize(data, k, method=method, covariance="spherical", epsilon=0.0)
+    np.testing.assert_array_equal(result.labels.compute(), result.model.predict(np.asarray(hela_u16)))
+    mask = np.zeros(hela_u16.shape, bool)
+    mask[20:200, 30:90] = True
+    masked = quantize(data, k, method=method, mask=mask, max_samples=None)
+    labels = masked.labels.compute()
+    assert (labels[~mask] == 0).all()
+    np.testing.assert_array_equal(labels, masked.model.predict(np.asarray(hela_u16), mask=mask))
+
+
+def test_kmeans_gray_labels_form_a_staircase(hela_u16):
+    from napari_colorquant.features import describe_image
+    from napari_colorquant.lazy import _dense_lut, _unit_steps
+
+    model = quantize(np.asarray(hela_u16), 4).model
+    _, layout, _ = describe_image(np.asarray(hela_u16))
+    lut = _dense_lut(model, layout, quantized=False)
+    thresholds = _unit_steps(lut)
+    assert thresholds is not None and len(thresholds) == 3
+    values = np.arange(65536)
+    np.testing.assert_array_equal(1 + (values[:, None] >= thresholds).sum(axis=1), lut)

@@ -250,11 +250,34 @@ def _dense_lut(model: ClusterModel, layout: ImageLayout, quantized: bool) -> np.
     return to_dtype(model.quantized_values(values, labels)[:, 0], layout.dtype)
 
 
+_LOOKUP_CHUNK = 1 << 16  # np.take makes an intp copy of each index chunk: keep it in cache
+_MAX_THRESHOLDS = 8
+
+
+def _unit_steps(lut: np.ndarray) -> np.ndarray | None:
+    """Thresholds of a label table that starts at 1 and grows by one at each threshold, or None.
+
+    k-means labels of gray values are such a staircase (clusters are intervals, numbered by
+    brightness); then a label is 1 + the number of thresholds at or below the value.
+    """
+    steps = np.diff(lut.astype(np.int64))
+    if lut[0] != 1 or (steps < 0).any() or (steps > 1).any():
+        return None
+    thresholds = np.flatnonzero(steps) + 1
+    return thresholds if thresholds.size <= _MAX_THRESHOLDS else None
+
+
 def _lookup(block: np.ndarray, mask: np.ndarray | None, lut: np.ndarray, keep_input: bool) -> np.ndarray:
-    out = np.empty(block.shape, lut.dtype)
-    flat, result = block.reshape(-1), out.reshape(-1)
-    for start in range(0, flat.size, 1 << 20):
-        np.take(lut, flat[start : start + (1 << 20)], out=result[start : start + (1 << 20)])
+    thresholds = None if keep_input else _unit_steps(lut)
+    if thresholds is not None:
+        out = np.ones(block.shape, lut.dtype)
+        for threshold in thresholds.astype(block.dtype):
+            out += (block >= threshold).view(np.uint8)
+    else:
+        out = np.empty(block.shape, lut.dtype)
+        flat, result = block.reshape(-1), out.reshape(-1)
+        for start in range(0, flat.size, _LOOKUP_CHUNK):
+            np.take(lut, flat[start : start + _LOOKUP_CHUNK], out=result[start : start + _LOOKUP_CHUNK])
     if mask is not None:
         out[~mask] = block[~mask] if keep_input else 0
     return out
