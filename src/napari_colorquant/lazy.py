@@ -47,6 +47,7 @@ from .quantize import (
     fit_values,
     quality_figures,
     quantize,
+    run_parameters,
     to_dtype,
     weighted_mse,
 )
@@ -365,33 +366,20 @@ def quantize_lazy(
         raise ValueError("engine='opencv' needs the whole image in memory; use engine='fast' for dask arrays")
     data, layout, space = _layout_for(image, channel_axis, color_space)
     dask_mask = _aligned_mask(mask, data, layout)
-    params = dict(
-        n_clusters=int(n_clusters),
-        method=method,
-        color_space=space,
-        max_iter=int(max_iter),
-        epsilon=float(epsilon),
-        attempts=int(attempts),
-        init=init,
-        covariance=covariance,
-        seed=int(seed),
-        engine=engine,
-        reg_covar=float(reg_covar),
-        max_samples=max_samples,
-        channel_axis=layout.channel_axis,
-        masked=mask is not None,
-        lazy=True,
-    )
+    params = run_parameters(
+        n_clusters, method, space, max_iter, epsilon, attempts, init, covariance, seed, engine, reg_covar,
+        max_samples, layout, mask is not None, lazy=True,
+    )  # fmt: skip
     report = progress or (lambda stage, fraction: None)
     report("count", 0.0)
     samples = collect_samples(data, layout, dask_mask, max_samples, int(seed), progress)
     report("fit", 0.0)
     start = time.perf_counter()
     model, _ = fit_values(
-        samples.values, samples.counts, layout, space, int(n_clusters), method, params, progress, not samples.exact
-    )
-    if not isinstance(init, str):
-        model.params["init"] = np.asarray(init, np.float64).tolist()
+        samples.values, samples.counts, layout, space, int(n_clusters), method, dict(params, init=init), progress,
+        not samples.exact,
+    )  # fmt: skip
+    model.params["init"] = params["init"]
     fit_seconds = time.perf_counter() - start
     report("write", 0.0)
     result = _lazy_result(model, data, layout, dask_mask, samples, {"count": samples.seconds, "fit": fit_seconds})

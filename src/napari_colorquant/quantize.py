@@ -145,6 +145,43 @@ def _check_parameters(n_clusters, method, engine, max_iter, epsilon, attempts, i
     return check_covariance(covariance)
 
 
+def run_parameters(
+    n_clusters,
+    method,
+    space,
+    max_iter,
+    epsilon,
+    attempts,
+    init,
+    covariance,
+    seed,
+    engine,
+    reg_covar,
+    max_samples,
+    layout: ImageLayout,
+    masked: bool,
+    **extra,
+) -> dict:
+    """Every parameter of a run, JSON-able (an init array as a list), as recorded in the model."""
+    return dict(
+        n_clusters=int(n_clusters),
+        method=method,
+        color_space=space,
+        max_iter=int(max_iter),
+        epsilon=float(epsilon),
+        attempts=int(attempts),
+        init=init if isinstance(init, str) else np.asarray(init, np.float64).tolist(),
+        covariance=covariance,
+        seed=int(seed),
+        engine=engine,
+        reg_covar=float(reg_covar),
+        max_samples=max_samples,
+        channel_axis=layout.channel_axis,
+        masked=masked,
+        **extra,
+    )  # fmt: skip
+
+
 def _count_distinct_rows(features: np.ndarray) -> int:
     if features.shape[1] == 1:
         return int(np.unique(features[:, 0]).size)
@@ -467,22 +504,10 @@ def quantize(
     covariance = _check_parameters(n_clusters, method, engine, max_iter, epsilon, attempts, init, covariance, seed)
     array, layout, space = describe_image(image, channel_axis, color_space)
     mask = check_mask(mask, layout)
-    params = dict(
-        n_clusters=int(n_clusters),
-        method=method,
-        color_space=space,
-        max_iter=int(max_iter),
-        epsilon=float(epsilon),
-        attempts=int(attempts),
-        init=init if isinstance(init, str) else np.asarray(init, np.float64).tolist(),
-        covariance=covariance,
-        seed=int(seed),
-        engine=engine,
-        reg_covar=float(reg_covar),
-        max_samples=max_samples,
-        channel_axis=layout.channel_axis,
-        masked=mask is not None,
-    )
+    params = run_parameters(
+        n_clusters, method, space, max_iter, epsilon, attempts, init, covariance, seed, engine, reg_covar,
+        max_samples, layout, mask is not None,
+    )  # fmt: skip
     fit_params = dict(params, init=init)
     timings: dict[str, float] = {}
     if engine == "opencv":
