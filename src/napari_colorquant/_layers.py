@@ -14,7 +14,7 @@ import numpy as np
 from scipy.stats import chi2, norm
 
 from .colorspaces import CHROMA_SPACES
-from .features import describe_image, is_lazy, pixel_rows
+from .features import is_lazy, pixel_rows
 from .quantize import QuantizeResult
 
 ROLES = ("clusters", "quantized", "posterior", "feature space", "gaussians", "histogram")
@@ -202,8 +202,7 @@ def sample_pixels(result: QuantizeResult, image, max_points: int, seed: int = 0)
     inside = np.flatnonzero(labels)
     if inside.size > max_points:
         inside = np.sort(rng.choice(inside, size=max_points, replace=False))
-    requested = "rgb" if model.input_kind in ("rgb", "rgba") else "auto"
-    array, layout, _ = describe_image(image, model.params.get("channel_axis"), requested, scale=model.scale)
+    array, layout = model.describe(image, model.params.get("channel_axis"))
     values = pixel_rows(array, layout)[inside, : layout.n_channels]
     return model.features(values), labels[inside]
 

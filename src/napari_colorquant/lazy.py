@@ -56,12 +56,21 @@ _MERGE_FAN_IN = 8
 DEFAULT_PIXEL_BUDGET = 16_000_000
 
 
+def _whole_channels(array: da.Array, layout: ImageLayout) -> da.Array:
+    """The array with its channel axis in one chunk: a pixel's channels must sit together."""
+    if layout.channel_axis is not None and len(array.chunks[layout.channel_axis]) > 1:
+        return array.rechunk({layout.channel_axis: -1})
+    return array
+
+
 def _layout_for(data: da.Array, channel_axis, color_space) -> tuple[da.Array, ImageLayout, str]:
     array, layout, space = describe_image(data, channel_axis, color_space)
-    if layout.channel_axis is not None and len(array.chunks[layout.channel_axis]) > 1:
-        # A pixel's channels must sit in one chunk.
-        array = array.rechunk({layout.channel_axis: -1})
-    return array, layout, space
+    return _whole_channels(array, layout), layout, space
+
+
+def _model_layout(model: ClusterModel, image, channel_axis) -> tuple[da.Array, ImageLayout]:
+    array, layout = model.describe(image if isinstance(image, da.Array) else da.asarray(image), channel_axis)
+    return _whole_channels(array, layout), layout
 
 
 def _spatial_chunks(array: da.Array, layout: ImageLayout) -> tuple:
@@ -308,8 +317,7 @@ def _predict_posteriors(block, mask, model: ClusterModel, channel_axis) -> np.nd
 
 def lazy_posteriors(model: ClusterModel, image: da.Array, *, mask=None, channel_axis: int | None = None) -> da.Array:
     """EM posteriors as a dask array of shape ``pixels + (K,)``, float32."""
-    requested = "rgb" if model.input_kind in ("rgb", "rgba") else "auto"
-    data, layout, _ = _layout_for(image, channel_axis, requested)
+    data, layout = _model_layout(model, image, channel_axis)
     channel_axis = layout.channel_axis
     index = tuple(f"i{i}" for i in range(data.ndim))
     spatial_index = tuple(name for i, name in enumerate(index) if i != channel_axis)
@@ -405,9 +413,7 @@ def _lazy_result(model, data, layout, mask, samples: LazyFit, timings: dict) -> 
 
 def predict_lazy(model: ClusterModel, image, *, channel_axis: int | None = None) -> tuple[da.Array, da.Array]:
     """Lazy label image and quantized image of ``image`` under a fitted model (no pass over the data)."""
-    requested = "rgb" if model.input_kind in ("rgb", "rgba") else "auto"
-    data = image if isinstance(image, da.Array) else da.asarray(image)
-    data, layout, _ = _layout_for(data, channel_axis, requested)
+    data, layout = _model_layout(model, image, channel_axis)
     return lazy_labels(model, data, layout), lazy_quantized(model, data, layout)
 
 
@@ -417,13 +423,7 @@ def apply_lazy(model: ClusterModel, image: da.Array, *, mask=None, channel_axis:
     One counting pass gives the MSE / PSNR on this data (from a sample when the
     values are too many to count exactly).
     """
-    requested = "rgb" if model.input_kind in ("rgb", "rgba") else "auto"
-    data, layout, _ = _layout_for(image, channel_axis, requested)
-    if layout.n_channels != model.n_channels or layout.dtype != np.dtype(model.dtype):
-        raise ValueError(
-            f"this model needs {model.n_channels} channel(s) of {model.dtype}; the image has "
-            f"{layout.n_channels} of {layout.dtype}"
-        )
+    data, layout = _model_layout(model, image, channel_axis)
     dask_mask = _aligned_mask(mask, data, layout)
     samples = collect_samples(data, layout, dask_mask, DEFAULT_MAX_SAMPLES, int(model.params.get("seed", 0)))
     return _lazy_result(model, data, layout, dask_mask, samples, {"count": samples.seconds})

@@ -164,8 +164,11 @@ class ClusterModel:
         table = self.pixel_table(image, mask=mask, channel_axis=channel_axis)
         return table.map(lambda v: np.exp(self.log_posteriors(self.features(v))), np.float32, fill=0)
 
-    def pixel_table(self, image, *, mask=None, channel_axis: int | None = None) -> PixelTable:
-        """Distinct values of an image this model can label (checks it matches the fitted input)."""
+    def describe(self, image, channel_axis: int | None = None):
+        """Read ``image`` as this model's input was read; checks channels, kind and dtype match.
+
+        Returns the array (numpy or dask, not copied) and its :class:`~.features.ImageLayout`.
+        """
         requested = "rgb" if self.input_kind in ("rgb", "rgba") else "auto"  # an explicit axis of 3 is RGB here
         try:
             array, layout, _ = describe_image(image, channel_axis, requested, scale=self.scale)
@@ -189,6 +192,11 @@ class ClusterModel:
                 f"this model was fitted on {self.dtype} images; got {layout.dtype} (convert the image first, "
                 "so that colour values mean the same)"
             )
+        return array, layout
+
+    def pixel_table(self, image, *, mask=None, channel_axis: int | None = None) -> PixelTable:
+        """Distinct values of an image this model can label (checks it matches the fitted input)."""
+        array, layout = self.describe(image, channel_axis)
         return build_table(array, layout, check_mask(mask, layout), max_samples=None)
 
     # --- JSON -----------------------------------------------------------------------
