@@ -35,6 +35,7 @@ from superqt.utils import ensure_main_thread
 from . import _layers
 from .colorspaces import CHROMA_SPACES
 from .features import is_lazy
+from .lazy import apply_lazy, lazy_posteriors, predict_lazy, quantize_multiscale
 from .model import ClusterModel
 from .quantize import QuantizeResult, apply_model, quantize
 
@@ -645,31 +646,6 @@ class ClusterWidget(Container):
     def worker(self):
         """The running worker, or None."""
         return self._worker
-
-
-def apply_lazy(model, data, **kwargs):
-    from .lazy import apply_lazy as apply
-
-    return apply(model, data, **kwargs)
-
-
-def lazy_posteriors(model, data, **kwargs):
-    from .lazy import lazy_posteriors as posteriors
-
-    return posteriors(model, data, **kwargs)
-
-
-def quantize_multiscale(levels, **kwargs):
-    from .lazy import quantize_multiscale as fit
-
-    n_clusters = kwargs.pop("n_clusters")
-    return fit(levels, n_clusters, **kwargs)
-
-
-def predict_lazy(model, level):
-    from .lazy import predict_lazy as predict
-
-    return predict(model, level)
 
 
 def _axis_after_slice(job: Job) -> int | None:
