@@ -8,7 +8,7 @@ import pytest
 @pytest.fixture
 def notifications(monkeypatch):
     """Messages the widget shows as napari notifications, by level."""
-    from napari_colorquant import _widgets
+    from napari_colorquant._napari import widget as _widgets
 
     seen: dict[str, list[str]] = {"error": [], "warning": [], "info": []}
     for level in seen:

@@ -12,7 +12,7 @@ from PIL import Image
 def test_viewer_launcher_runs_and_saves_a_screenshot(tmp_path):
     shot = tmp_path / "launch.png"
     done = subprocess.run(
-        [sys.executable, "-m", "napari_colorquant._launch", "--sample", "plate", "--widget", "em", "-k", "2",
+        [sys.executable, "-m", "napari_colorquant._napari.launch", "--sample", "plate", "--widget", "em", "-k", "2",
          "--run", "--screenshot", str(shot)],
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip

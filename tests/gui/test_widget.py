@@ -188,7 +188,7 @@ def test_bad_input_notifies_and_adds_nothing(make_napari_viewer, dock, qtbot, no
 
 
 def _blocking_quantize(monkeypatch, release: threading.Event, started: threading.Event):
-    from napari_colorquant import _widgets
+    from napari_colorquant._napari import widget as _widgets
 
     original = _widgets.quantize
 
@@ -274,7 +274,7 @@ def test_separate_feature_viewer_keeps_main_dims(make_napari_viewer, dock, qtbot
 
 
 def test_writer_saves_indexed_png_and_tiff(make_napari_viewer, dock, qtbot, tmp_path, run_and_wait):
-    from napari_colorquant._writer import write_labels, write_quantized
+    from napari_colorquant._napari.writer import write_labels, write_quantized
     from napari_colorquant.files import read_image
 
     viewer = make_napari_viewer()
@@ -304,7 +304,8 @@ def test_dask_stack_layer_stays_lazy(make_napari_viewer, dock, run_and_wait, mon
     stack = load_sample("kidney")[:, 1]
     lazy = da.from_array(stack, chunks=(2, 64, 64))
     layer = viewer.add_image(lazy, name="lazy stack")
-    from napari_colorquant import _layers, _widgets
+    from napari_colorquant._napari import layers as _layers
+    from napari_colorquant._napari import widget as _widgets
 
     for module in (_widgets, _layers):  # the plugin's own code must never load the layer
         monkeypatch.setattr(module, "np", _NumpyRefusingDask())

@@ -32,12 +32,12 @@ from napari.qt.threading import create_worker
 from napari.utils.notifications import show_error, show_info, show_warning
 from superqt.utils import ensure_main_thread
 
-from . import _layers
-from .colorspaces import CHROMA_SPACES
-from .features import is_lazy
-from .lazy import apply_lazy, lazy_posteriors, predict_lazy, quantize_multiscale
-from .model import ClusterModel
-from .quantize import QuantizeResult, apply_model, quantize
+from ..colorspaces import CHROMA_SPACES
+from ..features import is_lazy
+from ..lazy import apply_lazy, lazy_posteriors, predict_lazy, quantize_multiscale
+from ..model import ClusterModel
+from ..quantize import QuantizeResult, apply_model, quantize
+from . import layers as _layers
 
 RGB_SPACES = ["auto", "rgb", "ycrcb", "ycrcb-chroma", "lab", "lab-chroma", "gray"]
 FEATURE_VIEWS = ["separate window", "same viewer", "none"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .samples import load_sample
+from ..samples import load_sample
 
 
 def colour_photo() -> list[tuple]:

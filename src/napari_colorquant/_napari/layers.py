@@ -13,9 +13,9 @@ from typing import Any
 import numpy as np
 from scipy.stats import chi2, norm
 
-from .colorspaces import CHROMA_SPACES
-from .features import is_lazy, pixel_rows
-from .quantize import QuantizeResult
+from ..colorspaces import CHROMA_SPACES
+from ..features import is_lazy, pixel_rows
+from ..quantize import QuantizeResult
 
 ROLES = ("clusters", "quantized", "posterior", "feature space", "gaussians", "histogram")
 FEATURE_ROLES = ("feature space", "gaussians", "histogram")

@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from .files import can_write_indexed, write_image, write_indexed_png, write_labels_tiff
-from .model import ClusterModel
+from ..files import can_write_indexed, write_image, write_indexed_png, write_labels_tiff
+from ..model import ClusterModel
 
 
 def _model(meta: dict[str, Any]) -> ClusterModel | None:
