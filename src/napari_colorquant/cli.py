@@ -46,6 +46,7 @@ from .files import (
     write_zarr,
 )
 from .quantize import QuantizeResult, apply_model, quantize
+from .report import report_text
 from .samples import SAMPLES, load_sample
 
 
@@ -115,19 +116,7 @@ def _load(source, lazy: bool):
 
 
 def _describe(result: QuantizeResult, applied: bool) -> str:
-    m = result.model
-    if applied:
-        fit = "applied model"
-    elif m.method == "kmeans":
-        fit = f"inertia {m.inertia:.4g}"
-    else:
-        fit = f"log-likelihood {m.log_likelihood:.4g}/px"
-    return (
-        f"{m.method} K={m.n_clusters} {m.color_space}: {fit}, PSNR {result.psnr:.2f} dB, "
-        f"{result.bits_per_pixel} vs {result.input_bits_per_pixel} bits/px "
-        f"(x{result.compression_ratio:.3g}), {sum(result.timings.values()):.3f} s"
-        + (" [fitted on a sample]" if result.approximate else "")
-    )
+    return report_text(result.summary(), applied=applied, one_line=True)
 
 
 def run(args: argparse.Namespace) -> int:

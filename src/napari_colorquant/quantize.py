@@ -66,7 +66,9 @@ class QuantizeResult:
     timings : dict
         Seconds spent counting, fitting and writing.
     fit_values, fit_counts : ndarray, optional
-        Lazy results: the distinct values (or sample) the model was fitted on.
+        The distinct values that were counted and their pixel counts (lazy results: the
+        merged histogram or sample the model was fitted on), so views and figures never
+        count the image again; None when nothing was counted (OpenCV engine).
     """
 
     labels: np.ndarray
@@ -113,6 +115,7 @@ class QuantizeResult:
             "n_pixels": self.n_pixels,
             "n_valid": self.n_valid,
             "approximate": m.approximate,
+            "n_fit_pixels": m.n_fit_pixels,
             "seconds": sum(self.timings.values()),
         }
         if m.method == "kmeans":
@@ -120,6 +123,8 @@ class QuantizeResult:
         else:
             out["log_likelihood"] = m.log_likelihood
             out["bic"] = m.bic
+        if "fitted_on_slice" in m.params:
+            out["fitted_on_slice"] = m.params["fitted_on_slice"]
         return out
 
 
@@ -403,6 +408,7 @@ def _result(model, array, layout, labels, valid, table, timings) -> QuantizeResu
     mse = _mse(model, array, layout, quantized, valid, table)
     timings["write"] = timings.get("write", 0.0) + time.perf_counter() - start
     n_valid = layout.n_pixels if valid is None else int(np.count_nonzero(valid))
+    counted = table is not None and table.exact_counts
     return QuantizeResult(
         labels=labels,
         quantized=quantized,
@@ -410,6 +416,8 @@ def _result(model, array, layout, labels, valid, table, timings) -> QuantizeResu
         n_pixels=layout.n_pixels,
         n_valid=n_valid,
         timings=timings,
+        fit_values=table.values if counted else None,
+        fit_counts=table.counts if counted else None,
         **quality_figures(model, layout, mse),
     )
 

@@ -188,9 +188,9 @@ def test_bad_input_notifies_and_adds_nothing(make_napari_viewer, dock, qtbot, no
 
 
 def _blocking_quantize(monkeypatch, release: threading.Event, started: threading.Event):
-    from napari_colorquant._napari import widget as _widgets
+    from napari_colorquant import workflows
 
-    original = _widgets.quantize
+    original = workflows.quantize
 
     def slow(*args, progress=None, **kwargs):
         started.set()
@@ -199,7 +199,7 @@ def _blocking_quantize(monkeypatch, release: threading.Event, started: threading
             progress("fit", 0.5)
         return original(*args, progress=progress, **kwargs)
 
-    monkeypatch.setattr(_widgets, "quantize", slow)
+    monkeypatch.setattr(workflows, "quantize", slow)
 
 
 def test_cancel_adds_nothing_and_keeps_the_gui_responsive(make_napari_viewer, dock, qtbot, monkeypatch, notifications):
@@ -304,10 +304,10 @@ def test_dask_stack_layer_stays_lazy(make_napari_viewer, dock, run_and_wait, mon
     stack = load_sample("kidney")[:, 1]
     lazy = da.from_array(stack, chunks=(2, 64, 64))
     layer = viewer.add_image(lazy, name="lazy stack")
-    from napari_colorquant._napari import layers as _layers
-    from napari_colorquant._napari import widget as _widgets
+    from napari_colorquant import feature_space, workflows
+    from napari_colorquant._napari import job, layers, placer
 
-    for module in (_widgets, _layers):  # the plugin's own code must never load the layer
+    for module in (job, layers, placer, workflows, feature_space):  # the plugin's own code must never load the layer
         monkeypatch.setattr(module, "np", _NumpyRefusingDask())
     widget = dock(viewer)
     widget.image.value = layer

@@ -1,5 +1,10 @@
 """Build napari LayerDataTuples from a quantize result (the napari floor; no clustering maths here).
 
+The maths (counts, samples, histograms, Gaussian curves, ellipses) is in
+:mod:`napari_colorquant.feature_space`; these builders only dress its arrays as
+layers. They are cheap to call from the worker thread, so the GUI thread only
+hands the finished tuples to the viewer.
+
 Every output layer carries ``metadata["colorquant"]`` with its role, the name
 of the source layer, the fitted model (a plain dict) and every parameter, so
 results can be re-applied, compared and replaced.
@@ -11,16 +16,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy.stats import chi2, norm
 
+from .. import feature_space as fs
 from ..colorspaces import CHROMA_SPACES
-from ..features import is_lazy, pixel_rows
+from ..features import is_lazy
 from ..quantize import QuantizeResult
 
 ROLES = ("clusters", "quantized", "posterior", "feature space", "gaussians", "histogram")
 FEATURE_ROLES = ("feature space", "gaussians", "histogram")
-ELLIPSE_PROBABILITY = 0.95
-_ELLIPSE_VERTICES = 72
+ELLIPSE_PROBABILITY = fs.ELLIPSE_PROBABILITY
 
 
 @dataclass
@@ -77,7 +81,7 @@ def cluster_features(result: QuantizeResult) -> dict[str, np.ndarray]:
     """Per-label table for the Labels layer: counts, fractions, mean colour, EM weight and covariance."""
     model = result.model
     k = model.n_clusters
-    counts = result.cluster_counts()
+    counts = fs.cluster_counts(result)
     table: dict[str, np.ndarray] = {
         "index": np.arange(1, k + 1),
         "pixel_count": counts,
@@ -185,110 +189,53 @@ def _prepend_axis(geometry: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def sample_pixels(result: QuantizeResult, image, max_points: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """A reproducible random sample of labelled pixels: their features ``(n, F)`` and labels ``(n,)``.
-
-    For lazy results the sample is drawn from the values the model was fitted
-    on (weighted by their counts), so no chunk is read again.
-    """
-    model = result.model
-    rng = np.random.default_rng(seed)
-    if result.fit_values is not None:
-        values, counts = result.fit_values, np.asarray(result.fit_counts, np.float64)
-        picks = rng.choice(len(values), size=min(max_points, int(counts.sum())), p=counts / counts.sum())
-        chosen = values[picks]
-        return model.features(chosen), model.predict_values(chosen).astype(np.int64)
-    labels = np.asarray(result.labels).reshape(-1)
-    inside = np.flatnonzero(labels)
-    if inside.size > max_points:
-        inside = np.sort(rng.choice(inside, size=max_points, replace=False))
-    array, layout = model.describe(image, model.params.get("channel_axis"))
-    values = pixel_rows(array, layout)[inside, : layout.n_channels]
-    return model.features(values), labels[inside]
-
-
 def feature_space_layers(
-    result: QuantizeResult, source: Source, features: np.ndarray, labels: np.ndarray
+    result: QuantizeResult, source: Source, sample: tuple[np.ndarray, np.ndarray, np.ndarray] | None
 ) -> list[tuple]:
     """Clusters in feature space: centres and sampled pixels as Points, EM Gaussians as Shapes.
 
-    1 feature (gray): a histogram of the sample (sqrt of counts) with each cluster's part
-    coloured, the fitted Gaussians (EM, same scale) as curves, centres as points on the axis.
-    2+ features: the last three features as point coordinates; EM covariance ellipses (95 %
-    chi-square contour) drawn in the two displayed (last) features, at each centre.
+    1 feature (gray): a histogram of every counted pixel (sqrt of counts) with each cluster's
+    part coloured, the fitted Gaussians (EM, same scale) as curves, centres as points on the axis.
+    2+ features: the last three features as point coordinates (``sample`` from
+    :func:`napari_colorquant.feature_space.sample_features`); EM covariance ellipses
+    (95 % contour of each Gaussian's exact projection onto the two displayed features), at each centre.
     """
     model = result.model
     colours = np.asarray(source.display_colours, np.float64)
+    counts = fs.cluster_counts(result)
+    weights = model.weights if model.method == "em" else counts
     if model.n_features == 1:
-        return _histogram_layers(result, source, features[:, 0], labels, colours)
+        return _histogram_layers(result, source, colours, weights)
+    features, labels = (sample[0], sample[1]) if sample is not None else (np.zeros((0, model.n_features)), [])
+    labels = np.asarray(labels, np.int64)
     names = model.feature_names[-3:]
     dims = slice(-3, None)
     means = model.means[:, dims]
-    sizes = _centre_sizes(result, means)
+    n = len(features)
     points = np.concatenate([features[:, dims], means])
-    point_colours = np.concatenate([colours[labels - 1], colours])
-    pixel_size = _pixel_point_size(model)
-    point_sizes = np.concatenate([np.full(len(features), pixel_size), sizes])
-    border = np.concatenate([np.zeros((len(features), 4)), np.tile([1.0, 1.0, 1.0, 1.0], (len(means), 1))])
-    border_width = np.concatenate([np.zeros(len(features)), np.full(len(means), 0.12)])
-    kind = np.array(["pixel"] * len(features) + ["centre"] * len(means))
-    label_column = np.concatenate([labels, np.arange(1, model.n_clusters + 1)])
+    pixel_size = fs.spread(model.means, model.scale) * 0.01
     meta = {
         "name": output_name(source.name, "feature space"),
-        "face_color": point_colours,
-        "border_color": border,
-        "border_width": border_width,
-        "size": point_sizes,
-        "features": {"kind": kind, "label": label_column},
+        "face_color": np.concatenate([colours[labels - 1], colours]),
+        "border_color": np.concatenate([np.zeros((n, 4)), np.ones((len(means), 4))]),
+        "border_width": np.concatenate([np.zeros(n), np.full(len(means), 0.12)]),
+        "size": np.concatenate([np.full(n, pixel_size), fs.centre_sizes(model.means, model.scale, weights)]),
+        "features": {"kind": np.array(["pixel"] * n + ["centre"] * len(means)),
+                     "label": np.concatenate([labels, np.arange(1, model.n_clusters + 1)])},
         "axis_labels": names,
         "metadata": _metadata(result, source, "feature space"),
-    }
+    }  # fmt: skip
     layers = [(points, meta, "points")]
     if model.method == "em":
         layers.append(_ellipse_layer(result, source, colours))
     return layers
 
 
-def _spread(model) -> float:
-    spread = float(np.ptp(model.means, axis=0).max()) if model.n_clusters > 1 else 0.0
-    return max(spread, float(model.scale) * 0.05)
-
-
-def _pixel_point_size(model) -> float:
-    return _spread(model) * 0.01
-
-
-def _centre_sizes(result: QuantizeResult, means: np.ndarray) -> np.ndarray:
-    """Centre marker sizes growing with the cluster's weight (EM) or pixel fraction (k-means)."""
-    model = result.model
-    if model.method == "em":
-        weights = np.asarray(model.weights, np.float64)
-    else:
-        weights = np.bincount(result.labels.reshape(-1), minlength=model.n_clusters + 1)[1:].astype(np.float64)
-    weights = weights / max(float(weights.sum()), 1e-12)
-    return _spread(model) * 0.03 * (1.0 + 2.0 * np.sqrt(weights))
-
-
-def ellipse_polygon(mean: np.ndarray, covariance: np.ndarray, probability: float = ELLIPSE_PROBABILITY) -> np.ndarray:
-    """Vertices ``(n, 2)`` of the ``probability`` contour of a 2D Gaussian (chi-square radius)."""
-    radius = np.sqrt(chi2.ppf(probability, df=2))
-    values, vectors = np.linalg.eigh(covariance)
-    angles = np.linspace(0, 2 * np.pi, _ELLIPSE_VERTICES, endpoint=False)
-    circle = np.stack([np.cos(angles), np.sin(angles)])
-    return mean + (vectors @ (np.sqrt(np.maximum(values, 0))[:, None] * circle)).T * radius
-
-
 def _ellipse_layer(result: QuantizeResult, source: Source, colours: np.ndarray) -> tuple:
     model = result.model
-    shapes = []
-    for k in range(model.n_clusters):
-        mean = model.means[k, -2:]
-        cov = model.covariances[k][-2:, -2:]
-        polygon = ellipse_polygon(mean, cov)
-        if model.n_features >= 3:
-            depth = np.full((len(polygon), 1), model.means[k, -3])
-            polygon = np.hstack([depth, polygon])
-        shapes.append(polygon)
+    shapes = fs.projected_ellipses(model.means, model.covariances, (-2, -1), ELLIPSE_PROBABILITY)
+    if model.n_features >= 3:
+        shapes = [np.hstack([np.full((len(p), 1), model.means[k, -3]), p]) for k, p in enumerate(shapes)]
     edge = colours.copy()
     edge[:, 3] = 1.0
     meta = {
@@ -307,17 +254,12 @@ def _ellipse_layer(result: QuantizeResult, source: Source, colours: np.ndarray) 
     return shapes, meta, "shapes"
 
 
-def _histogram_layers(
-    result: QuantizeResult, source: Source, values: np.ndarray, labels: np.ndarray, colours: np.ndarray
-) -> list[tuple]:
+def _histogram_layers(result: QuantizeResult, source: Source, colours: np.ndarray, weights) -> list[tuple]:
     """1-D feature space: histogram bars per cluster, Gaussians (EM), centres; y grows upwards."""
     model = result.model
-    low, high = float(values.min()), float(values.max())
-    if high <= low:
-        high = low + 1.0
-    edges = np.linspace(low, high, 129)
-    width = edges[1] - edges[0]
-    counts = np.array([np.histogram(values[labels == k], bins=edges)[0] for k in range(1, model.n_clusters + 1)])
+    values, value_weights, labels = fs.histogram_source(result, seed=int(model.params.get("seed", 0)))
+    edges, counts = fs.histogram(values, value_weights, labels, model.n_clusters)
+    low, high = float(edges[0]), float(edges[-1])
     # The y axis is sqrt(count) (a spike at one value would flatten a linear plot), scaled so the
     # tallest bar is half as high as the value range is wide.
     height = 0.5 * (high - low) / np.sqrt(max(counts.sum(axis=0).max(), 1))
@@ -331,59 +273,38 @@ def _histogram_layers(
             bar_labels.append(k + 1)
         stacked += counts[k]
     geometry = {"axis_labels": ("sqrt(count)", model.feature_names[0])}
-    histogram = (
-        bars,
-        {
-            "name": output_name(source.name, "histogram"),
-            "shape_type": "rectangle",
-            "face_color": np.array(bar_colours),
-            "edge_width": 0,
-            "features": {"label": np.array(bar_labels)},
-            "metadata": _metadata(result, source, "histogram"),
-            **geometry,
-        },
-        "shapes",
-    )
-    centres = np.column_stack([np.zeros(model.n_clusters), model.means[:, 0]])
-    points = (
-        centres,
-        {
-            "name": output_name(source.name, "feature space"),
-            "face_color": colours,
-            "border_color": "white",
-            "size": _centre_sizes(result, model.means),
-            "features": {"kind": np.array(["centre"] * model.n_clusters), "label": np.arange(1, model.n_clusters + 1)},
-            "metadata": _metadata(result, source, "feature space"),
-            **geometry,
-        },
-        "points",
-    )
+    histogram = (bars, {
+        "name": output_name(source.name, "histogram"), "shape_type": "rectangle",
+        "face_color": np.array(bar_colours).reshape(-1, 4), "edge_width": 0,
+        "features": {"label": np.array(bar_labels, np.int64)},
+        "metadata": _metadata(result, source, "histogram"), **geometry,
+    }, "shapes")  # fmt: skip
+    points = (np.column_stack([np.zeros(model.n_clusters), model.means[:, 0]]), {
+        "name": output_name(source.name, "feature space"), "face_color": colours, "border_color": "white",
+        "size": fs.centre_sizes(model.means, model.scale, weights),
+        "features": {"kind": np.array(["centre"] * model.n_clusters), "label": np.arange(1, model.n_clusters + 1)},
+        "metadata": _metadata(result, source, "feature space"), **geometry,
+    }, "points")  # fmt: skip
     layers = [histogram, points]
     if model.method == "em":
         x = np.linspace(low, high, 256)
-        n = len(values)
-        curves = []
-        for k in range(model.n_clusters):
-            sigma = float(np.sqrt(model.covariances[k, 0, 0]))
-            density = model.weights[k] * norm.pdf(x, loc=model.means[k, 0], scale=sigma) * n * width
-            curves.append(np.column_stack([-np.sqrt(density) * height, x]))
+        density = fs.gaussian_curves(
+            model.means[:, 0],
+            model.covariances[:, 0, 0],
+            model.weights,
+            x,
+            float(value_weights.sum()),
+            edges[1] - edges[0],
+        )
+        curves = [np.column_stack([-np.sqrt(d) * height, x]) for d in density]
         edge = colours.copy()
         edge[:, 3] = 1.0
-        layers.append(
-            (
-                curves,
-                {
-                    "name": output_name(source.name, "gaussians"),
-                    "shape_type": "path",
-                    "edge_color": edge,
-                    "edge_width": max((high - low) * 0.004, 1e-6),
-                    "features": {"label": np.arange(1, model.n_clusters + 1)},
-                    "metadata": _metadata(result, source, "gaussians"),
-                    **geometry,
-                },
-                "shapes",
-            )
-        )
+        layers.append((curves, {
+            "name": output_name(source.name, "gaussians"), "shape_type": "path", "edge_color": edge,
+            "edge_width": max((high - low) * 0.004, 1e-6),
+            "features": {"label": np.arange(1, model.n_clusters + 1)},
+            "metadata": _metadata(result, source, "gaussians"), **geometry,
+        }, "shapes"))  # fmt: skip
     return layers
 
 
@@ -405,3 +326,27 @@ def display_colours(
         level = np.clip((palette[:, c] - low) / max(high - low, 1e-12), 0, 1)
         blended += np.asarray(colormaps[c].map(level))[:, :3]
     return np.column_stack([np.clip(blended, 0, 1), np.ones(len(blended))])
+
+
+def output_tuples(
+    result: QuantizeResult,
+    source: Source,
+    colour_info: tuple[str, list, list],
+    *,
+    label_levels: list | None = None,
+    quantized_levels: list | None = None,
+    posteriors=None,
+    per_cluster: bool = False,
+) -> list[tuple]:
+    """Every image-grid output of a run: clusters, quantized (per channel) and the EM posterior.
+
+    ``colour_info`` is ``(kind, colormaps, contrast_limits)`` of the input, to colour each
+    cluster as the input is displayed. Sets ``source.display_colours``.
+    """
+    kind, colormaps, limits = colour_info
+    model = result.model
+    source.display_colours = display_colours(model.palette, model.color_space, kind, colormaps, limits, model.scale)
+    tuples = [labels_layer(result, source, label_levels), *quantized_layers(result, source, quantized_levels)]
+    if posteriors is not None:
+        tuples.append(posterior_layer(posteriors, result, source, per_cluster))
+    return tuples

@@ -1,0 +1,151 @@
+"""Gather a run's inputs from the viewer's layers on the GUI thread: data, mask, slice, display info.
+
+The result is a :class:`Job`: a core :class:`~napari_colorquant.workflows.RunRequest`
+plus what the output layers need to overlay the input. Dask-backed layers stay lazy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from napari.layers import Image, Layer, Shapes
+
+from ..features import is_lazy
+from ..workflows import RunRequest, stack_channels
+from .layers import Source
+
+MAX_FEATURE_POINTS = 5000
+
+
+@dataclass
+class Job:
+    """One run: the core request, the input layer and what the outputs need."""
+
+    layer: Image
+    request: RunRequest
+    source: Source
+    kind: str
+    colormaps: list = field(default_factory=list)
+    limits: list = field(default_factory=list)
+    posterior: str = "none"
+    feature_view: str = "separate window"
+    stale: list[str] = field(default_factory=list)
+
+
+def layer_geometry(layer: Layer) -> dict[str, Any]:
+    """Everything that places a layer in the world, for outputs that overlay it exactly."""
+    geometry = {
+        "scale": tuple(layer.scale),
+        "translate": tuple(layer.translate),
+        "rotate": layer.rotate,
+        "shear": layer.shear,
+        "affine": layer.affine.affine_matrix,
+    }
+    for name in ("axis_labels", "units"):
+        if hasattr(layer, name):
+            geometry[name] = tuple(getattr(layer, name))
+    return geometry
+
+
+def source_of(layer: Image, extra: list[Image] | None = None) -> tuple[Source, str, list, list]:
+    """The :class:`Source` of an input (plus extra channel layers), its kind, colormaps and limits."""
+    layers = [layer, *(extra or [])]
+    if layer.rgb:
+        kind, colormaps, limits = "rgb", [], []
+    else:
+        kind = "channels" if extra else "gray"
+        colormaps = [c.colormap for c in layers]
+        limits = [tuple(c.contrast_limits) for c in layers]
+    source = Source(
+        name=layer.name,
+        geometry=layer_geometry(layer),
+        rgb=layer.rgb,
+        colormap=None if layer.rgb else layer.colormap,
+        contrast_limits=None if layer.rgb else tuple(layer.contrast_limits),
+        channel_names=[c.name for c in layers] if extra else [],
+        channel_colormaps=colormaps if extra else [],
+        channel_limits=limits if extra else [],
+    )
+    return source, kind, colormaps, limits
+
+
+def layer_data(layer: Image):
+    """The layer's array (numpy, or dask left lazy); a pyramid's levels as a list."""
+    if layer.multiscale:
+        return list(layer.data)
+    return layer.data if is_lazy(layer.data) else np.asarray(layer.data)
+
+
+def collect(controls, viewer) -> Job:
+    """Build the :class:`Job` for the controls' current values.
+
+    Raises
+    ------
+    ValueError
+        With a message for the user when the inputs cannot be clustered together.
+    """
+    layer = controls.image.value
+    if layer is None or layer not in viewer.layers:
+        raise ValueError("choose an image layer to cluster")
+    extra = [c for c in (controls.channels.value or []) if c is not layer]
+    levels = None
+    if layer.multiscale:
+        if extra:
+            raise ValueError("extra channels cannot be combined with a multiscale (pyramid) layer")
+        if controls.mask.value is not None:
+            raise ValueError("masks cannot be combined with a multiscale (pyramid) layer yet; choose one level")
+        levels = layer_data(layer)
+        data, channel_axis = levels[0], None
+    elif extra:
+        data = stack_channels([layer_data(c) for c in [layer, *extra]])
+        channel_axis = data.ndim - 1
+    else:
+        data, channel_axis = layer_data(layer), None
+    mask = mask_array(controls.mask.value, layer)
+    fit_index = None
+    if layer.ndim > 2 and controls.scope.value == "current slice" and levels is None:
+        fit_index = slice_index(layer, viewer)
+        if layer.rgb or extra:
+            fit_index = (*fit_index, slice(None))
+    source, kind, colormaps, limits = source_of(layer, extra)
+    is_em = controls.method.value == "em"
+    posterior = controls.posterior.value if is_em else "none"
+    view = controls.feature_view.value
+    request = RunRequest(
+        data=data, params=controls.params(), channel_axis=channel_axis, mask=mask, fit_index=fit_index,
+        levels=levels, posterior=posterior, sample_points=MAX_FEATURE_POINTS if view != "none" else 0,
+    )  # fmt: skip
+    return Job(layer, request, source, kind, colormaps, limits, posterior, view)
+
+
+def mask_array(mask_layer: Layer | None, layer: Image) -> np.ndarray | None:
+    """The mask layer as a boolean pixel grid of ``layer`` (None without a mask)."""
+    if mask_layer is None:
+        return None
+    spatial = tuple(layer.data.shape[:-1] if layer.rgb else layer.data.shape)
+    if isinstance(mask_layer, Shapes):
+        if len(mask_layer.data) == 0:
+            raise ValueError(f"mask layer {mask_layer.name!r} has no shapes")
+        return mask_layer.to_labels(labels_shape=spatial) > 0
+    mask = mask_layer.data if is_lazy(mask_layer.data) else np.asarray(mask_layer.data)
+    if mask.shape != spatial:
+        raise ValueError(f"mask layer {mask_layer.name!r} has shape {mask.shape}; the image's pixel grid is {spatial}")
+    return mask != 0
+
+
+def slice_index(layer: Image, viewer) -> tuple:
+    """Index of the slice on screen over the layer's pixel axes (displayed axes kept whole)."""
+    data_point = np.round(layer.world_to_data(viewer.dims.point)).astype(int)
+    n_spatial = layer.ndim
+    offset = viewer.dims.ndim - n_spatial
+    displayed = {axis - offset for axis in viewer.dims.displayed}
+    shape = layer.data.shape
+    index = []
+    for axis in range(n_spatial):
+        if axis in displayed:
+            index.append(slice(None))
+        else:
+            index.append(int(np.clip(data_point[axis], 0, shape[axis] - 1)))
+    return tuple(index)

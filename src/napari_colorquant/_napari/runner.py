@@ -1,0 +1,122 @@
+"""Run one job at a time in a worker thread, with progress, Cancel, and a clean stop when the widget goes.
+
+The worker calls :meth:`Runner.progress`; it raises :class:`Cancelled` once
+Cancel was pressed or the widget was closed, which ends the work at its next
+step. After :meth:`Runner.shutdown` nothing is sent to the widget's controls
+again (they may already be deleted with the viewer).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from napari.qt.threading import create_worker
+from superqt.utils import ensure_main_thread
+
+#: Where each stage sits on the progress bar: (start, span) in percent.
+STAGES = {"count": (0, 10), "fit": (10, 70), "write": (80, 10), "view": (90, 5), "layers": (95, 5)}
+
+
+class Cancelled(Exception):
+    """Raised inside the worker when the user pressed Cancel (or closed the widget)."""
+
+
+class Runner:
+    """Starts workers and reports their progress to ``on_progress(percent, stage)`` on the GUI thread.
+
+    Parameters
+    ----------
+    on_progress : callable
+        ``on_progress(percent: int, stage: str)``; called on the GUI thread, never after shutdown.
+    """
+
+    def __init__(self, on_progress: Callable[[int, str], None]) -> None:
+        self._on_progress = on_progress
+        self._cancel = threading.Event()
+        self._closed = False
+        self._worker = None
+        self._last_percent = -1
+
+    @property
+    def busy(self) -> bool:
+        """A job is running."""
+        return self._worker is not None
+
+    @property
+    def worker(self):
+        """The running worker, or None."""
+        return self._worker
+
+    @property
+    def closed(self) -> bool:
+        """The widget is gone: nothing may touch its controls."""
+        return self._closed
+
+    @property
+    def cancelled(self) -> bool:
+        """Cancel was requested for the running job."""
+        return self._cancel.is_set()
+
+    def start(self, function: Callable, *args: Any, returned: Callable, errored: Callable,
+              finished: Callable) -> None:  # fmt: skip
+        """Run ``function(*args)`` in a worker thread; the handlers run on the GUI thread unless shut down."""
+        self._cancel.clear()
+        self._last_percent = -1
+
+        def guard(handler):
+            def call(*values):
+                if not self._closed:
+                    handler(*values)
+
+            return call
+
+        def done():
+            self._worker = None
+            if not self._closed:
+                finished()
+
+        # Handlers go through _connect: connecting "errored" later would leave napari's
+        # default handler that re-raises worker errors in the GUI thread.
+        worker = create_worker(
+            function, *args, _start_thread=False,
+            _connect={"returned": guard(returned), "errored": guard(errored), "finished": done},
+        )  # fmt: skip
+        self._worker = worker
+        worker.start()
+
+    def cancel(self) -> bool:
+        """Ask the running job to stop at its next step. Returns False when nothing was running."""
+        if self._worker is None:
+            return False
+        self._cancel.set()
+        return True
+
+    def shutdown(self, *_) -> None:
+        """The widget is going away: cancel the job and never touch the controls again."""
+        self._closed = True
+        self._cancel.set()
+
+    def check(self) -> None:
+        """Raise :class:`Cancelled` if the job should stop (called from the worker)."""
+        if self._cancel.is_set():
+            raise Cancelled()
+
+    def progress(self, stage: str, fraction: float) -> None:
+        """Progress callback for the worker: stops a cancelled job, forwards whole percents to the GUI."""
+        self.check()
+        start, span = STAGES.get(stage, (0, 100))
+        percent = int(start + span * min(max(float(fraction), 0.0), 1.0))
+        if percent != self._last_percent:
+            self._last_percent = percent
+            self._forward(percent, stage)
+
+    @ensure_main_thread
+    def _forward(self, percent: int, stage: str) -> None:
+        if self._closed or self._worker is None:
+            return
+        try:
+            self._on_progress(percent, stage)
+        except RuntimeError:  # the Qt widget was deleted before this queued update arrived
+            self._closed = True

@@ -1,0 +1,291 @@
+"""The maths behind the feature-space view: counts, samples, histograms, Gaussian curves and ellipses.
+
+Everything here works on what a run has already counted (the distinct values and
+their pixel counts), never on the image again, so showing the clusters costs
+a few milliseconds whatever the image size. No napari, Qt or magicgui: the
+napari layer builders in :mod:`napari_colorquant._napari.layers` only turn these
+arrays into layers.
+
+The chi-square radius and the normal density are written out (two lines each)
+rather than imported from scipy, so this module has no import-time cost.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+ELLIPSE_PROBABILITY = 0.95
+ELLIPSE_VERTICES = 72
+HISTOGRAM_BINS = 128
+#: Above this many distinct values the 1-D histogram is made from a weighted sample of them.
+MAX_HISTOGRAM_VALUES = 1_000_000
+
+
+def counted_values(result: Any) -> tuple[np.ndarray, np.ndarray] | None:
+    """The distinct pixel values a run counted and how many pixels have each.
+
+    Parameters
+    ----------
+    result : QuantizeResult
+
+    Returns
+    -------
+    (values, counts) or None
+        ``values`` (U, n_channels) in the input dtype and ``counts`` (U,) float64;
+        None when the run kept no count (the OpenCV engine labels every pixel directly).
+    """
+    table = getattr(result, "table", None)
+    if table is not None and getattr(table, "exact_counts", False):
+        return table.values, np.asarray(table.counts, np.float64)
+    if getattr(result, "fit_values", None) is not None:
+        return result.fit_values, np.asarray(result.fit_counts, np.float64)
+    return None
+
+
+def cluster_counts(result: Any) -> np.ndarray:
+    """Pixels per cluster (labels 1..K) as int64, from the counted values when the run kept them.
+
+    Parameters
+    ----------
+    result : QuantizeResult
+
+    Returns
+    -------
+    ndarray (K,)
+    """
+    counted = counted_values(result)
+    if counted is None:
+        return np.asarray(result.cluster_counts(), np.int64)
+    values, counts = counted
+    k = result.model.n_clusters
+    labels = result.model.predict_values(values)
+    return np.rint(np.bincount(labels, weights=counts, minlength=k + 1)[1:]).astype(np.int64)
+
+
+def sample_features(
+    result: Any, max_points: int, seed: int = 0, image=None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A reproducible, count-weighted sample of pixels in feature space.
+
+    Drawn from the counted distinct values (each pixel equally likely), so no
+    pass over the image is made. Only when the run kept no count (OpenCV engine)
+    are pixels drawn from ``image`` and the label image.
+
+    Parameters
+    ----------
+    result : QuantizeResult
+    max_points : int
+        Largest sample size.
+    seed : int
+        Seed of the sample.
+    image : array_like, optional
+        The clustered image; needed only for runs without counted values.
+
+    Returns
+    -------
+    features : ndarray (n, F)
+    labels : ndarray (n,) int64
+        1..K.
+    values : ndarray (n, n_channels)
+        The sampled pixel values in input units.
+
+    Raises
+    ------
+    ValueError
+        When the run kept no count and no ``image`` is given.
+    """
+    model = result.model
+    rng = np.random.default_rng(seed)
+    counted = counted_values(result)
+    if counted is not None:
+        values, counts = counted
+        total = float(counts.sum())
+        size = int(min(max_points, total))
+        picks = rng.choice(len(values), size=size, p=counts / total) if size else np.zeros(0, np.int64)
+        chosen = values[picks]
+    else:
+        if image is None:
+            raise ValueError("image is needed to sample a run that kept no pixel counts")
+        labels = np.asarray(result.labels).reshape(-1)
+        inside = np.flatnonzero(labels)
+        if inside.size > max_points:
+            inside = np.sort(rng.choice(inside, size=max_points, replace=False))
+        from .features import pixel_rows
+
+        array, layout = model.describe(image, model.params.get("channel_axis"))
+        chosen = pixel_rows(np.asarray(array), layout)[inside, : layout.n_channels]
+    return model.features(chosen), model.predict_values(chosen).astype(np.int64), chosen
+
+
+def chi2_radius(probability: float, df: int = 2) -> float:
+    """Mahalanobis radius of the ``probability`` contour of a Gaussian in ``df`` = 2 dimensions.
+
+    For two degrees of freedom the chi-square quantile is ``-2 ln(1 - p)``.
+    """
+    if df != 2:
+        raise ValueError(f"only 2-D contours are drawn (df=2), got df={df}")
+    if not 0.0 < probability < 1.0:
+        raise ValueError(f"probability must be in (0, 1), got {probability}")
+    return float(np.sqrt(-2.0 * np.log1p(-probability)))
+
+
+def ellipse_polygon(
+    mean: np.ndarray,
+    covariance: np.ndarray,
+    probability: float = ELLIPSE_PROBABILITY,
+    n_vertices: int = ELLIPSE_VERTICES,
+) -> np.ndarray:
+    """Vertices ``(n_vertices, 2)`` of the ``probability`` contour of a 2-D Gaussian.
+
+    Parameters
+    ----------
+    mean : ndarray (2,)
+    covariance : ndarray (2, 2)
+        Symmetric positive semi-definite.
+    probability : float
+        Mass inside the contour (chi-square radius with 2 degrees of freedom).
+    n_vertices : int
+
+    Returns
+    -------
+    ndarray (n_vertices, 2)
+    """
+    covariance = np.asarray(covariance, np.float64)
+    if covariance.shape != (2, 2):
+        raise ValueError(f"covariance must be 2 x 2, got shape {covariance.shape}")
+    values, vectors = np.linalg.eigh(covariance)
+    angles = np.linspace(0, 2 * np.pi, n_vertices, endpoint=False)
+    circle = np.stack([np.cos(angles), np.sin(angles)])
+    radius = chi2_radius(probability)
+    return np.asarray(mean, np.float64) + (vectors @ (np.sqrt(np.maximum(values, 0))[:, None] * circle)).T * radius
+
+
+def projected_ellipses(
+    means: np.ndarray, covariances: np.ndarray, dims: tuple[int, int], probability: float = ELLIPSE_PROBABILITY
+) -> list[np.ndarray]:
+    """Each Gaussian's ``probability`` contour in the plane of two features.
+
+    The projection of a Gaussian N(mu, S) onto features ``(i, j)`` is exactly the
+    Gaussian with mean ``mu[[i, j]]`` and covariance ``S[[i, j]][:, [i, j]]``
+    (the marginal), so the contour holds ``probability`` of the cluster's pixels
+    as seen in that plane.
+
+    Parameters
+    ----------
+    means : ndarray (K, F)
+    covariances : ndarray (K, F, F)
+    dims : (int, int)
+        The two displayed features (negative indices allowed).
+    probability : float
+
+    Returns
+    -------
+    list of ndarray (ELLIPSE_VERTICES, 2)
+    """
+    means = np.asarray(means, np.float64)
+    n_features = means.shape[1]
+    pair = [int(d) % n_features for d in dims]
+    if len(pair) != 2 or pair[0] == pair[1]:
+        raise ValueError(f"dims must name two different features, got {dims}")
+    pairs = zip(means, covariances, strict=True)
+    return [ellipse_polygon(m[pair], c[np.ix_(pair, pair)], probability) for m, c in pairs]
+
+
+def histogram(
+    values: np.ndarray, weights: np.ndarray, labels: np.ndarray, n_clusters: int, bins: int = HISTOGRAM_BINS
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-cluster weighted histogram of one feature.
+
+    Parameters
+    ----------
+    values : ndarray (n,)
+        Feature value of each distinct pixel value (or sample).
+    weights : ndarray (n,)
+        Pixels with that value.
+    labels : ndarray (n,)
+        Cluster 1..K of each value.
+    n_clusters : int
+    bins : int
+
+    Returns
+    -------
+    edges : ndarray (bins + 1,)
+    counts : ndarray (K, bins)
+        Weighted counts; the column sums are the histogram of all pixels.
+    """
+    values = np.asarray(values, np.float64)
+    low, high = (float(values.min()), float(values.max())) if values.size else (0.0, 1.0)
+    if high <= low:
+        high = low + 1.0
+    edges = np.linspace(low, high, bins + 1)
+    index = np.clip(np.searchsorted(edges, values, side="right") - 1, 0, bins - 1)
+    flat = (np.asarray(labels, np.int64) - 1) * bins + index
+    counts = np.bincount(flat, weights=weights, minlength=n_clusters * bins).reshape(n_clusters, bins)
+    return edges, counts
+
+
+def gaussian_curves(
+    means: np.ndarray, variances: np.ndarray, mixing: np.ndarray, x: np.ndarray, n_pixels: float, bin_width: float
+) -> np.ndarray:
+    """Each 1-D Gaussian scaled to a histogram's units (pixels per bin).
+
+    Parameters
+    ----------
+    means, variances, mixing : ndarray (K,)
+        Mean, variance and mixing weight of each component.
+    x : ndarray (m,)
+        Where to evaluate.
+    n_pixels : float
+        Pixels in the histogram.
+    bin_width : float
+
+    Returns
+    -------
+    ndarray (K, m)
+        ``mixing_k * N(x; mean_k, variance_k) * n_pixels * bin_width``.
+    """
+    means = np.asarray(means, np.float64)[:, None]
+    variances = np.maximum(np.asarray(variances, np.float64)[:, None], np.finfo(np.float64).tiny)
+    density = np.exp(-0.5 * (np.asarray(x, np.float64)[None, :] - means) ** 2 / variances)
+    density /= np.sqrt(2 * np.pi * variances)
+    return np.asarray(mixing, np.float64)[:, None] * density * n_pixels * bin_width
+
+
+def histogram_source(result: Any, max_values: int = MAX_HISTOGRAM_VALUES, seed: int = 0):
+    """Feature values, weights and labels a 1-D histogram is built from (all counted values, or a sample).
+
+    Parameters
+    ----------
+    result : QuantizeResult
+    max_values : int
+    seed : int
+
+    Returns
+    -------
+    values : ndarray (n,)
+    weights : ndarray (n,)
+    labels : ndarray (n,)
+    """
+    model = result.model
+    counted = counted_values(result)
+    if counted is None or len(counted[0]) > max_values:
+        features, labels, _ = sample_features(result, max_values, seed)
+        return features[:, 0], np.ones(len(labels)), labels
+    values, counts = counted
+    return model.features(values)[:, 0], counts, model.predict_values(values).astype(np.int64)
+
+
+def spread(means: np.ndarray, scale: float) -> float:
+    """Size of the feature-space cloud, for marker sizes: the widest range of the centres, at least 5 % of scale."""
+    means = np.asarray(means, np.float64)
+    width = float(np.ptp(means, axis=0).max()) if len(means) > 1 else 0.0
+    return max(width, float(scale) * 0.05)
+
+
+def centre_sizes(means: np.ndarray, scale: float, weights: np.ndarray) -> np.ndarray:
+    """Centre marker sizes growing with each cluster's share of the pixels (or EM weight)."""
+    weights = np.asarray(weights, np.float64)
+    weights = weights / max(float(weights.sum()), 1e-12)
+    return spread(means, scale) * 0.03 * (1.0 + 2.0 * np.sqrt(weights))

@@ -1,0 +1,77 @@
+"""Human-readable run reports, one wording for the CLI and the napari widget.
+
+Both format :meth:`QuantizeResult.summary` (the same dict the output layers carry
+in their metadata), so a figure never reads differently in two places.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from .colorspaces import CHROMA_SPACES
+
+
+def report_lines(summary: Mapping[str, Any], *, applied: bool = False, seconds: float | None = None) -> list[str]:
+    """The lines of a run report.
+
+    Parameters
+    ----------
+    summary : mapping
+        :meth:`QuantizeResult.summary` of the run.
+    applied : bool
+        The model was fitted earlier and only applied to this image.
+    seconds : float, optional
+        Wall time to report instead of ``summary["seconds"]``.
+
+    Returns
+    -------
+    list of str
+        Headline (method, K, colour space), fit figures, quality figures, pixels and time.
+    """
+    s = summary
+    lines = [f"{s['method']} K={s['n_clusters']} {s['color_space']}"]
+    if applied:
+        lines.append("applied a previously fitted model")
+    else:
+        converged = {True: "converged", False: "not converged", None: "n/a"}[s.get("converged")]
+        lines.append(f"iterations: {s.get('n_iter')} ({converged})")
+        if "inertia" in s:
+            lines.append(f"inertia: {s['inertia']:.6g}")
+        else:
+            lines.append(f"log-likelihood: {s['log_likelihood']:.4f} per pixel · BIC: {s['bic']:.6g}")
+        if s.get("fitted_on_slice"):
+            lines.append(f"fitted on slice {s['fitted_on_slice']}")
+    lines.append(f"MSE: {s['mse']:.4g} · PSNR: {s['psnr']:.2f} dB")
+    chroma = " (incl. kept luminance)" if s["color_space"] in CHROMA_SPACES else ""
+    lines.append(
+        f"{s['bits_per_pixel']} bits/pixel{chroma} vs {s['input_bits_per_pixel']} · "
+        f"compression x{s['compression_ratio']:.3g}"
+    )
+    if s.get("approximate"):
+        lines.append(f"fitted on a sample of {s.get('n_fit_pixels', '?')} pixels")
+    valid = "unknown" if s["n_valid"] < 0 else str(s["n_valid"])
+    time = s["seconds"] if seconds is None else seconds
+    lines.append(f"pixels: {valid} of {s['n_pixels']} · time: {time:.3f} s")
+    return lines
+
+
+def report_text(summary: Mapping[str, Any], *, applied: bool = False, seconds: float | None = None,
+                one_line: bool = False) -> str:  # fmt: skip
+    """A run report as text: one line per figure, or (``one_line``) ``"headline: figure, figure, …"``.
+
+    Parameters
+    ----------
+    summary, applied, seconds
+        As for :func:`report_lines`.
+    one_line : bool
+        One line, for a terminal.
+
+    Returns
+    -------
+    str
+    """
+    lines = report_lines(summary, applied=applied, seconds=seconds)
+    if one_line:
+        return lines[0] + ": " + ", ".join(lines[1:])
+    return "\n".join(lines)

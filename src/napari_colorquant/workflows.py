@@ -1,0 +1,299 @@
+"""Library workflows built on the front door: fit on a slice then label the stack, stack channels, pyramids.
+
+These are what the napari widget runs in its worker thread, and they work the
+same from Python: :func:`run` takes a :class:`RunRequest` (plain arrays and
+parameters, no napari) and returns a :class:`RunOutput`. Nothing here imports
+napari, Qt or magicgui; dask is imported only for dask inputs.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from . import feature_space
+from .features import is_lazy
+from .model import ClusterModel
+from .quantize import QuantizeResult, apply_model, quantize
+
+Progress = Callable[[str, float], None]
+POSTERIOR_KINDS = ("none", "max posterior", "per cluster")
+
+
+def _silent(stage: str, fraction: float) -> None:
+    """A progress callback that reports nowhere."""
+
+
+def stack_channels(arrays: Sequence) -> Any:
+    """Stack same-shape single-channel arrays on a new last (channel) axis; lazy if any input is.
+
+    Parameters
+    ----------
+    arrays : sequence of array_like
+        Two or more arrays of one shape (numpy or dask).
+
+    Returns
+    -------
+    ndarray or dask array
+        Shape ``arrays[0].shape + (len(arrays),)``.
+
+    Raises
+    ------
+    ValueError
+        When the shapes differ.
+    """
+    shapes = {tuple(np.shape(a)) for a in arrays}
+    if len(shapes) != 1:
+        raise ValueError(f"channel layers must all have the same shape, got {sorted(shapes)}")
+    if any(is_lazy(a) for a in arrays):
+        import dask.array as da
+
+        return da.stack([da.asarray(a) for a in arrays], axis=-1)
+    return np.stack([np.asarray(a) for a in arrays], axis=-1)
+
+
+def apply(model: ClusterModel, image, *, mask=None, channel_axis: int | None = None) -> QuantizeResult:
+    """Label an in-memory or dask image with a fitted model (dask stays lazy).
+
+    Parameters
+    ----------
+    model : ClusterModel
+    image : array_like or dask array
+    mask : array_like of bool, optional
+    channel_axis : int, optional
+
+    Returns
+    -------
+    QuantizeResult
+    """
+    if is_lazy(image):
+        from .lazy import apply_lazy
+
+        return apply_lazy(model, image, mask=mask, channel_axis=channel_axis)
+    return apply_model(model, image, mask=mask, channel_axis=channel_axis)
+
+
+def posteriors(model: ClusterModel, image, *, mask=None, channel_axis: int | None = None):
+    """EM posterior probabilities per pixel, ``pixels + (K,)`` float32 (dask stays lazy).
+
+    Parameters
+    ----------
+    model : ClusterModel
+        An EM model.
+    image, mask, channel_axis
+        As for :func:`apply`.
+
+    Returns
+    -------
+    ndarray or dask array
+    """
+    if is_lazy(image):
+        from .lazy import lazy_posteriors
+
+        return lazy_posteriors(model, image, mask=mask, channel_axis=channel_axis)
+    return model.predict_proba(image, mask=mask, channel_axis=channel_axis)
+
+
+def describe_index(index: tuple) -> str:
+    """``(5, slice(None), slice(None))`` → ``"[5, :, :]"``."""
+    return "[" + ", ".join(":" if isinstance(i, slice) else str(i) for i in index) + "]"
+
+
+def fit_on_slice(
+    image, index: tuple, *, channel_axis: int | None = None, mask=None, progress: Progress | None = None, **params
+) -> tuple[QuantizeResult, QuantizeResult]:
+    """Fit on one slice of an nD image, then label the whole image with that model.
+
+    Parameters
+    ----------
+    image : array_like or dask array
+        nD image.
+    index : tuple
+        One item per axis of ``image``: an int for each sliced axis, ``slice(None)`` for the
+        kept ones (the channel axis, or a last RGB(A) axis, must be kept whole).
+    channel_axis : int, optional
+        As for :func:`~napari_colorquant.quantize`, on the whole image.
+    mask : array_like of bool, optional
+        Pixel-grid mask of the whole image.
+    progress : callable, optional
+        As for :func:`~napari_colorquant.quantize`.
+    **params
+        Clustering parameters, as for :func:`~napari_colorquant.quantize`.
+
+    Returns
+    -------
+    result : QuantizeResult
+        The whole image labelled; ``result.model.params["fitted_on_slice"]`` records the slice.
+    fit_result : QuantizeResult
+        The fit on the slice alone.
+
+    Raises
+    ------
+    ValueError
+        When ``index`` does not have one item per axis or slices the channel axis.
+    """
+    shape = np.shape(image)
+    index = tuple(index)
+    if len(index) != len(shape):
+        raise ValueError(f"index {describe_index(index)} needs one item per axis of the image of shape {shape}")
+    axis = None if channel_axis is None else int(channel_axis) % len(shape)
+    if axis is not None and not isinstance(index[axis], slice):
+        raise ValueError(f"index {describe_index(index)} must keep the channel axis {axis} whole")
+    sliced_axis = None if axis is None else axis - sum(1 for i in index[:axis] if not isinstance(i, slice))
+    fit_mask = None
+    if mask is not None:
+        fit_mask = mask[tuple(i for n, i in enumerate(index) if n != axis)[: np.ndim(mask)]]
+    fit_result = quantize(image[index], channel_axis=sliced_axis, mask=fit_mask, progress=progress, **params)
+    (progress or _silent)("write", 0.5)
+    fit_result.model.params["fitted_on_slice"] = describe_index(index)
+    return apply(fit_result.model, image, mask=mask, channel_axis=channel_axis), fit_result
+
+
+@dataclass
+class PyramidOutput:
+    """A pyramid labelled with one model: the result on level 0 and every level's labels and colours."""
+
+    result: QuantizeResult
+    labels: list
+    quantized: list
+    fit_result: QuantizeResult | None = None
+
+
+def fit_pyramid(levels: Sequence, *, progress: Progress | None = None, **params) -> PyramidOutput:
+    """Fit on the finest pyramid level within the pixel budget and label every level lazily.
+
+    Parameters
+    ----------
+    levels : sequence of arrays
+        Finest first (napari's multiscale data), numpy or dask.
+    progress : callable, optional
+    **params
+        As for :func:`~napari_colorquant.quantize` (``n_clusters`` included).
+
+    Returns
+    -------
+    PyramidOutput
+    """
+    from .lazy import quantize_multiscale
+
+    pyramid = quantize_multiscale(levels, progress=progress, **params)
+    return PyramidOutput(pyramid.fit_result, pyramid.labels, pyramid.quantized, pyramid.fit_result)
+
+
+def apply_to_pyramid(model: ClusterModel, levels: Sequence) -> PyramidOutput:
+    """Label every level of a pyramid with a fitted model (lazily); figures from level 0.
+
+    Parameters
+    ----------
+    model : ClusterModel
+    levels : sequence of arrays
+
+    Returns
+    -------
+    PyramidOutput
+    """
+    import dask.array as da
+
+    from .lazy import apply_lazy, predict_lazy
+
+    arrays = [level if is_lazy(level) else da.asarray(level) for level in levels]
+    pairs = [predict_lazy(model, level) for level in arrays]
+    result = apply_lazy(model, arrays[0])
+    return PyramidOutput(result, [labels for labels, _ in pairs], [colours for _, colours in pairs])
+
+
+@dataclass
+class RunRequest:
+    """Everything one run needs, as plain data (what the widget gathers from its layers).
+
+    Attributes
+    ----------
+    data : array_like or dask array
+        The image (level 0 of a pyramid).
+    params : dict
+        Clustering parameters for :func:`~napari_colorquant.quantize` (``n_clusters`` included).
+    channel_axis : int, optional
+    mask : array_like of bool, optional
+    fit_index : tuple, optional
+        Fit on this slice, then label the whole image (:func:`fit_on_slice`).
+    levels : list, optional
+        Every pyramid level, finest first (:func:`fit_pyramid`).
+    posterior : {"none", "max posterior", "per cluster"}
+        EM soft segmentation to compute.
+    sample_points : int
+        Size of the feature-space sample to draw (0: none, nothing is drawn).
+    """
+
+    data: Any
+    params: dict[str, Any]
+    channel_axis: int | None = None
+    mask: Any = None
+    fit_index: tuple | None = None
+    levels: list | None = None
+    posterior: str = "none"
+    sample_points: int = 0
+
+
+@dataclass
+class RunOutput:
+    """What :func:`run` returns."""
+
+    result: QuantizeResult
+    label_levels: list | None = None
+    quantized_levels: list | None = None
+    fit_result: QuantizeResult | None = None
+    posteriors: Any = None
+    sample: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+    seconds: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def run(request: RunRequest, progress: Progress | None = None) -> RunOutput:
+    """Cluster as the request says: whole image, one slice then the stack, or a pyramid.
+
+    Parameters
+    ----------
+    request : RunRequest
+    progress : callable, optional
+        ``progress(stage, fraction)`` with stages ``"count"``, ``"fit"``, ``"write"`` and,
+        when a sample is drawn, ``"view"``; it may raise to abort the run.
+
+    Returns
+    -------
+    RunOutput
+    """
+    start = time.perf_counter()
+    report = progress or _silent
+    out = _cluster(request, progress)
+    report("write", 1.0)
+    if request.posterior != "none":
+        image = request.levels[0] if request.levels is not None else request.data
+        axis = None if request.levels is not None else request.channel_axis
+        out.posteriors = posteriors(out.result.model, image, mask=request.mask, channel_axis=axis)
+    if request.sample_points > 0:
+        report("view", 0.0)
+        out.sample = feature_space.sample_features(
+            out.result, request.sample_points, seed=int(request.params.get("seed", 0)), image=request.data
+        )
+        report("view", 1.0)
+    out.seconds = time.perf_counter() - start
+    return out
+
+
+def _cluster(request: RunRequest, progress: Progress | None) -> RunOutput:
+    params = request.params
+    if request.levels is not None:
+        pyramid = fit_pyramid(request.levels, progress=progress, **params)
+        return RunOutput(pyramid.result, pyramid.labels, pyramid.quantized)
+    if request.fit_index is not None:
+        result, fit_result = fit_on_slice(
+            request.data, request.fit_index, channel_axis=request.channel_axis, mask=request.mask,
+            progress=progress, **params,
+        )  # fmt: skip
+        return RunOutput(result, fit_result=fit_result)
+    result = quantize(request.data, channel_axis=request.channel_axis, mask=request.mask, progress=progress, **params)
+    return RunOutput(result)

@@ -1,0 +1,114 @@
+"""The feature-space maths (no napari): ellipses, histograms, curves, samples, counts."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from matplotlib.path import Path as PolygonPath
+from scipy.stats import chi2, norm
+
+from napari_colorquant import feature_space as fs
+from napari_colorquant import quantize
+
+
+def test_chi2_radius_matches_scipy():
+    for p in (0.5, 0.9, 0.95, 0.99):
+        assert fs.chi2_radius(p) == pytest.approx(np.sqrt(chi2.ppf(p, df=2)), rel=1e-12)
+    with pytest.raises(ValueError, match="probability"):
+        fs.chi2_radius(1.0)
+
+
+def test_projected_ellipse_holds_its_probability_of_the_projected_pixels():
+    rng = np.random.default_rng(1)
+    a = rng.normal(size=(3, 3))
+    covariance = a @ a.T + 0.1 * np.eye(3)  # correlated in all three features
+    mean = np.array([10.0, -4.0, 2.5])
+    points = rng.multivariate_normal(mean, covariance, size=200_000)
+    for dims in ((0, 2), (1, 2), (-2, -1)):
+        (polygon,) = fs.projected_ellipses(mean[None], covariance[None], dims, probability=0.9)
+        pair = [d % 3 for d in dims]
+        inside = PolygonPath(polygon).contains_points(points[:, pair])
+        # 72 vertices inscribe the ellipse: a hair under 0.9 (area ratio cos-ish 0.9987).
+        assert inside.mean() == pytest.approx(0.9 * 0.9987, abs=0.004)
+
+
+def test_projected_ellipses_reject_a_single_feature():
+    with pytest.raises(ValueError, match="two different features"):
+        fs.projected_ellipses(np.zeros((1, 3)), np.eye(3)[None], (1, 1))
+
+
+def test_histogram_per_cluster_matches_numpy():
+    rng = np.random.default_rng(2)
+    values = rng.normal(size=500)
+    weights = rng.integers(1, 5, size=500).astype(float)
+    labels = rng.integers(1, 4, size=500)
+    edges, counts = fs.histogram(values, weights, labels, 3, bins=20)
+    for k in range(3):
+        expected, expected_edges = np.histogram(values[labels == k + 1], bins=20, range=(edges[0], edges[-1]),
+                                                weights=weights[labels == k + 1])  # fmt: skip
+        np.testing.assert_allclose(edges, expected_edges)
+        np.testing.assert_allclose(counts[k], expected)
+    assert counts.sum() == pytest.approx(weights.sum())
+
+
+def test_gaussian_curves_match_scipy():
+    x = np.linspace(-5, 5, 41)
+    curves = fs.gaussian_curves(np.array([0.0, 1.0]), np.array([1.0, 4.0]), np.array([0.25, 0.75]), x, 1000, 0.5)
+    np.testing.assert_allclose(curves[0], 0.25 * norm.pdf(x, 0, 1) * 1000 * 0.5)
+    np.testing.assert_allclose(curves[1], 0.75 * norm.pdf(x, 1, 2) * 1000 * 0.5)
+
+
+def test_counts_come_from_the_counted_values(china):
+    result = quantize(china, 5)
+    assert fs.counted_values(result) is not None
+    np.testing.assert_array_equal(fs.cluster_counts(result), np.bincount(result.labels.ravel(), minlength=6)[1:])
+
+
+def test_counts_of_a_lazy_run_equal_the_in_memory_ones(china):
+    da = pytest.importorskip("dask.array")
+    eager = quantize(china, 4)
+    lazy = quantize(da.from_array(china, chunks=(200, 200, 3)), 4)
+    np.testing.assert_array_equal(fs.cluster_counts(lazy), fs.cluster_counts(eager))
+
+
+def test_sample_is_drawn_from_counted_values_without_the_image(china):
+    result = quantize(china, 4, seed=3)
+    features, labels, values = fs.sample_features(result, 4000, seed=7)
+    assert features.shape == (4000, 3) and labels.shape == (4000,) and values.shape == (4000, 3)
+    np.testing.assert_array_equal(labels, result.model.predict_values(values))
+    again = fs.sample_features(result, 4000, seed=7)
+    np.testing.assert_array_equal(again[2], values)
+    # Each pixel is equally likely: cluster shares in the sample follow the image's.
+    shares = np.bincount(labels, minlength=5)[1:] / 4000
+    expected = fs.cluster_counts(result) / china[..., 0].size
+    np.testing.assert_allclose(shares, expected, atol=0.03)
+
+
+def test_sample_without_counts_needs_the_image(china):
+    result = quantize(china, 3, engine="opencv")
+    assert fs.counted_values(result) is None
+    with pytest.raises(ValueError, match="image is needed"):
+        fs.sample_features(result, 100)
+    features, labels, _ = fs.sample_features(result, 100, image=china)
+    assert len(features) == 100 and labels.min() >= 1
+
+
+def test_histogram_source_weights_every_pixel():
+    gray = np.repeat(np.arange(0, 200, dtype=np.uint8), 50).reshape(100, 100)
+    result = quantize(gray, 3)
+    values, weights, labels = fs.histogram_source(result)
+    assert weights.sum() == gray.size and len(values) == 200
+    np.testing.assert_array_equal(np.bincount(labels, weights=weights)[1:], fs.cluster_counts(result))
+
+
+def test_core_modules_do_not_import_napari_or_qt():
+    code = (
+        "import sys, napari_colorquant.feature_space, napari_colorquant.workflows, napari_colorquant.report;"
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('napari', 'qtpy', 'PyQt6', 'PyQt5', 'magicgui')];"
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
