@@ -142,7 +142,7 @@ def main() -> int:
     parser.add_argument("--workdir", type=Path, default=Path("/var/tmp/colorquant-bench"))
     parser.add_argument("--modes", default="read,dask,cluster,memory")
     parser.add_argument("--keep", action="store_true", help="keep the stores afterwards")
-    parser.add_argument("--csv", type=Path, default=ROOT / "benchmarks" / "results" / "large.csv")
+    parser.add_argument("--csv", type=Path, default=ROOT / "benchmarks" / "results" / "local" / "large.csv")
     args = parser.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
     store = args.workdir / f"hela_tiled_{args.gb:g}GB.zarr"

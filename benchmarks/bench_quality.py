@@ -53,7 +53,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--k", type=int, default=16)
     parser.add_argument("--seeds", default="0")
-    parser.add_argument("--csv", type=Path, default=ROOT / "benchmarks" / "results" / "quality.csv")
+    parser.add_argument("--csv", type=Path, default=ROOT / "benchmarks" / "results" / "local" / "quality.csv")
     args = parser.parse_args()
     seeds = [int(s) for s in args.seeds.split(",")]
     rows = []

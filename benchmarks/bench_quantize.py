@@ -312,7 +312,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--skip", default="", help="comma-separated methods to leave out")
     parser.add_argument("--timeout", type=float, default=600)
-    parser.add_argument("--csv", type=Path, default=RESULTS / "latest.csv")
+    parser.add_argument("--csv", type=Path, default=RESULTS / "local" / "latest.csv")
     parser.add_argument("--markdown", type=Path, help="write the tables into this file (between markers)")
     args = parser.parse_args()
     images = [i for i in args.images.split(",") if i]
