@@ -45,9 +45,10 @@ from .files import (
     write_model,
     write_zarr,
 )
+from .ome import AxesInfo, decide_channel_axis, read_axes
 from .quantize import QuantizeResult, apply_model, quantize
 from .report import report_text
-from .samples import SAMPLES, load_sample
+from .samples import SAMPLE_AXES, SAMPLES, load_sample
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -62,7 +63,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-o", "--output", type=Path, required=True, help="output folder (created if missing)")
     parser.add_argument("--method", choices=("kmeans", "em"), default="kmeans")
     parser.add_argument("--color-space", choices=("auto", *COLOR_SPACES), default="auto")
-    parser.add_argument("--channel-axis", type=int, default=None, help="axis holding channels (default: auto)")
+    parser.add_argument(
+        "--channel-axis",
+        type=int,
+        default=None,
+        help="axis holding channels, clustered as features (default: the C axis named by OME/ImageJ metadata; "
+        "none: RGB if the last axis has 3 or 4 entries, else gray)",
+    )
     parser.add_argument("--max-iter", type=int, default=10)
     parser.add_argument("--epsilon", type=float, default=0.2)
     parser.add_argument("--attempts", type=int, default=1)
@@ -115,6 +122,14 @@ def _load(source, lazy: bool):
     return read_image(source)
 
 
+def _axes_info(source, image) -> AxesInfo | None:
+    """What the file's metadata (or a sample's known layout) says about its axes."""
+    if isinstance(source, str):
+        axes = SAMPLE_AXES.get(source)
+        return AxesInfo(axes, tuple(image.shape), "the sample's axes") if axes else None
+    return read_axes(source)
+
+
 def _describe(result: QuantizeResult, applied: bool) -> str:
     return report_text(result.summary(), applied=applied, one_line=True)
 
@@ -156,16 +171,21 @@ def _process(args, model, number: int, total: int, name: str, source) -> int:
     try:
         image = _load(source, args.lazy)
         lazy = is_lazy(image)
+        channel_axis, decision = decide_channel_axis(
+            _axes_info(source, image), args.channel_axis, args.color_space, tuple(image.shape)
+        )
+        if decision and not args.quiet:
+            print(f"[{number}/{total}] {name}: {decision}")
         if model is not None:
-            result = apply_model_lazy(model, image, args.channel_axis) if lazy else apply_model(
-                model, image, channel_axis=args.channel_axis)  # fmt: skip
+            result = apply_model_lazy(model, image, channel_axis) if lazy else apply_model(
+                model, image, channel_axis=channel_axis)  # fmt: skip
         else:
             result = quantize(
                 image,
                 args.clusters,
                 method=args.method,
                 color_space=args.color_space,
-                channel_axis=args.channel_axis,
+                channel_axis=channel_axis,
                 max_iter=args.max_iter,
                 epsilon=args.epsilon,
                 attempts=args.attempts,

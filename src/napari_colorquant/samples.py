@@ -13,6 +13,9 @@ SAMPLES = {
     "kidney": "3D 3-channel uint16 fluorescence stack, ZCYX (skimage kidney crop, CC0)",
 }
 
+#: Axis letters of the samples that have more than pixel axes (the CLI clusters their C axis as features).
+SAMPLE_AXES = {"kidney": "ZCYX"}
+
 
 def load_sample(name: str) -> np.ndarray:
     """Load a sample image by name (see ``SAMPLES``).

@@ -1,0 +1,270 @@
+"""OME-TIFF and OME-Zarr metadata: which axis holds the channels, their names, colours and pixel sizes.
+
+tifffile reads an OME-TIFF's axes (``TiffFile.series[0].axes``) and parses its
+OME-XML (:func:`tifffile.xml2dict`); zarr reads an OME-Zarr's NGFF attributes
+(``multiscales[].axes``, ``omero.channels``). This module only maps those
+parsed structures to one small record, :class:`AxesInfo`, that the CLI, the
+napari reader and the widget share. Nothing here parses XML by hand.
+
+Axis letters are tifffile's (``T`` time, ``C`` channel, ``Z`` depth, ``Y``,
+``X``, ``S`` samples of an RGB pixel, ``Q``/``I`` unknown); NGFF axis names
+are mapped to the same letters.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+OME_TIFF_SUFFIXES = (".ome.tif", ".ome.tiff")
+OME_ZARR_SUFFIXES = (".ome.zarr",)
+#: Above this many bytes the reader keeps the full-resolution data lazy (dask).
+LAZY_BYTES = 256 * 2**20
+_NGFF_NAMES = {"t": "T", "time": "T", "c": "C", "channel": "C", "z": "Z", "y": "Y", "x": "X"}
+
+
+@dataclass(frozen=True)
+class AxesInfo:
+    """What a file's metadata says about its axes.
+
+    Attributes
+    ----------
+    axes : str
+        One upper-case letter per array dimension, e.g. ``"TCZYX"`` or ``"CYX"``.
+    shape : tuple of int
+    source : str
+        Where the axes came from, e.g. ``"OME metadata"``, ``"OME-Zarr metadata"``, ``"ImageJ metadata"``.
+    channel_names : tuple of str
+        One name per channel (empty when there is no channel axis).
+    channel_colors : tuple
+        One RGBA tuple (0..1) per channel, or ``None`` where the file gives no colour.
+    scale : tuple of float
+        Physical pixel size per axis (1.0 where unknown).
+    units : tuple of str or None
+        Unit per axis where the file names one.
+    """
+
+    axes: str
+    shape: tuple[int, ...]
+    source: str
+    channel_names: tuple[str, ...] = ()
+    channel_colors: tuple = ()
+    scale: tuple[float, ...] = ()
+    units: tuple = field(default=())
+
+    @property
+    def channel_axis(self) -> int | None:
+        """Index of the channel (``C``) axis, or None."""
+        return self.axes.index("C") if "C" in self.axes else None
+
+    def size(self, letter: str) -> int:
+        """Length of the axis named ``letter`` (1 if absent)."""
+        return self.shape[self.axes.index(letter)] if letter in self.axes else 1
+
+    def describe(self) -> str:
+        """One line for users, e.g. ``3 channels (C axis from OME metadata) × 1 z × 10 t``."""
+        if self.channel_axis is None:
+            head = f"gray: no channel axis in {self.source} (axes {self.axes})"
+        else:
+            n = self.size("C")
+            names = f" [{', '.join(self.channel_names)}]" if self.channel_names else ""
+            head = f"{n} channel{'s' if n != 1 else ''}{names} (C axis from {self.source})"
+        return f"{head} × {self.size('Z')} z × {self.size('T')} t"
+
+
+def is_ome_path(path: str | os.PathLike) -> bool:
+    """True if the file name ends in ``.ome.tif``, ``.ome.tiff`` or ``.ome.zarr``."""
+    name = str(path).rstrip("/\\").lower()
+    return name.endswith(OME_TIFF_SUFFIXES + OME_ZARR_SUFFIXES)
+
+
+def ome_color(value) -> tuple[float, float, float, float] | None:
+    """An OME ``Color`` (signed 32-bit RGBA integer) or NGFF ``color`` (hex ``RRGGBB``) as RGBA in 0..1."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        text = value.lstrip("#")
+        if len(text) not in (6, 8):
+            return None
+        try:
+            parts = [int(text[i : i + 2], 16) for i in range(0, len(text), 2)]
+        except ValueError:
+            return None
+        return tuple(p / 255 for p in (*parts, 255)[:4])
+    rgba = int(value) & 0xFFFFFFFF
+    return tuple(((rgba >> shift) & 0xFF) / 255 for shift in (24, 16, 8, 0))
+
+
+def read_axes(path: str | os.PathLike) -> AxesInfo | None:
+    """Axes, channel names and colours of a TIFF (OME or ImageJ metadata) or an OME-Zarr store.
+
+    Returns
+    -------
+    AxesInfo or None
+        None when the file's metadata names no axes (a plain TIFF, a bare zarr array).
+
+    Raises
+    ------
+    ValueError
+        If the file cannot be read.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise ValueError(f"{path}: no such file or folder")
+    try:
+        if path.is_dir() or path.suffix.lower() == ".zarr":
+            return _zarr_axes(path)
+        return _tiff_axes(path)
+    except ValueError:
+        raise
+    except Exception as error:
+        raise ValueError(f"{path}: cannot read its metadata ({type(error).__name__}: {error})") from error
+
+
+def _tiff_axes(path: Path) -> AxesInfo | None:
+    import tifffile
+
+    with tifffile.TiffFile(path) as tif:
+        series = tif.series[0]
+        axes, shape = series.axes.upper(), tuple(series.shape)
+        if tif.is_ome:
+            return _from_ome_xml(tif.ome_metadata, axes, shape)
+        if tif.is_imagej and "C" in axes:
+            return AxesInfo(axes, shape, "ImageJ metadata", scale=(1.0,) * len(axes), units=(None,) * len(axes))
+    return None
+
+
+def _as_list(value) -> list:
+    return value if isinstance(value, list) else [] if value is None else [value]
+
+
+def _from_ome_xml(xml: str, axes: str, shape: tuple[int, ...]) -> AxesInfo:
+    import tifffile
+
+    ome = tifffile.xml2dict(xml).get("OME", {})
+    image = (_as_list(ome.get("Image")) or [{}])[0]
+    pixels = image.get("Pixels", {})
+    channels = _as_list(pixels.get("Channel"))
+    n = shape[axes.index("C")] if "C" in axes else 0
+    names = tuple(str(c.get("Name", f"C{i}")) for i, c in enumerate(channels[:n])) if len(channels) >= n else ()
+    colors = tuple(ome_color(c.get("Color")) for c in channels[:n]) if names else ()
+    scale = tuple(float(pixels.get(f"PhysicalSize{a}", 1.0)) if a in "XYZ" else 1.0 for a in axes)
+    units = tuple(pixels.get(f"PhysicalSize{a}Unit", "µm") if f"PhysicalSize{a}" in pixels else None for a in axes)
+    return AxesInfo(axes, shape, "OME metadata", names, colors, scale, units)
+
+
+def _ngff_attributes(node) -> dict:
+    attributes = dict(node.attrs)
+    return attributes.get("ome", attributes)  # NGFF 0.5 nests everything under "ome"
+
+
+def _zarr_axes(path: Path) -> AxesInfo | None:
+    import zarr
+
+    node = zarr.open(str(path), mode="r")
+    if not isinstance(node, zarr.Group):
+        return None
+    attributes = _ngff_attributes(node)
+    multiscales = attributes.get("multiscales")
+    if not multiscales:
+        return None
+    first = multiscales[0]
+    names = [a["name"] if isinstance(a, dict) else str(a) for a in first.get("axes", [])]
+    types = [a.get("type") if isinstance(a, dict) else None for a in first.get("axes", [])]
+    array = node[first["datasets"][0]["path"]]
+    if not names:  # NGFF 0.1/0.2 fixed TCZYX
+        names = list("tczyx")[-array.ndim :]
+    letters = "".join(
+        "C" if t == "channel" else _NGFF_NAMES.get(n.lower(), "Q") for n, t in zip(names, types, strict=True)
+    )
+    shape = tuple(array.shape)
+    channels = attributes.get("omero", {}).get("channels", [])
+    n = shape[letters.index("C")] if "C" in letters else 0
+    labels = tuple(str(c.get("label", f"C{i}")) for i, c in enumerate(channels[:n])) if len(channels) >= n else ()
+    colors = tuple(ome_color(c.get("color")) for c in channels[:n]) if labels else ()
+    scale = [1.0] * len(letters)
+    for transform in first["datasets"][0].get("coordinateTransformations", []):
+        if transform.get("type") == "scale":
+            scale = [float(s) for s in transform["scale"]]
+    units = tuple(a.get("unit") if isinstance(a, dict) else None for a in first.get("axes", [])) or (None,) * len(
+        letters
+    )
+    return AxesInfo(letters, shape, "OME-Zarr metadata", labels, colors, tuple(scale), units)
+
+
+def read_levels(path: str | os.PathLike) -> list:
+    """The resolution levels of an OME-TIFF or OME-Zarr image, finest first.
+
+    The finest level is a NumPy array when it is smaller than ``LAZY_BYTES``
+    (and the file has one level); otherwise every level is a lazy dask array.
+
+    Raises
+    ------
+    ValueError
+        If the file cannot be read.
+    """
+    import dask.array as da
+    import zarr
+
+    path = Path(path)
+    try:
+        if path.is_dir() or path.suffix.lower() == ".zarr":
+            group = zarr.open(str(path), mode="r")
+            if not isinstance(group, zarr.Group):
+                return [da.from_zarr(group)]
+            datasets = _ngff_attributes(group)["multiscales"][0]["datasets"]
+            return [da.from_zarr(group[d["path"]]) for d in datasets]
+        import tifffile
+
+        with tifffile.TiffFile(path) as tif:
+            series = tif.series[0]
+            n_levels = len(series.levels)
+            nbytes = int(np.prod(series.shape)) * series.dtype.itemsize
+            if n_levels == 1 and nbytes <= LAZY_BYTES:
+                return [series.asarray()]
+        return [da.from_zarr(zarr.open(tifffile.imread(path, aszarr=True, level=i), mode="r")) for i in range(n_levels)]
+    except Exception as error:
+        raise ValueError(f"{path}: cannot read image ({type(error).__name__}: {error})") from error
+
+
+def decide_channel_axis(
+    info: AxesInfo | None, channel_axis: int | None, color_space: str, shape: tuple[int, ...]
+) -> tuple[int | None, str | None]:
+    """The channel axis to cluster with, and a line saying why.
+
+    An explicit ``channel_axis`` wins; otherwise the metadata's ``C`` axis is
+    used (its channels become the features), unless ``color_space`` is
+    ``"gray"``. Without metadata nothing is decided here (``None, None``).
+
+    Parameters
+    ----------
+    info : AxesInfo or None
+        From :func:`read_axes` (or a sample's known axes).
+    channel_axis : int or None
+        What the user asked for.
+    color_space : str
+    shape : tuple of int
+        Shape of the array that will be clustered.
+
+    Returns
+    -------
+    channel_axis : int or None
+    message : str or None
+    """
+    extra = ""
+    if info is not None and tuple(info.shape) == tuple(shape):
+        extra = f" × {info.size('Z')} z × {info.size('T')} t"
+    if channel_axis is not None:
+        if not -len(shape) <= channel_axis < len(shape):
+            return channel_axis, None  # the front door reports the bad axis
+        return channel_axis, f"{shape[channel_axis]} channels (axis {channel_axis} from --channel-axis){extra}"
+    if info is None or tuple(info.shape) != tuple(shape):
+        return None, None
+    if info.channel_axis is None or info.size("C") == 1:
+        return None, f"gray (no channel axis in {info.source}, axes {info.axes}){extra}"
+    if color_space == "gray":
+        return None, f"gray as asked: the {info.size('C')} channels of the C axis are pooled{extra}"
+    return info.channel_axis, info.describe()

@@ -1,0 +1,149 @@
+"""OME-TIFF / OME-Zarr axes, channel names and colours, and the CLI clustering an OME channel axis by default."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tifffile
+
+from napari_colorquant import quantize
+from napari_colorquant.cli import main
+from napari_colorquant.ome import decide_channel_axis, is_ome_path, ome_color, read_axes, read_levels
+
+# ../shared/data beside the project's root (a worktree may sit deeper, so look up the parents)
+SHARED = next(
+    (p / "shared" / "data" for p in Path(__file__).resolve().parents if (p / "shared" / "data").is_dir()), None
+)
+NEURON = (SHARED or Path("absent")) / "micro_ndev_neuron_4ch_u16.ome.tif"
+RED, GREEN = -16776961, 16711935  # OME Color: signed 32-bit RGBA
+
+
+def write_ome_tiff(path, data, axes, names, colors=None):
+    channel = {"Name": names} if colors is None else {"Name": names, "Color": colors}
+    tifffile.imwrite(path, data, ome=True, metadata={"axes": axes, "Channel": channel, "PhysicalSizeX": 0.5})
+    return path
+
+
+def write_ome_zarr(path, data, axes, labels, colors):
+    """A one-level NGFF store written with zarr itself (axes, scale, omero channels)."""
+    import zarr
+
+    group = zarr.open_group(str(path), mode="w")
+    group.create_array("0", data=data, chunks=data.shape)
+    types = {"t": "time", "c": "channel", "z": "space", "y": "space", "x": "space"}
+    group.attrs["multiscales"] = [
+        {
+            "version": "0.4",
+            "axes": [{"name": a, "type": types[a]} for a in axes],
+            "datasets": [
+                {"path": "0", "coordinateTransformations": [{"type": "scale", "scale": [1.0] * (len(axes) - 1) + [2]}]}
+            ],
+        }
+    ]
+    group.attrs["omero"] = {"channels": [{"label": n, "color": c} for n, c in zip(labels, colors, strict=True)]}
+    return path
+
+
+@pytest.fixture
+def tcyx():
+    rng = np.random.default_rng(1)
+    base = rng.integers(0, 4, (24, 24))
+    data = np.stack([base * 300 + rng.integers(0, 30, (24, 24)), (3 - base) * 200, (base % 2) * 900], axis=0)
+    return np.stack([data + t for t in range(4)]).astype(np.uint16)  # T=4, C=3
+
+
+def test_ome_tiff_axes_names_colours(tmp_path, tcyx):
+    path = write_ome_tiff(tmp_path / "cells.ome.tif", tcyx, "TCYX", ["DAPI", "GFP", "RFP"], [RED, GREEN, RED])
+    info = read_axes(path)
+    assert info.axes == "TCYX" and info.channel_axis == 1 and info.shape == tcyx.shape
+    assert info.channel_names == ("DAPI", "GFP", "RFP")
+    assert info.channel_colors[0] == (1.0, 0.0, 0.0, 1.0) and info.channel_colors[1] == (0.0, 1.0, 0.0, 1.0)
+    assert info.scale[-1] == 0.5
+    assert info.describe() == "3 channels [DAPI, GFP, RFP] (C axis from OME metadata) × 1 z × 4 t"
+    assert is_ome_path(path) and not is_ome_path(tmp_path / "cells.tif")
+
+
+def test_ome_zarr_axes_names_colours(tmp_path, tcyx):
+    path = write_ome_zarr(
+        tmp_path / "cells.ome.zarr", tcyx, "tcyx", ["DAPI", "GFP", "RFP"], ["0000FF", "00FF00", "FF00FF"]
+    )
+    info = read_axes(path)
+    assert info.axes == "TCYX" and info.channel_axis == 1 and info.source == "OME-Zarr metadata"
+    assert info.channel_names == ("DAPI", "GFP", "RFP")
+    assert info.channel_colors[0] == (0.0, 0.0, 1.0, 1.0)
+    assert info.scale[-1] == 2.0
+    levels = read_levels(path)
+    np.testing.assert_array_equal(np.asarray(levels[0]), tcyx)
+
+
+def test_plain_tiff_has_no_axes(tmp_path):
+    tifffile.imwrite(tmp_path / "plain.tif", np.zeros((3, 8, 8), np.uint8))
+    assert read_axes(tmp_path / "plain.tif") is None
+
+
+def test_colour_parsing():
+    assert ome_color(-1) == (1.0, 1.0, 1.0, 1.0)
+    assert ome_color("FF0000") == (1.0, 0.0, 0.0, 1.0)
+    assert ome_color("nonsense") is None and ome_color(None) is None
+
+
+def test_decision_rules(tcyx):
+    info = read_axes_like(tcyx)
+    assert decide_channel_axis(info, None, "auto", tcyx.shape)[0] == 1
+    assert decide_channel_axis(info, 0, "auto", tcyx.shape) == (
+        0,
+        "4 channels (axis 0 from --channel-axis) × 1 z × 4 t",
+    )
+    assert decide_channel_axis(info, None, "gray", tcyx.shape)[0] is None
+    assert decide_channel_axis(None, None, "auto", tcyx.shape) == (None, None)
+
+
+def read_axes_like(data):
+    from napari_colorquant.ome import AxesInfo
+
+    return AxesInfo("TCYX", data.shape, "OME metadata")
+
+
+def test_cli_clusters_ome_channels_by_default(tmp_path, tcyx, capsys):
+    path = write_ome_tiff(tmp_path / "cells_3ch.ome.tif", tcyx, "TCYX", ["DAPI", "GFP", "RFP"])
+    assert main([str(path), "-k", "4", "-o", str(tmp_path / "out")]) == 0
+    out = capsys.readouterr().out
+    assert "3 channels [DAPI, GFP, RFP] (C axis from OME metadata) × 1 z × 4 t" in out
+    assert "kmeans K=4 channels" in out
+    labels = tifffile.imread(tmp_path / "out" / "cells_3ch_labels.tif")
+    assert labels.shape == (4, 24, 24)
+    np.testing.assert_array_equal(labels, quantize(tcyx, 4, channel_axis=1).labels)
+
+
+def test_cli_channel_axis_override_and_gray(tmp_path, tcyx, capsys):
+    path = write_ome_tiff(tmp_path / "cells.ome.tif", tcyx, "TCYX", ["DAPI", "GFP", "RFP"])
+    assert main([str(path), "-k", "3", "--channel-axis", "1", "-o", str(tmp_path / "a")]) == 0
+    assert "3 channels (axis 1 from --channel-axis)" in capsys.readouterr().out
+    single = write_ome_tiff(tmp_path / "one.ome.tif", tcyx[:, :1], "TCYX", ["DAPI"])
+    assert main([str(single), "-k", "3", "-o", str(tmp_path / "b")]) == 0
+    out = capsys.readouterr().out
+    assert "gray (no channel axis" in out and "kmeans K=3 gray" in out
+
+
+def test_cli_ome_zarr_channels(tmp_path, tcyx, capsys):
+    path = write_ome_zarr(tmp_path / "cells.ome.zarr", tcyx, "tcyx", ["a", "b", "c"], ["FF0000", "00FF00", "0000FF"])
+    assert main([str(path), "-k", "3", "-o", str(tmp_path / "out")]) == 0
+    assert "(C axis from OME-Zarr metadata)" in capsys.readouterr().out
+
+
+def test_cli_sample_with_known_axes(tmp_path, capsys):
+    assert main(["--sample", "kidney", "-k", "3", "-o", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "3 channels (C axis from the sample's axes) × 8 z × 1 t" in out
+    assert "kmeans K=3 channels" in out
+
+
+@pytest.mark.skipif(not NEURON.is_file(), reason=f"{NEURON} (shared test data) is absent")
+def test_real_neuron_ome_tiff(tmp_path, capsys):
+    info = read_axes(NEURON)
+    assert info.axes == "CYX" and info.channel_names == ("AF647", "AF568", "AF488", "DAPI")
+    assert main([str(NEURON), "-k", "3", "-o", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "4 channels [AF647, AF568, AF488, DAPI] (C axis from OME metadata) × 1 z × 1 t" in out
