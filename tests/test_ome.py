@@ -81,6 +81,8 @@ def test_ome_zarr_axes_names_colours(tmp_path, tcyx):
 def test_plain_tiff_has_no_axes(tmp_path):
     tifffile.imwrite(tmp_path / "plain.tif", np.zeros((3, 8, 8), np.uint8))
     assert read_axes(tmp_path / "plain.tif") is None
+    (tmp_path / "photo.png").write_bytes(b"not read")
+    assert read_axes(tmp_path / "photo.png") is None
 
 
 def test_colour_parsing():

@@ -104,7 +104,8 @@ def read_axes(path: str | os.PathLike) -> AxesInfo | None:
     Returns
     -------
     AxesInfo or None
-        None when the file's metadata names no axes (a plain TIFF, a bare zarr array).
+        None when the file's metadata names no axes (a plain TIFF, a bare zarr array) or the
+        file is neither a TIFF nor a zarr store.
 
     Raises
     ------
@@ -117,7 +118,9 @@ def read_axes(path: str | os.PathLike) -> AxesInfo | None:
     try:
         if path.is_dir() or path.suffix.lower() == ".zarr":
             return _zarr_axes(path)
-        return _tiff_axes(path)
+        if path.suffix.lower() in (".tif", ".tiff"):
+            return _tiff_axes(path)
+        return None
     except ValueError:
         raise
     except Exception as error:
@@ -127,7 +130,11 @@ def read_axes(path: str | os.PathLike) -> AxesInfo | None:
 def _tiff_axes(path: Path) -> AxesInfo | None:
     import tifffile
 
-    with tifffile.TiffFile(path) as tif:
+    try:
+        tif = tifffile.TiffFile(path)
+    except (tifffile.TiffFileError, ValueError):  # e.g. a TIFF only Pillow reads: it has no OME/ImageJ axes
+        return None
+    with tif:
         series = tif.series[0]
         axes, shape = series.axes.upper(), tuple(series.shape)
         if tif.is_ome:
