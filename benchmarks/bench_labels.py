@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from napari_colorquant.features import build_table, describe_image
 from napari_colorquant.files import read_image
+from napari_colorquant.pixels import build_table, describe_image
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"

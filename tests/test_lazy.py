@@ -132,8 +132,8 @@ def test_gray_lookup_paths_match_predict(hela_u16, method, k):
 
 
 def test_kmeans_gray_labels_form_a_staircase(hela_u16):
-    from napari_colorquant.features import describe_image
     from napari_colorquant.lazy import _dense_lut, _unit_steps
+    from napari_colorquant.pixels import describe_image
 
     model = quantize(np.asarray(hela_u16), 4).model
     _, layout, _ = describe_image(np.asarray(hela_u16))

@@ -8,8 +8,8 @@ The computation (this package's top level) never imports napari or Qt::
     result.labels, result.quantized, result.model, result.psnr
 """
 
-from .features import DEFAULT_MAX_SAMPLES
 from .model import ClusterModel
+from .pixels import DEFAULT_MAX_SAMPLES
 from .quantize import QuantizeResult, apply_model, quantize
 
 __version__ = "0.1.0"

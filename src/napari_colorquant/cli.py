@@ -32,7 +32,6 @@ import numpy as np
 from . import __version__
 from .colorspaces import COLOR_SPACES
 from .em import COVARIANCE_TYPES
-from .features import is_lazy
 from .files import (
     ZARR_SUFFIXES,
     can_write_indexed,
@@ -46,6 +45,7 @@ from .files import (
     write_zarr,
 )
 from .ome import AxesInfo, decide_channel_axis, read_axes
+from .pixels import is_lazy
 from .quantize import QuantizeResult, apply_model, quantize
 from .report import report_text
 from .samples import SAMPLE_AXES, SAMPLES, load_sample

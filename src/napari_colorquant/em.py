@@ -110,7 +110,7 @@ def e_step(
 
 def m_step(
     samples: np.ndarray,
-    sample_weights: np.ndarray,
+    sample_weight: np.ndarray,
     responsibilities: np.ndarray,
     covariance: str,
     reg_covar: float,
@@ -121,7 +121,7 @@ def m_step(
     ``means``, when given, are used instead of re-estimating them (to build
     covariances around given initial means).
     """
-    weighted = responsibilities * sample_weights[:, None]
+    weighted = responsibilities * sample_weight[:, None]
     mass = weighted.sum(axis=0) + _MASS_EPS
     if means is None:
         means = (weighted.T @ samples) / mass[:, None]
@@ -152,7 +152,7 @@ def check_covariance(covariance: str) -> str:
 
 def weighted_em(
     samples: np.ndarray,
-    sample_weights: np.ndarray,
+    sample_weight: np.ndarray,
     means: np.ndarray,
     covariances: np.ndarray,
     weights: np.ndarray,
@@ -168,7 +168,7 @@ def weighted_em(
     Parameters
     ----------
     samples : ndarray (n, F)
-    sample_weights : ndarray (n,)
+    sample_weight : ndarray (n,)
     means, covariances, weights : ndarray
         Initial parameters ``(K, F)``, ``(K, F, F)``, ``(K,)``.
     covariance : {"full", "diagonal", "spherical"}
@@ -189,8 +189,8 @@ def weighted_em(
     """
     covariance = check_covariance(covariance)
     samples = np.asarray(samples, dtype=np.float64)
-    sample_weights = np.asarray(sample_weights, dtype=np.float64)
-    total = sample_weights.sum()
+    sample_weight = np.asarray(sample_weight, dtype=np.float64)
+    total = sample_weight.sum()
     means = np.array(means, dtype=np.float64)
     covariances = np.array(covariances, dtype=np.float64)
     weights = np.array(weights, dtype=np.float64)
@@ -199,19 +199,19 @@ def weighted_em(
     n_iter, converged = 0, False
     for _ in range(max_iter):
         log_resp, log_norm = e_step(samples, means, covariances, weights)
-        current = float(sample_weights @ log_norm / total)
+        current = float(sample_weight @ log_norm / total)
         history.append(current)
         if previous is not None and current - previous < epsilon * abs(current):
             converged = True
             break
-        weights, means, covariances = m_step(samples, sample_weights, np.exp(log_resp), covariance, reg_covar)
+        weights, means, covariances = m_step(samples, sample_weight, np.exp(log_resp), covariance, reg_covar)
         n_iter += 1
         previous = current
         if on_iteration is not None:
             on_iteration(n_iter)
     else:
         log_resp, log_norm = e_step(samples, means, covariances, weights)
-        history.append(float(sample_weights @ log_norm / total))
+        history.append(float(sample_weight @ log_norm / total))
     return EMFit(
         means=means,
         covariances=covariances,
@@ -226,7 +226,7 @@ def weighted_em(
 
 def initial_parameters(
     samples: np.ndarray,
-    sample_weights: np.ndarray,
+    sample_weight: np.ndarray,
     means: np.ndarray,
     labels: np.ndarray,
     covariance: str,
@@ -235,7 +235,7 @@ def initial_parameters(
     """Starting mixture from a hard assignment: given means, covariances and weights of each cluster."""
     one_hot = np.zeros((samples.shape[0], means.shape[0]))
     one_hot[np.arange(samples.shape[0]), labels] = 1.0
-    return m_step(samples, sample_weights, one_hot, covariance, reg_covar, means=means)
+    return m_step(samples, sample_weight, one_hot, covariance, reg_covar, means=means)
 
 
 def n_parameters(n_clusters: int, n_features: int, covariance: str) -> int:

@@ -31,8 +31,8 @@ from typing import Any
 
 import numpy as np
 
-from .features import PixelTable, is_lazy
 from .model import ClusterModel, _cluster_order, _palette
+from .pixels import PixelTable, is_lazy
 
 SHAPES = ("polygon", "rectangle", "ellipse", "interval")
 MODES = ("replace", "add", "subtract")

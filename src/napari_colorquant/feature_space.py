@@ -112,7 +112,7 @@ def sample_features(
         inside = np.flatnonzero(labels)
         if inside.size > max_points:
             inside = np.sort(rng.choice(inside, size=max_points, replace=False))
-        from .features import pixel_rows
+        from .pixels import pixel_rows
 
         array, layout = model.describe(image, model.params.get("channel_axis"))
         chosen = pixel_rows(np.asarray(array), layout)[inside, : layout.n_channels]

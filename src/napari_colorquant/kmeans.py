@@ -90,12 +90,17 @@ def nearest_center(
     return labels, distances
 
 
-def weighted_means(samples: np.ndarray, weights: np.ndarray, labels: np.ndarray, previous: np.ndarray) -> np.ndarray:
+def weighted_means(
+    samples: np.ndarray, sample_weight: np.ndarray, labels: np.ndarray, previous: np.ndarray
+) -> np.ndarray:
     """Weighted mean of the samples of each cluster; an empty cluster keeps its previous centre."""
     n_clusters = previous.shape[0]
-    mass = np.bincount(labels, weights=weights, minlength=n_clusters)
+    mass = np.bincount(labels, weights=sample_weight, minlength=n_clusters)
     sums = np.column_stack(
-        [np.bincount(labels, weights=weights * samples[:, f], minlength=n_clusters) for f in range(samples.shape[1])]
+        [
+            np.bincount(labels, weights=sample_weight * samples[:, f], minlength=n_clusters)
+            for f in range(samples.shape[1])
+        ]
     )
     centers = previous.copy()
     filled = mass > 0
@@ -104,7 +109,7 @@ def weighted_means(samples: np.ndarray, weights: np.ndarray, labels: np.ndarray,
 
 
 def initial_centers(
-    samples: np.ndarray, weights: np.ndarray, n_clusters: int, init, rng: np.random.Generator
+    samples: np.ndarray, sample_weight: np.ndarray, n_clusters: int, init, rng: np.random.Generator
 ) -> np.ndarray:
     """Initial centres: ``"kmeans++"``, ``"random"`` (weighted random samples) or an array.
 
@@ -114,11 +119,11 @@ def initial_centers(
     if isinstance(init, str):
         if init == "kmeans++":
             centers, _ = kmeans_plusplus(
-                samples, n_clusters, sample_weight=weights, random_state=int(rng.integers(2**31 - 1))
+                samples, n_clusters, sample_weight=sample_weight, random_state=int(rng.integers(2**31 - 1))
             )
             return np.asarray(centers, dtype=np.float64)
         if init == "random":
-            picks = rng.choice(samples.shape[0], size=n_clusters, replace=False, p=weights / weights.sum())
+            picks = rng.choice(samples.shape[0], size=n_clusters, replace=False, p=sample_weight / sample_weight.sum())
             return samples[np.sort(picks)].astype(np.float64)
         raise ValueError(f"unknown init {init!r}; accepted: 'kmeans++', 'random' or an array of initial centres")
     centers = np.asarray(init, dtype=np.float64)
@@ -134,7 +139,7 @@ def initial_centers(
 
 def lloyd(
     samples: np.ndarray,
-    weights: np.ndarray,
+    sample_weight: np.ndarray,
     centers: np.ndarray,
     max_iter: int,
     epsilon: float,
@@ -148,13 +153,13 @@ def lloyd(
     ``on_iteration(i)`` is called after iteration ``i`` (it may raise to abort).
     """
     samples = np.asarray(samples, dtype=np.float64)
-    weights = np.asarray(weights, dtype=np.float64)
+    sample_weight = np.asarray(sample_weight, dtype=np.float64)
     centers = np.array(centers, dtype=np.float64)
     n_iter, converged = 0, False
     for iteration in range(1, max_iter + 1):
         n_iter = iteration
         labels, _ = nearest_center(samples, centers, with_distances=False)
-        updated = weighted_means(samples, weights, labels, centers)
+        updated = weighted_means(samples, sample_weight, labels, centers)
         shift = np.sqrt(((updated - centers) ** 2).sum(axis=1)).max()
         centers = updated
         if on_iteration is not None:
@@ -163,12 +168,12 @@ def lloyd(
             converged = True
             break
     labels, distances = nearest_center(samples, centers)
-    return KMeansFit(centers, labels, float(weights @ distances), n_iter, converged)
+    return KMeansFit(centers, labels, float(sample_weight @ distances), n_iter, converged)
 
 
 def weighted_kmeans(
     samples: np.ndarray,
-    weights: np.ndarray,
+    sample_weight: np.ndarray,
     n_clusters: int,
     *,
     init="kmeans++",
@@ -184,8 +189,8 @@ def weighted_kmeans(
     ----------
     samples : ndarray (n, F)
         Feature vectors (e.g. distinct pixel colours).
-    weights : ndarray (n,)
-        Non-negative weights (e.g. pixel counts).
+    sample_weight : ndarray (n,)
+        Non-negative sample weights (e.g. pixel counts).
     n_clusters : int
     init : {"kmeans++", "random"} or ndarray (K, F)
     max_iter : int
@@ -205,18 +210,18 @@ def weighted_kmeans(
     """
     rng = np.random.default_rng(seed)
     samples = np.asarray(samples, dtype=np.float64)
-    weights = np.asarray(weights, dtype=np.float64)
+    sample_weight = np.asarray(sample_weight, dtype=np.float64)
     best = None
     runs = 1 if not isinstance(init, str) else attempts
     for attempt in range(runs):
-        centers = initial_centers(samples, weights, n_clusters, init, rng)
+        centers = initial_centers(samples, sample_weight, n_clusters, init, rng)
         report = None
         if on_iteration is not None:
 
             def report(iteration, offset=attempt * max_iter):
                 on_iteration(offset + iteration)
 
-        fit = lloyd(samples, weights, centers, max_iter, epsilon, report)
+        fit = lloyd(samples, sample_weight, centers, max_iter, epsilon, report)
         if best is None or fit.inertia < best.inertia:
             best = fit
     return best

@@ -29,7 +29,8 @@ import dask.array as da
 import numpy as np
 from dask.callbacks import Callback
 
-from .features import (
+from .model import ClusterModel
+from .pixels import (
     DEFAULT_MAX_SAMPLES,
     ImageLayout,
     _keys_from_rows,
@@ -39,7 +40,6 @@ from .features import (
     pixel_rows,
     valid_pixels,
 )
-from .model import ClusterModel
 from .quantize import (
     QuantizeResult,
     _check_parameters,

@@ -16,8 +16,8 @@ import numpy as np
 
 from . import colorspaces
 from .em import check_covariance, e_step
-from .features import PixelTable, build_table, check_mask, describe_image
 from .kmeans import nearest_center
+from .pixels import PixelTable, build_table, check_mask, describe_image
 
 METHODS = ("kmeans", "em")
 _SCHEMA = "napari-colorquant/model"
@@ -167,7 +167,7 @@ class ClusterModel:
     def describe(self, image, channel_axis: int | None = None):
         """Read ``image`` as this model's input was read; checks channels, kind and dtype match.
 
-        Returns the array (numpy or dask, not copied) and its :class:`~.features.ImageLayout`.
+        Returns the array (numpy or dask, not copied) and its :class:`~.pixels.ImageLayout`.
         """
         requested = "rgb" if self.input_kind in ("rgb", "rgba") else "auto"  # an explicit axis of 3 is RGB here
         try:

@@ -13,9 +13,9 @@ import numpy as np
 
 from . import colorspaces
 from .em import bic
-from .features import ImageLayout, pixel_rows, valid_pixels
 from .kmeans import nearest_center
 from .model import ClusterModel, build_model
+from .pixels import ImageLayout, pixel_rows, valid_pixels
 
 _COVARIANCE_FLAGS = {"spherical": 0, "diagonal": 1, "full": 2}  # cv2.ml.EM_COV_MAT_*
 

@@ -20,7 +20,9 @@ import numpy as np
 from . import colorspaces
 from ._threads import for_chunks, single_threaded_blas
 from .em import bic, check_covariance, initial_parameters, weighted_em
-from .features import (
+from .kmeans import initial_centers, nearest_center, weighted_kmeans
+from .model import METHODS, ClusterModel, build_model
+from .pixels import (
     DEFAULT_MAX_SAMPLES,
     ImageLayout,
     PixelTable,
@@ -30,8 +32,6 @@ from .features import (
     is_lazy,
     pixel_rows,
 )
-from .kmeans import initial_centers, nearest_center, weighted_kmeans
-from .model import METHODS, ClusterModel, build_model
 
 ENGINES = ("fast", "opencv")
 Progress = Callable[[str, float], None]

@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 
 from . import feature_space
-from .features import is_lazy
 from .model import ClusterModel
+from .pixels import is_lazy
 from .quantize import QuantizeResult, apply_model, quantize
 
 Progress = Callable[[str, float], None]

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 from napari.layers import Image, Layer, Shapes
 
-from ..features import is_lazy
+from ..pixels import is_lazy
 from ..workflows import RunRequest, stack_channels
 from .layers import Source
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from .. import feature_space as fs
 from ..colorspaces import CHROMA_SPACES
-from ..features import is_lazy
+from ..pixels import is_lazy
 from ..quantize import QuantizeResult
 
 ROLES = ("clusters", "quantized", "posterior", "feature space", "gaussians", "histogram")
