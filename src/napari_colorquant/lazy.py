@@ -20,6 +20,8 @@ This module imports dask (an optional dependency: ``pip install napari-colorquan
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import math
 import time
 from dataclasses import dataclass
@@ -33,11 +35,11 @@ from .model import ClusterModel
 from .pixels import (
     DEFAULT_MAX_SAMPLES,
     ImageLayout,
-    _keys_from_rows,
     build_table,
     check_mask,
     describe_image,
     pixel_rows,
+    unique_rows,
     valid_pixels,
 )
 from .quantize import (
@@ -78,22 +80,31 @@ def _spatial_chunks(array: da.Array, layout: ImageLayout) -> tuple:
 
 
 def _block_layout(block: np.ndarray, layout: ImageLayout) -> ImageLayout:
-    _, block_layout, _ = describe_image(block, layout.channel_axis, "auto", scale=layout.scale)
-    return block_layout
+    """The whole image's layout (kind, channels, scale) with this block's shape."""
+    spatial = tuple(s for axis, s in enumerate(block.shape) if axis != layout.channel_axis)
+    return dataclasses.replace(layout, shape=tuple(block.shape), spatial_shape=spatial)
 
 
-def _count_block(block: np.ndarray, mask: np.ndarray | None, layout: ImageLayout):
-    """Distinct values and counts of one chunk (exact path)."""
+def _positions(block_layout: ImageLayout, origin: tuple[int, ...], layout: ImageLayout, picks: np.ndarray):
+    """Flat indices in the whole image of the block pixels ``picks`` (block at ``origin``)."""
+    coords = np.unravel_index(picks, block_layout.spatial_shape)
+    return np.ravel_multi_index(tuple(c + o for c, o in zip(coords, origin, strict=True)), layout.spatial_shape)
+
+
+def _count_block(block: np.ndarray, mask: np.ndarray | None, layout: ImageLayout, origin: tuple[int, ...]):
+    """Distinct values and counts of one chunk (exact path); float pixels with their image positions."""
     block_layout = _block_layout(block, layout)
     block_mask = None if mask is None else np.asarray(mask, bool)
-    try:
-        table = build_table(block, block_layout, block_mask, max_samples=None)
-    except ValueError:  # nothing valid in this chunk
-        return np.empty((0, layout.n_channels), layout.dtype), np.empty(0, np.int64)
-    return table.values, table.counts.astype(np.int64)
+    table = build_table(block, block_layout, block_mask, max_samples=None, allow_empty=True)
+    if table.strategy != "direct":
+        return table.values, table.counts.astype(np.int64), None
+    picks = np.arange(block_layout.n_pixels) if table.valid is None else np.flatnonzero(table.valid)
+    return table.values, table.counts.astype(np.int64), _positions(block_layout, origin, layout, picks)
 
 
-def _sample_block(block: np.ndarray, mask: np.ndarray | None, layout: ImageLayout, quota: int, seed: int, index: int):
+def _sample_block(
+    block: np.ndarray, mask: np.ndarray | None, layout: ImageLayout, origin: tuple[int, ...], quota: int, seed, index
+):
     """A reproducible random sample of one chunk's valid pixels (approximate path)."""
     block_layout = _block_layout(block, layout)
     valid = valid_pixels(block, block_layout, None if mask is None else np.asarray(mask, bool))
@@ -103,23 +114,26 @@ def _sample_block(block: np.ndarray, mask: np.ndarray | None, layout: ImageLayou
     if candidates.size > quota:
         candidates = np.sort(rng.choice(candidates, size=quota, replace=False))
     values = np.ascontiguousarray(rows[candidates])
-    return values, np.ones(values.shape[0], np.int64)
+    return values, np.ones(values.shape[0], np.int64), _positions(block_layout, origin, layout, candidates)
 
 
 def _merge(parts, layout: ImageLayout):
-    """Sum the counts of equal values; order values as the in-memory path does (by packed key)."""
+    """Merge chunks as the in-memory path orders values.
+
+    Integers: sum the counts of equal values, ordered by packed key. Floats: every
+    pixel once, in the image's pixel order (so k-means++ starts from the same values).
+    """
     values = np.concatenate([p[0] for p in parts])
     counts = np.concatenate([p[1] for p in parts])
+    if not layout.is_integer:
+        positions = np.concatenate([p[2] for p in parts])
+        order = np.argsort(positions, kind="stable")
+        return values[order], counts[order], positions[order]
     if values.shape[0] == 0:
-        return values, counts
-    if layout.is_integer and layout.dtype.itemsize * 8 * layout.n_channels <= 64:
-        keys = _keys_from_rows(values, layout)
-        unique, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
-        merged = np.bincount(inverse.reshape(-1), weights=counts, minlength=unique.size).astype(np.int64)
-        return values[first], merged
-    unique, inverse = np.unique(values, axis=0, return_inverse=True)
-    merged = np.bincount(inverse.reshape(-1), weights=counts, minlength=unique.shape[0]).astype(np.int64)
-    return unique, merged
+        return values, counts, None
+    unique, inverse, _ = unique_rows(values, layout)
+    merged = np.bincount(inverse, weights=counts, minlength=unique.shape[0]).astype(np.int64)
+    return unique, merged, None
 
 
 def _tree_merge(items: list, layout: ImageLayout):
@@ -131,10 +145,9 @@ def _tree_merge(items: list, layout: ImageLayout):
 
 
 def _exact_possible(layout: ImageLayout, max_samples: int | None) -> bool:
-    if not layout.is_integer:
-        return max_samples is None or layout.n_pixels <= max_samples
-    bits = layout.dtype.itemsize * 8 * layout.n_channels
-    return bits <= 24 or max_samples is None or (bits <= 64 and layout.n_pixels <= max_samples)
+    if max_samples is None or layout.n_pixels <= max_samples:
+        return True
+    return layout.is_integer and layout.dtype.itemsize * 8 * layout.n_channels <= 24
 
 
 def _aligned_mask(mask, array: da.Array, layout: ImageLayout) -> da.Array | None:
@@ -155,10 +168,13 @@ def _blocks(array: da.Array, layout: ImageLayout, mask: da.Array | None):
     if layout.channel_axis is not None:
         grid = np.take(grid, 0, axis=layout.channel_axis)
     mask_grid = None if mask is None else mask.to_delayed()
-    sizes = np.prod(np.meshgrid(*[np.asarray(c) for c in _spatial_chunks(array, layout)], indexing="ij"), axis=0)
+    chunks = _spatial_chunks(array, layout)
+    sizes = np.prod(np.meshgrid(*[np.asarray(c) for c in chunks], indexing="ij"), axis=0)
+    starts = [np.concatenate([[0], np.cumsum(c)[:-1]]).astype(int) for c in chunks]
+    origins = [tuple(int(s) for s in o) for o in itertools.product(*starts)]
     flat_blocks = grid.reshape(-1)
     flat_masks = [None] * flat_blocks.size if mask_grid is None else mask_grid.reshape(-1)
-    return list(zip(flat_blocks, flat_masks, sizes.reshape(-1), strict=True))
+    return list(zip(flat_blocks, flat_masks, sizes.reshape(-1), origins, strict=True))
 
 
 @dataclass
@@ -196,22 +212,23 @@ def collect_samples(
     max_samples: int | None,
     seed: int,
     progress=None,
+    allow_empty: bool = False,
 ) -> LazyFit:
     """Merged distinct values and counts (exact) or a merged chunk-wise sample, computed with dask."""
     start = time.perf_counter()
     exact = _exact_possible(layout, max_samples)
     blocks = _blocks(data, layout, mask)
     if exact:
-        parts = [dask.delayed(_count_block)(b, m, layout) for b, m, _ in blocks]
+        parts = [dask.delayed(_count_block)(b, m, layout, o) for b, m, _, o in blocks]
     else:
         total = layout.n_pixels
         parts = [
-            dask.delayed(_sample_block)(b, m, layout, max(1, math.ceil(max_samples * size / total)), seed, i)
-            for i, (b, m, size) in enumerate(blocks)
+            dask.delayed(_sample_block)(b, m, layout, o, max(1, math.ceil(max_samples * size / total)), seed, i)
+            for i, (b, m, size, o) in enumerate(blocks)
         ]
     with _TaskProgress(progress):
-        (values, counts) = dask.compute(_tree_merge(parts, layout))[0]
-    if counts.sum() == 0:
+        values, counts, _ = dask.compute(_tree_merge(parts, layout))[0]
+    if counts.sum() == 0 and not allow_empty:
         what = "all pixels are NaN/inf or outside the mask" if layout.dtype.kind == "f" else "the mask is empty"
         raise ValueError(f"nothing to cluster: {what}")
     return LazyFit(values, counts, exact, time.perf_counter() - start)
@@ -425,7 +442,8 @@ def apply_lazy(model: ClusterModel, image: da.Array, *, mask=None, channel_axis:
     """
     data, layout = _model_layout(model, image, channel_axis)
     dask_mask = _aligned_mask(mask, data, layout)
-    samples = collect_samples(data, layout, dask_mask, DEFAULT_MAX_SAMPLES, int(model.params.get("seed", 0)))
+    seed = int(model.params.get("seed", 0))
+    samples = collect_samples(data, layout, dask_mask, DEFAULT_MAX_SAMPLES, seed, allow_empty=True)
     return _lazy_result(model, data, layout, dask_mask, samples, {"count": samples.seconds})
 
 

@@ -197,7 +197,7 @@ class ClusterModel:
     def pixel_table(self, image, *, mask=None, channel_axis: int | None = None) -> PixelTable:
         """Distinct values of an image this model can label (checks it matches the fitted input)."""
         array, layout = self.describe(image, channel_axis)
-        return build_table(array, layout, check_mask(mask, layout), max_samples=None)
+        return build_table(array, layout, check_mask(mask, layout), max_samples=None, allow_empty=True)
 
     # --- JSON -----------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

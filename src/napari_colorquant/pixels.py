@@ -12,9 +12,13 @@ Three strategies, chosen by dtype and channel count:
     writing back gathers from a dense table indexed by the key, chunk by chunk,
     so no per-pixel key array is ever held in full. Exact.
 ``inverse``
-    Other integer data whose values pack into 64 bits (uint16 RGB, uint16
-    multichannel, many uint8 channels): ``np.unique`` on packed keys gives the
-    distinct values, their counts and each pixel's index. Exact.
+    Other integer data (uint16 RGB, uint16 multichannel, uint32/int32 RGB, many
+    uint8 channels): each pixel's channels are packed into one uint64 key when
+    they fit in 64 bits, and ``np.unique`` on the keys gives the distinct values,
+    their counts and each pixel's index. Wider pixels (uint16 with 5 or more
+    channels, 32-bit RGB, uint8 with 9 or more channels) are packed into several
+    64-bit words, sorted with ``np.lexsort`` and split where any word changes:
+    the same order and the same exactness, whatever the width.
 ``direct``
     Floating-point data: every valid pixel is a sample of weight 1 and results
     are computed pixel by pixel in chunks. Exact.
@@ -418,6 +422,52 @@ def _keys_from_rows(rows: np.ndarray, layout: ImageLayout) -> np.ndarray:
     return keys
 
 
+def _key_words(rows: np.ndarray, layout: ImageLayout) -> list[np.ndarray]:
+    """Rows packed into uint64 words, least significant first; together they are the full key.
+
+    Channel ``c`` sits at bit ``bits * c`` of the full (arbitrarily wide) key, so
+    sorting by the words, last word first, sorts rows by their last channel first.
+    """
+    per_word = 64 // (layout.dtype.itemsize * 8)
+    return [_keys_from_rows(rows[:, start : start + per_word], layout) for start in range(0, rows.shape[1], per_word)]
+
+
+def unique_rows(rows: np.ndarray, layout: ImageLayout) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Distinct integer value rows, each row's index among them, and their counts; exact for any width.
+
+    Parameters
+    ----------
+    rows : ndarray (n, C)
+        Integer pixel values (colour channels only) in ``layout.dtype``.
+    layout : ImageLayout
+
+    Returns
+    -------
+    values : ndarray (U, C)
+        Distinct rows, ordered by their packed key (last channel most significant).
+    inverse : ndarray (n,) of intp
+        Index into ``values`` of each row.
+    counts : ndarray (U,) of int64
+    """
+    words = _key_words(rows, layout)
+    if len(words) == 1:
+        keys, inverse, counts = np.unique(words[0], return_inverse=True, return_counts=True)
+        return _decode_keys(keys, layout), inverse.reshape(-1), counts.astype(np.int64)
+    # Too wide for one 64-bit key: sort by all words and cut where any word changes.
+    n = rows.shape[0]
+    order = np.lexsort(words)
+    starts_group = np.zeros(n, dtype=bool)
+    starts_group[:1] = True
+    for word in words:
+        ordered = word[order]
+        starts_group[1:] |= ordered[1:] != ordered[:-1]
+    starts = np.flatnonzero(starts_group)
+    inverse = np.empty(n, dtype=np.intp)
+    inverse[order] = np.cumsum(starts_group) - 1
+    counts = np.diff(np.append(starts, n)).astype(np.int64)
+    return np.ascontiguousarray(rows[order[starts]], dtype=layout.dtype), inverse, counts
+
+
 def _key_chunks(array: np.ndarray, layout: ImageLayout) -> list[tuple[int, int, Callable[[], np.ndarray]]]:
     """``(start, stop, keys)`` over all pixels in chunks; ``keys()`` computes that chunk's packed keys.
 
@@ -534,6 +584,7 @@ def build_table(
     *,
     max_samples: int | None = DEFAULT_MAX_SAMPLES,
     seed: int = 0,
+    allow_empty: bool = False,
 ) -> PixelTable:
     """Count the distinct valid pixel values of an image.
 
@@ -548,14 +599,22 @@ def build_table(
         fit runs on a reproducible sample of this many pixels.
     seed : int
         Seed of that sample.
+    allow_empty : bool
+        Return an empty table (every pixel invalid) instead of raising; for
+        predicting, where an all-NaN or all-masked image or chunk gets label 0.
 
     Returns
     -------
     PixelTable
+
+    Raises
+    ------
+    ValueError
+        If no pixel is valid (all NaN/inf or outside the mask) and not ``allow_empty``.
     """
     valid = valid_pixels(array, layout, mask)
     n_valid = layout.n_pixels if valid is None else int(np.count_nonzero(valid))
-    if n_valid == 0:
+    if n_valid == 0 and not allow_empty:
         what = "all pixels are NaN/inf or outside the mask" if layout.dtype.kind == "f" else "the mask is empty"
         raise ValueError(f"nothing to cluster: {what}")
     bits = _lut_key_bits(layout)
@@ -579,20 +638,15 @@ def build_table(
     elif layout.is_integer:
         # Sorting the keys is cheaper than clearing 2**24 bins for small RGB images,
         # and the only exact option for keys wider than 24 bits.
-        keys = np.concatenate([k() for _, _, k in _key_chunks(array, layout)]) if small_rgb8 else None
-        if keys is None:
+        if small_rgb8:
+            keys = np.concatenate([k() for _, _, k in _key_chunks(array, layout)])
+            keys = keys if valid is None else keys[valid]
+            unique, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)
+            values, inverse = _decode_keys(unique, layout), inverse.reshape(-1)
+        else:
             rows = pixel_rows(array, layout)[:, : layout.n_channels]
-            keys = _keys_from_rows(rows if valid is None else rows[valid], layout)
-        elif valid is not None:
-            keys = keys[valid]
-        unique, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)
-        table = PixelTable(
-            values=_decode_keys(unique, layout),
-            counts=counts,
-            strategy="inverse",
-            _inverse=inverse.reshape(-1),
-            **common,
-        )
+            values, inverse, counts = unique_rows(rows if valid is None else rows[valid], layout)
+        table = PixelTable(values=values, counts=counts, strategy="inverse", _inverse=inverse, **common)
     else:
         rows = pixel_rows(array, layout)[:, : layout.n_channels]
         if valid is not None:

@@ -397,6 +397,8 @@ def quality_figures(model: ClusterModel, layout: ImageLayout, mse: float) -> dic
 
 def weighted_mse(model: ClusterModel, layout: ImageLayout, values: np.ndarray, counts: np.ndarray) -> float:
     """MSE of the quantized colours of distinct ``values`` (each ``counts`` times) against them."""
+    if np.sum(counts) == 0:  # nothing valid (an all-NaN or all-masked image given to a model)
+        return 0.0
     approx = to_dtype(model.quantized_values(values), layout.dtype).astype(np.float64)
     errors = ((approx - values.astype(np.float64)) ** 2).sum(axis=1)
     return float(errors @ counts / (np.sum(counts) * layout.n_channels))
