@@ -1,0 +1,61 @@
+"""The plugin's OME reader in a real viewer: one layer per channel, OME names and colours, lazy pyramids."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tifffile
+
+RED, GREEN, BLUE = -16776961, 16711935, 65535  # OME Color: signed 32-bit RGBA
+
+
+@pytest.fixture
+def tczyx():
+    rng = np.random.default_rng(0)
+    return rng.integers(0, 4000, (3, 2, 4, 16, 20), dtype=np.uint16)  # T, C, Z, Y, X
+
+
+def test_reader_opens_channels_as_named_coloured_layers(make_napari_viewer, tmp_path, tczyx):
+    path = tmp_path / "cells.ome.tif"
+    tifffile.imwrite(
+        path, tczyx, ome=True,
+        metadata={"axes": "TCZYX", "Channel": {"Name": ["DAPI", "GFP"], "Color": [BLUE, GREEN]}, "PhysicalSizeX": 0.25},
+    )  # fmt: skip
+    viewer = make_napari_viewer()
+    layers = viewer.open(str(path), plugin="napari-colorquant")
+    assert [layer.name for layer in layers] == ["DAPI", "GFP"]
+    np.testing.assert_array_equal(np.asarray(layers[1].data), tczyx[:, 1])
+    assert tuple(layers[0].axis_labels) == ("t", "z", "y", "x")
+    assert layers[0].scale[-1] == pytest.approx(0.25)
+    np.testing.assert_allclose(layers[0].colormap.colors[-1], [0, 0, 1, 1])
+    np.testing.assert_allclose(layers[1].colormap.colors[-1], [0, 1, 0, 1])
+    assert layers[0].metadata["ome"]["axes"] == "TCZYX"
+
+
+def test_reader_ome_zarr_pyramid_stays_lazy(make_napari_viewer, tmp_path):
+    import dask.array as da
+    import zarr
+
+    rng = np.random.default_rng(1)
+    full = rng.integers(0, 255, (2, 32, 32), dtype=np.uint8)
+    group = zarr.open_group(str(tmp_path / "img.ome.zarr"), mode="w")
+    group.create_array("0", data=full, chunks=(1, 16, 16))
+    group.create_array("1", data=full[:, ::2, ::2], chunks=(1, 16, 16))
+    axes = [{"name": "c", "type": "channel"}, {"name": "y", "type": "space"}, {"name": "x", "type": "space"}]
+    scale = [{"type": "scale", "scale": [1, 1, 1]}]
+    datasets = [{"path": level, "coordinateTransformations": scale} for level in ("0", "1")]
+    group.attrs["multiscales"] = [{"version": "0.4", "axes": axes, "datasets": datasets}]
+    group.attrs["omero"] = {"channels": [{"label": "A", "color": "FF0000"}, {"label": "B", "color": "00FF00"}]}
+    viewer = make_napari_viewer()
+    layers = viewer.open(str(tmp_path / "img.ome.zarr"), plugin="napari-colorquant")
+    assert [layer.name for layer in layers] == ["A", "B"]
+    assert layers[0].multiscale and len(layers[0].data) == 2
+    assert isinstance(layers[0].data[0], da.Array)
+    np.testing.assert_array_equal(np.asarray(layers[1].data[0]), full[1])
+
+
+def test_reader_declines_other_files():
+    from napari_colorquant._napari.reader import get_reader
+
+    assert get_reader("photo.png") is None and get_reader("plain.tif") is None
+    assert get_reader("x.ome.tiff") is not None and get_reader(["x.ome.zarr"]) is not None
