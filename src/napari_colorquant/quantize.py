@@ -123,8 +123,9 @@ class QuantizeResult:
         else:
             out["log_likelihood"] = m.log_likelihood
             out["bic"] = m.bic
-        if "fitted_on_slice" in m.params:
-            out["fitted_on_slice"] = m.params["fitted_on_slice"]
+        for key in ("fitted_on_slice", "fitted_on_frames"):
+            if key in m.params:
+                out[key] = m.params[key]
         return out
 
 

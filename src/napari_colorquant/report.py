@@ -42,6 +42,8 @@ def report_lines(summary: Mapping[str, Any], *, applied: bool = False, seconds: 
             lines.append(f"log-likelihood: {s['log_likelihood']:.4f} per pixel · BIC: {s['bic']:.6g}")
         if s.get("fitted_on_slice"):
             lines.append(f"fitted on slice {s['fitted_on_slice']}")
+        if s.get("fitted_on_frames"):
+            lines.append(f"fitted on frames: {s['fitted_on_frames']}")
     lines.append(f"MSE: {s['mse']:.4g} · PSNR: {s['psnr']:.2f} dB")
     chroma = " (incl. kept luminance)" if s["color_space"] in CHROMA_SPACES else ""
     lines.append(

@@ -153,6 +153,71 @@ def fit_on_slice(
     return apply(fit_result.model, image, mask=mask, channel_axis=channel_axis), fit_result
 
 
+def fit_on_frames(
+    image,
+    axis: int,
+    step: int,
+    *,
+    channel_axis: int | None = None,
+    mask=None,
+    progress: Progress | None = None,
+    **params,
+) -> tuple[QuantizeResult, QuantizeResult]:
+    """Fit one model on every ``step``-th frame of a time-lapse, then label every frame with it.
+
+    One model for all frames means one palette: colours do not flicker from frame to frame.
+    Dask inputs stay lazy (labels are computed when a frame is looked at or saved).
+
+    Parameters
+    ----------
+    image : array_like or dask array
+        nD image whose ``axis`` is time (or any axis to subsample).
+    axis : int
+        The frame axis (not the channel axis).
+    step : int
+        Fit on frames ``0, step, 2 step, …``; 1 fits on every frame.
+    channel_axis : int, optional
+        As for :func:`~napari_colorquant.quantize`, on the whole image.
+    mask : array_like of bool, optional
+        Pixel-grid mask of the whole image.
+    progress : callable, optional
+    **params
+        Clustering parameters, as for :func:`~napari_colorquant.quantize`.
+
+    Returns
+    -------
+    result : QuantizeResult
+        Every frame labelled; ``result.model.params["fitted_on_frames"]`` records the frames.
+    fit_result : QuantizeResult
+        The fit on the chosen frames alone.
+
+    Raises
+    ------
+    ValueError
+        When ``axis`` is out of range or is the channel axis, or ``step`` is not a positive integer.
+    """
+    ndim = len(np.shape(image))
+    if isinstance(step, bool) or not isinstance(step, (int, np.integer)) or step < 1:
+        raise ValueError(f"step must be a positive integer (fit on every step-th frame), got {step!r}")
+    if not -ndim <= axis < ndim:
+        raise ValueError(f"frame axis {axis} is out of range for an image with {ndim} dimensions")
+    axis %= ndim
+    channel = None if channel_axis is None else int(channel_axis) % ndim
+    if axis == channel:
+        raise ValueError(f"the frame axis {axis} is the channel axis; choose another axis")
+    index = tuple(slice(None, None, int(step)) if i == axis else slice(None) for i in range(ndim))
+    fit_mask = None
+    if mask is not None:
+        pixel_axis = axis - (1 if channel is not None and channel < axis else 0)
+        fit_mask = mask[tuple(slice(None, None, int(step)) if i == pixel_axis else slice(None)
+                              for i in range(np.ndim(mask)))]  # fmt: skip
+    fit_result = quantize(image[index], channel_axis=channel, mask=fit_mask, progress=progress, **params)
+    (progress or _silent)("write", 0.5)
+    frames = np.shape(image)[axis]
+    fit_result.model.params["fitted_on_frames"] = f"{len(range(0, frames, int(step)))} of {frames} (every {step})"
+    return apply(fit_result.model, image, mask=mask, channel_axis=channel_axis), fit_result
+
+
 @dataclass
 class PyramidOutput:
     """A pyramid labelled with one model: the result on level 0 and every level's labels and colours."""
@@ -222,6 +287,8 @@ class RunRequest:
         Fit on this slice, then label the whole image (:func:`fit_on_slice`).
     levels : list, optional
         Every pyramid level, finest first (:func:`fit_pyramid`).
+    frames : (axis, step), optional
+        Fit on every ``step``-th frame along ``axis``, then label all frames (:func:`fit_on_frames`).
     posterior : {"none", "max posterior", "per cluster"}
         EM soft segmentation to compute.
     sample_points : int
@@ -234,6 +301,7 @@ class RunRequest:
     mask: Any = None
     fit_index: tuple | None = None
     levels: list | None = None
+    frames: tuple[int, int] | None = None
     posterior: str = "none"
     sample_points: int = 0
 
@@ -294,6 +362,11 @@ def _cluster(request: RunRequest, progress: Progress | None) -> RunOutput:
             request.data, request.fit_index, channel_axis=request.channel_axis, mask=request.mask,
             progress=progress, **params,
         )  # fmt: skip
+        return RunOutput(result, fit_result=fit_result)
+    if request.frames is not None:
+        axis, step = request.frames
+        result, fit_result = fit_on_frames(request.data, axis, step, channel_axis=request.channel_axis,
+                                           mask=request.mask, progress=progress, **params)  # fmt: skip
         return RunOutput(result, fit_result=fit_result)
     result = quantize(request.data, channel_axis=request.channel_axis, mask=request.mask, progress=progress, **params)
     return RunOutput(result)

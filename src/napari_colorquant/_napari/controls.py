@@ -22,7 +22,9 @@ from ..quantize import INITS
 
 FEATURE_VIEWS = ("separate window", "same viewer", "none")
 POSTERIOR_CHOICES = ("none", "max posterior", "per cluster")
-SCOPES = ("whole stack", "current slice")
+SCOPES = ("whole stack", "current slice", "every n-th frame")
+#: Axis labels that name a channel axis (compared lower-case).
+CHANNEL_AXIS_NAMES = ("c", "ch", "channel", "channels")
 METHOD_LABELS = {"kmeans": "k-means", "em": "EM (Gaussian mixture)"}
 MAX_CLUSTERS = 255  # labels are stored as uint8 in indexed PNGs
 _RGB_SPACES = tuple(space for space in COLOR_SPACES if space != "channels")
@@ -92,6 +94,8 @@ class Controls:
         self._make_run_options()
         self.image.changed.connect(self._on_image_changed)
         self.channels.changed.connect(lambda: self.color_space.reset_choices())
+        self.channel_axis.changed.connect(self._on_channel_axis_changed)
+        self.scope.changed.connect(self.update_visibility)
         self.parameters["method"].changed.connect(self.update_visibility)
 
     def _make_layer_pickers(self) -> None:
@@ -108,6 +112,15 @@ class Controls:
             choices=self._channel_choices,
             tooltip="Other image layers of the same shape used as extra feature channels "
             "(napari splits multichannel files into one layer per channel).",
+        )
+        self.channel_axis = ComboBox(
+            name="channel_axis",
+            label="channel axis",
+            choices=self._channel_axis_choices,
+            nullable=True,
+            value=None,
+            tooltip="Axis of the image layer that holds channels (a CYX or CZYX stack in one layer): its "
+            "channels become the features. Empty: gray. Picked from the layer's axis labels ('c', 'channel').",
         )
         self.mask = ComboBox(
             name="mask",
@@ -139,8 +152,16 @@ class Controls:
             label="fit on",
             choices=list(SCOPES),
             value=SCOPES[0],
-            tooltip="nD data: fit on all pixels, or on the slice on screen and then label "
-            "the whole stack with that model.",
+            tooltip="nD data: fit on all pixels, on the slice on screen, or on every n-th frame (time-lapse), "
+            "then label the whole stack with that one model (one palette for all frames).",
+        )
+        self.frame_step = SpinBox(
+            name="frame_step",
+            label="every n frames",
+            value=5,
+            min=1,
+            max=10000,
+            tooltip="With 'every n-th frame': fit on frames 0, n, 2n, … of the time (or first) axis.",
         )
         self.posterior = ComboBox(
             name="posterior",
@@ -175,9 +196,9 @@ class Controls:
     def input_widgets(self) -> list[Widget]:
         """The controls above the Run button, in display order."""
         p = self.parameters
-        return [self.image, self.channels, p["method"], p["n_clusters"], self.color_space, p["covariance"],
-                p["max_iter"], p["epsilon"], p["attempts"], p["init"], p["seed"], self.mask, self.scope,
-                self.posterior, self.feature_view, self.live]  # fmt: skip
+        return [self.image, self.channel_axis, self.channels, p["method"], p["n_clusters"], self.color_space,
+                p["covariance"], p["max_iter"], p["epsilon"], p["attempts"], p["init"], p["seed"], self.mask,
+                self.scope, self.frame_step, self.posterior, self.feature_view, self.live]  # fmt: skip
 
     def params(self) -> dict[str, Any]:
         """Clustering parameters as :func:`napari_colorquant.quantize` takes them."""
@@ -190,17 +211,26 @@ class Controls:
 
     def reset_choices(self, *_) -> None:
         """Re-read the layer lists (after layers were added, removed, moved or renamed)."""
-        for widget in (self.image, self.channels, self.color_space, self.mask, self.apply_target):
+        for widget in (self.image, self.channel_axis, self.channels, self.color_space, self.mask, self.apply_target):
             widget.reset_choices()
 
     # --- choices ------------------------------------------------------------------
     def _image_choices(self, widget=None) -> list[tuple[str, Image]]:
         return [(layer.name, layer) for layer in self._viewer.layers if isinstance(layer, Image)]
 
+    def _channel_axis_choices(self, widget=None) -> list[tuple[str, int]]:
+        layer = self.image.value if "image" in self.__dict__ else None
+        if layer is None or layer.rgb or layer.multiscale or layer.ndim < 3:
+            return []
+        labels = tuple(layer.axis_labels)
+        return [(f"{axis}: {labels[axis]} ({size})", axis) for axis, size in enumerate(layer.data.shape)]
+
     def _channel_choices(self, widget=None) -> list[tuple[str, Image]]:
         current = self.image.value if "image" in self.__dict__ else None
         if current is None or current.rgb or current.multiscale:
             return []
+        if "channel_axis" in self.__dict__ and self.channel_axis.value is not None:
+            return []  # the layer's own channel axis gives the channels
         return [
             (layer.name, layer)
             for layer in self._viewer.layers
@@ -221,12 +251,20 @@ class Controls:
             return ["auto", *_RGB_SPACES]
         if "channels" in self.__dict__ and self.channels.value:
             return ["auto", "channels"]
+        if "channel_axis" in self.__dict__ and self.channel_axis.value is not None:
+            return ["auto", "channels"]
         return ["auto", "gray"]
 
     def _on_image_changed(self, *_) -> None:
+        self.channel_axis.reset_choices()
+        self.channel_axis.value = guess_channel_axis(self.image.value)
         self.channels.reset_choices()
         self.color_space.reset_choices()
         self.update_visibility()
+
+    def _on_channel_axis_changed(self, *_) -> None:
+        self.channels.reset_choices()
+        self.color_space.reset_choices()
 
     def update_visibility(self, *_) -> None:
         """Show method-specific and nD-only controls only when they apply."""
@@ -234,9 +272,20 @@ class Controls:
         self.parameters["covariance"].visible = is_em
         self.posterior.visible = is_em
         layer = self.image.value
-        self.scope.visible = layer is not None and layer.ndim > 2 and not layer.multiscale
+        stack = layer is not None and layer.ndim > 2 and not layer.multiscale
+        self.scope.visible = stack
+        self.channel_axis.visible = stack and not layer.rgb
+        self.frame_step.visible = stack and self.scope.value == "every n-th frame"
 
     def watch(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` when a value that live preview re-runs on changes (K, feature space, method)."""
         for widget in (self.parameters["n_clusters"], self.color_space, self.parameters["method"]):
             widget.changed.connect(callback)
+
+
+def guess_channel_axis(layer) -> int | None:
+    """The axis a layer names as its channel axis (``axis_labels`` 'c' / 'channel'), or None."""
+    if layer is None or layer.rgb or layer.multiscale or layer.ndim < 3:
+        return None
+    labels = [str(label).lower() for label in layer.axis_labels]
+    return next((axis for axis, label in enumerate(labels) if label in CHANNEL_AXIS_NAMES), None)

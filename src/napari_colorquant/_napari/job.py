@@ -49,8 +49,59 @@ def layer_geometry(layer: Layer) -> dict[str, Any]:
     return geometry
 
 
-def source_of(layer: Image, extra: list[Image] | None = None) -> tuple[Source, str, list, list]:
-    """The :class:`Source` of an input (plus extra channel layers), its kind, colormaps and limits."""
+def without_axis(geometry: dict[str, Any], axis: int) -> dict[str, Any]:
+    """A layer's geometry with one data axis (its channel axis) left out, for outputs on the pixel grid.
+
+    Raises
+    ------
+    ValueError
+        When the layer is rotated or sheared in a way that mixes the channel axis with the others.
+    """
+    out = dict(geometry)
+    for key in ("scale", "translate", "axis_labels", "units"):
+        if key in out:
+            out[key] = tuple(v for i, v in enumerate(out[key]) if i != axis)
+    matrix = np.asarray(out.pop("affine"))
+    out["affine"] = np.delete(np.delete(matrix, axis, axis=0), axis, axis=1)
+    for key in ("rotate", "shear"):
+        value = np.asarray(out.pop(key, None) if key in out else 0.0)
+        identity = np.eye(value.shape[0]) if key == "rotate" and value.ndim == 2 else np.zeros_like(value)
+        if value.size and not np.allclose(value, identity):
+            raise ValueError(f"a {key}d layer cannot be clustered along a channel axis; reset its {key} first")
+    return out
+
+
+def _single_layer_channels(layer: Image, axis: int) -> tuple[list, list, list]:
+    """Names, colormaps and contrast limits for the channels of one layer's ``axis``."""
+    from napari.utils.colormaps import ensure_colormap
+
+    from .reader import FALLBACK_COLORMAPS
+
+    n = layer.data.shape[axis]
+    label = str(tuple(layer.axis_labels)[axis])
+    names = [f"{layer.name} {label}{c}" for c in range(n)]
+    colormaps = [ensure_colormap(FALLBACK_COLORMAPS[c % len(FALLBACK_COLORMAPS)]) for c in range(n)]
+    if is_lazy(layer.data):
+        limits = [tuple(layer.contrast_limits)] * n
+    else:
+        data = np.moveaxis(np.asarray(layer.data), axis, 0).reshape(n, -1)
+        limits = [(float(np.nanmin(row)), float(np.nanmax(row))) for row in data]
+    return names, colormaps, limits
+
+
+def source_of(
+    layer: Image, extra: list[Image] | None = None, channel_axis: int | None = None
+) -> tuple[Source, str, list, list]:
+    """The :class:`Source` of an input (plus extra channel layers, or its own ``channel_axis``),
+    its kind, colormaps and limits."""
+    if channel_axis is not None:
+        names, colormaps, limits = _single_layer_channels(layer, channel_axis)
+        source = Source(
+            name=layer.name, geometry=without_axis(layer_geometry(layer), channel_axis), rgb=False,
+            colormap=layer.colormap, contrast_limits=tuple(layer.contrast_limits), channel_names=names,
+            channel_colormaps=colormaps, channel_limits=limits, channel_axis=channel_axis,
+        )  # fmt: skip
+        return source, "channels", colormaps, limits
     layers = [layer, *(extra or [])]
     if layer.rgb:
         kind, colormaps, limits = "rgb", [], []
@@ -102,29 +153,44 @@ def collect(controls, viewer) -> Job:
         data = stack_channels([layer_data(c) for c in [layer, *extra]])
         channel_axis = data.ndim - 1
     else:
-        data, channel_axis = layer_data(layer), None
-    mask = mask_array(controls.mask.value, layer)
-    fit_index = None
+        own_axis = None if layer.rgb else controls.channel_axis.value
+        data, channel_axis = layer_data(layer), own_axis
+    own_axis = channel_axis if not (extra or levels is not None) else None
+    mask = mask_array(controls.mask.value, layer, own_axis)
+    fit_index = frames = None
     if layer.ndim > 2 and controls.scope.value == "current slice" and levels is None:
         fit_index = slice_index(layer, viewer)
         if layer.rgb or extra:
             fit_index = (*fit_index, slice(None))
-    source, kind, colormaps, limits = source_of(layer, extra)
+        if own_axis is not None:
+            fit_index = tuple(slice(None) if i == own_axis else item for i, item in enumerate(fit_index))
+    elif layer.ndim > 2 and controls.scope.value == "every n-th frame" and levels is None:
+        frames = (frame_axis(layer, own_axis), int(controls.frame_step.value))
+    source, kind, colormaps, limits = source_of(layer, extra, own_axis)
     is_em = controls.method.value == "em"
     posterior = controls.posterior.value if is_em else "none"
     view = controls.feature_view.value
     request = RunRequest(
         data=data, params=controls.params(), channel_axis=channel_axis, mask=mask, fit_index=fit_index,
-        levels=levels, posterior=posterior, sample_points=MAX_FEATURE_POINTS if view != "none" else 0,
+        levels=levels, frames=frames, posterior=posterior, sample_points=MAX_FEATURE_POINTS if view != "none" else 0,
     )  # fmt: skip
     return Job(layer, request, source, kind, colormaps, limits, posterior, view)
 
 
-def mask_array(mask_layer: Layer | None, layer: Image) -> np.ndarray | None:
+def frame_axis(layer: Image, channel_axis: int | None) -> int:
+    """The time axis of a layer (axis label 't' / 'time'), else its first axis that is not the channel axis."""
+    labels = [str(label).lower() for label in layer.axis_labels]
+    named = [axis for axis, label in enumerate(labels) if label in ("t", "time") and axis != channel_axis]
+    return named[0] if named else (1 if channel_axis == 0 else 0)
+
+
+def mask_array(mask_layer: Layer | None, layer: Image, channel_axis: int | None = None) -> np.ndarray | None:
     """The mask layer as a boolean pixel grid of ``layer`` (None without a mask)."""
     if mask_layer is None:
         return None
     spatial = tuple(layer.data.shape[:-1] if layer.rgb else layer.data.shape)
+    if channel_axis is not None:
+        spatial = tuple(size for axis, size in enumerate(layer.data.shape) if axis != channel_axis)
     if isinstance(mask_layer, Shapes):
         if len(mask_layer.data) == 0:
             raise ValueError(f"mask layer {mask_layer.name!r} has no shapes")

@@ -57,6 +57,7 @@ class Source:
     channel_names: list[str] = field(default_factory=list)
     channel_colormaps: list[Any] = field(default_factory=list)
     channel_limits: list[tuple[float, float]] = field(default_factory=list)
+    channel_axis: int | None = None
 
 
 def output_name(source_name: str, role: str) -> str:
@@ -149,7 +150,7 @@ def quantized_layers(result: QuantizeResult, source: Source, levels: list | None
             channel_meta["colormap"] = source.channel_colormaps[c]
             channel_meta["contrast_limits"] = source.channel_limits[c]
             channel_meta["metadata"] = _metadata(result, source, "quantized", {"channel": c})
-            channel = data[..., c]
+            channel = data[..., c] if source.channel_axis is None else data.take(c, axis=source.channel_axis)
             tuples.append((channel if is_lazy(channel) else np.ascontiguousarray(channel), channel_meta, "image"))
         return tuples
     meta["name"] = name

@@ -1,0 +1,84 @@
+"""One layer holding channels (CYX, ZCYX) clusters its channels; a time-lapse fits once on every n-th frame."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from napari_colorquant import apply_model, quantize
+from napari_colorquant.samples import load_sample
+
+
+def _params(widget):
+    return widget.controls.params()
+
+
+def test_channel_axis_is_picked_from_axis_labels(make_napari_viewer, dock, run_and_wait):
+    viewer = make_napari_viewer()
+    cyx = np.moveaxis(load_sample("kidney")[3], 0, 0)  # (3, 128, 128), C first
+    viewer.add_image(cyx, name="cells", axis_labels=("c", "y", "x"))
+    widget = dock(viewer)
+    assert widget.channel_axis.value == 0
+    assert widget.color_space.choices == ("auto", "channels")
+    widget.n_clusters.value = 4
+    widget.feature_view.value = "none"
+    run_and_wait(widget)
+    labels = viewer.layers["cells clusters"]
+    expected = quantize(cyx, channel_axis=0, **_params(widget))
+    assert labels.data.shape == (128, 128)
+    np.testing.assert_array_equal(labels.data, expected.labels)
+    assert labels.metadata["colorquant"]["model"]["color_space"] == "channels"
+    quantized = [layer for layer in viewer.layers if layer.name.endswith("quantized")]
+    assert len(quantized) == 3
+    np.testing.assert_array_equal(quantized[1].data, expected.quantized[1])
+    assert tuple(labels.axis_labels) == ("y", "x")
+
+
+def test_setting_channel_axis_on_an_unlabelled_zcyx_stack(make_napari_viewer, dock, run_and_wait):
+    viewer = make_napari_viewer()
+    zcyx = load_sample("kidney")[:4, :, :64, :64]
+    layer = viewer.add_image(zcyx, name="stack", scale=(2.0, 1.0, 0.5, 0.5))
+    widget = dock(viewer)
+    assert widget.channel_axis.value is None  # nothing names a channel axis: gray until told
+    assert tuple(widget.channel_axis.choices) == (None, 0, 1, 2, 3)
+    widget.channel_axis.value = 1
+    widget.n_clusters.value = 3
+    widget.feature_view.value = "none"
+    run_and_wait(widget)
+    labels = viewer.layers["stack clusters"]
+    assert labels.data.shape == (4, 64, 64)
+    np.testing.assert_array_equal(labels.data, quantize(zcyx, channel_axis=1, **_params(widget)).labels)
+    np.testing.assert_allclose(labels.scale, (2.0, 0.5, 0.5))
+    assert layer.data.shape == zcyx.shape
+
+
+def test_time_lapse_fit_on_every_nth_frame(make_napari_viewer, dock, run_and_wait):
+    viewer = make_napari_viewer()
+    rng = np.random.default_rng(3)
+    frames = np.stack([rng.integers(0, 200, (24, 24)) + 5 * t for t in range(6)]).astype(np.uint8)  # T, Y, X
+    viewer.add_image(frames, name="movie", axis_labels=("t", "y", "x"))
+    widget = dock(viewer)
+    widget.scope.value = "every n-th frame"
+    assert not widget.frame_step.native.isHidden()
+    widget.frame_step.value = 2
+    widget.n_clusters.value = 3
+    widget.feature_view.value = "none"
+    run_and_wait(widget)
+    model = quantize(frames[::2], **_params(widget)).model
+    labels = viewer.layers["movie clusters"]
+    np.testing.assert_array_equal(labels.data, apply_model(model, frames).labels)
+    assert "fitted on frames: 3 of 6 (every 2)" in widget.report.value
+
+
+def test_fit_on_frames_core_is_one_model_for_all_frames():
+    from napari_colorquant.workflows import fit_on_frames
+
+    tcyx = np.stack([load_sample("kidney")[2, :, :32, :32] + t for t in range(5)])
+    result, fit = fit_on_frames(tcyx, 0, 2, channel_axis=1, n_clusters=3)
+    expected = quantize(tcyx[::2], 3, channel_axis=1)
+    np.testing.assert_allclose(fit.model.means, expected.model.means)
+    np.testing.assert_array_equal(result.labels, apply_model(expected.model, tcyx, channel_axis=1).labels)
+    with pytest.raises(ValueError, match="channel axis"):
+        fit_on_frames(tcyx, 1, 2, channel_axis=1, n_clusters=3)
+    with pytest.raises(ValueError, match="step"):
+        fit_on_frames(tcyx, 0, 0, channel_axis=1, n_clusters=3)
