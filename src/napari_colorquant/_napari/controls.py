@@ -212,7 +212,13 @@ class Controls:
     def reset_choices(self, *_) -> None:
         """Re-read the layer lists (after layers were added, removed, moved or renamed)."""
         for widget in (self.image, self.channel_axis, self.channels, self.color_space, self.mask, self.apply_target):
+            before = widget.value
             widget.reset_choices()
+            # magicgui matches choices by name: after a rename, re-select the same layer object.
+            if isinstance(before, Layer) and widget.value is not before and before in widget.choices:
+                widget.value = before
+            elif isinstance(before, list) and before and widget.value != before:
+                widget.value = [layer for layer in before if layer in widget.choices]
 
     # --- choices ------------------------------------------------------------------
     def _image_choices(self, widget=None) -> list[tuple[str, Image]]:

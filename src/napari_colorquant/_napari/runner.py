@@ -37,7 +37,7 @@ class Runner:
         self._cancel = threading.Event()
         self._closed = False
         self._worker = None
-        self._last_percent = -1
+        self._last: tuple[int, str] = (-1, "")
 
     @property
     def busy(self) -> bool:
@@ -63,7 +63,7 @@ class Runner:
               finished: Callable) -> None:  # fmt: skip
         """Run ``function(*args)`` in a worker thread; the handlers run on the GUI thread unless shut down."""
         self._cancel.clear()
-        self._last_percent = -1
+        self._last: tuple[int, str] = (-1, "")
 
         def guard(handler):
             def call(*values):
@@ -108,8 +108,8 @@ class Runner:
         self.check()
         start, span = STAGES.get(stage, (0, 100))
         percent = int(start + span * min(max(float(fraction), 0.0), 1.0))
-        if percent != self._last_percent:
-            self._last_percent = percent
+        if (percent, stage) != self._last:
+            self._last = (percent, stage)
             self._forward(percent, stage)
 
     @ensure_main_thread

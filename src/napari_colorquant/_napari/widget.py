@@ -74,11 +74,8 @@ class ClusterWidget(Container):
         self.apply_button.changed.connect(self.apply_to_target)
         self.controls.watch(self._schedule_live)
         layer_events = self._viewer.layers.events
-        for event in (layer_events.inserted, layer_events.removed, layer_events.moved):
+        for event in (layer_events.inserted, layer_events.removed, layer_events.moved, layer_events.renamed):
             event.connect(self.controls.reset_choices)
-        layer_events.inserted.connect(self._watch_layer)
-        for layer in self._viewer.layers:
-            layer.events.name.connect(self.controls.reset_choices)
         self._viewer.layers.selection.events.active.connect(self._on_active_layer)
         self.native.destroyed.connect(self.runner.shutdown)
         self.native.destroyed.connect(self.placer.close_feature_viewer)
@@ -86,8 +83,9 @@ class ClusterWidget(Container):
         self._on_active_layer()
         self.controls.update_visibility()
 
-    def _watch_layer(self, event) -> None:
-        event.value.events.name.connect(self.controls.reset_choices)
+    def reset_choices(self, *_) -> None:
+        """Re-read the layer lists, keeping the selected layers (napari calls this on layer events)."""
+        self.controls.reset_choices()
 
     def _on_active_layer(self, *_) -> None:
         active = self._viewer.layers.selection.active
@@ -109,23 +107,10 @@ class ClusterWidget(Container):
             return
         self._track_data(job)
         self._set_running(True, "clustering…")
-        self.runner.start(self._compute, job, returned=self._on_done, errored=self._on_error,
+        # A plain function, not a bound method: napari's worker messages repr() it, and the repr of a
+        # bound method reads every control (deleted ones too, once the viewer is closed).
+        self.runner.start(compute_run, job, self.runner, returned=self._on_done, errored=self._on_error,
                           finished=self._on_finished)  # fmt: skip
-
-    def _compute(self, job: _job.Job) -> tuple:
-        """Worker thread: cluster, then build every layer tuple so the GUI thread only places them."""
-        out = workflows.run(job.request, self.runner.progress)
-        self.runner.progress("layers", 0.0)
-        tuples = _layers.output_tuples(
-            out.result, job.source, (job.kind, job.colormaps, job.limits), label_levels=out.label_levels,
-            quantized_levels=out.quantized_levels, posteriors=out.posteriors,
-            per_cluster=job.posterior == "per cluster",
-        )  # fmt: skip
-        features = None
-        if job.feature_view != "none":
-            features = _layers.feature_space_layers(out.result, job.source, out.sample)
-        self.runner.check()
-        return job, out, tuples, features
 
     def _track_data(self, job: _job.Job) -> None:
         """Note when the input's data is replaced during the run (its result would not fit it)."""
@@ -262,6 +247,21 @@ class ClusterWidget(Container):
     def close_feature_viewer(self, *_) -> None:
         """Close the separate feature-space viewer, if open."""
         self.placer.close_feature_viewer()
+
+
+def compute_run(job: _job.Job, runner: Runner) -> tuple:
+    """Worker thread: cluster, then build every layer tuple so the GUI thread only places them."""
+    out = workflows.run(job.request, runner.progress)
+    runner.progress("layers", 0.0)
+    tuples = _layers.output_tuples(
+        out.result, job.source, (job.kind, job.colormaps, job.limits), label_levels=out.label_levels,
+        quantized_levels=out.quantized_levels, posteriors=out.posteriors, per_cluster=job.posterior == "per cluster",
+    )  # fmt: skip
+    features = None
+    if job.feature_view != "none":
+        features = _layers.feature_space_layers(out.result, job.source, out.sample)
+    runner.check()
+    return job, out, tuples, features
 
 
 class KMeansWidget(ClusterWidget):

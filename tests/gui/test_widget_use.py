@@ -1,0 +1,303 @@
+"""The widget under real use (issue 13): odd layers, closing mid-run, renames, replaced data, in-place outputs.
+
+Each test drives a real viewer the way the hostile-user session did and checks what the user sees.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+from napari_colorquant import ClusterModel, quantize
+from napari_colorquant.samples import load_sample
+
+
+def _blocking_quantize(monkeypatch, release: threading.Event, started: threading.Event):
+    """Make the widget's quantize wait for ``release`` (then report progress, which checks Cancel)."""
+    from napari_colorquant import workflows
+
+    original = workflows.quantize
+
+    def slow(*args, progress=None, **kwargs):
+        started.set()
+        release.wait(10)
+        if progress is not None:
+            progress("fit", 0.5)
+        return original(*args, progress=progress, **kwargs)
+
+    monkeypatch.setattr(workflows, "quantize", slow)
+
+
+def _wait(qtbot, widget, timeout=30_000):
+    qtbot.waitUntil(lambda: widget.worker is None, timeout=timeout)
+
+
+def _photo_layer(viewer, name="photo", step=2):
+    return viewer.add_image(load_sample("china")[::step, ::step], name=name, rgb=True)
+
+
+# --- item 1: dask and multiscale layers with the separate feature window -----------------------
+@pytest.mark.parametrize("kind", ["dask", "multiscale"])
+def test_lazy_layers_with_the_separate_feature_window(make_napari_viewer, dock, qtbot, run_and_wait, kind):
+    da = pytest.importorskip("dask.array")
+    viewer = make_napari_viewer()
+    photo = load_sample("china")
+    if kind == "dask":
+        layer = viewer.add_image(da.from_array(photo, chunks=(200, 200, 3)), name="lazy", rgb=True)
+    else:
+        layer = viewer.add_image([photo, photo[::2, ::2]], multiscale=True, rgb=True, name="lazy")
+    widget = dock(viewer)
+    widget.image.value = layer
+    widget.n_clusters.value = 3
+    widget.feature_view.value = "separate window"
+    try:
+        run_and_wait(widget)
+        assert widget.progress.value == 100 and widget.status.value.startswith("done")
+        assert "PSNR" in widget.report.value
+        points = widget.feature_viewer.layers["lazy feature space"]
+        assert isinstance(points.size, np.ndarray) and points.data.shape[1] == 3
+        # The model was stored: Apply works.
+        other = viewer.add_image(photo[::3, ::3], name="other", rgb=True)
+        widget.apply_target.value = other
+        widget.apply_to_target()
+        _wait(qtbot, widget)
+        assert "other clusters" in viewer.layers
+    finally:
+        widget.close_feature_viewer()
+
+
+# --- item 2: closing the viewer during a run -------------------------------------------------
+def test_closing_the_viewer_mid_run_cancels_quietly(make_napari_viewer, dock, qtbot, monkeypatch, capfd):
+    viewer = make_napari_viewer()
+    _photo_layer(viewer)
+    widget = dock(viewer)
+    runner = widget.runner
+    release, started = threading.Event(), threading.Event()
+    _blocking_quantize(monkeypatch, release, started)
+    capfd.readouterr()
+    widget.run()
+    qtbot.waitUntil(started.is_set, timeout=5000)
+    viewer.close()
+    release.set()
+    qtbot.waitUntil(lambda: not runner.busy, timeout=20_000)
+    qtbot.wait(50)  # let queued progress updates arrive at the deleted controls
+    assert runner.cancelled
+    assert capfd.readouterr().err == ""
+
+
+# --- item 3: fit on the current slice of an RGB time-lapse -----------------------------------
+def test_fit_on_current_slice_of_an_rgb_timelapse(make_napari_viewer, dock, qtbot, run_and_wait):
+    viewer = make_napari_viewer()
+    photo = load_sample("china")[::2, ::2]
+    movie = np.stack([photo, photo[::-1], photo[:, ::-1]])
+    layer = viewer.add_image(movie, name="movie", rgb=True)
+    viewer.dims.set_current_step(0, 2)
+    widget = dock(viewer)
+    widget.image.value = layer
+    widget.scope.value = "current slice"
+    widget.n_clusters.value = 4
+    widget.feature_view.value = "none"
+    run_and_wait(widget)
+    assert widget.status.value.startswith("done"), widget.report.value
+    labels = viewer.layers["movie clusters"]
+    model = ClusterModel.from_dict(labels.metadata["colorquant"]["model"])
+    np.testing.assert_allclose(model.means, quantize(movie[2], 4).model.means)
+    np.testing.assert_array_equal(labels.data, model.predict(movie))
+    assert "fitted on slice [2, :, :" in widget.report.value
+
+
+# --- item 4: the feature window shows the latest run only ------------------------------------
+def test_feature_window_shows_only_the_latest_run(make_napari_viewer, dock, qtbot, run_and_wait):
+    viewer = make_napari_viewer()
+    _photo_layer(viewer)
+    gray = viewer.add_image(load_sample("plate"), name="gray2d")
+    widget = dock(viewer, "EM clustering")
+    widget.n_clusters.value = 3
+    widget.feature_view.value = "separate window"
+    try:
+        widget.image.value = viewer.layers["photo"]
+        run_and_wait(widget)
+        assert "photo feature space" in widget.feature_viewer.layers
+        widget.image.value = gray
+        widget.n_clusters.value = 2
+        run_and_wait(widget)
+        names = [layer.name for layer in widget.feature_viewer.layers]
+        assert all(name.startswith("gray2d ") for name in names), names
+        assert "gray2d histogram" in names
+        assert tuple(widget.feature_viewer.dims.axis_labels)[-1] == "intensity"
+        assert widget.feature_viewer.dims.ndisplay == 2
+    finally:
+        widget.close_feature_viewer()
+
+
+# --- item 5: layers tracked by identity, not name --------------------------------------------
+def test_renamed_input_stays_selected_and_keeps_its_outputs(make_napari_viewer, dock, qtbot, run_and_wait):
+    viewer = make_napari_viewer()
+    layer = _photo_layer(viewer)
+    widget = dock(viewer)
+    widget.n_clusters.value = 3
+    widget.feature_view.value = "none"
+    layer.name = "renamed"
+    assert widget.image.value is layer
+    shown = [widget.image.native.itemText(i) for i in range(widget.image.native.count())]
+    assert "renamed" in shown, shown
+    run_and_wait(widget)
+    assert widget.status.value.startswith("done"), widget.report.value
+    clusters = viewer.layers["renamed clusters"]
+    layer.name = "again"
+    widget.n_clusters.value = 4
+    run_and_wait(widget)
+    assert viewer.layers["again clusters"] is clusters and clusters.data.max() == 4
+    assert [x.name for x in viewer.layers] == ["again", "again clusters", "again quantized"]
+
+
+def test_rename_during_a_run_names_outputs_after_the_new_name(make_napari_viewer, dock, qtbot, monkeypatch):
+    viewer = make_napari_viewer()
+    layer = _photo_layer(viewer)
+    widget = dock(viewer)
+    widget.n_clusters.value = 3
+    widget.feature_view.value = "none"
+    release, started = threading.Event(), threading.Event()
+    _blocking_quantize(monkeypatch, release, started)
+    widget.run()
+    qtbot.waitUntil(started.is_set, timeout=5000)
+    layer.name = "new name"
+    release.set()
+    _wait(qtbot, widget)
+    assert [x.name for x in viewer.layers] == ["new name", "new name clusters", "new name quantized"]
+    assert viewer.layers["new name clusters"].metadata["colorquant"]["source"] == "new name"
+    monkeypatch.undo()
+    widget.run()
+    _wait(qtbot, widget)
+    assert len(viewer.layers) == 3  # the next run replaced them instead of adding another set
+
+
+# --- item 6: the input's data replaced during a run ------------------------------------------
+def test_data_replaced_mid_run_drops_the_stale_result(make_napari_viewer, dock, qtbot, monkeypatch, notifications):
+    viewer = make_napari_viewer()
+    layer = _photo_layer(viewer)
+    widget = dock(viewer)
+    widget.feature_view.value = "none"
+    release, started = threading.Event(), threading.Event()
+    _blocking_quantize(monkeypatch, release, started)
+    widget.run()
+    qtbot.waitUntil(started.is_set, timeout=5000)
+    layer.data = np.zeros((100, 120, 3), np.uint8)
+    release.set()
+    _wait(qtbot, widget)
+    assert [x.name for x in viewer.layers] == ["photo"]
+    assert "changed while clustering" in widget.report.value
+    assert any("changed while clustering" in m for m in notifications["error"])
+
+
+# --- item 7: the feature-view sample only when shown, cancellable, inside the progress range -------
+def test_no_feature_sample_when_the_view_is_none(make_napari_viewer, dock, qtbot, run_and_wait, monkeypatch):
+    from napari_colorquant import feature_space
+
+    calls = []
+    original = feature_space.sample_features
+    monkeypatch.setattr(feature_space, "sample_features", lambda *a, **k: calls.append(1) or original(*a, **k))
+    viewer = make_napari_viewer()
+    _photo_layer(viewer)
+    widget = dock(viewer)
+    widget.feature_view.value = "none"
+    run_and_wait(widget)
+    assert calls == []
+    widget.feature_view.value = "same viewer"
+    run_and_wait(widget)
+    assert calls == [1]
+
+
+def test_feature_sample_is_cancellable_and_inside_the_progress(make_napari_viewer, dock, qtbot, monkeypatch):
+    from napari_colorquant import feature_space
+
+    release, started = threading.Event(), threading.Event()
+    original = feature_space.sample_features
+
+    def slow(*args, **kwargs):
+        started.set()
+        release.wait(10)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(feature_space, "sample_features", slow)
+    viewer = make_napari_viewer()
+    _photo_layer(viewer)
+    widget = dock(viewer)
+    widget.feature_view.value = "same viewer"
+    widget.run()
+    qtbot.waitUntil(started.is_set, timeout=10_000)
+    qtbot.waitUntil(lambda: widget.status.value == "view…", timeout=5000)
+    assert 0 < widget.progress.value < 100
+    widget.cancel()
+    release.set()
+    _wait(qtbot, widget)
+    assert widget.status.value == "cancelled"
+    assert [x.name for x in viewer.layers] == ["photo"]
+
+
+# --- item 8: outputs updated in place ---------------------------------------------------------
+def test_rerun_updates_output_layers_in_place(make_napari_viewer, dock, qtbot, run_and_wait):
+    viewer = make_napari_viewer()
+    _photo_layer(viewer)
+    widget = dock(viewer, "EM clustering")
+    widget.n_clusters.value = 3
+    widget.posterior.value = "max posterior"
+    widget.feature_view.value = "same viewer"
+    run_and_wait(widget)
+    before = {layer.name: layer for layer in viewer.layers}
+    removed = []
+    viewer.layers.events.removed.connect(lambda event: removed.append(event.value.name))
+    widget.n_clusters.value = 5
+    run_and_wait(widget)
+    assert removed == []
+    assert {layer.name: layer for layer in viewer.layers} == before  # the same layer objects
+    clusters = viewer.layers["photo clusters"]
+    expected = quantize(viewer.layers["photo"].data, 5, method="em")
+    np.testing.assert_array_equal(clusters.data, expected.labels)
+    assert list(clusters.features["index"]) == [1, 2, 3, 4, 5]
+    assert set(clusters.colormap.color_dict) >= {1, 2, 3, 4, 5}
+    np.testing.assert_array_equal(viewer.layers["photo quantized"].data, expected.quantized)
+    assert (viewer.layers["photo feature space"].features["kind"] == "centre").sum() == 5
+    assert len(viewer.layers["photo gaussians"].data) == 5
+    assert viewer.layers["photo clusters"].metadata["colorquant"]["params"]["n_clusters"] == 5
+
+
+# --- item 10 and issue 8 item 16: status and report after failures ------------------------------
+def test_removed_mid_run_says_so_in_the_status(make_napari_viewer, dock, qtbot, monkeypatch):
+    viewer = make_napari_viewer()
+    _photo_layer(viewer)
+    widget = dock(viewer)
+    widget.feature_view.value = "none"
+    release, started = threading.Event(), threading.Event()
+    _blocking_quantize(monkeypatch, release, started)
+    widget.run()
+    qtbot.waitUntil(started.is_set, timeout=5000)
+    viewer.layers.remove("photo")
+    release.set()
+    _wait(qtbot, widget)
+    assert widget.status.value == "removed" and "was removed while clustering" in widget.report.value
+    assert widget.progress.value == 0
+
+
+def test_cancel_while_idle_changes_nothing(make_napari_viewer, dock):
+    viewer = make_napari_viewer()
+    _photo_layer(viewer)
+    widget = dock(viewer)
+    widget.cancel()
+    assert widget.status.value == ""
+    assert widget.run_button.enabled and not widget.cancel_button.enabled
+
+
+def test_failed_run_explains_itself_in_the_report(make_napari_viewer, dock, qtbot, run_and_wait, notifications):
+    viewer = make_napari_viewer()
+    viewer.open_sample("napari-colorquant", "plate")
+    widget = dock(viewer)
+    widget.n_clusters.value = 250  # more clusters than the plate has gray levels
+    widget.feature_view.value = "none"
+    run_and_wait(widget)
+    assert widget.status.value == "failed"
+    assert "larger than the number of distinct" in widget.report.value
+    assert widget.progress.value == 0
+    assert any("larger than the number of distinct" in m for m in notifications["error"])
