@@ -96,7 +96,11 @@ def test_float_input_with_nan_is_not_modified():
         (lambda d: d.update(dtype="object"), r"'dtype' must be a numeric image dtype"),
         (lambda d: d.update(covariances=[[[1, 0, 0], [0, 1, 0], [0, 0, 0]]] * 4), r"positive definite"),
         (lambda d: d.update(covariances=[[[1, 2, 0], [0, 1, 0], [0, 0, 1]]] * 4), r"symmetric"),
-        (lambda d: d.update(weights=[0.5, 0.5, 0.5, 0.5]), r"'weights' must be 4 positive numbers summing to 1"),
+        (
+            lambda d: d.update(mixing_weights=[0.5, 0.5, 0.5, 0.5]),
+            r"'mixing_weights' must be 4 positive numbers summing",
+        ),
+        (lambda d: d.update(weights=d.pop("mixing_weights")[:3]), r"'weights' must be 4 positive numbers summing to 1"),
         (lambda d: d.update(n_channels=True), r"'n_channels' must be int"),
     ],
 )

@@ -30,8 +30,6 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
-from .colorspaces import COLOR_SPACES
-from .em import COVARIANCE_TYPES
 from .files import (
     ZARR_SUFFIXES,
     can_write_indexed,
@@ -45,44 +43,59 @@ from .files import (
     write_zarr,
 )
 from .ome import AxesInfo, decide_channel_axis, read_axes
-from .pixels import is_lazy
-from .quantize import QuantizeResult, apply_model, quantize
+from .params import ClusterParameters
+from .quantize import QuantizeResult, apply_model, quantize_with
 from .report import report_text
 from .samples import SAMPLE_AXES, SAMPLES, load_sample
 
+#: Command-line spellings that differ from ``--name-with-dashes`` of a parameter.
+_FLAGS = {"n_clusters": ("-k", "--clusters")}
+#: Command-line help that says more than the parameter's own (the CLI reads axes from file metadata).
+_HELP = {
+    "channel_axis": "axis holding channels, clustered as features (default: the C axis named by OME/ImageJ "
+    "metadata; none: RGB if the last axis has 3 or 4 entries, else gray)",
+}
+
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser (also used to document the options)."""
+    """The argument parser; the clustering options are made from :class:`ClusterParameters`' fields.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+    """
     parser = argparse.ArgumentParser(
         prog="napari-colorquant",
         description="Segment and colour-quantize images with k-means or EM (Gaussian mixtures).",
     )
     parser.add_argument("inputs", nargs="*", type=Path, help="image files (PNG, JPEG, TIFF, OME-TIFF, zarr)")
     parser.add_argument("--sample", choices=sorted(SAMPLES), help="use a built-in sample image instead of files")
-    parser.add_argument("-k", "--clusters", type=int, default=8, help="number of clusters / colours (default 8)")
     parser.add_argument("-o", "--output", type=Path, required=True, help="output folder (created if missing)")
-    parser.add_argument("--method", choices=("kmeans", "em"), default="kmeans")
-    parser.add_argument("--color-space", choices=("auto", *COLOR_SPACES), default="auto")
-    parser.add_argument(
-        "--channel-axis",
-        type=int,
-        default=None,
-        help="axis holding channels, clustered as features (default: the C axis named by OME/ImageJ metadata; "
-        "none: RGB if the last axis has 3 or 4 entries, else gray)",
-    )
-    parser.add_argument("--max-iter", type=int, default=10)
-    parser.add_argument("--epsilon", type=float, default=0.2)
-    parser.add_argument("--attempts", type=int, default=1)
-    parser.add_argument("--init", choices=("kmeans++", "random"), default="kmeans++")
-    parser.add_argument("--covariance", choices=COVARIANCE_TYPES, default="full", help="EM covariance type")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--engine", choices=("fast", "opencv"), default="fast")
+    for spec in ClusterParameters.fields():
+        default = f" (default {spec.default})" if spec.default is not None else ""
+        options = dict(
+            type=spec.type, default=spec.default, dest=spec.name, help=_HELP.get(spec.name, spec.help) + default
+        )
+        if spec.choices:
+            options["choices"] = spec.choices
+        parser.add_argument(*_FLAGS.get(spec.name, (spec.flag,)), **options)
     parser.add_argument("--apply", type=Path, metavar="MODEL.json", help="reuse a fitted model (same palette)")
     parser.add_argument("--lazy", action="store_true", help="process TIFF inputs chunk by chunk (zarr always is)")
     parser.add_argument("--scheduler", metavar="ADDRESS", help="address of a running dask.distributed scheduler")
     parser.add_argument("-q", "--quiet", action="store_true", help="print errors only")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser
+
+
+def parameters_from(args: argparse.Namespace) -> ClusterParameters:
+    """The validated clustering parameters of parsed arguments.
+
+    Raises
+    ------
+    TypeError, ValueError
+        A parameter is out of range (the message names it).
+    """
+    return ClusterParameters(**{spec.name: getattr(args, spec.name) for spec in ClusterParameters.fields()})
 
 
 def _write_outputs(folder: Path, stem: str, result: QuantizeResult, lazy: bool, quiet: bool) -> list[Path]:
@@ -142,6 +155,10 @@ def run(args: argparse.Namespace) -> int:
     if not jobs:
         print("napari-colorquant: error: give input files or --sample NAME", file=sys.stderr)
         return 2
+    try:
+        args.parameters = parameters_from(args)
+    except TypeError as error:
+        raise ValueError(str(error)) from error
     model = read_model(args.apply) if args.apply else None
     args.output.mkdir(parents=True, exist_ok=True)
     with _scheduler(args.scheduler):
@@ -170,30 +187,16 @@ def _process(args, model, number: int, total: int, name: str, source) -> int:
     staging = Path(tempfile.mkdtemp(prefix=".colorquant-", dir=args.output))
     try:
         image = _load(source, args.lazy)
-        lazy = is_lazy(image)
         channel_axis, decision = decide_channel_axis(
             _axes_info(source, image), args.channel_axis, args.color_space, tuple(image.shape)
         )
         if decision and not args.quiet:
             print(f"[{number}/{total}] {name}: {decision}")
         if model is not None:
-            result = apply_model_lazy(model, image, channel_axis) if lazy else apply_model(
-                model, image, channel_axis=channel_axis)  # fmt: skip
+            result = apply_model(model, image, channel_axis=channel_axis)
         else:
-            result = quantize(
-                image,
-                args.clusters,
-                method=args.method,
-                color_space=args.color_space,
-                channel_axis=channel_axis,
-                max_iter=args.max_iter,
-                epsilon=args.epsilon,
-                attempts=args.attempts,
-                init=args.init,
-                covariance=args.covariance,
-                seed=args.seed,
-                engine=args.engine,
-            )
+            result = quantize_with(image, args.parameters.replace(channel_axis=channel_axis))
+        lazy = not isinstance(result.labels, np.ndarray)  # the front door kept chunked input chunked
         staged = _write_outputs(staging, stem, result, lazy, args.quiet)
         for path in staged:
             target = args.output / path.name
@@ -210,13 +213,6 @@ def _process(args, model, number: int, total: int, name: str, source) -> int:
         return 1
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-
-
-def apply_model_lazy(model, image, channel_axis):
-    """A fitted model applied to a dask array: lazy labels and colours (see :mod:`.lazy`)."""
-    from .lazy import apply_lazy
-
-    return apply_lazy(model, image, channel_axis=channel_axis)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

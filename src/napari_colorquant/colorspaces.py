@@ -14,24 +14,29 @@ maximum (255 for uint8, 65535 for uint16, 1.0 for float images in [0, 1]).
   clustered; the luminance (Y or L) of each pixel is kept and recombined.
 * ``channels``: any number of channels used as they are (multichannel
   microscopy); no conversion.
+
+Every space is one :class:`ColorSpace` entry in :data:`REGISTRY`; everything
+else (the CLI choices, the widget's combo box, model validation, feature counts)
+reads the registry. See ``docs/architecture.md`` for adding a space.
+
+The conversions are written here rather than taken from ``skimage.color`` because
+they must run on rows in the input's own units (uint16, float, any ``scale``) and
+match OpenCV's 8-bit YCrCb offsets; ``tests/test_colorspaces.py`` checks them
+against ``skimage.color.rgb2lab`` and ``cv2.cvtColor``.
+
+References
+----------
+.. [1] ITU-R Recommendation BT.601-7, "Studio encoding parameters of digital television", 2011.
+.. [2] CIE 15:2004, "Colorimetry", 3rd edition (CIE L*a*b*).
+.. [3] IEC 61966-2-1:1999, "Default RGB colour space - sRGB".
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import numpy as np
-
-COLOR_SPACES = ("gray", "rgb", "ycrcb", "ycrcb-chroma", "lab", "lab-chroma", "channels")
-THREE_CHANNEL_SPACES = ("rgb", "ycrcb", "ycrcb-chroma", "lab", "lab-chroma")
-CHROMA_SPACES = ("ycrcb-chroma", "lab-chroma")
-
-FEATURE_NAMES = {
-    "gray": ("intensity",),
-    "rgb": ("R", "G", "B"),
-    "ycrcb": ("Y", "Cr", "Cb"),
-    "ycrcb-chroma": ("Cr", "Cb"),
-    "lab": ("L*", "a*", "b*"),
-    "lab-chroma": ("a*", "b*"),
-}
 
 # Rec. 601 luma weights, as OpenCV's RGB2GRAY and RGB2YCrCb use them.
 _LUMA = np.array([0.299, 0.587, 0.114])
@@ -48,26 +53,6 @@ _RGB_TO_XYZ = np.array(
 )
 _XYZ_TO_RGB = np.linalg.inv(_RGB_TO_XYZ)
 _WHITE = _RGB_TO_XYZ @ np.ones(3)
-
-
-def feature_names(color_space: str, n_channels: int) -> tuple[str, ...]:
-    """Names of the clustering features of a colour space.
-
-    Parameters
-    ----------
-    color_space : str
-        A resolved colour space (one of ``COLOR_SPACES``).
-    n_channels : int
-        Number of feature channels (used for ``channels``).
-
-    Returns
-    -------
-    tuple of str
-        One name per feature, in feature order.
-    """
-    if color_space == "channels":
-        return tuple(f"channel {i}" for i in range(n_channels))
-    return FEATURE_NAMES[color_space]
 
 
 def chroma_offset(scale: float, is_integer: bool) -> float:
@@ -137,28 +122,160 @@ def lab_to_rgb(lab: np.ndarray, scale: float) -> np.ndarray:
     return np.clip(_linear_to_srgb(linear), 0.0, 1.0) * scale
 
 
-def to_full_space(rgb: np.ndarray, color_space: str, scale: float, offset: float) -> np.ndarray:
-    """Convert RGB rows to the full 3-feature version of a colour space."""
-    base = color_space.removesuffix("-chroma")
-    if base == "rgb":
-        return rgb
-    if base == "ycrcb":
-        return rgb_to_ycrcb(rgb, offset)
-    if base == "lab":
-        return rgb_to_lab(rgb, scale)
-    raise ValueError(f"no 3-channel conversion for colour space {color_space!r}")
+def _identity(values: np.ndarray, scale: float, offset: float) -> np.ndarray:
+    return values
 
 
-def from_full_space(full: np.ndarray, color_space: str, scale: float, offset: float) -> np.ndarray:
-    """Convert rows of a full 3-feature colour space back to RGB."""
-    base = color_space.removesuffix("-chroma")
-    if base == "rgb":
-        return full
-    if base == "ycrcb":
-        return ycrcb_to_rgb(full, offset)
-    if base == "lab":
-        return lab_to_rgb(full, scale)
-    raise ValueError(f"no 3-channel conversion for colour space {color_space!r}")
+def _gray_forward(values: np.ndarray, scale: float, offset: float) -> np.ndarray:
+    return values if values.shape[1] == 1 else rgb_to_luma(values)[:, None]
+
+
+def _ycrcb_forward(values: np.ndarray, scale: float, offset: float) -> np.ndarray:
+    return rgb_to_ycrcb(values, offset)
+
+
+def _ycrcb_inverse(full: np.ndarray, scale: float, offset: float) -> np.ndarray:
+    return ycrcb_to_rgb(full, offset)
+
+
+def _lab_forward(values: np.ndarray, scale: float, offset: float) -> np.ndarray:
+    return rgb_to_lab(values, scale)
+
+
+def _lab_inverse(full: np.ndarray, scale: float, offset: float) -> np.ndarray:
+    return lab_to_rgb(full, scale)
+
+
+def _luma_key(features: np.ndarray) -> np.ndarray:
+    return rgb_to_luma(features)
+
+
+def _first_feature(features: np.ndarray) -> np.ndarray:
+    return features[:, 0]
+
+
+Conversion = Callable[[np.ndarray, float, float], np.ndarray]
+
+
+@dataclass(frozen=True)
+class ColorSpace:
+    """One clustering feature space: its names, units, conversions and what input it accepts.
+
+    Attributes
+    ----------
+    name : str
+        Identifier used everywhere (``color_space="lab"``, ``--color-space lab``, model JSON).
+    label : str
+        Short human description (widget tooltips, CLI help).
+    feature_names : tuple of str
+        Names of the *clustered* features, in order; empty for ``channels`` (one per channel).
+    units : tuple of str
+        Unit of each clustered feature (``"input"``: the input's own units).
+    input_kinds : tuple of str
+        Image kinds the space accepts (``"gray"``, ``"rgb"``, ``"channels"``; RGBA counts as rgb).
+    forward : callable
+        ``forward(rows, scale, offset)``: pixel rows ``(n, C)`` float64 in the input's units to the
+        *full* feature rows (for a chroma space: luminance first, then the chroma features).
+    inverse : callable
+        ``inverse(full_rows, scale, offset)``: the reverse of ``forward``, back to pixel rows.
+    chroma : bool
+        Cluster only the chroma features; each pixel keeps its own luminance (the full row's
+        first feature) when colours are written back.
+    sort_key : callable
+        Brightness-like key per clustered feature row, used to number the labels.
+    """
+
+    name: str
+    label: str
+    feature_names: tuple[str, ...]
+    units: tuple[str, ...]
+    input_kinds: tuple[str, ...]
+    forward: Conversion = _identity
+    inverse: Conversion = _identity
+    chroma: bool = False
+    sort_key: Callable[[np.ndarray], np.ndarray] = _first_feature
+
+    @property
+    def n_features(self) -> int | None:
+        """Number of clustered features (None: as many as the input has channels)."""
+        return len(self.feature_names) or None
+
+    def names(self, n_channels: int) -> tuple[str, ...]:
+        """Feature names for an input with ``n_channels`` colour channels."""
+        return self.feature_names or tuple(f"channel {i}" for i in range(n_channels))
+
+
+_RGB_ONLY = ("rgb",)
+REGISTRY: dict[str, ColorSpace] = {
+    space.name: space
+    for space in (
+        ColorSpace("gray", "one intensity (Rec. 601 luma of a colour image)", ("intensity",), ("input",),
+                   ("gray", "rgb"), forward=_gray_forward),
+        ColorSpace("rgb", "the R, G, B channels as they are", ("R", "G", "B"), ("input",) * 3, _RGB_ONLY,
+                   sort_key=_luma_key),
+        ColorSpace("ycrcb", "Y, Cr, Cb (BT.601, OpenCV's offsets)", ("Y", "Cr", "Cb"), ("input",) * 3, _RGB_ONLY,
+                   forward=_ycrcb_forward, inverse=_ycrcb_inverse),
+        ColorSpace("ycrcb-chroma", "Cr, Cb only; each pixel keeps its Y", ("Cr", "Cb"), ("input",) * 2,
+                   _RGB_ONLY, forward=_ycrcb_forward, inverse=_ycrcb_inverse, chroma=True),
+        ColorSpace("lab", "CIE L*a*b* (D65, sRGB)", ("L*", "a*", "b*"), ("L* (0-100)", "a*", "b*"), _RGB_ONLY,
+                   forward=_lab_forward, inverse=_lab_inverse),
+        ColorSpace("lab-chroma", "a*, b* only; each pixel keeps its L*", ("a*", "b*"), ("a*", "b*"), _RGB_ONLY,
+                   forward=_lab_forward, inverse=_lab_inverse, chroma=True),
+        ColorSpace("channels", "any number of channels as they are", (), (), ("gray", "rgb", "channels")),
+    )
+}  # fmt: skip
+
+#: Every colour space name, in registry order.
+COLOR_SPACES = tuple(REGISTRY)
+#: Spaces that need an RGB(A) input.
+THREE_CHANNEL_SPACES = tuple(name for name, space in REGISTRY.items() if space.input_kinds == _RGB_ONLY)
+#: Spaces that cluster chroma only and keep each pixel's luminance.
+CHROMA_SPACES = tuple(name for name, space in REGISTRY.items() if space.chroma)
+#: Clustered feature names of the spaces with a fixed feature count.
+FEATURE_NAMES = {name: space.feature_names for name, space in REGISTRY.items() if space.feature_names}
+
+
+def get_color_space(name: str) -> ColorSpace:
+    """The registry entry of a colour space.
+
+    Parameters
+    ----------
+    name : str
+        A resolved colour space name (one of :data:`COLOR_SPACES`; ``"auto"`` is resolved by
+        :func:`~napari_colorquant.pixels.describe_image` first).
+
+    Returns
+    -------
+    ColorSpace
+
+    Raises
+    ------
+    ValueError
+        For an unknown name, listing the accepted ones.
+    """
+    try:
+        return REGISTRY[name]
+    except (KeyError, TypeError):
+        accepted = ", ".join(repr(n) for n in COLOR_SPACES)
+        raise ValueError(f"unknown color_space {name!r}; accepted: {accepted}") from None
+
+
+def feature_names(color_space: str, n_channels: int) -> tuple[str, ...]:
+    """Names of the clustering features of a colour space.
+
+    Parameters
+    ----------
+    color_space : str
+        A resolved colour space (one of ``COLOR_SPACES``).
+    n_channels : int
+        Number of feature channels (used for ``channels``).
+
+    Returns
+    -------
+    tuple of str
+        One name per feature, in feature order.
+    """
+    return get_color_space(color_space).names(n_channels)
 
 
 def to_features(values: np.ndarray, color_space: str, scale: float, offset: float) -> np.ndarray:
@@ -177,18 +294,14 @@ def to_features(values: np.ndarray, color_space: str, scale: float, offset: floa
     -------
     ndarray, shape (n, n_features), float64
     """
-    values = np.asarray(values, dtype=np.float64)
-    if color_space == "channels":
-        return values
-    if color_space == "gray":
-        return values if values.shape[1] == 1 else rgb_to_luma(values)[:, None]
-    full = to_full_space(values, color_space, scale, offset)
-    return full[:, 1:] if color_space in CHROMA_SPACES else full
+    space = get_color_space(color_space)
+    full = space.forward(np.asarray(values, dtype=np.float64), scale, offset)
+    return full[:, 1:] if space.chroma else full
 
 
 def kept_luminance(values: np.ndarray, color_space: str, scale: float, offset: float) -> np.ndarray:
     """The luminance feature (Y or L*) a chroma-only space keeps per pixel."""
-    return to_full_space(np.asarray(values, np.float64), color_space, scale, offset)[:, 0]
+    return get_color_space(color_space).forward(np.asarray(values, np.float64), scale, offset)[:, 0]
 
 
 def from_features(
@@ -203,17 +316,19 @@ def from_features(
     For the chroma-only spaces ``luminance`` (one Y or L* per row) is merged
     with the two chroma features before converting back. For ``gray`` the
     result has one column.
+
+    Raises
+    ------
+    ValueError
+        For a chroma-only space without ``luminance``, or an unknown space.
     """
+    space = get_color_space(color_space)
     features = np.asarray(features, dtype=np.float64)
-    if color_space in ("channels", "gray"):
-        return features
-    if color_space in CHROMA_SPACES:
+    if space.chroma:
         if luminance is None:
             raise ValueError(f"{color_space} needs the kept luminance to convert back")
-        full = np.column_stack([luminance, features])
-    else:
-        full = features
-    return from_full_space(full, color_space, scale, offset)
+        features = np.column_stack([luminance, features])
+    return space.inverse(features, scale, offset)
 
 
 def luminance_key(features: np.ndarray, color_space: str, scale: float, offset: float) -> np.ndarray:
@@ -222,7 +337,4 @@ def luminance_key(features: np.ndarray, color_space: str, scale: float, offset: 
     Gray, Y and L* sort by brightness; RGB by luma; chroma-only and
     multichannel spaces by their first feature.
     """
-    features = np.asarray(features, dtype=np.float64)
-    if color_space == "rgb":
-        return rgb_to_luma(features)
-    return features[:, 0]
+    return get_color_space(color_space).sort_key(np.asarray(features, dtype=np.float64))

@@ -506,7 +506,7 @@ def merge_clusters(data: FeatureData, labels) -> Merge:
     new_model = replace(
         model, means=means, palette=palette,
         covariances=None if covariances is None else covariances[rows][order],
-        weights=None if weights is None else weights[rows][order], params=params,
+        mixing_weights=None if weights is None else weights[rows][order], params=params,
     )  # fmt: skip
     _refresh_fit_figures(new_model, data, new_labels)
     return Merge(model=new_model, mapping=mapping, label=int(mapping[merged[0]]))

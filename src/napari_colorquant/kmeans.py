@@ -19,10 +19,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.cluster import kmeans_plusplus
 
 from ._threads import for_chunks
 
+#: Named initialisations of :func:`initial_centers`.
+INITS = ("kmeans++", "random")
 _ROWS_PER_BLOCK = 1 << 14
 
 
@@ -118,6 +119,8 @@ def initial_centers(
     """
     if isinstance(init, str):
         if init == "kmeans++":
+            from sklearn.cluster import kmeans_plusplus  # lazily: sklearn costs ~1 s to import
+
             centers, _ = kmeans_plusplus(
                 samples, n_clusters, sample_weight=sample_weight, random_state=int(rng.integers(2**31 - 1))
             )

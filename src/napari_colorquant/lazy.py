@@ -31,7 +31,10 @@ import dask.array as da
 import numpy as np
 from dask.callbacks import Callback
 
+from .eager import apply_eager
+from .fitting import fit_values, run_record
 from .model import ClusterModel
+from .params import ClusterParameters
 from .pixels import (
     DEFAULT_MAX_SAMPLES,
     ImageLayout,
@@ -42,17 +45,7 @@ from .pixels import (
     unique_rows,
     valid_pixels,
 )
-from .quantize import (
-    QuantizeResult,
-    _check_parameters,
-    apply_model,
-    fit_values,
-    quality_figures,
-    quantize,
-    run_parameters,
-    to_dtype,
-    weighted_mse,
-)
+from .result import QuantizeResult, quality_figures, to_dtype, weighted_mse
 
 _MERGE_FAN_IN = 8
 DEFAULT_PIXEL_BUDGET = 16_000_000
@@ -239,7 +232,7 @@ def _predict_labels(block: np.ndarray, mask: np.ndarray | None, model: ClusterMo
 
 
 def _predict_quantized(block: np.ndarray, mask: np.ndarray | None, model: ClusterModel, channel_axis) -> np.ndarray:
-    return apply_model(model, block, mask=mask, channel_axis=channel_axis).quantized
+    return apply_eager(model, block, mask=mask, channel_axis=channel_axis).quantized
 
 
 def _map_model(predict, model, data: da.Array, layout: ImageLayout, mask: da.Array | None, keep_channels: bool):
@@ -359,52 +352,40 @@ def lazy_quantized(model: ClusterModel, data: da.Array, layout: ImageLayout, mas
     return _map_model(_predict_quantized, model, data, layout, mask, keep_channels=True)
 
 
-def quantize_lazy(
-    image: da.Array,
-    n_clusters: int,
-    *,
-    method: str,
-    color_space: str,
-    channel_axis: int | None,
-    mask,
-    max_iter: int,
-    epsilon: float,
-    attempts: int,
-    init,
-    covariance: str,
-    seed: int,
-    engine: str,
-    reg_covar: float,
-    max_samples: int | None,
-    progress,
-) -> QuantizeResult:
-    """:func:`napari_colorquant.quantize` for a dask array: fit by chunks, labels and colours lazy.
+def quantize_lazy(image, params: ClusterParameters, mask=None, progress=None) -> QuantizeResult:
+    """Cluster a dask array: fit by chunks, labels and colours lazy (see :func:`napari_colorquant.quantize`).
 
-    Called by :func:`napari_colorquant.quantize` for dask arrays, with all its
-    keywords. Same result as :func:`napari_colorquant.quantize`, except that
-    ``result.labels`` and ``result.quantized`` are dask arrays. ``mse``/``psnr``
-    come from the merged histogram (exact path) or from the sample (approximate).
-    ``engine="opencv"`` is not available for lazy data.
+    Same model as the in-memory path, except that ``result.labels`` and ``result.quantized``
+    are dask arrays; ``mse``/``psnr`` come from the merged histogram (exact path) or from
+    the sample (approximate).
+
+    Parameters
+    ----------
+    image : dask array
+    params : ClusterParameters
+    mask : array_like of bool, optional
+    progress : callable, optional
+
+    Returns
+    -------
+    QuantizeResult
+
+    Raises
+    ------
+    ValueError
+        ``engine="opencv"`` (it needs the whole image in memory), or an unusable image or mask.
     """
-    covariance = _check_parameters(n_clusters, method, engine, max_iter, epsilon, attempts, init, covariance, seed)
-    if engine != "fast":
+    if params.engine != "fast":
         raise ValueError("engine='opencv' needs the whole image in memory; use engine='fast' for dask arrays")
-    data, layout, space = _layout_for(image, channel_axis, color_space)
+    data, layout, space = _layout_for(image, params.channel_axis, params.color_space)
     dask_mask = _aligned_mask(mask, data, layout)
-    params = run_parameters(
-        n_clusters, method, space, max_iter, epsilon, attempts, init, covariance, seed, engine, reg_covar,
-        max_samples, layout, mask is not None, lazy=True,
-    )  # fmt: skip
+    record = run_record(params, space, layout, mask is not None, lazy=True)
     report = progress or (lambda stage, fraction: None)
     report("count", 0.0)
-    samples = collect_samples(data, layout, dask_mask, max_samples, int(seed), progress)
+    samples = collect_samples(data, layout, dask_mask, params.max_samples, params.seed, progress)
     report("fit", 0.0)
     start = time.perf_counter()
-    model, _ = fit_values(
-        samples.values, samples.counts, layout, space, int(n_clusters), method, dict(params, init=init), progress,
-        not samples.exact,
-    )  # fmt: skip
-    model.params["init"] = params["init"]
+    model, _ = fit_values(samples.values, samples.counts, layout, space, params, record, progress, not samples.exact)
     fit_seconds = time.perf_counter() - start
     report("write", 0.0)
     result = _lazy_result(model, data, layout, dask_mask, samples, {"count": samples.seconds, "fit": fit_seconds})
@@ -467,9 +448,19 @@ class MultiscaleResult:
 
 
 def quantize_multiscale(
-    levels, n_clusters: int, *, level: int | None = None, pixel_budget: int = DEFAULT_PIXEL_BUDGET, **kwargs
+    levels,
+    n_clusters: int,
+    *,
+    level: int | None = None,
+    pixel_budget: int = DEFAULT_PIXEL_BUDGET,
+    mask=None,
+    progress=None,
+    **kwargs,
 ) -> MultiscaleResult:
     """Fit on one pyramid level and label every level lazily with the same model.
+
+    The fit level is counted once; the other levels are only described (with the model's
+    scale, so float levels are not read for their maximum) and labelled lazily.
 
     Parameters
     ----------
@@ -479,21 +470,34 @@ def quantize_multiscale(
     level : int, optional
         Level to fit on; default: the finest whose pixel count (channels
         excluded) is within ``pixel_budget``.
+    pixel_budget : int
+    mask : array_like of bool, optional
+        Mask on the fit level's pixel grid.
+    progress : callable, optional
     **kwargs
-        As for :func:`napari_colorquant.quantize`.
+        The other parameters of :class:`~napari_colorquant.params.ClusterParameters`.
+
+    Returns
+    -------
+    MultiscaleResult
+
+    Raises
+    ------
+    ValueError
+        For a level out of range, or as :func:`quantize_lazy`.
     """
+    params = ClusterParameters(n_clusters=n_clusters, **kwargs)
     arrays = [level_data if isinstance(level_data, da.Array) else da.asarray(level_data) for level_data in levels]
-    channel_axis = kwargs.get("channel_axis")
-    layouts = [describe_image(a, channel_axis, kwargs.get("color_space", "auto"), scale=1.0)[1] for a in arrays]
-    chosen = pick_level([lay.spatial_shape for lay in layouts], pixel_budget) if level is None else int(level)
+    shapes = [describe_image(a, params.channel_axis, params.color_space, scale=1.0)[1].spatial_shape for a in arrays]
+    chosen = pick_level(shapes, pixel_budget) if level is None else int(level)
     if not 0 <= chosen < len(arrays):
         raise ValueError(f"level {level} is out of range for a pyramid of {len(arrays)} levels")
-    fit_result = quantize(arrays[chosen], n_clusters, **kwargs)
+    fit_result = quantize_lazy(arrays[chosen], params, mask=mask, progress=progress)
     model = fit_result.model
     model.params["fit_level"] = chosen
     labels, quantized = [], []
     for array in arrays:
-        data, layout, _ = _layout_for(array, channel_axis, kwargs.get("color_space", "auto"))
+        data, layout = _model_layout(model, array, params.channel_axis)
         labels.append(lazy_labels(model, data, layout))
         quantized.append(lazy_quantized(model, data, layout))
     return MultiscaleResult(labels, quantized, model, chosen, fit_result)

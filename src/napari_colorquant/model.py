@@ -15,11 +15,11 @@ from typing import Any
 import numpy as np
 
 from . import colorspaces
-from .em import check_covariance, e_step
-from .kmeans import nearest_center
-from .pixels import PixelTable, build_table, check_mask, describe_image
+from .em import check_covariance
+from .methods import METHODS, FittedClusters, get_method
+from .pixels import ImageLayout, PixelTable, build_table, check_mask, describe_image
 
-METHODS = ("kmeans", "em")
+__all__ = ["METHODS", "ClusterModel", "FitOutcome", "build_model"]
 _SCHEMA = "napari-colorquant/model"
 _SCHEMA_VERSION = 1
 
@@ -40,8 +40,8 @@ class ClusterModel:
         the cluster's chroma at its mean luminance).
     covariances : ndarray (K, F, F) or None
         EM only; full matrices whatever the covariance type.
-    weights : ndarray (K,) or None
-        EM mixing weights.
+    mixing_weights : ndarray (K,) or None
+        EM mixing proportions (sum to 1); ``weights`` in model files before 0.2.
     input_kind : {"gray", "rgb", "rgba", "channels"}
     n_channels : int
         Colour channels of the input (alpha excluded).
@@ -77,7 +77,7 @@ class ClusterModel:
     scale: float
     offset: float
     covariances: np.ndarray | None = None
-    weights: np.ndarray | None = None
+    mixing_weights: np.ndarray | None = None
     n_iter: int | None = None
     converged: bool | None = None
     inertia: float | None = None
@@ -91,6 +91,11 @@ class ClusterModel:
     def n_clusters(self) -> int:
         """Number of clusters K."""
         return int(self.means.shape[0])
+
+    @property
+    def weights(self) -> np.ndarray | None:
+        """Alias of :attr:`mixing_weights` (the name before 0.2; prefer ``mixing_weights``)."""
+        return self.mixing_weights
 
     @property
     def n_features(self) -> int:
@@ -114,18 +119,24 @@ class ClusterModel:
 
     def predict_features(self, features: np.ndarray) -> np.ndarray:
         """Labels 1..K for feature rows: nearest centre (k-means) or most probable component (EM)."""
-        if self.method == "kmeans":
-            labels, _ = nearest_center(features, self.means)
-        else:
-            labels = self.log_posteriors(features).argmax(axis=1)
+        labels = get_method(self.method).predict(self, np.asarray(features, np.float64))
         return (labels + 1).astype(self.label_dtype)
 
     def log_posteriors(self, features: np.ndarray) -> np.ndarray:
-        """EM: log posterior probability of each component, ``(n, K)``."""
-        if self.method != "em":
+        """Log posterior probability of each cluster, ``(n, K)`` (methods with posteriors, e.g. EM).
+
+        Raises
+        ------
+        ValueError
+            For a method without posteriors (k-means).
+        """
+        return self._posterior_method().log_posteriors(self, features)
+
+    def _posterior_method(self):
+        method = get_method(self.method)
+        if not method.has_posteriors:
             raise ValueError("posterior probabilities exist only for EM models (method='em')")
-        log_resp, _ = e_step(np.asarray(features, np.float64), self.means, self.covariances, self.weights)
-        return log_resp
+        return method
 
     def predict_values(self, values: np.ndarray) -> np.ndarray:
         """Labels 1..K for pixel value rows in the input's units."""
@@ -159,9 +170,13 @@ class ClusterModel:
 
         Masked and NaN pixels get 0 for every cluster.
         """
-        if self.method != "em":
-            raise ValueError("posterior probabilities exist only for EM models (method='em')")
+        self._posterior_method()
         table = self.pixel_table(image, mask=mask, channel_axis=channel_axis)
+        return self.posteriors_of_table(table)
+
+    def posteriors_of_table(self, table: PixelTable) -> np.ndarray:
+        """Posteriors per pixel from an already counted table (no second count of the image)."""
+        self._posterior_method()
         return table.map(lambda v: np.exp(self.log_posteriors(self.features(v))), np.float32, fill=0)
 
     def describe(self, image, channel_axis: int | None = None):
@@ -225,9 +240,10 @@ class ClusterModel:
             "n_fit_pixels": self.n_fit_pixels,
             "params": _jsonable(self.params),
         }
-        if self.method == "em":
+        if self.covariances is not None:
             out["covariances"] = self.covariances.tolist()
-            out["weights"] = self.weights.tolist()
+        if self.mixing_weights is not None:
+            out["mixing_weights"] = self.mixing_weights.tolist()
         return out
 
     def to_json(self, **kwargs) -> str:
@@ -266,11 +282,9 @@ class ClusterModel:
         n_clusters, n_features = means.shape
         if n_clusters < 1 or n_features < 1:
             raise ValueError("model field 'means' must be a non-empty K x F matrix")
-        expected_features = {"gray": 1, "ycrcb-chroma": 2, "lab-chroma": 2, "rgb": 3, "ycrcb": 3, "lab": 3}
-        if color_space in expected_features and n_features != expected_features[color_space]:
-            raise ValueError(
-                f"model field 'means' has {n_features} features; {color_space} has {expected_features[color_space]}"
-            )
+        expected = colorspaces.get_color_space(color_space).n_features
+        if expected is not None and n_features != expected:
+            raise ValueError(f"model field 'means' has {n_features} features; {color_space} has {expected}")
         input_kind = _field(data, "input_kind", str)
         if input_kind not in ("gray", "rgb", "rgba", "channels"):
             raise ValueError(f"model field 'input_kind' must be gray, rgb, rgba or channels, got {input_kind!r}")
@@ -306,7 +320,7 @@ class ClusterModel:
             n_fit_pixels=int(_optional(data, "n_fit_pixels", int) or 0),
             params=_optional(data, "params", dict) or {},
         )
-        if method == "em":
+        if get_method(method).has_posteriors:  # a mixture: covariances and mixing weights
             covariances = _matrix(data, "covariances", ndim=3)
             if covariances.shape != (n_clusters, n_features, n_features):
                 raise ValueError(
@@ -317,14 +331,15 @@ class ClusterModel:
                 raise ValueError("model field 'covariances' must hold symmetric matrices")
             if (np.linalg.eigvalsh(covariances) <= 0).any():
                 raise ValueError("model field 'covariances' must hold positive definite matrices")
-            weights = _matrix(data, "weights", ndim=1)
+            key = "mixing_weights" if "mixing_weights" in data else "weights"  # 'weights' in files before 0.2
+            weights = _matrix(data, key, ndim=1)
             if (
                 weights.shape != (n_clusters,)
                 or (weights <= 0).any()
                 or not math.isclose(weights.sum(), 1.0, rel_tol=1e-6)
             ):
-                raise ValueError(f"model field 'weights' must be {n_clusters} positive numbers summing to 1")
-            kwargs.update(covariances=covariances, weights=weights)
+                raise ValueError(f"model field {key!r} must be {n_clusters} positive numbers summing to 1")
+            kwargs.update(covariances=covariances, mixing_weights=weights)
             check_covariance(str(kwargs["params"].get("covariance", "full")))
         return cls(**kwargs)
 
@@ -413,18 +428,40 @@ def _palette(color_space, layout, values, weights, labels, means) -> np.ndarray:
     return colorspaces.from_features(means, color_space, layout.scale, layout.offset)
 
 
-def build_model(
-    method, color_space, layout, values, weights, labels, means, covariances, mixing, fit_figures, params
-) -> tuple[ClusterModel, np.ndarray]:
-    """Assemble a model from fitted parameters, with clusters in label order.
+@dataclass
+class FitOutcome:
+    """Everything a fit produced, as :func:`build_model` assembles it into a model.
+
+    Attributes
+    ----------
+    method, color_space : str
+    layout : ImageLayout
+        How the fitted image was read.
+    values : ndarray (n, C)
+        The fitted samples in the input's units (distinct values or a sample).
+    sample_weight : ndarray (n,)
+        Their pixel counts.
+    clusters : FittedClusters
+        The method's output, clusters in fit order.
+    """
+
+    method: str
+    color_space: str
+    layout: ImageLayout
+    values: np.ndarray
+    sample_weight: np.ndarray
+    clusters: FittedClusters
+
+
+def build_model(fit: FitOutcome, params: dict[str, Any]) -> tuple[ClusterModel, np.ndarray]:
+    """Assemble a model from a fit, with clusters numbered by brightness.
 
     Parameters
     ----------
-    values, weights, labels
-        The fitted samples (input units), their weights and cluster indices
-        (0..K-1, fit order); used for the palette.
-    means, covariances, mixing
-        Fitted parameters in fit order (covariances/mixing None for k-means).
+    fit : FitOutcome
+        The fitted samples, their weights and the method's clusters (fit order).
+    params : dict
+        Every parameter of the run, recorded in ``model.params``.
 
     Returns
     -------
@@ -432,13 +469,14 @@ def build_model(
     rank : ndarray (K,)
         Label (1..K) of each fit-order cluster.
     """
-    order = _cluster_order(means, color_space, layout.scale, layout.offset)
+    layout, clusters, means = fit.layout, fit.clusters, fit.clusters.means
+    order = _cluster_order(means, fit.color_space, layout.scale, layout.offset)
     rank = np.empty_like(order)
     rank[order] = np.arange(1, order.size + 1)
-    palette = _palette(color_space, layout, values, weights, labels, means)
+    palette = _palette(fit.color_space, layout, fit.values, fit.sample_weight, clusters.labels, means)
     model = ClusterModel(
-        method=method,
-        color_space=color_space,
+        method=fit.method,
+        color_space=fit.color_space,
         means=means[order],
         palette=palette[order],
         input_kind=layout.kind,
@@ -446,10 +484,10 @@ def build_model(
         dtype=layout.dtype.name,
         scale=layout.scale,
         offset=layout.offset,
-        covariances=None if covariances is None else covariances[order],
-        weights=None if mixing is None else mixing[order],
-        n_fit_pixels=round(float(np.sum(weights))),
+        covariances=None if clusters.covariances is None else clusters.covariances[order],
+        mixing_weights=None if clusters.mixing_weights is None else clusters.mixing_weights[order],
+        n_fit_pixels=round(float(np.sum(fit.sample_weight))),
         params=dict(params),
-        **fit_figures,
+        **clusters.figures,
     )
     return model, rank

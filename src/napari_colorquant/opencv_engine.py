@@ -14,9 +14,11 @@ import numpy as np
 from . import colorspaces
 from .em import bic
 from .kmeans import nearest_center
-from .model import ClusterModel, build_model
+from .methods import FittedClusters
+from .model import ClusterModel, FitOutcome, build_model
 from .pixels import ImageLayout, pixel_rows, valid_pixels
 
+_OPENCV_METHODS = ("kmeans", "em")  # cv2.kmeans and cv2.ml.EM
 _COVARIANCE_FLAGS = {"spherical": 0, "diagonal": 1, "full": 2}  # cv2.ml.EM_COV_MAT_*
 
 
@@ -54,6 +56,8 @@ def fit_opencv(
     valid : ndarray of bool or None
         Flat mask of the pixels used (None: all).
     """
+    if params["method"] not in _OPENCV_METHODS:
+        raise ValueError(f"engine='opencv' runs {_OPENCV_METHODS}, not {params['method']!r}; use engine='fast'")
     valid = valid_pixels(array, layout, mask)
     values = pixel_rows(array, layout)[:, : layout.n_channels]
     if valid is not None:
@@ -104,10 +108,9 @@ def fit_opencv(
             n_iter=None,
             converged=None,
         )
-    ones = np.ones(samples.shape[0])
-    model, rank = build_model(
-        params["method"], color_space, layout, values, ones, fit_labels, means, covariances, mixing, figures, params
-    )
+    clusters = FittedClusters(means, fit_labels, covariances, mixing, figures)
+    fit = FitOutcome(params["method"], color_space, layout, values, np.ones(samples.shape[0]), clusters)
+    model, rank = build_model(fit, params)
     model.n_fit_pixels = int(samples.shape[0])
     labels = np.zeros(layout.n_pixels, dtype=model.label_dtype)
     if valid is None:

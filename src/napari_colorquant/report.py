@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .colorspaces import CHROMA_SPACES
+from .methods import get_method
 
 
 def report_lines(summary: Mapping[str, Any], *, applied: bool = False, seconds: float | None = None) -> list[str]:
@@ -36,10 +37,7 @@ def report_lines(summary: Mapping[str, Any], *, applied: bool = False, seconds: 
     else:
         converged = {True: "converged", False: "not converged", None: "n/a"}[s.get("converged")]
         lines.append(f"iterations: {s.get('n_iter')} ({converged})")
-        if "inertia" in s:
-            lines.append(f"inertia: {s['inertia']:.6g}")
-        else:
-            lines.append(f"log-likelihood: {s['log_likelihood']:.4f} per pixel · BIC: {s['bic']:.6g}")
+        lines.extend(get_method(s["method"]).report_lines(s))
         if s.get("fitted_on_slice"):
             lines.append(f"fitted on slice {s['fitted_on_slice']}")
         if s.get("fitted_on_frames"):

@@ -19,6 +19,7 @@ from . import feature_space
 from .model import ClusterModel
 from .pixels import is_lazy
 from .quantize import QuantizeResult, apply_model, quantize
+from .quantize import posteriors as _posteriors
 
 Progress = Callable[[str, float], None]
 POSTERIOR_KINDS = ("none", "max posterior", "per cluster")
@@ -70,10 +71,6 @@ def apply(model: ClusterModel, image, *, mask=None, channel_axis: int | None = N
     -------
     QuantizeResult
     """
-    if is_lazy(image):
-        from .lazy import apply_lazy
-
-        return apply_lazy(model, image, mask=mask, channel_axis=channel_axis)
     return apply_model(model, image, mask=mask, channel_axis=channel_axis)
 
 
@@ -91,11 +88,7 @@ def posteriors(model: ClusterModel, image, *, mask=None, channel_axis: int | Non
     -------
     ndarray or dask array
     """
-    if is_lazy(image):
-        from .lazy import lazy_posteriors
-
-        return lazy_posteriors(model, image, mask=mask, channel_axis=channel_axis)
-    return model.predict_proba(image, mask=mask, channel_axis=channel_axis)
+    return _posteriors(model, image, mask=mask, channel_axis=channel_axis)
 
 
 def describe_index(index: tuple) -> str:
@@ -341,7 +334,8 @@ def run(request: RunRequest, progress: Progress | None = None) -> RunOutput:
     if request.posterior != "none":
         image = request.levels[0] if request.levels is not None else request.data
         axis = None if request.levels is not None else request.channel_axis
-        out.posteriors = posteriors(out.result.model, image, mask=request.mask, channel_axis=axis)
+        # The result keeps the table it counted: posteriors do not count the image again.
+        out.posteriors = _posteriors(out.result, image, mask=request.mask, channel_axis=axis)
     if request.sample_points > 0:
         report("view", 0.0)
         out.sample = feature_space.sample_features(

@@ -1,0 +1,109 @@
+"""The in-memory pixel path: count the image once, fit, write labels and colours back through a lookup.
+
+``engine="fast"`` counts distinct pixel values (:func:`~napari_colorquant.pixels.build_table`),
+fits on the weighted distinct values (:func:`~napari_colorquant.fitting.fit_values`) and
+scatters the labels back; ``engine="opencv"`` runs the notebook's ``cv2.kmeans`` /
+``cv2.ml.EM`` on every pixel. Called by the front door (:mod:`quantize`) for numpy input.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from ._threads import single_threaded_blas
+from .fitting import fit_values, run_record
+from .model import ClusterModel
+from .params import ClusterParameters
+from .pixels import PixelTable, build_table, check_mask, describe_image
+from .result import QuantizeResult, make_result
+
+Progress = Callable[[str, float], None]
+
+
+def quantize_eager(image, params: ClusterParameters, mask=None, progress: Progress | None = None) -> QuantizeResult:
+    """Cluster an in-memory image (see :func:`napari_colorquant.quantize`).
+
+    Parameters
+    ----------
+    image : array_like
+    params : ClusterParameters
+    mask : array_like of bool, optional
+    progress : callable, optional
+
+    Returns
+    -------
+    QuantizeResult
+        Keeps the :class:`~napari_colorquant.pixels.PixelTable` it counted (``result.table``).
+
+    Raises
+    ------
+    TypeError, ValueError
+        For an unusable image, mask or parameter combination.
+    """
+    array, layout, space = describe_image(image, params.channel_axis, params.color_space)
+    mask = check_mask(mask, layout)
+    record = run_record(params, space, layout, mask is not None)
+    if params.engine == "opencv":
+        from .opencv_engine import fit_opencv
+
+        start = time.perf_counter()
+        model, labels, valid = fit_opencv(array, layout, space, mask, dict(params.fit_options(), color_space=space))
+        model.params = record
+        return make_result(model, array, layout, labels, valid, None, {"fit": time.perf_counter() - start})
+    with single_threaded_blas():
+        return _quantize_fast(array, layout, space, mask, params, record, progress)
+
+
+def _quantize_fast(array, layout, space, mask, params: ClusterParameters, record, progress) -> QuantizeResult:
+    timings: dict[str, float] = {}
+    report = progress or (lambda stage, fraction: None)
+    report("count", 0.0)
+    start = time.perf_counter()
+    table = build_table(array, layout, mask, max_samples=params.max_samples, seed=params.seed)
+    timings["count"] = time.perf_counter() - start
+    report("fit", 0.0)
+    start = time.perf_counter()
+    model, fit_labels = fit_values(
+        table.fit_values, table.fit_weights, layout, space, params, record, progress, table.approximate
+    )
+    timings["fit"] = time.perf_counter() - start
+    report("write", 0.0)
+    start = time.perf_counter()
+    if table.approximate or table.strategy == "direct":
+        labels = table.map(model.predict_values, model.label_dtype)
+    else:
+        labels = table.scatter(fit_labels)
+    timings["write"] = time.perf_counter() - start
+    result = make_result(model, array, layout, labels, table.valid, table, timings)
+    report("write", 1.0)
+    return result
+
+
+def apply_eager(model: ClusterModel, image, *, mask=None, channel_axis: int | None = None) -> QuantizeResult:
+    """Label and quantize an in-memory image with a fitted model (see :func:`napari_colorquant.apply_model`).
+
+    Returns
+    -------
+    QuantizeResult
+        Keeps the table the image was counted into.
+    """
+    start = time.perf_counter()
+    table = model.pixel_table(image, mask=mask, channel_axis=channel_axis)
+    labels = table.map(model.predict_values, model.label_dtype)
+    timings = {"write": time.perf_counter() - start}
+    return make_result(model, table.array, table.layout, labels, table.valid, table, timings)
+
+
+def posteriors_eager(
+    model: ClusterModel, image=None, *, table: PixelTable | None = None, mask=None, channel_axis: int | None = None
+) -> np.ndarray:
+    """Posterior probability of each cluster per pixel, ``pixels + (K,)`` float32.
+
+    From ``table`` when the image was already counted (no second count), else from ``image``.
+    """
+    if table is None:
+        table = model.pixel_table(image, mask=mask, channel_axis=channel_axis)
+    return model.posteriors_of_table(table)

@@ -1,0 +1,313 @@
+"""What a run returns: :class:`QuantizeResult`, the quantized image and its quality figures.
+
+The result keeps what was counted (the in-memory :class:`~napari_colorquant.pixels.PixelTable`,
+or the merged histogram / sample of a dask run), so posteriors, feature-space samples
+and figures never count the image again.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from . import colorspaces
+from ._threads import for_chunks
+from .methods import get_method
+from .model import ClusterModel
+from .pixels import ImageLayout, PixelTable, is_lazy, pixel_rows
+
+
+@dataclass
+class QuantizeResult:
+    """What :func:`quantize` returns.
+
+    Attributes
+    ----------
+    labels : ndarray
+        Label image with the input's pixel shape: 1..K, 0 for masked / NaN pixels.
+    quantized : ndarray
+        The input with each pixel replaced by its cluster's colour; same shape
+        and dtype as the input (alpha and masked / NaN pixels unchanged).
+    model : ClusterModel
+    mse : float
+        Mean squared error of ``quantized`` against the input, over valid
+        pixels and colour channels, in the input's units.
+    psnr : float
+        ``10 log10(peak^2 / mse)`` with peak the input's nominal maximum (inf when exact).
+    bits_per_pixel : int
+        Bits per pixel of the quantized image stored as labels (``ceil(log2 K)``),
+        plus the kept luminance for chroma-only spaces and any alpha.
+    input_bits_per_pixel : int
+    compression_ratio : float
+        ``input_bits_per_pixel / bits_per_pixel`` (palette not counted).
+    n_pixels, n_valid : int
+        ``n_valid`` is -1 when unknown (lazy data fitted on a sample).
+    timings : dict
+        Seconds spent counting, fitting and writing.
+    fit_values, fit_counts : ndarray, optional
+        The distinct values that were counted and their pixel counts (lazy results: the
+        merged histogram or sample the model was fitted on), so views and figures never
+        count the image again; None when nothing was counted (OpenCV engine).
+    table : PixelTable, optional
+        In-memory runs: the table the image was counted into (maps per-value results back
+        to pixels, e.g. posteriors); None for dask results and the OpenCV engine.
+    """
+
+    labels: np.ndarray
+    quantized: np.ndarray
+    model: ClusterModel
+    mse: float
+    psnr: float
+    bits_per_pixel: int
+    input_bits_per_pixel: int
+    compression_ratio: float
+    n_pixels: int
+    n_valid: int
+    timings: dict[str, float] = field(default_factory=dict)
+    fit_values: np.ndarray | None = None
+    fit_counts: np.ndarray | None = None
+    table: PixelTable | None = field(default=None, repr=False, compare=False)
+
+    def cluster_counts(self) -> np.ndarray:
+        """Pixels per label 1..K (for lazy results: from the merged histogram or sample).
+
+        Returns
+        -------
+        ndarray (K,) of int64
+        """
+        k = self.model.n_clusters
+        if self.fit_values is not None and is_lazy(self.labels):
+            labels = self.model.predict_values(self.fit_values)
+            return np.bincount(labels, weights=self.fit_counts, minlength=k + 1)[1:].astype(np.int64)
+        return np.bincount(np.asarray(self.labels).reshape(-1), minlength=k + 1)[1:]
+
+    @property
+    def approximate(self) -> bool:
+        """True if the model was fitted on a sample of the pixels."""
+        return self.model.approximate
+
+    def summary(self) -> dict[str, object]:
+        """Fit and quality figures as a flat dict (for reports and layer metadata)."""
+        m = self.model
+        out: dict[str, object] = {
+            "method": m.method,
+            "color_space": m.color_space,
+            "n_clusters": m.n_clusters,
+            "n_iter": m.n_iter,
+            "converged": m.converged,
+            "mse": self.mse,
+            "psnr": self.psnr,
+            "bits_per_pixel": self.bits_per_pixel,
+            "input_bits_per_pixel": self.input_bits_per_pixel,
+            "compression_ratio": self.compression_ratio,
+            "n_pixels": self.n_pixels,
+            "n_valid": self.n_valid,
+            "approximate": m.approximate,
+            "n_fit_pixels": m.n_fit_pixels,
+            "seconds": sum(self.timings.values()),
+        }
+        for figure in get_method(m.method).figures:
+            out[figure] = getattr(m, figure)
+        for key in ("fitted_on_slice", "fitted_on_frames"):
+            if key in m.params:
+                out[key] = m.params[key]
+        return out
+
+
+def to_dtype(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """Round and clip float values into an image dtype.
+
+    Parameters
+    ----------
+    values : ndarray
+    dtype : numpy dtype
+
+    Returns
+    -------
+    ndarray of ``dtype``
+    """
+    dtype = np.dtype(dtype)
+    if dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        return np.clip(np.rint(values), info.min, info.max).astype(dtype)
+    return np.asarray(values).astype(dtype)
+
+
+def quantized_image(
+    model: ClusterModel,
+    array: np.ndarray,
+    layout: ImageLayout,
+    labels: np.ndarray,
+    valid: np.ndarray | None,
+    table: PixelTable | None,
+) -> np.ndarray:
+    """The input with each valid pixel replaced by its cluster's colour, same shape and dtype.
+
+    Parameters
+    ----------
+    model : ClusterModel
+    array : ndarray
+        The input image.
+    layout : ImageLayout
+    labels : ndarray
+        Label image (1..K, 0 for invalid pixels).
+    valid : ndarray of bool or None
+        Flat mask of the valid pixels (None: all).
+    table : PixelTable or None
+        The counted image, when there is one (colours are then computed per distinct value).
+
+    Returns
+    -------
+    ndarray
+    """
+    rows = pixel_rows(array, layout)
+    n_colour = layout.n_channels
+    flat_labels = labels.reshape(-1)
+    if model.color_space in colorspaces.CHROMA_SPACES:
+        if table is not None:
+            colours = table.map(lambda v: to_dtype(model.quantized_values(v), layout.dtype), layout.dtype)
+            colours = colours.reshape(-1, n_colour)
+        else:
+            colours = np.array(rows[:, :n_colour])
+            inside = flat_labels > 0
+            colours[inside] = to_dtype(
+                model.quantized_values(rows[inside, :n_colour], flat_labels[inside]), layout.dtype
+            )
+    else:
+        palette = np.concatenate([np.zeros((1, n_colour), layout.dtype), to_dtype(model.palette, layout.dtype)])
+        colours = _palette_lookup(palette, flat_labels, layout)
+    if valid is not None:
+        colours[~valid] = rows[~valid, :n_colour]
+    if layout.kind == "rgba":
+        colours = np.concatenate([colours, rows[:, 3:4]], axis=1)
+    if layout.channel_axis is None:
+        return colours.reshape(layout.shape)
+    out = colours.reshape((*layout.spatial_shape, layout.total_channels))
+    return np.ascontiguousarray(np.moveaxis(out, -1, layout.channel_axis))
+
+
+def _palette_lookup(palette: np.ndarray, flat_labels: np.ndarray, layout: ImageLayout) -> np.ndarray:
+    """``palette[labels]`` as ``(n, C)`` rows; one OpenCV colour-map pass for uint8 RGB."""
+    if palette.dtype == np.uint8 and palette.shape[1] == 3 and flat_labels.dtype == np.uint8:
+        colour_map = np.zeros((256, 1, 3), np.uint8)
+        colour_map[: palette.shape[0], 0] = palette
+        width = layout.spatial_shape[-1]
+        return cv2.applyColorMap(flat_labels.reshape(-1, width), colour_map).reshape(-1, 3)
+    # In chunks: np.take turns the whole index array into intp (8 bytes per pixel) otherwise.
+    out = np.empty((flat_labels.shape[0], palette.shape[1]), palette.dtype)
+    for_chunks(lambda a, b: np.take(palette, flat_labels[a:b], axis=0, out=out[a:b]), flat_labels.shape[0], 1 << 20)
+    return out
+
+
+def image_mse(
+    model: ClusterModel,
+    array: np.ndarray,
+    layout: ImageLayout,
+    quantized: np.ndarray,
+    valid: np.ndarray | None,
+    table: PixelTable | None,
+) -> float:
+    """Mean squared error of ``quantized`` against ``array`` over valid pixels and colour channels."""
+    n_colour = layout.n_channels
+    if table is not None and table.exact_counts:
+        return weighted_mse(model, layout, table.values, table.counts)
+    original = pixel_rows(array, layout)[:, :n_colour]
+    result = pixel_rows(quantized, layout)[:, :n_colour]
+    total, count = 0.0, 0
+    for start in range(0, original.shape[0], 1 << 20):
+        a = original[start : start + (1 << 20)].astype(np.float64)
+        b = result[start : start + (1 << 20)].astype(np.float64)
+        if valid is not None:
+            inside = valid[start : start + (1 << 20)]
+            a, b = a[inside], b[inside]
+        total += float(((a - b) ** 2).sum())
+        count += a.size
+    return total / max(count, 1)
+
+
+def quality_figures(model: ClusterModel, layout: ImageLayout, mse: float) -> dict[str, float]:
+    """PSNR, bits per pixel (labels + kept luminance + alpha), input bits and compression ratio.
+
+    Parameters
+    ----------
+    model : ClusterModel
+    layout : ImageLayout
+        How the input was read (its nominal maximum is the PSNR peak).
+    mse : float
+        Mean squared error in the input's units.
+
+    Returns
+    -------
+    dict
+        ``mse``, ``psnr``, ``bits_per_pixel``, ``input_bits_per_pixel``, ``compression_ratio``.
+    """
+    bits = math.ceil(math.log2(model.n_clusters)) if model.n_clusters > 1 else 0
+    if model.color_space in colorspaces.CHROMA_SPACES:
+        bits += layout.dtype.itemsize * 8  # the kept luminance
+    if layout.kind == "rgba":
+        bits += layout.dtype.itemsize * 8
+    input_bits = layout.bits_per_pixel
+    return dict(
+        mse=mse,
+        psnr=math.inf if mse == 0 else 10 * math.log10(layout.scale**2 / mse),
+        bits_per_pixel=bits,
+        input_bits_per_pixel=input_bits,
+        compression_ratio=math.inf if bits == 0 else input_bits / bits,
+    )
+
+
+def weighted_mse(model: ClusterModel, layout: ImageLayout, values: np.ndarray, counts: np.ndarray) -> float:
+    """MSE of the quantized colours of distinct ``values`` (each ``counts`` times) against them.
+
+    Parameters
+    ----------
+    model : ClusterModel
+    layout : ImageLayout
+    values : ndarray (U, C)
+        Distinct values in the input's units.
+    counts : ndarray (U,)
+        Their pixel counts.
+
+    Returns
+    -------
+    float
+    """
+    if np.sum(counts) == 0:  # nothing valid (an all-NaN or all-masked image given to a model)
+        return 0.0
+    approx = to_dtype(model.quantized_values(values), layout.dtype).astype(np.float64)
+    errors = ((approx - values.astype(np.float64)) ** 2).sum(axis=1)
+    return float(errors @ counts / (np.sum(counts) * layout.n_channels))
+
+
+def make_result(
+    model: ClusterModel,
+    array: np.ndarray,
+    layout: ImageLayout,
+    labels: np.ndarray,
+    valid: np.ndarray | None,
+    table: PixelTable | None,
+    timings: dict[str, float],
+) -> QuantizeResult:
+    """The in-memory result: quantized image, figures, and the table the image was counted into."""
+    start = time.perf_counter()
+    quantized = quantized_image(model, array, layout, labels, valid, table)
+    mse = image_mse(model, array, layout, quantized, valid, table)
+    timings["write"] = timings.get("write", 0.0) + time.perf_counter() - start
+    n_valid = layout.n_pixels if valid is None else int(np.count_nonzero(valid))
+    counted = table is not None and table.exact_counts
+    return QuantizeResult(
+        labels=labels,
+        quantized=quantized,
+        model=model,
+        n_pixels=layout.n_pixels,
+        n_valid=n_valid,
+        timings=timings,
+        fit_values=table.values if counted else None,
+        fit_counts=table.counts if counted else None,
+        table=table,
+        **quality_figures(model, layout, mse),
+    )
