@@ -21,8 +21,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import shutil
+import signal
 import sys
-import tempfile
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -43,6 +44,7 @@ from .files import (
     write_zarr,
 )
 from .ome import AxesInfo, decide_channel_axis, read_axes
+from .outputs import commit, plan_outputs, prepare_folder, remove_stale_staging, staging_folder
 from .params import ClusterParameters
 from .quantize import QuantizeResult, apply_model, quantize_with
 from .report import report_text
@@ -82,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--apply", type=Path, metavar="MODEL.json", help="reuse a fitted model (same palette)")
     parser.add_argument("--lazy", action="store_true", help="process TIFF inputs chunk by chunk (zarr always is)")
     parser.add_argument("--scheduler", metavar="ADDRESS", help="address of a running dask.distributed scheduler")
+    parser.add_argument("--overwrite", action="store_true", help="replace existing outputs (default: refuse)")
     parser.add_argument("-q", "--quiet", action="store_true", help="print errors only")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser
@@ -118,6 +121,9 @@ def _write_outputs(folder: Path, stem: str, result: QuantizeResult, lazy: bool, 
     return written
 
 
+_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
 def _progress_bar(quiet: bool):
     """dask's text progress bar for long chunked work (local schedulers; a no-op when quiet)."""
     if quiet:
@@ -148,22 +154,35 @@ def _describe(result: QuantizeResult, applied: bool) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Process every input; returns the exit status."""
-    jobs: list[tuple[str, object]] = [(path.name, path) for path in args.inputs]
+    """Process every input; returns the exit status.
+
+    Raises
+    ------
+    ValueError
+        For problems found before any input is processed (names that collide, existing
+        outputs, an output folder that cannot be written, an unreadable model).
+    """
+    jobs: list[tuple[str, object]] = [(str(path), path) for path in args.inputs]
+    names = [(str(path), path.name) for path in args.inputs]
     if args.sample:
         jobs.append((args.sample, args.sample))
+        names.append((f"--sample {args.sample}", args.sample))
     if not jobs:
         print("napari-colorquant: error: give input files or --sample NAME", file=sys.stderr)
         return 2
+    overwrite = bool(getattr(args, "overwrite", False))
+    stems = plan_outputs(names, args.output, overwrite)
     try:
         args.parameters = parameters_from(args)
     except TypeError as error:
         raise ValueError(str(error)) from error
     model = read_model(args.apply) if args.apply else None
-    args.output.mkdir(parents=True, exist_ok=True)
-    with _scheduler(args.scheduler):
-        failures = sum(_process(args, model, number, len(jobs), name, source) for number, (name, source) in
-                       enumerate(jobs, start=1))  # fmt: skip
+    prepare_folder(args.output)
+    remove_stale_staging(args.output)
+    with _scheduler(args.scheduler), staging_folder(args.output) as staging:
+        failures = 0
+        for number, ((name, source), stem) in enumerate(zip(jobs, stems, strict=True), start=1):
+            failures += _process(args, model, (number, len(jobs)), name, source, stem, staging)
     return 1 if failures else 0
 
 
@@ -180,11 +199,11 @@ def _scheduler(address: str | None):
         raise ValueError(f"cannot reach the dask scheduler at {address}: {error}") from error
 
 
-def _process(args, model, number: int, total: int, name: str, source) -> int:
+def _process(args, model, position: tuple[int, int], name: str, source, stem: str, staging: Path) -> int:
     """Quantize one input and move its outputs into place together; returns 1 on failure."""
-    stem = name.split(".")[0]
+    number, total = position
     start = time.perf_counter()
-    staging = Path(tempfile.mkdtemp(prefix=".colorquant-", dir=args.output))
+    work = staging / str(number)
     try:
         image = _load(source, args.lazy)
         channel_axis, decision = decide_channel_axis(
@@ -197,33 +216,101 @@ def _process(args, model, number: int, total: int, name: str, source) -> int:
         else:
             result = quantize_with(image, args.parameters.replace(channel_axis=channel_axis))
         lazy = not isinstance(result.labels, np.ndarray)  # the front door kept chunked input chunked
-        staged = _write_outputs(staging, stem, result, lazy, args.quiet)
-        for path in staged:
-            target = args.output / path.name
-            if target.is_dir():
-                shutil.rmtree(target)
-            shutil.move(path, target)
+        work.mkdir()
+        staged = _write_outputs(work, stem, result, lazy, args.quiet)
+        backup = work / ".replaced"
+        backup.mkdir()
+        with _signals_deferred():
+            commit(staged, args.output, backup, bool(getattr(args, "overwrite", False)))
         if not args.quiet:
             elapsed = time.perf_counter() - start
             summary = _describe(result, model is not None)
             print(f"[{number}/{total}] {name}: {summary}; wrote {len(staged)} outputs ({elapsed:.2f} s)")
         return 0
     except (ValueError, TypeError, OSError) as error:
-        print(f"[{number}/{total}] {name}: error: {error}", file=sys.stderr)
+        print(f"[{number}/{total}] {name}: error: {_message(error)}", file=sys.stderr)
         return 1
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _message(error: Exception) -> str:
+    """One line for an error; file-system errors say what happened, not the staging path."""
+    if isinstance(error, OSError) and error.strerror:
+        return f"{error.strerror} while writing the outputs; nothing was written for this input"
+    return str(error)
+
+
+class Interrupted(BaseException):
+    """SIGINT or SIGTERM arrived; unwinds the run so that its staging folder is removed."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+_deferred: dict[str, object] = {"active": False, "pending": None}
+
+
+def _on_signal(signum, frame) -> None:
+    # Further signals are ignored so that the cleanup the first one starts cannot itself be cut short.
+    for number in _SIGNALS:
+        signal.signal(number, signal.SIG_IGN)
+    if _deferred["active"]:
+        _deferred["pending"] = signum
+        return
+    raise Interrupted(signum)
+
+
+@contextlib.contextmanager
+def _signals_deferred():
+    """Hold SIGINT/SIGTERM while outputs are moved into place, so a group is placed whole or not at all."""
+    _deferred["active"] = True
+    try:
+        yield
+    finally:
+        _deferred["active"] = False
+        pending = _deferred["pending"]
+        if pending is not None:
+            _deferred["pending"] = None
+            raise Interrupted(pending)
+
+
+@contextlib.contextmanager
+def _signal_handlers():
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {number: signal.signal(number, _on_signal) for number in _SIGNALS}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``napari-colorquant`` and ``python -m napari_colorquant``."""
+    """Entry point of ``napari-colorquant`` and ``python -m napari_colorquant``.
+
+    Exit status: 0 success, 1 an input failed, 2 bad arguments, 130 / 143 interrupted by
+    SIGINT / SIGTERM (partial outputs removed).
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return run(args)
+        with _signal_handlers():
+            return run(args)
     except ValueError as error:
         print(f"napari-colorquant: error: {error}", file=sys.stderr)
         return 2
+    except (Interrupted, KeyboardInterrupt) as interruption:
+        signum = getattr(interruption, "signum", signal.SIGINT)
+        print(
+            f"napari-colorquant: interrupted by {signal.Signals(signum).name}; partial outputs removed, "
+            "finished inputs kept",
+            file=sys.stderr,
+        )
+        return 128 + int(signum)
 
 
 if __name__ == "__main__":

@@ -32,6 +32,8 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     """
     path = Path(path)
     suffix = "".join(path.suffixes[-2:]).lower() if path.name.lower().endswith(".ome.tif") else path.suffix.lower()
+    if path.is_dir():
+        raise ValueError(f"{path}: is a folder, not an image file (zarr stores are read when their name ends in .zarr)")
     if not path.is_file():
         raise ValueError(f"{path}: no such file")
     try:
@@ -59,8 +61,7 @@ def open_lazy(path: str | os.PathLike):
     ValueError
         If the path is missing or not a readable zarr / TIFF image.
     """
-    import dask.array as da
-
+    da = import_lazy_stack(f"{Path(path).name}: opening zarr stores, or any input lazily,")
     path = Path(path)
     if not path.exists():
         raise ValueError(f"{path}: no such file or folder")
@@ -87,6 +88,28 @@ def open_lazy(path: str | os.PathLike):
     except Exception as error:
         raise ValueError(f"{path}: cannot open lazily ({type(error).__name__}: {error})") from error
     raise ValueError(f"{path}: only zarr and TIFF files can be opened lazily, not {suffix or '(none)'}")
+
+
+LAZY_EXTRA_HINT = 'pip install "napari-colorquant[all]"'
+
+
+def import_lazy_stack(what: str):
+    """``dask.array``, after checking that dask and zarr (optional dependencies) are installed.
+
+    Raises
+    ------
+    ValueError
+        Naming the extra to install when either is missing.
+    """
+    try:
+        import dask.array as da
+        import zarr  # noqa: F401
+    except ImportError as error:
+        raise ValueError(
+            f"{what} needs the optional packages dask and zarr ({error.name or error} is not installed): "
+            f"{LAZY_EXTRA_HINT}"
+        ) from error
+    return da
 
 
 def _read_tiff(path: Path) -> np.ndarray:
