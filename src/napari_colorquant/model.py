@@ -252,95 +252,37 @@ class ClusterModel:
 
     @classmethod
     def from_json(cls, text: str) -> ClusterModel:
-        """Rebuild a model from :meth:`to_json` output (validated, never executed)."""
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as error:
-            raise ValueError(f"model file is not valid JSON: {error}") from error
-        return cls.from_dict(data)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ClusterModel:
-        """Rebuild a model from :meth:`to_dict` output, checking every field's type and shape.
+        """Rebuild a model from :meth:`to_json` output (validated, never executed).
 
         Raises
         ------
         ValueError
-            If a field is missing, of the wrong type or shape, or not finite.
+            If the text is not JSON, is nested too deeply, or any field is wrong (see :meth:`from_dict`).
+        """
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"model file is not valid JSON: {error}") from error
+        except RecursionError as error:
+            raise ValueError("model file is nested too deeply to be a napari-colorquant model") from error
+        return cls.from_dict(data)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ClusterModel:
+        """Rebuild a model from :meth:`to_dict` output, checking every field's type, shape and consistency.
+
+        Raises
+        ------
+        ValueError
+            If a field is missing, of the wrong type or shape, not finite, out of range, or
+            inconsistent with the others (colour space, channels and the width of ``means``);
+            the message names the field.
         """
         if not isinstance(data, dict):
             raise ValueError(f"a model must be a JSON object (dict), got {type(data).__name__}")
-        method = _field(data, "method", str)
-        if method not in METHODS:
-            raise ValueError(f"model field 'method' must be one of {METHODS}, got {method!r}")
-        color_space = _field(data, "color_space", str)
-        if color_space not in colorspaces.COLOR_SPACES:
-            raise ValueError(
-                f"model field 'color_space' must be one of {colorspaces.COLOR_SPACES}, got {color_space!r}"
-            )
-        means = _matrix(data, "means", ndim=2)
-        n_clusters, n_features = means.shape
-        if n_clusters < 1 or n_features < 1:
-            raise ValueError("model field 'means' must be a non-empty K x F matrix")
-        expected = colorspaces.get_color_space(color_space).n_features
-        if expected is not None and n_features != expected:
-            raise ValueError(f"model field 'means' has {n_features} features; {color_space} has {expected}")
-        input_kind = _field(data, "input_kind", str)
-        if input_kind not in ("gray", "rgb", "rgba", "channels"):
-            raise ValueError(f"model field 'input_kind' must be gray, rgb, rgba or channels, got {input_kind!r}")
-        n_channels = _field(data, "n_channels", int)
-        if n_channels < 1:
-            raise ValueError("model field 'n_channels' must be >= 1")
-        palette = _matrix(data, "palette", ndim=2)
-        if palette.shape != (n_clusters, n_channels):
-            raise ValueError(f"model field 'palette' must have shape ({n_clusters}, {n_channels}), got {palette.shape}")
-        dtype = _field(data, "dtype", str)
-        try:
-            np_dtype = np.dtype(dtype)
-        except TypeError as error:
-            raise ValueError(f"model field 'dtype' is not a numpy dtype name: {dtype!r}") from error
-        if np_dtype.kind not in "biuf":
-            raise ValueError(f"model field 'dtype' must be a numeric image dtype, got {dtype!r}")
-        kwargs: dict[str, Any] = dict(
-            method=method,
-            color_space=color_space,
-            means=means,
-            palette=palette,
-            input_kind=input_kind,
-            n_channels=n_channels,
-            dtype=np_dtype.name,
-            scale=_number(data, "scale"),
-            offset=_number(data, "offset"),
-            n_iter=_optional(data, "n_iter", int),
-            converged=_optional(data, "converged", bool),
-            inertia=_optional_number(data, "inertia"),
-            log_likelihood=_optional_number(data, "log_likelihood"),
-            bic=_optional_number(data, "bic"),
-            approximate=bool(_optional(data, "approximate", bool) or False),
-            n_fit_pixels=int(_optional(data, "n_fit_pixels", int) or 0),
-            params=_optional(data, "params", dict) or {},
-        )
-        if get_method(method).has_posteriors:  # a mixture: covariances and mixing weights
-            covariances = _matrix(data, "covariances", ndim=3)
-            if covariances.shape != (n_clusters, n_features, n_features):
-                raise ValueError(
-                    f"model field 'covariances' must have shape ({n_clusters}, {n_features}, {n_features}), "
-                    f"got {covariances.shape}"
-                )
-            if not np.allclose(covariances, covariances.transpose(0, 2, 1)):
-                raise ValueError("model field 'covariances' must hold symmetric matrices")
-            if (np.linalg.eigvalsh(covariances) <= 0).any():
-                raise ValueError("model field 'covariances' must hold positive definite matrices")
-            key = "mixing_weights" if "mixing_weights" in data else "weights"  # 'weights' in files before 0.2
-            weights = _matrix(data, key, ndim=1)
-            if (
-                weights.shape != (n_clusters,)
-                or (weights <= 0).any()
-                or not math.isclose(weights.sum(), 1.0, rel_tol=1e-6)
-            ):
-                raise ValueError(f"model field {key!r} must be {n_clusters} positive numbers summing to 1")
-            kwargs.update(covariances=covariances, mixing_weights=weights)
-            check_covariance(str(kwargs["params"].get("covariance", "full")))
+        kwargs = _core_fields(data)
+        if get_method(kwargs["method"]).has_posteriors:  # a mixture: covariances and mixing weights
+            kwargs.update(_mixture_fields(data, kwargs["means"].shape))
         return cls(**kwargs)
 
 
@@ -365,12 +307,144 @@ def _jsonable(value):
     return value
 
 
-def _field(data: dict, name: str, kind: type):
+_INPUT_CHANNELS = {"gray": (1, 1), "rgb": (3, 3), "rgba": (3, 3), "channels": (2, None)}
+_MAX_PARAMS_DEPTH = 4
+
+
+def _choice(data: dict, name: str, choices) -> str:
+    value = _field(data, name, str)
+    if value not in choices:
+        raise ValueError(f"model field {name!r} must be one of {tuple(choices)}, got {value!r}")
+    return value
+
+
+def _core_fields(data: dict) -> dict[str, Any]:
+    """Every field but the EM ones, checked one by one and against each other."""
+    method = _choice(data, "method", METHODS)
+    color_space = _choice(data, "color_space", colorspaces.COLOR_SPACES)
+    input_kind = _choice(data, "input_kind", tuple(_INPUT_CHANNELS))
+    means = _matrix(data, "means", ndim=2)
+    n_clusters, n_features = means.shape
+    if n_clusters < 1 or n_features < 1:
+        raise ValueError("model field 'means' must be a non-empty K x F matrix")
+    if "n_clusters" in data and _field(data, "n_clusters", int) != n_clusters:
+        raise ValueError(f"model field 'n_clusters' is {data['n_clusters']} but 'means' has {n_clusters} rows")
+    n_channels = _field(data, "n_channels", int)
+    low, high = _INPUT_CHANNELS[input_kind]
+    if n_channels < low or (high is not None and n_channels > high):
+        raise ValueError(f"model field 'n_channels' is {n_channels}, which does not fit input_kind {input_kind!r}")
+    space = colorspaces.get_color_space(color_space)
+    if ("rgb" if input_kind == "rgba" else input_kind) not in space.input_kinds:
+        raise ValueError(
+            f"model field 'color_space' {color_space!r} does not fit input_kind {input_kind!r} "
+            f"(it accepts {', '.join(space.input_kinds)} images)"
+        )
+    expected = space.n_features or n_channels
+    if n_features != expected:
+        raise ValueError(
+            f"model field 'means' has {n_features} features per cluster; color_space {color_space!r} "
+            f"with n_channels={n_channels} has {expected}"
+        )
+    if color_space in colorspaces.THREE_CHANNEL_SPACES and n_channels != 3:
+        raise ValueError(f"model field 'n_channels' must be 3 for color_space {color_space!r}, got {n_channels}")
+    palette = _matrix(data, "palette", ndim=2)
+    if palette.shape != (n_clusters, n_channels):
+        raise ValueError(f"model field 'palette' must have shape ({n_clusters}, {n_channels}), got {palette.shape}")
+    scale = _number(data, "scale")
+    if scale <= 0:
+        raise ValueError(f"model field 'scale' (the input's nominal maximum) must be > 0, got {scale}")
+    return dict(
+        method=method,
+        color_space=color_space,
+        means=means,
+        palette=palette,
+        input_kind=input_kind,
+        n_channels=n_channels,
+        dtype=_image_dtype(data),
+        scale=scale,
+        offset=_number(data, "offset"),
+        n_iter=_count(data, "n_iter"),
+        converged=_optional(data, "converged", bool),
+        inertia=_optional_number(data, "inertia"),
+        log_likelihood=_optional_number(data, "log_likelihood"),
+        bic=_optional_number(data, "bic"),
+        approximate=bool(_optional(data, "approximate", bool) or False),
+        n_fit_pixels=_count(data, "n_fit_pixels") or 0,
+        params=_params(data),
+    )
+
+
+def _mixture_fields(data: dict, shape: tuple[int, int]) -> dict[str, np.ndarray]:
+    """A mixture's covariances (symmetric positive definite) and mixing weights (positive, summing to 1)."""
+    n_clusters, n_features = shape
+    covariances = _matrix(data, "covariances", ndim=3)
+    if covariances.shape != (n_clusters, n_features, n_features):
+        raise ValueError(
+            f"model field 'covariances' must have shape ({n_clusters}, {n_features}, {n_features}), "
+            f"got {covariances.shape}"
+        )
+    if not np.allclose(covariances, covariances.transpose(0, 2, 1)):
+        raise ValueError("model field 'covariances' must hold symmetric matrices")
+    if (np.linalg.eigvalsh(covariances) <= 0).any():
+        raise ValueError("model field 'covariances' must hold positive definite matrices")
+    key = "mixing_weights" if "mixing_weights" in data else "weights"  # 'weights' in files before 0.2
+    weights = _matrix(data, key, ndim=1)
+    if weights.shape != (n_clusters,) or (weights <= 0).any() or not math.isclose(weights.sum(), 1.0, rel_tol=1e-6):
+        raise ValueError(f"model field {key!r} must be {n_clusters} positive numbers summing to 1")
+    covariance = (_optional(data, "params", dict) or {}).get("covariance", "full")
+    try:
+        check_covariance(str(covariance))
+    except ValueError as error:
+        raise ValueError(f"model field 'params': {error}") from error
+    return dict(covariances=covariances, mixing_weights=weights)
+
+
+def _image_dtype(data: dict) -> str:
+    dtype = _field(data, "dtype", str)
+    try:
+        np_dtype = np.dtype(dtype)
+    except TypeError as error:
+        raise ValueError(f"model field 'dtype' is not a numpy dtype name: {dtype!r}") from error
+    if np_dtype.kind not in "biuf":
+        raise ValueError(f"model field 'dtype' must be a numeric image dtype, got {dtype!r}")
+    return np_dtype.name
+
+
+def _params(data: dict) -> dict[str, Any]:
+    """The run's parameters: a JSON object nested no deeper than an init array of rows."""
+    params = _optional(data, "params", dict) or {}
+    stack = [(params, 0)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > _MAX_PARAMS_DEPTH:
+            raise ValueError(f"model field 'params' is nested more than {_MAX_PARAMS_DEPTH} levels deep")
+        children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+        stack.extend((child, depth + 1) for child in children)
+    return params
+
+
+def _count(data: dict, name: str) -> int | None:
+    value = _optional(data, name, int)
+    if value is not None and value < 0:
+        raise ValueError(f"model field {name!r} must be >= 0, got {value}")
+    return value
+
+
+def _type_name(kind) -> str:
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    names = {int: "an integer", float: "a number", str: "a string", bool: "true or false", list: "a list",
+             dict: "an object"}  # fmt: skip
+    return " or ".join(names.get(k, k.__name__) for k in kinds)
+
+
+def _field(data: dict, name: str, kind):
     if name not in data:
         raise ValueError(f"model is missing the field {name!r}")
     value = data[name]
-    if (kind is int and isinstance(value, bool)) or not isinstance(value, kind):
-        raise ValueError(f"model field {name!r} must be {kind.__name__}, got {type(value).__name__}")
+    if (int in (kind if isinstance(kind, tuple) else (kind,)) and isinstance(value, bool)) or not isinstance(
+        value, kind
+    ):
+        raise ValueError(f"model field {name!r} must be {_type_name(kind)}, got {type(value).__name__} {value!r:.40}")
     return value
 
 
@@ -382,7 +456,7 @@ def _optional(data: dict, name: str, kind: type):
 
 def _number(data: dict, name: str) -> float:
     value = _field(data, name, (int, float))
-    if isinstance(value, bool) or not math.isfinite(value):
+    if not math.isfinite(value):
         raise ValueError(f"model field {name!r} must be a finite number")
     return float(value)
 
@@ -395,7 +469,7 @@ def _matrix(data: dict, name: str, ndim: int) -> np.ndarray:
     value = _field(data, name, list)
     try:
         array = np.array(value, dtype=np.float64)
-    except (TypeError, ValueError) as error:
+    except (TypeError, ValueError, RecursionError) as error:
         raise ValueError(f"model field {name!r} must be a rectangular array of numbers") from error
     if array.ndim != ndim:
         raise ValueError(f"model field {name!r} must be a {ndim}-D array, got {array.ndim}-D")

@@ -4,6 +4,16 @@ Features are built as the notebook builds them (``cv2.cvtColor`` on uint8
 images, flattened to float32 rows), the RNG is seeded with ``cv2.setRNGSeed``
 and the fit is ``cv2.kmeans`` or ``cv2.ml.EM``. For users who want the course's
 exact assignments; it is slower and needs ~9x the image's memory.
+
+Parameters OpenCV cannot honour are refused rather than recorded: ``cv2.ml.EM``
+always starts from its own k-means++ (so ``init="random"`` and ``attempts > 1``
+are errors for EM), and OpenCV's random generator takes a C ``int`` seed.
+An init array is checked exactly as the fast engine checks it.
+
+OpenCV floors each covariance eigenvalue internally before using it, but returns
+the unfloored matrices (all zero for a cluster of one colour). The model stores
+the floored matrices, at a floor relative to the data's variance so that the
+stored model predicts what the fit found and reads back from JSON.
 """
 
 from __future__ import annotations
@@ -13,13 +23,62 @@ import numpy as np
 
 from . import colorspaces
 from .em import bic
-from .kmeans import nearest_center
+from .kmeans import initial_centers, nearest_center
 from .methods import FittedClusters
 from .model import ClusterModel, FitOutcome, build_model
 from .pixels import ImageLayout, pixel_rows, valid_pixels
 
 _OPENCV_METHODS = ("kmeans", "em")  # cv2.kmeans and cv2.ml.EM
 _COVARIANCE_FLAGS = {"spherical": 0, "diagonal": 1, "full": 2}  # cv2.ml.EM_COV_MAT_*
+_C_INT_MAX = 2**31 - 1
+_RELATIVE_EIGENVALUE_FLOOR = 1e-10
+
+
+def check_opencv_parameters(params: dict) -> None:
+    """Refuse what ``cv2.kmeans`` / ``cv2.ml.EM`` cannot do, instead of recording it unused.
+
+    Raises
+    ------
+    ValueError
+        For a seed beyond a C int, and for EM with ``init="random"`` or ``attempts > 1``.
+    """
+    if int(params["seed"]) > _C_INT_MAX:
+        raise ValueError(
+            f"seed={params['seed']} is too large for engine='opencv' (OpenCV's random generator takes a C int): "
+            f"use a seed of at most {_C_INT_MAX}, or engine='fast'"
+        )
+    if params["method"] != "em":
+        return
+    if isinstance(params["init"], str) and params["init"] != "kmeans++":
+        raise ValueError(
+            f"init={params['init']!r} is not available with engine='opencv' EM, which always starts from its own "
+            "k-means++: use init='kmeans++', an array of initial means, or engine='fast'"
+        )
+    if params["attempts"] != 1:
+        raise ValueError(
+            f"attempts={params['attempts']} is not available with engine='opencv' EM (cv2.ml.EM fits once): "
+            "use attempts=1, or engine='fast'"
+        )
+
+
+def _opencv_call(function, *args):
+    """Call OpenCV, turning its assertion failures into a ValueError a user can act on."""
+    try:
+        return function(*args)
+    except cv2.error as error:
+        detail = str(error).strip().splitlines()[-1] if str(error).strip() else "cv2.error"
+        raise ValueError(f"OpenCV could not fit this image ({detail}); try engine='fast'") from error
+
+
+def _floored_covariances(covariances: np.ndarray, samples: np.ndarray) -> np.ndarray:
+    """Covariances with eigenvalues floored, as OpenCV uses them, relative to the data's variance."""
+    spread = float(np.mean(np.var(samples.astype(np.float64), axis=0)))
+    floor = max(np.finfo(np.float64).eps, _RELATIVE_EIGENVALUE_FLOOR * spread)
+    symmetric = (covariances + covariances.transpose(0, 2, 1)) / 2
+    eigenvalues, vectors = np.linalg.eigh(symmetric)
+    if (eigenvalues >= floor).all():
+        return symmetric
+    return np.einsum("kij,kj,klj->kil", vectors, np.maximum(eigenvalues, floor), vectors)
 
 
 def notebook_features(values: np.ndarray, layout: ImageLayout, color_space: str) -> np.ndarray:
@@ -64,8 +123,12 @@ def fit_opencv(
         values = values[valid]
     if values.shape[0] == 0:
         raise ValueError("nothing to cluster: no valid pixels")
+    check_opencv_parameters(params)
     samples = notebook_features(values, layout, color_space)
     n_clusters = params["n_clusters"]
+    init = params["init"]
+    if not isinstance(init, str):  # same checks (shape, finite) as the fast engine
+        init = initial_centers(samples, np.ones(samples.shape[0]), n_clusters, init, np.random.default_rng(0))
     distinct = np.unique(samples, axis=0).shape[0]
     if n_clusters > distinct:
         raise ValueError(
@@ -73,8 +136,7 @@ def fit_opencv(
             f"to cluster ({distinct}); use at most {distinct} clusters"
         )
     criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, params["max_iter"], params["epsilon"])
-    cv2.setRNGSeed(params["seed"])
-    init = params["init"]
+    cv2.setRNGSeed(int(params["seed"]))
     if params["method"] == "kmeans":
         if isinstance(init, str):
             flags = cv2.KMEANS_PP_CENTERS if init == "kmeans++" else cv2.KMEANS_RANDOM_CENTERS
@@ -82,24 +144,35 @@ def fit_opencv(
         else:
             flags = cv2.KMEANS_USE_INITIAL_LABELS
             best_labels = nearest_center(samples, np.asarray(init, np.float64))[0].astype(np.int32)[:, None]
-        _, fit_labels, centers = cv2.kmeans(samples, n_clusters, best_labels, criteria, params["attempts"], flags)
+        if samples.shape[0] == 1:  # cv2.kmeans reads a single row as F one-feature samples
+            fit_labels, centers = np.zeros(1, np.int32), samples
+        else:
+            _, fit_labels, centers = _opencv_call(
+                cv2.kmeans, samples, n_clusters, best_labels, criteria, params["attempts"], flags
+            )
         fit_labels = fit_labels.reshape(-1)
         means = centers.astype(np.float64)
         diff = samples.astype(np.float64) - means[fit_labels]
         figures = dict(inertia=float(np.einsum("nf,nf->", diff, diff)), n_iter=None, converged=None)
         covariances = mixing = None
     else:
+        if samples.shape[0] < 2:
+            raise ValueError(
+                "engine='opencv' EM needs at least 2 valid pixels (cv2.ml.EM estimates a covariance from them); "
+                "this image has 1: use engine='fast' or method='kmeans'"
+            )
         em = cv2.ml.EM_create()
         em.setClustersNumber(n_clusters)
         em.setCovarianceMatrixType(_COVARIANCE_FLAGS[params["covariance"]])
         em.setTermCriteria(criteria)
         if isinstance(init, str):
-            _, log_likelihoods, fit_labels, _ = em.trainEM(samples)
+            _, log_likelihoods, fit_labels, _ = _opencv_call(em.trainEM, samples)
         else:
-            _, log_likelihoods, fit_labels, _ = em.trainE(samples, np.asarray(init, np.float64))
+            _, log_likelihoods, fit_labels, _ = _opencv_call(em.trainE, samples, np.asarray(init, np.float64))
         fit_labels = fit_labels.reshape(-1)
         means = np.asarray(em.getMeans(), np.float64)
         covariances = np.asarray(em.getCovs(), np.float64).reshape(n_clusters, means.shape[1], means.shape[1])
+        covariances = _floored_covariances(covariances, samples)
         mixing = np.asarray(em.getWeights(), np.float64).reshape(-1)
         mean_ll = float(np.mean(log_likelihoods))
         figures = dict(
