@@ -189,25 +189,36 @@ def write_indexed_png(path: str | os.PathLike, labels: np.ndarray, model: Cluste
 
 
 def write_labels_tiff(path: str | os.PathLike, labels: np.ndarray) -> Path:
-    """Write a label image (any dimensionality) as a compressed TIFF."""
+    """Write a label image (any dimensionality) as a compressed TIFF, in the smallest integer dtype that fits."""
     import tifffile
 
+    labels = np.asarray(labels)
+    labels = labels.astype(smallest_label_dtype(labels), copy=False)
     with atomic_path(path) as temporary:
         tifffile.imwrite(temporary, labels, compression="zlib", photometric="minisblack")
     return Path(path)
 
 
 def write_image(path: str | os.PathLike, image: np.ndarray) -> Path:
-    """Write an image as PNG (2D uint8/uint16 gray or RGB(A)) or TIFF (anything else, by suffix)."""
-    path = Path(path)
-    with atomic_path(path) as temporary:
-        if path.suffix.lower() in TIFF_SUFFIXES:
-            import tifffile
+    """Write an image as TIFF (``.tif``/``.tiff``: any shape and dtype) or PNG (``.png``: see :func:`write_png`).
 
-            rgb = image.ndim == 3 and image.shape[-1] in (3, 4) and image.dtype == np.uint8
-            tifffile.imwrite(temporary, image, compression="zlib", photometric="rgb" if rgb else "minisblack")
-        else:
-            Image.fromarray(image).save(temporary, format="PNG")
+    Raises
+    ------
+    ValueError
+        For any other suffix (no file gets bytes of another format), or an image a PNG cannot hold.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".png":
+        return write_png(path, image)
+    if suffix not in TIFF_SUFFIXES:
+        raise ValueError(f"cannot write {suffix or 'a file without suffix'} ({path.name}); {PNG_HELP}")
+    import tifffile
+
+    image = np.asarray(image)
+    with atomic_path(path) as temporary:
+        rgb = image.ndim == 3 and image.shape[-1] in (3, 4) and image.dtype == np.uint8
+        tifffile.imwrite(temporary, image, compression="zlib", photometric="rgb" if rgb else "minisblack")
     return path
 
 
@@ -250,3 +261,139 @@ def read_model(path: str | os.PathLike) -> ClusterModel:
         return ClusterModel.from_json(text)
     except ValueError as error:
         raise ValueError(f"{path}: {error}") from error
+
+
+PNG_HELP = (
+    "napari-colorquant writes .png (2-D gray or RGB(A), 8 or 16 bits; clusters as an indexed PNG whose "
+    "palette index is the label) and .tif/.tiff (any shape and dtype)"
+)
+
+
+def smallest_label_dtype(labels: np.ndarray) -> np.dtype:
+    """The smallest integer dtype holding every label (unsigned unless a label is negative)."""
+    labels = np.asarray(labels)
+    if labels.dtype.kind not in "biu":
+        raise ValueError(f"labels must be integers, got {labels.dtype}")
+    if labels.size == 0:
+        return np.dtype(np.uint8)
+    low, high = int(labels.min()), int(labels.max())
+    kinds = (np.uint8, np.uint16, np.uint32, np.uint64) if low >= 0 else (np.int8, np.int16, np.int32, np.int64)
+    for kind in kinds:
+        info = np.iinfo(kind)
+        if info.min <= low and high <= info.max:
+            return np.dtype(kind)
+    raise ValueError(f"labels from {low} to {high} do not fit a 64-bit integer")
+
+
+def write_labels_png(path: str | os.PathLike, labels: np.ndarray, colors: np.ndarray | None = None) -> Path:
+    """Write a 2-D label image as an indexed PNG whose palette index *is* the label.
+
+    Entry 0 (background) is fully transparent; entry ``i`` is ``colors[i - 1]`` for the
+    model's clusters, and mid-gray for labels painted above them. Reading the file with
+    Pillow (``np.asarray(Image.open(path))``) gives the labels back exactly.
+
+    Raises
+    ------
+    ValueError
+        If the labels are not 2-D integers in 0..255 (a PNG palette has 256 entries).
+    """
+    labels = np.asarray(labels)
+    if labels.ndim != 2:
+        raise ValueError(f"a PNG holds one 2-D image; these labels have shape {labels.shape}: save as .tif")
+    if labels.dtype.kind not in "biu":
+        raise ValueError(f"labels must be integers, got {labels.dtype}: save as .tif")
+    high = int(labels.max()) if labels.size else 0
+    if labels.size and (int(labels.min()) < 0 or high > 255):
+        raise ValueError(
+            f"an indexed PNG holds labels 0..255; these go from {int(labels.min())} to {high}: save as .tif"
+        )
+    known = np.zeros((0, 3), np.uint8) if colors is None else np.asarray(colors, np.float64)
+    if known.ndim == 2 and known.shape[1] == 1:
+        known = np.repeat(known, 3, axis=1)
+    known = np.clip(np.rint(known), 0, 255).astype(np.uint8)[:255]
+    n_entries = max(high, known.shape[0]) + 1
+    palette = np.full((n_entries, 3), 128, np.uint8)
+    palette[0] = 0
+    palette[1 : 1 + known.shape[0]] = known
+    image = Image.fromarray(labels.astype(np.uint8), mode="P")
+    image.putpalette(palette.reshape(-1).tolist(), rawmode="RGB")
+    with atomic_path(path) as temporary:
+        image.save(temporary, format="PNG", optimize=True, bits=palette_bits(n_entries), transparency=0)
+    return Path(path)
+
+
+def palette_index(image: np.ndarray, colors: np.ndarray) -> np.ndarray | None:
+    """Index of each pixel's colour in ``colors`` (uint8 rows), or None if any pixel is not exactly one of them."""
+    image = np.asarray(image)
+    colors = np.asarray(colors)
+    if image.dtype != np.uint8 or colors.shape[0] == 0 or colors.shape[0] > 256:
+        return None
+    width = 1 if image.ndim == 2 else image.shape[-1]
+    if colors.shape[1] != width:
+        return None
+    weights = (256 ** np.arange(width)).astype(np.int64)
+    keys = image.reshape(-1, width).astype(np.int64) @ weights
+    color_keys = colors.astype(np.int64) @ weights
+    order = np.argsort(color_keys)
+    position = np.clip(np.searchsorted(color_keys[order], keys), 0, len(order) - 1)
+    if not np.array_equal(color_keys[order][position], keys):
+        return None
+    return order[position].reshape(image.shape[:2]).astype(np.uint8)
+
+
+def write_quantized_png(path: str | os.PathLike, image: np.ndarray, colors: np.ndarray | None = None) -> Path:
+    """Write the pixels of a quantized image as PNG: indexed when every pixel is exactly one of ``colors``.
+
+    The pixels are written as they are, never re-predicted: an edited image keeps its edits (as a
+    truecolour PNG when an edit is not a palette colour).
+
+    Raises
+    ------
+    ValueError
+        If a PNG cannot hold the image (see :func:`write_png`).
+    """
+    image = np.asarray(image)
+    if colors is not None and image.dtype == np.uint8 and image.ndim in (2, 3):
+        rows = np.clip(np.rint(np.asarray(colors, np.float64)), 0, 255).astype(np.uint8)
+        index = palette_index(image, rows) if rows.ndim == 2 else None
+        if index is not None and rows.shape[1] in (1, 3):
+            palette = np.repeat(rows, 3, axis=1) if rows.shape[1] == 1 else rows
+            indexed = Image.fromarray(index, mode="P")
+            indexed.putpalette(palette.reshape(-1).tolist(), rawmode="RGB")
+            with atomic_path(path) as temporary:
+                indexed.save(temporary, format="PNG", optimize=True, bits=palette_bits(len(palette)))
+            return Path(path)
+    return write_png(path, image)
+
+
+def write_png(path: str | os.PathLike, image: np.ndarray) -> Path:
+    """Write a 2-D gray or RGB(A) image of 8 or 16 bits as PNG (16-bit colour through OpenCV, which Pillow lacks).
+
+    Raises
+    ------
+    ValueError
+        For float or other dtypes, and for shapes a PNG cannot hold, saying what to use instead.
+    """
+    image = np.asarray(image)
+    shape_ok = image.ndim == 2 or (image.ndim == 3 and image.shape[-1] in (3, 4))
+    if not shape_ok:
+        raise ValueError(f"a PNG holds one 2-D gray or RGB(A) image; this one has shape {image.shape}: save as .tif")
+    if image.dtype == np.bool_:
+        image = image.astype(np.uint8) * 255
+    if image.dtype not in (np.uint8, np.uint16):
+        raise ValueError(
+            f"a PNG holds 8- or 16-bit unsigned integers; this image is {image.dtype}: save as .tif "
+            "(keeps the values), or convert it first"
+        )
+    with atomic_path(path) as temporary:
+        if image.dtype == np.uint16 and image.ndim == 3:
+            import cv2
+
+            code = cv2.COLOR_RGB2BGR if image.shape[-1] == 3 else cv2.COLOR_RGBA2BGRA
+            ok, encoded = cv2.imencode(".png", cv2.cvtColor(np.ascontiguousarray(image), code))
+            if not ok:
+                raise ValueError("OpenCV could not encode this 16-bit colour PNG: save as .tif")
+            Path(temporary).write_bytes(encoded.tobytes())
+        else:
+            Image.fromarray(image).save(temporary, format="PNG")
+    return Path(path)

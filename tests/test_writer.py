@@ -1,0 +1,124 @@
+"""napari writers save what the user sees, or refuse with a notification saying what can be written."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+import tifffile
+from PIL import Image
+
+from napari_colorquant import quantize
+from napari_colorquant._napari import writer
+
+
+@pytest.fixture
+def notes(monkeypatch) -> list[str]:
+    shown: list[str] = []
+    monkeypatch.setattr(writer, "_notify", shown.append)
+    return shown
+
+
+@pytest.fixture(scope="module")
+def result(china):
+    return quantize(np.asarray(china)[:40, :50], 4)
+
+
+def _meta(result) -> dict:
+    return {"metadata": {"colorquant": {"model": result.model.to_dict()}}}
+
+
+def test_edited_quantized_png_keeps_the_painted_pixels(tmp_path, result, notes):
+    edited = result.quantized.copy()
+    edited[5:15, 5:15] = (255, 0, 0)  # not a palette colour: must not be re-predicted
+    path = tmp_path / "edited.png"
+    assert writer.write_quantized(str(path), edited, _meta(result)) == [str(path)]
+    np.testing.assert_array_equal(np.asarray(Image.open(path).convert("RGB")), edited)
+    assert notes == []
+
+
+def test_unedited_quantized_png_is_indexed(tmp_path, result):
+    path = tmp_path / "q.png"
+    writer.write_quantized(str(path), result.quantized, _meta(result))
+    with Image.open(path) as png:
+        assert png.mode == "P"
+        np.testing.assert_array_equal(np.asarray(png.convert("RGB")), result.quantized)
+
+
+def test_clusters_png_reads_back_as_the_labels_even_when_painted_above_k(tmp_path, result, notes):
+    labels = result.labels.copy()
+    labels[0:3, 0:3] = 7  # painted with a label the model does not have (K = 4)
+    labels[3:5, 0:3] = 0  # erased
+    path = tmp_path / "clusters.png"
+    assert writer.write_labels(str(path), labels, _meta(result)) == [str(path)]
+    with Image.open(path) as png:
+        assert png.mode == "P" and png.info.get("transparency") == 0
+        np.testing.assert_array_equal(np.asarray(png), labels)
+        palette = np.asarray(png.getpalette()[: 3 * 5]).reshape(5, 3)
+    np.testing.assert_array_equal(palette[1:], np.clip(np.rint(result.model.palette), 0, 255))
+
+
+def test_clusters_tiff_uses_the_smallest_dtype(tmp_path, notes):
+    for high, dtype in ((5, np.uint8), (300, np.uint16), (70000, np.uint32)):
+        labels = np.zeros((4, 4), np.int32)
+        labels[0, 0] = high
+        path = tmp_path / f"l{high}.tif"
+        writer.write_labels(str(path), labels, {})
+        read = tifffile.imread(path)
+        assert read.dtype == dtype and read[0, 0] == high
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "message"),
+    [
+        ("big.png", np.full((4, 4), 300, np.int32), "0..255"),
+        ("stack.png", np.ones((2, 4, 4), np.uint8), "2-D"),
+        ("clusters.jpg", np.ones((4, 4), np.uint8), ".tif"),
+        ("clusters.xyz", np.ones((4, 4), np.uint8), ".tif"),
+    ],
+)
+def test_labels_refusals_notify_and_write_nothing(tmp_path, notes, name, data, message):
+    assert writer.write_labels(str(tmp_path / name), data, {}) == []
+    assert len(notes) == 1 and message in notes[0] and notes[0].startswith("Not saved")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "message"),
+    [
+        ("float.png", np.random.default_rng(0).random((4, 4, 3)).astype(np.float32), "float32"),
+        ("stack.png", np.ones((3, 4, 4, 3), np.uint8), "shape"),
+        ("photo.jpg", np.ones((4, 4, 3), np.uint8), ".png"),
+        ("photo.xyz", np.ones((4, 4, 3), np.uint8), ".tif"),
+    ],
+)
+def test_quantized_refusals_notify_and_write_nothing(tmp_path, notes, name, data, message):
+    assert writer.write_quantized(str(tmp_path / name), data, {}) == []
+    assert len(notes) == 1 and message in notes[0]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_uint16_rgb_is_a_16_bit_png(tmp_path, notes):
+    image = np.random.default_rng(1).integers(0, 65536, (6, 5, 3), dtype=np.uint16)
+    path = tmp_path / "deep.png"
+    assert writer.write_quantized(str(path), image, {}) == [str(path)]
+    back = cv2.cvtColor(cv2.imread(str(path), cv2.IMREAD_UNCHANGED), cv2.COLOR_BGR2RGB)
+    np.testing.assert_array_equal(back, image)
+
+
+def test_float_image_to_tiff_keeps_values(tmp_path):
+    image = np.random.default_rng(2).random((4, 4)).astype(np.float32)
+    writer.write_quantized(str(tmp_path / "f.tif"), image, {})
+    np.testing.assert_array_equal(tifffile.imread(tmp_path / "f.tif"), image)
+
+
+def test_saving_from_the_viewer_writes_small_labels(make_napari_viewer, tmp_path):
+    viewer = make_napari_viewer()
+    labels = np.zeros((8, 8), np.int32)
+    labels[2:5, 2:5] = 3
+    viewer.add_labels(labels, name="clusters")
+    path = tmp_path / "clusters.tif"
+    viewer.layers.save(str(path), selected=True, plugin="napari-colorquant")
+    read = tifffile.imread(path)
+    assert read.dtype == np.uint8
+    np.testing.assert_array_equal(read, labels)
