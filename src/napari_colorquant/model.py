@@ -431,10 +431,7 @@ def _count(data: dict, name: str) -> int | None:
 
 
 def _type_name(kind) -> str:
-    kinds = kind if isinstance(kind, tuple) else (kind,)
-    names = {int: "an integer", float: "a number", str: "a string", bool: "true or false", list: "a list",
-             dict: "an object"}  # fmt: skip
-    return " or ".join(names.get(k, k.__name__) for k in kinds)
+    return " or ".join(k.__name__ for k in (kind if isinstance(kind, tuple) else (kind,)))
 
 
 def _field(data: dict, name: str, kind):

@@ -117,6 +117,11 @@ def _check_array(image):
         raise ValueError(f"image is empty (shape {array.shape}); it needs at least one pixel")
     if array.dtype == bool:
         array = array.astype(np.uint8) if is_lazy(array) else array.view(np.uint8)
+    if isinstance(image, (list, tuple)) and array.dtype.kind in "iu" and array.dtype.itemsize > 4:
+        raise TypeError(
+            "image is a Python list of integers, which numpy reads as int64 (not an image dtype): pass a numpy "
+            "array of the image's dtype, e.g. np.asarray(image, dtype=np.uint8)"
+        )
     if array.dtype.itemsize > 4 and array.dtype.kind in "iu":
         raise TypeError(f"image dtype {array.dtype} is not supported; accepted: {_ACCEPTED_DTYPES}")
     return array if is_lazy(array) else np.asarray(array)

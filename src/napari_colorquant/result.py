@@ -229,6 +229,9 @@ def image_mse(
     return total / max(count, 1)
 
 
+_LARGEST_VALUE = 1e150  # squares of larger values overflow float64 distances
+
+
 def quality_figures(model: ClusterModel, layout: ImageLayout, mse: float) -> dict[str, float]:
     """PSNR, bits per pixel (labels + kept luminance + alpha), input bits and compression ratio.
 
@@ -251,6 +254,11 @@ def quality_figures(model: ClusterModel, layout: ImageLayout, mse: float) -> dic
     if layout.kind == "rgba":
         bits += layout.dtype.itemsize * 8
     input_bits = layout.bits_per_pixel
+    if layout.scale > _LARGEST_VALUE or not math.isfinite(mse):
+        raise ValueError(
+            f"image values are too large to cluster (up to {layout.scale:.3g}, squared differences overflow "
+            f"float64); values up to about {_LARGEST_VALUE:.0e} work: rescale the image"
+        )
     return dict(
         mse=mse,
         psnr=math.inf if mse == 0 else 10 * math.log10(layout.scale**2 / mse),
