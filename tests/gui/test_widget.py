@@ -287,7 +287,12 @@ def test_writer_saves_indexed_png_and_tiff(make_napari_viewer, dock, qtbot, tmp_
     _, meta, _ = labels.as_layer_data_tuple()
     png = write_labels(str(tmp_path / "labels.png"), labels.data, meta)[0]
     raw = Path(png).read_bytes()
-    assert raw[24] == 2 and raw[25] == 3  # 2-bit indexed PNG for 4 colours
+    # Palette index = label (entry 0 transparent background): 5 entries, so a 4-bit indexed PNG that reads back
+    # as the labels themselves.
+    assert raw[24] == 4 and raw[25] == 3
+    from PIL import Image
+
+    np.testing.assert_array_equal(np.asarray(Image.open(png)), labels.data)
     tif = write_labels(str(tmp_path / "labels.tif"), labels.data, meta)[0]
     np.testing.assert_array_equal(read_image(tif), labels.data)
     quantized = viewer.layers["china quantized"]
