@@ -48,7 +48,7 @@ from .outputs import commit, plan_outputs, prepare_folder, remove_stale_staging,
 from .params import ClusterParameters
 from .quantize import QuantizeResult, apply_model, quantize_with
 from .report import report_text
-from .samples import SAMPLE_AXES, SAMPLES, load_sample
+from .samples import SAMPLE_ALIASES, SAMPLE_AXES, SAMPLES, canonical_sample, load_sample
 
 #: Command-line spellings that differ from ``--name-with-dashes`` of a parameter.
 _FLAGS = {"n_clusters": ("-k", "--clusters")}
@@ -71,7 +71,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="Segment and colour-quantize images with k-means or EM (Gaussian mixtures).",
     )
     parser.add_argument("inputs", nargs="*", type=Path, help="image files (PNG, JPEG, TIFF, OME-TIFF, zarr)")
-    parser.add_argument("--sample", choices=sorted(SAMPLES), help="use a built-in sample image instead of files")
+    parser.add_argument(
+        "--sample",
+        choices=sorted({*SAMPLES, *SAMPLE_ALIASES}),
+        help="use a built-in sample image instead of files (the same names as napari-colorquant-viewer's)",
+    )
     parser.add_argument("-o", "--output", type=Path, required=True, help="output folder (created if missing)")
     for spec in ClusterParameters.fields():
         default = f" (default {spec.default})" if spec.default is not None else ""
@@ -144,7 +148,7 @@ def _load(source, lazy: bool):
 def _axes_info(source, image) -> AxesInfo | None:
     """What the file's metadata (or a sample's known layout) says about its axes."""
     if isinstance(source, str):
-        axes = SAMPLE_AXES.get(source)
+        axes = SAMPLE_AXES.get(canonical_sample(source))
         return AxesInfo(axes, tuple(image.shape), "the sample's axes") if axes else None
     return read_axes(source)
 
@@ -289,6 +293,18 @@ def _signal_handlers():
             signal.signal(number, handler)
 
 
+#: Options that only matter when fitting; ``--apply`` reuses a fitted model's own.
+FIT_OPTIONS = tuple(spec.name for spec in ClusterParameters.fields() if spec.name != "channel_axis")
+
+
+def _ignored_with_apply(parser: argparse.ArgumentParser, args: argparse.Namespace) -> str:
+    """The fitting options given together with ``--apply`` (which ignores them), as ``"-k, --method"``."""
+    if not args.apply:
+        return ""
+    flags = {action.dest: action.option_strings[0] for action in parser._actions if action.option_strings}
+    return ", ".join(flags[d] for d in FIT_OPTIONS if d in flags and getattr(args, d) != parser.get_default(d))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``napari-colorquant`` and ``python -m napari_colorquant``.
 
@@ -297,6 +313,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     parser = build_parser()
     args = parser.parse_args(argv)
+    ignored = _ignored_with_apply(parser, args)
+    if ignored:
+        print(f"napari-colorquant: --apply reuses the model's own parameters; ignoring {ignored}", file=sys.stderr)
     try:
         with _signal_handlers():
             return run(args)

@@ -13,8 +13,25 @@ SAMPLES = {
     "kidney": "3D 3-channel uint16 fluorescence stack, ZCYX (skimage kidney crop, CC0)",
 }
 
+#: Other names of the samples (the napari sample menu's keys), accepted everywhere a sample name is.
+SAMPLE_ALIASES = {"photo": "china", "fluorescence": "kidney"}
 #: Axis letters of the samples that have more than pixel axes (the CLI clusters their C axis as features).
 SAMPLE_AXES = {"kidney": "ZCYX"}
+
+
+def canonical_sample(name: str) -> str:
+    """The sample's own name for ``name`` or one of its aliases.
+
+    Raises
+    ------
+    ValueError
+        For an unknown name.
+    """
+    if name in SAMPLES:
+        return name
+    if name in SAMPLE_ALIASES:
+        return SAMPLE_ALIASES[name]
+    raise ValueError(f"unknown sample {name!r}; accepted: {', '.join([*SAMPLES, *SAMPLE_ALIASES])}")
 
 
 def load_sample(name: str) -> np.ndarray:
@@ -25,6 +42,7 @@ def load_sample(name: str) -> np.ndarray:
     ValueError
         For an unknown name.
     """
+    name = canonical_sample(name)
     if name in ("china", "flower"):
         from sklearn.datasets import load_sample_image
 

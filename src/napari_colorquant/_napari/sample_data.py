@@ -10,6 +10,11 @@ def colour_photo() -> list[tuple]:
     return [(load_sample("china"), {"name": "china", "rgb": True}, "image")]
 
 
+def flower_photo() -> list[tuple]:
+    """scikit-learn's flower.jpg: a second RGB photo."""
+    return [(load_sample("flower"), {"name": "flower", "rgb": True}, "image")]
+
+
 def licence_plate() -> list[tuple]:
     """A grayscale licence-plate crop, for binarization with K = 2."""
     return [(load_sample("plate"), {"name": "plate", "colormap": "gray"}, "image")]

@@ -170,6 +170,8 @@ class ClusterWidget(Container):
             return
         start = time.perf_counter()
         self.placer.place(job.layer, tuples, feature_tuples=features, feature_view=job.feature_view, result=out.result)
+        if self._last_model is None or job.feature_view == "same viewer":
+            self._viewer.reset_view()  # the docked widget took canvas width; show the whole image
         self._last_model = out.result.model
         self._last_seconds = out.seconds
         seconds = out.seconds + time.perf_counter() - start

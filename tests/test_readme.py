@@ -1,0 +1,69 @@
+"""The README works when pasted: every Python block runs as it is, every command's options exist."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).parents[1]
+README = ROOT / "README.md"
+DOCS = [README, *sorted((ROOT / "docs").glob("*.md"))]
+
+
+def code_blocks(path: Path, language: str) -> list[str]:
+    return re.findall(rf"^```{language}\n(.*?)^```", path.read_text(encoding="utf-8"), flags=re.S | re.M)
+
+
+def _commands(block: str):
+    """Each invocation of the project's commands in a bash block, as (program, arguments)."""
+    for line in block.splitlines():
+        line = line.split(" #")[0].strip()
+        for part in line.split("&&"):
+            tokens = shlex.split(part)
+            for i, token in enumerate(tokens):
+                name = Path(token).name
+                if name in ("napari-colorquant", "napari-colorquant-viewer"):
+                    yield name, tokens[i + 1 :]
+                    break
+                if token == "-m" and i + 1 < len(tokens) and tokens[i + 1] == "napari_colorquant":
+                    yield "napari-colorquant", tokens[i + 2 :]
+                    break
+
+
+PYTHON_BLOCKS = code_blocks(README, "python")
+COMMANDS = [command for path in DOCS for block in code_blocks(path, "bash") for command in _commands(block)]
+
+
+def test_readme_has_snippets_and_commands():
+    assert len(PYTHON_BLOCKS) >= 3 and len(COMMANDS) >= 6
+
+
+@pytest.mark.parametrize("number", range(len(PYTHON_BLOCKS)))
+def test_readme_python_block_runs_as_pasted(number, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code = compile(PYTHON_BLOCKS[number], f"README.md python block {number + 1}", "exec")
+    exec(code, {"__name__": "__main__"})
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join([c[0], *c[1]])[:60] if isinstance(c, tuple) else c)
+def test_documented_command_lines_parse(command):
+    """Options, choices (sample names, methods) and values of every documented command line are accepted."""
+    from napari_colorquant._napari.launch import build_parser as viewer_parser
+    from napari_colorquant.cli import build_parser
+
+    program, arguments = command
+    parser = build_parser() if program == "napari-colorquant" else viewer_parser()
+    try:
+        parser.parse_args(arguments)
+    except SystemExit as stop:
+        assert stop.code == 0, f"{program} {' '.join(arguments)}: rejected by its parser"
+
+
+def test_readme_apt_line_is_in_a_code_block():
+    text = README.read_text(encoding="utf-8")
+    assert "`apt-get install" not in text
+    assert any("apt-get install" in block for block in code_blocks(README, "bash"))
+    assert "3-bit indexed PNG" not in text
