@@ -67,3 +67,14 @@ def test_readme_apt_line_is_in_a_code_block():
     assert "`apt-get install" not in text
     assert any("apt-get install" in block for block in code_blocks(README, "bash"))
     assert "3-bit indexed PNG" not in text
+
+
+def test_markdown_tables_are_not_split():
+    """Each run of table rows starts with a header and its |---| line (a split table renders as text)."""
+    for path in DOCS:
+        lines = path.read_text(encoding="utf-8").splitlines()
+        for number, line in enumerate(lines):
+            starts_table = line.startswith("|") and (number == 0 or not lines[number - 1].startswith("|"))
+            if starts_table:
+                separator = lines[number + 1].replace(" ", "") if number + 1 < len(lines) else ""
+                assert re.fullmatch(r"\|(:?-+:?\|)+", separator), f"{path.name}:{number + 1}: table without header"
