@@ -31,3 +31,8 @@ def test_sample_and_run_show_the_whole_image(make_napari_viewer, dock, run_and_w
     widget.feature_view.value = "none"
     run_and_wait(widget)
     assert _whole_image_in_view(viewer, photo)
+    # the report shows all its lines without scrolling
+    edit = widget.report.native
+    assert widget.report.value.count("\n") >= 5
+    assert edit.verticalScrollBar().maximum() == 0
+    assert edit.document().size().height() <= edit.viewport().height() + 1

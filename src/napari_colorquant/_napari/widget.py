@@ -58,6 +58,7 @@ class ClusterWidget(Container):
         self.status = Label(name="status", value="")
         self.report = TextEdit(name="report", label="report", value="", tooltip="Fit figures of the last run.")
         self.report.read_only = True
+        self.report.changed.connect(self._fit_report)
         self.apply_button = PushButton(name="apply_button", text="Apply fitted model",
                                        tooltip="Apply the last fitted model to the layer.")  # fmt: skip
         self.extend([*self.controls.input_widgets(), self.run_button, self.cancel_button, self.progress,
@@ -93,6 +94,14 @@ class ClusterWidget(Container):
             return
         if active.metadata.get("colorquant") is None:
             self.controls.image.value = active
+
+    def _fit_report(self, *_) -> None:
+        """Grow the report box to its text, so every line shows without scrolling."""
+        edit = self.report.native
+        document = edit.document()
+        document.setTextWidth(max(edit.viewport().width(), 200))
+        margins = edit.contentsMargins()
+        edit.setMinimumHeight(int(document.size().height()) + margins.top() + margins.bottom() + 2 * edit.frameWidth())
 
     # --- running ----------------------------------------------------------------------
     def run(self) -> None:
