@@ -19,6 +19,14 @@ def read_only(array: np.ndarray) -> np.ndarray:
 
 
 @pytest.fixture(scope="session")
+def dask_cluster():
+    """One local dask.distributed cluster shared by the tests that need one (starting one takes seconds)."""
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="session")
 def china() -> np.ndarray:
     from sklearn.datasets import load_sample_image
 

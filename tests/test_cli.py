@@ -19,12 +19,16 @@ def test_sample_run_writes_labels_indexed_png_and_model(tmp_path, capsys):
     assert main(["--sample", "china", "-k", "8", "-o", str(tmp_path)]) == 0
     assert "china: kmeans K=8 rgb" in capsys.readouterr().out
     labels = read_image(tmp_path / "china_labels.tif")
+    raw = (tmp_path / "china_quantized.png").read_bytes()
+    assert raw[12:16] == b"IHDR" and raw[24] == 4 and raw[25] == 3  # 4-bit indexed colour for 8 colours
     png = Image.open(tmp_path / "china_quantized.png")
-    assert png.mode == "P" and png.info.get("bits", None) in (None, 3, 4)
+    assert png.mode == "P"
     assert labels.shape == (427, 640) and set(np.unique(labels)) == set(range(1, 9))
     index = np.asarray(png)
     np.testing.assert_array_equal(index, labels - 1)
     model = ClusterModel.from_json((tmp_path / "china_model.json").read_text())
+    palette = np.array(png.getpalette()[: 8 * 3]).reshape(8, 3)  # the PLTE chunk: one entry per label
+    np.testing.assert_array_equal(palette, np.clip(np.rint(model.palette), 0, 255))
     from sklearn.datasets import load_sample_image
 
     expected = quantize(load_sample_image("china.jpg"), 8)
@@ -128,22 +132,19 @@ def test_zarr_input_is_processed_lazily_and_written_as_zarr(tmp_path, kidney_zcy
     np.testing.assert_array_equal(da.from_zarr(str(again / "kidney_labels.zarr")).compute(), expected.labels)
 
 
-def test_scheduler_runs_on_a_dask_cluster(tmp_path, hela_u16):
-    distributed = pytest.importorskip("distributed")
+def test_scheduler_runs_on_a_dask_cluster(tmp_path, hela_u16, dask_cluster):
     import dask.array as da
 
     store = tmp_path / "hela.zarr"
     da.from_array(np.asarray(hela_u16), chunks=(64, 64)).to_zarr(str(store))
-    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=True, dashboard_address=None) as cluster:
-        assert (
-            main([str(store), "-k", "4", "-o", str(tmp_path / "out"), "--scheduler", cluster.scheduler_address, "-q"])
-            == 0
-        )
+    address = dask_cluster.scheduler_address
+    assert main([str(store), "-k", "4", "-o", str(tmp_path / "out"), "--scheduler", address, "-q"]) == 0
     labels = da.from_zarr(str(tmp_path / "out" / "hela_labels.zarr")).compute()
     np.testing.assert_array_equal(labels, quantize(np.asarray(hela_u16), 4).labels)
 
 
-def test_unreachable_scheduler_is_a_clear_error(tmp_path, capsys):
+def test_unreachable_scheduler_is_a_clear_error(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr("napari_colorquant.cli.SCHEDULER_TIMEOUT", "0.5s")  # nothing listens on port 9
     assert main(["--sample", "plate", "-o", str(tmp_path), "--scheduler", "tcp://127.0.0.1:9"]) == 2
     assert "cannot reach the dask scheduler at tcp://127.0.0.1:9" in capsys.readouterr().err
 

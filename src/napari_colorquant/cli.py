@@ -50,6 +50,8 @@ from .quantize import QuantizeResult, apply_model, quantize_with
 from .report import report_text
 from .samples import SAMPLE_ALIASES, SAMPLE_AXES, SAMPLES, canonical_sample, load_sample
 
+#: How long to wait for a ``--scheduler`` to answer.
+SCHEDULER_TIMEOUT = "10s"
 #: Command-line spellings that differ from ``--name-with-dashes`` of a parameter.
 _FLAGS = {"n_clusters": ("-k", "--clusters")}
 #: Command-line help that says more than the parameter's own (the CLI reads axes from file metadata).
@@ -198,7 +200,7 @@ def _scheduler(address: str | None):
     except ImportError as error:
         raise ValueError("--scheduler needs the 'distributed' package (pip install distributed)") from error
     try:
-        return Client(address, timeout="10s")
+        return Client(address, timeout=SCHEDULER_TIMEOUT)
     except OSError as error:
         raise ValueError(f"cannot reach the dask scheduler at {address}: {error}") from error
 

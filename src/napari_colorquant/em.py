@@ -24,7 +24,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.linalg import solve_triangular
 
 COVARIANCE_TYPES = ("full", "diagonal", "spherical")
 _MASS_EPS = 10 * np.finfo(np.float64).eps
@@ -70,6 +69,8 @@ def precision_cholesky(covariances: np.ndarray) -> np.ndarray:
     ValueError
         If a covariance is not positive definite.
     """
+    from scipy.linalg import solve_triangular  # lazily: scipy.linalg costs ~0.5 s to import
+
     covariances = np.asarray(covariances, dtype=np.float64)
     n_features = covariances.shape[-1]
     out = np.empty_like(covariances)
