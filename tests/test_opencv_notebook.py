@@ -13,6 +13,7 @@ import pytest
 
 from napari_colorquant import quantize
 from napari_colorquant.colorspaces import rgb_to_luma, ycrcb_to_rgb
+from napari_colorquant.params import NOTEBOOK_CRITERIA
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +72,14 @@ def test_opencv_engine_reproduces_notebook_em_ycrcb_chroma_diagonal(malaga):
     centers = np.uint8(em.getMeans())
 
     result = quantize(
-        malaga, 3, method="em", color_space="ycrcb-chroma", covariance="diagonal", engine="opencv", seed=5
+        malaga,
+        3,
+        method="em",
+        color_space="ycrcb-chroma",
+        covariance="diagonal",
+        engine="opencv",
+        seed=5,
+        **NOTEBOOK_CRITERIA,
     )
     _same_partition(result.labels, labels)
     # Y is kept: wherever Y + cluster chroma is inside the RGB gamut (no clipping),
@@ -103,7 +111,8 @@ def test_opencv_engine_reproduces_notebook_em_four_clusters(malaga, space):
         ycrcb = cv2.cvtColor(np.ascontiguousarray(malaga), cv2.COLOR_RGB2YCrCb)
         flattened = np.float32(ycrcb[:, :, 1:3].reshape((-1, 2)))
     _, _, labels, _ = em.trainEM(flattened)
-    result = quantize(malaga, 4, method="em", color_space=space, covariance="full", engine="opencv", seed=5)
+    result = quantize(malaga, 4, method="em", color_space=space, covariance="full", engine="opencv", seed=5,
+                      **NOTEBOOK_CRITERIA)  # fmt: skip
     _same_partition(result.labels, labels)
     assert result.model.covariances.shape == (4, flattened.shape[1], flattened.shape[1])
 
@@ -114,11 +123,11 @@ def test_opencv_engine_binarizes_plate_like_notebook(plate):
     compactness, label, _ = cv2.kmeans(
         np.float32(plate.reshape((-1, 1))), 2, None, criteria, 3, cv2.KMEANS_RANDOM_CENTERS
     )
-    result = quantize(plate, 2, engine="opencv", init="random", seed=124, max_iter=3, attempts=3)
+    result = quantize(plate, 2, engine="opencv", init="random", seed=124, max_iter=3, epsilon=0.2, attempts=3)
     _same_partition(result.labels, label)
     # Label 1 is the dark cluster (labels are ordered by brightness).
     assert result.model.means[0, 0] < result.model.means[1, 0]
-    fast = quantize(plate, 2, max_iter=3, attempts=3)
+    fast = quantize(plate, 2, max_iter=3, epsilon=0.2, attempts=3)
     assert fast.model.inertia <= compactness * (1 + 1e-6)
 
 

@@ -45,7 +45,7 @@ from .files import (
 )
 from .ome import AxesInfo, decide_channel_axis, read_axes
 from .outputs import commit, plan_outputs, prepare_folder, remove_stale_staging, staging_folder
-from .params import ClusterParameters
+from .params import NOTEBOOK_CRITERIA, ClusterParameters
 from .quantize import QuantizeResult, apply_model, quantize_with
 from .report import report_text
 from .samples import SAMPLE_ALIASES, SAMPLE_AXES, SAMPLES, canonical_sample, load_sample
@@ -87,6 +87,12 @@ def build_parser() -> argparse.ArgumentParser:
         if spec.choices:
             options["choices"] = spec.choices
         parser.add_argument(*_FLAGS.get(spec.name, (spec.flag,)), **options)
+    parser.add_argument(
+        "--notebook-criteria",
+        action="store_true",
+        help="the course notebook's termination criteria: --max-iter 10 --epsilon 0.2 (fast, not converged; "
+        "default: run to convergence)",
+    )
     parser.add_argument("--apply", type=Path, metavar="MODEL.json", help="reuse a fitted model (same palette)")
     parser.add_argument("--lazy", action="store_true", help="process TIFF inputs chunk by chunk (zarr always is)")
     parser.add_argument("--scheduler", metavar="ADDRESS", help="address of a running dask.distributed scheduler")
@@ -104,7 +110,10 @@ def parameters_from(args: argparse.Namespace) -> ClusterParameters:
     TypeError, ValueError
         A parameter is out of range (the message names it).
     """
-    return ClusterParameters(**{spec.name: getattr(args, spec.name) for spec in ClusterParameters.fields()})
+    values = {spec.name: getattr(args, spec.name) for spec in ClusterParameters.fields()}
+    if getattr(args, "notebook_criteria", False):
+        values.update(NOTEBOOK_CRITERIA)
+    return ClusterParameters(**values)
 
 
 def _write_outputs(folder: Path, stem: str, result: QuantizeResult, lazy: bool, quiet: bool) -> list[Path]:
@@ -296,7 +305,7 @@ def _signal_handlers():
 
 
 #: Options that only matter when fitting; ``--apply`` reuses a fitted model's own.
-FIT_OPTIONS = tuple(spec.name for spec in ClusterParameters.fields() if spec.name != "channel_axis")
+FIT_OPTIONS = (*(spec.name for spec in ClusterParameters.fields() if spec.name != "channel_axis"), "notebook_criteria")
 
 
 def _ignored_with_apply(parser: argparse.ArgumentParser, args: argparse.Namespace) -> str:

@@ -17,7 +17,7 @@ from .eager import apply_eager, posteriors_eager, quantize_eager
 from .kmeans import INITS
 from .methods import ENGINES, METHODS
 from .model import ClusterModel
-from .params import DEFAULT_MAX_SAMPLES, ClusterParameters
+from .params import DEFAULT_EPSILON, DEFAULT_MAX_ITER, DEFAULT_MAX_SAMPLES, ClusterParameters
 from .pixels import is_lazy
 from .result import QuantizeResult
 
@@ -34,8 +34,8 @@ def quantize(
     color_space: str = "auto",
     channel_axis: int | None = None,
     mask=None,
-    max_iter: int = 10,
-    epsilon: float = 0.2,
+    max_iter: int = DEFAULT_MAX_ITER,
+    epsilon: float = DEFAULT_EPSILON,
     attempts: int = 1,
     init: str | np.ndarray = "kmeans++",
     covariance: str = "full",
@@ -67,11 +67,13 @@ def quantize(
     mask : array_like of bool, optional
         Pixel grid shape; only pixels inside are fitted and labelled.
     max_iter : int
-        Maximum iterations (the notebook's ``it``).
+        Iteration cap (default :data:`~napari_colorquant.params.DEFAULT_MAX_ITER`, 300).
     epsilon : float
+        Convergence tolerance (default :data:`~napari_colorquant.params.DEFAULT_EPSILON`, 1e-6).
         k-means: stop when no centre moves more than this. EM: stop when the
         log-likelihood grows by less than ``epsilon`` times its magnitude
-        (OpenCV's rule).
+        (OpenCV's rule). The defaults run to convergence; the course notebook's
+        criteria are ``**NOTEBOOK_CRITERIA`` (``max_iter=10, epsilon=0.2``).
     attempts : int
         k-means initialisations tried; the lowest inertia is kept (for EM: of
         the k-means run that starts it).

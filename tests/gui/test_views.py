@@ -36,3 +36,21 @@ def test_sample_and_run_show_the_whole_image(make_napari_viewer, dock, run_and_w
     assert widget.report.value.count("\n") >= 5
     assert edit.verticalScrollBar().maximum() == 0
     assert edit.document().size().height() <= edit.viewport().height() + 1
+
+
+def test_widget_defaults_converge_and_the_notebook_criteria_are_one_click(make_napari_viewer, dock, run_and_wait,
+                                                                           qtbot):  # fmt: skip
+    viewer = make_napari_viewer(show=True)
+    viewer.open_sample("napari-colorquant", "plate")
+    widget = dock(viewer, "EM clustering")
+    assert widget.max_iter.value == 300 and widget.epsilon.value == 1e-6  # not rounded away by the spin box
+    widget.n_clusters.value = 2
+    widget.feature_view.value = "none"
+    run_and_wait(widget)
+    assert "(converged)" in widget.report.value
+    assert viewer.layers["plate clusters"].metadata["colorquant"]["params"]["epsilon"] == 1e-6
+    widget.notebook_criteria.native.click()  # QAbstractButton.click: the press-release a user makes
+    assert widget.notebook_criteria.value
+    assert widget.max_iter.value == 10 and widget.epsilon.value == 0.2
+    widget.notebook_criteria.native.click()  # QAbstractButton.click: the press-release a user makes
+    assert widget.max_iter.value == 300 and widget.epsilon.value == 1e-6

@@ -18,6 +18,7 @@ from napari.layers import Image, Labels, Layer, Shapes
 from ..colorspaces import COLOR_SPACES
 from ..em import COVARIANCE_TYPES
 from ..model import METHODS
+from ..params import DEFAULT_EPSILON, DEFAULT_MAX_ITER, NOTEBOOK_CRITERIA
 from ..quantize import INITS
 
 FEATURE_VIEWS = ("separate window", "same viewer", "none")
@@ -52,11 +53,11 @@ PARAMETER_SPECS = (
                   minimum=1, maximum=MAX_CLUSTERS),
     ParameterSpec("covariance", "covariance", "full", "EM covariance type: full ellipses, axis-aligned, or round.",
                   choices=COVARIANCE_TYPES),
-    ParameterSpec("max_iter", "max iterations", 10, "Stop after this many iterations (the notebook's 'it').",
-                  minimum=1, maximum=10000),
-    ParameterSpec("epsilon", "epsilon", 0.2, "k-means: stop when no centre moves more than this. EM: stop when "
-                  "the log-likelihood grows by less than epsilon x its size (0: never).",
-                  minimum=0.0, maximum=1e6, step=0.05),
+    ParameterSpec("max_iter", "max iterations", DEFAULT_MAX_ITER, "Iteration cap; the default tolerance stops the "
+                  "fit at convergence long before it (the notebook used 10).", minimum=1, maximum=10000),
+    ParameterSpec("epsilon", "epsilon", DEFAULT_EPSILON, "Convergence tolerance. k-means: stop when no centre moves "
+                  "more than this. EM: stop when the log-likelihood grows by less than epsilon x its size "
+                  "(0: never). The notebook used 0.2.", minimum=0.0, maximum=1e6, step=0.05),
     ParameterSpec("attempts", "attempts", 1, "Independent k-means starts; the best (lowest inertia) is kept.",
                   minimum=1, maximum=100),
     ParameterSpec("init", "init", "kmeans++", "Initial centres: k-means++ spreading, or random pixels.",
@@ -72,7 +73,13 @@ def make_control(spec: ParameterSpec) -> Widget:
     if spec.choices:
         return ComboBox(choices=list(spec.choices), **common)
     if isinstance(spec.default, float):
-        return FloatSpinBox(min=spec.minimum, max=spec.maximum, step=spec.step, **common)
+        # Qt rounds a value to the box's decimals, and magicgui sets the decimals from the step: a first step as
+        # small as the default gives enough of them to show 1e-6, then the arrows get the spec's step.
+        fine = min(x for x in (spec.step, spec.default, 1.0) if x)
+        widget = FloatSpinBox(min=spec.minimum, max=spec.maximum, step=fine, **common)
+        widget.step = spec.step
+        widget.value = spec.default
+        return widget
     return SpinBox(min=spec.minimum, max=spec.maximum, **common)
 
 
@@ -179,6 +186,14 @@ class Controls:
             tooltip="Where to show the clusters in feature space "
             "(a separate viewer keeps this viewer's dimensions untouched).",
         )
+        self.notebook_criteria = CheckBox(
+            name="notebook_criteria",
+            label="notebook criteria",
+            value=False,
+            tooltip="The course notebook's termination criteria: at most 10 iterations, epsilon 0.2 (fast, not "
+            "converged). Unticked: the defaults, which run to convergence.",
+        )
+        self.notebook_criteria.changed.connect(self._on_notebook_criteria)
         self.live = CheckBox(
             name="live",
             label="live",
@@ -197,8 +212,9 @@ class Controls:
         """The controls above the Run button, in display order."""
         p = self.parameters
         return [self.image, self.channel_axis, self.channels, p["method"], p["n_clusters"], self.color_space,
-                p["covariance"], p["max_iter"], p["epsilon"], p["attempts"], p["init"], p["seed"], self.mask,
-                self.scope, self.frame_step, self.posterior, self.feature_view, self.live]  # fmt: skip
+                p["covariance"], p["max_iter"], p["epsilon"], self.notebook_criteria, p["attempts"], p["init"],
+                p["seed"], self.mask, self.scope, self.frame_step, self.posterior, self.feature_view,
+                self.live]  # fmt: skip
 
     def params(self) -> dict[str, Any]:
         """Clustering parameters as :func:`napari_colorquant.quantize` takes them."""
@@ -267,6 +283,11 @@ class Controls:
         self.channels.reset_choices()
         self.color_space.reset_choices()
         self.update_visibility()
+
+    def _on_notebook_criteria(self, checked: bool) -> None:
+        values = NOTEBOOK_CRITERIA if checked else {"max_iter": DEFAULT_MAX_ITER, "epsilon": DEFAULT_EPSILON}
+        for name, value in values.items():
+            self.parameters[name].value = value
 
     def _on_channel_axis_changed(self, *_) -> None:
         self.channels.reset_choices()
