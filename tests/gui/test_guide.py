@@ -46,6 +46,9 @@ def _screenshot(viewer, path: Path, angles=None) -> np.ndarray:
     viewer.reset_view()
     if angles is not None:  # an oblique look at a 3D feature space
         viewer.camera.angles = angles
+        viewer.camera.zoom *= 0.6  # the rotated cloud is wider than the face-on view reset_view fitted
+        viewer.axes.visible = True  # the three channel axes, named
+        viewer.axes.labels = True
     image = np.asarray(viewer.screenshot(str(path), canvas_only=False, flash=False))
     assert image.shape[0] > 600 and image[..., :3].std() > 10, f"{path.name} looks blank"
     return image
