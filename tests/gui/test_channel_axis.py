@@ -82,3 +82,23 @@ def test_fit_on_frames_core_is_one_model_for_all_frames():
         fit_on_frames(tcyx, 1, 2, channel_axis=1, n_clusters=3)
     with pytest.raises(ValueError, match="step"):
         fit_on_frames(tcyx, 0, 0, channel_axis=1, n_clusters=3)
+
+
+def test_apply_a_channels_model_to_another_one_layer_stack(make_napari_viewer, dock, run_and_wait, qtbot):
+    viewer = make_napari_viewer()
+    kidney = load_sample("kidney")
+    first, second = kidney[2], kidney[5]  # (3, 128, 128) each, C first
+    viewer.add_image(first, name="a", axis_labels=("c", "y", "x"))
+    other = viewer.add_image(second, name="b", axis_labels=("c", "y", "x"))
+    widget = dock(viewer)
+    widget.image.value = viewer.layers["a"]
+    widget.n_clusters.value = 3
+    widget.feature_view.value = "none"
+    run_and_wait(widget)
+    model = quantize(first, channel_axis=0, **_params(widget)).model
+    widget.apply_target.value = other
+    widget.apply_to_target()
+    qtbot.waitUntil(lambda: widget.worker is None, timeout=60_000)
+    labels = viewer.layers["b clusters"]
+    assert labels.data.shape == (128, 128)
+    np.testing.assert_array_equal(labels.data, apply_model(model, second, channel_axis=0).labels)

@@ -22,7 +22,7 @@ from ..model import ClusterModel
 from ..report import report_text
 from . import job as _job
 from . import layers as _layers
-from .controls import Controls
+from .controls import Controls, guess_channel_axis
 from .placer import Placer
 from .runner import Cancelled, Runner
 
@@ -216,16 +216,21 @@ class ClusterWidget(Container):
         if self.runner.busy:
             show_warning("napari-colorquant: a run is already in progress")
             return
-        source, kind, colormaps, limits = _job.source_of(target)
-        data = _job.layer_data(target)
         multiscale = target.multiscale
+        axis = None
+        if model.input_kind == "channels" and not multiscale and not target.rgb:
+            # One layer holding channels (CYX, CZYX): the channel axis chosen for it, or the one its labels name.
+            chosen = self.controls.channel_axis.value if target is self.controls.image.value else None
+            axis = chosen if chosen is not None else guess_channel_axis(target)
+        source, kind, colormaps, limits = _job.source_of(target, None, axis)
+        data = _job.layer_data(target)
 
         def compute():
             if multiscale:
                 pyramid = workflows.apply_to_pyramid(model, data)
                 result, label_levels, quantized_levels = pyramid.result, pyramid.labels, pyramid.quantized
             else:
-                result, label_levels, quantized_levels = workflows.apply(model, data), None, None
+                result, label_levels, quantized_levels = workflows.apply(model, data, channel_axis=axis), None, None
             self.runner.check()
             tuples = _layers.output_tuples(result, source, (kind, colormaps, limits), label_levels=label_levels,
                                            quantized_levels=quantized_levels)  # fmt: skip
