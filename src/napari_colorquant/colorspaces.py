@@ -56,17 +56,49 @@ _WHITE = _RGB_TO_XYZ @ np.ones(3)
 
 
 def chroma_offset(scale: float, is_integer: bool) -> float:
-    """The Cr/Cb offset OpenCV uses: 128 for uint8, 32768 for uint16, 0.5 for float."""
+    """The Cr/Cb offset OpenCV uses: 128 for uint8, 32768 for uint16, 0.5 for float.
+
+    Parameters
+    ----------
+    scale : float
+        Nominal maximum of the input.
+    is_integer : bool
+        Integer input (the offset is half of ``scale + 1``).
+
+    Returns
+    -------
+    float
+    """
     return (scale + 1.0) / 2.0 if is_integer else scale / 2.0
 
 
 def rgb_to_luma(rgb: np.ndarray) -> np.ndarray:
-    """Rec. 601 luma of ``(n, 3)`` RGB rows, in the same units."""
+    """Rec. 601 (ITU-R BT.601) luma of RGB rows, in the same units.
+    Parameters
+    ----------
+    rgb : ndarray (n, 3)
+
+    Returns
+    -------
+    ndarray
+        Shape (n,).
+    """
     return rgb @ _LUMA
 
 
 def rgb_to_ycrcb(rgb: np.ndarray, offset: float) -> np.ndarray:
-    """``(n, 3)`` RGB rows to Y, Cr, Cb rows (OpenCV's definition)."""
+    """RGB rows to Y, Cr, Cb rows (ITU-R BT.601 with OpenCV's chroma scale and offset).
+    Parameters
+    ----------
+    rgb : ndarray (n, 3)
+    offset : float
+        Chroma offset (see :func:`chroma_offset`).
+
+    Returns
+    -------
+    ndarray
+        Shape (n, 3).
+    """
     y = rgb @ _LUMA
     cr = (rgb[:, 0] - y) * _CR_SCALE + offset
     cb = (rgb[:, 2] - y) * _CB_SCALE + offset
@@ -74,7 +106,17 @@ def rgb_to_ycrcb(rgb: np.ndarray, offset: float) -> np.ndarray:
 
 
 def ycrcb_to_rgb(ycrcb: np.ndarray, offset: float) -> np.ndarray:
-    """Inverse of :func:`rgb_to_ycrcb`."""
+    """Inverse of :func:`rgb_to_ycrcb` (exact, unlike OpenCV's rounded inverse coefficients).
+    Parameters
+    ----------
+    ycrcb : ndarray (n, 3)
+    offset : float
+
+    Returns
+    -------
+    ndarray
+        RGB rows, shape (n, 3).
+    """
     y = ycrcb[:, 0]
     r = y + (ycrcb[:, 1] - offset) / _CR_SCALE
     b = y + (ycrcb[:, 2] - offset) / _CB_SCALE
@@ -102,7 +144,18 @@ def _f_lab_inverse(f: np.ndarray) -> np.ndarray:
 
 
 def rgb_to_lab(rgb: np.ndarray, scale: float) -> np.ndarray:
-    """``(n, 3)`` RGB rows (in ``[0, scale]``) to CIE L*a*b* rows (D65)."""
+    """RGB rows (sRGB, IEC 61966-2-1, in ``[0, scale]``) to CIE L*a*b* rows (CIE 15, D65 white).
+    Parameters
+    ----------
+    rgb : ndarray (n, 3)
+    scale : float
+        Nominal maximum of the input.
+
+    Returns
+    -------
+    ndarray
+        L* in [0, 100], a* and b* around 0; shape (n, 3).
+    """
     linear = _srgb_to_linear(np.clip(rgb / scale, 0.0, 1.0))
     xyz = linear @ _RGB_TO_XYZ.T / _WHITE
     f = _f_lab(xyz)
@@ -113,7 +166,17 @@ def rgb_to_lab(rgb: np.ndarray, scale: float) -> np.ndarray:
 
 
 def lab_to_rgb(lab: np.ndarray, scale: float) -> np.ndarray:
-    """Inverse of :func:`rgb_to_lab`; out-of-gamut colours are clipped."""
+    """Inverse of :func:`rgb_to_lab`; out-of-gamut colours are clipped.
+    Parameters
+    ----------
+    lab : ndarray (n, 3)
+    scale : float
+
+    Returns
+    -------
+    ndarray
+        RGB rows in ``[0, scale]``, shape (n, 3).
+    """
     fy = (lab[:, 0] + 16.0) / 116.0
     fx = fy + lab[:, 1] / 500.0
     fz = fy - lab[:, 2] / 200.0
@@ -300,7 +363,19 @@ def to_features(values: np.ndarray, color_space: str, scale: float, offset: floa
 
 
 def kept_luminance(values: np.ndarray, color_space: str, scale: float, offset: float) -> np.ndarray:
-    """The luminance feature (Y or L*) a chroma-only space keeps per pixel."""
+    """The luminance feature (Y or L*) a chroma-only space keeps per pixel.
+    Parameters
+    ----------
+    values : ndarray (n, C)
+        Pixel rows in the input's units.
+    color_space : str
+    scale, offset : float
+
+    Returns
+    -------
+    ndarray
+        Shape (n,).
+    """
     return get_color_space(color_space).forward(np.asarray(values, np.float64), scale, offset)[:, 0]
 
 
@@ -316,6 +391,18 @@ def from_features(
     For the chroma-only spaces ``luminance`` (one Y or L* per row) is merged
     with the two chroma features before converting back. For ``gray`` the
     result has one column.
+
+    Parameters
+    ----------
+    features : ndarray (n, F)
+    color_space : str
+    scale, offset : float
+    luminance : ndarray (n,), optional
+        The kept luminance (chroma-only spaces).
+
+    Returns
+    -------
+    ndarray (n, C)
 
     Raises
     ------
@@ -335,6 +422,17 @@ def luminance_key(features: np.ndarray, color_space: str, scale: float, offset: 
     """A brightness-like sort key per feature row, used to order labels.
 
     Gray, Y and L* sort by brightness; RGB by luma; chroma-only and
-    multichannel spaces by their first feature.
+    multichannel spaces by their first feature (the entry's ``sort_key``).
+
+    Parameters
+    ----------
+    features : ndarray (n, F)
+    color_space : str
+    scale, offset : float
+        Unused; kept for a uniform signature.
+
+    Returns
+    -------
+    ndarray (n,)
     """
     return get_color_space(color_space).sort_key(np.asarray(features, dtype=np.float64))

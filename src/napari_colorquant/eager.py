@@ -85,6 +85,13 @@ def _quantize_fast(array, layout, space, mask, params: ClusterParameters, record
 def apply_eager(model: ClusterModel, image, *, mask=None, channel_axis: int | None = None) -> QuantizeResult:
     """Label and quantize an in-memory image with a fitted model (see :func:`napari_colorquant.apply_model`).
 
+    Parameters
+    ----------
+    model : ClusterModel
+    image : array_like
+    mask : array_like of bool, optional
+    channel_axis : int, optional
+
     Returns
     -------
     QuantizeResult
@@ -103,6 +110,20 @@ def posteriors_eager(
     """Posterior probability of each cluster per pixel, ``pixels + (K,)`` float32.
 
     From ``table`` when the image was already counted (no second count), else from ``image``.
+
+    Parameters
+    ----------
+    model : ClusterModel
+        A model whose method has posteriors (EM).
+    image : array_like, optional
+    table : PixelTable, optional
+    mask : array_like of bool, optional
+    channel_axis : int, optional
+
+    Returns
+    -------
+    ndarray
+        float32, ``pixels + (K,)``.
     """
     if table is None:
         table = model.pixel_table(image, mask=mask, channel_axis=channel_axis)

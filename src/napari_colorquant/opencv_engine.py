@@ -28,7 +28,6 @@ from .methods import FittedClusters
 from .model import ClusterModel, FitOutcome, build_model
 from .pixels import ImageLayout, pixel_rows, valid_pixels
 
-_OPENCV_METHODS = ("kmeans", "em")  # cv2.kmeans and cv2.ml.EM
 _COVARIANCE_FLAGS = {"spherical": 0, "diagonal": 1, "full": 2}  # cv2.ml.EM_COV_MAT_*
 _C_INT_MAX = 2**31 - 1
 _RELATIVE_EIGENVALUE_FLOOR = 1e-10
@@ -102,6 +101,60 @@ def notebook_features(values: np.ndarray, layout: ImageLayout, color_space: str)
     return colorspaces.to_features(values, color_space, layout.scale, layout.offset).astype(np.float32)
 
 
+def _kmeans_cv(samples: np.ndarray, n_clusters: int, init, criteria: tuple, params: dict) -> FittedClusters:
+    """``cv2.kmeans`` as the notebook calls it."""
+    if isinstance(init, str):
+        flags = cv2.KMEANS_PP_CENTERS if init == "kmeans++" else cv2.KMEANS_RANDOM_CENTERS
+        best_labels = None
+    else:
+        flags = cv2.KMEANS_USE_INITIAL_LABELS
+        best_labels = nearest_center(samples, np.asarray(init, np.float64))[0].astype(np.int32)[:, None]
+    if samples.shape[0] == 1:  # cv2.kmeans reads a single row as F one-feature samples
+        fit_labels, centers = np.zeros(1, np.int32), samples
+    else:
+        _, fit_labels, centers = _opencv_call(
+            cv2.kmeans, samples, n_clusters, best_labels, criteria, params["attempts"], flags
+        )
+    fit_labels = fit_labels.reshape(-1)
+    means = centers.astype(np.float64)
+    diff = samples.astype(np.float64) - means[fit_labels]
+    figures = dict(inertia=float(np.einsum("nf,nf->", diff, diff)), n_iter=None, converged=None)
+    return FittedClusters(means, fit_labels, figures=figures)
+
+
+def _em_cv(samples: np.ndarray, n_clusters: int, init, criteria: tuple, params: dict) -> FittedClusters:
+    """``cv2.ml.EM`` as the notebook calls it (``trainEM``, or ``trainE`` from given means)."""
+    if samples.shape[0] < 2:
+        raise ValueError(
+            "engine='opencv' EM needs at least 2 valid pixels (cv2.ml.EM estimates a covariance from them); "
+            "this image has 1: use engine='fast' or method='kmeans'"
+        )
+    em = cv2.ml.EM_create()
+    em.setClustersNumber(n_clusters)
+    em.setCovarianceMatrixType(_COVARIANCE_FLAGS[params["covariance"]])
+    em.setTermCriteria(criteria)
+    if isinstance(init, str):
+        _, log_likelihoods, fit_labels, _ = _opencv_call(em.trainEM, samples)
+    else:
+        _, log_likelihoods, fit_labels, _ = _opencv_call(em.trainE, samples, np.asarray(init, np.float64))
+    means = np.asarray(em.getMeans(), np.float64)
+    covariances = np.asarray(em.getCovs(), np.float64).reshape(n_clusters, means.shape[1], means.shape[1])
+    covariances = _floored_covariances(covariances, samples)
+    mixing = np.asarray(em.getWeights(), np.float64).reshape(-1)
+    mean_ll = float(np.mean(log_likelihoods))
+    figures = dict(
+        log_likelihood=mean_ll,
+        bic=bic(mean_ll, samples.shape[0], n_clusters, means.shape[1], params["covariance"]),
+        n_iter=None,
+        converged=None,
+    )
+    return FittedClusters(means, fit_labels.reshape(-1), covariances, mixing, figures)
+
+
+#: The OpenCV calls of each method this engine runs (a method not here is a clear error).
+_OPENCV_FITS = {"kmeans": _kmeans_cv, "em": _em_cv}
+
+
 def fit_opencv(
     array: np.ndarray, layout: ImageLayout, color_space: str, mask: np.ndarray | None, params: dict
 ) -> tuple[ClusterModel, np.ndarray, np.ndarray | None]:
@@ -115,8 +168,8 @@ def fit_opencv(
     valid : ndarray of bool or None
         Flat mask of the pixels used (None: all).
     """
-    if params["method"] not in _OPENCV_METHODS:
-        raise ValueError(f"engine='opencv' runs {_OPENCV_METHODS}, not {params['method']!r}; use engine='fast'")
+    if params["method"] not in _OPENCV_FITS:
+        raise ValueError(f"engine='opencv' runs {tuple(_OPENCV_FITS)}, not {params['method']!r}; use engine='fast'")
     valid = valid_pixels(array, layout, mask)
     values = pixel_rows(array, layout)[:, : layout.n_channels]
     if valid is not None:
@@ -137,51 +190,8 @@ def fit_opencv(
         )
     criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, params["max_iter"], params["epsilon"])
     cv2.setRNGSeed(int(params["seed"]))
-    if params["method"] == "kmeans":
-        if isinstance(init, str):
-            flags = cv2.KMEANS_PP_CENTERS if init == "kmeans++" else cv2.KMEANS_RANDOM_CENTERS
-            best_labels = None
-        else:
-            flags = cv2.KMEANS_USE_INITIAL_LABELS
-            best_labels = nearest_center(samples, np.asarray(init, np.float64))[0].astype(np.int32)[:, None]
-        if samples.shape[0] == 1:  # cv2.kmeans reads a single row as F one-feature samples
-            fit_labels, centers = np.zeros(1, np.int32), samples
-        else:
-            _, fit_labels, centers = _opencv_call(
-                cv2.kmeans, samples, n_clusters, best_labels, criteria, params["attempts"], flags
-            )
-        fit_labels = fit_labels.reshape(-1)
-        means = centers.astype(np.float64)
-        diff = samples.astype(np.float64) - means[fit_labels]
-        figures = dict(inertia=float(np.einsum("nf,nf->", diff, diff)), n_iter=None, converged=None)
-        covariances = mixing = None
-    else:
-        if samples.shape[0] < 2:
-            raise ValueError(
-                "engine='opencv' EM needs at least 2 valid pixels (cv2.ml.EM estimates a covariance from them); "
-                "this image has 1: use engine='fast' or method='kmeans'"
-            )
-        em = cv2.ml.EM_create()
-        em.setClustersNumber(n_clusters)
-        em.setCovarianceMatrixType(_COVARIANCE_FLAGS[params["covariance"]])
-        em.setTermCriteria(criteria)
-        if isinstance(init, str):
-            _, log_likelihoods, fit_labels, _ = _opencv_call(em.trainEM, samples)
-        else:
-            _, log_likelihoods, fit_labels, _ = _opencv_call(em.trainE, samples, np.asarray(init, np.float64))
-        fit_labels = fit_labels.reshape(-1)
-        means = np.asarray(em.getMeans(), np.float64)
-        covariances = np.asarray(em.getCovs(), np.float64).reshape(n_clusters, means.shape[1], means.shape[1])
-        covariances = _floored_covariances(covariances, samples)
-        mixing = np.asarray(em.getWeights(), np.float64).reshape(-1)
-        mean_ll = float(np.mean(log_likelihoods))
-        figures = dict(
-            log_likelihood=mean_ll,
-            bic=bic(mean_ll, samples.shape[0], n_clusters, means.shape[1], params["covariance"]),
-            n_iter=None,
-            converged=None,
-        )
-    clusters = FittedClusters(means, fit_labels, covariances, mixing, figures)
+    clusters = _OPENCV_FITS[params["method"]](samples, n_clusters, init, criteria, params)
+    fit_labels = clusters.labels
     fit = FitOutcome(params["method"], color_space, layout, values, np.ones(samples.shape[0]), clusters)
     model, rank = build_model(fit, params)
     model.n_fit_pixels = int(samples.shape[0])

@@ -142,6 +142,48 @@ def _nominal_scale(array) -> float:
     return 1.0 if finite_max <= 1.0 else finite_max
 
 
+def _channel_layout(array, channel_axis, requested: str) -> tuple[int | None, str]:
+    """The channel axis (non-negative or None) and the image kind: gray, rgb, rgba or channels."""
+    if channel_axis is None:
+        rgb_like = array.ndim >= 3 and array.shape[-1] in (3, 4)
+        if not rgb_like:
+            return None, "gray"
+        if requested == "channels":
+            return array.ndim - 1, "channels"
+        return array.ndim - 1, "rgb" if array.shape[-1] == 3 else "rgba"
+    if not isinstance(channel_axis, (int, np.integer)) or not -array.ndim <= channel_axis < array.ndim:
+        raise ValueError(f"channel_axis {channel_axis!r} is out of range for an image with {array.ndim} dimensions")
+    axis = int(channel_axis) % array.ndim
+    if array.ndim < 3:
+        raise ValueError(f"an image with a channel axis needs at least 3 dimensions (got shape {array.shape})")
+    n = array.shape[axis]
+    if n == 1:
+        return axis, "gray"
+    if n in (3, 4) and requested in THREE_CHANNEL_SPACES:
+        return axis, "rgb" if n == 3 else "rgba"
+    return axis, "channels"
+
+
+def _resolve_space(requested: str, kind: str, n_colour: int, shape: tuple) -> str:
+    """The colour space to use for an image kind (``auto`` resolved); a clear error if it does not fit."""
+    if requested == "auto":
+        return {"gray": "gray", "rgb": "rgb", "rgba": "rgb", "channels": "channels"}[kind]
+    if requested in THREE_CHANNEL_SPACES and kind not in ("rgb", "rgba"):
+        raise ValueError(
+            f"color_space {requested!r} needs an RGB image with 3 (or 4, RGBA) channels, but this "
+            f"image has {n_colour} channel(s) (shape {shape}); use 'gray' or 'channels', "
+            "or pass channel_axis"
+        )
+    if requested == "gray" and kind == "channels":
+        raise ValueError(
+            f"color_space 'gray' needs a 1-channel or RGB image, but this image has {n_colour} "
+            "channels; use 'channels' to cluster them as features"
+        )
+    if requested == "channels" and kind == "gray":
+        return "gray"
+    return requested
+
+
 def describe_image(
     image, channel_axis: int | None = None, color_space: str = "auto", scale: float | None = None
 ) -> tuple[np.ndarray, ImageLayout, str]:
@@ -174,49 +216,9 @@ def describe_image(
         raise ValueError(
             f"unknown color_space {color_space!r}; accepted: 'auto', " + ", ".join(repr(c) for c in COLOR_SPACES)
         )
-    if channel_axis is None:
-        rgb_like = array.ndim >= 3 and array.shape[-1] in (3, 4)
-        axis = array.ndim - 1 if rgb_like else None
-        if rgb_like and requested == "channels":
-            kind = "channels"
-        elif rgb_like:
-            kind = "rgb" if array.shape[-1] == 3 else "rgba"
-        else:
-            kind = "gray"
-    else:
-        if not isinstance(channel_axis, (int, np.integer)) or not -array.ndim <= channel_axis < array.ndim:
-            raise ValueError(f"channel_axis {channel_axis!r} is out of range for an image with {array.ndim} dimensions")
-        axis = int(channel_axis) % array.ndim
-        if array.ndim < 3:
-            raise ValueError(f"an image with a channel axis needs at least 3 dimensions (got shape {array.shape})")
-        n = array.shape[axis]
-        if n == 1:
-            kind = "gray"
-        elif n == 3 and requested in THREE_CHANNEL_SPACES:
-            kind = "rgb"
-        elif n == 4 and requested in THREE_CHANNEL_SPACES:
-            kind = "rgba"
-        else:
-            kind = "channels"
+    axis, kind = _channel_layout(array, channel_axis, requested)
     n_colour = {"gray": 1, "rgb": 3, "rgba": 3}.get(kind, array.shape[axis] if axis is not None else 1)
-
-    if requested == "auto":
-        resolved = {"gray": "gray", "rgb": "rgb", "rgba": "rgb", "channels": "channels"}[kind]
-    elif requested in THREE_CHANNEL_SPACES and kind not in ("rgb", "rgba"):
-        raise ValueError(
-            f"color_space {requested!r} needs an RGB image with 3 (or 4, RGBA) channels, but this "
-            f"image has {n_colour} channel(s) (shape {array.shape}); use 'gray' or 'channels', "
-            "or pass channel_axis"
-        )
-    elif requested == "gray" and kind == "channels":
-        raise ValueError(
-            f"color_space 'gray' needs a 1-channel or RGB image, but this image has {n_colour} "
-            "channels; use 'channels' to cluster them as features"
-        )
-    elif requested == "channels" and kind == "gray":
-        resolved = "gray"
-    else:
-        resolved = requested
+    resolved = _resolve_space(requested, kind, n_colour, array.shape)
 
     spatial = tuple(s for i, s in enumerate(array.shape) if i != axis)
     scale = _nominal_scale(array) if scale is None else float(scale)
