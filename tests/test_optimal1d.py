@@ -1,0 +1,95 @@
+"""The exact 1-D k-means optimum against multi-Otsu, Lloyd runs and brute force."""
+
+from __future__ import annotations
+
+import itertools
+
+import cv2
+import numpy as np
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from napari_colorquant.kmeans import weighted_kmeans
+from napari_colorquant.optimal1d import optimal_kmeans_1d
+
+
+def _histogram(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return np.unique(np.asarray(image).ravel(), return_counts=True)
+
+
+@pytest.mark.parametrize("name", ["camera", "plate"])
+@pytest.mark.parametrize("n_clusters", [2, 3, 4, 5])
+def test_equals_multiotsu_partition(request, name, n_clusters):
+    from skimage.filters import threshold_multiotsu
+
+    image = request.getfixturevalue(name)
+    values, counts = _histogram(image)
+    fit = optimal_kmeans_1d(values, counts, n_clusters)
+    thresholds = threshold_multiotsu(image, classes=n_clusters)
+    # threshold_multiotsu's t is the last value of the lower class (pixels > t are above it).
+    expected = np.digitize(values, thresholds, right=True)
+    np.testing.assert_array_equal(fit.labels, expected)
+    assert np.all(np.diff(fit.centers) > 0)
+
+
+def _inertia(values: np.ndarray, counts: np.ndarray, centers: np.ndarray) -> float:
+    d2 = (values[:, None].astype(np.float64) - np.asarray(centers, np.float64)[None, :]) ** 2
+    return float(counts @ d2.min(axis=1))
+
+
+@pytest.mark.parametrize("name", ["camera", "plate", "hela_u16"])
+@pytest.mark.parametrize("n_clusters", [2, 4, 7])
+def test_inertia_never_above_lloyd(request, name, n_clusters):
+    image = request.getfixturevalue(name)
+    values, counts = _histogram(image)
+    fit = optimal_kmeans_1d(values, counts, n_clusters)
+    assert fit.inertia == pytest.approx(_inertia(values, counts, fit.centers), rel=1e-9)
+    tolerance = 1e-9 * fit.inertia
+    pixels = np.asarray(image, np.float32).reshape(-1, 1)
+    criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 100, 0.01)
+    cv2.setRNGSeed(0)
+    _, _, cv_centers = cv2.kmeans(pixels, n_clusters, None, criteria, 10, cv2.KMEANS_PP_CENTERS)
+    assert fit.inertia <= _inertia(values, counts, cv_centers[:, 0]) + tolerance
+    for seed in range(3):
+        ours = weighted_kmeans(values[:, None], counts, n_clusters, max_iter=100, epsilon=0.0, seed=seed)
+        assert fit.inertia <= ours.inertia + tolerance
+
+
+def _brute_force(values: np.ndarray, weights: np.ndarray, n_clusters: int) -> float:
+    best = np.inf
+    for labels in itertools.product(range(n_clusters), repeat=values.size):
+        labels = np.asarray(labels)
+        total = 0.0
+        for k in range(n_clusters):
+            inside = labels == k
+            mass = weights[inside].sum()
+            if mass > 0:
+                mean = weights[inside] @ values[inside] / mass
+                total += float(weights[inside] @ (values[inside] - mean) ** 2)
+        best = min(best, total)
+    return best
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    values=st.lists(st.integers(-50, 50), min_size=1, max_size=7),
+    weight_seed=st.integers(0, 2**16),
+    n_clusters=st.integers(1, 3),
+)
+def test_matches_brute_force(values, weight_seed, n_clusters):
+    values = np.asarray(values, np.float64)
+    assume(np.unique(values).size >= n_clusters)
+    weights = np.random.default_rng(weight_seed).integers(1, 20, values.size).astype(np.float64)
+    fit = optimal_kmeans_1d(values, weights, n_clusters)
+    assert fit.inertia == pytest.approx(_brute_force(values, weights, n_clusters), rel=1e-9, abs=1e-9)
+    assert np.unique(fit.labels).size == n_clusters
+
+
+def test_rejects_bad_input():
+    with pytest.raises(ValueError, match="n_clusters"):
+        optimal_kmeans_1d(np.array([1.0, 1.0, 2.0]), None, 3)
+    with pytest.raises(ValueError, match="one feature"):
+        optimal_kmeans_1d(np.zeros((4, 2)), None, 2)
+    with pytest.raises(ValueError, match="finite"):
+        optimal_kmeans_1d(np.array([0.0, np.nan]), None, 1)
