@@ -1,0 +1,86 @@
+"""Oklab against Björn Ottosson's published values; CIEDE2000 figures against scikit-image on pixels."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from napari_colorquant.oklab import OKLAB_SCALE, oklab_to_rgb, rgb_to_oklab, xyz_to_oklab
+from napari_colorquant.quality import delta_e_figures, weighted_percentile
+
+# The table "XYZ -> Oklab" published with Oklab (bottosson.github.io/posts/oklab), three decimals.
+PUBLISHED = [
+    ((0.950, 1.000, 1.089), (1.000, 0.000, 0.000)),
+    ((1.000, 0.000, 0.000), (0.450, 1.236, -0.019)),
+    ((0.000, 1.000, 0.000), (0.922, -0.671, 0.263)),
+    ((0.000, 0.000, 1.000), (0.153, -1.415, -0.449)),
+]
+
+
+@pytest.mark.parametrize(("xyz", "expected"), PUBLISHED)
+def test_xyz_to_oklab_matches_published_table(xyz, expected):
+    np.testing.assert_allclose(xyz_to_oklab(np.array([xyz]))[0], expected, atol=1.5e-3)
+
+
+def test_srgb_through_xyz_agrees_with_direct_matrix():
+    # sRGB -> XYZ (IEC 61966-2-1, D65) then the published XYZ matrix equals the published sRGB matrix.
+    from skimage.color import rgb2xyz
+
+    rgb = np.random.default_rng(0).integers(0, 256, (200, 3)).astype(np.uint8)
+    via_xyz = xyz_to_oklab(rgb2xyz(rgb[None])[0]) * OKLAB_SCALE
+    np.testing.assert_allclose(rgb_to_oklab(rgb, 255.0), via_xyz, atol=0.2)
+
+
+def test_reference_colours():
+    rgb = np.array([[255, 255, 255], [0, 0, 0], [255, 0, 0], [0, 255, 0], [0, 0, 255]], np.float64)
+    # White and black; sRGB primaries as listed by CSS Color 4 (oklab() examples) to 3 decimals.
+    expected = np.array(
+        [[1.0, 0.0, 0.0], [0.0, 0.0, 0.0], [0.628, 0.225, 0.126], [0.866, -0.234, 0.179], [0.452, -0.032, -0.312]]
+    )
+    np.testing.assert_allclose(rgb_to_oklab(rgb, 255.0) / OKLAB_SCALE, expected, atol=1e-3)
+
+
+def test_inverse_matrices_agree_with_published_ones():
+    from napari_colorquant import oklab
+
+    published_lab_to_lms = [[1.0, 0.3963377774, 0.2158037573], [1.0, -0.1055613458, -0.0638541728],
+                            [1.0, -0.0894841775, -1.2914855480]]  # fmt: skip
+    published_lms_to_rgb = [[4.0767416621, -3.3077115913, 0.2309699292], [-1.2684380046, 2.6097574011, -0.3413193965],
+                            [-0.0041960863, -0.7034186147, 1.7076147010]]  # fmt: skip
+    np.testing.assert_allclose(oklab._LAB_TO_LMS, published_lab_to_lms, atol=1e-6)
+    np.testing.assert_allclose(oklab._LMS_TO_RGB, published_lms_to_rgb, atol=1e-6)
+
+
+@pytest.mark.parametrize("scale", [255.0, 65535.0, 1.0])
+def test_round_trip_in_input_units(scale):
+    rgb = np.random.default_rng(1).uniform(0, scale, (500, 3))
+    np.testing.assert_allclose(oklab_to_rgb(rgb_to_oklab(rgb, scale), scale), rgb, atol=1e-7 * scale)
+
+
+def test_weighted_percentile_is_inverted_cdf():
+    rng = np.random.default_rng(2)
+    values, weights = rng.normal(size=50), rng.integers(1, 9, 50)
+    for percent in (5, 50, 95, 100):
+        expected = np.percentile(np.repeat(values, weights), percent, method="inverted_cdf")
+        assert weighted_percentile(values, weights, percent) == expected
+
+
+@pytest.mark.parametrize("gray", [False, True])
+def test_delta_e_on_distinct_colours_equals_scikit_image_on_pixels(china, gray):
+    from skimage.color import deltaE_ciede2000, gray2rgb, rgb2lab
+
+    image = np.asarray(china[100:180, 200:300])
+    if gray:
+        image = image[..., 1:2]
+    quantized = (image // 40) * 40 + 20  # any map from each distinct colour to one colour
+
+    def rgb(a):
+        return gray2rgb(a[..., 0]) if gray else a
+
+    per_pixel = deltaE_ciede2000(rgb2lab(rgb(image) / 255.0), rgb2lab(rgb(quantized) / 255.0)).ravel()
+    rows = image.reshape(-1, image.shape[-1])
+    distinct, index, counts = np.unique(rows, axis=0, return_index=True, return_counts=True)
+    mean, p95 = delta_e_figures(distinct, quantized.reshape(rows.shape)[index], counts, 255.0)
+    assert mean == pytest.approx(per_pixel.mean(), rel=1e-9)
+    assert p95 == pytest.approx(np.percentile(per_pixel, 95, method="inverted_cdf"), rel=1e-9)
+    assert p95 > mean > 0
