@@ -125,14 +125,14 @@ def _dp_row(previous: np.ndarray, cost: _SegmentCost, k: int, n: int) -> tuple[n
     return row, split
 
 
-def optimal_kmeans_1d(values: np.ndarray, weights: np.ndarray | None, n_clusters: int) -> Optimal1DFit:
+def optimal_kmeans_1d(values: np.ndarray, sample_weight: np.ndarray | None, n_clusters: int) -> Optimal1DFit:
     """Globally optimal weighted k-means of one feature.
 
     Parameters
     ----------
     values : ndarray (n,) or (n, 1)
         Finite values (typically the distinct values of an image).
-    weights : ndarray (n,), optional
+    sample_weight : ndarray (n,), optional
         Non-negative weights (pixel counts); all 1 by default.
     n_clusters : int
         K, at most the number of distinct values with positive weight.
@@ -154,15 +154,15 @@ def optimal_kmeans_1d(values: np.ndarray, weights: np.ndarray | None, n_clusters
         values = values[:, 0]
     if values.ndim != 1:
         raise ValueError(f"optimal 1-D k-means needs one feature; got values of shape {values.shape}")
-    weights = np.ones_like(values) if weights is None else np.asarray(weights, dtype=np.float64)
-    if weights.shape != values.shape:
-        raise ValueError(f"weights have shape {weights.shape}; expected {values.shape}")
-    if not (np.isfinite(values).all() and np.isfinite(weights).all()) or (weights < 0).any():
-        raise ValueError("values and weights must be finite and weights non-negative")
+    sample_weight = np.ones_like(values) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    if sample_weight.shape != values.shape:
+        raise ValueError(f"sample_weight has shape {sample_weight.shape}; expected {values.shape}")
+    if not (np.isfinite(values).all() and np.isfinite(sample_weight).all()) or (sample_weight < 0).any():
+        raise ValueError("values and sample_weight must be finite and sample_weight non-negative")
     # One row per distinct value carrying weight: equal values always share a cluster.
-    used = weights > 0
+    used = sample_weight > 0
     distinct, inverse = np.unique(values[used], return_inverse=True)
-    mass = np.bincount(inverse, weights=weights[used], minlength=distinct.size)
+    mass = np.bincount(inverse, weights=sample_weight[used], minlength=distinct.size)
     n = distinct.size
     if isinstance(n_clusters, bool) or not isinstance(n_clusters, (int, np.integer)) or not 1 <= n_clusters <= n:
         raise ValueError(
@@ -185,5 +185,5 @@ def optimal_kmeans_1d(values: np.ndarray, weights: np.ndarray | None, n_clusters
     centers = sums / np.add.reduceat(mass, starts)
     thresholds = distinct[starts[1:]]
     labels = np.searchsorted(thresholds, values, side="right")
-    inertia = float(weights @ (values - centers[labels]) ** 2)
+    inertia = float(sample_weight @ (values - centers[labels]) ** 2)
     return Optimal1DFit(centers=centers, labels=labels, inertia=inertia, thresholds=thresholds)
