@@ -147,8 +147,11 @@ def lloyd(
     max_iter: int,
     epsilon: float,
     on_iteration: Callable[[int], None] | None = None,
+    fixed: np.ndarray | None = None,
 ) -> KMeansFit:
     """Weighted Lloyd iterations from given centres.
+
+    ``fixed`` (bool, one per centre) marks pinned centres that never move (D: pinned colours).
 
     Each iteration assigns every sample to its nearest centre and moves each
     centre to the weighted mean of its samples; it stops after ``max_iter``
@@ -163,6 +166,8 @@ def lloyd(
         n_iter = iteration
         labels, _ = nearest_center(samples, centers, with_distances=False)
         updated = weighted_means(samples, sample_weight, labels, centers)
+        if fixed is not None:
+            updated[fixed] = centers[fixed]
         shift = np.sqrt(((updated - centers) ** 2).sum(axis=1)).max()
         centers = updated
         if on_iteration is not None:
@@ -185,6 +190,7 @@ def weighted_kmeans(
     attempts: int = 1,
     seed: int = 0,
     on_iteration: Callable[[int], None] | None = None,
+    fixed: np.ndarray | None = None,
 ) -> KMeansFit:
     """Weighted k-means with several attempts; the lowest inertia wins.
 
@@ -206,6 +212,8 @@ def weighted_kmeans(
     on_iteration : callable, optional
         Called with the number of iterations run so far over all attempts
         (at most ``attempts * max_iter``); may raise to abort.
+    fixed : ndarray (K,) of bool, optional
+        Centres that never move (pinned colours; give their values in an ``init`` array).
 
     Returns
     -------
@@ -224,7 +232,7 @@ def weighted_kmeans(
             def report(iteration, offset=attempt * max_iter):
                 on_iteration(offset + iteration)
 
-        fit = lloyd(samples, sample_weight, centers, max_iter, epsilon, report)
+        fit = lloyd(samples, sample_weight, centers, max_iter, epsilon, report, fixed)
         if best is None or fit.inertia < best.inertia:
             best = fit
     return best

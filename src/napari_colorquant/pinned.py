@@ -1,0 +1,123 @@
+"""Pinned colours: palette entries that stay exactly as given while the others move.
+
+``fixed_colors`` are colours in the input's own units (a white background, a
+stain or brand colour). They are converted to the clustering features once,
+kept as centres that Lloyd's update never moves (``kmeans.lloyd(fixed=...)``),
+and the remaining ``K - m`` centres are fitted around them. Pixels are still
+assigned to the nearest centre, pinned or not, so a pinned colour also takes
+the pixels nearest to it.
+
+Seeding: k-means++ (scikit-learn's weighted ``kmeans_plusplus``) draws K
+centres; the ``m`` drawn centres nearest to the pinned colours (greedily, the
+closest pair first) are replaced by them, so the free centres start where
+k-means++ put them away from the pinned ones.
+
+Pinning is offered for k-means in the spaces whose palette colour *is* the
+centre (gray, rgb, ycrcb, lab, oklab, channels); chroma-only spaces give each
+pixel its own luminance, so no palette colour can be pinned there.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .kmeans import KMeansFit, initial_centers, weighted_kmeans
+
+
+def check_fixed_colors(fixed_colors, n_channels: int, n_clusters: int) -> np.ndarray:
+    """Validate ``fixed_colors``: an ``(m, n_channels)`` array of finite colours, ``m < n_clusters``.
+
+    Raises
+    ------
+    ValueError
+        Naming ``fixed_colors`` and the expected shape.
+    """
+    colors = np.asarray(fixed_colors, dtype=np.float64)
+    if colors.ndim == 1 and n_channels == 1:
+        colors = colors[:, None]
+    if colors.ndim == 1 and colors.size == n_channels:
+        colors = colors[None]
+    if colors.ndim != 2 or colors.shape[1] != n_channels or colors.shape[0] == 0:
+        raise ValueError(
+            f"fixed_colors must be a list of colours with {n_channels} value(s) each (the input's channels), "
+            f"got shape {colors.shape}"
+        )
+    if not np.isfinite(colors).all():
+        raise ValueError("fixed_colors must be finite numbers")
+    if np.unique(colors, axis=0).shape[0] != colors.shape[0]:
+        raise ValueError("fixed_colors contains the same colour twice")
+    if colors.shape[0] >= n_clusters:
+        raise ValueError(
+            f"fixed_colors pins {colors.shape[0]} colour(s); n_clusters must be larger ({n_clusters} given)"
+        )
+    return colors
+
+
+def seed_with_pinned(
+    samples: np.ndarray, sample_weight: np.ndarray, pinned: np.ndarray, n_clusters: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Initial centres: k-means++ with the drawn centres nearest the pinned ones replaced by them.
+
+    Returns ``(n_clusters, F)`` centres whose first ``m`` rows are the pinned centres.
+    """
+    drawn = initial_centers(samples, sample_weight, n_clusters, "kmeans++", rng)
+    distance = ((drawn[:, None, :] - pinned[None, :, :]) ** 2).sum(axis=2)
+    free = np.ones(n_clusters, bool)
+    for _ in range(pinned.shape[0]):
+        masked = np.where(free[:, None], distance, np.inf)
+        row, column = np.unravel_index(np.argmin(masked), masked.shape)
+        free[row] = False
+        distance[:, column] = np.inf
+    return np.concatenate([pinned, drawn[free]])
+
+
+def pinned_kmeans(
+    samples: np.ndarray,
+    sample_weight: np.ndarray,
+    n_clusters: int,
+    pinned: np.ndarray,
+    *,
+    max_iter: int,
+    epsilon: float,
+    attempts: int,
+    seed: int,
+    on_iteration=None,
+) -> KMeansFit:
+    """Weighted k-means whose first ``m`` centres are ``pinned`` (feature space) and never move.
+
+    Parameters
+    ----------
+    samples, sample_weight
+        Weighted feature rows.
+    n_clusters : int
+        K, including the pinned centres.
+    pinned : ndarray (m, F)
+        Pinned centres in the feature space.
+    max_iter, epsilon, attempts, seed, on_iteration
+        As for :func:`~napari_colorquant.kmeans.weighted_kmeans`.
+
+    Returns
+    -------
+    KMeansFit
+        Centres ``0..m-1`` equal ``pinned`` exactly; the lowest inertia over the attempts.
+    """
+    rng = np.random.default_rng(seed)
+    pinned = np.asarray(pinned, np.float64)
+    fixed = np.zeros(n_clusters, bool)
+    fixed[: pinned.shape[0]] = True
+    best = None
+    for attempt in range(attempts):
+        start = seed_with_pinned(samples, sample_weight, pinned, n_clusters, rng)
+        report = None
+        if on_iteration is not None:
+
+            def report(iteration, offset=attempt * max_iter):
+                on_iteration(offset + iteration)
+
+        fit = weighted_kmeans(
+            samples, sample_weight, n_clusters, init=start, max_iter=max_iter, epsilon=epsilon,
+            on_iteration=report, fixed=fixed,
+        )  # fmt: skip
+        if best is None or fit.inertia < best.inertia:
+            best = fit
+    return best
