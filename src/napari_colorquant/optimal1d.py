@@ -187,3 +187,33 @@ def optimal_kmeans_1d(values: np.ndarray, sample_weight: np.ndarray | None, n_cl
     labels = np.searchsorted(thresholds, values, side="right")
     inertia = float(sample_weight @ (values - centers[labels]) ** 2)
     return Optimal1DFit(centers=centers, labels=labels, inertia=inertia, thresholds=thresholds)
+
+
+#: ``init="auto"`` uses the exact optimum up to this many distinct values (every 8- and 16-bit histogram).
+AUTO_MAX_DISTINCT = 1 << 16
+
+
+def resolve_init(init, n_features: int, n_distinct: int) -> object:
+    """What ``init="auto"`` means for a fit: ``"optimal"`` for one feature and a histogram-sized
+    number of distinct values (at most :data:`AUTO_MAX_DISTINCT`), ``"kmeans++"`` otherwise.
+
+    Any other ``init`` is returned unchanged; ``"optimal"`` with more than one feature raises.
+
+    Raises
+    ------
+    ValueError
+        ``init="optimal"`` with more than one feature.
+    """
+    if isinstance(init, str) and init == "auto":
+        return "optimal" if n_features == 1 and n_distinct <= AUTO_MAX_DISTINCT else "kmeans++"
+    if isinstance(init, str) and init == "optimal" and n_features != 1:
+        raise ValueError(
+            f"init='optimal' is the exact optimum for one feature; this fit has {n_features} features "
+            "(use 'auto', 'kmeans++' or 'random')"
+        )
+    return init
+
+
+def optimal_centers(features: np.ndarray, sample_weight: np.ndarray, n_clusters: int) -> np.ndarray:
+    """The optimal 1-D centres as a ``(K, 1)`` init array for Lloyd or EM."""
+    return optimal_kmeans_1d(np.asarray(features)[:, 0], sample_weight, n_clusters).centers[:, None]
