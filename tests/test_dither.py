@@ -50,3 +50,21 @@ def test_stack_is_dithered_plane_by_plane(camera):
 def test_unsupported_inputs_name_what_is_supported(image, palette, match):
     with pytest.raises(ValueError, match=match):
         dither_image(image, palette)
+
+
+def test_dither_labels_of_a_fitted_model(china):
+    from napari_colorquant.dither import dither_labels
+    from napari_colorquant.quantize import quantize
+
+    image = np.asarray(china)[:120, :160]
+    result = quantize(image, 8, seed=0)
+    array, layout = result.model.describe(image)
+    valid = np.ones(image.shape[:2], bool)
+    valid[:5] = False
+    labels = dither_labels(result.model, array, layout, valid)
+    assert labels.shape == image.shape[:2] and labels.dtype == result.labels.dtype
+    assert (labels[:5] == 0).all() and labels[5:].min() >= 1 and labels.max() <= 8
+    assert 0.05 < np.mean(labels[5:] != result.labels[5:]) < 0.9
+    chroma = quantize(image, 4, color_space="lab-chroma", seed=0).model
+    with pytest.raises(ValueError, match="chroma"):
+        dither_labels(chroma, array, layout)

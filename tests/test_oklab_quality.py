@@ -84,3 +84,19 @@ def test_delta_e_on_distinct_colours_equals_scikit_image_on_pixels(china, gray):
     assert mean == pytest.approx(per_pixel.mean(), rel=1e-9)
     assert p95 == pytest.approx(np.percentile(per_pixel, 95, method="inverted_cdf"), rel=1e-9)
     assert p95 > mean > 0
+
+
+def test_delta_e_of_a_fitted_model(china):
+    from napari_colorquant.quality import delta_e_of_model
+    from napari_colorquant.quantize import quantize
+
+    image = np.asarray(china)[:100, :100]
+    coarse, fine = (quantize(image, k, seed=0) for k in (4, 32))
+    rows, counts = np.unique(image.reshape(-1, 3), axis=0, return_counts=True)
+    e4 = delta_e_of_model(coarse.model, np.uint8, rows, counts)
+    e32 = delta_e_of_model(fine.model, np.uint8, rows, counts)
+    assert e32[0] < e4[0] and e32[1] < e4[1]
+    from skimage.color import deltaE_ciede2000, rgb2lab
+
+    per_pixel = deltaE_ciede2000(rgb2lab(image / 255.0), rgb2lab(coarse.quantized / 255.0))
+    assert e4[0] == pytest.approx(per_pixel.mean(), rel=1e-9)

@@ -106,3 +106,40 @@ def dither_image(colours: np.ndarray, palette: np.ndarray) -> np.ndarray:
     for i, plane in enumerate(planes):
         out[i] = _dither_plane(plane, palette_image, lookup)
     return out.reshape(colours.shape[:spatial_ndim])
+
+
+def dither_labels(model, array: np.ndarray, layout, valid: np.ndarray | None = None) -> np.ndarray:
+    """Dithered palette labels (1..K, 0 where not valid) of an image read with ``layout``.
+
+    Parameters
+    ----------
+    model : ClusterModel
+        Its palette is what the image is dithered to.
+    array : ndarray
+        The image (channels where ``layout.channel_axis`` says; alpha ignored).
+    layout : ImageLayout
+    valid : ndarray of bool, optional
+        Flat (one per pixel) or in the pixel shape: pixels outside get label 0.
+        They still take part in the error diffusion.
+
+    Returns
+    -------
+    ndarray of the model's label dtype, the image's pixel shape
+
+    Raises
+    ------
+    ValueError
+        If the image or colour space cannot be dithered (see :data:`SUPPORTED`).
+    """
+    chroma = model.color_space.endswith("-chroma")
+    check_ditherable(layout.dtype, layout.n_channels, model.n_clusters, chroma)
+    if model.color_space == "gray" and layout.n_channels > 1:
+        raise ValueError("dither: clustering a colour image on its luma gives no fixed gray palette; use 'rgb'")
+    pixels = array if layout.channel_axis is None else np.moveaxis(array, layout.channel_axis, -1)
+    if layout.channel_axis is not None:
+        pixels = pixels[..., : layout.n_channels]
+    palette = np.clip(np.rint(model.palette), 0, 255).astype(np.uint8)
+    labels = (dither_image(pixels, palette) + 1).astype(model.label_dtype)
+    if valid is not None:
+        labels[~np.asarray(valid).reshape(labels.shape)] = 0
+    return labels

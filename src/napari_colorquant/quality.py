@@ -69,3 +69,31 @@ def delta_e_figures(
     differences = deltaE_ciede2000(lab(original), lab(quantized))
     mean = float(differences @ counts / counts.sum())
     return mean, weighted_percentile(differences, counts, 95.0)
+
+
+def delta_e_of_model(model, dtype, values: np.ndarray, counts: np.ndarray) -> tuple[float, float]:
+    """CIEDE2000 mean and 95th percentile of a model's quantization of counted values.
+
+    Parameters
+    ----------
+    model : ClusterModel
+    dtype : numpy dtype
+        The image's dtype: quantized colours are rounded into it, as in the output image.
+    values : ndarray (U, C)
+        Distinct pixel values (alpha excluded), in the input's units.
+    counts : ndarray (U,)
+
+    Returns
+    -------
+    delta_e, delta_e95 : float
+        NaN for images that are neither gray nor RGB (ΔE is defined for colours).
+    """
+    values = np.asarray(values)
+    if model.input_kind not in ("gray", "rgb", "rgba") or values.shape[1] not in (1, 3):
+        return float("nan"), float("nan")
+    quantized = model.quantized_values(values)
+    dtype = np.dtype(dtype)
+    if dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        quantized = np.clip(np.rint(quantized), info.min, info.max)
+    return delta_e_figures(values, quantized, counts, model.scale)
