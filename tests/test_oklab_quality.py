@@ -100,3 +100,26 @@ def test_delta_e_of_a_fitted_model(china):
 
     per_pixel = deltaE_ciede2000(rgb2lab(image / 255.0), rgb2lab(coarse.quantized / 255.0))
     assert e4[0] == pytest.approx(per_pixel.mean(), rel=1e-9)
+
+
+@pytest.mark.parametrize("space", ["oklab", "oklab-chroma"])
+def test_oklab_is_a_registered_colour_space(china, space):
+    from napari_colorquant.colorspaces import get_color_space
+    from napari_colorquant.model import ClusterModel
+    from napari_colorquant.quantize import quantize
+
+    image = np.asarray(china)[:80, :120]
+    result = quantize(image, 6, color_space=space, seed=0)
+    model = result.model
+    assert model.color_space == space and model.n_features == (3 if space == "oklab" else 2)
+    assert get_color_space(space).chroma == (space == "oklab-chroma")
+    features = rgb_to_oklab(image.reshape(-1, 3).astype(np.float64), 255.0)
+    if space == "oklab-chroma":
+        features = features[:, 1:]
+    # The centres are the weighted means of their clusters' Oklab features (a Lloyd fixed point or close to it).
+    labels = result.labels.reshape(-1) - 1
+    for k in range(6):
+        np.testing.assert_allclose(model.means[k], features[labels == k].mean(axis=0), atol=0.5)
+    again = ClusterModel.from_json(model.to_json())
+    np.testing.assert_array_equal(again.predict(image), result.labels)
+    assert result.quantized.dtype == np.uint8 and result.psnr > 20

@@ -38,6 +38,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .oklab import oklab_to_rgb, rgb_to_oklab
+
 # Rec. 601 luma weights, as OpenCV's RGB2GRAY and RGB2YCrCb use them.
 _LUMA = np.array([0.299, 0.587, 0.114])
 _CR_SCALE = 0.713
@@ -209,6 +211,14 @@ def _lab_inverse(full: np.ndarray, scale: float, offset: float) -> np.ndarray:
     return lab_to_rgb(full, scale)
 
 
+def _oklab_forward(values: np.ndarray, scale: float, offset: float) -> np.ndarray:
+    return rgb_to_oklab(values, scale)
+
+
+def _oklab_inverse(full: np.ndarray, scale: float, offset: float) -> np.ndarray:
+    return oklab_to_rgb(full, scale)
+
+
 def _luma_key(features: np.ndarray) -> np.ndarray:
     return rgb_to_luma(features)
 
@@ -284,6 +294,10 @@ REGISTRY: dict[str, ColorSpace] = {
                    forward=_lab_forward, inverse=_lab_inverse),
         ColorSpace("lab-chroma", "a*, b* only; each pixel keeps its L*", ("a*", "b*"), ("a*", "b*"), _RGB_ONLY,
                    forward=_lab_forward, inverse=_lab_inverse, chroma=True),
+        ColorSpace("oklab", "Oklab x 100 (Ottosson 2020; perceptual, sRGB)", ("L", "a", "b"), ("L (0-100)", "a", "b"),
+                   _RGB_ONLY, forward=_oklab_forward, inverse=_oklab_inverse),
+        ColorSpace("oklab-chroma", "Oklab a, b only; each pixel keeps its L", ("a", "b"), ("a", "b"), _RGB_ONLY,
+                   forward=_oklab_forward, inverse=_oklab_inverse, chroma=True),
         ColorSpace("channels", "any number of channels as they are", (), (), ("gray", "rgb", "channels")),
     )
 }  # fmt: skip

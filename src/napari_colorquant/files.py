@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from .colorspaces import CHROMA_SPACES
 from .model import ClusterModel
 
 TIFF_SUFFIXES = (".tif", ".tiff")
@@ -138,7 +139,7 @@ def can_write_indexed(model: ClusterModel, labels: np.ndarray) -> bool:
     return (
         model.dtype == "uint8"
         and model.input_kind in ("gray", "rgb")
-        and model.color_space not in ("ycrcb-chroma", "lab-chroma")
+        and model.color_space not in CHROMA_SPACES
         and labels.ndim == 2
         and model.n_clusters + int((labels == 0).any()) <= 256
     )

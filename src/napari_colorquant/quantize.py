@@ -58,7 +58,8 @@ def quantize(
     method : {"kmeans", "em"}
         k-means (Lloyd [1]_, k-means++ start [2]_), or Expectation-Maximization of a
         Gaussian mixture [3]_ (any name of :data:`~napari_colorquant.methods.METHODS`).
-    color_space : {"auto", "gray", "rgb", "ycrcb", "ycrcb-chroma", "lab", "lab-chroma", "channels"}
+    color_space : {"auto", "gray", "rgb", "ycrcb", "ycrcb-chroma", "lab", "lab-chroma", "oklab", "oklab-chroma", \
+            "channels"}
         Feature space. ``auto``: gray for 1 channel, rgb for RGB(A), the
         channels themselves otherwise. Chroma-only spaces cluster Cr/Cb (a/b)
         and keep each pixel's Y (L*).
