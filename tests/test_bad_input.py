@@ -43,7 +43,12 @@ GRAY = np.random.default_rng(1).integers(0, 256, (20, 30), dtype=np.uint8)
         (RGB, {"max_iter": 0}, ValueError, r"max_iter must be an integer >= 1"),
         (RGB, {"epsilon": -1.0}, ValueError, r"epsilon must be a finite number >= 0"),
         (RGB, {"attempts": 0}, ValueError, r"attempts must be an integer >= 1"),
-        (RGB, {"init": "forgy"}, ValueError, r"unknown init 'forgy'; accepted: 'kmeans\+\+', 'random'"),
+        (
+            RGB,
+            {"init": "forgy"},
+            ValueError,
+            r"unknown init 'forgy'; accepted: 'auto', 'kmeans\+\+', 'random', 'optimal'",
+        ),
         (RGB, {"init": np.zeros((2, 3))}, ValueError, r"init array has shape \(2, 3\); expected .*\(4, 3\)"),
         (RGB, {"covariance": "tied"}, ValueError, r"unknown covariance 'tied'; accepted: 'full'"),
         (RGB, {"seed": -1}, ValueError, r"seed must be a non-negative integer"),

@@ -93,3 +93,25 @@ def test_rejects_bad_input():
         optimal_kmeans_1d(np.zeros((4, 2)), None, 2)
     with pytest.raises(ValueError, match="finite"):
         optimal_kmeans_1d(np.array([0.0, np.nan]), None, 1)
+
+
+@pytest.mark.parametrize("method", ["kmeans", "em"])
+def test_default_init_is_the_optimum_for_gray_images(camera, method):
+    from napari_colorquant.quantize import quantize
+
+    image = np.asarray(camera)[::2, ::2]
+    values, counts = _histogram(image)
+    optimum = optimal_kmeans_1d(values, counts, 4)
+    auto = quantize(image, 4, method=method, max_iter=50)
+    if method == "kmeans":
+        np.testing.assert_allclose(auto.model.means[:, 0], optimum.centers, rtol=1e-9)
+        assert auto.model.inertia == pytest.approx(optimum.inertia, rel=1e-9)
+        np.testing.assert_array_equal(auto.labels - 1, np.searchsorted(optimum.thresholds, image, side="right"))
+    assert auto.model.params["init"] == "auto"
+    for seed in range(3):
+        plus = quantize(image, 4, method="kmeans", init="kmeans++", seed=seed, max_iter=50)
+        assert optimum.inertia <= plus.model.inertia * (1 + 1e-12)
+    with pytest.raises(ValueError, match="one feature"):
+        quantize(np.stack([image] * 3, axis=-1), 4, init="optimal")
+    with pytest.raises(ValueError, match="engine='fast'"):
+        quantize(image, 4, init="optimal", engine="opencv")

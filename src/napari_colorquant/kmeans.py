@@ -23,7 +23,9 @@ import numpy as np
 from ._threads import for_chunks
 
 #: Named initialisations of :func:`initial_centers`.
-INITS = ("kmeans++", "random")
+#: ``init`` names: "auto" (the exact optimum for one feature, else k-means++; see ``optimal1d.resolve_init``),
+#: "kmeans++", "random", "optimal" (the exact 1-D optimum, one feature only).
+INITS = ("auto", "kmeans++", "random", "optimal")
 _ROWS_PER_BLOCK = 1 << 14
 
 

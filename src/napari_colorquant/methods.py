@@ -25,6 +25,7 @@ import numpy as np
 
 from .em import bic, e_step, initial_parameters, weighted_em
 from .kmeans import initial_centers, nearest_center, weighted_kmeans
+from .optimal1d import optimal_centers, resolve_init
 
 if TYPE_CHECKING:
     from .model import ClusterModel
@@ -99,11 +100,15 @@ class Method:
 
 
 def _kmeans_run(features, sample_weight, n_clusters, params, on_step):
+    init = resolve_init(params["init"], features.shape[1], features.shape[0])
+    if isinstance(init, str) and init == "optimal":
+        # The exact 1-D optimum is a fixed point of Lloyd's update: the iterations confirm it.
+        init = optimal_centers(features, sample_weight, n_clusters)
     return weighted_kmeans(
         features,
         sample_weight,
         n_clusters,
-        init=params["init"],
+        init=init,
         max_iter=params["max_iter"],
         epsilon=params["epsilon"],
         attempts=params["attempts"],

@@ -104,7 +104,7 @@ def notebook_features(values: np.ndarray, layout: ImageLayout, color_space: str)
 def _kmeans_cv(samples: np.ndarray, n_clusters: int, init, criteria: tuple, params: dict) -> FittedClusters:
     """``cv2.kmeans`` as the notebook calls it."""
     if isinstance(init, str):
-        flags = cv2.KMEANS_PP_CENTERS if init == "kmeans++" else cv2.KMEANS_RANDOM_CENTERS
+        flags = cv2.KMEANS_RANDOM_CENTERS if init == "random" else cv2.KMEANS_PP_CENTERS  # "auto": k-means++
         best_labels = None
     else:
         flags = cv2.KMEANS_USE_INITIAL_LABELS

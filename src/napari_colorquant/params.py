@@ -146,7 +146,13 @@ class ClusterParameters:
         minimum=0.0,
     )
     attempts: int = _spec(1, "k-means starts; the lowest inertia is kept", int, minimum=1)
-    init: Any = _spec("kmeans++", "initial centres: k-means++ spreading or random pixels", str, choices=INITS)  # noqa: RUF009
+    init: Any = _spec(  # noqa: RUF009
+        "auto",
+        "initial centres: auto (the exact optimum for one feature, else k-means++), k-means++ spreading, random "
+        "pixels, or optimal (exact 1-D k-means, one feature only)",
+        str,
+        choices=INITS,
+    )
     covariance: str = _spec(
         "full", "EM covariance type: full ellipses, axis-aligned or round", str, choices=COVARIANCE_TYPES
     )
@@ -165,6 +171,8 @@ class ClusterParameters:
                 object.__setattr__(self, "init", _check_init_array(value, self.n_clusters))
                 continue
             object.__setattr__(self, spec.name, _check_value(spec, value))
+        if self.engine == "opencv" and self.init == "optimal":
+            raise ValueError("init='optimal' needs engine='fast' (OpenCV seeds with k-means++ or random centres)")
         if self.engine == "opencv" and self.seed > MAX_OPENCV_SEED:
             raise ValueError(f"seed must be at most {MAX_OPENCV_SEED} with engine='opencv', got {self.seed}")
 

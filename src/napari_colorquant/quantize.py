@@ -37,7 +37,7 @@ def quantize(
     max_iter: int = DEFAULT_MAX_ITER,
     epsilon: float = DEFAULT_EPSILON,
     attempts: int = 1,
-    init: str | np.ndarray = "kmeans++",
+    init: str | np.ndarray = "auto",
     covariance: str = "full",
     seed: int = 0,
     engine: str = "fast",
@@ -78,8 +78,10 @@ def quantize(
     attempts : int
         k-means initialisations tried; the lowest inertia is kept (for EM: of
         the k-means run that starts it).
-    init : {"kmeans++", "random"} or array (K, F)
-        Initial centres (in the fitted feature space for an array).
+    init : {"auto", "kmeans++", "random", "optimal"} or array (K, F)
+        Initial centres (in the fitted feature space for an array). ``optimal``: the exact global
+        optimum of 1-D k-means (one feature; :mod:`~napari_colorquant.optimal1d`); ``auto``: that for
+        one feature with at most 65 536 distinct values, k-means++ otherwise (OpenCV engine: k-means++).
     covariance : {"full", "diagonal", "spherical"}
         EM covariance type.
     seed : int

@@ -60,8 +60,8 @@ PARAMETER_SPECS = (
                   "(0: never). The notebook used 0.2.", minimum=0.0, maximum=1e6, step=0.05),
     ParameterSpec("attempts", "attempts", 1, "Independent k-means starts; the best (lowest inertia) is kept.",
                   minimum=1, maximum=100),
-    ParameterSpec("init", "init", "kmeans++", "Initial centres: k-means++ spreading, or random pixels.",
-                  choices=INITS),
+    ParameterSpec("init", "init", "auto", "Initial centres: auto (exact optimum for one feature, else "
+                  "k-means++), k-means++ spreading, random pixels, or optimal (exact 1-D k-means).", choices=INITS),
     ParameterSpec("seed", "seed", 0, "Random seed: the same seed gives the same result.", minimum=0,
                   maximum=2**31 - 1),
 )  # fmt: skip
