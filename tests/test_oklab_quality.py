@@ -123,3 +123,19 @@ def test_oklab_is_a_registered_colour_space(china, space):
     again = ClusterModel.from_json(model.to_json())
     np.testing.assert_array_equal(again.predict(image), result.labels)
     assert result.quantized.dtype == np.uint8 and result.psnr > 20
+
+
+def test_result_and_report_carry_delta_e(china, hela_u16):
+    from napari_colorquant.quality import delta_e_of_model
+    from napari_colorquant.quantize import quantize
+    from napari_colorquant.report import report_lines
+
+    image = np.asarray(china)[:100, :100]
+    result = quantize(image, 8, seed=0)
+    rows, counts = np.unique(image.reshape(-1, 3), axis=0, return_counts=True)
+    assert (result.delta_e, result.delta_e95) == delta_e_of_model(result.model, np.uint8, rows, counts)
+    summary = result.summary()
+    assert summary["delta_e"] == result.delta_e and summary["delta_e95"] >= summary["delta_e"] > 0
+    assert any(line.startswith("CIEDE2000") for line in report_lines(summary))
+    stack = quantize(np.stack([hela_u16[:32, :32]] * 2, axis=-1), 3, channel_axis=2)
+    assert np.isnan(stack.delta_e) and not any("CIEDE2000" in line for line in report_lines(stack.summary()))

@@ -98,3 +98,36 @@ def test_dask_chunks_give_the_in_memory_labels(kind, method):
     masked = smooth_lazy(model, array, layout, 1.0, mask=mask).compute()
     np.testing.assert_array_equal(masked, smooth_table(model, model.pixel_table(image, mask=mask), 1.0))
     assert (masked[~mask] == 0).all()
+
+
+@pytest.mark.parametrize("method", ["kmeans", "em"])
+def test_front_door_smoothing_reports_changes_and_lowers_errors(method):
+    from napari_colorquant.quantize import quantize
+    from napari_colorquant.report import report_lines
+
+    truth, _ = synthetic_scene()
+    image = np.clip(MEANS[truth] + np.random.default_rng(1).normal(0, 19.0, truth.shape), 0, 255).astype(np.uint8)
+    plain = quantize(image, 3, method=method, max_iter=50, epsilon=1e-3)
+    smooth = quantize(image, 3, method=method, max_iter=50, epsilon=1e-3, smoothing=1.0)
+    assert plain.smoothing_changed is None and smooth.model.params["smoothing"] == 1.0
+    assert smooth.smoothing_changed == np.count_nonzero(smooth.labels != plain.labels) > 0
+    assert np.mean(smooth.labels - 1 != truth) <= 0.5 * np.mean(plain.labels - 1 != truth)
+    # Colours follow the smoothed labels.
+    np.testing.assert_array_equal(smooth.quantized, np.rint(smooth.model.palette[smooth.labels - 1, 0]))
+    assert any(line.startswith("smoothing changed") for line in report_lines(smooth.summary()))
+    with pytest.raises(ValueError, match="smoothing"):
+        quantize(image, 3, smoothing=-1.0)
+    with pytest.raises(ValueError, match="engine='fast'"):
+        quantize(image, 3, smoothing=1.0, engine="opencv")
+
+
+def test_cli_smoothing_and_delta_e_in_report_and_model(tmp_path, capsys):
+    import json
+
+    from napari_colorquant.cli import main
+
+    assert main(["--sample", "china", "-k", "6", "--smoothing", "1.0", "-o", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "smoothing changed" in out and "CIEDE2000" in out
+    model = json.loads(next(tmp_path.glob("*.json")).read_text())
+    assert json.dumps(model).count('"smoothing": 1.0') == 1

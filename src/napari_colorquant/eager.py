@@ -77,7 +77,24 @@ def _quantize_fast(array, layout, space, mask, params: ClusterParameters, record
     else:
         labels = table.scatter(fit_labels)
     timings["write"] = time.perf_counter() - start
+    if params.smoothing > 0:
+        return _smoothed_result(model, array, layout, labels, table, params.smoothing, timings, report)
     result = make_result(model, array, layout, labels, table.valid, table, timings)
+    report("write", 1.0)
+    return result
+
+
+def _smoothed_result(model, array, layout, labels, table, beta, timings, report) -> QuantizeResult:
+    """Labels after Potts smoothing; colours and figures from those labels, pixel by pixel."""
+    from .smoothing import smooth_table
+
+    start = time.perf_counter()
+    smoothed = smooth_table(model, table, beta)
+    timings["smooth"] = time.perf_counter() - start
+    # No table: the quantized colours and the MSE must follow the smoothed labels, not the values.
+    result = make_result(model, array, layout, smoothed, table.valid, None, timings)
+    result.table = table
+    result.smoothing_changed = int(np.count_nonzero(smoothed != labels))
     report("write", 1.0)
     return result
 

@@ -377,6 +377,11 @@ def quantize_lazy(image, params: ClusterParameters, mask=None, progress=None) ->
     """
     if params.engine != "fast":
         raise ValueError("engine='opencv' needs the whole image in memory; use engine='fast' for dask arrays")
+    if params.smoothing > 0:
+        raise ValueError(
+            "smoothing is not yet wired for dask arrays in quantize(); fit with smoothing=0, then use "
+            "napari_colorquant.smoothing.smooth_lazy(result.model, ...) for lazy smoothed labels"
+        )
     data, layout, space = _layout_for(image, params.channel_axis, params.color_space)
     dask_mask = _aligned_mask(mask, data, layout)
     record = run_record(params, space, layout, mask is not None, lazy=True)

@@ -117,6 +117,8 @@ class ClusterParameters:
         Added to EM covariance diagonals (>= 0).
     max_samples : int or None
         Fit on a reproducible sample above this many distinct values (None: never).
+    smoothing : float
+        Potts smoothing strength beta (>= 0; 0 = off), see :mod:`~napari_colorquant.smoothing`.
 
     Raises
     ------
@@ -163,6 +165,13 @@ class ClusterParameters:
     reg_covar: float = _spec(1e-6, "added to EM covariance diagonals", float, minimum=0.0)
     max_samples: int | None = _spec(DEFAULT_MAX_SAMPLES, "fit on a reproducible sample above this many distinct "
                                     "values", int, minimum=1, optional=True)  # fmt: skip
+    smoothing: float = _spec(
+        0.0,
+        "spatial smoothing: Potts prior strength beta (nats per disagreeing neighbour; 0 = off, 1 = a good "
+        "start) by mean-field on the cluster posteriors, in nD",
+        float,
+        minimum=0.0,
+    )
 
     def __post_init__(self) -> None:
         for spec in self.fields():
@@ -171,6 +180,8 @@ class ClusterParameters:
                 object.__setattr__(self, "init", _check_init_array(value, self.n_clusters))
                 continue
             object.__setattr__(self, spec.name, _check_value(spec, value))
+        if self.engine == "opencv" and self.smoothing > 0:
+            raise ValueError("smoothing needs engine='fast' (the OpenCV engine labels pixels on its own)")
         if self.engine == "opencv" and self.init == "optimal":
             raise ValueError("init='optimal' needs engine='fast' (OpenCV seeds with k-means++ or random centres)")
         if self.engine == "opencv" and self.seed > MAX_OPENCV_SEED:

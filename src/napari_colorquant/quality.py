@@ -97,3 +97,18 @@ def delta_e_of_model(model, dtype, values: np.ndarray, counts: np.ndarray) -> tu
         info = np.iinfo(dtype)
         quantized = np.clip(np.rint(quantized), info.min, info.max)
     return delta_e_figures(values, quantized, counts, model.scale)
+
+
+def delta_e_of_pixels(model, original: np.ndarray, quantized: np.ndarray, valid=None) -> tuple[float, float]:
+    """CIEDE2000 mean and 95th percentile over pixels (rows), counted as distinct (input, output) pairs.
+
+    For results whose labels are not a function of the pixel value (spatial smoothing).
+    NaN for images that are neither gray nor RGB.
+    """
+    if model.input_kind not in ("gray", "rgb", "rgba") or original.shape[1] not in (1, 3):
+        return float("nan"), float("nan")
+    if valid is not None:
+        original, quantized = original[valid], quantized[valid]
+    pairs, counts = np.unique(np.concatenate([original, quantized], axis=1), axis=0, return_counts=True)
+    width = original.shape[1]
+    return delta_e_figures(pairs[:, :width], pairs[:, width:], counts, model.scale)

@@ -43,6 +43,7 @@ def quantize(
     engine: str = "fast",
     reg_covar: float = 1e-6,
     max_samples: int | None = DEFAULT_MAX_SAMPLES,
+    smoothing: float = 0.0,
     progress: Progress | None = None,
 ) -> QuantizeResult:
     """Cluster the pixels of an image and replace each by its cluster's colour.
@@ -95,6 +96,10 @@ def quantize(
         Fast engine: above this many distinct values the fit runs on a
         reproducible sample of pixels (``result.approximate``); labels are
         still exact for the fitted model.
+    smoothing : float
+        Potts smoothing strength beta (0 = off): mean-field on the cluster posteriors over face
+        neighbours in nD (:mod:`~napari_colorquant.smoothing`); ``result.smoothing_changed``
+        counts the pixels it relabelled. In-memory images only (dask: ``smoothing.smooth_lazy``).
     progress : callable, optional
         ``progress(stage, fraction)`` with stage ``"count"``, ``"fit"`` or
         ``"write"`` and the fraction of that stage done; it may raise an
@@ -122,7 +127,7 @@ def quantize(
     params = ClusterParameters(
         n_clusters=n_clusters, method=method, color_space=color_space, channel_axis=channel_axis,
         max_iter=max_iter, epsilon=epsilon, attempts=attempts, init=init, covariance=covariance, seed=seed,
-        engine=engine, reg_covar=reg_covar, max_samples=max_samples,
+        engine=engine, reg_covar=reg_covar, max_samples=max_samples, smoothing=smoothing,
     )  # fmt: skip
     return quantize_with(image, params, mask=mask, progress=progress)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import cv2
 import numpy as np
@@ -55,6 +56,11 @@ class QuantizeResult:
     table : PixelTable, optional
         In-memory runs: the table the image was counted into (maps per-value results back
         to pixels, e.g. posteriors); None for dask results and the OpenCV engine.
+    smoothing_changed : int, optional
+        With ``smoothing > 0``: pixels whose label the Potts smoothing changed (None: no smoothing;
+        for dask results it is counted when asked for, as a lazy count).
+    delta_e, delta_e95 : float
+        CIEDE2000 mean and 95th percentile (properties, computed when first asked for).
     """
 
     labels: np.ndarray
@@ -71,6 +77,38 @@ class QuantizeResult:
     fit_values: np.ndarray | None = None
     fit_counts: np.ndarray | None = None
     table: PixelTable | None = field(default=None, repr=False, compare=False)
+    smoothing_changed: int | None = None
+
+    @cached_property
+    def _delta_e_figures(self) -> tuple[float, float]:
+        from .quality import delta_e_of_model, delta_e_of_pixels
+
+        if self.smoothing_changed is not None and not is_lazy(self.labels) and self.table is not None:
+            # Smoothed labels are not a function of the value: compare the images pixel by pixel.
+            layout = self.table.layout
+            return delta_e_of_pixels(
+                self.model, pixel_rows(self.table.array, layout)[:, : layout.n_channels],
+                pixel_rows(self.quantized, layout)[:, : layout.n_channels], self.table.valid,
+            )  # fmt: skip
+        if self.table is not None:
+            return delta_e_of_model(self.model, self.model.dtype, self.table.fit_values, self.table.fit_weights)
+        if self.fit_values is not None:
+            return delta_e_of_model(self.model, self.model.dtype, self.fit_values, self.fit_counts)
+        return math.nan, math.nan
+
+    @property
+    def delta_e(self) -> float:
+        """Mean CIEDE2000 colour difference between input and quantized pixels (NaN if not gray/RGB).
+
+        Computed once, over the counted distinct colours weighted by their counts (over the fitted
+        sample when the fit was approximate; over pixels when smoothing changed labels).
+        """
+        return self._delta_e_figures[0]
+
+    @property
+    def delta_e95(self) -> float:
+        """95th percentile of the CIEDE2000 differences (see :attr:`delta_e`)."""
+        return self._delta_e_figures[1]
 
     def cluster_counts(self) -> np.ndarray:
         """Pixels per label 1..K (for lazy results: from the merged histogram or sample).
@@ -109,7 +147,11 @@ class QuantizeResult:
             "approximate": m.approximate,
             "n_fit_pixels": m.n_fit_pixels,
             "seconds": sum(self.timings.values()),
+            "delta_e": self.delta_e,
+            "delta_e95": self.delta_e95,
         }
+        if self.smoothing_changed is not None:
+            out["smoothing_changed"] = self.smoothing_changed
         for figure in get_method(m.method).figures:
             out[figure] = getattr(m, figure)
         for key in ("fitted_on_slice", "fitted_on_frames"):

@@ -71,7 +71,7 @@ def test_kmeans_on_rgb_photo_adds_overlaying_layers(make_napari_viewer, dock, qt
     info = labels.metadata["colorquant"]
     model = ClusterModel.from_dict(info["model"])
     np.testing.assert_allclose(model.means, expected.model.means)
-    assert info["params"]["n_clusters"] == 6 and info["params"]["init"] == "kmeans++"
+    assert info["params"]["n_clusters"] == 6 and info["params"]["init"] == "auto"
     assert info["summary"]["psnr"] == pytest.approx(expected.psnr)
     points = _layer(viewer, "china feature space")
     assert isinstance(points, Points) and points.data.shape[1] == 3
