@@ -68,3 +68,30 @@ def test_dither_labels_of_a_fitted_model(china):
     chroma = quantize(image, 4, color_space="lab-chroma", seed=0).model
     with pytest.raises(ValueError, match="chroma"):
         dither_labels(chroma, array, layout)
+
+
+def test_front_door_dither_renders_with_palette_colours_only(china, tmp_path):
+    from PIL import Image
+
+    from napari_colorquant.cli import main
+    from napari_colorquant.quantize import quantize
+
+    image = np.asarray(china)[:120, :160]
+    plain = quantize(image, 8, seed=0)
+    dithered = quantize(image, 8, seed=0, dither=True)
+    np.testing.assert_array_equal(dithered.labels, plain.labels)  # labels stay nearest-centre
+    palette = set(map(tuple, np.rint(plain.model.palette).astype(np.uint8)))
+    assert set(map(tuple, dithered.quantized.reshape(-1, 3))) <= palette
+    assert _blurred_error(image, dithered.quantized) < _blurred_error(image, plain.quantized)
+    np.testing.assert_array_equal(
+        dithered.quantized, np.rint(plain.model.palette[dithered.dithered_labels - 1]).astype(np.uint8)
+    )
+    assert dithered.model.params["dither"] == "floyd-steinberg" and dithered.mse > plain.mse
+    with pytest.raises(ValueError, match="dither"):
+        quantize(image.astype(np.uint16), 4, dither=True)
+    with pytest.raises(ValueError, match="dither"):
+        quantize(image, 4, dither=True, color_space="lab-chroma")
+    assert main(["--sample", "china", "-k", "8", "--dither", "floyd-steinberg", "-o", str(tmp_path), "-q"]) == 0
+    png = np.asarray(Image.open(next(tmp_path.glob("*_quantized.png"))).convert("RGB"))
+    full = quantize(np.asarray(china), 8, dither=True)
+    np.testing.assert_array_equal(png, full.quantized)

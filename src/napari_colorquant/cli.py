@@ -124,8 +124,9 @@ def _write_outputs(folder: Path, stem: str, result: QuantizeResult, lazy: bool, 
             written.append(write_zarr(folder / f"{stem}_quantized.zarr", result.quantized))
     else:
         written = [write_labels_tiff(folder / f"{stem}_labels.tif", result.labels)]
-        if can_write_indexed(result.model, result.labels):
-            written.append(write_indexed_png(folder / f"{stem}_quantized.png", result.labels, result.model))
+        indexed = result.labels if result.dithered_labels is None else result.dithered_labels
+        if can_write_indexed(result.model, indexed):
+            written.append(write_indexed_png(folder / f"{stem}_quantized.png", indexed, result.model))
         else:
             pngable = result.quantized.ndim == 2 or (
                 result.quantized.ndim == 3 and result.quantized.shape[-1] in (3, 4)

@@ -27,6 +27,8 @@ from __future__ import annotations
 import numpy as np
 
 SUPPORTED = "uint8 gray or uint8 RGB/RGBA images (channels last) with at most 256 palette colours"
+#: ``dither`` choices: no dithering, or Floyd–Steinberg error diffusion (Pillow).
+DITHER_CHOICES = ("none", "floyd-steinberg")
 
 
 def check_ditherable(dtype: np.dtype, n_channels: int, n_colours: int, chroma: bool) -> None:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ._threads import single_threaded_blas
+from .colorspaces import CHROMA_SPACES
 from .fitting import fit_values, run_record
 from .model import ClusterModel
 from .params import ClusterParameters
@@ -45,6 +46,11 @@ def quantize_eager(image, params: ClusterParameters, mask=None, progress: Progre
     """
     array, layout, space = describe_image(image, params.channel_axis, params.color_space)
     mask = check_mask(mask, layout)
+    if params.dither != "none":
+        from .dither import check_ditherable
+
+        # Before the fit: say at once what cannot be dithered.
+        check_ditherable(layout.dtype, layout.n_channels, params.n_clusters, space in CHROMA_SPACES)
     record = run_record(params, space, layout, mask is not None)
     if params.engine == "opencv":
         from .opencv_engine import fit_opencv
@@ -78,10 +84,28 @@ def _quantize_fast(array, layout, space, mask, params: ClusterParameters, record
         labels = table.scatter(fit_labels)
     timings["write"] = time.perf_counter() - start
     if params.smoothing > 0:
-        return _smoothed_result(model, array, layout, labels, table, params.smoothing, timings, report)
-    result = make_result(model, array, layout, labels, table.valid, table, timings)
+        result = _smoothed_result(model, array, layout, labels, table, params.smoothing, timings, report)
+    else:
+        result = make_result(model, array, layout, labels, table.valid, table, timings)
+    if params.dither != "none":
+        _dither(result, array, layout, table)
     report("write", 1.0)
     return result
+
+
+def _dither(result: QuantizeResult, array, layout, table) -> None:
+    """Render ``result.quantized`` by Floyd–Steinberg over the palette; labels stay as they are."""
+    from .dither import dither_labels
+    from .result import image_mse, quality_figures, quantized_image
+
+    start = time.perf_counter()
+    dithered = dither_labels(result.model, array, layout, table.valid)
+    result.quantized = quantized_image(result.model, array, layout, dithered, table.valid, None)
+    mse = image_mse(result.model, array, layout, result.quantized, table.valid, None)
+    for name, value in quality_figures(result.model, layout, mse).items():
+        setattr(result, name, value)
+    result.dithered_labels = dithered
+    result.timings["dither"] = time.perf_counter() - start
 
 
 def _smoothed_result(model, array, layout, labels, table, beta, timings, report) -> QuantizeResult:
@@ -95,7 +119,6 @@ def _smoothed_result(model, array, layout, labels, table, beta, timings, report)
     result = make_result(model, array, layout, smoothed, table.valid, None, timings)
     result.table = table
     result.smoothing_changed = int(np.count_nonzero(smoothed != labels))
-    report("write", 1.0)
     return result
 
 

@@ -377,6 +377,8 @@ def quantize_lazy(image, params: ClusterParameters, mask=None, progress=None) ->
     """
     if params.engine != "fast":
         raise ValueError("engine='opencv' needs the whole image in memory; use engine='fast' for dask arrays")
+    if params.dither != "none":
+        raise ValueError("dither needs the whole image in memory (error diffusion runs across the image)")
     if params.smoothing > 0:
         raise ValueError(
             "smoothing is not yet wired for dask arrays in quantize(); fit with smoothing=0, then use "

@@ -18,7 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from .colorspaces import COLOR_SPACES
+from .colorspaces import CHROMA_SPACES, COLOR_SPACES
+from .dither import DITHER_CHOICES
 from .em import COVARIANCE_TYPES, check_covariance
 from .kmeans import INITS
 from .methods import ENGINES, METHODS
@@ -117,6 +118,8 @@ class ClusterParameters:
         Added to EM covariance diagonals (>= 0).
     max_samples : int or None
         Fit on a reproducible sample above this many distinct values (None: never).
+    dither : str
+        ``"none"`` or ``"floyd-steinberg"`` (``dither=True`` in :func:`~napari_colorquant.quantize`).
     smoothing : float
         Potts smoothing strength beta (>= 0; 0 = off), see :mod:`~napari_colorquant.smoothing`.
 
@@ -165,6 +168,13 @@ class ClusterParameters:
     reg_covar: float = _spec(1e-6, "added to EM covariance diagonals", float, minimum=0.0)
     max_samples: int | None = _spec(DEFAULT_MAX_SAMPLES, "fit on a reproducible sample above this many distinct "
                                     "values", int, minimum=1, optional=True)  # fmt: skip
+    dither: str = _spec(
+        "none",
+        "render the quantized image (and indexed PNG) with Floyd-Steinberg error diffusion over the palette "
+        "(Pillow; uint8 gray/RGB, not chroma-only spaces); labels stay nearest-centre",
+        str,
+        choices=DITHER_CHOICES,
+    )
     smoothing: float = _spec(
         0.0,
         "spatial smoothing: Potts prior strength beta (nats per disagreeing neighbour; 0 = off, 1 = a good "
@@ -180,6 +190,11 @@ class ClusterParameters:
                 object.__setattr__(self, "init", _check_init_array(value, self.n_clusters))
                 continue
             object.__setattr__(self, spec.name, _check_value(spec, value))
+        if self.dither != "none" and self.color_space in CHROMA_SPACES:
+            raise ValueError(
+                f"dither: {self.color_space} keeps each pixel's luminance, so there is no fixed palette to dither "
+                "over; use a space without '-chroma'"
+            )
         if self.engine == "opencv" and self.smoothing > 0:
             raise ValueError("smoothing needs engine='fast' (the OpenCV engine labels pixels on its own)")
         if self.engine == "opencv" and self.init == "optimal":

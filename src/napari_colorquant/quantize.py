@@ -44,6 +44,7 @@ def quantize(
     reg_covar: float = 1e-6,
     max_samples: int | None = DEFAULT_MAX_SAMPLES,
     smoothing: float = 0.0,
+    dither: bool | str = False,
     progress: Progress | None = None,
 ) -> QuantizeResult:
     """Cluster the pixels of an image and replace each by its cluster's colour.
@@ -100,6 +101,10 @@ def quantize(
         Potts smoothing strength beta (0 = off): mean-field on the cluster posteriors over face
         neighbours in nD (:mod:`~napari_colorquant.smoothing`); ``result.smoothing_changed``
         counts the pixels it relabelled. In-memory images only (dask: ``smoothing.smooth_lazy``).
+    dither : bool or {"none", "floyd-steinberg"}
+        Render ``result.quantized`` with Floyd–Steinberg error diffusion over the palette (Pillow;
+        uint8 gray/RGB in memory, not chroma-only spaces; anything else is a ``ValueError``).
+        ``result.labels`` stay nearest-centre; ``result.dithered_labels`` are the rendered indices.
     progress : callable, optional
         ``progress(stage, fraction)`` with stage ``"count"``, ``"fit"`` or
         ``"write"`` and the fraction of that stage done; it may raise an
@@ -128,6 +133,7 @@ def quantize(
         n_clusters=n_clusters, method=method, color_space=color_space, channel_axis=channel_axis,
         max_iter=max_iter, epsilon=epsilon, attempts=attempts, init=init, covariance=covariance, seed=seed,
         engine=engine, reg_covar=reg_covar, max_samples=max_samples, smoothing=smoothing,
+        dither=("floyd-steinberg" if dither else "none") if isinstance(dither, bool) else dither,
     )  # fmt: skip
     return quantize_with(image, params, mask=mask, progress=progress)
 

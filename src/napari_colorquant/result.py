@@ -59,6 +59,9 @@ class QuantizeResult:
     smoothing_changed : int, optional
         With ``smoothing > 0``: pixels whose label the Potts smoothing changed (None: no smoothing;
         for dask results it is counted when asked for, as a lazy count).
+    dithered_labels : ndarray, optional
+        With ``dither``: the palette index (1..K) each pixel is rendered with (``labels`` stay
+        nearest-centre); the CLI writes the indexed PNG from it.
     delta_e, delta_e95 : float
         CIEDE2000 mean and 95th percentile (properties, computed when first asked for).
     """
@@ -78,12 +81,14 @@ class QuantizeResult:
     fit_counts: np.ndarray | None = None
     table: PixelTable | None = field(default=None, repr=False, compare=False)
     smoothing_changed: int | None = None
+    dithered_labels: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     @cached_property
     def _delta_e_figures(self) -> tuple[float, float]:
         from .quality import delta_e_of_model, delta_e_of_pixels
 
-        if self.smoothing_changed is not None and not is_lazy(self.labels) and self.table is not None:
+        per_pixel = self.smoothing_changed is not None or self.dithered_labels is not None
+        if per_pixel and not is_lazy(self.labels) and self.table is not None:
             # Smoothed labels are not a function of the value: compare the images pixel by pixel.
             layout = self.table.layout
             return delta_e_of_pixels(
