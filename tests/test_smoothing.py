@@ -128,6 +128,6 @@ def test_cli_smoothing_and_delta_e_in_report_and_model(tmp_path, capsys):
 
     assert main(["--sample", "china", "-k", "6", "--smoothing", "1.0", "-o", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert "smoothing changed" in out and "CIEDE2000" in out
+    assert "smoothing changed" in out and "ΔE00" in out
     model = json.loads(next(tmp_path.glob("*.json")).read_text())
     assert json.dumps(model).count('"smoothing": 1.0') == 1

@@ -42,9 +42,10 @@ def report_lines(summary: Mapping[str, Any], *, applied: bool = False, seconds: 
             lines.append(f"fitted on slice {s['fitted_on_slice']}")
         if s.get("fitted_on_frames"):
             lines.append(f"fitted on frames: {s['fitted_on_frames']}")
-    lines.append(f"MSE: {s['mse']:.4g} · PSNR: {s['psnr']:.2f} dB")
+    quality = f"MSE: {s['mse']:.4g} · PSNR: {s['psnr']:.2f} dB"
     if s.get("delta_e") is not None and s["delta_e"] == s["delta_e"]:  # not NaN: a gray or colour image
-        lines.append(f"CIEDE2000 ΔE: mean {s['delta_e']:.2f} · 95th percentile {s['delta_e95']:.2f}")
+        quality += f" · ΔE00: {s['delta_e']:.2f} (95 %: {s['delta_e95']:.2f})"
+    lines.append(quality)
     if s.get("smoothing_changed") is not None:
         lines.append(f"smoothing changed {s['smoothing_changed']} pixel labels")
     chroma = " (incl. kept luminance)" if s["color_space"] in CHROMA_SPACES else ""

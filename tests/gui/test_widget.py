@@ -381,7 +381,7 @@ def test_smoothing_control_reaches_the_run(make_napari_viewer, dock, qtbot, run_
     expected = quantize(image, 2, smoothing=1.0)
     np.testing.assert_array_equal(_layer(viewer, "noisy clusters").data, expected.labels)
     assert f"smoothing changed {expected.smoothing_changed} pixel labels" in widget.report.value
-    assert "CIEDE2000" in widget.report.value
+    assert "ΔE00" in widget.report.value
     assert "Floyd" in widget.dither.tooltip and widget.dither.value == "none"
     widget.dither.value = "floyd-steinberg"
     run_and_wait(widget)
