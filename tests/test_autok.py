@@ -43,8 +43,10 @@ def test_kmeans_bic_recovers_true_k(n_true, n_features, seed):
 def test_em_bic_recovers_true_k(n_true):
     from napari_colorquant.quantize import quantize
 
-    values, counts = _mixture(n_true, 3, 5)
-    image = np.repeat(np.clip(values, 0, 255).astype(np.uint8), counts, axis=0)[None]
+    # Continuous (float) samples: on rounded values a converged EM can fit spikes on single values.
+    rng = np.random.default_rng(5)
+    centers = np.array([[40.0, 60, 200], [200, 40, 60], [60, 200, 40], [150, 150, 150]])[:n_true]
+    image = np.concatenate([c + rng.normal(0, 8, (1500, 3)) for c in centers])[None].astype(np.float32)
     best, curve = sweep(lambda k: quantize(image, k, method="em", seed=0), lambda r: r.model.bic, (1, 7), "bic")
     assert curve.chosen == n_true == best.model.n_clusters
 
