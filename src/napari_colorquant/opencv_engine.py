@@ -48,7 +48,8 @@ def check_opencv_parameters(params: dict) -> None:
         )
     if params["method"] != "em":
         return
-    if isinstance(params["init"], str) and params["init"] != "kmeans++":
+    # "auto" means k-means++ for the OpenCV engine (the exact 1-D optimum is the fast engine's).
+    if isinstance(params["init"], str) and params["init"] not in ("kmeans++", "auto"):
         raise ValueError(
             f"init={params['init']!r} is not available with engine='opencv' EM, which always starts from its own "
             "k-means++: use init='kmeans++', an array of initial means, or engine='fast'"
