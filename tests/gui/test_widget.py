@@ -365,25 +365,3 @@ def test_multiscale_layer_gives_multiscale_outputs(make_napari_viewer, dock, run
     assert model.params["fit_level"] == 0  # the photo is within the default pixel budget
     for level, data in zip(levels, labels.data, strict=True):
         np.testing.assert_array_equal(np.asarray(data), model.predict(level))
-
-
-def test_smoothing_control_reaches_the_run(make_napari_viewer, dock, qtbot, run_and_wait):
-    viewer = make_napari_viewer()
-    image = np.clip(np.random.default_rng(0).normal(100, 30, (48, 64)), 0, 255).astype(np.uint8)
-    image[:, 32:] += 80
-    source = viewer.add_image(image, name="noisy")
-    widget = dock(viewer)
-    widget.image.value = source
-    widget.n_clusters.value = 2
-    assert "Potts" in widget.smoothing.tooltip and widget.smoothing.value == 0.0
-    widget.smoothing.value = 1.0
-    run_and_wait(widget)
-    expected = quantize(image, 2, smoothing=1.0)
-    np.testing.assert_array_equal(_layer(viewer, "noisy clusters").data, expected.labels)
-    assert f"smoothing changed {expected.smoothing_changed} pixel labels" in widget.report.value
-    assert "ΔE00" in widget.report.value
-    assert "Floyd" in widget.dither.tooltip and widget.dither.value == "none"
-    widget.dither.value = "floyd-steinberg"
-    run_and_wait(widget)
-    dithered = quantize(image, 2, smoothing=1.0, dither=True)
-    np.testing.assert_array_equal(_layer(viewer, "noisy quantized").data, dithered.quantized)

@@ -16,7 +16,6 @@ from magicgui.widgets import CheckBox, ComboBox, FloatSpinBox, Select, SpinBox, 
 from napari.layers import Image, Labels, Layer, Shapes
 
 from ..colorspaces import COLOR_SPACES
-from ..dither import DITHER_CHOICES
 from ..em import COVARIANCE_TYPES
 from ..model import METHODS
 from ..params import DEFAULT_EPSILON, DEFAULT_MAX_ITER, NOTEBOOK_CRITERIA
@@ -65,11 +64,6 @@ PARAMETER_SPECS = (
                   "k-means++), k-means++ spreading, random pixels, or optimal (exact 1-D k-means).", choices=INITS),
     ParameterSpec("seed", "seed", 0, "Random seed: the same seed gives the same result.", minimum=0,
                   maximum=2**31 - 1),
-    ParameterSpec("smoothing", "smoothing (β)", 0.0, "Spatial smoothing of the labels (Potts prior, mean-field, "
-                  "in nD): 0 = off; 1 removes salt-and-pepper noise while thin lines keep their pixels. "
-                  "The report says how many pixels it changed.", minimum=0.0, maximum=100.0, step=0.25),
-    ParameterSpec("dither", "dither", "none", "Render the quantized image with Floyd-Steinberg error diffusion "
-                  "over the palette (uint8 gray/RGB); the labels stay nearest-centre.", choices=DITHER_CHOICES),
 )  # fmt: skip
 
 
@@ -219,8 +213,7 @@ class Controls:
         p = self.parameters
         return [self.image, self.channel_axis, self.channels, p["method"], p["n_clusters"], self.color_space,
                 p["covariance"], p["max_iter"], p["epsilon"], self.notebook_criteria, p["attempts"], p["init"],
-                p["seed"], p["smoothing"], p["dither"], self.mask, self.scope, self.frame_step, self.posterior,
-                self.feature_view,
+                p["seed"], self.mask, self.scope, self.frame_step, self.posterior, self.feature_view,
                 self.live]  # fmt: skip
 
     def params(self) -> dict[str, Any]:
