@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ._threads import for_chunks, run_all
+
 COVARIANCE_TYPES = ("full", "diagonal", "spherical")
 _MASS_EPS = 10 * np.finfo(np.float64).eps
 _LOG_2PI = np.log(2 * np.pi)
@@ -86,16 +88,49 @@ def precision_cholesky(covariances: np.ndarray) -> np.ndarray:
     return out
 
 
+def _gaussian_terms(means: np.ndarray, covariances: np.ndarray, weights: np.ndarray | None):
+    """Stacked Cholesky factors ``(K*F, F)``, their offsets ``(K*F, 1)`` and each component's constant ``(K, 1)``.
+
+    ``factors @ x.T - offsets`` gives every component's whitened ``((x - mean) @ P_k).T`` in one
+    matmul, component-major so that the sums over features and components run along long rows;
+    the constant is ``log det P_k - F/2 log 2 pi`` (plus ``log weight_k`` when weights are given).
+    """
+    prec_chol = precision_cholesky(covariances)
+    n_clusters, n_features = means.shape
+    factors = prec_chol.transpose(0, 2, 1).reshape(n_clusters * n_features, n_features)
+    offsets = np.einsum("kf,kfg->kg", means, prec_chol).reshape(-1, 1)
+    constant = np.log(np.diagonal(prec_chol, axis1=1, axis2=2)).sum(axis=1) - 0.5 * n_features * _LOG_2PI
+    if weights is not None:
+        constant = constant + np.log(weights)
+    return factors, offsets, constant[:, None]
+
+
+def _log_densities(rows: np.ndarray, factors: np.ndarray, offsets: np.ndarray, constant: np.ndarray) -> np.ndarray:
+    """Log density (plus constant) of each row under each component, component-major ``(K, rows)``."""
+    whitened = factors @ rows.T
+    whitened -= offsets
+    whitened *= whitened
+    out = whitened.reshape(constant.shape[0], -1, rows.shape[0]).sum(axis=1)
+    out *= -0.5
+    out += constant
+    return out
+
+
+def _row_block(n_clusters: int, n_features: int) -> int:
+    return max(256, min(1 << 14, (1 << 19) // max(1, n_clusters * n_features)))
+
+
 def log_gaussians(samples: np.ndarray, means: np.ndarray, covariances: np.ndarray) -> np.ndarray:
     """Log density of each sample under each Gaussian component, ``(n, K)``."""
     samples = np.asarray(samples, dtype=np.float64)
-    prec_chol = precision_cholesky(covariances)
-    n_features = samples.shape[1]
-    log_det = np.log(np.diagonal(prec_chol, axis1=1, axis2=2)).sum(axis=1)
+    means = np.asarray(means, dtype=np.float64)
+    terms = _gaussian_terms(means, covariances, None)
     out = np.empty((samples.shape[0], means.shape[0]))
-    for k in range(means.shape[0]):
-        y = samples @ prec_chol[k] - means[k] @ prec_chol[k]
-        out[:, k] = -0.5 * (n_features * _LOG_2PI + np.einsum("nf,nf->n", y, y)) + log_det[k]
+
+    def block(start: int, stop: int) -> None:
+        out[start:stop] = _log_densities(samples[start:stop], *terms).T
+
+    for_chunks(block, samples.shape[0], _row_block(*means.shape))
     return out
 
 
@@ -107,6 +142,84 @@ def e_step(
     peak = joint.max(axis=1, keepdims=True)
     log_norm = np.log(np.exp(joint - peak).sum(axis=1)) + peak[:, 0]
     return joint - log_norm[:, None], log_norm
+
+
+def most_probable(
+    samples: np.ndarray, means: np.ndarray, covariances: np.ndarray, weights: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Most probable component ``(n,)`` and log-likelihood ``(n,)`` of each sample, in bounded memory.
+
+    Rows and components are both taken in blocks (a running log-sum-exp over the component
+    blocks), so memory stays a few MB per thread whatever n and K; ties go to the lowest index.
+    """
+    samples = np.asarray(samples, dtype=np.float64)
+    means = np.asarray(means, dtype=np.float64)
+    covariances = np.asarray(covariances, dtype=np.float64)
+    weights = np.asarray(weights, dtype=np.float64)
+    n_clusters, n_features = means.shape
+    step = max(1, min(n_clusters, 256 // n_features))
+    blocks = [
+        (lo, _gaussian_terms(means[lo : lo + step], covariances[lo : lo + step], weights[lo : lo + step]))
+        for lo in range(0, n_clusters, step)
+    ]
+    labels = np.empty(samples.shape[0], dtype=np.intp)
+    log_norm = np.empty(samples.shape[0])
+
+    def block(start: int, stop: int) -> None:
+        rows = samples[start:stop]
+        best = np.full(stop - start, -np.inf)
+        peak = total = None
+        for lo, terms in blocks:
+            joint = _log_densities(rows, *terms).T
+            index = joint.argmax(axis=1)
+            value = np.take_along_axis(joint, index[:, None], axis=1)[:, 0]
+            better = value > best
+            labels[start:stop][better] = index[better] + lo
+            np.maximum(best, value, out=best)
+            if peak is None:
+                peak, total = value, np.exp(joint - value[:, None]).sum(axis=1)
+            else:
+                new_peak = np.maximum(peak, value)
+                total = total * np.exp(peak - new_peak) + np.exp(joint - new_peak[:, None]).sum(axis=1)
+                peak = new_peak
+        log_norm[start:stop] = np.log(total) + peak
+
+    for_chunks(block, samples.shape[0], _row_block(min(step, n_clusters), n_features))
+    return labels, log_norm
+
+
+def _responsibilities(
+    samples: np.ndarray,
+    means: np.ndarray,
+    covariances: np.ndarray,
+    weights: np.ndarray,
+    labels: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Posteriors, component-major ``(K, n)`` (not their logs: the M-step needs them), and log-likelihood ``(n,)``.
+
+    Computed in row blocks on the thread pool; the maxima and sums over components are
+    element-wise operations on K long rows rather than reductions along a short axis. ``labels``,
+    when given, receives the most probable component of each row, taken from the log densities
+    (as :func:`most_probable` does) rather than from the rounded posteriors.
+    """
+    terms = _gaussian_terms(means, covariances, weights)
+    resp = np.empty((means.shape[0], samples.shape[0]))
+    log_norm = np.empty(samples.shape[0])
+
+    def block(start: int, stop: int) -> None:
+        joint = _log_densities(samples[start:stop], *terms)
+        if labels is not None:
+            labels[start:stop] = joint.argmax(axis=0)
+        peak = joint.max(axis=0)
+        joint -= peak
+        np.exp(joint, out=joint)
+        total = joint.sum(axis=0)
+        joint /= total
+        resp[:, start:stop] = joint
+        log_norm[start:stop] = np.log(total) + peak
+
+    for_chunks(block, samples.shape[0], _row_block(*means.shape))
+    return resp, log_norm
 
 
 def m_step(
@@ -122,23 +235,33 @@ def m_step(
     ``means``, when given, are used instead of re-estimating them (to build
     covariances around given initial means).
     """
-    weighted = responsibilities * sample_weight[:, None]
-    mass = weighted.sum(axis=0) + _MASS_EPS
+    weighted_t = (responsibilities * sample_weight[:, None]).T.copy()
+    return _m_step_t(samples.T.copy(), weighted_t, covariance, reg_covar, means)
+
+
+def _m_step_t(
+    samples_t: np.ndarray, weighted_t: np.ndarray, covariance: str, reg_covar: float, means: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`m_step` on feature-major samples ``(F, n)`` and weighted responsibilities ``(K, n)``."""
+    mass = weighted_t.sum(axis=1) + _MASS_EPS
     if means is None:
-        means = (weighted.T @ samples) / mass[:, None]
+        means = (weighted_t @ samples_t.T) / mass[:, None]
     n_clusters, n_features = means.shape
-    covariances = np.empty((n_clusters, n_features, n_features))
-    for k in range(n_clusters):
-        diff = samples - means[k]
+
+    def component(k: int) -> np.ndarray:
+        diff_t = samples_t - means[k][:, None]
         if covariance == "full":
-            cov = (weighted[:, k] * diff.T) @ diff / mass[k]
+            cov = (diff_t * weighted_t[k]) @ diff_t.T / mass[k]
             cov.flat[:: n_features + 1] += reg_covar
-        else:
-            variances = weighted[:, k] @ (diff * diff) / mass[k] + reg_covar
-            if covariance == "spherical":
-                variances = np.full(n_features, variances.mean())
-            cov = np.diag(variances)
-        covariances[k] = cov
+            return cov
+        variances = (diff_t * diff_t) @ weighted_t[k] / mass[k] + reg_covar
+        if covariance == "spherical":
+            variances = np.full(n_features, variances.mean())
+        return np.diag(variances)
+
+    covariances = np.array(run_all([lambda k=k: component(k) for k in range(n_clusters)])).reshape(
+        n_clusters, n_features, n_features
+    )
     mixing = mass / mass.sum()
     return mixing, means, covariances
 
@@ -195,29 +318,32 @@ def weighted_em(
     means = np.array(means, dtype=np.float64)
     covariances = np.array(covariances, dtype=np.float64)
     weights = np.array(weights, dtype=np.float64)
+    samples_t = samples.T.copy()
     history: list[float] = []
     previous = None
     n_iter, converged = 0, False
     for _ in range(max_iter):
-        log_resp, log_norm = e_step(samples, means, covariances, weights)
+        resp, log_norm = _responsibilities(samples, means, covariances, weights)
         current = float(sample_weight @ log_norm / total)
         history.append(current)
         if previous is not None and current - previous < epsilon * abs(current):
             converged = True
             break
-        weights, means, covariances = m_step(samples, sample_weight, np.exp(log_resp), covariance, reg_covar)
+        resp *= sample_weight
+        weights, means, covariances = _m_step_t(samples_t, resp, covariance, reg_covar)
         n_iter += 1
         previous = current
         if on_iteration is not None:
             on_iteration(n_iter)
-    else:
-        log_resp, log_norm = e_step(samples, means, covariances, weights)
+    labels = np.empty(samples.shape[0], dtype=np.intp)
+    _, log_norm = _responsibilities(samples, means, covariances, weights, labels)
+    if not converged:
         history.append(float(sample_weight @ log_norm / total))
     return EMFit(
         means=means,
         covariances=covariances,
         weights=weights,
-        labels=log_resp.argmax(axis=1),
+        labels=labels,
         log_likelihood=history[-1],
         n_iter=n_iter,
         converged=converged,

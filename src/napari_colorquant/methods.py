@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .em import bic, e_step, initial_parameters, weighted_em
+from .em import bic, e_step, initial_parameters, most_probable, weighted_em
 from .kmeans import initial_centers, nearest_center, weighted_kmeans
 from .optimal1d import optimal_centers, resolve_init
 
@@ -171,7 +171,7 @@ def _em_log_posteriors(model: ClusterModel, features: np.ndarray) -> np.ndarray:
 
 
 def _predict_most_probable(model: ClusterModel, features: np.ndarray) -> np.ndarray:
-    return _em_log_posteriors(model, features).argmax(axis=1)
+    return most_probable(np.asarray(features, np.float64), model.means, model.covariances, model.mixing_weights)[0]
 
 
 def _kmeans_report(summary: Mapping[str, Any]) -> list[str]:
