@@ -44,7 +44,7 @@ _CLUSTERS_PER_BLOCK = 512
 _BLOCK_ELEMENTS = 1 << 19
 # Seeding on a coarse grid: at most this many cells, used above this many distinct values.
 _COARSE_CELLS = 1 << 15
-_COARSE_FROM = 1 << 16
+_COARSE_FROM = 1 << 18
 
 
 @dataclass
