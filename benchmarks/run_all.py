@@ -375,7 +375,10 @@ def _process_seconds(code: list[str], repeat: int) -> list[float]:
     times = []
     for _ in range(repeat):
         start = time.perf_counter()
-        subprocess.run(code, check=True, capture_output=True)
+        done = subprocess.run(code, capture_output=True, text=True)
+        if done.returncode != 0:  # a failing command is a result (NaN, its last error line), not a crash
+            print(f"{' '.join(code)} failed: {(done.stderr.strip().splitlines() or ['?'])[-1]}", flush=True)
+            return [math.nan]
         times.append(time.perf_counter() - start)
     return times
 
