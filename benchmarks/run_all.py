@@ -411,7 +411,8 @@ def section_startup(report, inputs, groups, quick, repeat):
         from PIL import Image
 
         Image.fromarray(inputs["china"]).save(path)
-        cli = [python, "-m", "napari_colorquant", str(path), "-k", "8", "-o", str(Path(folder) / "out"), "-q"]
+        out = str(Path(folder) / "out")
+        cli = [python, "-m", "napari_colorquant", str(path), "-k", "8", "-o", out, "-q", "--overwrite"]
         cli_best = min(_process_seconds(cli, max(3, repeat)))
         in_process = math.inf
         for _ in range(max(3, repeat)):
