@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from napari_colorquant import outputs
 from napari_colorquant.cli import main
 from napari_colorquant.files import read_image
 from napari_colorquant.outputs import output_stem
@@ -139,8 +140,13 @@ def test_stale_staging_of_a_dead_process_is_removed_and_live_ones_kept(tmp_path)
     alive.mkdir()
     stranger = out / ".colorquant-notes"  # not a staging name of ours
     stranger.mkdir()
+    elsewhere = out / f".colorquant-{dead_pid}-other-machine.example-xyz789"  # another machine's run, on a share
+    elsewhere.mkdir()
+    here = out / f".colorquant-{dead_pid}-{outputs._host()}-def456"
+    here.mkdir()
     assert main([str(image), "-k", "2", "-o", str(out), "-q"]) == 0
-    assert not stale.exists() and alive.is_dir() and stranger.is_dir()
+    assert not stale.exists() and not here.exists()
+    assert alive.is_dir() and stranger.is_dir() and elsewhere.is_dir()
 
 
 def test_missing_dask_names_the_extra_to_install(tmp_path):

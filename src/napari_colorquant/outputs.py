@@ -24,6 +24,7 @@ import errno
 import os
 import re
 import shutil
+import socket
 import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -44,7 +45,12 @@ IMAGE_SUFFIXES = (
 )
 OUTPUT_SUFFIXES = ("_labels.tif", "_labels.zarr", "_quantized.png", "_quantized.tif", "_quantized.zarr", "_model.json")
 STAGING_PREFIX = ".colorquant-"
-_STAGING_PID = re.compile(r"^\.colorquant-(\d+)-")
+# .colorquant-<pid>-<host>-<random>: mkdtemp's random part has no dash, a host name may.
+_STAGING_NAME = re.compile(r"^\.colorquant-(\d+)-(?:(.+)-)?[a-z0-9_]+$")
+
+
+def _host() -> str:
+    return re.sub(r"[^A-Za-z0-9.-]", "_", socket.gethostname()) or "host"
 
 
 def output_stem(name: str) -> str:
@@ -154,8 +160,9 @@ def _process_alive(pid: int) -> bool:
 def remove_stale_staging(folder: Path) -> list[Path]:
     """Remove staging folders left in ``folder`` by runs whose process is gone (killed with SIGKILL).
 
-    Only ``.colorquant-<pid>-*`` folders are touched, and only when process ``pid`` no longer
-    exists; returns what was removed.
+    Only ``.colorquant-<pid>-<host>-*`` folders made on this machine are touched (a folder shared
+    over the network may hold another machine's run in progress), and only when process ``pid``
+    no longer exists; returns what was removed.
     """
     removed = []
     try:
@@ -163,11 +170,11 @@ def remove_stale_staging(folder: Path) -> list[Path]:
     except OSError:
         return removed
     for entry in entries:
-        match = _STAGING_PID.match(entry.name)
+        match = _STAGING_NAME.match(entry.name)
         if not match or not entry.is_dir() or entry.is_symlink():
             continue
-        pid = int(match.group(1))
-        if pid != os.getpid() and not _process_alive(pid):
+        pid, host = int(match.group(1)), match.group(2)
+        if host in (None, _host()) and pid != os.getpid() and not _process_alive(pid):
             shutil.rmtree(entry, ignore_errors=True)
             removed.append(entry)
     return removed
@@ -175,7 +182,7 @@ def remove_stale_staging(folder: Path) -> list[Path]:
 
 @contextmanager
 def staging_folder(folder: Path) -> Iterator[Path]:
-    """A hidden folder ``.colorquant-<pid>-*`` inside ``folder``, removed with everything in it on exit.
+    """A hidden folder ``.colorquant-<pid>-<host>-*`` inside ``folder``, removed with everything in it on exit.
 
     Raises
     ------
@@ -183,7 +190,7 @@ def staging_folder(folder: Path) -> Iterator[Path]:
         If nothing can be written in ``folder`` (read-only, no permission, full).
     """
     try:
-        staging = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{os.getpid()}-", dir=folder))
+        staging = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{os.getpid()}-{_host()}-", dir=folder))
     except OSError as error:
         raise ValueError(f"cannot write in output folder {folder}: {error.strerror or error}") from error
     try:
