@@ -167,7 +167,7 @@ def test_missing_dask_names_the_extra_to_install(tmp_path):
             env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
         )
         assert done.returncode == 1, done.stderr
-        assert 'pip install "napari-colorquant[all]"' in done.stderr and "dask" in done.stderr
+        assert 'pip install "napari-colorquant[lazy]"' in done.stderr and "dask" in done.stderr
         assert "Traceback" not in done.stderr
 
 

@@ -91,7 +91,7 @@ def open_lazy(path: str | os.PathLike):
     raise ValueError(f"{path}: only zarr and TIFF files can be opened lazily, not {suffix or '(none)'}")
 
 
-LAZY_EXTRA_HINT = 'pip install "napari-colorquant[all]"'
+LAZY_EXTRA_HINT = 'pip install "napari-colorquant[lazy]" (or "napari-colorquant[all]", which adds napari)'
 
 
 def import_lazy_stack(what: str):
