@@ -172,3 +172,65 @@ def test_cli_zarr_with_a_nan_tile_and_rgba_zarr(tmp_path):
     assert main([str(tmp_path / "rgba.zarr"), "-k", "4", "-o", str(tmp_path / "b"), "-q"]) == 0
     labels = da.from_zarr(str(tmp_path / "b" / "rgba_labels.zarr")).compute()
     np.testing.assert_array_equal(labels, quantize(rgba, 4).labels)
+
+
+# --- item 10: byte order is not meaning -----------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", [">u2", ">f4", ">i4"])
+@pytest.mark.parametrize("method", ["kmeans", "em"])
+def test_big_endian_arrays_fit_predict_and_match_native(dtype, method):
+    rng = np.random.default_rng(5)
+    native = (rng.random((20, 18)) * 1000).astype(np.dtype(dtype).newbyteorder("="))
+    swapped = native.astype(dtype)
+    assert not swapped.dtype.isnative
+    expected = quantize(native, 3, method=method)
+    result = quantize(swapped, 3, method=method)
+    np.testing.assert_array_equal(result.labels, expected.labels)
+    np.testing.assert_array_equal(result.model.means, expected.model.means)
+    np.testing.assert_array_equal(result.model.predict(swapped), expected.labels)
+    np.testing.assert_array_equal(apply_model(result.model, swapped).quantized, expected.quantized)
+
+
+def test_big_endian_dask_rgb_matches_native():
+    rng = np.random.default_rng(6)
+    native = rng.integers(0, 65536, (16, 16, 3), dtype=np.uint16)
+    swapped = da.from_array(native.astype(">u2"), chunks=(8, 8, 3))
+    expected = quantize(native, 4)
+    result = quantize(swapped, 4)
+    np.testing.assert_array_equal(result.labels.compute(), expected.labels)
+    np.testing.assert_array_equal(result.quantized.compute(), expected.quantized)
+    np.testing.assert_array_equal(apply_lazy(expected.model, swapped).labels.compute(), expected.labels)
+
+
+# --- item 11: conversions that assume [0, scale] refuse other values -------------------------
+
+
+@pytest.mark.parametrize("space", ["lab", "lab-chroma"])
+def test_lab_on_negative_int8_is_refused_clearly(space):
+    rng = np.random.default_rng(7)
+    image = rng.integers(-128, 128, (10, 10, 3), dtype=np.int64).astype(np.int8)
+    with pytest.raises(ValueError, match=rf"color_space='{space}'.*\[0, 127\].*'rgb'"):
+        quantize(image, 3, color_space=space)
+    with pytest.raises(ValueError, match="color_space"):
+        quantize(da.from_array(image, chunks=(5, 5, 3)), 3, color_space=space)
+    # In range it works, and a model refuses values beyond the range it was fitted on.
+    model = quantize(np.abs(image.astype(np.int16)).clip(0, 127).astype(np.int8), 3, color_space=space).model
+    with pytest.raises(ValueError, match="color_space"):
+        model.predict(image)
+    assert quantize(image, 3, color_space="ycrcb").model.n_clusters == 3
+
+
+# --- item 12: the lazy float fit is the in-memory fit ---------------------------------------
+
+
+@pytest.mark.parametrize("method", ["kmeans", "em"])
+def test_lazy_float_fit_equals_in_memory_with_kmeans_plus_plus(method):
+    rng = np.random.default_rng(8)
+    image = rng.random((30, 26, 3)).astype(np.float32)
+    image[rng.random((30, 26)) < 0.1] = np.nan
+    eager = quantize(image, 4, method=method, seed=3)
+    lazy = quantize(da.from_array(image, chunks=(7, 11, 3)), 4, method=method, seed=3)
+    assert not lazy.model.approximate and not eager.model.approximate
+    np.testing.assert_array_equal(lazy.model.means, eager.model.means)
+    np.testing.assert_array_equal(lazy.labels.compute(), eager.labels)

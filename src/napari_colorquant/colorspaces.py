@@ -187,6 +187,28 @@ def lab_to_rgb(lab: np.ndarray, scale: float) -> np.ndarray:
     return np.clip(_linear_to_srgb(linear), 0.0, 1.0) * scale
 
 
+def check_nominal_range(rgb: np.ndarray, color_space: str, scale: float) -> None:
+    """Refuse colours outside ``[0, scale]`` for a space whose conversion assumes that range.
+
+    CIE L*a*b* converts through sRGB, defined on ``[0, scale]``; clipping values outside
+    (negative int8 values, float data above the model's scale) would silently merge colours.
+
+    Raises
+    ------
+    ValueError
+        Naming ``color_space`` and what to use instead.
+    """
+    if rgb.size == 0:
+        return
+    low, high = float(np.min(rgb)), float(np.max(rgb))
+    if low < 0 or high > scale:
+        raise ValueError(
+            f"color_space={color_space!r} converts colours in [0, {scale:g}] (the image's nominal range), but "
+            f"these values run from {low:g} to {high:g}; use color_space='rgb' or 'ycrcb', or rescale the "
+            f"image into [0, {scale:g}] first"
+        )
+
+
 def _identity(values: np.ndarray, scale: float, offset: float) -> np.ndarray:
     return values
 
@@ -203,8 +225,13 @@ def _ycrcb_inverse(full: np.ndarray, scale: float, offset: float) -> np.ndarray:
     return ycrcb_to_rgb(full, offset)
 
 
-def _lab_forward(values: np.ndarray, scale: float, offset: float) -> np.ndarray:
+def _lab_forward(values: np.ndarray, scale: float, offset: float, name: str = "lab") -> np.ndarray:
+    check_nominal_range(values, name, scale)
     return rgb_to_lab(values, scale)
+
+
+def _lab_chroma_forward(values: np.ndarray, scale: float, offset: float) -> np.ndarray:
+    return _lab_forward(values, scale, offset, "lab-chroma")
 
 
 def _lab_inverse(full: np.ndarray, scale: float, offset: float) -> np.ndarray:
@@ -293,7 +320,7 @@ REGISTRY: dict[str, ColorSpace] = {
         ColorSpace("lab", "CIE L*a*b* (D65, sRGB)", ("L*", "a*", "b*"), ("L* (0-100)", "a*", "b*"), _RGB_ONLY,
                    forward=_lab_forward, inverse=_lab_inverse),
         ColorSpace("lab-chroma", "a*, b* only; each pixel keeps its L*", ("a*", "b*"), ("a*", "b*"), _RGB_ONLY,
-                   forward=_lab_forward, inverse=_lab_inverse, chroma=True),
+                   forward=_lab_chroma_forward, inverse=_lab_inverse, chroma=True),
         ColorSpace("oklab", "Oklab x 100 (Ottosson 2020; perceptual, sRGB)", ("L", "a", "b"), ("L (0-100)", "a", "b"),
                    _RGB_ONLY, forward=_oklab_forward, inverse=_oklab_inverse),
         ColorSpace("oklab-chroma", "Oklab a, b only; each pixel keeps its L", ("a", "b"), ("a", "b"), _RGB_ONLY,

@@ -115,6 +115,10 @@ def _check_array(image):
         )
     if array.size == 0:
         raise ValueError(f"image is empty (shape {array.shape}); it needs at least one pixel")
+    if not array.dtype.isnative:
+        # Byte order is how values are stored, not what they mean: work on native values
+        # (a copy; lazy for dask), so keys, OpenCV and models see the same numbers.
+        array = array.astype(array.dtype.newbyteorder("="))
     if array.dtype == bool:
         array = array.astype(np.uint8) if is_lazy(array) else array.view(np.uint8)
     if isinstance(image, (list, tuple)) and array.dtype.kind in "iu" and array.dtype.itemsize > 4:
