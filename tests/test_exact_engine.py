@@ -73,7 +73,8 @@ def test_em_equals_pixel_em(flower, covariance, color_space, k):
     result = quantize(
         crop, k, method="em", color_space=color_space, covariance=covariance, init=init, max_iter=8, epsilon=1e-4
     )
-    means, covs, weights, labels, mean_ll = pixel_em(features, init, covariance, max_iter=8, epsilon=1e-4)
+    reg = 1e-6 * features.var(axis=0).mean()  # reg_covar is relative to the features' variance
+    means, covs, weights, labels, mean_ll = pixel_em(features, init, covariance, max_iter=8, epsilon=1e-4, reg=reg)
     match = match_clusters(result.model.means, means)
     np.testing.assert_allclose(result.model.covariances, covs[match], rtol=1e-6, atol=1e-9)
     np.testing.assert_allclose(result.model.weights, weights[match], rtol=1e-6)
@@ -85,7 +86,8 @@ def test_em_plate_equals_pixel_em(plate):
     features = plate.reshape(-1, 1).astype(np.float64)
     init = np.array([[60.0], [200.0]])
     result = quantize(plate, 2, method="em", covariance="spherical", init=init, max_iter=10, epsilon=0.0)
-    means, _, _, labels, _ = pixel_em(features, init, "spherical", max_iter=10, epsilon=0.0)
+    reg = 1e-6 * features.var()
+    means, _, _, labels, _ = pixel_em(features, init, "spherical", max_iter=10, epsilon=0.0, reg=reg)
     match = match_clusters(result.model.means, means)
     np.testing.assert_array_equal(result.labels.reshape(-1), relabel(labels, match))
 

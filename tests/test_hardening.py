@@ -234,3 +234,41 @@ def test_lazy_float_fit_equals_in_memory_with_kmeans_plus_plus(method):
     assert not lazy.model.approximate and not eager.model.approximate
     np.testing.assert_array_equal(lazy.model.means, eager.model.means)
     np.testing.assert_array_equal(lazy.labels.compute(), eager.labels)
+
+
+# --- item 4: results do not depend on the data's unit ----------------------------------------
+
+
+def _three_blobs(rng, n=300):
+    centres = np.array([[0.2, 0.3, 0.7], [0.6, 0.5, 0.2], [0.9, 0.8, 0.9]])
+    spread = np.array([0.02, 0.05, 0.03])[:, None]
+    which = rng.integers(0, 3, n)
+    return (centres[which] + rng.normal(size=(n, 3)) * spread[which]).reshape(15, 20, 3)
+
+
+@pytest.mark.parametrize("method", ["kmeans", "em"])
+def test_scaling_a_float_image_changes_no_label(method):
+    image = _three_blobs(np.random.default_rng(9))
+    expected = quantize(image, 3, method=method)
+    for factor in (1e-6, 1e-4, 1e6):
+        result = quantize(image * factor, 3, method=method)
+        np.testing.assert_array_equal(result.labels, expected.labels)
+        np.testing.assert_allclose(result.model.means, expected.model.means * factor, rtol=1e-6)
+        assert result.model.n_iter == expected.model.n_iter
+    assert len(np.unique(expected.labels)) == 3
+
+
+def test_em_on_small_valued_float_data_finds_every_cluster():
+    image = _three_blobs(np.random.default_rng(10)) * 1e-4
+    result = quantize(image, 3, method="em")
+    assert sorted(np.bincount(result.labels.reshape(-1), minlength=4)[1:] > 30) == [True] * 3
+
+
+def test_em_on_int32_gray_rgb_gives_the_grey_levels():
+    rng = np.random.default_rng(11)
+    levels = np.array([-2_000_000_000, 0, 2_000_000_000], np.int64)
+    grey = levels[rng.integers(0, 3, (12, 12))] + rng.integers(-1_000_000, 1_000_000, (12, 12))
+    image = np.repeat(grey[..., None], 3, axis=2).astype(np.int32)  # R = G = B
+    result = quantize(image, 3, method="em")
+    truth = np.searchsorted([-1e9, 1e9], grey) + 1
+    np.testing.assert_array_equal(result.labels, truth)

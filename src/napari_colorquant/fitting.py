@@ -7,13 +7,15 @@ and counts always give the same model.
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from . import colorspaces
-from .methods import get_method
+from .methods import FittedClusters, get_method
 from .model import ClusterModel, FitOutcome, build_model
 from .params import ClusterParameters
 from .pixels import ImageLayout
@@ -55,6 +57,50 @@ def _distinct_features(features: np.ndarray, color_space: str, layout: ImageLayo
     space = colorspaces.get_color_space(color_space)
     one_to_one = not space.chroma and (space.n_features is None or space.n_features == layout.n_channels)
     return features.shape[0] if one_to_one else _count_distinct_rows(features)
+
+
+def _fit_unit(features: np.ndarray, layout: ImageLayout) -> float:
+    """The unit features are fitted in: 1 for integer images, 1/255 of the features' range for float ones.
+
+    Integer pixel values have a natural unit (one grey level), in which ``epsilon`` is
+    measured as ``cv2.kmeans`` does. Float data have none (the same image in metres or in
+    micrometres), so their features are measured in 1/255 of their largest range: the
+    stopping rules then mean for a float image what they mean for its 8-bit version, and
+    an image scaled by any factor gives the same labels.
+    """
+    if layout.dtype.kind != "f" or features.shape[0] == 0:
+        return 1.0
+    spread = float(np.max(features.max(axis=0) - features.min(axis=0)))
+    return spread / 255.0 if math.isfinite(spread) and spread > 0 else 1.0
+
+
+def _mean_variance(features: np.ndarray, sample_weight: np.ndarray) -> float:
+    """Weighted variance of the features, averaged over features; 1 when there is none.
+
+    EM adds ``reg_covar`` times this to covariance diagonals, so the regularisation is
+    relative to the data's spread (as for standardised data) whatever its unit or range.
+    """
+    total = float(sample_weight.sum())
+    if features.shape[0] == 0 or total <= 0:
+        return 1.0
+    mean = sample_weight @ features / total
+    variance = float((sample_weight @ (features - mean) ** 2 / total).mean())
+    return variance if math.isfinite(variance) and variance > 0 else 1.0
+
+
+def _in_data_units(clusters: FittedClusters, unit: float, n_features: int, n_samples: float) -> FittedClusters:
+    """Clusters fitted in ``unit`` expressed in the features' own units (densities included)."""
+    if unit == 1.0:
+        return clusters
+    figures = dict(clusters.figures)
+    if figures.get("inertia") is not None:
+        figures["inertia"] = figures["inertia"] * unit**2
+    if figures.get("log_likelihood") is not None:
+        figures["log_likelihood"] = figures["log_likelihood"] - n_features * math.log(unit)
+    if figures.get("bic") is not None:  # -2 n log L + p log n
+        figures["bic"] = figures["bic"] + 2.0 * n_samples * n_features * math.log(unit)
+    covariances = None if clusters.covariances is None else clusters.covariances * unit**2
+    return dataclasses.replace(clusters, means=clusters.means * unit, covariances=covariances, figures=figures)
 
 
 def fit_values(
@@ -112,7 +158,14 @@ def fit_values(
     options = params.fit_options()
     total_steps = max(1, method.steps(options))
     on_step = None if progress is None else (lambda done: progress("fit", done / total_steps))
-    clusters = method.fit(features, sample_weight, n_clusters, options, on_step)
+    # Unit-free fitting (issue 8 item 4): see _fit_unit and _mean_variance.
+    unit = _fit_unit(features, layout)
+    scaled = features / unit
+    if not isinstance(options["init"], str):
+        options["init"] = np.asarray(options["init"], np.float64) / unit
+    options["reg_covar"] = options["reg_covar"] * _mean_variance(scaled, sample_weight)
+    clusters = method.fit(scaled, sample_weight, n_clusters, options, on_step)
+    clusters = _in_data_units(clusters, unit, features.shape[1], float(sample_weight.sum()))
     fit = FitOutcome(params.method, color_space, layout, values, sample_weight, clusters)
     model, rank = build_model(fit, record)
     model.approximate = approximate

@@ -102,7 +102,9 @@ class ClusterParameters:
     max_iter : int
         Maximum iterations per run.
     epsilon : float
-        Stopping tolerance (k-means: centre shift; EM: relative log-likelihood gain).
+        Stopping tolerance (k-means: centre shift; EM: relative log-likelihood gain), in the
+        features' units for integer images (as ``cv2.kmeans``) and in 1/255 of the features'
+        range for float images, so that a float image's unit changes nothing.
     attempts : int
         k-means starts; the lowest inertia is kept.
     init : str or array (K, F)
@@ -115,7 +117,8 @@ class ClusterParameters:
     engine : str
         One of :data:`~napari_colorquant.methods.ENGINES`.
     reg_covar : float
-        Added to EM covariance diagonals (>= 0).
+        Times the features' mean variance, added to EM covariance diagonals (>= 0): relative
+        to the data's spread, so results do not depend on the data's unit.
     max_samples : int or None
         Fit on a reproducible sample above this many distinct values (None: never).
     dither : str
@@ -165,7 +168,9 @@ class ClusterParameters:
     engine: str = _spec(
         "fast", "fast: exact weighted fit on distinct values; opencv: the notebook's cv2 calls", str, choices=ENGINES
     )
-    reg_covar: float = _spec(1e-6, "added to EM covariance diagonals", float, minimum=0.0)
+    reg_covar: float = _spec(
+        1e-6, "x the features' mean variance, added to EM covariance diagonals", float, minimum=0.0
+    )
     max_samples: int | None = _spec(DEFAULT_MAX_SAMPLES, "fit on a reproducible sample above this many distinct "
                                     "values", int, minimum=1, optional=True)  # fmt: skip
     dither: str = _spec(
