@@ -89,17 +89,21 @@ def _mean_variance(features: np.ndarray, sample_weight: np.ndarray) -> float:
 
 
 def _in_data_units(clusters: FittedClusters, unit: float, n_features: int, n_samples: float) -> FittedClusters:
-    """Clusters fitted in ``unit`` expressed in the features' own units (densities included)."""
+    """Clusters fitted in ``unit`` expressed in the features' own units (densities included).
+
+    ``unit * unit``, not ``unit**2``: huge data overflow to inf (refused later with a clear message),
+    where a Python power would raise OverflowError.
+    """
     if unit == 1.0:
         return clusters
     figures = dict(clusters.figures)
     if figures.get("inertia") is not None:
-        figures["inertia"] = figures["inertia"] * unit**2
+        figures["inertia"] = figures["inertia"] * unit * unit
     if figures.get("log_likelihood") is not None:
         figures["log_likelihood"] = figures["log_likelihood"] - n_features * math.log(unit)
     if figures.get("bic") is not None:  # -2 n log L + p log n
         figures["bic"] = figures["bic"] + 2.0 * n_samples * n_features * math.log(unit)
-    covariances = None if clusters.covariances is None else clusters.covariances * unit**2
+    covariances = None if clusters.covariances is None else clusters.covariances * unit * unit
     return dataclasses.replace(clusters, means=clusters.means * unit, covariances=covariances, figures=figures)
 
 
