@@ -24,7 +24,10 @@ def shots(tmp_path) -> Path:
 
 
 def _save(viewer, path: Path, angles=None) -> np.ndarray:
+    from qtpy.QtWidgets import QApplication
+
     viewer.window._qt_window.resize(1280, 860)
+    QApplication.processEvents()  # the canvas takes its new size before the view is fitted to it
     viewer.reset_view()
     if angles is not None:  # an oblique look at a 3D feature space
         camera = viewer.scene.camera if hasattr(viewer, "scene") else viewer.camera
@@ -41,6 +44,24 @@ def _assert_shows_content(image: np.ndarray) -> None:
     assert len(np.unique(image[..., :3].reshape(-1, 3), axis=0)) > 50
 
 
+def _assert_canvas_shows_palette(viewer, palette: np.ndarray, labels: np.ndarray) -> None:
+    """The rendered canvas holds the palette colours, every cluster big enough to see, and the whole image."""
+    canvas = np.asarray(viewer.screenshot(canvas_only=True, flash=False))[..., :3].astype(int)
+    background = (canvas == canvas[0, 0]).all(axis=-1)
+    distance = np.abs(canvas[:, :, None, :] - palette[None, None].astype(int)).max(axis=-1)  # (H, W, K)
+    nearest, closest = distance.min(axis=-1), distance.argmin(axis=-1)
+    image = ~background
+    assert (nearest[image] <= 2).mean() > 0.99, "canvas pixels are not the cluster colours"
+    shares = np.bincount(labels.ravel(), minlength=len(palette) + 1)[1:] / labels.size
+    shown = np.bincount(closest[image & (nearest <= 2)], minlength=len(palette)) / image.sum()
+    np.testing.assert_allclose(shown, shares, atol=0.01)  # each cluster covers its share of the canvas image
+    # The whole image is in view: a background margin on two opposite sides, nothing cut off.
+    rows, cols = np.flatnonzero(image.any(axis=1)), np.flatnonzero(image.any(axis=0))
+    assert (rows[0] > 0 and rows[-1] < canvas.shape[0] - 1) or (cols[0] > 0 and cols[-1] < canvas.shape[1] - 1)
+    height, width = rows[-1] - rows[0] + 1, cols[-1] - cols[0] + 1
+    assert width / height == pytest.approx(labels.shape[1] / labels.shape[0], rel=0.02)
+
+
 def test_screenshot_kmeans_photo(make_napari_viewer, dock, run_and_wait, shots):
     viewer = make_napari_viewer(show=True)
     viewer.open_sample("napari-colorquant", "photo")
@@ -52,12 +73,13 @@ def test_screenshot_kmeans_photo(make_napari_viewer, dock, run_and_wait, shots):
         viewer.layers["china clusters"].visible = False
         main = _save(viewer, shots / "kmeans_photo.png")
         _assert_shows_content(main)
+        # The canvas shows the whole quantized photo: its pixels are the 8 cluster colours.
+        palette = np.rint(viewer.layers["china clusters"].metadata["colorquant"]["model"]["palette"])
+        assert palette.shape == (8, 3)
+        _assert_canvas_shows_palette(viewer, palette, viewer.layers["china clusters"].data)
         feature_viewer = widget.feature_viewer
         feature = _save(feature_viewer, shots / "kmeans_feature_space.png", angles=(-20, 35, 140))
         _assert_shows_content(feature)
-        # The canvas shows the quantized photo: its colours are the 8 cluster colours.
-        palette = np.rint(viewer.layers["china clusters"].metadata["colorquant"]["model"]["palette"])
-        assert palette.shape == (8, 3)
     finally:
         widget.close_feature_viewer()
 

@@ -301,3 +301,32 @@ def test_failed_run_explains_itself_in_the_report(make_napari_viewer, dock, qtbo
     assert "larger than the number of distinct" in widget.report.value
     assert widget.progress.value == 0
     assert any("larger than the number of distinct" in m for m in notifications["error"])
+
+
+# --- issue 12: live preview ------------------------------------------------------------------
+def test_live_preview_reruns_on_k_and_feature_space(make_napari_viewer, dock, qtbot, run_and_wait):
+    viewer = make_napari_viewer()
+    _photo_layer(viewer, step=4)
+    widget = dock(viewer)
+    widget.feature_view.value = "none"
+    widget.n_clusters.value = 3
+    run_and_wait(widget)
+    clusters = viewer.layers["photo clusters"]
+    widget.live.value = True
+    widget.n_clusters.value = 4
+    widget.n_clusters.value = 5  # a drag: only the last value is run (debounced)
+    qtbot.waitUntil(lambda: clusters.data.max() == 5 and widget.worker is None, timeout=20_000)
+    widget.color_space.value = "lab"
+    qtbot.waitUntil(lambda: clusters.metadata["colorquant"]["model"]["color_space"] == "lab", timeout=20_000)
+    assert viewer.layers["photo clusters"] is clusters
+
+
+def test_live_preview_is_off_by_default(make_napari_viewer, dock, qtbot, run_and_wait):
+    viewer = make_napari_viewer()
+    _photo_layer(viewer, step=4)
+    widget = dock(viewer)
+    widget.feature_view.value = "none"
+    run_and_wait(widget)
+    widget.n_clusters.value = 4
+    qtbot.wait(600)
+    assert widget.worker is None and viewer.layers["photo clusters"].data.max() == 8

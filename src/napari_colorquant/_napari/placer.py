@@ -69,25 +69,49 @@ def _current(layer: Layer, key: str):
     return value.affine_matrix if key == "affine" else value
 
 
+def _unchanged(layer: Layer, key: str, value) -> bool:
+    """True when setting ``key`` would change nothing (each setter costs a refresh)."""
+    try:
+        current = _current(layer, key)
+        if key == "colormap" and hasattr(value, "color_dict") and hasattr(current, "color_dict"):
+            a, b = current.color_dict, value.color_dict
+            return a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+        if key == "colormap":
+            return getattr(current, "name", None) == getattr(value, "name", value) and not hasattr(value, "colors")
+        if key in ("features", "metadata", "face_color", "border_color", "edge_color", "size", "border_width"):
+            return False
+        return _same(current, value)
+    except (AttributeError, TypeError, ValueError):
+        return False
+
+
 def _update(layer: Layer, data, meta: dict, layer_type: str) -> None:
-    """Give ``layer`` the tuple's data and attributes without removing it from the viewer."""
-    rest = {k: v for k, v in meta.items() if k not in _FIXED and k not in _GEOMETRY}
-    for key in _GEOMETRY:
-        if key in meta and not _same(_current(layer, key), meta[key]):
-            setattr(layer, key, meta[key])
-    if layer_type == "shapes":
-        layer.data = []
-        layer.add(data, shape_type=meta.get("shape_type", "rectangle"), edge_width=meta.get("edge_width", 1),
-                  edge_color=meta.get("edge_color", "black"), face_color=meta.get("face_color", "white"))  # fmt: skip
-        for key in ("edge_width", "edge_color", "face_color"):
-            rest.pop(key, None)
-    elif layer_type == "points":
-        layer.data = data
-    for key, value in rest.items():
-        setattr(layer, key, value)
-    if layer_type not in ("shapes", "points"):
-        layer.data = data
-    layer.name = meta["name"]
+    """Give ``layer`` the tuple's data and attributes without removing it from the viewer.
+
+    The layer's refresh is held back until everything is set, so it is sliced and drawn once.
+    """
+    rest = {k: v for k, v in meta.items() if k not in _FIXED and not _unchanged(layer, k, v)}
+    block = getattr(layer, "_block_refresh", None)
+    with block() if block is not None else contextlib.nullcontext():
+        if layer_type == "shapes":
+            layer.data = []
+            layer.add(
+                data,
+                shape_type=meta.get("shape_type", "rectangle"),
+                edge_width=meta.get("edge_width", 1),
+                edge_color=meta.get("edge_color", "black"),
+                face_color=meta.get("face_color", "white"),
+            )
+            for key in ("edge_width", "edge_color", "face_color"):
+                rest.pop(key, None)
+        elif layer_type == "points":
+            layer.data = data
+        for key, value in rest.items():
+            setattr(layer, key, value)
+        if layer_type not in ("shapes", "points"):
+            layer.data = data
+        layer.name = meta["name"]
+    layer.refresh()
 
 
 class Placer:

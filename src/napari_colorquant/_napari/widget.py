@@ -47,6 +47,7 @@ class ClusterWidget(Container):
         self._last_model: ClusterModel | None = None
         self._last_seconds: float | None = None
         self._untrack = None
+        self._superseded = False
         self.controls = Controls(napari_viewer, method)
         self.placer = Placer(napari_viewer)
         self.runner = Runner(self._show_progress)
@@ -115,6 +116,7 @@ class ClusterWidget(Container):
             self._fail(str(error))
             return
         self._track_data(job)
+        self._superseded = False
         self._set_running(True, "clustering…")
         # A plain function, not a bound method: napari's worker messages repr() it, and the repr of a
         # bound method reads every control (deleted ones too, once the viewer is closed).
@@ -161,7 +163,9 @@ class ClusterWidget(Container):
         self.progress.value = 0
 
     def _on_error(self, error: Exception) -> None:
-        if isinstance(error, Cancelled):
+        if isinstance(error, Cancelled) and self._superseded:
+            self.status.value = "updating…"  # live preview replaced a stale run: no notification
+        elif isinstance(error, Cancelled):
             show_info("napari-colorquant: cancelled; nothing was added")
             self.status.value = "cancelled"
             self.progress.value = 0
@@ -197,7 +201,7 @@ class ClusterWidget(Container):
         if self.runner.closed:
             return
         if self.runner.busy:
-            self.runner.cancel()
+            self._superseded = self.runner.cancel()
             self._live_timer.start()  # run once the stale run has stopped
             return
         self.run()
