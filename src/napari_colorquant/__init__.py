@@ -14,4 +14,31 @@ from .quantize import QuantizeResult, apply_model, quantize
 
 __version__ = "0.1.0"
 
-__all__ = ["DEFAULT_MAX_SAMPLES", "ClusterModel", "QuantizeResult", "__version__", "apply_model", "quantize"]
+
+def feature_explorer(viewer):
+    """The feature-space explorer docked in a napari viewer (after a clustering run there; None before).
+
+    Parameters
+    ----------
+    viewer : napari.Viewer
+
+    Returns
+    -------
+    FeatureExplorer or None
+        Has ``axis_names``, ``show_axes(i, j)``, ``select_polygon(vertices)``, ``select_clusters(labels)``,
+        ``merge_clusters(labels)``, ``clusters_to_mask(labels)`` and ``selection_to_objects(min_size)``.
+    """
+    from ._napari.explorer import find_explorer  # napari is imported only when asked for
+
+    return find_explorer(viewer)
+
+
+__all__ = [
+    "DEFAULT_MAX_SAMPLES",
+    "ClusterModel",
+    "QuantizeResult",
+    "__version__",
+    "apply_model",
+    "feature_explorer",
+    "quantize",
+]

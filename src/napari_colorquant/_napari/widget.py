@@ -23,6 +23,7 @@ from ..report import report_text
 from . import job as _job
 from . import layers as _layers
 from .controls import Controls, guess_channel_axis
+from .explorer import show_outcome
 from .placer import Placer
 from .runner import Cancelled, Runner
 
@@ -183,6 +184,7 @@ class ClusterWidget(Container):
             return
         start = time.perf_counter()
         self.placer.place(job.layer, tuples, feature_tuples=features, feature_view=job.feature_view, result=out.result)
+        show_outcome(self._viewer, job, out)
         if self._last_model is None or job.feature_view == "same viewer":
             self._viewer.reset_view()  # the docked widget took canvas width; show the whole image
         self._last_model = out.result.model

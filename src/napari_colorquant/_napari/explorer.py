@@ -1,0 +1,437 @@
+"""The feature-space explorer: a docked plot linked both ways with the image.
+
+Plot -> image: lasso / rectangle / ellipse selections (shift adds, ctrl or alt subtracts)
+update the ``<image> selection`` Labels layer; a click on a centre or a legend entry shows
+only that cluster in the ``<image> clusters`` layer. Image -> plot: hovering the image marks
+that pixel's features. Clusters can be merged, turned into a mask or into objects.
+The maths lives in :mod:`napari_colorquant.explore`; this module only wires it to napari.
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import Any
+
+import numpy as np
+from qtpy.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from .. import explore
+from .cluster_table import ClusterTable
+from .explorer_plot import TOOLS, FeaturePlot, PlotView
+
+_EXPLORERS: weakref.WeakValueDictionary[int, FeatureExplorer] = weakref.WeakValueDictionary()
+DOCK_NAME = "Feature space explorer"
+_SELECTION_COLOURS = {None: (0, 0, 0, 0), 0: (0, 0, 0, 0), 1: (1.0, 0.8, 0.0, 1.0)}
+
+
+def _unwrap(viewer):
+    """The viewer itself (plugin widgets receive it behind napari's public-only proxy)."""
+    return getattr(viewer, "__wrapped__", viewer)
+
+
+def find_explorer(viewer) -> FeatureExplorer | None:
+    """The explorer docked in ``viewer`` once a run has shown a result there, else None."""
+    viewer = _unwrap(viewer)
+    explorer = _EXPLORERS.get(id(viewer))
+    return explorer if explorer is not None and explorer.viewer is viewer and explorer.data is not None else None
+
+
+def explorer_for(viewer) -> FeatureExplorer:
+    """The explorer of ``viewer``, created and docked on first use."""
+    viewer = _unwrap(viewer)
+    explorer = _EXPLORERS.get(id(viewer))
+    if explorer is None or explorer.viewer is not viewer:
+        explorer = FeatureExplorer(viewer)
+        viewer.window.add_dock_widget(explorer, name=DOCK_NAME, area="right")
+        _EXPLORERS[id(viewer)] = explorer
+    return explorer
+
+
+def show_outcome(viewer, job, output) -> FeatureExplorer | None:
+    """Hand a finished run of the clustering widget to the viewer's explorer (errors become notifications).
+
+    ``job``: the widget's :class:`~.job.Job`; ``output``: the :class:`~napari_colorquant.workflows.RunOutput`.
+    """
+    from napari.utils.notifications import show_error
+
+    request, result = job.request, output.result
+    data, mask, downsample = request.data, request.mask, None
+    if request.levels is not None:  # a pyramid: the model was fitted on one level, whose labels the result holds
+        level = int(result.model.params.get("fit_level", 0))
+        data, mask = request.levels[level], None
+        spatial = np.shape(result.labels)
+        full = np.shape(request.levels[0])[: len(spatial)]
+        downsample = [a / b for a, b in zip(full, spatial, strict=True)]
+    try:
+        explorer = explorer_for(viewer)
+        explorer.show_result(result, job.layer, data=data, mask=mask, channel_axis=request.channel_axis,
+                             channel_names=job.source.channel_names or None, downsample=downsample)  # fmt: skip
+    except (ValueError, TypeError, MemoryError) as error:
+        show_error(f"napari-colorquant explorer: {error}")
+        return None
+    return explorer
+
+
+def axis_labels(model, channel_names: list[str] | None = None) -> tuple[list[str], list[str]]:
+    """Names of the model's features and axis labels with their units, e.g. ``"Cr (0–255, neutral 128)"``."""
+    scale = float(model.scale)
+    integer = np.dtype(model.dtype).kind in "iu"
+    span = f"0–{int(scale)}" if integer else f"0–{scale:g}"
+    names = list(model.feature_names)
+    if model.color_space == "channels" and channel_names and len(channel_names) == len(names):
+        names = list(channel_names)
+    units = {
+        "R": span, "G": span, "B": span, "Y": span, "intensity": span,
+        "Cr": f"{span}, neutral {model.offset:g}", "Cb": f"{span}, neutral {model.offset:g}",
+        "L*": "0–100", "a*": "green − / red +", "b*": "blue − / yellow +",
+    }  # fmt: skip
+    labels = []
+    for f, name in enumerate(names):
+        unit = units.get(model.feature_names[f], span if model.color_space == "channels" else None)
+        labels.append(f"{name} ({unit})" if unit else name)
+    return names, labels
+
+
+class FeatureExplorer(QWidget):
+    """Docked panel: the feature-space plot, a cluster table and actions that add layers."""
+
+    def __init__(self, viewer) -> None:
+        super().__init__()
+        self.viewer = viewer
+        self.data: explore.FeatureData | None = None
+        self.result = None
+        self.source = None
+        self.selection = explore.Selection()
+        self.names: list[str] = []
+        self.axis_labels_all: list[str] = []
+        self._axes = (0, 1)
+        self._cluster_names: list[str] = []
+        self._colours = np.zeros((0, 4))
+        self._downsample = None
+        self.plot = FeaturePlot()
+        self.plot.on_region = self.select_region
+        self.plot.on_cluster = lambda label: self.select_clusters([label])
+        self.table = ClusterTable(self)
+        self._build()
+        viewer.mouse_move_callbacks.append(self._on_mouse_move)
+
+    def _build(self) -> None:
+        self.x_axis, self.y_axis = QComboBox(), QComboBox()
+        self.confidence = QComboBox()
+        self.confidence.addItems(list(explore.CONFIDENCES))
+        self.confidence.setCurrentText("95 %")
+        self.tool = QComboBox()
+        self.tool.addItems(list(TOOLS))
+        self.export_button = QPushButton("Export plot…")
+        self.min_size = QSpinBox()
+        self.min_size.setRange(1, 1_000_000_000)
+        self.min_size.setValue(20)
+        self.objects_button = QPushButton("Selection → objects")
+        self.status = QLabel("Run a clustering to explore its feature space.")
+        self.status.setWordWrap(True)
+        top = QHBoxLayout()
+        for text, widget in (("x", self.x_axis), ("y", self.y_axis), ("ellipse", self.confidence), ("tool", self.tool)):
+            top.addWidget(QLabel(text))
+            top.addWidget(widget)
+        bottom = QHBoxLayout()
+        for widget in (self.export_button, QLabel("min size"), self.min_size, self.objects_button):
+            bottom.addWidget(widget)
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(self.plot.canvas, stretch=3)
+        layout.addLayout(bottom)
+        layout.addWidget(self.table, stretch=2)
+        layout.addWidget(self.status)
+        self.x_axis.currentIndexChanged.connect(self._on_axes_changed)
+        self.y_axis.currentIndexChanged.connect(self._on_axes_changed)
+        self.confidence.currentTextChanged.connect(lambda *_: self.redraw())
+        self.tool.currentTextChanged.connect(self.plot.set_tool)
+        self.export_button.clicked.connect(self._export_dialog)
+        self.objects_button.clicked.connect(lambda: self._guarded(self.selection_to_objects, self.min_size.value()))
+
+    # --- results ---------------------------------------------------------------------------
+    def show_result(
+        self, result, source_layer, *, data=None, mask=None, channel_axis=None, channel_names=None, downsample=None
+    ) -> None:
+        """Show a run's feature space (called by the clustering widget after each run).
+
+        Parameters
+        ----------
+        result : QuantizeResult
+        source_layer : napari.layers.Image
+            The clustered layer (outputs overlay it).
+        data, mask, channel_axis
+            The array the run clustered (default: the layer's data), its mask and channel axis.
+        channel_names : list of str, optional
+            Names of the channels (the layers stacked as channels).
+        downsample : sequence of float, optional
+            For a pyramid: how much smaller the clustered level is than the layer's full resolution, per axis.
+        """
+        image = source_layer.data if data is None else data
+        self.data = explore.feature_data(result, image, mask=mask, channel_axis=channel_axis)
+        self.result, self.source = result, source_layer
+        self._downsample = None if downsample is None else np.asarray(downsample, np.float64)
+        self.selection = explore.Selection()
+        model = result.model
+        self.names, self.axis_labels_all = axis_labels(model, channel_names)
+        self._cluster_names = list(
+            model.params.get("cluster_names") or [f"cluster {k}" for k in range(1, model.n_clusters + 1)]
+        )
+        self._colours = self._layer_colours()
+        for combo in (self.x_axis, self.y_axis):
+            combo.blockSignals(True)
+            combo.clear()
+            combo.addItems(self.names)
+            combo.blockSignals(False)
+        self.y_axis.setEnabled(model.n_features > 1)
+        self.confidence.setEnabled(model.method == "em")
+        default = (0, 0) if model.n_features == 1 else (model.n_features - 2, model.n_features - 1)
+        self.show_axes(*default)
+        kind = "counted values" if self.data.exact else "fitted sample"
+        self.status.setText(
+            f"{self.data.values.shape[0]:,} distinct values ({kind}) of {self.data.n_pixels:,.0f} pixels. "
+            "Drag to select (shift adds, ctrl/alt subtracts); click a centre to show its cluster."
+        )
+
+    @property
+    def axis_names(self) -> tuple[str, str]:
+        """Names of the two shown features (the same name twice for a 1-D histogram)."""
+        return self.names[self._axes[0]], self.names[self._axes[1]]
+
+    def show_axes(self, i: int, j: int) -> None:
+        """Show features ``i`` (x) and ``j`` (y); ``i == j`` shows the histogram of one feature."""
+        self._require()
+        explore._check_axes((i, j), self.data.model.n_features)
+        self._axes = (int(i), int(j))
+        for combo, value in ((self.x_axis, i), (self.y_axis, j)):
+            combo.blockSignals(True)
+            combo.setCurrentIndex(int(value))
+            combo.blockSignals(False)
+        self.redraw()
+
+    def _on_axes_changed(self, *_) -> None:
+        if self.data is not None:
+            self.show_axes(self.x_axis.currentIndex(), self.y_axis.currentIndex())
+
+    def redraw(self, highlighted: list[int] | None = None) -> None:
+        """Draw the plot again (after a change of axes, confidence, merge or names)."""
+        if self.data is None:
+            return
+        stats = explore.cluster_statistics(self.data)
+        model = self.data.model
+        sizes = model.weights if model.method == "em" else stats["count"]
+        title = f"{self.source.name} · {model.method} · K = {model.n_clusters} · {model.color_space}"
+        self.plot.draw(PlotView(
+            features=self.data.features, counts=self.data.counts, model=model, axes=self._axes,
+            axis_labels=self.axis_labels_all, colours=self.cluster_colours(), names=self._cluster_names,
+            title=title, confidence=self.confidence.currentText(), sizes=np.asarray(sizes, np.float64),
+            highlighted=highlighted or [],
+        ))  # fmt: skip
+        self.table.show(stats, self.cluster_colours(), self._cluster_names, self.axis_labels_all)
+
+    # --- layers ----------------------------------------------------------------------------
+    def output_layer(self, role: str):
+        """The output layer of this source with ``role`` (e.g. ``"clusters"``), or None."""
+        for layer in self.viewer.layers:
+            info = layer.metadata.get("colorquant") or {}
+            if info.get("source") == self.source.name and info.get("role") == role:
+                return layer
+        return None
+
+    def cluster_colours(self) -> np.ndarray:
+        """RGBA colour of each cluster as the plot and table show it."""
+        return self._colours.copy()
+
+    def _layer_colours(self) -> np.ndarray:
+        """RGBA colour of each cluster as the clusters layer shows it (the model's palette otherwise)."""
+        model = self.data.model
+        layer = self.output_layer("clusters")
+        colours = np.zeros((model.n_clusters, 4))
+        mapping = getattr(getattr(layer, "colormap", None), "color_dict", None)
+        for k in range(model.n_clusters):
+            colour = None if mapping is None else mapping.get(k + 1)
+            if colour is None:
+                palette = np.clip(np.asarray(model.palette[k], np.float64) / model.scale, 0, 1)
+                colour = (*np.resize(palette, 3), 1.0)
+            colours[k] = np.asarray(colour, np.float64)[:4]
+        return colours
+
+    def _put_layer(self, role: str, data, metadata: dict[str, Any], colormap=None):
+        """Add (or update) the ``<source> <role>`` Labels layer over the source layer."""
+        from napari.utils import DirectLabelColormap
+
+        layer = self.output_layer(role)
+        info = {"role": role, "source": self.source.name, **metadata}
+        if layer is not None:
+            layer.data = data
+            layer.metadata = {**layer.metadata, "colorquant": info}
+            return layer
+        geometry = {name: getattr(self.source, name) for name in ("scale", "translate", "rotate", "shear", "affine")}
+        if self._downsample is not None:
+            geometry["scale"] = np.asarray(self.source.scale) * self._downsample
+        kwargs = {} if colormap is None else {"colormap": DirectLabelColormap(color_dict=colormap)}
+        return self.viewer.add_labels(data, name=f"{self.source.name} {role}", metadata={"colorquant": info},
+                                      opacity=0.7, **geometry, **kwargs)  # fmt: skip
+
+    # --- actions (the public surface) ---------------------------------------------------------
+    def select_region(self, region: explore.Region, mode: str = "replace"):
+        """Apply one selection step and update the ``<image> selection`` layer; returns that layer."""
+        self._require()
+        self.selection = self.selection.then(region, mode)
+        per_value = self.selection.contains(self.data.features)
+        mask = explore.selection_pixels(self.data, per_value, self.selection)
+        share = float(self.data.counts[per_value].sum()) / max(self.data.n_pixels, 1.0)
+        self.status.setText(
+            f"selection: {100 * share:.2f} % of the counted pixels ({len(self.selection.steps)} step(s))"
+        )
+        return self._put_layer("selection", mask, {"selection": self.selection.to_list(),
+                                                   "fraction": share}, _SELECTION_COLOURS)  # fmt: skip
+
+    def select_polygon(self, vertices, mode: str = "replace"):
+        """Select the pixels whose shown features fall inside ``vertices`` (in those features' units)."""
+        self._require()
+        return self.select_region(explore.Region("polygon", self._axes, vertices), mode)
+
+    def select_clusters(self, labels):
+        """Show only ``labels`` in the clusters layer (napari's selected-label display for one label)."""
+        self._require()
+        chosen = explore._check_labels(labels, self.data.model.n_clusters)
+        layer = self.output_layer("clusters")
+        if layer is None:
+            raise ValueError(f"the layer {self.source.name!r} clusters was removed; run the clustering again")
+        layer.selected_label = chosen[0]
+        layer.show_selected_label = len(chosen) == 1
+        if len(chosen) > 1:
+            from napari.utils import DirectLabelColormap
+
+            colours = {None: (0, 0, 0, 0), 0: (0, 0, 0, 0)}
+            for k, colour in enumerate(self.cluster_colours(), start=1):
+                colours[k] = tuple(colour) if k in chosen else (0, 0, 0, 0)
+            layer.colormap = DirectLabelColormap(color_dict=colours)
+        self.redraw(highlighted=chosen)
+        self.table.select_labels(chosen)
+        return layer
+
+    def merge_clusters(self, labels):
+        """Merge clusters into one (model updated, labels renumbered); returns the updated clusters layer."""
+        from .merge_layers import apply_merge
+
+        self._require()
+        return apply_merge(self, labels)
+
+    def clusters_to_mask(self, labels):
+        """A binary ``<image> mask`` Labels layer of the pixels in clusters ``labels``."""
+        self._require()
+        layer = self.output_layer("clusters")
+        chosen = explore._check_labels(labels, self.data.model.n_clusters)
+        mask = explore.clusters_mask(layer.data, chosen, self.data.model.n_clusters)
+        return self._put_layer("mask", mask, {"clusters": chosen}, _SELECTION_COLOURS)
+
+    def selection_to_objects(self, min_size: int = 1):
+        """Connected components of the current selection (at least ``min_size`` pixels) as ``<image> objects``."""
+        self._require()
+        selection = self.output_layer("selection")
+        if selection is None or not self.selection.steps:
+            raise ValueError("nothing is selected: draw a selection in the plot first")
+        found = explore.objects(selection.data, min_size)
+        meta = {"selection": self.selection.to_list(), "min_size": int(min_size), "n_objects": int(found.max())}
+        return self._put_layer("objects", found, meta)
+
+    def show_all_clusters(self):
+        """Show every cluster again in the clusters layer; returns that layer."""
+        from napari.utils import DirectLabelColormap
+
+        self._require()
+        layer = self.output_layer("clusters")
+        if layer is not None:
+            layer.show_selected_label = False
+            colours = {None: (0, 0, 0, 0), 0: (0, 0, 0, 0)}
+            colours.update({k: tuple(c) for k, c in enumerate(self._colours, start=1)})
+            layer.colormap = DirectLabelColormap(color_dict=colours)
+        self.redraw()
+        return layer
+
+    def rename_cluster(self, label: int, name: str) -> None:
+        """Name a cluster; the name is kept in the clusters layer's features and its model's parameters."""
+        self._require()
+        label = explore._check_labels([label], self.data.model.n_clusters)[0]
+        self._cluster_names[label - 1] = str(name)
+        self.data.model.params["cluster_names"] = list(self._cluster_names)
+        layer = self.output_layer("clusters")
+        if layer is not None:
+            features = layer.features
+            features["name"] = list(self._cluster_names)[: len(features)]
+            layer.features = features
+            info = dict(layer.metadata.get("colorquant", {}))
+            info["model"] = self.data.model.to_dict()
+            layer.metadata = {**layer.metadata, "colorquant": info}
+        self.redraw()
+
+    def recolour_cluster(self, label: int, colour) -> None:
+        """Give a cluster another display colour (RGB or RGBA in 0..1) in the clusters layer and the plot."""
+        self._require()
+        label = explore._check_labels([label], self.data.model.n_clusters)[0]
+        rgba = np.ones(4)
+        rgba[: len(colour)] = np.clip(np.asarray(colour, np.float64)[:4], 0, 1)
+        self._colours[label - 1] = rgba
+        self.show_all_clusters()
+
+    def save_plot(self, path) -> None:
+        """Save the plot as PNG or SVG (by the file's extension)."""
+        self.plot.save(path)
+
+    # --- plumbing ---------------------------------------------------------------------------
+    def _require(self) -> None:
+        if self.data is None:
+            raise ValueError("the explorer has no result yet: run a clustering first")
+
+    def _guarded(self, action, *args):
+        from napari.utils.notifications import show_error
+
+        try:
+            return action(*args)
+        except (ValueError, TypeError) as error:
+            show_error(f"napari-colorquant explorer: {error}")
+            self.status.setText(str(error))
+            return None
+
+    def _export_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export plot", "feature_space.png", "Images (*.png *.svg *.pdf)")
+        if path:
+            self._guarded(self.save_plot, path)
+
+    def _on_mouse_move(self, viewer, event) -> None:
+        if self.data is None or self.source not in viewer.layers:
+            return
+        self.plot.mark(self.pixel_point(event.position))
+
+    def pixel_point(self, world_position):
+        """The shown features of the pixel under a world position (None outside the image or mask)."""
+        position = np.asarray(self.source.world_to_data(world_position), np.float64)
+        if self._downsample is not None:
+            position = position / self._downsample
+        position = np.round(position).astype(int)
+        shape = self.data.spatial_shape
+        position = position[-len(shape) :]
+        if len(position) != len(shape) or np.any(position < 0) or np.any(position >= np.asarray(shape)):
+            return None
+        if self.data.mask is not None and not np.asarray(self.data.mask[tuple(position)]):
+            return None
+        index: list = list(position)
+        if self.data.channel_axis is not None:
+            index.insert(self.data.channel_axis, slice(None))
+        value = self.data.image[tuple(index)]
+        value = np.asarray(value.compute() if hasattr(value, "compute") else value)
+        n = self.data.model.n_channels
+        features = self.data.model.features(np.reshape(value, (-1,))[:n][None, :])[0]
+        i, j = self._axes
+        return (features[i], 0.0) if i == j else (features[i], features[j])

@@ -1,0 +1,289 @@
+"""The explorer's matplotlib figure: density, centres, ellipses, histograms and selection tools.
+
+matplotlib embedded in Qt (``FigureCanvasQTAgg``, as napari-matplotlib does): real axes,
+ticks, log colour scales, vector export (SVG) and ready-made lasso / rectangle / ellipse /
+span selectors. The distinct-value design keeps what is drawn small (a 2-D histogram of
+at most 256 x 256 cells and K centres), so matplotlib stays interactive on any image size.
+No maths here: the numbers come from :mod:`napari_colorquant.explore`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
+from matplotlib.colors import LogNorm
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.widgets import EllipseSelector, LassoSelector, RectangleSelector, SpanSelector
+
+from .. import explore
+
+TOOLS = ("lasso", "rectangle", "ellipse", "none")
+_BACKGROUND = "#262930"  # napari's dark theme
+_FOREGROUND = "#f0f1f2"
+_AXES_BOX = (0.15, 0.13, 0.64, 0.79)
+_WIDE_AXES_BOX = (0.15, 0.13, 0.8, 0.79)
+_COLORBAR_BOX = (0.83, 0.13, 0.035, 0.79)
+
+
+@dataclass
+class PlotView:
+    """What the figure shows (prepared by the explorer).
+
+    Attributes
+    ----------
+    features, counts : ndarray
+        Distinct values in feature space and their pixel counts.
+    model : ClusterModel
+    axes : (int, int)
+        Shown features (x, y); equal for a 1-D histogram.
+    axis_labels : list of str
+        Label of every feature, with its unit.
+    colours : ndarray (K, 4)
+        Display colour of each cluster.
+    names : list of str
+        Name of each cluster (legend).
+    title : str
+    confidence : str
+        EM ellipse contour (see :data:`explore.CONFIDENCES`).
+    sizes : ndarray (K,)
+        Relative weight of each cluster (marker sizes).
+    """
+
+    features: np.ndarray
+    counts: np.ndarray
+    model: object
+    axes: tuple[int, int]
+    axis_labels: list[str]
+    colours: np.ndarray
+    names: list[str]
+    title: str
+    confidence: str = "95 %"
+    sizes: np.ndarray | None = None
+    highlighted: list[int] = field(default_factory=list)
+
+
+class FeaturePlot:
+    """A matplotlib figure on a Qt canvas, with selection tools and pickable centres.
+
+    Callbacks (set by the owner): ``on_region(region, mode)`` after a selection gesture,
+    ``on_cluster(label)`` after a click on a centre or a legend entry.
+    """
+
+    def __init__(self) -> None:
+        # Fixed axes positions (no layout engine): a selection gesture must map the same way from press to release.
+        self.figure = Figure(figsize=(5.0, 4.2), facecolor=_BACKGROUND)
+        self.canvas = FigureCanvasQTAgg(self.figure)
+        self.canvas.setMinimumHeight(320)
+        self.axes = self.figure.add_axes(_AXES_BOX)
+        self.colorbar_axes = self.figure.add_axes(_COLORBAR_BOX)
+        self.view: PlotView | None = None
+        self.tool = "lasso"
+        self.on_region: Callable | None = None
+        self.on_cluster: Callable | None = None
+        self._selector = None
+        self._modifiers: frozenset = frozenset()
+        self._marker: Line2D | None = None
+        self._centres = None
+        self._legend_lines: dict = {}
+        self._picked: int | None = None
+        self._press_xy = (0.0, 0.0)
+        self.canvas.mpl_connect("button_press_event", self._remember_modifiers)
+        self.canvas.mpl_connect("pick_event", self._on_pick)
+        self.canvas.mpl_connect("button_release_event", self._on_release)
+
+    # --- drawing --------------------------------------------------------------------------
+    def draw(self, view: PlotView) -> None:
+        """Redraw everything for ``view``."""
+        self.view = view
+        self.axes.clear()
+        self.colorbar_axes.clear()
+        _style(self.axes)
+        one_feature = view.axes[0] == view.axes[1]
+        self.axes.set_position(_WIDE_AXES_BOX if one_feature else _AXES_BOX)
+        self.colorbar_axes.set_visible(not one_feature)
+        if one_feature:
+            self._draw_histogram(view)
+        else:
+            self._draw_density(view)
+        self.axes.set_title(view.title, color=_FOREGROUND, fontsize=10)
+        self._marker = self.axes.plot([], [], marker="+", markersize=18, markeredgewidth=2.0, color="#ff3b30",
+                                      linestyle="none", zorder=6, label="_hover")[0]  # fmt: skip
+        self._make_selector()
+        self.canvas.draw_idle()
+
+    def _draw_density(self, view: PlotView) -> None:
+        i, j = view.axes
+        hist, xedges, yedges = explore.density(view.features, view.counts, (i, j), bins=256)
+        image = self.axes.imshow(
+            np.ma.masked_equal(hist.T, 0), origin="lower", aspect="auto", interpolation="nearest", cmap="viridis",
+            extent=(xedges[0], xedges[-1], yedges[0], yedges[-1]), norm=LogNorm(vmin=1, vmax=max(hist.max(), 2)),
+        )  # fmt: skip
+        colorbar = self.figure.colorbar(image, cax=self.colorbar_axes)
+        colorbar.set_label("pixels per bin (log scale)", color=_FOREGROUND)
+        colorbar.ax.tick_params(colors=_FOREGROUND)
+        model = view.model
+        if model.method == "em":
+            for k in range(model.n_clusters):
+                ring = explore.ellipse(model.means[k], model.covariances[k], (i, j), view.confidence)
+                self.axes.plot(ring[:, 0], ring[:, 1], color=view.colours[k], linewidth=1.6, zorder=4)
+        sizes = 40 + 400 * np.sqrt(view.sizes / max(view.sizes.max(), 1e-12))
+        edges = ["#ff3b30" if k + 1 in view.highlighted else "white" for k in range(model.n_clusters)]
+        self._centres = self.axes.scatter(model.means[:, i], model.means[:, j], s=sizes, c=view.colours[:, :3],
+                                          edgecolors=edges, linewidths=1.5, zorder=5, picker=True)  # fmt: skip
+        # The data's range, not the ellipses', sets the view: a wide Gaussian must not shrink the density.
+        self.axes.set_xlim(xedges[0], xedges[-1])
+        self.axes.set_ylim(yedges[0], yedges[-1])
+        self.axes.set_xlabel(view.axis_labels[i])
+        self.axes.set_ylabel(view.axis_labels[j])
+        self._legend(view)
+
+    def _draw_histogram(self, view: PlotView) -> None:
+        axis = view.axes[0]
+        model = view.model
+        counts, edges = explore.histogram(view.features, view.counts, axis, bins=256)
+        self.axes.stairs(counts, edges, fill=True, color="#8a8f99", alpha=0.8, label="pixels")
+        centres = (edges[:-1] + edges[1:]) / 2
+        if model.method == "em":
+            curves = explore.gaussian_curves(model, axis, centres, float(view.counts.sum()), float(edges[1] - edges[0]))
+            for k, curve in enumerate(curves):
+                self.axes.plot(centres, curve, color=view.colours[k], linewidth=1.8)
+            self.axes.plot(centres, curves.sum(axis=0), color=_FOREGROUND, linestyle="--", linewidth=1.2,
+                           label="mixture")  # fmt: skip
+        elif model.n_features == 1:
+            for threshold in explore.kmeans_thresholds(model, axis):
+                self.axes.axvline(threshold, color=_FOREGROUND, linestyle="--", linewidth=1.2)
+        self._centres = self.axes.scatter(model.means[:, axis], np.zeros(model.n_clusters), s=90, c=view.colours[:, :3],
+                                          edgecolors="white", zorder=5, picker=True, clip_on=False)  # fmt: skip
+        self.axes.set_xlabel(view.axis_labels[axis])
+        self.axes.set_ylabel("pixels per bin")
+        self.axes.set_xlim(edges[0], edges[-1])
+        self.axes.set_ylim(0, max(float(counts.max()), 1.0) * 1.08)
+        self._legend(view)
+
+    def _legend(self, view: PlotView) -> None:
+        handles = [
+            Line2D([], [], marker="o", linestyle="none", markersize=8, markerfacecolor=view.colours[k][:3],
+                   markeredgecolor="white", label=view.names[k])
+            for k in range(len(view.names))
+        ]  # fmt: skip
+        legend = self.axes.legend(handles=handles, loc="best", fontsize=8, framealpha=0.6, facecolor=_BACKGROUND,
+                                  labelcolor=_FOREGROUND, title="clusters")  # fmt: skip
+        legend.get_title().set_color(_FOREGROUND)
+        self._legend_lines = {}
+        for k, (line, text) in enumerate(zip(legend.get_lines(), legend.get_texts(), strict=True)):
+            for artist in (line, text):
+                artist.set_picker(True)
+                self._legend_lines[artist] = k + 1
+
+    # --- interaction ----------------------------------------------------------------------
+    def set_tool(self, tool: str) -> None:
+        """Choose the selection gesture: lasso, rectangle, ellipse or none (a span for histograms)."""
+        if tool not in TOOLS:
+            raise ValueError(f"unknown tool {tool!r}; accepted: {', '.join(TOOLS)}")
+        self.tool = tool
+        self._make_selector()
+
+    def _make_selector(self) -> None:
+        if self._selector is not None:
+            self._selector.set_active(False)
+            self._selector = None
+        if self.view is None or self.tool == "none":
+            return
+        if self.view.axes[0] == self.view.axes[1]:
+            self._selector = SpanSelector(self.axes, self._on_span, "horizontal", useblit=True,
+                                          props=dict(alpha=0.3, facecolor="#ffcc00"))  # fmt: skip
+        elif self.tool == "lasso":
+            self._selector = LassoSelector(self.axes, self._on_lasso, useblit=True, props=dict(color="#ffcc00"))
+        else:
+            kind = RectangleSelector if self.tool == "rectangle" else EllipseSelector
+            self._selector = kind(self.axes, self._on_box, useblit=True, minspanx=0, minspany=0,
+                                  props=dict(edgecolor="#ffcc00", fill=False),
+                                  state_modifier_keys=dict(square="", center="", rotate=""))  # fmt: skip
+
+    def _remember_modifiers(self, event) -> None:
+        from qtpy.QtCore import Qt
+
+        modifiers = set(getattr(event, "modifiers", None) or ())
+        gui = getattr(event, "guiEvent", None)
+        if gui is not None:  # the Qt event's own modifiers (matplotlib reads the application's key state)
+            flags = gui.modifiers()
+            for flag, name in (
+                (Qt.KeyboardModifier.ShiftModifier, "shift"),
+                (Qt.KeyboardModifier.ControlModifier, "ctrl"),
+                (Qt.KeyboardModifier.AltModifier, "alt"),
+            ):
+                if flags & flag:
+                    modifiers.add(name)
+        self._modifiers = frozenset(modifiers)
+        self._press_xy = (event.x, event.y)
+
+    def _mode(self) -> str:
+        if self._modifiers & {"ctrl", "alt", "cmd"}:
+            return "subtract"
+        return "add" if "shift" in self._modifiers else "replace"
+
+    def _emit(self, shape: str, points) -> None:
+        if self.on_region is None or self.view is None:
+            return
+        try:
+            region = explore.Region(shape, self.view.axes, points)
+        except ValueError:  # a click without a drag: nothing to select
+            return
+        self.on_region(region, self._mode())
+
+    def _on_lasso(self, vertices) -> None:
+        self._emit("polygon", vertices)
+
+    def _on_box(self, press, release) -> None:
+        shape = "rectangle" if self.tool == "rectangle" else "ellipse"
+        self._emit(shape, [(press.xdata, press.ydata), (release.xdata, release.ydata)])
+
+    def _on_span(self, low: float, high: float) -> None:
+        if high > low:
+            self._emit("interval", [(low, high)])
+
+    def _on_pick(self, event) -> None:
+        # Remembered until the release: a drag that starts on a centre is a selection, not a click.
+        if event.artist is self._centres and len(event.ind):
+            self._picked = int(event.ind[0]) + 1
+        elif event.artist in self._legend_lines:
+            self._picked = self._legend_lines[event.artist]
+
+    def _on_release(self, event) -> None:
+        picked, self._picked = self._picked, None
+        moved = np.hypot(event.x - self._press_xy[0], event.y - self._press_xy[1])
+        if picked is not None and moved < 4 and self.on_cluster is not None:
+            self.on_cluster(picked)
+
+    def mark(self, point) -> None:
+        """Mark one position ``(x, y)`` in the shown features (None hides the mark)."""
+        if self._marker is None:
+            return
+        if point is None:
+            self._marker.set_data([], [])
+        else:
+            self._marker.set_data([point[0]], [point[1]])
+        self.canvas.draw_idle()
+
+    def data_to_widget(self, x: float, y: float) -> tuple[float, float]:
+        """Widget coordinates (logical pixels, origin top-left) of a point in data units (for tests and scripts)."""
+        px, py = self.axes.transData.transform((x, y))
+        ratio = self.canvas.device_pixel_ratio or 1.0
+        return px / ratio, (self.figure.bbox.height - py) / ratio
+
+    def save(self, path) -> None:
+        """Write the figure (PNG, SVG, PDF: by the file's extension)."""
+        self.figure.savefig(path, facecolor=self.figure.get_facecolor())
+
+
+def _style(axes) -> None:
+    axes.set_facecolor("#1a1b1f")
+    axes.tick_params(colors=_FOREGROUND)
+    for spine in axes.spines.values():
+        spine.set_color(_FOREGROUND)
+    axes.xaxis.label.set_color(_FOREGROUND)
+    axes.yaxis.label.set_color(_FOREGROUND)

@@ -1,0 +1,100 @@
+"""Carry a cluster merge into the napari layers: labels, colours, table, model metadata, quantized image."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from .. import explore
+
+
+def merged_colours(colours: np.ndarray, counts: np.ndarray, mapping: np.ndarray) -> dict:
+    """Display colour of each new label: the pixel-weighted mean of the old clusters' colours."""
+    out: dict = {None: (0.0, 0.0, 0.0, 0.0), 0: (0.0, 0.0, 0.0, 0.0)}
+    for new in np.unique(mapping[1:]):
+        old = np.flatnonzero(mapping[1:] == new)
+        weights = np.maximum(counts[old], 1e-12)
+        out[int(new)] = tuple((weights[:, None] * colours[old]).sum(axis=0) / weights.sum())
+    return out
+
+
+def apply_merge(explorer, labels):
+    """Merge clusters in the explorer's model and update the clusters (and quantized) layers.
+
+    Returns the clusters layer.
+    """
+    from napari.utils import DirectLabelColormap
+
+    data = explorer.data
+    layer = explorer.output_layer("clusters")
+    if layer is None:
+        raise ValueError(f"the layer {explorer.source.name!r} clusters was removed; run the clustering again")
+    merge = explore.merge_clusters(data, labels)
+    stats = explore.cluster_statistics(data)
+    colours = merged_colours(explorer.cluster_colours(), stats["count"], merge.mapping)
+    names = _merged_names(explorer._cluster_names, merge.mapping)
+    explorer.data = replace(data, model=merge.model, labels=merge.mapping[data.labels].astype(data.labels.dtype))
+    explorer._cluster_names = names
+    explorer._colours = np.array([colours[k] for k in range(1, merge.model.n_clusters + 1)], np.float64)
+    if layer.multiscale:
+        layer.data = [explore.relabel(level, merge.mapping) for level in layer.data]
+    else:
+        layer.data = explore.relabel(layer.data, merge.mapping)
+    layer.colormap = DirectLabelColormap(color_dict=colours)
+    layer.features = table_features(explorer.data, names)
+    info = dict(layer.metadata.get("colorquant", {}))
+    model = merge.model
+    model.params["cluster_names"] = names
+    info["model"] = model.to_dict()
+    info["params"] = dict(model.params)
+    info["merges"] = model.params["merges"]
+    layer.metadata = {**layer.metadata, "colorquant": info}
+    _update_quantized(explorer, model)
+    explorer.selection = explore.Selection()
+    explorer.redraw(highlighted=[merge.label])
+    explorer.status.setText(f"merged clusters {', '.join(map(str, model.params['merges'][-1]['merged']))} "
+                            f"into label {merge.label}")  # fmt: skip
+    return layer
+
+
+def _merged_names(names: list[str], mapping: np.ndarray) -> list[str]:
+    out = []
+    for new in range(1, int(mapping.max()) + 1):
+        old = np.flatnonzero(mapping[1:] == new)
+        out.append(" + ".join(names[k] for k in old))
+    return out
+
+
+def table_features(data: explore.FeatureData, names: list[str]) -> dict[str, np.ndarray]:
+    """Per-label features for the clusters Labels layer (napari's ``features`` table)."""
+    stats = explore.cluster_statistics(data)
+    features = {"index": stats["label"], "name": np.asarray(names, dtype=object), "pixel_count": stats["count"],
+                "fraction": stats["percent"] / 100.0}  # fmt: skip
+    for key, value in stats.items():
+        if key.startswith("mean ") or key == "weight":
+            features[key] = value
+    return features
+
+
+def _update_quantized(explorer, model) -> None:
+    """Recolour the in-memory quantized image of an RGB or gray layer through one lookup."""
+    from ..quantize import to_dtype
+
+    layer = explorer.output_layer("quantized")
+    data = explorer.data
+    if layer is None or data.lazy or layer.multiscale:
+        return
+    dtype = np.dtype(model.dtype)
+    per_value = to_dtype(model.quantized_values(data.values, data.labels), dtype)
+    pixels = explore.to_pixels(data.table, per_value, fill=0)
+    valid = explore.to_pixels(data.table, np.ones(data.values.shape[0], np.uint8), fill=0).astype(bool)
+    updated = np.array(layer.data)
+    if updated.shape == data.spatial_shape and pixels.shape[-1] == 1:  # gray
+        updated[valid] = pixels[..., 0][valid]
+    elif updated.shape[:-1] == data.spatial_shape and updated.shape[-1] >= pixels.shape[-1]:  # RGB(A)
+        channels = updated[..., : pixels.shape[-1]]
+        channels[valid] = pixels[valid]
+    else:  # channels stacked from several layers: their own layers are left as they are
+        return
+    layer.data = updated

@@ -1,0 +1,200 @@
+"""The feature-space explorer driven like a user would: real mouse events on the plot and the image.
+
+Every layer the explorer adds is checked against a computation made directly on the image's pixels.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+import napari_colorquant as ncq
+
+
+def _send(widget, kind: str, point, modifiers=None) -> None:
+    """A real Qt mouse event (press, move with the left button held, release) at widget coordinates."""
+    from qtpy.QtCore import QEvent, QPointF, Qt
+    from qtpy.QtGui import QMouseEvent
+    from qtpy.QtWidgets import QApplication
+
+    types = {"press": QEvent.Type.MouseButtonPress, "move": QEvent.Type.MouseMove,
+             "release": QEvent.Type.MouseButtonRelease}  # fmt: skip
+    left = Qt.MouseButton.LeftButton
+    button = Qt.MouseButton.NoButton if kind == "move" else left
+    buttons = Qt.MouseButton.NoButton if kind == "release" else left
+    local = QPointF(*point)
+    event = QMouseEvent(types[kind], local, widget.mapToGlobal(local), button, buttons,
+                        modifiers or Qt.KeyboardModifier.NoModifier)  # fmt: skip
+    QApplication.sendEvent(widget, event)
+
+
+def _drag(explorer, data_points, modifiers=None) -> None:
+    """Press at the first point, move through the others, release at the last (points in feature units)."""
+    canvas = explorer.plot.canvas
+    canvas.draw()
+    path = [explorer.plot.data_to_widget(x, y) for x, y in data_points]
+    _send(canvas, "press", path[0], modifiers)
+    for a, b in itertools.pairwise(path):
+        for t in np.linspace(0, 1, 6)[1:]:
+            _send(canvas, "move", (a[0] + t * (b[0] - a[0]), a[1] + t * (b[1] - a[1])), modifiers)
+    _send(canvas, "release", path[-1], modifiers)
+
+
+@pytest.fixture
+def photo_viewer(make_napari_viewer, dock, run_and_wait, astronaut):
+    viewer = make_napari_viewer(show=True)
+    image = np.ascontiguousarray(astronaut[::4, ::4])  # 128 x 128 RGB
+    viewer.add_image(image, name="astro")
+    widget = dock(viewer)
+    widget.n_clusters.value = 4
+    widget.feature_view.value = "none"
+    assert ncq.feature_explorer(viewer) is None  # nothing before a run
+    run_and_wait(widget)
+    return viewer, image
+
+
+def test_lasso_drag_selects_the_pixels_inside(photo_viewer, qtbot):
+    from skimage.measure import points_in_poly
+
+    viewer, image = photo_viewer
+    explorer = ncq.feature_explorer(viewer)
+    assert explorer is not None and explorer.axis_names == ("G", "B")
+    explorer.show_axes(0, 1)
+    assert explorer.axis_names == ("R", "G")
+    assert explorer.plot.axes.get_xlabel() == "R (0–255)"
+    assert "astro" in explorer.plot.axes.get_title() and "K = 4" in explorer.plot.axes.get_title()
+    drawn = [(30.3, 20.2), (220.4, 30.1), (200.2, 200.3), (40.1, 150.2)]
+    _drag(explorer, drawn)
+    layer = viewer.layers["astro selection"]
+    steps = layer.metadata["colorquant"]["selection"]
+    assert [s["shape"] for s in steps] == ["polygon"]
+    vertices = np.array(steps[0]["points"])
+    # The lasso went through the corners we dragged to (within a couple of screen pixels).
+    for corner in drawn:
+        assert np.min(np.hypot(*(vertices - corner).T)) < 4.0
+    pixels = image.reshape(-1, 3).astype(float)
+    expected = points_in_poly(pixels[:, :2], vertices).reshape(image.shape[:2])
+    assert 0 < expected.sum() < expected.size
+    np.testing.assert_array_equal(np.asarray(layer.data).astype(bool), expected)
+
+
+def test_rectangle_with_shift_adds_and_ctrl_subtracts(photo_viewer):
+    from qtpy.QtCore import Qt
+
+    viewer, image = photo_viewer
+    explorer = ncq.feature_explorer(viewer)
+    explorer.show_axes(0, 1)
+    explorer.tool.setCurrentText("rectangle")
+    _drag(explorer, [(10.5, 10.5), (60.5, 60.5)])
+    _drag(explorer, [(150.5, 150.5), (240.5, 240.5)], Qt.KeyboardModifier.ShiftModifier)
+    _drag(explorer, [(0.5, 0.5), (30.5, 255.5)], Qt.KeyboardModifier.ControlModifier)
+    steps = viewer.layers["astro selection"].metadata["colorquant"]["selection"]
+    assert [s["mode"] for s in steps] == ["replace", "add", "subtract"]
+    r, g = image[..., 0].astype(float), image[..., 1].astype(float)
+
+    def box(step):
+        (x0, y0), (x1, y1) = step["points"]
+        return (r >= min(x0, x1)) & (r <= max(x0, x1)) & (g >= min(y0, y1)) & (g <= max(y0, y1))
+
+    expected = (box(steps[0]) | box(steps[1])) & ~box(steps[2])
+    assert expected.any()
+    np.testing.assert_array_equal(np.asarray(viewer.layers["astro selection"].data).astype(bool), expected)
+
+
+def test_click_on_a_centre_shows_only_that_cluster(photo_viewer):
+    viewer, _ = photo_viewer
+    explorer = ncq.feature_explorer(viewer)
+    explorer.tool.setCurrentText("none")
+    model = explorer.data.model
+    i, j = explorer._axes
+    point = explorer.plot.data_to_widget(model.means[2, i], model.means[2, j])
+    explorer.plot.canvas.draw()
+    _send(explorer.plot.canvas, "press", point)
+    _send(explorer.plot.canvas, "release", point)
+    clusters = viewer.layers["astro clusters"]
+    assert clusters.show_selected_label
+    assert clusters.selected_label == 3
+    assert explorer.table.selected_labels() == [3]
+
+
+def test_hover_on_the_image_marks_its_pixel(photo_viewer, qtbot):
+    from qtpy.QtCore import QPoint
+
+    viewer, image = photo_viewer
+    explorer = ncq.feature_explorer(viewer)
+    native = viewer.window._qt_viewer.canvas._scene_canvas.native
+    centre = QPoint(native.width() // 2 + 7, native.height() // 2 - 5)
+    qtbot.mouseMove(native, centre)
+    qtbot.waitUntil(lambda: len(explorer.plot._marker.get_xdata()) == 1, timeout=5000)
+    row, col = np.round(viewer.layers["astro"].world_to_data(viewer.cursor.position)).astype(int)[-2:]
+    assert 0 <= row < image.shape[0] and 0 <= col < image.shape[1]
+    g, b = image[row, col, 1], image[row, col, 2]  # the default axes are G and B
+    assert explorer.plot._marker.get_xdata()[0] == pytest.approx(g)
+    assert explorer.plot._marker.get_ydata()[0] == pytest.approx(b)
+
+
+def test_python_surface_merge_mask_objects(photo_viewer):
+    from scipy import ndimage
+
+    viewer, image = photo_viewer
+    explorer = ncq.feature_explorer(viewer)
+    before = np.asarray(viewer.layers["astro clusters"].data).copy()
+    mask_layer = explorer.clusters_to_mask([1, 2])
+    np.testing.assert_array_equal(np.asarray(mask_layer.data).astype(bool), np.isin(before, [1, 2]))
+    explorer.show_axes(0, 2)
+    selection = explorer.select_polygon([(-0.5, -0.5), (255.5, -0.5), (255.5, 120.5), (-0.5, 120.5)])
+    np.testing.assert_array_equal(np.asarray(selection.data).astype(bool), image[..., 2] <= 120)
+    objects = explorer.selection_to_objects(min_size=15)
+    reference, _ = ndimage.label(image[..., 2] <= 120, structure=np.ones((3, 3)))
+    sizes = np.bincount(reference.reshape(-1))
+    keep = [k for k in range(1, len(sizes)) if sizes[k] >= 15]
+    np.testing.assert_array_equal(np.asarray(objects.data) > 0, np.isin(reference, keep))
+    assert objects.data.max() == len(keep)
+    clusters = explorer.merge_clusters([2, 3])
+    merged = np.asarray(clusters.data)
+    model = explorer.data.model
+    assert model.n_clusters == 3
+    members = np.isin(before, [2, 3])
+    label = int(np.unique(merged[members])[0])
+    np.testing.assert_array_equal(merged == label, members)
+    np.testing.assert_allclose(model.means[label - 1], image[members].astype(float).mean(axis=0), rtol=1e-9)
+    info = clusters.metadata["colorquant"]
+    assert info["merges"] == [{"merged": [2, 3], "into": label}]
+    assert info["model"]["n_clusters"] == 3
+    assert list(clusters.features["pixel_count"]) == [int((merged == k).sum()) for k in (1, 2, 3)]
+    explorer.rename_cluster(label, "skin")
+    assert viewer.layers["astro clusters"].features["name"][label - 1] == "skin"
+    assert (
+        viewer.layers["astro clusters"].metadata["colorquant"]["model"]["params"]["cluster_names"][label - 1] == "skin"
+    )
+    quantized = np.asarray(viewer.layers["astro quantized"].data)
+    np.testing.assert_array_equal(quantized[merged == label][0], np.rint(model.palette[label - 1]).astype(np.uint8))
+
+
+def test_export_png_and_svg(photo_viewer, tmp_path):
+    viewer, _ = photo_viewer
+    explorer = ncq.feature_explorer(viewer)
+    explorer.save_plot(tmp_path / "plot.png")
+    explorer.save_plot(tmp_path / "plot.svg")
+    assert (tmp_path / "plot.png").read_bytes()[:4] == b"\x89PNG"
+    assert b"<svg" in (tmp_path / "plot.svg").read_bytes()[:500]
+
+
+def test_gray_histogram_span_selects_an_interval(make_napari_viewer, dock, run_and_wait, camera):
+    viewer = make_napari_viewer(show=True)
+    image = np.ascontiguousarray(camera[::4, ::4])
+    viewer.add_image(image, name="camera")
+    widget = dock(viewer, "EM clustering")
+    widget.n_clusters.value = 3
+    widget.feature_view.value = "none"
+    run_and_wait(widget)
+    explorer = ncq.feature_explorer(viewer)
+    assert explorer.axis_names == ("intensity", "intensity")
+    _drag(explorer, [(80.5, 100.0), (150.5, 100.0)])
+    step = viewer.layers["camera selection"].metadata["colorquant"]["selection"][0]
+    low, high = step["points"][0]
+    assert step["shape"] == "interval" and abs(low - 80.5) < 3 and abs(high - 150.5) < 3
+    expected = (image >= low) & (image <= high)
+    np.testing.assert_array_equal(np.asarray(viewer.layers["camera selection"].data).astype(bool), expected)
