@@ -241,3 +241,17 @@ def test_lazy_selection_and_density_match_in_memory(kidney_zcyx):
     np.testing.assert_array_equal(got.compute().astype(bool), expected)
     mask = explore.clusters_mask(result.labels, [1], 3)
     np.testing.assert_array_equal(mask.compute().astype(bool), np.asarray(result.labels) == 1)
+
+
+def test_region_values_are_the_pixels_of_the_region(photo, photo_run):
+    _, data = photo_run
+    region = np.zeros(photo.shape[:2], bool)
+    region[20:70, 30:90] = True
+    features, counts = explore.region_values(data, region)
+    extent = ((0, 256), (0, 256))
+    got = explore.density(features, counts, (0, 1), 32, extent)[0]
+    pixels = photo[region].astype(float)
+    np.testing.assert_array_equal(got, np.histogram2d(pixels[:, 0], pixels[:, 1], bins=32, range=extent)[0])
+    assert counts.sum() == region.sum()
+    with pytest.raises(ValueError, match="pixel grid"):
+        explore.region_values(data, region[1:])

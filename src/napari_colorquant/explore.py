@@ -163,6 +163,42 @@ def to_pixels(table: PixelTable, per_value: np.ndarray, fill=0) -> np.ndarray:
     return out.reshape(table.layout.spatial_shape + per_value.shape[1:])
 
 
+def region_values(data: FeatureData, region_mask) -> tuple[np.ndarray, np.ndarray]:
+    """Features and pixel counts of the distinct values inside a region of the image (brushing).
+
+    Parameters
+    ----------
+    data : FeatureData
+    region_mask : array_like of bool, spatial shape
+        The region (e.g. a Shapes or Labels layer drawn on the image); the run's own mask still applies.
+
+    Returns
+    -------
+    features : ndarray (V, F)
+    counts : ndarray (V,)
+        Empty when the region holds no valid pixel.
+    """
+    region = np.asarray(region_mask) != 0
+    if region.shape != tuple(data.spatial_shape):
+        raise ValueError(f"region shape {region.shape} does not match the image's pixel grid {data.spatial_shape}")
+    if data.mask is not None:
+        region &= np.asarray(data.mask) != 0
+    if not region.any():
+        return np.empty((0, data.model.n_features)), np.empty(0)
+    # Only the region's bounding box is read (a dask image computes just that part).
+    box = tuple(slice(int(i.min()), int(i.max()) + 1) for i in np.nonzero(region))
+    index: list = list(box)
+    if data.channel_axis is not None:
+        index.insert(data.channel_axis, slice(None))
+    crop = data.image[tuple(index)]
+    crop = np.asarray(crop.compute() if is_lazy(crop) else crop)
+    try:
+        table = data.model.pixel_table(crop, mask=region[box], channel_axis=data.channel_axis)
+    except ValueError:  # only NaN pixels inside
+        return np.empty((0, data.model.n_features)), np.empty(0)
+    return data.model.features(table.values), table.counts.astype(np.float64)
+
+
 # --- density ---------------------------------------------------------------------------------
 def feature_range(features: np.ndarray, axis: int) -> tuple[float, float]:
     """Low and high limits of one feature, padded by 2 % (never empty)."""

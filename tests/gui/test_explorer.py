@@ -198,3 +198,22 @@ def test_gray_histogram_span_selects_an_interval(make_napari_viewer, dock, run_a
     assert step["shape"] == "interval" and abs(low - 80.5) < 3 and abs(high - 150.5) < 3
     expected = (image >= low) & (image <= high)
     np.testing.assert_array_equal(np.asarray(viewer.layers["camera selection"].data).astype(bool), expected)
+
+
+def test_brushing_a_shapes_region_overlays_its_pixels(photo_viewer):
+    viewer, image = photo_viewer
+    explorer = ncq.feature_explorer(viewer)
+    explorer.show_axes(0, 1)
+    shapes = viewer.add_shapes([np.array([[10, 20], [10, 70], [60, 70], [60, 20]])], shape_type="rectangle",
+                               name="region")  # fmt: skip
+    assert explorer.brush_layer.findText("region") >= 0
+    explorer.brush_layer.setCurrentText("region")
+    region = shapes.to_labels(labels_shape=image.shape[:2]) > 0
+    overlay = explorer.plot._brush.get_array()
+    pixels = image[region].astype(float)
+    xe, ye = explorer.plot.axes.get_xlim(), explorer.plot.axes.get_ylim()
+    expected = np.histogram2d(pixels[:, 0], pixels[:, 1], bins=256, range=(xe, ye))[0].T
+    np.testing.assert_array_equal(overlay.filled(0), expected)
+    # Editing the shape updates the overlay.
+    shapes.data = [np.array([[0, 0], [0, 10], [10, 10], [10, 0]])]
+    assert explorer.plot._brush.get_array().sum() == (shapes.to_labels(labels_shape=image.shape[:2]) > 0).sum()

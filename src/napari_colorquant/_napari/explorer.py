@@ -136,10 +136,13 @@ class FeatureExplorer(QWidget):
         self.min_size.setRange(1, 1_000_000_000)
         self.min_size.setValue(20)
         self.objects_button = QPushButton("Selection → objects")
+        self.brush_layer = QComboBox()
+        self.brush_layer.setToolTip("A Shapes or Labels layer drawn on the image: its pixels' density is overlaid")
         self.status = QLabel("Run a clustering to explore its feature space.")
         self.status.setWordWrap(True)
         top = QHBoxLayout()
-        for text, widget in (("x", self.x_axis), ("y", self.y_axis), ("ellipse", self.confidence), ("tool", self.tool)):
+        for text, widget in (("x", self.x_axis), ("y", self.y_axis), ("ellipse", self.confidence), ("tool", self.tool),
+                             ("brush", self.brush_layer)):  # fmt: skip
             top.addWidget(QLabel(text))
             top.addWidget(widget)
         bottom = QHBoxLayout()
@@ -157,6 +160,10 @@ class FeatureExplorer(QWidget):
         self.tool.currentTextChanged.connect(self.plot.set_tool)
         self.export_button.clicked.connect(self._export_dialog)
         self.objects_button.clicked.connect(lambda: self._guarded(self.selection_to_objects, self.min_size.value()))
+        self.brush_layer.currentIndexChanged.connect(self._on_brush_choice)
+        self.viewer.layers.events.inserted.connect(self._refresh_brush_choices)
+        self.viewer.layers.events.removed.connect(self._refresh_brush_choices)
+        self._brushed = None
 
     # --- results ---------------------------------------------------------------------------
     def show_result(
@@ -196,6 +203,7 @@ class FeatureExplorer(QWidget):
         self.confidence.setEnabled(model.method == "em")
         default = (0, 0) if model.n_features == 1 else (model.n_features - 2, model.n_features - 1)
         self.show_axes(*default)
+        self._refresh_brush_choices()
         kind = "counted values" if self.data.exact else "fitted sample"
         self.status.setText(
             f"{self.data.values.shape[0]:,} distinct values ({kind}) of {self.data.n_pixels:,.0f} pixels. "
@@ -236,6 +244,9 @@ class FeatureExplorer(QWidget):
             title=title, confidence=self.confidence.currentText(), sizes=np.asarray(sizes, np.float64),
             highlighted=highlighted or [],
         ))  # fmt: skip
+        self.plot.show_selection(self.selection.steps)
+        if self._brushed is not None:
+            self._update_brush()
         self.table.show(stats, self.cluster_colours(), self._cluster_names, self.axis_labels_all)
 
     # --- layers ----------------------------------------------------------------------------
@@ -287,6 +298,7 @@ class FeatureExplorer(QWidget):
         """Apply one selection step and update the ``<image> selection`` layer; returns that layer."""
         self._require()
         self.selection = self.selection.then(region, mode)
+        self.plot.show_selection(self.selection.steps)
         per_value = self.selection.contains(self.data.features)
         mask = explore.selection_pixels(self.data, per_value, self.selection)
         share = float(self.data.counts[per_value].sum()) / max(self.data.n_pixels, 1.0)
@@ -384,6 +396,54 @@ class FeatureExplorer(QWidget):
         rgba[: len(colour)] = np.clip(np.asarray(colour, np.float64)[:4], 0, 1)
         self._colours[label - 1] = rgba
         self.show_all_clusters()
+
+    # --- brushing ----------------------------------------------------------------------------
+    def brush(self, layer) -> float:
+        """Overlay the density of the pixels inside a Shapes or Labels ``layer`` (None removes it).
+
+        The overlay follows the layer as it is edited. Returns the number of valid pixels inside.
+        """
+        self._require()
+        if self._brushed is not None:
+            self._brushed.events.data.disconnect(self._update_brush)
+        self._brushed = layer
+        if layer is not None:
+            layer.events.data.connect(self._update_brush)
+        return self._update_brush()
+
+    def _update_brush(self, *_) -> float:
+        layer = self._brushed
+        if layer is None or self.data is None:
+            self.plot.show_brush(None, None)
+            return 0.0
+        shape = tuple(self.data.spatial_shape)
+        if hasattr(layer, "to_labels"):  # Shapes
+            region = layer.to_labels(labels_shape=shape) > 0 if len(layer.data) else np.zeros(shape, bool)
+        else:
+            region = np.asarray(layer.data) != 0
+        features, counts = explore.region_values(self.data, region)
+        self.plot.show_brush(features, counts)
+        self.status.setText(f"brush {layer.name!r}: {counts.sum():,.0f} pixels")
+        return float(counts.sum())
+
+    def _refresh_brush_choices(self, *_) -> None:
+        from napari.layers import Labels, Shapes
+
+        current = self.brush_layer.currentText()
+        self.brush_layer.blockSignals(True)
+        self.brush_layer.clear()
+        self.brush_layer.addItem("none")
+        for layer in self.viewer.layers:
+            if isinstance(layer, (Labels, Shapes)) and "colorquant" not in layer.metadata:
+                self.brush_layer.addItem(layer.name)
+        self.brush_layer.setCurrentText(current if self.brush_layer.findText(current) >= 0 else "none")
+        self.brush_layer.blockSignals(False)
+
+    def _on_brush_choice(self, *_) -> None:
+        name = self.brush_layer.currentText()
+        layer = next((candidate for candidate in self.viewer.layers if candidate.name == name), None)
+        if self.data is not None:
+            self._guarded(self.brush, layer)
 
     def save_plot(self, path) -> None:
         """Save the plot as PNG or SVG (by the file's extension)."""

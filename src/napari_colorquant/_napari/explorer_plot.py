@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
+from matplotlib import patheffects
 from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
@@ -90,6 +91,8 @@ class FeaturePlot:
         self._centres = None
         self._legend_lines: dict = {}
         self._picked: int | None = None
+        self._outlines: list = []
+        self._brush = None
         self._press_xy = (0.0, 0.0)
         self.canvas.mpl_connect("button_press_event", self._remember_modifiers)
         self.canvas.mpl_connect("pick_event", self._on_pick)
@@ -99,6 +102,8 @@ class FeaturePlot:
     def draw(self, view: PlotView) -> None:
         """Redraw everything for ``view``."""
         self.view = view
+        self._outlines = []
+        self._brush = None
         self.axes.clear()
         self.colorbar_axes.clear()
         _style(self.axes)
@@ -145,23 +150,27 @@ class FeaturePlot:
         axis = view.axes[0]
         model = view.model
         counts, edges = explore.histogram(view.features, view.counts, axis, bins=256)
-        self.axes.stairs(counts, edges, fill=True, color="#8a8f99", alpha=0.8, label="pixels")
+        self.axes.stairs(counts, edges, fill=True, color="#8a8f99", alpha=0.85, label="pixels")
         centres = (edges[:-1] + edges[1:]) / 2
+        outline = [patheffects.withStroke(linewidth=3.2, foreground=_FOREGROUND)]
         if model.method == "em":
             curves = explore.gaussian_curves(model, axis, centres, float(view.counts.sum()), float(edges[1] - edges[0]))
             for k, curve in enumerate(curves):
-                self.axes.plot(centres, curve, color=view.colours[k], linewidth=1.8)
+                self.axes.plot(centres, curve, color=view.colours[k], linewidth=1.8, path_effects=outline)
             self.axes.plot(centres, curves.sum(axis=0), color=_FOREGROUND, linestyle="--", linewidth=1.2,
                            label="mixture")  # fmt: skip
         elif model.n_features == 1:
             for threshold in explore.kmeans_thresholds(model, axis):
                 self.axes.axvline(threshold, color=_FOREGROUND, linestyle="--", linewidth=1.2)
-        self._centres = self.axes.scatter(model.means[:, axis], np.zeros(model.n_clusters), s=90, c=view.colours[:, :3],
+        baseline = np.full(model.n_clusters, 0.7)  # just above the log axis' floor
+        self._centres = self.axes.scatter(model.means[:, axis], baseline, s=90, c=view.colours[:, :3],
                                           edgecolors="white", zorder=5, picker=True, clip_on=False)  # fmt: skip
         self.axes.set_xlabel(view.axis_labels[axis])
-        self.axes.set_ylabel("pixels per bin")
+        # Log counts: a spike at one value (saturation, background) must not flatten everything else.
+        self.axes.set_yscale("log")
+        self.axes.set_ylabel("pixels per bin (log scale)")
         self.axes.set_xlim(edges[0], edges[-1])
-        self.axes.set_ylim(0, max(float(counts.max()), 1.0) * 1.08)
+        self.axes.set_ylim(0.5, max(float(counts.max()), 1.0) * 2.0)
         self._legend(view)
 
     def _legend(self, view: PlotView) -> None:
@@ -259,6 +268,50 @@ class FeaturePlot:
         if picked is not None and moved < 4 and self.on_cluster is not None:
             self.on_cluster(picked)
 
+    def show_selection(self, steps) -> None:
+        """Outline the selection's regions drawn on the shown features (added: yellow, subtracted: red dashed)."""
+        for artist in self._outlines:
+            artist.remove()
+        self._outlines = []
+        if self.view is None:
+            return
+        for mode, region in steps:
+            if tuple(region.axes) != tuple(self.view.axes) and not (
+                region.shape == "interval" and self.view.axes[0] == self.view.axes[1] == region.axes[0]
+            ):
+                continue
+            style = dict(color="#ff3b30" if mode == "subtract" else "#ffcc00", linewidth=1.4,
+                         linestyle="--" if mode == "subtract" else "-", zorder=4.5)  # fmt: skip
+            if region.shape == "interval":
+                low, high = sorted(region.points[0])
+                self._outlines += [self.axes.axvline(low, **style), self.axes.axvline(high, **style)]
+                continue
+            x, y = _outline(region)
+            self._outlines += self.axes.plot(x, y, **style)
+        self.canvas.draw_idle()
+
+    def show_brush(self, features: np.ndarray | None, counts: np.ndarray | None) -> None:
+        """Overlay the density of a region's pixels (None removes it), on the same bins as the main plot."""
+        if self._brush is not None:
+            self._brush.remove()
+            self._brush = None
+        if self.view is None or features is None or len(counts) == 0:
+            self.canvas.draw_idle()
+            return
+        i, j = self.view.axes
+        if i == j:
+            hist, edges = explore.histogram(features, counts, i, bins=256, extent=self.axes.get_xlim())
+            self._brush = self.axes.stairs(hist, edges, color="#ff7f0e", linewidth=1.5, zorder=3.5, label="region")
+        else:
+            extent = (self.axes.get_xlim(), self.axes.get_ylim())
+            hist, xe, ye = explore.density(features, counts, (i, j), bins=256, extent=extent)
+            self._brush = self.axes.imshow(
+                np.ma.masked_equal(hist.T, 0), origin="lower", aspect="auto", interpolation="nearest", cmap="autumn",
+                extent=(xe[0], xe[-1], ye[0], ye[-1]), norm=LogNorm(vmin=1, vmax=max(hist.max(), 2)), zorder=3.5,
+                alpha=0.9,
+            )  # fmt: skip
+        self.canvas.draw_idle()
+
     def mark(self, point) -> None:
         """Mark one position ``(x, y)`` in the shown features (None hides the mark)."""
         if self._marker is None:
@@ -278,6 +331,19 @@ class FeaturePlot:
     def save(self, path) -> None:
         """Write the figure (PNG, SVG, PDF: by the file's extension)."""
         self.figure.savefig(path, facecolor=self.figure.get_facecolor())
+
+
+def _outline(region: explore.Region) -> tuple[np.ndarray, np.ndarray]:
+    """Closed outline (x, y) of a polygon, rectangle or ellipse region."""
+    points = np.asarray(region.points, np.float64)
+    if region.shape == "polygon":
+        closed = np.vstack([points, points[:1]])
+        return closed[:, 0], closed[:, 1]
+    (x0, y0), (x1, y1) = points[:2]
+    if region.shape == "rectangle":
+        return np.array([x0, x1, x1, x0, x0]), np.array([y0, y0, y1, y1, y0])
+    angles = np.linspace(0, 2 * np.pi, 97)
+    return (x0 + x1) / 2 + abs(x1 - x0) / 2 * np.cos(angles), (y0 + y1) / 2 + abs(y1 - y0) / 2 * np.sin(angles)
 
 
 def _style(axes) -> None:
