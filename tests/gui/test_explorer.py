@@ -217,3 +217,24 @@ def test_brushing_a_shapes_region_overlays_its_pixels(photo_viewer):
     # Editing the shape updates the overlay.
     shapes.data = [np.array([[0, 0], [0, 10], [10, 10], [10, 0]])]
     assert explorer.plot._brush.get_array().sum() == (shapes.to_labels(labels_shape=image.shape[:2]) > 0).sum()
+
+
+def test_dask_layer_selection_stays_lazy(make_napari_viewer, dock, run_and_wait, astronaut):
+    da = pytest.importorskip("dask.array")
+    from skimage.measure import points_in_poly
+
+    viewer = make_napari_viewer()
+    image = np.ascontiguousarray(astronaut[::4, ::4])
+    viewer.add_image(da.from_array(image, chunks=(64, 64, 3)), name="lazy", rgb=True)
+    widget = dock(viewer)
+    widget.n_clusters.value = 3
+    widget.feature_view.value = "none"
+    run_and_wait(widget)
+    explorer = ncq.feature_explorer(viewer)
+    assert explorer.data.lazy
+    explorer.show_axes(0, 1)
+    polygon = [(30.3, 20.2), (220.4, 30.1), (200.2, 200.3)]
+    layer = explorer.select_polygon(polygon)
+    assert isinstance(layer.data, da.Array)
+    expected = points_in_poly(image.reshape(-1, 3)[:, :2].astype(float), np.array(polygon)).reshape(image.shape[:2])
+    np.testing.assert_array_equal(np.asarray(layer.data).astype(bool), expected)

@@ -10,7 +10,6 @@ The maths lives in :mod:`napari_colorquant.explore`; this module only wires it t
 from __future__ import annotations
 
 import weakref
-from typing import Any
 
 import numpy as np
 from qtpy.QtWidgets import (
@@ -26,11 +25,13 @@ from qtpy.QtWidgets import (
 
 from .. import explore
 from .cluster_table import ClusterTable
-from .explorer_plot import TOOLS, FeaturePlot, PlotView
+from .explorer_actions import LayerActions
+from .explorer_brush import Brushing
+from .explorer_gestures import TOOLS
+from .explorer_plot import FeaturePlot, PlotView
 
 _EXPLORERS: weakref.WeakValueDictionary[int, FeatureExplorer] = weakref.WeakValueDictionary()
 DOCK_NAME = "Feature space explorer"
-_SELECTION_COLOURS = {None: (0, 0, 0, 0), 0: (0, 0, 0, 0), 1: (1.0, 0.8, 0.0, 1.0)}
 
 
 def _unwrap(viewer):
@@ -101,7 +102,7 @@ def axis_labels(model, channel_names: list[str] | None = None) -> tuple[list[str
     return names, labels
 
 
-class FeatureExplorer(QWidget):
+class FeatureExplorer(LayerActions, Brushing, QWidget):
     """Docked panel: the feature-space plot, a cluster table and actions that add layers."""
 
     def __init__(self, viewer) -> None:
@@ -248,202 +249,6 @@ class FeatureExplorer(QWidget):
         if self._brushed is not None:
             self._update_brush()
         self.table.show(stats, self.cluster_colours(), self._cluster_names, self.axis_labels_all)
-
-    # --- layers ----------------------------------------------------------------------------
-    def output_layer(self, role: str):
-        """The output layer of this source with ``role`` (e.g. ``"clusters"``), or None."""
-        for layer in self.viewer.layers:
-            info = layer.metadata.get("colorquant") or {}
-            if info.get("source") == self.source.name and info.get("role") == role:
-                return layer
-        return None
-
-    def cluster_colours(self) -> np.ndarray:
-        """RGBA colour of each cluster as the plot and table show it."""
-        return self._colours.copy()
-
-    def _layer_colours(self) -> np.ndarray:
-        """RGBA colour of each cluster as the clusters layer shows it (the model's palette otherwise)."""
-        model = self.data.model
-        layer = self.output_layer("clusters")
-        colours = np.zeros((model.n_clusters, 4))
-        mapping = getattr(getattr(layer, "colormap", None), "color_dict", None)
-        for k in range(model.n_clusters):
-            colour = None if mapping is None else mapping.get(k + 1)
-            if colour is None:
-                palette = np.clip(np.asarray(model.palette[k], np.float64) / model.scale, 0, 1)
-                colour = (*np.resize(palette, 3), 1.0)
-            colours[k] = np.asarray(colour, np.float64)[:4]
-        return colours
-
-    def _put_layer(self, role: str, data, metadata: dict[str, Any], colormap=None):
-        """Add (or update) the ``<source> <role>`` Labels layer over the source layer."""
-        from napari.utils import DirectLabelColormap
-
-        layer = self.output_layer(role)
-        info = {"role": role, "source": self.source.name, **metadata}
-        if layer is not None:
-            layer.data = data
-            layer.metadata = {**layer.metadata, "colorquant": info}
-            return layer
-        geometry = {name: getattr(self.source, name) for name in ("scale", "translate", "rotate", "shear", "affine")}
-        if self._downsample is not None:
-            geometry["scale"] = np.asarray(self.source.scale) * self._downsample
-        kwargs = {} if colormap is None else {"colormap": DirectLabelColormap(color_dict=colormap)}
-        return self.viewer.add_labels(data, name=f"{self.source.name} {role}", metadata={"colorquant": info},
-                                      opacity=0.7, **geometry, **kwargs)  # fmt: skip
-
-    # --- actions (the public surface) ---------------------------------------------------------
-    def select_region(self, region: explore.Region, mode: str = "replace"):
-        """Apply one selection step and update the ``<image> selection`` layer; returns that layer."""
-        self._require()
-        self.selection = self.selection.then(region, mode)
-        self.plot.show_selection(self.selection.steps)
-        per_value = self.selection.contains(self.data.features)
-        mask = explore.selection_pixels(self.data, per_value, self.selection)
-        share = float(self.data.counts[per_value].sum()) / max(self.data.n_pixels, 1.0)
-        self.status.setText(
-            f"selection: {100 * share:.2f} % of the counted pixels ({len(self.selection.steps)} step(s))"
-        )
-        return self._put_layer("selection", mask, {"selection": self.selection.to_list(),
-                                                   "fraction": share}, _SELECTION_COLOURS)  # fmt: skip
-
-    def select_polygon(self, vertices, mode: str = "replace"):
-        """Select the pixels whose shown features fall inside ``vertices`` (in those features' units)."""
-        self._require()
-        return self.select_region(explore.Region("polygon", self._axes, vertices), mode)
-
-    def select_clusters(self, labels):
-        """Show only ``labels`` in the clusters layer (napari's selected-label display for one label)."""
-        self._require()
-        chosen = explore._check_labels(labels, self.data.model.n_clusters)
-        layer = self.output_layer("clusters")
-        if layer is None:
-            raise ValueError(f"the layer {self.source.name!r} clusters was removed; run the clustering again")
-        layer.selected_label = chosen[0]
-        layer.show_selected_label = len(chosen) == 1
-        if len(chosen) > 1:
-            from napari.utils import DirectLabelColormap
-
-            colours = {None: (0, 0, 0, 0), 0: (0, 0, 0, 0)}
-            for k, colour in enumerate(self.cluster_colours(), start=1):
-                colours[k] = tuple(colour) if k in chosen else (0, 0, 0, 0)
-            layer.colormap = DirectLabelColormap(color_dict=colours)
-        self.redraw(highlighted=chosen)
-        self.table.select_labels(chosen)
-        return layer
-
-    def merge_clusters(self, labels):
-        """Merge clusters into one (model updated, labels renumbered); returns the updated clusters layer."""
-        from .merge_layers import apply_merge
-
-        self._require()
-        return apply_merge(self, labels)
-
-    def clusters_to_mask(self, labels):
-        """A binary ``<image> mask`` Labels layer of the pixels in clusters ``labels``."""
-        self._require()
-        layer = self.output_layer("clusters")
-        chosen = explore._check_labels(labels, self.data.model.n_clusters)
-        mask = explore.clusters_mask(layer.data, chosen, self.data.model.n_clusters)
-        return self._put_layer("mask", mask, {"clusters": chosen}, _SELECTION_COLOURS)
-
-    def selection_to_objects(self, min_size: int = 1):
-        """Connected components of the current selection (at least ``min_size`` pixels) as ``<image> objects``."""
-        self._require()
-        selection = self.output_layer("selection")
-        if selection is None or not self.selection.steps:
-            raise ValueError("nothing is selected: draw a selection in the plot first")
-        found = explore.objects(selection.data, min_size)
-        meta = {"selection": self.selection.to_list(), "min_size": int(min_size), "n_objects": int(found.max())}
-        return self._put_layer("objects", found, meta)
-
-    def show_all_clusters(self):
-        """Show every cluster again in the clusters layer; returns that layer."""
-        from napari.utils import DirectLabelColormap
-
-        self._require()
-        layer = self.output_layer("clusters")
-        if layer is not None:
-            layer.show_selected_label = False
-            colours = {None: (0, 0, 0, 0), 0: (0, 0, 0, 0)}
-            colours.update({k: tuple(c) for k, c in enumerate(self._colours, start=1)})
-            layer.colormap = DirectLabelColormap(color_dict=colours)
-        self.redraw()
-        return layer
-
-    def rename_cluster(self, label: int, name: str) -> None:
-        """Name a cluster; the name is kept in the clusters layer's features and its model's parameters."""
-        self._require()
-        label = explore._check_labels([label], self.data.model.n_clusters)[0]
-        self._cluster_names[label - 1] = str(name)
-        self.data.model.params["cluster_names"] = list(self._cluster_names)
-        layer = self.output_layer("clusters")
-        if layer is not None:
-            features = layer.features
-            features["name"] = list(self._cluster_names)[: len(features)]
-            layer.features = features
-            info = dict(layer.metadata.get("colorquant", {}))
-            info["model"] = self.data.model.to_dict()
-            layer.metadata = {**layer.metadata, "colorquant": info}
-        self.redraw()
-
-    def recolour_cluster(self, label: int, colour) -> None:
-        """Give a cluster another display colour (RGB or RGBA in 0..1) in the clusters layer and the plot."""
-        self._require()
-        label = explore._check_labels([label], self.data.model.n_clusters)[0]
-        rgba = np.ones(4)
-        rgba[: len(colour)] = np.clip(np.asarray(colour, np.float64)[:4], 0, 1)
-        self._colours[label - 1] = rgba
-        self.show_all_clusters()
-
-    # --- brushing ----------------------------------------------------------------------------
-    def brush(self, layer) -> float:
-        """Overlay the density of the pixels inside a Shapes or Labels ``layer`` (None removes it).
-
-        The overlay follows the layer as it is edited. Returns the number of valid pixels inside.
-        """
-        self._require()
-        if self._brushed is not None:
-            self._brushed.events.data.disconnect(self._update_brush)
-        self._brushed = layer
-        if layer is not None:
-            layer.events.data.connect(self._update_brush)
-        return self._update_brush()
-
-    def _update_brush(self, *_) -> float:
-        layer = self._brushed
-        if layer is None or self.data is None:
-            self.plot.show_brush(None, None)
-            return 0.0
-        shape = tuple(self.data.spatial_shape)
-        if hasattr(layer, "to_labels"):  # Shapes
-            region = layer.to_labels(labels_shape=shape) > 0 if len(layer.data) else np.zeros(shape, bool)
-        else:
-            region = np.asarray(layer.data) != 0
-        features, counts = explore.region_values(self.data, region)
-        self.plot.show_brush(features, counts)
-        self.status.setText(f"brush {layer.name!r}: {counts.sum():,.0f} pixels")
-        return float(counts.sum())
-
-    def _refresh_brush_choices(self, *_) -> None:
-        from napari.layers import Labels, Shapes
-
-        current = self.brush_layer.currentText()
-        self.brush_layer.blockSignals(True)
-        self.brush_layer.clear()
-        self.brush_layer.addItem("none")
-        for layer in self.viewer.layers:
-            if isinstance(layer, (Labels, Shapes)) and "colorquant" not in layer.metadata:
-                self.brush_layer.addItem(layer.name)
-        self.brush_layer.setCurrentText(current if self.brush_layer.findText(current) >= 0 else "none")
-        self.brush_layer.blockSignals(False)
-
-    def _on_brush_choice(self, *_) -> None:
-        name = self.brush_layer.currentText()
-        layer = next((candidate for candidate in self.viewer.layers if candidate.name == name), None)
-        if self.data is not None:
-            self._guarded(self.brush, layer)
 
     def save_plot(self, path) -> None:
         """Save the plot as PNG or SVG (by the file's extension)."""
