@@ -238,3 +238,30 @@ def test_dask_layer_selection_stays_lazy(make_napari_viewer, dock, run_and_wait,
     assert isinstance(layer.data, da.Array)
     expected = points_in_poly(image.reshape(-1, 3)[:, :2].astype(float), np.array(polygon)).reshape(image.shape[:2])
     np.testing.assert_array_equal(np.asarray(layer.data).astype(bool), expected)
+
+
+def test_one_layer_with_a_channel_axis(make_napari_viewer, dock, run_and_wait, kidney_zcyx):
+    from skimage.measure import points_in_poly
+
+    viewer = make_napari_viewer()
+    stack = np.asarray(kidney_zcyx)  # z, c, y, x
+    layer = viewer.add_image(stack, name="kidney", axis_labels=("z", "c", "y", "x"), scale=(2.0, 1.0, 0.5, 0.5))
+    widget = dock(viewer)
+    assert widget.controls.channel_axis.value == 1
+    widget.n_clusters.value = 3
+    widget.feature_view.value = "none"
+    run_and_wait(widget)
+    explorer = ncq.feature_explorer(viewer)
+    assert explorer.data.model.n_features == 3
+    explorer.show_axes(0, 2)
+    pixels = np.moveaxis(stack, 1, -1).reshape(-1, 3).astype(float)
+    lo, hi = np.percentile(pixels[:, [0, 2]], [10, 90], axis=0)
+    polygon = [(lo[0] + 0.5, lo[1] + 0.5), (hi[0] + 0.5, lo[1] + 0.5), (hi[0] + 0.5, hi[1] + 0.5)]
+    selection = explorer.select_polygon(polygon)
+    expected = points_in_poly(pixels[:, [0, 2]], np.array(polygon)).reshape(4, 64, 64)
+    assert expected.any()
+    np.testing.assert_array_equal(np.asarray(selection.data).astype(bool), expected)
+    # The selection overlays the stack: the layer's scale without its channel axis.
+    np.testing.assert_allclose(selection.scale, (2.0, 0.5, 0.5))
+    point = explorer.pixel_point(layer.data_to_world((1, 0, 10, 20)))
+    assert point == (pytest.approx(stack[1, 0, 10, 20]), pytest.approx(stack[1, 2, 10, 20]))

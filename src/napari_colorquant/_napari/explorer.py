@@ -75,7 +75,9 @@ def show_outcome(viewer, job, output) -> FeatureExplorer | None:
     try:
         explorer = explorer_for(viewer)
         explorer.show_result(result, job.layer, data=data, mask=mask, channel_axis=request.channel_axis,
-                             channel_names=job.source.channel_names or None, downsample=downsample)  # fmt: skip
+                             channel_names=job.source.channel_names or None, downsample=downsample,
+                             geometry=job.source.geometry,
+                             layer_channel_axis=getattr(job.source, "channel_axis", None))  # fmt: skip
     except (ValueError, TypeError, MemoryError) as error:
         show_error(f"napari-colorquant explorer: {error}")
         return None
@@ -118,6 +120,8 @@ class FeatureExplorer(LayerActions, Brushing, QWidget):
         self._cluster_names: list[str] = []
         self._colours = np.zeros((0, 4))
         self._downsample = None
+        self._geometry: dict = {}
+        self._layer_channel_axis = None
         self.plot = FeaturePlot()
         self.plot.on_region = self.select_region
         self.plot.on_cluster = lambda label: self.select_clusters([label])
@@ -168,8 +172,9 @@ class FeatureExplorer(LayerActions, Brushing, QWidget):
 
     # --- results ---------------------------------------------------------------------------
     def show_result(
-        self, result, source_layer, *, data=None, mask=None, channel_axis=None, channel_names=None, downsample=None
-    ) -> None:
+        self, result, source_layer, *, data=None, mask=None, channel_axis=None, channel_names=None, downsample=None,
+        geometry=None, layer_channel_axis=None,
+    ) -> None:  # fmt: skip
         """Show a run's feature space (called by the clustering widget after each run).
 
         Parameters
@@ -183,11 +188,20 @@ class FeatureExplorer(LayerActions, Brushing, QWidget):
             Names of the channels (the layers stacked as channels).
         downsample : sequence of float, optional
             For a pyramid: how much smaller the clustered level is than the layer's full resolution, per axis.
+        geometry : dict, optional
+            Placement of outputs on the pixel grid (scale, translate, rotate, shear, affine); default: the layer's.
+        layer_channel_axis : int, optional
+            The layer's own data axis holding the channels (one layer clustered by its channels).
         """
         image = source_layer.data if data is None else data
         self.data = explore.feature_data(result, image, mask=mask, channel_axis=channel_axis)
         self.result, self.source = result, source_layer
         self._downsample = None if downsample is None else np.asarray(downsample, np.float64)
+        names = ("scale", "translate", "rotate", "shear", "affine")
+        self._geometry = {k: v for k, v in (geometry or {}).items() if k in names} or {
+            name: getattr(source_layer, name) for name in names
+        }
+        self._layer_channel_axis = layer_channel_axis
         self.selection = explore.Selection()
         model = result.model
         self.names, self.axis_labels_all = axis_labels(model, channel_names)
@@ -282,6 +296,8 @@ class FeatureExplorer(LayerActions, Brushing, QWidget):
     def pixel_point(self, world_position):
         """The shown features of the pixel under a world position (None outside the image or mask)."""
         position = np.asarray(self.source.world_to_data(world_position), np.float64)
+        if self._layer_channel_axis is not None and len(position) == len(self.data.spatial_shape) + 1:
+            position = np.delete(position, self._layer_channel_axis)
         if self._downsample is not None:
             position = position / self._downsample
         position = np.round(position).astype(int)

@@ -55,9 +55,9 @@ class LayerActions:
             layer.data = data
             layer.metadata = {**layer.metadata, "colorquant": info}
             return layer
-        geometry = {name: getattr(self.source, name) for name in ("scale", "translate", "rotate", "shear", "affine")}
+        geometry = dict(self._geometry)
         if self._downsample is not None:
-            geometry["scale"] = np.asarray(self.source.scale) * self._downsample
+            geometry["scale"] = np.asarray(geometry["scale"]) * self._downsample
         kwargs = {} if colormap is None else {"colormap": DirectLabelColormap(color_dict=colormap)}
         return self.viewer.add_labels(data, name=f"{self.source.name} {role}", metadata={"colorquant": info},
                                       opacity=0.7, **geometry, **kwargs)  # fmt: skip
