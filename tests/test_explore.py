@@ -142,15 +142,15 @@ def test_merge_em_matches_moments_of_the_merged_components(astronaut):
     model = result.model
     merge = explore.merge_clusters(data, [1, 3])
     merged = merge.model
-    assert merged.weights.sum() == pytest.approx(1.0)
+    assert merged.mixing_weights.sum() == pytest.approx(1.0)
     # Moments of the 2-component sub-mixture from a large sample drawn from it.
     rng = np.random.default_rng(0)
-    w = model.weights[[0, 2]] / model.weights[[0, 2]].sum()
+    w = model.mixing_weights[[0, 2]] / model.mixing_weights[[0, 2]].sum()
     n = rng.multinomial(400_000, w)
     sample = np.concatenate([rng.multivariate_normal(model.means[i], model.covariances[i], size=m)
                              for i, m in zip((0, 2), n, strict=True)])  # fmt: skip
     k = merge.label - 1
-    assert merged.weights[k] == pytest.approx(model.weights[[0, 2]].sum())
+    assert merged.mixing_weights[k] == pytest.approx(model.mixing_weights[[0, 2]].sum())
     np.testing.assert_allclose(merged.means[k], sample.mean(axis=0), atol=0.05)
     np.testing.assert_allclose(merged.covariances[k], np.cov(sample.T), rtol=0.02, atol=0.05)
     # At an EM fixed point the moment-matched Gaussian is the refit of the merged responsibilities on the pixels.

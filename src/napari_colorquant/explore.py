@@ -296,7 +296,7 @@ def gaussian_curves(model: ClusterModel, axis: int, x: np.ndarray, total: float,
     sigma = np.sqrt(model.covariances[:, axis, axis])
     z = (np.asarray(x, np.float64)[None, :] - means[:, None]) / sigma[:, None]
     pdf = np.exp(-0.5 * z**2) / (sigma[:, None] * math.sqrt(2.0 * math.pi))
-    return model.weights[:, None] * pdf * total * bin_width
+    return model.mixing_weights[:, None] * pdf * total * bin_width
 
 
 def kmeans_thresholds(model: ClusterModel, axis: int = 0) -> np.ndarray:
@@ -447,7 +447,7 @@ def cluster_statistics(data: FeatureData) -> dict[str, np.ndarray]:
         sums = np.bincount(data.labels, weights=data.counts * data.features[:, f], minlength=k + 1)[1:]
         out[f"mean {name}"] = np.divide(sums, counts, out=np.full(k, np.nan), where=counts > 0)
     if model.method == "em":
-        out["weight"] = np.asarray(model.weights, np.float64)
+        out["weight"] = np.asarray(model.mixing_weights, np.float64)
     return out
 
 
@@ -505,14 +505,14 @@ def merge_clusters(data: FeatureData, labels) -> Merge:
     means = model.means.copy()
     covariances = weights = None
     if model.method == "em":
-        w = model.weights[index]
+        w = model.mixing_weights[index]
         mu = (w[:, None] * model.means[index]).sum(axis=0) / w.sum()
         spread = model.means[index] - mu
         cov = (w[:, None, None] * (model.covariances[index] + spread[:, :, None] * spread[:, None, :])).sum(0) / w.sum()
         means[index[0]] = mu
         covariances = model.covariances.copy()
         covariances[index[0]] = cov
-        weights = model.weights.copy()
+        weights = model.mixing_weights.copy()
         weights[index[0]] = w.sum()
     else:
         member = np.isin(data.labels, merged)
@@ -557,7 +557,7 @@ def _refresh_fit_figures(model: ClusterModel, data: FeatureData, labels: np.ndar
         residual = data.features - model.means[np.maximum(labels.astype(np.int64) - 1, 0)]
         model.inertia = float((data.counts * (residual**2).sum(axis=1)).sum())
     else:
-        _, log_norm = e_step(data.features, model.means, model.covariances, model.weights)
+        _, log_norm = e_step(data.features, model.means, model.covariances, model.mixing_weights)
         model.log_likelihood = float(log_norm @ data.counts / total)
         covariance = str(model.params.get("covariance", "full"))
         model.bic = bic(model.log_likelihood, total, model.n_clusters, model.n_features, covariance)

@@ -251,7 +251,7 @@ class FeatureExplorer(LayerActions, Brushing, QWidget):
             return
         stats = explore.cluster_statistics(self.data)
         model = self.data.model
-        sizes = model.weights if model.method == "em" else stats["count"]
+        sizes = model.mixing_weights if model.method == "em" else stats["count"]
         title = f"{self.source.name} · {model.method} · K = {model.n_clusters} · {model.color_space}"
         self.plot.draw(PlotView(
             features=self.data.features, counts=self.data.counts, model=model, axes=self._axes,

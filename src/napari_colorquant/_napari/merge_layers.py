@@ -79,7 +79,7 @@ def table_features(data: explore.FeatureData, names: list[str]) -> dict[str, np.
 
 def _update_quantized(explorer, model) -> None:
     """Recolour the in-memory quantized image of an RGB or gray layer through one lookup."""
-    from ..quantize import to_dtype
+    from ..result import to_dtype
 
     layer = explorer.output_layer("quantized")
     data = explorer.data
