@@ -263,5 +263,7 @@ def test_one_layer_with_a_channel_axis(make_napari_viewer, dock, run_and_wait, k
     np.testing.assert_array_equal(np.asarray(selection.data).astype(bool), expected)
     # The selection overlays the stack: the layer's scale without its channel axis.
     np.testing.assert_allclose(selection.scale, (2.0, 0.5, 0.5))
+    grid = explorer.pair_overview(show=False)
+    assert sorted(grid.pair_axes) == [(0, 1), (0, 2), (1, 2)]
     point = explorer.pixel_point(layer.data_to_world((1, 0, 10, 20)))
     assert point == (pytest.approx(stack[1, 0, 10, 20]), pytest.approx(stack[1, 2, 10, 20]))

@@ -97,3 +97,6 @@ def test_figure_named_channels(make_napari_viewer, dock, run_and_wait, shots):
     assert explorer.plot.axes.get_xlabel().startswith("kidney ch0 (0–")
     explorer.save_plot(shots / "explorer_channels.png")
     _check_figure(shots / "explorer_channels.png")
+    grid = explorer.pair_overview(show=False)
+    grid.savefig(shots / "explorer_pairs.png", facecolor=grid.get_facecolor())
+    _check_figure(shots / "explorer_pairs.png")

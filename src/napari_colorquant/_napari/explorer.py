@@ -141,6 +141,7 @@ class FeatureExplorer(LayerActions, Brushing, QWidget):
         self.min_size.setRange(1, 1_000_000_000)
         self.min_size.setValue(20)
         self.objects_button = QPushButton("Selection → objects")
+        self.pairs_button = QPushButton("All pairs…")
         self.brush_layer = QComboBox()
         self.brush_layer.setToolTip("A Shapes or Labels layer drawn on the image: its pixels' density is overlaid")
         self.status = QLabel("Run a clustering to explore its feature space.")
@@ -151,7 +152,7 @@ class FeatureExplorer(LayerActions, Brushing, QWidget):
             top.addWidget(QLabel(text))
             top.addWidget(widget)
         bottom = QHBoxLayout()
-        for widget in (self.export_button, QLabel("min size"), self.min_size, self.objects_button):
+        for widget in (self.export_button, self.pairs_button, QLabel("min size"), self.min_size, self.objects_button):
             bottom.addWidget(widget)
         layout = QVBoxLayout(self)
         layout.addLayout(top)
@@ -166,6 +167,7 @@ class FeatureExplorer(LayerActions, Brushing, QWidget):
         self.export_button.clicked.connect(self._export_dialog)
         self.objects_button.clicked.connect(lambda: self._guarded(self.selection_to_objects, self.min_size.value()))
         self.brush_layer.currentIndexChanged.connect(self._on_brush_choice)
+        self.pairs_button.clicked.connect(lambda: self._guarded(self.pair_overview))
         self.viewer.layers.events.inserted.connect(self._refresh_brush_choices)
         self.viewer.layers.events.removed.connect(self._refresh_brush_choices)
         self._brushed = None
@@ -216,6 +218,7 @@ class FeatureExplorer(LayerActions, Brushing, QWidget):
             combo.blockSignals(False)
         self.y_axis.setEnabled(model.n_features > 1)
         self.confidence.setEnabled(model.method == "em")
+        self.pairs_button.setEnabled(model.n_features >= 3)
         default = (0, 0) if model.n_features == 1 else (model.n_features - 2, model.n_features - 1)
         self.show_axes(*default)
         self._refresh_brush_choices()
@@ -240,6 +243,26 @@ class FeatureExplorer(LayerActions, Brushing, QWidget):
             combo.setCurrentIndex(int(value))
             combo.blockSignals(False)
         self.redraw()
+
+    def pair_overview(self, show: bool = True):
+        """A pair grid of every two features (three or more features); shown in a window unless ``show`` is False.
+
+        Returns the matplotlib figure.
+        """
+        from .explorer_pairs import pair_grid
+
+        self._require()
+        figure = pair_grid(self.data.features, self.data.counts, self.names, self.data.model.means,
+                           self.cluster_colours())  # fmt: skip
+        if show:
+            from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
+
+            canvas = FigureCanvasQTAgg(figure)
+            canvas.setWindowTitle(f"{self.source.name}: every pair of features")
+            canvas.resize(620, 620)
+            canvas.show()
+            self._pair_window = canvas
+        return figure
 
     def _on_axes_changed(self, *_) -> None:
         if self.data is not None:

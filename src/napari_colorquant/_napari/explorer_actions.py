@@ -113,8 +113,14 @@ class LayerActions:
         """A binary ``<image> mask`` Labels layer of the pixels in clusters ``labels``."""
         self._require()
         layer = self.output_layer("clusters")
+        if layer is None:
+            raise ValueError(f"the layer {self.source.name!r} clusters was removed; run the clustering again")
         chosen = explore._check_labels(labels, self.data.model.n_clusters)
-        mask = explore.clusters_mask(layer.data, chosen, self.data.model.n_clusters)
+        labels_image = layer.data
+        if layer.multiscale:  # the pyramid level the explorer works on (the fitted one)
+            grid = tuple(self.data.spatial_shape)
+            labels_image = next((level for level in layer.data if tuple(level.shape) == grid), layer.data[0])
+        mask = explore.clusters_mask(labels_image, chosen, self.data.model.n_clusters)
         return self._put_layer("mask", mask, {"clusters": chosen}, SELECTION_COLOURS)
 
     def selection_to_objects(self, min_size: int = 1):

@@ -24,9 +24,9 @@ from .explorer_gestures import Gestures
 
 _BACKGROUND = "#262930"  # napari's dark theme
 _FOREGROUND = "#f0f1f2"
-_AXES_BOX = (0.15, 0.13, 0.64, 0.79)
-_WIDE_AXES_BOX = (0.15, 0.13, 0.8, 0.79)
-_COLORBAR_BOX = (0.83, 0.13, 0.035, 0.79)
+_AXES_BOX = (0.15, 0.16, 0.64, 0.76)
+_WIDE_AXES_BOX = (0.15, 0.16, 0.8, 0.76)
+_COLORBAR_BOX = (0.83, 0.16, 0.035, 0.76)
 
 
 @dataclass
@@ -77,7 +77,7 @@ class FeaturePlot(Gestures):
         # Fixed axes positions (no layout engine): a selection gesture must map the same way from press to release.
         self.figure = Figure(figsize=(5.0, 4.2), facecolor=_BACKGROUND)
         self.canvas = FigureCanvasQTAgg(self.figure)
-        self.canvas.setMinimumHeight(320)
+        self.canvas.setMinimumHeight(360)
         self.axes = self.figure.add_axes(_AXES_BOX)
         self.colorbar_axes = self.figure.add_axes(_COLORBAR_BOX)
         self.view: PlotView | None = None
@@ -249,7 +249,8 @@ class FeaturePlot(Gestures):
 
     def save(self, path) -> None:
         """Write the figure (PNG, SVG, PDF: by the file's extension)."""
-        self.figure.savefig(path, facecolor=self.figure.get_facecolor())
+        # "tight": axis labels are kept whole even when the docked canvas is short.
+        self.figure.savefig(path, facecolor=self.figure.get_facecolor(), bbox_inches="tight", pad_inches=0.08)
 
 
 def _outline(region: explore.Region) -> tuple[np.ndarray, np.ndarray]:
