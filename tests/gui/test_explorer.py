@@ -125,6 +125,7 @@ def test_hover_on_the_image_marks_its_pixel(photo_viewer, qtbot):
     viewer, image = photo_viewer
     explorer = ncq.feature_explorer(viewer)
     native = viewer.window._qt_viewer.canvas._scene_canvas.native
+    qtbot.mouseMove(native, QPoint(native.width() // 2 - 20, native.height() // 2 + 15))
     centre = QPoint(native.width() // 2 + 7, native.height() // 2 - 5)
     qtbot.mouseMove(native, centre)
     qtbot.waitUntil(lambda: len(explorer.plot._marker.get_xdata()) == 1, timeout=5000)

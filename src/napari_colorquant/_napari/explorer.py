@@ -52,8 +52,13 @@ def explorer_for(viewer) -> FeatureExplorer:
     explorer = _EXPLORERS.get(id(viewer))
     if explorer is None or explorer.viewer is not viewer:
         explorer = FeatureExplorer(viewer)
-        viewer.window.add_dock_widget(explorer, name=DOCK_NAME, area="right")
+        # A tab next to the clustering widget: stacked under it, both would be squeezed on a laptop screen.
+        viewer.window.add_dock_widget(explorer, name=DOCK_NAME, area="right", tabify=True)
         _EXPLORERS[id(viewer)] = explorer
+        # Let the new dock take its room now, so that a view reset after the run fits the smaller canvas.
+        from qtpy.QtWidgets import QApplication
+
+        QApplication.processEvents()
     return explorer
 
 
@@ -146,18 +151,24 @@ class FeatureExplorer(LayerActions, Brushing, QWidget):
         self.brush_layer.setToolTip("A Shapes or Labels layer drawn on the image: its pixels' density is overlaid")
         self.status = QLabel("Run a clustering to explore its feature space.")
         self.status.setWordWrap(True)
-        top = QHBoxLayout()
-        for text, widget in (("x", self.x_axis), ("y", self.y_axis), ("ellipse", self.confidence), ("tool", self.tool),
-                             ("brush", self.brush_layer)):  # fmt: skip
-            top.addWidget(QLabel(text))
-            top.addWidget(widget)
-        bottom = QHBoxLayout()
-        for widget in (self.export_button, self.pairs_button, QLabel("min size"), self.min_size, self.objects_button):
-            bottom.addWidget(widget)
+        # Short rows: the dock must stay narrow enough to leave the canvas its width.
+        rows = [(("x", self.x_axis), ("y", self.y_axis), ("ellipse", self.confidence)),
+                (("tool", self.tool), ("brush", self.brush_layer))]  # fmt: skip
         layout = QVBoxLayout(self)
-        layout.addLayout(top)
+        for row in rows:
+            line = QHBoxLayout()
+            for text, widget in row:
+                line.addWidget(QLabel(text))
+                line.addWidget(widget)
+            layout.addLayout(line)
+        self.plot.canvas.setMinimumWidth(240)
         layout.addWidget(self.plot.canvas, stretch=3)
-        layout.addLayout(bottom)
+        actions = ((self.export_button, self.pairs_button), (QLabel("min size"), self.min_size, self.objects_button))
+        for widgets in actions:
+            line = QHBoxLayout()
+            for widget in widgets:
+                line.addWidget(widget)
+            layout.addLayout(line)
         layout.addWidget(self.table, stretch=2)
         layout.addWidget(self.status)
         self.x_axis.currentIndexChanged.connect(self._on_axes_changed)
