@@ -11,6 +11,7 @@ import pytest
 
 from napari_colorquant._napari import launch
 from napari_colorquant.cli import build_parser, main
+from napari_colorquant.params import MAX_CLUSTERS
 from napari_colorquant.samples import load_sample
 
 
@@ -26,10 +27,13 @@ def test_sample_names_are_the_same_in_cli_and_viewer():
 
 def test_too_many_clusters_is_a_one_line_error(capsys):
     with pytest.raises(SystemExit) as stop:
-        launch.main(["--sample", "plate", "-k", "300"])
+        launch.main(["--sample", "plate", "-k", str(MAX_CLUSTERS + 1)])
     assert stop.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert err[-1] == "napari-colorquant-viewer: error: -k/--clusters must be between 1 and 255, got 300"
+    # one K limit: the parameter record's, as in the CLI and the widget
+    assert err[-1] == (
+        f"napari-colorquant-viewer: error: -k/--clusters must be between 1 and {MAX_CLUSTERS}, got {MAX_CLUSTERS + 1}"
+    )
     assert not any("Traceback" in line for line in err)
 
 

@@ -339,6 +339,28 @@ CHROMA_SPACES = tuple(name for name, space in REGISTRY.items() if space.chroma)
 FEATURE_NAMES = {name: space.feature_names for name, space in REGISTRY.items() if space.feature_names}
 
 
+def spaces_for(kind: str) -> tuple[str, ...]:
+    """The colour spaces a user is offered for an input kind, in registry order.
+
+    ``"channels"`` takes any input as it is, so it is offered only for channel stacks
+    (for RGB it is ``"rgb"``, for gray ``"gray"``).
+
+    Parameters
+    ----------
+    kind : {"gray", "rgb", "channels"}
+        The input kind (:attr:`~napari_colorquant.pixels.ImageLayout.kind`).
+
+    Returns
+    -------
+    tuple of str
+    """
+    return tuple(
+        name
+        for name, space in REGISTRY.items()
+        if kind in space.input_kinds and (name != "channels" or kind == "channels")
+    )
+
+
 def get_color_space(name: str) -> ColorSpace:
     """The registry entry of a colour space.
 

@@ -26,7 +26,8 @@ from .methods import ENGINES, METHODS
 from .pixels import DEFAULT_MAX_SAMPLES
 
 #: Largest number of clusters: labels are stored as uint16 (0 is kept for masked pixels).
-#: Indexed PNG output holds at most 256 colours; above that the CLI writes a full-colour image.
+#: The one K limit of the CLI, the widget and the viewer launcher. Indexed PNG output holds at most 256 colours:
+#: above that the CLI writes a full-colour image, and the napari writer refuses a labels PNG, saying to use .tif.
 MAX_CLUSTERS = 65535
 #: Default iteration cap: a cap, not a stopping rule; the fits stop on ``DEFAULT_EPSILON`` long before on real images.
 DEFAULT_MAX_ITER = 300
@@ -138,7 +139,12 @@ class ClusterParameters:
     method: str = _spec(
         "kmeans", "k-means (nearest centre) or EM (Gaussian mixture, soft clusters)", str, choices=METHODS
     )
-    color_space: str = _spec("auto", "feature space the pixels are clustered in", str, choices=COLOR_SPACE_CHOICES)
+    color_space: str = _spec(
+        "auto",
+        "feature space the pixels are clustered in ('-chroma': cluster colour only; each pixel keeps its luminance)",
+        str,
+        choices=COLOR_SPACE_CHOICES,
+    )
     channel_axis: int | None = _spec(
         None,
         "axis holding channels, clustered as features (default: RGB if the last axis has 3 or 4 entries, else gray)",

@@ -1,86 +1,106 @@
 """The widget's magicgui controls: layer pickers and the clustering parameters.
 
-Parameter controls are made from one table (:data:`PARAMETER_SPECS`) whose
-choice lists come from the core (methods, inits, covariances, colour spaces), so
-no list of names is copied here. Layer pickers hold layers, not names: a renamed
-layer stays selected.
+The parameter controls are made from the parameter record,
+:meth:`~napari_colorquant.params.ClusterParameters.fields`: each field's default, help
+(the tooltip), choices and bounds come from there, so adding a field to the record adds
+its control here (a combo box for choices, else a spin box), as it adds a CLI option.
+This module keeps only how a control *looks*: its label, the names shown for choices,
+the arrow step of a float box, which method it belongs to, and whether it sits under
+"advanced". Layer pickers hold layers, not names: a renamed layer stays selected.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from magicgui.widgets import CheckBox, ComboBox, FloatSpinBox, Select, SpinBox, Widget
 from napari.layers import Image, Labels, Layer, Shapes
 
-from ..colorspaces import COLOR_SPACES
-from ..em import COVARIANCE_TYPES
-from ..model import METHODS
-from ..params import DEFAULT_EPSILON, DEFAULT_MAX_ITER, NOTEBOOK_CRITERIA
-from ..quantize import INITS
+from ..colorspaces import spaces_for
+from ..params import NOTEBOOK_CRITERIA, ClusterParameters, ParameterField
 
 FEATURE_VIEWS = ("separate window", "same viewer", "none")
 POSTERIOR_CHOICES = ("none", "max posterior", "per cluster")
 SCOPES = ("whole stack", "current slice", "every n-th frame")
 #: Axis labels that name a channel axis (compared lower-case).
 CHANNEL_AXIS_NAMES = ("c", "ch", "channel", "channels")
-METHOD_LABELS = {"kmeans": "k-means", "em": "EM (Gaussian mixture)"}
-MAX_CLUSTERS = 255  # labels are stored as uint8 in indexed PNGs
-_RGB_SPACES = tuple(space for space in COLOR_SPACES if space != "channels")
+#: Parameters whose control depends on the image layer; made by :class:`Controls` from the record's choices.
+LAYER_PICKED = ("channel_axis", "color_space")
+#: Labels that differ from the parameter's name (underscores read as spaces).
+LABELS = {"n_clusters": "clusters (K)", "max_iter": "max iterations", "color_space": "feature space",
+          "reg_covar": "EM regularisation", "max_samples": "sample above"}  # fmt: skip
+#: Names shown for choices (the value passed on stays the record's).
+CHOICE_LABELS = {"kmeans": "k-means", "em": "EM (Gaussian mixture)"}
+#: Arrow step of float spin boxes (others: 0.1).
+STEPS = {"epsilon": 0.05, "reg_covar": 1e-6}
+#: Parameters shown only while this method is selected.
+ONLY_FOR_METHOD = {"covariance": "em", "reg_covar": "em"}
+#: Parameters shown only with "advanced" ticked (the widget must fit a laptop screen with its report).
+ADVANCED = ("attempts", "init", "seed", "engine", "reg_covar", "max_samples")
+#: Spin boxes need bounds; a field the record leaves unbounded gets Qt's largest int, and a float box this
+#: (a spin box is as wide as its largest value's text).
+INT_LIMIT = 2**31 - 1
+FLOAT_LIMIT = 1e6
+#: What an optional number's lowest value (None) means, in its label.
+NONE_TEXT = "never"
 
 
-@dataclass(frozen=True)
-class ParameterSpec:
-    """How one clustering parameter is shown: widget kind, label, default, bounds, choices, help."""
+def make_control(spec: ParameterField) -> Widget:
+    """A magicgui widget for one parameter of the record: a combo box for choices, else a (float) spin box.
 
-    name: str
-    label: str
-    default: Any
-    tooltip: str
-    choices: tuple = ()
-    minimum: float | None = None
-    maximum: float | None = None
-    step: float | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    Parameters
+    ----------
+    spec : ParameterField
+        The field's description (:meth:`~napari_colorquant.params.ClusterParameters.field`).
 
-
-PARAMETER_SPECS = (
-    ParameterSpec("method", "method", "kmeans", "k-means: nearest centre. EM: Gaussian mixture, soft clusters.",
-                  choices=tuple((METHOD_LABELS.get(m, m), m) for m in METHODS)),
-    ParameterSpec("n_clusters", "clusters (K)", 8, "Number of clusters = number of colours in the quantized image.",
-                  minimum=1, maximum=MAX_CLUSTERS),
-    ParameterSpec("covariance", "covariance", "full", "EM covariance type: full ellipses, axis-aligned, or round.",
-                  choices=COVARIANCE_TYPES),
-    ParameterSpec("max_iter", "max iterations", DEFAULT_MAX_ITER, "Iteration cap; the default tolerance stops the "
-                  "fit at convergence long before it (the notebook used 10).", minimum=1, maximum=10000),
-    ParameterSpec("epsilon", "epsilon", DEFAULT_EPSILON, "Convergence tolerance. k-means: stop when no centre moves "
-                  "more than this. EM: stop when the log-likelihood grows by less than epsilon x its size "
-                  "(0: never). The notebook used 0.2.", minimum=0.0, maximum=1e6, step=0.05),
-    ParameterSpec("attempts", "attempts", 1, "Independent k-means starts; the best (lowest inertia) is kept.",
-                  minimum=1, maximum=100),
-    ParameterSpec("init", "init", "auto", "Initial centres: auto (exact optimum for one feature, else "
-                  "k-means++), k-means++ spreading, random pixels, or optimal (exact 1-D k-means).", choices=INITS),
-    ParameterSpec("seed", "seed", 0, "Random seed: the same seed gives the same result.", minimum=0,
-                  maximum=2**31 - 1),
-)  # fmt: skip
-
-
-def make_control(spec: ParameterSpec) -> Widget:
-    """A magicgui widget for one parameter: a combo box for choices, else a (float) spin box."""
-    common = dict(name=spec.name, label=spec.label, value=spec.default, tooltip=spec.tooltip)
+    Returns
+    -------
+    magicgui.widgets.Widget
+        Named after the parameter; its tooltip is the field's help.
+    """
+    common = dict(name=spec.name, label=LABELS.get(spec.name, spec.name.replace("_", " ")), tooltip=spec.help)
     if spec.choices:
-        return ComboBox(choices=list(spec.choices), **common)
-    if isinstance(spec.default, float):
+        choices = [(CHOICE_LABELS.get(choice, choice), choice) for choice in spec.choices]
+        return ComboBox(choices=choices, value=spec.default, **common)
+    if spec.type is float:
+        step = STEPS.get(spec.name, 0.1)
         # Qt rounds a value to the box's decimals, and magicgui sets the decimals from the step: a first step as
-        # small as the default gives enough of them to show 1e-6, then the arrows get the spec's step.
-        fine = min(x for x in (spec.step, spec.default, 1.0) if x)
-        widget = FloatSpinBox(min=spec.minimum, max=spec.maximum, step=fine, **common)
-        widget.step = spec.step
+        # small as the default gives enough of them to show 1e-6, then the arrows get the usual step.
+        fine = min(x for x in (step, spec.default, 1.0) if x)
+        maximum = FLOAT_LIMIT if spec.maximum is None else spec.maximum
+        widget = FloatSpinBox(min=spec.minimum, max=maximum, step=fine, value=spec.default, **common)
+        widget.step = step
         widget.value = spec.default
         return widget
-    return SpinBox(min=spec.minimum, max=spec.maximum, **common)
+    low = -INT_LIMIT if spec.minimum is None else int(spec.minimum)
+    high = INT_LIMIT if spec.maximum is None else int(spec.maximum)
+    if not spec.optional:
+        return SpinBox(min=low, max=high, value=spec.default, **common)
+    # None is the box's lowest value, one below the field's minimum; the label says so.
+    common["label"] += f" ({low - 1}: {NONE_TEXT})"
+    return SpinBox(min=low - 1, max=high, value=low - 1 if spec.default is None else spec.default, **common)
+
+
+def control_value(spec: ParameterField, widget: Widget) -> Any:
+    """The parameter value a control holds, typed as the record wants it (None for an optional box at its bottom).
+
+    Parameters
+    ----------
+    spec : ParameterField
+    widget : magicgui.widgets.Widget
+        The control :func:`make_control` made for ``spec``.
+
+    Returns
+    -------
+    object
+    """
+    value = widget.value
+    if spec.choices:
+        return value
+    if spec.optional and value == widget.min:
+        return None
+    return spec.type(value)
 
 
 class Controls:
@@ -96,13 +116,15 @@ class Controls:
     def __init__(self, viewer, method: str = "kmeans") -> None:
         self._viewer = viewer
         self._make_layer_pickers()
-        self.parameters = {spec.name: make_control(spec) for spec in PARAMETER_SPECS}
+        self._fields = {spec.name: spec for spec in ClusterParameters.fields() if spec.name not in LAYER_PICKED}
+        self.parameters = {name: make_control(spec) for name, spec in self._fields.items()}
         self.parameters["method"].value = method
         self._make_run_options()
         self.image.changed.connect(self._on_image_changed)
         self.channels.changed.connect(lambda: self.color_space.reset_choices())
         self.channel_axis.changed.connect(self._on_channel_axis_changed)
         self.scope.changed.connect(self.update_visibility)
+        self.advanced.changed.connect(self.update_visibility)
         self.parameters["method"].changed.connect(self.update_visibility)
 
     def _make_layer_pickers(self) -> None:
@@ -126,8 +148,8 @@ class Controls:
             choices=self._channel_axis_choices,
             nullable=True,
             value=None,
-            tooltip="Axis of the image layer that holds channels (a CYX or CZYX stack in one layer): its "
-            "channels become the features. Empty: gray. Picked from the layer's axis labels ('c', 'channel').",
+            tooltip=ClusterParameters.field("channel_axis").help
+            + ". Picked from the layer's axis labels ('c', 'channel'); empty: none.",
         )
         self.mask = ComboBox(
             name="mask",
@@ -149,10 +171,9 @@ class Controls:
     def _make_run_options(self) -> None:
         self.color_space = ComboBox(
             name="color_space",
-            label="feature space",
+            label=LABELS["color_space"],
             choices=self._space_choices,
-            tooltip="Space the pixels are clustered in. Chroma-only: cluster Cr/Cb or a/b "
-            "and keep each pixel's Y or L* (only for RGB layers).",
+            tooltip=ClusterParameters.field("color_space").help,
         )
         self.scope = ComboBox(
             name="scope",
@@ -190,8 +211,9 @@ class Controls:
             name="notebook_criteria",
             label="notebook criteria",
             value=False,
-            tooltip="The course notebook's termination criteria: at most 10 iterations, epsilon 0.2 (fast, not "
-            "converged). Unticked: the defaults, which run to convergence.",
+            tooltip="The course notebook's termination criteria: "
+            + ", ".join(f"{name} {value}" for name, value in NOTEBOOK_CRITERIA.items())
+            + " (fast, not converged). Unticked: the defaults, which run to convergence.",
         )
         self.notebook_criteria.changed.connect(self._on_notebook_criteria)
         self.live = CheckBox(
@@ -201,6 +223,12 @@ class Controls:
             tooltip="Re-run by itself when K, the feature space or the method changes "
             "(only while a run takes under half a second).",
         )
+        self.advanced = CheckBox(
+            name="advanced",
+            label="advanced",
+            value=False,
+            tooltip="Show the rarely changed parameters: " + ", ".join(ADVANCED) + ".",
+        )
 
     def __getattr__(self, name: str):
         parameters = self.__dict__.get("parameters", {})
@@ -209,20 +237,34 @@ class Controls:
         raise AttributeError(name)
 
     def input_widgets(self) -> list[Widget]:
-        """The controls above the Run button, in display order."""
-        p = self.parameters
-        return [self.image, self.channel_axis, self.channels, p["method"], p["n_clusters"], self.color_space,
-                p["covariance"], p["max_iter"], p["epsilon"], self.notebook_criteria, p["attempts"], p["init"],
-                p["seed"], self.mask, self.scope, self.frame_step, self.posterior, self.feature_view,
-                self.live]  # fmt: skip
+        """The controls above the Run button, in display order: layers, the record's parameters, run options.
+
+        Returns
+        -------
+        list of magicgui.widgets.Widget
+        """
+        after = {"epsilon": [self.notebook_criteria]}
+        basic: list[Widget] = []
+        advanced: list[Widget] = []
+        for name in ClusterParameters.__dataclass_fields__:
+            if name == "channel_axis":
+                continue  # a layer picker, above
+            widget = self.color_space if name == "color_space" else self.parameters[name]
+            (advanced if name in ADVANCED else basic).extend([widget, *after.get(name, [])])
+        layers = [self.image, self.channel_axis, self.channels]
+        options = [self.mask, self.scope, self.frame_step, self.posterior, self.feature_view, self.live]
+        return [*layers, *basic, *options, self.advanced, *advanced]
 
     def params(self) -> dict[str, Any]:
-        """Clustering parameters as :func:`napari_colorquant.quantize` takes them."""
-        values = {name: widget.value for name, widget in self.parameters.items()}
+        """Clustering parameters as :func:`napari_colorquant.quantize` takes them (the channel axis apart).
+
+        Returns
+        -------
+        dict
+            One entry per field of :class:`~napari_colorquant.params.ClusterParameters` but ``channel_axis``.
+        """
+        values = {name: control_value(self._fields[name], widget) for name, widget in self.parameters.items()}
         values["color_space"] = self.color_space.value
-        for spec in PARAMETER_SPECS:
-            if not spec.choices:
-                values[spec.name] = type(spec.default)(values[spec.name])
         return values
 
     def reset_choices(self, *_) -> None:
@@ -267,15 +309,18 @@ class Controls:
 
     def _space_choices(self, widget=None) -> list[str]:
         layer = self.image.value if "image" in self.__dict__ else None
+        offered = ClusterParameters.field("color_space").choices  # "auto", then the registry's spaces
         if layer is None:
-            return ["auto"]
+            return [offered[0]]
         if layer.rgb:
-            return ["auto", *_RGB_SPACES]
-        if "channels" in self.__dict__ and self.channels.value:
-            return ["auto", "channels"]
-        if "channel_axis" in self.__dict__ and self.channel_axis.value is not None:
-            return ["auto", "channels"]
-        return ["auto", "gray"]
+            kind = "rgb"
+        elif ("channels" in self.__dict__ and self.channels.value) or (
+            "channel_axis" in self.__dict__ and self.channel_axis.value is not None
+        ):
+            kind = "channels"
+        else:
+            kind = "gray"
+        return [offered[0], *(space for space in offered[1:] if space in spaces_for(kind))]
 
     def _on_image_changed(self, *_) -> None:
         self.channel_axis.reset_choices()
@@ -285,19 +330,21 @@ class Controls:
         self.update_visibility()
 
     def _on_notebook_criteria(self, checked: bool) -> None:
-        values = NOTEBOOK_CRITERIA if checked else {"max_iter": DEFAULT_MAX_ITER, "epsilon": DEFAULT_EPSILON}
-        for name, value in values.items():
-            self.parameters[name].value = value
+        for name, value in NOTEBOOK_CRITERIA.items():
+            self.parameters[name].value = value if checked else ClusterParameters.field(name).default
 
     def _on_channel_axis_changed(self, *_) -> None:
         self.channels.reset_choices()
         self.color_space.reset_choices()
 
     def update_visibility(self, *_) -> None:
-        """Show method-specific and nD-only controls only when they apply."""
-        is_em = self.parameters["method"].value == "em"
-        self.parameters["covariance"].visible = is_em
-        self.posterior.visible = is_em
+        """Show method-specific, advanced and nD-only controls only when they apply."""
+        method = self.parameters["method"].value
+        for name, widget in self.parameters.items():
+            widget.visible = ONLY_FOR_METHOD.get(name, method) == method and (
+                name not in ADVANCED or self.advanced.value
+            )
+        self.posterior.visible = method == "em"
         layer = self.image.value
         stack = layer is not None and layer.ndim > 2 and not layer.multiscale
         self.scope.visible = stack

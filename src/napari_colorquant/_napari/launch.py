@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Sequence
 
+from ..params import MAX_CLUSTERS
 from ..samples import SAMPLE_ALIASES, SAMPLES, canonical_sample
 
 WIDGETS = {"kmeans": "K-means clustering", "em": "EM clustering"}
@@ -20,7 +21,6 @@ WIDGETS = {"kmeans": "K-means clustering", "em": "EM clustering"}
 NAPARI_SAMPLES = {"china": "photo", "flower": "flower", "plate": "plate", "kidney": "fluorescence"}
 #: K preset per sample when ``-k`` is not given: the plate is a binarization exercise.
 DEFAULT_CLUSTERS = {"plate": 2}
-MAX_CLUSTERS = 255  # the widget's bound (labels fit an 8-bit indexed PNG)
 #: Window size the viewer opens with, shrunk to the screen when the screen is smaller.
 WINDOW_SIZE = (1500, 950)
 
