@@ -24,6 +24,11 @@ def test_equals_multiotsu_partition(request, name, n_clusters):
     from skimage.filters import threshold_multiotsu
 
     image = request.getfixturevalue(name)
+    if n_clusters == 5:
+        # Multi-Otsu (the reference) searches levels**(classes - 1) threshold sets: 256 levels and 5 classes cost
+        # ~4 s of CPU per image, 64 levels 256x less; the 1-D optimum runs the same way on any number of distinct
+        # values. (At 128 levels multi-Otsu's float32 sums pick a camera partition 5e-6 above the optimum.)
+        image = np.asarray(image) // 4
     values, counts = _histogram(image)
     fit = optimal_kmeans_1d(values, counts, n_clusters)
     thresholds = threshold_multiotsu(image, classes=n_clusters)
@@ -42,6 +47,8 @@ def _inertia(values: np.ndarray, counts: np.ndarray, centers: np.ndarray) -> flo
 @pytest.mark.parametrize("n_clusters", [2, 4, 7])
 def test_inertia_never_above_lloyd(request, name, n_clusters):
     image = request.getfixturevalue(name)
+    if name == "camera":
+        image = np.asarray(image)[::2, ::2]  # 255 of its 256 grey levels, a quarter of the pixels for cv2.kmeans
     values, counts = _histogram(image)
     fit = optimal_kmeans_1d(values, counts, n_clusters)
     assert fit.inertia == pytest.approx(_inertia(values, counts, fit.centers), rel=1e-9)
