@@ -255,3 +255,29 @@ def test_region_values_are_the_pixels_of_the_region(photo, photo_run):
     assert counts.sum() == region.sum()
     with pytest.raises(ValueError, match="pixel grid"):
         explore.region_values(data, region[1:])
+
+
+@pytest.mark.parametrize("dense_cells", [explore._PLANE_DENSE_KEYS, 0])
+def test_selection_by_distinct_pairs_matches_every_pixel(monkeypatch, dense_cells):
+    from skimage.measure import points_in_poly
+
+    monkeypatch.setattr(explore, "_PLANE_DENSE_KEYS", dense_cells)  # 0: the sorting path
+    rng = np.random.default_rng(3)
+    image = rng.integers(0, 256, size=(300, 300, 3), dtype=np.uint8)  # ~90,000 distinct colours
+    data = explore.feature_data(ncq.quantize(image, 3, max_iter=2), image)
+    assert data.values.shape[0] >= explore._PLANE_MIN_VALUES
+    polygon = [(20.5, 30.5), (240.5, 60.5), (130.5, 250.5)]
+    selection = (
+        explore.Selection()
+        .then(explore.Region("polygon", (0, 1), polygon))
+        .then(explore.Region("rectangle", (1, 2), [(0.5, 0.5), (90.5, 200.5)]), "subtract")
+        .then(explore.Region("interval", (2, 2), [(250.5, 255.5)]), "add")
+    )
+    per_value = explore.selected_values(data, selection)
+    assert data._planes[(0, 1)] is not None and data._planes[(2, 2)] is not None  # the pair path was taken
+    np.testing.assert_array_equal(per_value, selection.contains(data.features))
+    pixels = image.reshape(-1, 3).astype(float)
+    box = (pixels[:, 1] >= 0.5) & (pixels[:, 1] <= 90.5) & (pixels[:, 2] >= 0.5) & (pixels[:, 2] <= 200.5)
+    expected = (points_in_poly(pixels[:, :2], np.array(polygon)) & ~box) | (pixels[:, 2] >= 250.5)
+    mask = explore.selection_pixels(data, per_value)
+    np.testing.assert_array_equal(mask.reshape(-1).astype(bool), expected)
