@@ -136,6 +136,46 @@ def test_hover_on_the_image_marks_its_pixel(photo_viewer, qtbot):
     assert explorer.plot._marker.get_ydata()[0] == pytest.approx(b)
 
 
+def _marker_red_near(canvas, widget_point, radius: int = 4) -> bool:
+    """The canvas' drawn pixels hold the marker's red (#ff3b30) within ``radius`` pixels of a widget point."""
+    ratio = canvas.device_pixel_ratio or 1.0
+    pixels = np.asarray(canvas.buffer_rgba())[..., :3].astype(int)
+    col, row = round(widget_point[0] * ratio), round(widget_point[1] * ratio)
+    window = pixels[max(row - radius, 0) : row + radius + 1, max(col - radius, 0) : col + radius + 1]
+    return bool((np.abs(window - (255, 59, 48)).sum(axis=-1) < 40).any())
+
+
+def test_hover_blits_only_the_marker(photo_viewer, qtbot):
+    from qtpy.QtCore import QPoint
+    from qtpy.QtWidgets import QApplication
+
+    viewer, image = photo_viewer
+    explorer = ncq.feature_explorer(viewer)
+    plot = explorer.plot
+    plot.canvas.draw()
+    QApplication.processEvents()  # no full draw pending
+    full_draws = []
+    plot.canvas.mpl_connect("draw_event", lambda event: full_draws.append(event))
+    native = viewer.window._qt_viewer.canvas._scene_canvas.native
+    layer = viewer.layers["astro"]
+    marked = []
+    # The first move over a new window only enters it; each later one moves napari's cursor.
+    for dx, dy in ((0, 0), (-20, 15), (25, -30)):
+        before = viewer.cursor.position
+        qtbot.mouseMove(native, QPoint(native.width() // 2 + dx, native.height() // 2 + dy))
+        if (dx, dy) == (0, 0):
+            continue
+        qtbot.waitUntil(lambda before=before: viewer.cursor.position != before, timeout=5000)
+        row, col = np.round(layer.world_to_data(viewer.cursor.position)).astype(int)[-2:]
+        g, b = float(image[row, col, 1]), float(image[row, col, 2])  # the default axes are G and B
+        qtbot.waitUntil(lambda g=g, b=b: tuple(plot._marker.get_xydata().ravel()) == (g, b), timeout=5000)
+        marked.append(plot.data_to_widget(g, b))
+        assert _marker_red_near(plot.canvas, marked[-1])
+    assert full_draws == []  # hovering never redrew the whole figure
+    if np.hypot(*np.subtract(*marked)) > 12:  # the first mark was wiped by restoring the background
+        assert not _marker_red_near(plot.canvas, marked[0])
+
+
 def test_python_surface_merge_mask_objects(photo_viewer):
     from scipy import ndimage
 
@@ -268,3 +308,80 @@ def test_one_layer_with_a_channel_axis(make_napari_viewer, dock, run_and_wait, k
     assert sorted(grid.pair_axes) == [(0, 1), (0, 2), (1, 2)]
     point = explorer.pixel_point(layer.data_to_world((1, 0, 10, 20)))
     assert point == (pytest.approx(stack[1, 0, 10, 20]), pytest.approx(stack[1, 2, 10, 20]))
+
+
+def test_big_image_selection_and_brush_run_in_a_worker(photo_viewer, qtbot, monkeypatch):
+    from skimage.measure import points_in_poly
+
+    from napari_colorquant._napari import explorer_background
+
+    monkeypatch.setattr(explorer_background, "BACKGROUND_PIXELS", 1)  # every image counts as big
+    viewer, image = photo_viewer
+    explorer = ncq.feature_explorer(viewer)
+    explorer.show_axes(0, 1)
+    drawn = [(30.3, 20.2), (220.4, 30.1), (200.2, 200.3), (40.1, 150.2)]
+    _drag(explorer, drawn)
+    # The gesture returned before the lookup: the panel says it is busy, the event loop runs on.
+    assert explorer.busy and not explorer.busy_bar.isHidden()
+    assert "selecting" in explorer.status.text()
+    qtbot.waitUntil(lambda: not explorer.busy, timeout=10_000)
+    assert explorer.busy_bar.isHidden()
+    layer = viewer.layers["astro selection"]
+    vertices = np.array(layer.metadata["colorquant"]["selection"][0]["points"])
+    expected = points_in_poly(image.reshape(-1, 3)[:, :2].astype(float), vertices).reshape(image.shape[:2])
+    assert 0 < expected.sum() < expected.size
+    np.testing.assert_array_equal(np.asarray(layer.data).astype(bool), expected)
+    # Brushing counts its region in a worker too.
+    viewer.add_shapes([np.array([[10, 20], [10, 70], [60, 70], [60, 20]])], shape_type="rectangle", name="region")
+    explorer.brush_layer.setCurrentText("region")
+    assert explorer.busy
+    qtbot.waitUntil(lambda: not explorer.busy and explorer.plot._brush is not None, timeout=10_000)
+    region = viewer.layers["region"].to_labels(labels_shape=image.shape[:2]) > 0
+    pixels = image[region].astype(float)
+    xe, ye = explorer.plot.axes.get_xlim(), explorer.plot.axes.get_ylim()
+    expected_overlay = np.histogram2d(pixels[:, 0], pixels[:, 1], bins=256, range=(xe, ye))[0].T
+    np.testing.assert_array_equal(explorer.plot._brush.get_array().filled(0), expected_overlay)
+
+
+def test_pyramid_density_from_fitted_level_and_lazy_full_resolution_selection(
+    make_napari_viewer, dock, run_and_wait, astronaut, monkeypatch
+):
+    da = pytest.importorskip("dask.array")
+    from skimage.measure import points_in_poly
+
+    import napari_colorquant.lazy as lazy
+
+    # A big pyramid is fitted on a coarse level; this small one is told to do the same.
+    monkeypatch.setattr(lazy, "pick_level", lambda shapes, pixel_budget=None: 1)
+    viewer = make_napari_viewer()
+    full = np.ascontiguousarray(astronaut[::2, ::2])  # 256 x 256
+    levels = [full, np.ascontiguousarray(full[::2, ::2])]
+    source = viewer.add_image(levels, multiscale=True, rgb=True, name="pyr", scale=(0.5, 0.5))
+    widget = dock(viewer)
+    widget.image.value = source
+    widget.n_clusters.value = 4
+    widget.feature_view.value = "none"
+    run_and_wait(widget)
+    explorer = ncq.feature_explorer(viewer)
+    assert explorer.data.model.params["fit_level"] == 1 and explorer.data.exact
+    # The density counts the fitted level's pixels: its distinct colours, each with its pixel count.
+    values, counts = np.unique(levels[1].reshape(-1, 3), axis=0, return_counts=True)
+    order = np.lexsort(explorer.data.values.T[::-1])
+    np.testing.assert_array_equal(explorer.data.values[order], values)
+    np.testing.assert_array_equal(explorer.data.counts[order], counts)
+    explorer.show_axes(0, 1)
+    polygon = [(30.3, 20.2), (220.4, 30.1), (200.2, 200.3), (40.1, 150.2)]
+    layer = explorer.select_polygon(polygon)
+    assert layer.multiscale and len(layer.data) == 2
+    assert all(isinstance(level, da.Array) for level in layer.data)  # computed only where napari shows it
+    for level, mask in zip(levels, layer.data, strict=True):
+        expected = points_in_poly(level.reshape(-1, 3)[:, :2].astype(float), np.array(polygon))
+        assert 0 < expected.sum() < expected.size
+        np.testing.assert_array_equal(np.asarray(mask).reshape(-1).astype(bool), expected)
+    np.testing.assert_allclose(layer.scale, source.scale)  # on the source's full-resolution grid
+    # Hovering a full-resolution position marks the fitted level's pixel there.
+    point = explorer.pixel_point(source.data_to_world((40, 60)))
+    assert point == (pytest.approx(levels[1][20, 30, 0]), pytest.approx(levels[1][20, 30, 1]))
+    objects = explorer.selection_to_objects(min_size=1)
+    expected = points_in_poly(levels[1].reshape(-1, 3)[:, :2].astype(float), np.array(polygon)).reshape(128, 128)
+    np.testing.assert_array_equal(np.asarray(objects.data) > 0, expected)

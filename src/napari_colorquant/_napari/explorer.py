@@ -17,6 +17,7 @@ from qtpy.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
     QLabel,
+    QProgressBar,
     QPushButton,
     QSpinBox,
     QVBoxLayout,
@@ -26,6 +27,7 @@ from qtpy.QtWidgets import (
 from .. import explore
 from .cluster_table import ClusterTable
 from .explorer_actions import LayerActions
+from .explorer_background import Background
 from .explorer_brush import Brushing
 from .explorer_gestures import TOOLS
 from .explorer_plot import FeaturePlot, PlotView
@@ -62,13 +64,13 @@ def explorer_for(viewer) -> FeatureExplorer:
     return explorer
 
 
-def show_outcome(viewer, job, output) -> FeatureExplorer | None:
-    """Hand a finished run of the clustering widget to the viewer's explorer (errors become notifications).
+def prepare_outcome(job, output) -> dict:
+    """What :meth:`FeatureExplorer.show_result` needs from a run, gathered in the run's worker thread.
 
-    ``job``: the widget's :class:`~.job.Job`; ``output``: the :class:`~napari_colorquant.workflows.RunOutput`.
+    The feature data (the run's counted table, or the lazy fit's merged histogram) and each distinct
+    value's label are the only parts that pass over pixels: they are made here, never on the GUI thread.
+    Returns the keyword arguments of ``show_result`` (or ``{"error": message}``).
     """
-    from napari.utils.notifications import show_error
-
     request, result = job.request, output.result
     data, mask, downsample = request.data, request.mask, None
     if request.levels is not None:  # a pyramid: the model was fitted on one level, whose labels the result holds
@@ -78,11 +80,28 @@ def show_outcome(viewer, job, output) -> FeatureExplorer | None:
         full = np.shape(request.levels[0])[: len(spatial)]
         downsample = [a / b for a, b in zip(full, spatial, strict=True)]
     try:
+        features = explore.feature_data(result, data, mask=mask, channel_axis=request.channel_axis)
+    except (ValueError, TypeError, MemoryError) as error:
+        return {"error": str(error)}
+    return dict(features=features, channel_names=job.source.channel_names or None, downsample=downsample,
+                geometry=job.source.geometry, layer_channel_axis=getattr(job.source, "channel_axis", None),
+                levels=request.levels)  # fmt: skip
+
+
+def show_outcome(viewer, job, output) -> FeatureExplorer | None:
+    """Hand a finished run of the clustering widget to the viewer's explorer (errors become notifications).
+
+    ``job``: the widget's :class:`~.job.Job`; ``output``: the :class:`~napari_colorquant.workflows.RunOutput`,
+    whose ``extra["explorer"]`` holds what :func:`prepare_outcome` made in the worker (made here otherwise).
+    """
+    from napari.utils.notifications import show_error
+
+    prepared = output.extra.get("explorer") or prepare_outcome(job, output)
+    try:
+        if "error" in prepared:
+            raise ValueError(prepared["error"])
         explorer = explorer_for(viewer)
-        explorer.show_result(result, job.layer, data=data, mask=mask, channel_axis=request.channel_axis,
-                             channel_names=job.source.channel_names or None, downsample=downsample,
-                             geometry=job.source.geometry,
-                             layer_channel_axis=getattr(job.source, "channel_axis", None))  # fmt: skip
+        explorer.show_result(output.result, job.layer, **prepared)
     except (ValueError, TypeError, MemoryError) as error:
         show_error(f"napari-colorquant explorer: {error}")
         return None
@@ -109,7 +128,7 @@ def axis_labels(model, channel_names: list[str] | None = None) -> tuple[list[str
     return names, labels
 
 
-class FeatureExplorer(LayerActions, Brushing, QWidget):
+class FeatureExplorer(LayerActions, Brushing, Background, QWidget):
     """Docked panel: the feature-space plot, a cluster table and actions that add layers."""
 
     def __init__(self, viewer) -> None:
@@ -127,8 +146,11 @@ class FeatureExplorer(LayerActions, Brushing, QWidget):
         self._downsample = None
         self._geometry: dict = {}
         self._layer_channel_axis = None
+        self._levels = None
+        self._init_background()
         self.plot = FeaturePlot()
-        self.plot.on_region = self.select_region
+        # A gesture's selection of a big image is looked up in a worker (the Python surface waits for it).
+        self.plot.on_region = lambda region, mode: self.select_region(region, mode, background=True)
         self.plot.on_cluster = lambda label: self.select_clusters([label])
         self.table = ClusterTable(self)
         self._build()
@@ -151,6 +173,11 @@ class FeatureExplorer(LayerActions, Brushing, QWidget):
         self.brush_layer.setToolTip("A Shapes or Labels layer drawn on the image: its pixels' density is overlaid")
         self.status = QLabel("Run a clustering to explore its feature space.")
         self.status.setWordWrap(True)
+        self.busy_bar = QProgressBar()
+        self.busy_bar.setRange(0, 0)  # busy, no percentage
+        self.busy_bar.setMaximumHeight(8)
+        self.busy_bar.setTextVisible(False)
+        self.busy_bar.hide()
         # Short rows: the dock must stay narrow enough to leave the canvas its width.
         rows = [(("x", self.x_axis), ("y", self.y_axis), ("ellipse", self.confidence)),
                 (("tool", self.tool), ("brush", self.brush_layer))]  # fmt: skip
@@ -170,6 +197,7 @@ class FeatureExplorer(LayerActions, Brushing, QWidget):
                 line.addWidget(widget)
             layout.addLayout(line)
         layout.addWidget(self.table, stretch=2)
+        layout.addWidget(self.busy_bar)
         layout.addWidget(self.status)
         self.x_axis.currentIndexChanged.connect(self._on_axes_changed)
         self.y_axis.currentIndexChanged.connect(self._on_axes_changed)
@@ -186,7 +214,7 @@ class FeatureExplorer(LayerActions, Brushing, QWidget):
     # --- results ---------------------------------------------------------------------------
     def show_result(
         self, result, source_layer, *, data=None, mask=None, channel_axis=None, channel_names=None, downsample=None,
-        geometry=None, layer_channel_axis=None,
+        geometry=None, layer_channel_axis=None, features=None, levels=None,
     ) -> None:  # fmt: skip
         """Show a run's feature space (called by the clustering widget after each run).
 
@@ -205,9 +233,16 @@ class FeatureExplorer(LayerActions, Brushing, QWidget):
             Placement of outputs on the pixel grid (scale, translate, rotate, shear, affine); default: the layer's.
         layer_channel_axis : int, optional
             The layer's own data axis holding the channels (one layer clustered by its channels).
+        features : FeatureData, optional
+            The run's feature data, already made (in the run's worker, see :func:`prepare_outcome`).
+        levels : list of arrays, optional
+            For a pyramid: every level, finest first (selections are lazy masks of each level).
         """
-        image = source_layer.data if data is None else data
-        self.data = explore.feature_data(result, image, mask=mask, channel_axis=channel_axis)
+        if features is None:
+            image = source_layer.data if data is None else data
+            features = explore.feature_data(result, image, mask=mask, channel_axis=channel_axis)
+        self.data = features
+        self._levels = None if levels is None else list(levels)
         self.result, self.source = result, source_layer
         self._downsample = None if downsample is None else np.asarray(downsample, np.float64)
         names = ("scale", "translate", "rotate", "shear", "affine")

@@ -51,31 +51,59 @@ class LayerActions:
 
         layer = self.output_layer(role)
         info = {"role": role, "source": self.source.name, **metadata}
-        if layer is not None:
+        multiscale = isinstance(data, list)  # a pyramid's levels: on the source's own grid
+        if layer is not None and layer.multiscale == multiscale:
             layer.data = data
             layer.metadata = {**layer.metadata, "colorquant": info}
             return layer
+        if layer is not None:
+            self.viewer.layers.remove(layer)
         geometry = dict(self._geometry)
-        if self._downsample is not None:
+        if self._downsample is not None and not multiscale:
             geometry["scale"] = np.asarray(geometry["scale"]) * self._downsample
         kwargs = {} if colormap is None else {"colormap": DirectLabelColormap(color_dict=colormap)}
         return self.viewer.add_labels(data, name=f"{self.source.name} {role}", metadata={"colorquant": info},
                                       opacity=0.7, **geometry, **kwargs)  # fmt: skip
 
     # --- actions (the public surface) ---------------------------------------------------------
-    def select_region(self, region: explore.Region, mode: str = "replace"):
-        """Apply one selection step and update the ``<image> selection`` layer; returns that layer."""
+    def select_region(self, region: explore.Region, mode: str = "replace", background: bool = False):
+        """Apply one selection step and update the ``<image> selection`` layer; returns that layer.
+
+        With ``background`` (the plot's gestures), an in-memory image of at least ``BACKGROUND_PIXELS``
+        pixels is looked up in a worker: the layer appears when it is done and None is returned.
+        """
+        from .explorer_background import BACKGROUND_PIXELS
+
         self._require()
         self.selection = self.selection.then(region, mode)
         self.plot.show_selection(self.selection.steps)
-        per_value = self.selection.contains(self.data.features)
-        mask = explore.selection_pixels(self.data, per_value, self.selection)
-        share = float(self.data.counts[per_value].sum()) / max(self.data.n_pixels, 1.0)
-        self.status.setText(
-            f"selection: {100 * share:.2f} % of the counted pixels ({len(self.selection.steps)} step(s))"
-        )
-        return self._put_layer("selection", mask, {"selection": self.selection.to_list(),
-                                                   "fraction": share}, SELECTION_COLOURS)  # fmt: skip
+        data, selection, levels = self.data, self.selection, self._levels
+
+        def compute():
+            per_value = explore.selected_values(data, selection)
+            share = float(data.counts[per_value].sum()) / max(data.n_pixels, 1.0)
+            if levels is not None:  # a pyramid: every level, lazily
+                return explore.selection_levels(data, selection, levels), share
+            return explore.selection_pixels(data, per_value, selection), share
+
+        def done(out):
+            return self._show_selection(selection, *out)
+
+        if background and not data.lazy and np.prod(data.spatial_shape) >= BACKGROUND_PIXELS:
+            n = int(np.prod(data.spatial_shape))
+            self._in_background("selection", compute, done, f"selecting… ({n:,} pixels)")
+            return None
+        return done(compute())
+
+    def _show_selection(self, selection: explore.Selection, mask, share: float):
+        self.status.setText(f"selection: {100 * share:.2f} % of the counted pixels ({len(selection.steps)} step(s))")
+        return self._put_layer("selection", mask, {"selection": selection.to_list(), "fraction": share},
+                               SELECTION_COLOURS)  # fmt: skip
+
+    def _fitted_level(self, levels):
+        """The level of a multiscale layer's data on the explorer's pixel grid (the fitted one)."""
+        grid = tuple(self.data.spatial_shape)
+        return next((level for level in levels if tuple(level.shape) == grid), levels[0])
 
     def select_polygon(self, vertices, mode: str = "replace"):
         """Select the pixels whose shown features fall inside ``vertices`` (in those features' units)."""
@@ -116,10 +144,7 @@ class LayerActions:
         if layer is None:
             raise ValueError(f"the layer {self.source.name!r} clusters was removed; run the clustering again")
         chosen = explore._check_labels(labels, self.data.model.n_clusters)
-        labels_image = layer.data
-        if layer.multiscale:  # the pyramid level the explorer works on (the fitted one)
-            grid = tuple(self.data.spatial_shape)
-            labels_image = next((level for level in layer.data if tuple(level.shape) == grid), layer.data[0])
+        labels_image = self._fitted_level(layer.data) if layer.multiscale else layer.data
         mask = explore.clusters_mask(labels_image, chosen, self.data.model.n_clusters)
         return self._put_layer("mask", mask, {"clusters": chosen}, SELECTION_COLOURS)
 
@@ -129,7 +154,10 @@ class LayerActions:
         selection = self.output_layer("selection")
         if selection is None or not self.selection.steps:
             raise ValueError("nothing is selected: draw a selection in the plot first")
-        found = explore.objects(selection.data, min_size)
+        mask = selection.data
+        if selection.multiscale:  # objects on the pyramid level the explorer works on (the fitted one)
+            mask = self._fitted_level(mask)
+        found = explore.objects(mask, min_size)
         meta = {"selection": self.selection.to_list(), "min_size": int(min_size), "n_objects": int(found.max())}
         return self._put_layer("objects", found, meta)
 

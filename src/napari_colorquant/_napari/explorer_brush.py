@@ -15,10 +15,12 @@ class Brushing:
     """Overlay a region's density on the plot and follow the region's edits."""
 
     # --- brushing ----------------------------------------------------------------------------
-    def brush(self, layer) -> float:
+    def brush(self, layer) -> float | None:
         """Overlay the density of the pixels inside a Shapes or Labels ``layer`` (None removes it).
 
-        The overlay follows the layer as it is edited. Returns the number of valid pixels inside.
+        The overlay follows the layer as it is edited. Returns the number of valid pixels inside, or
+        None when they are counted in a worker (a lazy image, or a region of at least ``BACKGROUND_PIXELS``
+        pixels): the overlay appears when the count is done.
         """
         self._require()
         if self._brushed is not None:
@@ -28,7 +30,9 @@ class Brushing:
             layer.events.data.connect(self._update_brush)
         return self._update_brush()
 
-    def _update_brush(self, *_) -> float:
+    def _update_brush(self, *_) -> float | None:
+        from .explorer_background import BACKGROUND_PIXELS
+
         layer = self._brushed
         if layer is None or self.data is None:
             self.plot.show_brush(None, None)
@@ -38,10 +42,21 @@ class Brushing:
             region = layer.to_labels(labels_shape=shape) > 0 if len(layer.data) else np.zeros(shape, bool)
         else:
             region = np.asarray(layer.data) != 0
-        features, counts = explore.region_values(self.data, region)
-        self.plot.show_brush(features, counts)
-        self.status.setText(f"brush {layer.name!r}: {counts.sum():,.0f} pixels")
-        return float(counts.sum())
+        data, name = self.data, layer.name
+
+        def done(out) -> float:
+            features, counts = out
+            self.plot.show_brush(features, counts)
+            self.status.setText(f"brush {name!r}: {counts.sum():,.0f} pixels")
+            return float(counts.sum())
+
+        def compute():
+            return explore.region_values(data, region)
+
+        if data.lazy or np.count_nonzero(region) >= BACKGROUND_PIXELS:  # a count of the region's pixels
+            self._in_background("brush", compute, done, f"counting the pixels of {name!r}…")
+            return None
+        return done(compute())
 
     def _refresh_brush_choices(self, *_) -> None:
         from napari.layers import Labels, Shapes

@@ -93,6 +93,8 @@ class FeaturePlot(Gestures):
         self._outlines: list = []
         self._brush = None
         self._press_xy = (0.0, 0.0)
+        self._background = None  # the drawn figure without the hover marker, for blitting
+        self.canvas.mpl_connect("draw_event", self._on_draw)
         self.canvas.mpl_connect("button_press_event", self._remember_modifiers)
         self.canvas.mpl_connect("pick_event", self._on_pick)
         self.canvas.mpl_connect("button_release_event", self._on_release)
@@ -101,6 +103,7 @@ class FeaturePlot(Gestures):
     def draw(self, view: PlotView) -> None:
         """Redraw everything for ``view``."""
         self.view = view
+        self._background = None
         self._outlines = []
         self._brush = None
         self.axes.clear()
@@ -114,8 +117,9 @@ class FeaturePlot(Gestures):
         else:
             self._draw_density(view)
         self.axes.set_title(view.title, color=_FOREGROUND, fontsize=10)
+        # Animated: left out of full draws (and exports), blitted over the cached background on hover.
         self._marker = self.axes.plot([], [], marker="+", markersize=18, markeredgewidth=2.0, color="#ff3b30",
-                                      linestyle="none", zorder=6, label="_hover")[0]  # fmt: skip
+                                      linestyle="none", zorder=6, label="_hover", animated=True)[0]  # fmt: skip
         self._make_selector()
         self.canvas.draw_idle()
 
@@ -207,6 +211,7 @@ class FeaturePlot(Gestures):
                 continue
             x, y = _outline(region)
             self._outlines += self.axes.plot(x, y, **style)
+        self._background = None
         self.canvas.draw_idle()
 
     def show_brush(self, features: np.ndarray | None, counts: np.ndarray | None) -> None:
@@ -214,6 +219,7 @@ class FeaturePlot(Gestures):
         if self._brush is not None:
             self._brush.remove()
             self._brush = None
+        self._background = None
         if self.view is None or features is None or len(counts) == 0:
             self.canvas.draw_idle()
             return
@@ -232,14 +238,29 @@ class FeaturePlot(Gestures):
         self.canvas.draw_idle()
 
     def mark(self, point) -> None:
-        """Mark one position ``(x, y)`` in the shown features (None hides the mark)."""
+        """Mark one position ``(x, y)`` in the shown features (None hides the mark).
+
+        Only the marker is redrawn (blitting): the figure drawn last is restored from its cached
+        pixels, the marker drawn over it and that rectangle repainted, whatever the density's size.
+        """
         if self._marker is None:
             return
         if point is None:
             self._marker.set_data([], [])
         else:
             self._marker.set_data([point[0]], [point[1]])
-        self.canvas.draw_idle()
+        if self._background is None:  # not drawn yet, or a full draw is pending: it will draw the marker
+            self.canvas.draw_idle()
+            return
+        self.canvas.restore_region(self._background)
+        self.axes.draw_artist(self._marker)
+        self.canvas.blit(self.axes.bbox)
+
+    def _on_draw(self, _event) -> None:
+        """After each full draw: keep its pixels (without the marker), then draw the marker over them."""
+        self._background = self.canvas.copy_from_bbox(self.figure.bbox)
+        if self._marker is not None and len(self._marker.get_xdata()):
+            self.axes.draw_artist(self._marker)
 
     def data_to_widget(self, x: float, y: float) -> tuple[float, float]:
         """Widget coordinates (logical pixels, origin top-left) of a point in data units (for tests and scripts)."""

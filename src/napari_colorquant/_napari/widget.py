@@ -23,7 +23,7 @@ from ..report import report_text
 from . import job as _job
 from . import layers as _layers
 from .controls import Controls, guess_channel_axis
-from .explorer import show_outcome
+from .explorer import prepare_outcome, show_outcome
 from .placer import Placer
 from .runner import Cancelled, Runner
 
@@ -282,6 +282,7 @@ def compute_run(job: _job.Job, runner: Runner) -> tuple:
     features = None
     if job.feature_view != "none":
         features = _layers.feature_space_layers(out.result, job.source, out.sample)
+    out.extra["explorer"] = prepare_outcome(job, out)  # the explorer's pixel pass, off the GUI thread
     runner.check()
     return job, out, tuples, features
 

@@ -1,0 +1,56 @@
+"""Pixel passes of the explorer off the GUI thread: a napari thread worker, the panel showing it is busy.
+
+A mixin of :class:`~.explorer.FeatureExplorer` (which holds ``status`` and ``busy_bar``). A selection
+reaching every pixel of a big image, or the count of a brushed region, runs in a worker; only the
+newest job of each kind lands (a quick second lasso replaces the first one's result).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+#: Images (or regions) with at least this many pixels are passed over in a worker; smaller ones take
+#: milliseconds, less than a worker's start-up.
+BACKGROUND_PIXELS = 2_000_000
+
+
+class Background:
+    """Start workers for the explorer's pixel passes and show that the panel is busy."""
+
+    def _init_background(self) -> None:
+        self._tokens: dict[str, int] = {}
+        self._running: set = set()
+
+    @property
+    def busy(self) -> bool:
+        """A selection or a brushed count is running in the background."""
+        return bool(self._running)
+
+    def _in_background(self, kind: str, compute: Callable, done: Callable, message: str) -> None:
+        """Run ``compute()`` in a worker, then ``done(value)`` on the GUI thread if no newer ``kind`` job started."""
+        from napari.qt.threading import create_worker
+        from napari.utils.notifications import show_error
+
+        token = self._tokens.get(kind, 0) + 1
+        self._tokens[kind] = token
+
+        def returned(value) -> None:
+            if self._tokens.get(kind) == token and self.data is not None:
+                done(value)
+
+        def errored(error: Exception) -> None:
+            show_error(f"napari-colorquant explorer: {error}")
+            self.status.setText(str(error))
+
+        worker = create_worker(compute, _start_thread=False,
+                               _connect={"returned": returned, "errored": errored})  # fmt: skip
+        worker.finished.connect(lambda: self._finished(worker))
+        self._running.add(worker)
+        self.status.setText(message)
+        self.busy_bar.show()
+        worker.start()
+
+    def _finished(self, worker) -> None:
+        self._running.discard(worker)
+        if not self._running:
+            self.busy_bar.hide()
