@@ -273,6 +273,11 @@ def test_selection_by_distinct_pairs_matches_every_pixel(monkeypatch, dense_cell
         .then(explore.Region("rectangle", (1, 2), [(0.5, 0.5), (90.5, 200.5)]), "subtract")
         .then(explore.Region("interval", (2, 2), [(250.5, 255.5)]), "add")
     )
+    # The density over the distinct shown pairs is the density over every value.
+    rows, weights = explore.shown_values(data, (0, 1))
+    assert rows.shape[0] < data.values.shape[0]
+    np.testing.assert_array_equal(explore.density(rows, weights, (0, 1))[0],
+                                  explore.density(data.features, data.counts, (0, 1))[0])  # fmt: skip
     per_value = explore.selected_values(data, selection)
     assert data._planes[(0, 1)] is not None and data._planes[(2, 2)] is not None  # the pair path was taken
     np.testing.assert_array_equal(per_value, selection.contains(data.features))

@@ -415,6 +415,19 @@ def selected_values(data: FeatureData, selection: Selection) -> np.ndarray:
     return selected
 
 
+def shown_values(data: FeatureData, axes) -> tuple[np.ndarray, np.ndarray]:
+    """Feature rows and pixel counts to plot two features from: one row per distinct pair when that is fewer.
+
+    The density of these rows is the density of every value (same coordinates, counts summed per pair),
+    and building the pair index here makes the selections on these axes cheap afterwards.
+    """
+    plane = _plane(data, axes)
+    if plane is None:
+        return data.features, data.counts
+    rows, inverse = plane
+    return rows, np.bincount(inverse, weights=data.counts, minlength=rows.shape[0])
+
+
 _PLANE_MIN_VALUES = 1 << 16  # below this, testing every value directly is as cheap
 _PLANE_DENSE_KEYS = 1 << 22  # above this many grid cells, distinct pairs are found by sorting
 

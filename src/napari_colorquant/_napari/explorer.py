@@ -322,8 +322,10 @@ class FeatureExplorer(LayerActions, Brushing, Background, QWidget):
         model = self.data.model
         sizes = model.mixing_weights if model.method == "em" else stats["count"]
         title = f"{self.source.name} · {model.method} · K = {model.n_clusters} · {model.color_space}"
+        # One row per distinct shown pair when fewer (same density); selections on these axes reuse its index.
+        features, counts = explore.shown_values(self.data, self._axes)
         self.plot.draw(PlotView(
-            features=self.data.features, counts=self.data.counts, model=model, axes=self._axes,
+            features=features, counts=counts, model=model, axes=self._axes,
             axis_labels=self.axis_labels_all, colours=self.cluster_colours(), names=self._cluster_names,
             title=title, confidence=self.confidence.currentText(), sizes=np.asarray(sizes, np.float64),
             highlighted=highlighted or [],
