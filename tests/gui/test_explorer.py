@@ -385,3 +385,29 @@ def test_pyramid_density_from_fitted_level_and_lazy_full_resolution_selection(
     objects = explorer.selection_to_objects(min_size=1)
     expected = points_in_poly(levels[1].reshape(-1, 3)[:, :2].astype(float), np.array(polygon)).reshape(128, 128)
     np.testing.assert_array_equal(np.asarray(objects.data) > 0, expected)
+
+
+def test_merge_button_on_a_big_image_writes_the_layers_in_a_worker(photo_viewer, qtbot, monkeypatch):
+    from qtpy.QtCore import Qt
+
+    from napari_colorquant._napari import explorer_background
+
+    monkeypatch.setattr(explorer_background, "BACKGROUND_PIXELS", 1)  # every image counts as big
+    viewer, image = photo_viewer
+    explorer = ncq.feature_explorer(viewer)
+    before = np.asarray(viewer.layers["astro clusters"].data).copy()
+    explorer.table.select_labels([2, 3])
+    qtbot.mouseClick(explorer.table.merge_button, Qt.MouseButton.LeftButton)
+    assert explorer.busy and explorer.running("merge")
+    with pytest.raises(ValueError, match="still being written"):  # no second merge on the old labels
+        explorer.merge_clusters([1, 2])
+    qtbot.waitUntil(lambda: not explorer.busy, timeout=10_000)
+    merged = np.asarray(viewer.layers["astro clusters"].data)
+    members = np.isin(before, [2, 3])
+    label = int(np.unique(merged[members])[0])
+    np.testing.assert_array_equal(merged == label, members)
+    model = explorer.data.model
+    assert model.n_clusters == 3
+    np.testing.assert_allclose(model.means[label - 1], image[members].astype(float).mean(axis=0), rtol=1e-9)
+    quantized = np.asarray(viewer.layers["astro quantized"].data)
+    np.testing.assert_array_equal(quantized[merged == label][0], np.rint(model.palette[label - 1]).astype(np.uint8))

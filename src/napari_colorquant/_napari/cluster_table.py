@@ -41,7 +41,9 @@ class ClusterTable(QWidget):
         self._updating = False
         self.grid.itemSelectionChanged.connect(self._on_rows_selected)
         self.grid.itemChanged.connect(self._on_item_changed)
-        self.merge_button.clicked.connect(lambda: explorer._guarded(explorer.merge_clusters, self.selected_labels()))
+        self.merge_button.clicked.connect(
+            lambda: explorer._guarded(explorer.merge_clusters, self.selected_labels(), True)
+        )
         self.mask_button.clicked.connect(lambda: explorer._guarded(explorer.clusters_to_mask, self.selected_labels()))
         self.show_all_button.clicked.connect(lambda: explorer._guarded(explorer.show_all_clusters))
         self.recolour_button.clicked.connect(self._recolour_dialog)

@@ -130,12 +130,16 @@ class LayerActions:
         self.table.select_labels(chosen)
         return layer
 
-    def merge_clusters(self, labels):
-        """Merge clusters into one (model updated, labels renumbered); returns the updated clusters layer."""
+    def merge_clusters(self, labels, background: bool = False):
+        """Merge clusters into one (model updated, labels renumbered); returns the updated clusters layer.
+
+        With ``background`` (the table's Merge button), a big in-memory image's layers are rewritten in a
+        worker: None is returned and the layers change when it is done.
+        """
         from .merge_layers import apply_merge
 
         self._require()
-        return apply_merge(self, labels)
+        return apply_merge(self, labels, background)
 
     def clusters_to_mask(self, labels):
         """A binary ``<image> mask`` Labels layer of the pixels in clusters ``labels``."""

@@ -1,8 +1,9 @@
 """Pixel passes of the explorer off the GUI thread: a napari thread worker, the panel showing it is busy.
 
 A mixin of :class:`~.explorer.FeatureExplorer` (which holds ``status`` and ``busy_bar``). A selection
-reaching every pixel of a big image, or the count of a brushed region, runs in a worker; only the
-newest job of each kind lands (a quick second lasso replaces the first one's result).
+reaching every pixel of a big image, the count of a brushed region and the layers' rewrite after a
+merge run in a worker; only the newest job of each kind lands (a quick second lasso replaces the
+first one's result; a second merge waits for the first).
 """
 
 from __future__ import annotations
@@ -19,12 +20,16 @@ class Background:
 
     def _init_background(self) -> None:
         self._tokens: dict[str, int] = {}
-        self._running: set = set()
+        self._running: dict = {}  # worker -> kind
 
     @property
     def busy(self) -> bool:
         """A selection or a brushed count is running in the background."""
         return bool(self._running)
+
+    def running(self, kind: str) -> bool:
+        """A job of ``kind`` ("selection", "brush", "merge") is running."""
+        return kind in self._running.values()
 
     def _in_background(self, kind: str, compute: Callable, done: Callable, message: str) -> None:
         """Run ``compute()`` in a worker, then ``done(value)`` on the GUI thread if no newer ``kind`` job started."""
@@ -45,12 +50,12 @@ class Background:
         worker = create_worker(compute, _start_thread=False,
                                _connect={"returned": returned, "errored": errored})  # fmt: skip
         worker.finished.connect(lambda: self._finished(worker))
-        self._running.add(worker)
+        self._running[worker] = kind
         self.status.setText(message)
         self.busy_bar.show()
         worker.start()
 
     def _finished(self, worker) -> None:
-        self._running.discard(worker)
+        self._running.pop(worker, None)
         if not self._running:
             self.busy_bar.hide()

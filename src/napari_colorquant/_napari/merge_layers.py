@@ -19,28 +19,55 @@ def merged_colours(colours: np.ndarray, counts: np.ndarray, mapping: np.ndarray)
     return out
 
 
-def apply_merge(explorer, labels):
+def apply_merge(explorer, labels, background: bool = False):
     """Merge clusters in the explorer's model and update the clusters (and quantized) layers.
 
-    Returns the clusters layer.
+    The new model comes from the distinct values; the label and quantized images are rewritten by one
+    lookup each, in a worker when ``background`` and the image is big (then None is returned and the
+    layers change when it is done). Returns the clusters layer.
     """
-    from napari.utils import DirectLabelColormap
+    from .explorer_background import BACKGROUND_PIXELS
 
     data = explorer.data
     layer = explorer.output_layer("clusters")
     if layer is None:
         raise ValueError(f"the layer {explorer.source.name!r} clusters was removed; run the clustering again")
+    if explorer.running("merge"):
+        raise ValueError("a merge is still being written to the layers: wait until it is done")
     merge = explore.merge_clusters(data, labels)
     stats = explore.cluster_statistics(data)
     colours = merged_colours(explorer.cluster_colours(), stats["count"], merge.mapping)
     names = _merged_names(explorer._cluster_names, merge.mapping)
-    explorer.data = replace(data, model=merge.model, labels=merge.mapping[data.labels].astype(data.labels.dtype))
+    merged = replace(data, model=merge.model, labels=merge.mapping[data.labels].astype(data.labels.dtype))
+    merged._planes = data._planes  # same features, same pair indices
+    quantized_layer = explorer.output_layer("quantized")
+    old_labels, old_quantized = layer.data, None if quantized_layer is None else quantized_layer.data
+    multiscale = layer.multiscale
+
+    def compute():
+        if multiscale:
+            new_labels = [explore.relabel(level, merge.mapping) for level in old_labels]
+        else:
+            new_labels = explore.relabel(old_labels, merge.mapping)
+        return new_labels, _recoloured(merged, old_quantized)
+
+    def done(out):
+        return _show_merge(explorer, layer, merged, merge, colours, names, *out)
+
+    if background and not data.lazy and np.prod(data.spatial_shape) >= BACKGROUND_PIXELS:
+        explorer._in_background("merge", compute, done, "merging: writing the labels…")
+        return None
+    return done(compute())
+
+
+def _show_merge(explorer, layer, merged, merge, colours, names, new_labels, quantized):
+    """GUI thread: put a computed merge into the explorer and its layers."""
+    from napari.utils import DirectLabelColormap
+
+    explorer.data = merged
     explorer._cluster_names = names
     explorer._colours = np.array([colours[k] for k in range(1, merge.model.n_clusters + 1)], np.float64)
-    if layer.multiscale:
-        layer.data = [explore.relabel(level, merge.mapping) for level in layer.data]
-    else:
-        layer.data = explore.relabel(layer.data, merge.mapping)
+    layer.data = new_labels
     layer.colormap = DirectLabelColormap(color_dict=colours)
     layer.features = table_features(explorer.data, names)
     info = dict(layer.metadata.get("colorquant", {}))
@@ -50,7 +77,9 @@ def apply_merge(explorer, labels):
     info["params"] = dict(model.params)
     info["merges"] = model.params["merges"]
     layer.metadata = {**layer.metadata, "colorquant": info}
-    _update_quantized(explorer, model)
+    quantized_layer = explorer.output_layer("quantized")
+    if quantized is not None and quantized_layer is not None:
+        quantized_layer.data = quantized
     explorer.selection = explore.Selection()
     explorer.redraw(highlighted=[merge.label])
     explorer.status.setText(f"merged clusters {', '.join(map(str, model.params['merges'][-1]['merged']))} "
@@ -77,24 +106,23 @@ def table_features(data: explore.FeatureData, names: list[str]) -> dict[str, np.
     return features
 
 
-def _update_quantized(explorer, model) -> None:
-    """Recolour the in-memory quantized image of an RGB or gray layer through one lookup."""
+def _recoloured(data: explore.FeatureData, quantized):
+    """The in-memory quantized image of an RGB or gray layer recoloured by the merged model (one lookup), or None."""
     from ..result import to_dtype
 
-    layer = explorer.output_layer("quantized")
-    data = explorer.data
-    if layer is None or data.lazy or layer.multiscale:
-        return
+    if quantized is None or data.lazy or isinstance(quantized, list) or not isinstance(quantized, np.ndarray):
+        return None
+    model = data.model
     dtype = np.dtype(model.dtype)
     per_value = to_dtype(model.quantized_values(data.values, data.labels), dtype)
     pixels = explore.to_pixels(data.table, per_value, fill=0)
     valid = explore.to_pixels(data.table, np.ones(data.values.shape[0], np.uint8), fill=0).astype(bool)
-    updated = np.array(layer.data)
+    updated = np.array(quantized)
     if updated.shape == data.spatial_shape and pixels.shape[-1] == 1:  # gray
         updated[valid] = pixels[..., 0][valid]
     elif updated.shape[:-1] == data.spatial_shape and updated.shape[-1] >= pixels.shape[-1]:  # RGB(A)
         channels = updated[..., : pixels.shape[-1]]
         channels[valid] = pixels[valid]
     else:  # channels stacked from several layers: their own layers are left as they are
-        return
-    layer.data = updated
+        return None
+    return updated
