@@ -492,6 +492,26 @@ def section_lazy(report, inputs, groups, quick, repeat):
                note=f"fit {fit:.2f} s of {dask:.2f} s; same model as in memory: {same}")  # fmt: skip
 
 
+def section_explorer(report, inputs, groups, quick, repeat):
+    """Explorer: a selection reaching every pixel vs one label-lookup pass, and the density (bench_explorer.py)."""
+    with tempfile.TemporaryDirectory() as folder:
+        csv_path = Path(folder) / "explorer.csv"
+        command = [sys.executable, str(ROOT / "benchmarks" / "bench_explorer.py"), "--csv", str(csv_path)]
+        done = subprocess.run(command + (["--quick"] if quick else []), capture_output=True, text=True)
+        if done.returncode != 0 or not csv_path.exists():
+            report.add(section="explorer", image="12 MP photo, uint16 stack", k=None, competitor="one lookup pass",
+                       ours_s=math.nan, theirs_s=math.nan, ratio=None, target=None, met="no",
+                       error=done.stderr[-300:])  # fmt: skip
+            return
+        rows = list(csv.DictReader(csv_path.open()))
+    for r in rows:
+        report.add(section="explorer", image=r["image"], k=int(r["k"]), competitor="one label-lookup pass",
+                   ours_s=float(r["select_s"]), theirs_s=float(r["lookup_s"]),
+                   ratio=float(r["lookup_s"]) / float(r["select_s"]), target=1 / 3, met=r["met"],
+                   note=f"selection vs lookup; density render {1000 * float(r['render_s']):.0f} ms; "
+                        f"{int(r['distinct']):,} distinct values")  # fmt: skip
+
+
 SECTIONS = {
     "kmeans": section_kmeans,
     "photos16": section_photos16,
@@ -500,6 +520,7 @@ SECTIONS = {
     "startup": section_startup,
     "output": section_output,
     "lazy": section_lazy,
+    "explorer": section_explorer,
 }
 
 
