@@ -32,33 +32,98 @@ def test_core_import_loads_no_gui_and_no_heavy_package(statement):
     assert not loaded & set(FORBIDDEN), f"{statement!r} loaded {sorted(loaded & set(FORBIDDEN))}"
 
 
-def _module_imports(path: Path) -> set[str]:
-    """Package modules imported at module level (not inside functions) by one source file."""
-    package = ".".join(("napari_colorquant", *path.relative_to(PACKAGE).with_suffix("").parts))
-    parts = package.split(".")
+def _module_name(path: Path, package: Path = PACKAGE) -> str:
+    return ".".join(("napari_colorquant", *path.relative_to(package).with_suffix("").parts)).removesuffix(".__init__")
+
+
+def _is_module(name: str, package: Path) -> bool:
+    path = package.joinpath(*name.split(".")[1:])
+    return path.with_suffix(".py").is_file() or (path / "__init__.py").is_file()
+
+
+def _outside_functions(tree: ast.Module):
+    """Every node of a module but the insides of functions: module level, ``if TYPE_CHECKING:``, try, classes."""
+    stack = list(tree.body)
+    while stack:
+        node = stack.pop()
+        yield node
+        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+            stack.extend(ast.iter_child_nodes(node))
+
+
+def _module_imports(path: Path, package: Path = PACKAGE) -> set[str]:
+    """Package modules one source file imports outside its functions, ``if TYPE_CHECKING:`` blocks included.
+
+    A type-only import is still an arrow up: it ties the lower module to the higher one's names.
+    """
+    parts = _module_name(path, package).split(".")
     if path.name == "__init__.py":
         parts.append("__init__")
     found = set()
-    for node in ast.parse(path.read_text()).body:
-        if isinstance(node, ast.ImportFrom) and node.level:
-            base = ".".join(parts[: len(parts) - node.level])
-            target = f"{base}.{node.module}" if node.module else base
-            found.update(f"{target}.{a.name}" if not node.module else target for a in node.names)
+    for node in _outside_functions(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            base = ".".join(parts[: len(parts) - node.level]) if node.level else ""
+            target = ".".join(filter(None, (base, node.module)))
+            for alias in node.names:  # ``from . import job`` imports a module; ``from . import __version__`` a name
+                module = f"{target}.{alias.name}"
+                found.add(module if _is_module(module, package) else target)
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
     return {name for name in found if name.startswith("napari_colorquant")}
 
 
+def _import_graph(package: Path = PACKAGE) -> dict[str, set[str]]:
+    modules = {_module_name(path, package): _module_imports(path, package) for path in package.rglob("*.py")}
+    return {m: {d for d in deps if d in modules and d != m} for m, deps in modules.items()}
+
+
+def _find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One import cycle as a list of modules (first = last), or None (depth-first search, each module once)."""
+    done: set[str] = set()
+    for root in sorted(graph):
+        path: list[str] = []
+        on_path: set[str] = set()
+        stack = [(root, iter(sorted(graph[root])))] if root not in done else []
+        if stack:
+            path.append(root)
+            on_path.add(root)
+        while stack:
+            node, deps = stack[-1]
+            dep = next(deps, None)
+            if dep is None:
+                stack.pop()
+                path.pop()
+                on_path.discard(node)
+                done.add(node)
+            elif dep in on_path:
+                return [*path[path.index(dep) :], dep]
+            elif dep not in done:
+                stack.append((dep, iter(sorted(graph[dep]))))
+                path.append(dep)
+                on_path.add(dep)
+    return None
+
+
 def test_no_import_cycles():
-    modules = {}
-    for path in PACKAGE.rglob("*.py"):
-        name = ".".join(("napari_colorquant", *path.relative_to(PACKAGE).with_suffix("").parts))
-        modules[name.removesuffix(".__init__")] = _module_imports(path)
-    graph = {m: {d for d in deps if d in modules and d != m} for m, deps in modules.items()}
+    cycle = _find_cycle(_import_graph())
+    assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
 
-    def visit(node, stack):
-        if node in stack:
-            raise AssertionError("import cycle: " + " -> ".join([*stack[stack.index(node) :], node]))
-        for dep in graph[node]:
-            visit(dep, [*stack, node])
 
-    for module in graph:
-        visit(module, [])
+def test_the_cycle_check_sees_type_checking_and_function_free_imports(tmp_path):
+    # The check itself can fail: an import made only for type hints still ties two modules in a circle.
+    package = tmp_path / "napari_colorquant"
+    (package / "_napari").mkdir(parents=True)
+    (package / "methods.py").write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from .model import ClusterModel\n"
+    )
+    (package / "model.py").write_text("from .methods import get_method\n")
+    (package / "_napari" / "job.py").write_text("from .. import model\n\ndef f():\n    from . import widget\n")
+    (package / "_napari" / "widget.py").write_text("from . import job\nimport napari_colorquant.methods\n")
+    graph = _import_graph(package)
+    assert graph["napari_colorquant._napari.job"] == {"napari_colorquant.model"}  # not the import inside f
+    assert "napari_colorquant.methods" in graph["napari_colorquant._napari.widget"]
+    cycle = _find_cycle(graph)
+    assert cycle is not None and cycle[0] == cycle[-1]
+    assert set(cycle) == {"napari_colorquant.methods", "napari_colorquant.model"}
+    (package / "methods.py").write_text("def get_method():\n    pass\n")
+    assert _find_cycle(_import_graph(package)) is None

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -27,13 +27,22 @@ from .em import bic, e_step, initial_parameters, most_probable, weighted_em
 from .kmeans import initial_centers, nearest_center, weighted_kmeans
 from .optimal1d import optimal_centers, resolve_init
 
-if TYPE_CHECKING:
-    from .model import ClusterModel
-
 #: Engines: ``fast`` (weighted fit on distinct values, exact) and ``opencv`` (the notebook's calls).
 ENGINES = ("fast", "opencv")
 
 StepReport = Callable[[int], None]
+
+
+class FittedModel(Protocol):
+    """What a method's ``predict`` and ``log_posteriors`` read of a fitted model.
+
+    :class:`~napari_colorquant.model.ClusterModel` has these; naming them here keeps this
+    module below :mod:`~napari_colorquant.model` (which reads the registry), with no import back.
+    """
+
+    means: np.ndarray
+    covariances: np.ndarray | None
+    mixing_weights: np.ndarray | None
 
 
 @dataclass
@@ -88,8 +97,8 @@ class Method:
     label: str
     fit: Callable[..., FittedClusters]
     steps: Callable[[Mapping[str, Any]], int]
-    predict: Callable[[ClusterModel, np.ndarray], np.ndarray]
-    log_posteriors: Callable[[ClusterModel, np.ndarray], np.ndarray] | None
+    predict: Callable[[FittedModel, np.ndarray], np.ndarray]
+    log_posteriors: Callable[[FittedModel, np.ndarray], np.ndarray] | None
     figures: tuple[str, ...]
     report_lines: Callable[[Mapping[str, Any]], list[str]]
 
@@ -161,16 +170,16 @@ def _fit_em(features, sample_weight, n_clusters, params, on_step) -> FittedClust
     return FittedClusters(run.means, run.labels, run.covariances, run.weights, figures)
 
 
-def _predict_nearest(model: ClusterModel, features: np.ndarray) -> np.ndarray:
+def _predict_nearest(model: FittedModel, features: np.ndarray) -> np.ndarray:
     return nearest_center(features, model.means)[0]
 
 
-def _em_log_posteriors(model: ClusterModel, features: np.ndarray) -> np.ndarray:
+def _em_log_posteriors(model: FittedModel, features: np.ndarray) -> np.ndarray:
     log_resp, _ = e_step(np.asarray(features, np.float64), model.means, model.covariances, model.mixing_weights)
     return log_resp
 
 
-def _predict_most_probable(model: ClusterModel, features: np.ndarray) -> np.ndarray:
+def _predict_most_probable(model: FittedModel, features: np.ndarray) -> np.ndarray:
     return most_probable(np.asarray(features, np.float64), model.means, model.covariances, model.mixing_weights)[0]
 
 

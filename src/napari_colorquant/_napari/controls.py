@@ -18,6 +18,7 @@ from magicgui.widgets import CheckBox, ComboBox, FloatSpinBox, Select, SpinBox, 
 from napari.layers import Image, Labels, Layer, Shapes
 
 from ..colorspaces import spaces_for
+from ..methods import REGISTRY as METHOD_REGISTRY
 from ..params import NOTEBOOK_CRITERIA, ClusterParameters, ParameterField
 
 FEATURE_VIEWS = ("separate window", "same viewer", "none")
@@ -30,8 +31,8 @@ LAYER_PICKED = ("channel_axis", "color_space")
 #: Labels that differ from the parameter's name (underscores read as spaces).
 LABELS = {"n_clusters": "clusters (K)", "max_iter": "max iterations", "color_space": "feature space",
           "reg_covar": "EM regularisation", "max_samples": "sample above"}  # fmt: skip
-#: Names shown for choices (the value passed on stays the record's).
-CHOICE_LABELS = {"kmeans": "k-means", "em": "EM (Gaussian mixture)"}
+#: Names shown for choices (the value passed on stays the record's): the method registry's labels.
+CHOICE_LABELS = {name: method.label for name, method in METHOD_REGISTRY.items()}
 #: Arrow step of float spin boxes (others: 0.1).
 STEPS = {"epsilon": 0.05, "reg_covar": 1e-6}
 #: Parameters shown only while this method is selected.
