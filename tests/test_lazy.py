@@ -140,3 +140,20 @@ def test_kmeans_gray_labels_form_a_staircase(hela_u16):
     assert thresholds is not None and len(thresholds) == 3
     values = np.arange(65536)
     np.testing.assert_array_equal(1 + (values[:, None] >= thresholds).sum(axis=1), lut)
+
+
+def test_the_front_door_keeps_dask_lazy_and_says_so_on_the_result():
+    from napari_colorquant.quantize import as_array, channel_ranges
+
+    image = np.arange(2 * 8 * 8, dtype=np.uint8).reshape(2, 8, 8)
+    lazy = da.from_array(image, chunks=(2, 4, 4))
+    assert as_array(lazy) is lazy
+    assert isinstance(as_array(image.tolist()), np.ndarray)
+    strided = image[:, ::2]
+    assert not strided.flags.c_contiguous and as_array(strided, contiguous=True).flags.c_contiguous
+    assert channel_ranges(image, 0) == [(0.0, 63.0), (64.0, 127.0)]
+    assert channel_ranges(lazy, 0) is None  # not read just for display limits
+    eager_result = quantize(image, 2, channel_axis=0)
+    lazy_result = quantize(lazy, 2, channel_axis=0)
+    assert not eager_result.lazy and lazy_result.lazy
+    np.testing.assert_array_equal(lazy_result.cluster_counts(), eager_result.cluster_counts())

@@ -200,7 +200,7 @@ def region_values(data: FeatureData, region_mask) -> tuple[np.ndarray, np.ndarra
     if data.channel_axis is not None:
         index.insert(data.channel_axis, slice(None))
     crop = data.image[tuple(index)]
-    crop = np.asarray(crop.compute() if is_lazy(crop) else crop)
+    crop = np.asarray(crop)  # a dask crop computes just this box
     try:
         table = data.model.pixel_table(crop, mask=region[box], channel_axis=data.channel_axis)
     except ValueError:  # only NaN pixels inside
@@ -704,7 +704,7 @@ def objects(mask, min_size: int = 1, connectivity: int | None = None) -> np.ndar
 
     if isinstance(min_size, bool) or not isinstance(min_size, (int, np.integer)) or min_size < 1:
         raise ValueError(f"min_size must be an integer >= 1 (pixels), got {min_size!r}")
-    foreground = np.asarray(mask.compute() if is_lazy(mask) else mask) != 0
+    foreground = np.asarray(mask) != 0  # a dask mask is computed here
     components = label(foreground, connectivity=connectivity).astype(np.int32)
     if min_size > 1:
         components = remove_small_objects(components, max_size=int(min_size) - 1)

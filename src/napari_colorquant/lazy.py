@@ -412,6 +412,7 @@ def _lazy_result(model, data, layout, mask, samples: LazyFit, timings: dict) -> 
         timings=timings,
         fit_values=samples.values,
         fit_counts=samples.counts,
+        lazy=True,
         **quality_figures(model, layout, mse),
     )
 

@@ -3,7 +3,9 @@
 ``quantize()``, ``apply_model()`` and ``posteriors()`` are what scripts, the CLI and
 the napari widgets call. Each decides *here, once*, whether the data is in memory
 (:mod:`eager`) or chunked (:mod:`lazy`, dask); no other module tests for dask to
-choose a path. The parameters are validated once, by
+choose a path. :func:`as_array` and :func:`channel_ranges` make the same decision for
+whoever hands data in (the napari floor's layer data), and a result says how it was
+made (``QuantizeResult.lazy``). The parameters are validated once, by
 :class:`~napari_colorquant.params.ClusterParameters`.
 """
 
@@ -21,7 +23,7 @@ from .params import DEFAULT_EPSILON, DEFAULT_MAX_ITER, DEFAULT_MAX_SAMPLES, Clus
 from .pixels import is_lazy
 from .result import QuantizeResult
 
-__all__ = ["ENGINES", "INITS", "METHODS", "QuantizeResult", "apply_model", "posteriors", "quantize"]
+__all__ = ["ENGINES", "INITS", "METHODS", "QuantizeResult", "apply_model", "as_array", "posteriors", "quantize"]
 
 Progress = Callable[[str, float], None]
 
@@ -136,6 +138,45 @@ def quantize(
         dither=("floyd-steinberg" if dither else "none") if isinstance(dither, bool) else dither,
     )  # fmt: skip
     return quantize_with(image, params, mask=mask, progress=progress)
+
+
+def as_array(data, *, contiguous: bool = False):
+    """Data as the front door takes it: a dask array stays lazy (nothing is read), anything else becomes numpy.
+
+    Parameters
+    ----------
+    data : array_like or dask array
+        E.g. a napari layer's data (numpy, dask, or another array-like such as zarr).
+    contiguous : bool
+        Make a numpy result C-contiguous (a lazy array is left as it is).
+
+    Returns
+    -------
+    ndarray or dask array
+    """
+    if is_lazy(data):
+        return data
+    return np.ascontiguousarray(data) if contiguous else np.asarray(data)
+
+
+def channel_ranges(image, axis: int) -> list[tuple[float, float]] | None:
+    """Each channel's (min, max) along ``axis``, NaN left out; None for a dask array (it is not read for this).
+
+    Parameters
+    ----------
+    image : array_like or dask array
+    axis : int
+        The channel axis.
+
+    Returns
+    -------
+    list of (float, float) or None
+    """
+    if is_lazy(image):
+        return None
+    array = np.asarray(image)
+    rows = np.moveaxis(array, axis, 0).reshape(array.shape[axis], -1)
+    return [(float(np.nanmin(row)), float(np.nanmax(row))) for row in rows]
 
 
 def quantize_with(image, params: ClusterParameters, *, mask=None, progress: Progress | None = None) -> QuantizeResult:

@@ -19,7 +19,7 @@ from . import colorspaces
 from ._threads import for_chunks
 from .methods import get_method
 from .model import ClusterModel
-from .pixels import ImageLayout, PixelTable, is_lazy, pixel_rows
+from .pixels import ImageLayout, PixelTable, pixel_rows
 
 
 @dataclass
@@ -62,6 +62,9 @@ class QuantizeResult:
     dithered_labels : ndarray, optional
         With ``dither``: the palette index (1..K) each pixel is rendered with (``labels`` stay
         nearest-centre); the CLI writes the indexed PNG from it.
+    lazy : bool
+        True when ``labels`` and ``quantized`` are dask arrays, computed chunk by chunk when read
+        (set by the dask path, so nothing else needs to test for dask).
     delta_e, delta_e95 : float
         CIEDE2000 mean and 95th percentile (properties, computed when first asked for).
     """
@@ -82,13 +85,14 @@ class QuantizeResult:
     table: PixelTable | None = field(default=None, repr=False, compare=False)
     smoothing_changed: int | None = None
     dithered_labels: np.ndarray | None = field(default=None, repr=False, compare=False)
+    lazy: bool = False
 
     @cached_property
     def _delta_e_figures(self) -> tuple[float, float]:
         from .quality import delta_e_of_model, delta_e_of_pixels
 
         per_pixel = self.smoothing_changed is not None or self.dithered_labels is not None
-        if per_pixel and not is_lazy(self.labels) and self.table is not None:
+        if per_pixel and not self.lazy and self.table is not None:
             # Smoothed labels are not a function of the value: compare the images pixel by pixel.
             layout = self.table.layout
             return delta_e_of_pixels(
@@ -123,7 +127,7 @@ class QuantizeResult:
         ndarray (K,) of int64
         """
         k = self.model.n_clusters
-        if self.fit_values is not None and is_lazy(self.labels):
+        if self.fit_values is not None and self.lazy:
             labels = self.model.predict_values(self.fit_values)
             return np.bincount(labels, weights=self.fit_counts, minlength=k + 1)[1:].astype(np.int64)
         return np.bincount(np.asarray(self.labels).reshape(-1), minlength=k + 1)[1:]

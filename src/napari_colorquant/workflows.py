@@ -17,9 +17,7 @@ import numpy as np
 
 from . import feature_space
 from .model import ClusterModel
-from .pixels import is_lazy
-from .quantize import QuantizeResult, apply_model, quantize
-from .quantize import posteriors as _posteriors
+from .quantize import QuantizeResult, apply_model, posteriors, quantize
 
 Progress = Callable[[str, float], None]
 POSTERIOR_KINDS = ("none", "max posterior", "per cluster")
@@ -50,45 +48,8 @@ def stack_channels(arrays: Sequence) -> Any:
     shapes = {tuple(np.shape(a)) for a in arrays}
     if len(shapes) != 1:
         raise ValueError(f"channel layers must all have the same shape, got {sorted(shapes)}")
-    if any(is_lazy(a) for a in arrays):
-        import dask.array as da
-
-        return da.stack([da.asarray(a) for a in arrays], axis=-1)
-    return np.stack([np.asarray(a) for a in arrays], axis=-1)
-
-
-def apply(model: ClusterModel, image, *, mask=None, channel_axis: int | None = None) -> QuantizeResult:
-    """Label an in-memory or dask image with a fitted model (dask stays lazy).
-
-    Parameters
-    ----------
-    model : ClusterModel
-    image : array_like or dask array
-    mask : array_like of bool, optional
-    channel_axis : int, optional
-
-    Returns
-    -------
-    QuantizeResult
-    """
-    return apply_model(model, image, mask=mask, channel_axis=channel_axis)
-
-
-def posteriors(model: ClusterModel, image, *, mask=None, channel_axis: int | None = None):
-    """EM posterior probabilities per pixel, ``pixels + (K,)`` float32 (dask stays lazy).
-
-    Parameters
-    ----------
-    model : ClusterModel
-        An EM model.
-    image, mask, channel_axis
-        As for :func:`apply`.
-
-    Returns
-    -------
-    ndarray or dask array
-    """
-    return _posteriors(model, image, mask=mask, channel_axis=channel_axis)
+    # numpy hands a stack holding a dask array to dask (NEP 18): it stays lazy, and dask is never imported here.
+    return np.stack(arrays, axis=-1)
 
 
 def describe_index(index: tuple) -> str:
@@ -143,7 +104,7 @@ def fit_on_slice(
     fit_result = quantize(image[index], channel_axis=sliced_axis, mask=fit_mask, progress=progress, **params)
     (progress or _silent)("write", 0.5)
     fit_result.model.params["fitted_on_slice"] = describe_index(index)
-    return apply(fit_result.model, image, mask=mask, channel_axis=channel_axis), fit_result
+    return apply_model(fit_result.model, image, mask=mask, channel_axis=channel_axis), fit_result
 
 
 def fit_on_frames(
@@ -208,7 +169,7 @@ def fit_on_frames(
     (progress or _silent)("write", 0.5)
     frames = np.shape(image)[axis]
     fit_result.model.params["fitted_on_frames"] = f"{len(range(0, frames, int(step)))} of {frames} (every {step})"
-    return apply(fit_result.model, image, mask=mask, channel_axis=channel_axis), fit_result
+    return apply_model(fit_result.model, image, mask=mask, channel_axis=channel_axis), fit_result
 
 
 @dataclass
@@ -258,7 +219,7 @@ def apply_to_pyramid(model: ClusterModel, levels: Sequence) -> PyramidOutput:
 
     from .lazy import apply_lazy, predict_lazy
 
-    arrays = [level if is_lazy(level) else da.asarray(level) for level in levels]
+    arrays = [da.asarray(level) for level in levels]  # a dask level is kept as it is
     pairs = [predict_lazy(model, level) for level in arrays]
     result = apply_lazy(model, arrays[0])
     return PyramidOutput(result, [labels for labels, _ in pairs], [colours for _, colours in pairs])
@@ -335,7 +296,7 @@ def run(request: RunRequest, progress: Progress | None = None) -> RunOutput:
         image = request.levels[0] if request.levels is not None else request.data
         axis = None if request.levels is not None else request.channel_axis
         # The result keeps the table it counted: posteriors do not count the image again.
-        out.posteriors = _posteriors(out.result, image, mask=request.mask, channel_axis=axis)
+        out.posteriors = posteriors(out.result, image, mask=request.mask, channel_axis=axis)
     if request.sample_points > 0:
         report("view", 0.0)
         out.sample = feature_space.sample_features(

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 from napari.layers import Image, Layer, Shapes
 
-from ..pixels import is_lazy
+from ..quantize import as_array, channel_ranges
 from ..workflows import RunRequest, stack_channels
 from .layers import Source
 
@@ -81,11 +81,7 @@ def _single_layer_channels(layer: Image, axis: int) -> tuple[list, list, list]:
     label = str(tuple(layer.axis_labels)[axis])
     names = [f"{layer.name} {label}{c}" for c in range(n)]
     colormaps = [ensure_colormap(FALLBACK_COLORMAPS[c % len(FALLBACK_COLORMAPS)]) for c in range(n)]
-    if is_lazy(layer.data):
-        limits = [tuple(layer.contrast_limits)] * n
-    else:
-        data = np.moveaxis(np.asarray(layer.data), axis, 0).reshape(n, -1)
-        limits = [(float(np.nanmin(row)), float(np.nanmax(row))) for row in data]
+    limits = channel_ranges(layer.data, axis) or [tuple(layer.contrast_limits)] * n  # lazy: the layer's own
     return names, colormaps, limits
 
 
@@ -126,7 +122,7 @@ def layer_data(layer: Image):
     """The layer's array (numpy, or dask left lazy); a pyramid's levels as a list."""
     if layer.multiscale:
         return list(layer.data)
-    return layer.data if is_lazy(layer.data) else np.asarray(layer.data)
+    return as_array(layer.data)
 
 
 def collect(controls, viewer) -> Job:
@@ -195,7 +191,7 @@ def mask_array(mask_layer: Layer | None, layer: Image, channel_axis: int | None 
         if len(mask_layer.data) == 0:
             raise ValueError(f"mask layer {mask_layer.name!r} has no shapes")
         return mask_layer.to_labels(labels_shape=spatial) > 0
-    mask = mask_layer.data if is_lazy(mask_layer.data) else np.asarray(mask_layer.data)
+    mask = as_array(mask_layer.data)
     if mask.shape != spatial:
         raise ValueError(f"mask layer {mask_layer.name!r} has shape {mask.shape}; the image's pixel grid is {spatial}")
     return mask != 0

@@ -19,8 +19,7 @@ import numpy as np
 
 from .. import feature_space as fs
 from ..colorspaces import CHROMA_SPACES
-from ..pixels import is_lazy
-from ..quantize import QuantizeResult
+from ..quantize import QuantizeResult, as_array
 
 ROLES = ("clusters", "quantized", "posterior", "feature space", "gaussians", "histogram")
 FEATURE_ROLES = ("feature space", "gaussians", "histogram")
@@ -151,7 +150,7 @@ def quantized_layers(result: QuantizeResult, source: Source, levels: list | None
             channel_meta["contrast_limits"] = source.channel_limits[c]
             channel_meta["metadata"] = _metadata(result, source, "quantized", {"channel": c})
             channel = data[..., c] if source.channel_axis is None else data.take(c, axis=source.channel_axis)
-            tuples.append((channel if is_lazy(channel) else np.ascontiguousarray(channel), channel_meta, "image"))
+            tuples.append((as_array(channel, contiguous=True), channel_meta, "image"))
         return tuples
     meta["name"] = name
     if source.rgb:

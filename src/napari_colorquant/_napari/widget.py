@@ -19,6 +19,7 @@ from qtpy.QtCore import QTimer
 
 from .. import workflows
 from ..model import ClusterModel
+from ..quantize import apply_model
 from ..report import report_text
 from . import job as _job
 from . import layers as _layers
@@ -236,7 +237,7 @@ class ClusterWidget(Container):
                 pyramid = workflows.apply_to_pyramid(model, data)
                 result, label_levels, quantized_levels = pyramid.result, pyramid.labels, pyramid.quantized
             else:
-                result, label_levels, quantized_levels = workflows.apply(model, data, channel_axis=axis), None, None
+                result, label_levels, quantized_levels = apply_model(model, data, channel_axis=axis), None, None
             self.runner.check()
             tuples = _layers.output_tuples(result, source, (kind, colormaps, limits), label_levels=label_levels,
                                            quantized_levels=quantized_levels)  # fmt: skip
