@@ -24,12 +24,15 @@ import dataclasses
 import itertools
 import math
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import dask
 import dask.array as da
 import numpy as np
 from dask.callbacks import Callback
+from numpy.typing import ArrayLike
 
 from .eager import apply_eager
 from .fitting import fit_values, run_record
@@ -204,10 +207,37 @@ def collect_samples(
     mask: da.Array | None,
     max_samples: int | None,
     seed: int,
-    progress=None,
+    progress: Callable[[str, float], None] | None = None,
     allow_empty: bool = False,
 ) -> LazyFit:
-    """Merged distinct values and counts (exact) or a merged chunk-wise sample, computed with dask."""
+    """Merged distinct values and counts (exact) or a merged chunk-wise sample, computed with dask.
+
+    Parameters
+    ----------
+    data : dask array
+        The image, its channel axis whole in each chunk.
+    layout : ImageLayout
+        Its layout.
+    mask : dask array of bool or None
+        Aligned with the pixel chunks of ``data``.
+    max_samples : int or None
+        Above this many pixels (when the values are too many to count exactly), sample this many.
+    seed : int
+        Seed of the sample.
+    progress : callable, optional
+        ``progress("count", fraction)`` as chunks finish.
+    allow_empty : bool
+        Return an empty table instead of raising when no pixel is valid.
+
+    Returns
+    -------
+    LazyFit
+
+    Raises
+    ------
+    ValueError
+        When nothing is left to cluster (all NaN, or an empty mask) and ``allow_empty`` is false.
+    """
     start = time.perf_counter()
     exact = _exact_possible(layout, max_samples)
     blocks = _blocks(data, layout, mask)
@@ -314,7 +344,22 @@ def _map_lut(lut: np.ndarray, data: da.Array, mask: da.Array | None, keep_input:
 
 
 def lazy_labels(model: ClusterModel, data: da.Array, layout: ImageLayout, mask: da.Array | None = None) -> da.Array:
-    """Label image as a dask array: one lookup (gray uint8/16) or one ``model.predict`` per chunk."""
+    """Label image as a dask array: one lookup (gray uint8/16) or one ``model.predict`` per chunk.
+
+    Parameters
+    ----------
+    model : ClusterModel
+    data : dask array
+        The image as :func:`~napari_colorquant.pixels.describe_image` read it.
+    layout : ImageLayout
+    mask : dask array of bool, optional
+        Aligned with the pixel chunks of ``data``; pixels outside get label 0.
+
+    Returns
+    -------
+    dask array
+        The pixel grid, labels 1..K in the model's label dtype.
+    """
     lut = _dense_lut(model, layout, quantized=False)
     if lut is not None:
         return _map_lut(lut, data, mask, keep_input=False)
@@ -325,8 +370,24 @@ def _predict_posteriors(block, mask, model: ClusterModel, channel_axis) -> np.nd
     return model.predict_proba(block, mask=mask, channel_axis=channel_axis)
 
 
-def lazy_posteriors(model: ClusterModel, image: da.Array, *, mask=None, channel_axis: int | None = None) -> da.Array:
-    """EM posteriors as a dask array of shape ``pixels + (K,)``, float32."""
+def lazy_posteriors(
+    model: ClusterModel, image: da.Array, *, mask: ArrayLike | None = None, channel_axis: int | None = None
+) -> da.Array:
+    """EM posteriors as a dask array of shape ``pixels + (K,)``, float32.
+
+    Parameters
+    ----------
+    model : ClusterModel
+        A model of a method with posteriors (EM).
+    image : dask array
+    mask : array_like of bool, optional
+        On the image's pixel grid; pixels outside get 0 for every cluster.
+    channel_axis : int, optional
+
+    Returns
+    -------
+    dask array
+    """
     data, layout = _model_layout(model, image, channel_axis)
     channel_axis = layout.channel_axis
     index = tuple(f"i{i}" for i in range(data.ndim))
@@ -345,14 +406,32 @@ def lazy_posteriors(model: ClusterModel, image: da.Array, *, mask=None, channel_
 
 
 def lazy_quantized(model: ClusterModel, data: da.Array, layout: ImageLayout, mask: da.Array | None = None) -> da.Array:
-    """Quantized image as a dask array with the input's chunks, shape and dtype."""
+    """Quantized image as a dask array with the input's chunks, shape and dtype.
+
+    Parameters
+    ----------
+    model : ClusterModel
+    data : dask array
+    layout : ImageLayout
+    mask : dask array of bool, optional
+        Pixels outside keep their input value.
+
+    Returns
+    -------
+    dask array
+    """
     lut = _dense_lut(model, layout, quantized=True)
     if lut is not None:
         return _map_lut(lut, data, mask, keep_input=True)
     return _map_model(_predict_quantized, model, data, layout, mask, keep_channels=True)
 
 
-def quantize_lazy(image, params: ClusterParameters, mask=None, progress=None) -> QuantizeResult:
+def quantize_lazy(
+    image: da.Array,
+    params: ClusterParameters,
+    mask: ArrayLike | None = None,
+    progress: Callable[[str, float], None] | None = None,
+) -> QuantizeResult:
     """Cluster a dask array: fit by chunks, labels and colours lazy (see :func:`napari_colorquant.quantize`).
 
     Same model as the in-memory path, except that ``result.labels`` and ``result.quantized``
@@ -417,17 +496,46 @@ def _lazy_result(model, data, layout, mask, samples: LazyFit, timings: dict) -> 
     )
 
 
-def predict_lazy(model: ClusterModel, image, *, channel_axis: int | None = None) -> tuple[da.Array, da.Array]:
-    """Lazy label image and quantized image of ``image`` under a fitted model (no pass over the data)."""
+def predict_lazy(model: ClusterModel, image: da.Array, *, channel_axis: int | None = None) -> tuple[da.Array, da.Array]:
+    """Lazy label image and quantized image of ``image`` under a fitted model (no pass over the data).
+
+    Parameters
+    ----------
+    model : ClusterModel
+    image : dask array
+    channel_axis : int, optional
+
+    Returns
+    -------
+    labels, quantized : dask array
+    """
     data, layout = _model_layout(model, image, channel_axis)
     return lazy_labels(model, data, layout), lazy_quantized(model, data, layout)
 
 
-def apply_lazy(model: ClusterModel, image: da.Array, *, mask=None, channel_axis: int | None = None) -> QuantizeResult:
+def apply_lazy(
+    model: ClusterModel, image: da.Array, *, mask: ArrayLike | None = None, channel_axis: int | None = None
+) -> QuantizeResult:
     """Apply a fitted model to a dask array: lazy labels and colours, same palette.
 
     One counting pass gives the MSE / PSNR on this data (from a sample when the
     values are too many to count exactly).
+
+    Parameters
+    ----------
+    model : ClusterModel
+    image : dask array
+    mask : array_like of bool, optional
+    channel_axis : int, optional
+
+    Returns
+    -------
+    QuantizeResult
+
+    Raises
+    ------
+    ValueError
+        When the image does not match the model (channels, kind, dtype).
     """
     data, layout = _model_layout(model, image, channel_axis)
     dask_mask = _aligned_mask(mask, data, layout)
@@ -437,7 +545,19 @@ def apply_lazy(model: ClusterModel, image: da.Array, *, mask=None, channel_axis:
 
 
 def pick_level(shapes: list[tuple[int, ...]], pixel_budget: int = DEFAULT_PIXEL_BUDGET) -> int:
-    """Index of the finest pyramid level with at most ``pixel_budget`` pixels (else the coarsest)."""
+    """Index of the finest pyramid level with at most ``pixel_budget`` pixels (else the coarsest).
+
+    Parameters
+    ----------
+    shapes : list of tuple of int
+        Pixel-grid shapes of the levels, finest first.
+    pixel_budget : int
+        Most pixels to fit on.
+
+    Returns
+    -------
+    int
+    """
     for index, shape in enumerate(shapes):
         if math.prod(shape) <= pixel_budget:
             return index
@@ -456,14 +576,14 @@ class MultiscaleResult:
 
 
 def quantize_multiscale(
-    levels,
+    levels: Sequence[ArrayLike],
     n_clusters: int,
     *,
     level: int | None = None,
     pixel_budget: int = DEFAULT_PIXEL_BUDGET,
-    mask=None,
-    progress=None,
-    **kwargs,
+    mask: ArrayLike | None = None,
+    progress: Callable[[str, float], None] | None = None,
+    **kwargs: Any,
 ) -> MultiscaleResult:
     """Fit on one pyramid level and label every level lazily with the same model.
 

@@ -221,7 +221,22 @@ class ClusterParameters:
 
     @classmethod
     def field(cls, name: str) -> ParameterField:
-        """The description of one parameter (see :meth:`fields`)."""
+        """The description of one parameter (see :meth:`fields`).
+
+        Parameters
+        ----------
+        name : str
+            A field of the record, e.g. ``"n_clusters"``.
+
+        Returns
+        -------
+        ParameterField
+
+        Raises
+        ------
+        ValueError
+            For a name that is not a parameter.
+        """
         for spec in cls.fields():
             if spec.name == name:
                 return spec
@@ -238,6 +253,15 @@ class ClusterParameters:
     def from_dict(cls, data: Mapping[str, Any]) -> ClusterParameters:
         """Rebuild (and validate) parameters from :meth:`to_dict`; unknown keys are ignored.
 
+        Parameters
+        ----------
+        data : mapping
+            Parameter names to values (missing ones take their defaults).
+
+        Returns
+        -------
+        ClusterParameters
+
         Raises
         ------
         TypeError, ValueError
@@ -249,7 +273,22 @@ class ClusterParameters:
         return cls(**{k: v for k, v in data.items() if k in names})
 
     def replace(self, **changes: Any) -> ClusterParameters:
-        """A copy with some parameters changed (validated again)."""
+        """A copy with some parameters changed (validated again).
+
+        Parameters
+        ----------
+        **changes
+            New values by parameter name.
+
+        Returns
+        -------
+        ClusterParameters
+
+        Raises
+        ------
+        TypeError, ValueError
+            As the constructor.
+        """
         return dataclasses.replace(self, **changes)
 
     @property

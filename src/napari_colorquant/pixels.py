@@ -33,9 +33,11 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import cv2
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
 from ._threads import n_threads, run_all
 from .colorspaces import COLOR_SPACES, THREE_CHANNEL_SPACES
@@ -80,23 +82,40 @@ class ImageLayout:
 
     @property
     def is_integer(self) -> bool:
+        """True for bool and integer images (exact values, a nominal range from the dtype)."""
         return self.dtype.kind in "biu"
 
     @property
     def n_pixels(self) -> int:
+        """Pixels in the grid (masked and NaN ones included)."""
         return int(np.prod(self.spatial_shape, dtype=np.int64))
 
     @property
     def total_channels(self) -> int:
+        """Channels per pixel, alpha included."""
         return self.n_channels + (1 if self.kind == "rgba" else 0)
 
     @property
     def bits_per_pixel(self) -> int:
+        """Bits a pixel takes in the input's dtype, alpha included."""
         return self.total_channels * self.dtype.itemsize * 8
 
 
-def is_lazy(image) -> bool:
-    """True for a dask array (chunked, computed on demand); checked without importing dask."""
+def is_lazy(image: Any) -> bool:
+    """True for a dask array (chunked, computed on demand); checked without importing dask.
+
+    Only the front door (:mod:`~napari_colorquant.quantize`) and this module's readers ask; everything
+    else goes through them (``tests/test_structure.py`` checks this).
+
+    Parameters
+    ----------
+    image : object
+        Anything.
+
+    Returns
+    -------
+    bool
+    """
     return type(image).__module__.startswith("dask.") and hasattr(image, "chunks")
 
 
@@ -189,7 +208,7 @@ def _resolve_space(requested: str, kind: str, n_colour: int, shape: tuple) -> st
 
 
 def describe_image(
-    image, channel_axis: int | None = None, color_space: str = "auto", scale: float | None = None
+    image: ArrayLike, channel_axis: int | None = None, color_space: str = "auto", scale: float | None = None
 ) -> tuple[np.ndarray, ImageLayout, str]:
     """Validate an image and decide how to read it.
 
@@ -242,15 +261,46 @@ def describe_image(
 
 
 def pixel_rows(array: np.ndarray, layout: ImageLayout) -> np.ndarray:
-    """All pixels as rows ``(n_pixels, total_channels)``; a view when the layout allows."""
+    """All pixels as rows ``(n_pixels, total_channels)``; a view when the layout allows.
+
+    Parameters
+    ----------
+    array : ndarray
+        The image as :func:`describe_image` returned it.
+    layout : ImageLayout
+        Its layout.
+
+    Returns
+    -------
+    ndarray (n_pixels, total_channels)
+    """
     if layout.channel_axis is None:
         return array.reshape(-1, 1)
     moved = np.moveaxis(array, layout.channel_axis, -1)
     return moved.reshape(-1, moved.shape[-1])
 
 
-def check_mask(mask, layout: ImageLayout) -> np.ndarray | None:
-    """Validate a mask (same shape as the image without its channel axis)."""
+def check_mask(mask: ArrayLike | None, layout: ImageLayout) -> np.ndarray | None:
+    """Validate a mask (same shape as the image without its channel axis).
+
+    Parameters
+    ----------
+    mask : array_like of bool or int, or None
+        Nonzero: the pixel is used. None: every pixel.
+    layout : ImageLayout
+        The image's layout.
+
+    Returns
+    -------
+    ndarray of bool or None
+
+    Raises
+    ------
+    ValueError
+        When the mask's shape is not the image's pixel grid.
+    TypeError
+        When the mask is neither boolean nor integer.
+    """
     if mask is None:
         return None
     mask = np.asarray(mask)
@@ -267,7 +317,21 @@ def check_mask(mask, layout: ImageLayout) -> np.ndarray | None:
 
 
 def valid_pixels(array: np.ndarray, layout: ImageLayout, mask: np.ndarray | None) -> np.ndarray | None:
-    """Flat boolean array of pixels to use (inside the mask and finite), or None for all."""
+    """Flat boolean array of pixels to use (inside the mask and finite), or None for all.
+
+    Parameters
+    ----------
+    array : ndarray
+        The image.
+    layout : ImageLayout
+        Its layout.
+    mask : ndarray of bool or None
+        From :func:`check_mask`.
+
+    Returns
+    -------
+    ndarray (n_pixels,) of bool, or None
+    """
     valid = None if mask is None else mask.reshape(-1)
     if layout.dtype.kind == "f":
         rows = pixel_rows(array, layout)[:, : layout.n_channels]
@@ -315,20 +379,44 @@ class PixelTable:
         """True when ``values``/``counts`` describe every valid pixel."""
         return self.strategy != "direct"
 
-    def map(self, func: Callable[[np.ndarray], np.ndarray], dtype, fill=0) -> np.ndarray:
+    def map(self, func: Callable[[np.ndarray], np.ndarray], dtype: DTypeLike, fill: Any = 0) -> np.ndarray:
         """Evaluate ``func`` on pixel values and return one result per pixel.
 
-        ``func`` maps ``(n, n_channels)`` value rows to ``(n,)`` or ``(n, d)``
-        results; invalid pixels get ``fill``. Result shape: the spatial shape,
-        plus ``(d,)`` for 2D results.
+        Parameters
+        ----------
+        func : callable
+            Maps ``(n, n_channels)`` value rows to ``(n,)`` or ``(n, d)`` results; called once per
+            distinct value (per pixel for the ``"direct"`` strategy).
+        dtype : dtype
+            Of the result.
+        fill : scalar
+            Given to invalid (masked, NaN) pixels.
+
+        Returns
+        -------
+        ndarray
+            The spatial shape, plus ``(d,)`` for 2D results.
         """
         if self.strategy == "direct":
             return self._map_direct(func, dtype, fill)
         per_value = np.asarray(func(self.values)).astype(dtype, copy=False)
         return self.scatter(per_value, fill)
 
-    def scatter(self, per_value: np.ndarray, fill=0) -> np.ndarray:
-        """Write one result per distinct value back to every pixel."""
+    def scatter(self, per_value: np.ndarray, fill: Any = 0) -> np.ndarray:
+        """Write one result per distinct value back to every pixel.
+
+        Parameters
+        ----------
+        per_value : ndarray (U, ...)
+            One result per row of :attr:`values`.
+        fill : scalar
+            Given to invalid (masked, NaN) pixels.
+
+        Returns
+        -------
+        ndarray
+            The spatial shape plus ``per_value.shape[1:]``.
+        """
         tail = per_value.shape[1:]
         n = self.layout.n_pixels
         out = np.empty((n, *tail), dtype=per_value.dtype)

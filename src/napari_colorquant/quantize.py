@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .eager import apply_eager, posteriors_eager, quantize_eager
 from .kmeans import INITS
@@ -29,13 +30,13 @@ Progress = Callable[[str, float], None]
 
 
 def quantize(
-    image,
+    image: ArrayLike,
     n_clusters: int,
     *,
     method: str = "kmeans",
     color_space: str = "auto",
     channel_axis: int | None = None,
-    mask=None,
+    mask: ArrayLike | None = None,
     max_iter: int = DEFAULT_MAX_ITER,
     epsilon: float = DEFAULT_EPSILON,
     attempts: int = 1,
@@ -140,7 +141,7 @@ def quantize(
     return quantize_with(image, params, mask=mask, progress=progress)
 
 
-def as_array(data, *, contiguous: bool = False):
+def as_array(data: ArrayLike, *, contiguous: bool = False) -> ArrayLike:
     """Data as the front door takes it: a dask array stays lazy (nothing is read), anything else becomes numpy.
 
     Parameters
@@ -159,7 +160,7 @@ def as_array(data, *, contiguous: bool = False):
     return np.ascontiguousarray(data) if contiguous else np.asarray(data)
 
 
-def channel_ranges(image, axis: int) -> list[tuple[float, float]] | None:
+def channel_ranges(image: ArrayLike, axis: int) -> list[tuple[float, float]] | None:
     """Each channel's (min, max) along ``axis``, NaN left out; None for a dask array (it is not read for this).
 
     Parameters
@@ -179,7 +180,9 @@ def channel_ranges(image, axis: int) -> list[tuple[float, float]] | None:
     return [(float(np.nanmin(row)), float(np.nanmax(row))) for row in rows]
 
 
-def quantize_with(image, params: ClusterParameters, *, mask=None, progress: Progress | None = None) -> QuantizeResult:
+def quantize_with(
+    image: ArrayLike, params: ClusterParameters, *, mask: ArrayLike | None = None, progress: Progress | None = None
+) -> QuantizeResult:
     """:func:`quantize` with the parameters as one validated record.
 
     Parameters
@@ -205,7 +208,9 @@ def quantize_with(image, params: ClusterParameters, *, mask=None, progress: Prog
     return quantize_eager(image, params, mask=mask, progress=progress)
 
 
-def apply_model(model: ClusterModel, image, *, mask=None, channel_axis: int | None = None) -> QuantizeResult:
+def apply_model(
+    model: ClusterModel, image: ArrayLike, *, mask: ArrayLike | None = None, channel_axis: int | None = None
+) -> QuantizeResult:
     """Label and quantize an image with an already fitted model (same palette).
 
     Parameters
@@ -235,7 +240,13 @@ def apply_model(model: ClusterModel, image, *, mask=None, channel_axis: int | No
     return apply_eager(model, image, mask=mask, channel_axis=channel_axis)
 
 
-def posteriors(model_or_result, image=None, *, mask=None, channel_axis: int | None = None):
+def posteriors(
+    model_or_result: ClusterModel | QuantizeResult,
+    image: ArrayLike | None = None,
+    *,
+    mask: ArrayLike | None = None,
+    channel_axis: int | None = None,
+) -> ArrayLike:
     """Posterior probability of each cluster per pixel (EM), ``pixels + (K,)`` float32.
 
     Parameters

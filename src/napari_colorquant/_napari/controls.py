@@ -104,6 +104,46 @@ def control_value(spec: ParameterField, widget: Widget) -> Any:
     return spec.type(value)
 
 
+#: The widget's own options, not clustering parameters: name -> (label, choices or default, tooltip).
+RUN_OPTIONS: dict[str, tuple[str, Any, str]] = {
+    "notebook_criteria": ("notebook criteria", False, "The course notebook's termination criteria: "
+                          + ", ".join(f"{name} {value}" for name, value in NOTEBOOK_CRITERIA.items())
+                          + " (fast, not converged). Unticked: the defaults, which run to convergence."),
+    "scope": ("fit on", SCOPES, "nD data: fit on all pixels, on the slice on screen, or on every n-th frame "
+              "(time-lapse), then label the whole stack with that one model (one palette for all frames)."),
+    "frame_step": ("every n frames", 5, "With 'every n-th frame': fit on frames 0, n, 2n, … of the time (or first) "
+                   "axis."),
+    "posterior": ("posterior", POSTERIOR_CHOICES, "EM only: add the soft segmentation (maximum posterior "
+                  "probability, or one channel per cluster) as an image layer."),
+    "feature_view": ("feature space view", FEATURE_VIEWS, "Where to show the clusters in feature space (a separate "
+                     "viewer keeps this viewer's dimensions untouched)."),
+    "live": ("live", False, "Re-run by itself when K, the feature space or the method changes (only while a run "
+             "takes under half a second)."),
+    "advanced": ("advanced", False, "Show the rarely changed parameters: " + ", ".join(ADVANCED) + "."),
+}  # fmt: skip
+
+
+def make_option(name: str, label: str, default: Any, tooltip: str) -> Widget:
+    """A widget option: a combo box for a tuple of choices (the first selected), a check box, or a spin box (>= 1).
+
+    Parameters
+    ----------
+    name, label, tooltip : str
+    default : tuple, bool or int
+        The choices, or the starting value.
+
+    Returns
+    -------
+    magicgui.widgets.Widget
+    """
+    common = dict(name=name, label=label, tooltip=tooltip)
+    if isinstance(default, tuple):
+        return ComboBox(choices=list(default), value=default[0], **common)
+    if isinstance(default, bool):
+        return CheckBox(value=default, **common)
+    return SpinBox(value=default, min=1, max=INT_LIMIT, **common)
+
+
 class Controls:
     """Every input control of the cluster widget, and the choices that depend on the viewer's layers.
 
@@ -114,7 +154,7 @@ class Controls:
         Method selected at first.
     """
 
-    def __init__(self, viewer, method: str = "kmeans") -> None:
+    def __init__(self, viewer: Any, method: str = "kmeans") -> None:
         self._viewer = viewer
         self._make_layer_pickers()
         self._fields = {spec.name: spec for spec in ClusterParameters.fields() if spec.name not in LAYER_PICKED}
@@ -129,107 +169,30 @@ class Controls:
         self.parameters["method"].changed.connect(self.update_visibility)
 
     def _make_layer_pickers(self) -> None:
-        self.image = ComboBox(
-            name="image",
-            label="image",
-            choices=self._image_choices,
-            nullable=True,
-            tooltip="Image layer to cluster (follows the selected layer).",
-        )
-        self.channels = Select(
-            name="channels",
-            label="extra channels",
-            choices=self._channel_choices,
-            tooltip="Other image layers of the same shape used as extra feature channels "
-            "(napari splits multichannel files into one layer per channel).",
-        )
-        self.channel_axis = ComboBox(
-            name="channel_axis",
-            label="channel axis",
-            choices=self._channel_axis_choices,
-            nullable=True,
-            value=None,
-            tooltip=ClusterParameters.field("channel_axis").help
-            + ". Picked from the layer's axis labels ('c', 'channel'); empty: none.",
-        )
-        self.mask = ComboBox(
-            name="mask",
-            label="mask",
-            choices=self._mask_choices,
-            nullable=True,
-            value=None,
-            tooltip="Optional Labels or Shapes layer: only pixels inside are clustered.",
-        )
-        self.apply_target = ComboBox(
-            name="apply_target",
-            label="apply model to",
-            choices=self._image_choices,
-            nullable=True,
-            value=None,
-            tooltip="Label another image layer with the last fitted model (same palette).",
-        )
+        nullable = dict(nullable=True, value=None)
+        pickers = {  # name: (widget kind, label, choices, tooltip, extra options)
+            "image": (ComboBox, "image", self._image_choices, "Image layer to cluster (follows the selected layer).",
+                      dict(nullable=True)),
+            "channels": (Select, "extra channels", self._channel_choices, "Other image layers of the same shape used "
+                         "as extra feature channels (napari splits a multichannel file into one layer per channel).",
+                         {}),
+            "channel_axis": (ComboBox, "channel axis", self._channel_axis_choices,
+                             ClusterParameters.field("channel_axis").help
+                             + ". Picked from the layer's axis labels ('c', 'channel'); empty: none.", nullable),
+            "mask": (ComboBox, "mask", self._mask_choices,
+                     "Optional Labels or Shapes layer: only pixels inside are clustered.", nullable),
+            "apply_target": (ComboBox, "apply model to", self._image_choices,
+                             "Label another image layer with the last fitted model (same palette).", nullable),
+            "color_space": (ComboBox, LABELS["color_space"], self._space_choices,
+                            ClusterParameters.field("color_space").help, {}),
+        }  # fmt: skip
+        for name, (kind, label, choices, tooltip, extra) in pickers.items():
+            setattr(self, name, kind(name=name, label=label, choices=choices, tooltip=tooltip, **extra))
 
     def _make_run_options(self) -> None:
-        self.color_space = ComboBox(
-            name="color_space",
-            label=LABELS["color_space"],
-            choices=self._space_choices,
-            tooltip=ClusterParameters.field("color_space").help,
-        )
-        self.scope = ComboBox(
-            name="scope",
-            label="fit on",
-            choices=list(SCOPES),
-            value=SCOPES[0],
-            tooltip="nD data: fit on all pixels, on the slice on screen, or on every n-th frame (time-lapse), "
-            "then label the whole stack with that one model (one palette for all frames).",
-        )
-        self.frame_step = SpinBox(
-            name="frame_step",
-            label="every n frames",
-            value=5,
-            min=1,
-            max=10000,
-            tooltip="With 'every n-th frame': fit on frames 0, n, 2n, … of the time (or first) axis.",
-        )
-        self.posterior = ComboBox(
-            name="posterior",
-            label="posterior",
-            choices=list(POSTERIOR_CHOICES),
-            value="none",
-            tooltip="EM only: add the soft segmentation (maximum posterior probability, "
-            "or one channel per cluster) as an image layer.",
-        )
-        self.feature_view = ComboBox(
-            name="feature_view",
-            label="feature space view",
-            choices=list(FEATURE_VIEWS),
-            value=FEATURE_VIEWS[0],
-            tooltip="Where to show the clusters in feature space "
-            "(a separate viewer keeps this viewer's dimensions untouched).",
-        )
-        self.notebook_criteria = CheckBox(
-            name="notebook_criteria",
-            label="notebook criteria",
-            value=False,
-            tooltip="The course notebook's termination criteria: "
-            + ", ".join(f"{name} {value}" for name, value in NOTEBOOK_CRITERIA.items())
-            + " (fast, not converged). Unticked: the defaults, which run to convergence.",
-        )
+        for name, (label, default, tooltip) in RUN_OPTIONS.items():
+            setattr(self, name, make_option(name, label, default, tooltip))
         self.notebook_criteria.changed.connect(self._on_notebook_criteria)
-        self.live = CheckBox(
-            name="live",
-            label="live",
-            value=False,
-            tooltip="Re-run by itself when K, the feature space or the method changes "
-            "(only while a run takes under half a second).",
-        )
-        self.advanced = CheckBox(
-            name="advanced",
-            label="advanced",
-            value=False,
-            tooltip="Show the rarely changed parameters: " + ", ".join(ADVANCED) + ".",
-        )
 
     def __getattr__(self, name: str):
         parameters = self.__dict__.get("parameters", {})
@@ -353,13 +316,29 @@ class Controls:
         self.frame_step.visible = stack and self.scope.value == "every n-th frame"
 
     def watch(self, callback: Callable[[], None]) -> None:
-        """Call ``callback`` when a value that live preview re-runs on changes (K, feature space, method)."""
+        """Call ``callback`` when a value that live preview re-runs on changes (K, feature space, method).
+
+        Parameters
+        ----------
+        callback : callable
+            Called with no arguments.
+        """
         for widget in (self.parameters["n_clusters"], self.color_space, self.parameters["method"]):
             widget.changed.connect(callback)
 
 
-def guess_channel_axis(layer) -> int | None:
-    """The axis a layer names as its channel axis (``axis_labels`` 'c' / 'channel'), or None."""
+def guess_channel_axis(layer: Layer | None) -> int | None:
+    """The axis a layer names as its channel axis (``axis_labels`` 'c' / 'channel'), or None.
+
+    Parameters
+    ----------
+    layer : napari.layers.Layer or None
+        An image layer; RGB, multiscale and 2-D layers have no channel axis to pick.
+
+    Returns
+    -------
+    int or None
+    """
     if layer is None or layer.rgb or layer.multiscale or layer.ndim < 3:
         return None
     labels = [str(label).lower() for label in layer.axis_labels]

@@ -1,0 +1,133 @@
+"""The house rules of the source, read from its syntax tree: small functions and classes, one place that
+tests for dask, documented public callables."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "src" / "napari_colorquant"
+SOURCES = sorted(PACKAGE.rglob("*.py"))
+#: Lines of code (docstrings left out: the numpydoc rule makes them long on purpose).
+MAX_FUNCTION_LINES = 60
+MAX_CLASS_LINES = 250
+#: Who may test for dask: the front door decides the path; pixels.py defines the test and reads both kinds
+#: of array; the explorer relabels a dask label image block by block.
+IS_LAZY_CALLERS = {"quantize.py", "pixels.py", "explore.py"}
+#: Modules whose every public function, method and class has a numpydoc docstring with a Parameters
+#: section when it takes parameters (properties excepted). Add a module once it keeps the rule.
+NUMPYDOC_MODULES = ("pixels.py", "lazy.py", "quantize.py", "params.py", "methods.py", "_napari/controls.py")
+
+
+def _relative(path: Path, root: Path = PACKAGE) -> str:
+    return path.relative_to(root).as_posix()
+
+
+def _docstring_lines(node: ast.AST) -> int:
+    if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Module):
+        return 0
+    first = node.body[0] if node.body else None
+    if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str):
+        return first.end_lineno - first.lineno + 1
+    return 0
+
+
+def code_lines(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) -> int:
+    """Lines a definition spans, less its docstring (and, for a class, its methods' docstrings)."""
+    lines = node.end_lineno - node.lineno + 1 - _docstring_lines(node)
+    if isinstance(node, ast.ClassDef):
+        lines -= sum(_docstring_lines(item) for item in ast.walk(node) if item is not node)
+    return lines
+
+
+def _too_long(path: Path) -> list[str]:
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            limit = MAX_CLASS_LINES if isinstance(node, ast.ClassDef) else MAX_FUNCTION_LINES
+            if code_lines(node) > limit:
+                found.append(f"{_relative(path)}:{node.lineno} {node.name}: {code_lines(node)} lines > {limit}")
+    return found
+
+
+def test_no_function_over_60_lines_and_no_class_over_250():
+    found = [item for path in SOURCES for item in _too_long(path)]
+    assert not found, "split these:\n" + "\n".join(found)
+
+
+def test_the_size_check_can_fail(tmp_path):
+    body = "\n".join(f"    x{i} = {i}" for i in range(MAX_FUNCTION_LINES))
+    source = tmp_path / "long.py"
+    source.write_text(f'def long():\n    """A docstring\n\n    does not count.\n    """\n{body}\n')
+    function = ast.parse(source.read_text()).body[0]
+    assert code_lines(function) == MAX_FUNCTION_LINES + 1  # the def line and the body, not the docstring
+
+
+def _calls_of(path: Path, name: str) -> list[int]:
+    return [
+        node.lineno
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", None)) == name
+    ]
+
+
+def test_only_the_front_door_tests_for_dask():
+    callers = {_relative(path) for path in SOURCES if _calls_of(path, "is_lazy")}
+    assert callers <= IS_LAZY_CALLERS, f"test for dask through the front door (quantize.as_array …): {callers}"
+    assert "quantize.py" in callers
+
+
+def _parameters(function: ast.FunctionDef | ast.AsyncFunctionDef) -> list[str]:
+    args = function.args
+    names = [a.arg for a in (*args.posonlyargs, *args.args, *args.kwonlyargs)]
+    names += [a.arg for a in (args.vararg, args.kwarg) if a is not None]
+    return [name for name in names if name not in ("self", "cls") and not name.startswith("_")]  # not event slots
+
+
+def _is_property(function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    names = {ast.unparse(decorator) for decorator in function.decorator_list}
+    return bool(names & {"property", "cached_property", "functools.cached_property"}) or any(
+        name.endswith(".setter") for name in names
+    )
+
+
+def undocumented(path: Path, root: Path = PACKAGE) -> list[str]:
+    """Public callables of a module without a docstring, or without a Parameters section though they take some."""
+    tree = ast.parse(path.read_text())
+    found = []
+    nodes = [(node, "") for node in tree.body]
+    nodes += [(item, f"{node.name}.") for node in tree.body if isinstance(node, ast.ClassDef)
+              and not node.name.startswith("_") for item in node.body]  # fmt: skip
+    for node, owner in nodes:
+        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) or node.name.startswith("_"):
+            continue
+        name = f"{_relative(path, root)}:{node.lineno} {owner}{node.name}"
+        doc = ast.get_docstring(node) or ""
+        if not doc:
+            found.append(f"{name}: no docstring")
+        elif isinstance(node, ast.ClassDef) or _is_property(node):
+            continue
+        elif _parameters(node) and "\nParameters\n----------\n" not in f"\n{doc}\n":
+            found.append(f"{name}: no Parameters section for {', '.join(_parameters(node))}")
+        elif any(a.annotation is None for a in node.args.args + node.args.kwonlyargs if a.arg not in ("self", "cls")):
+            found.append(f"{name}: untyped parameters")
+    return found
+
+
+@pytest.mark.parametrize("module", NUMPYDOC_MODULES)
+def test_public_callables_are_documented(module):
+    found = undocumented(PACKAGE / module)
+    assert not found, "\n".join(found)
+
+
+def test_the_docstring_check_can_fail(tmp_path):
+    source = tmp_path / "mod.py"
+    source.write_text(
+        'def good(x: int) -> int:\n    """Twice.\n\n    Parameters\n    ----------\n    x : int\n    """\n'
+        'def bare(x: int) -> int:\n    """Twice."""\n'
+        "def _private(x):\n    pass\n"
+    )
+    found = undocumented(source, tmp_path)
+    assert len(found) == 1 and "bare" in found[0] and "Parameters" in found[0]
