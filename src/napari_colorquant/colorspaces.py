@@ -39,6 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .oklab import oklab_to_rgb, rgb_to_oklab
+from .registry import lookup
 
 # Rec. 601 luma weights, as OpenCV's RGB2GRAY and RGB2YCrCb use them.
 _LUMA = np.array([0.299, 0.587, 0.114])
@@ -379,11 +380,7 @@ def get_color_space(name: str) -> ColorSpace:
     ValueError
         For an unknown name, listing the accepted ones.
     """
-    try:
-        return REGISTRY[name]
-    except (KeyError, TypeError):
-        accepted = ", ".join(repr(n) for n in COLOR_SPACES)
-        raise ValueError(f"unknown color_space {name!r}; accepted: {accepted}") from None
+    return lookup(REGISTRY, "color_space", name)
 
 
 def feature_names(color_space: str, n_channels: int) -> tuple[str, ...]:

@@ -30,9 +30,8 @@ def quantize_eager(image, params: ClusterParameters, mask=None, progress: Progre
     Parameters
     ----------
     image : array_like
-    params : ClusterParameters
-    mask : array_like of bool, optional
-    progress : callable, optional
+    params, mask, progress
+        As for :func:`~napari_colorquant.quantize.quantize_with`.
 
     Returns
     -------

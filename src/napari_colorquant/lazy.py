@@ -441,9 +441,8 @@ def quantize_lazy(
     Parameters
     ----------
     image : dask array
-    params : ClusterParameters
-    mask : array_like of bool, optional
-    progress : callable, optional
+    params, mask, progress
+        As for :func:`~napari_colorquant.quantize.quantize_with`.
 
     Returns
     -------
@@ -523,10 +522,9 @@ def apply_lazy(
 
     Parameters
     ----------
-    model : ClusterModel
     image : dask array
-    mask : array_like of bool, optional
-    channel_axis : int, optional
+    model, mask, channel_axis
+        As for :func:`~napari_colorquant.quantize.apply_model`, which this is for dask input.
 
     Returns
     -------

@@ -26,6 +26,7 @@ import numpy as np
 from .em import bic, e_step, initial_parameters, most_probable, weighted_em
 from .kmeans import initial_centers, nearest_center, weighted_kmeans
 from .optimal1d import optimal_centers, resolve_init
+from .registry import lookup
 
 #: Engines: ``fast`` (weighted fit on distinct values, exact) and ``opencv`` (the notebook's calls).
 ENGINES = ("fast", "opencv")
@@ -238,8 +239,4 @@ def get_method(name: str) -> Method:
     ValueError
         For an unknown name, listing the accepted ones.
     """
-    try:
-        return REGISTRY[name]
-    except (KeyError, TypeError):
-        accepted = ", ".join(repr(m) for m in METHODS)
-        raise ValueError(f"unknown method {name!r}; accepted: {accepted}") from None
+    return lookup(REGISTRY, "method", name)

@@ -273,7 +273,7 @@ class ClusterParameters:
         return cls(**{k: v for k, v in data.items() if k in names})
 
     def replace(self, **changes: Any) -> ClusterParameters:
-        """A copy with some parameters changed (validated again).
+        """A copy with some parameters changed, validated again (a ``TypeError``/``ValueError`` as the constructor).
 
         Parameters
         ----------
@@ -283,11 +283,6 @@ class ClusterParameters:
         Returns
         -------
         ClusterParameters
-
-        Raises
-        ------
-        TypeError, ValueError
-            As the constructor.
         """
         return dataclasses.replace(self, **changes)
 
