@@ -18,7 +18,9 @@ MAX_CLASS_LINES = 250
 IS_LAZY_CALLERS = {"quantize.py", "pixels.py", "explore.py"}
 #: Modules whose every public function, method and class has a numpydoc docstring with a Parameters
 #: section when it takes parameters (properties excepted). Add a module once it keeps the rule.
-NUMPYDOC_MODULES = ("pixels.py", "lazy.py", "quantize.py", "params.py", "methods.py", "_napari/controls.py")
+NUMPYDOC_MODULES = ("pixels.py", "lazy.py", "eager.py", "quantize.py", "params.py", "methods.py", "colorspaces.py",
+                    "registry.py", "model.py", "fitting.py", "result.py", "report.py", "workflows.py", "samples.py",
+                    "_threads.py", "_napari/controls.py")  # fmt: skip
 
 
 def _relative(path: Path, root: Path = PACKAGE) -> str:

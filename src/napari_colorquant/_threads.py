@@ -49,7 +49,18 @@ def _pool() -> ThreadPoolExecutor:
 
 
 def run_all(tasks: Iterable[Callable[[], object]]) -> list:
-    """Run independent tasks on the pool; results in task order."""
+    """Run independent tasks on the pool; results in task order.
+
+    Parameters
+    ----------
+    tasks : iterable of callables
+        Called with no arguments; they must not depend on each other.
+
+    Returns
+    -------
+    list
+        Their results, in task order.
+    """
     tasks = list(tasks)
     if len(tasks) <= 1 or n_threads() == 1:
         return [task() for task in tasks]
@@ -58,5 +69,15 @@ def run_all(tasks: Iterable[Callable[[], object]]) -> list:
 
 
 def for_chunks(function: Callable[[int, int], None], n: int, chunk: int) -> None:
-    """Call ``function(start, stop)`` over ``range(0, n)`` in chunks, in parallel."""
+    """Call ``function(start, stop)`` over ``range(0, n)`` in chunks, in parallel.
+
+    Parameters
+    ----------
+    function : callable
+        ``function(start, stop)``, for disjoint ranges.
+    n : int
+        Length of the whole range.
+    chunk : int
+        Length of each range (the last may be shorter).
+    """
     run_all([lambda s=start: function(s, min(n, s + chunk)) for start in range(0, n, chunk)])

@@ -194,6 +194,15 @@ def check_nominal_range(rgb: np.ndarray, color_space: str, scale: float) -> None
     CIE L*a*b* converts through sRGB, defined on ``[0, scale]``; clipping values outside
     (negative int8 values, float data above the model's scale) would silently merge colours.
 
+    Parameters
+    ----------
+    rgb : ndarray (n, 3)
+        Colour rows in the input's units.
+    color_space : str
+        The space asked for (named in the message).
+    scale : float
+        The input's nominal maximum.
+
     Raises
     ------
     ValueError
@@ -302,7 +311,17 @@ class ColorSpace:
         return len(self.feature_names) or None
 
     def names(self, n_channels: int) -> tuple[str, ...]:
-        """Feature names for an input with ``n_channels`` colour channels."""
+        """Feature names for an input with ``n_channels`` colour channels.
+
+        Parameters
+        ----------
+        n_channels : int
+            Colour channels of the input (used only by a space without fixed feature names).
+
+        Returns
+        -------
+        tuple of str
+        """
         return self.feature_names or tuple(f"channel {i}" for i in range(n_channels))
 
 

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ._threads import single_threaded_blas
 from .colorspaces import CHROMA_SPACES
@@ -24,7 +25,9 @@ from .result import QuantizeResult, make_result
 Progress = Callable[[str, float], None]
 
 
-def quantize_eager(image, params: ClusterParameters, mask=None, progress: Progress | None = None) -> QuantizeResult:
+def quantize_eager(
+    image: ArrayLike, params: ClusterParameters, mask: ArrayLike | None = None, progress: Progress | None = None
+) -> QuantizeResult:
     """Cluster an in-memory image (see :func:`napari_colorquant.quantize`).
 
     Parameters
@@ -121,7 +124,9 @@ def _smoothed_result(model, array, layout, labels, table, beta, timings, report)
     return result
 
 
-def apply_eager(model: ClusterModel, image, *, mask=None, channel_axis: int | None = None) -> QuantizeResult:
+def apply_eager(
+    model: ClusterModel, image: ArrayLike, *, mask: ArrayLike | None = None, channel_axis: int | None = None
+) -> QuantizeResult:
     """Label and quantize an in-memory image with a fitted model (see :func:`napari_colorquant.apply_model`).
 
     Parameters
@@ -144,7 +149,12 @@ def apply_eager(model: ClusterModel, image, *, mask=None, channel_axis: int | No
 
 
 def posteriors_eager(
-    model: ClusterModel, image=None, *, table: PixelTable | None = None, mask=None, channel_axis: int | None = None
+    model: ClusterModel,
+    image: ArrayLike | None = None,
+    *,
+    table: PixelTable | None = None,
+    mask: ArrayLike | None = None,
+    channel_axis: int | None = None,
 ) -> np.ndarray:
     """Posterior probability of each cluster per pixel, ``pixels + (K,)`` float32.
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from . import colorspaces
 from .em import check_covariance
@@ -114,16 +115,42 @@ class ClusterModel:
 
     # --- features -----------------------------------------------------------------
     def features(self, values: np.ndarray) -> np.ndarray:
-        """Pixel value rows ``(n, C)`` in the input's units to feature rows ``(n, F)``."""
+        """Pixel value rows ``(n, C)`` in the input's units to feature rows ``(n, F)``.
+
+        Parameters
+        ----------
+        values : ndarray (n, C)
+
+        Returns
+        -------
+        ndarray (n, F) of float64
+        """
         return colorspaces.to_features(values, self.color_space, self.scale, self.offset)
 
     def predict_features(self, features: np.ndarray) -> np.ndarray:
-        """Labels 1..K for feature rows: nearest centre (k-means) or most probable component (EM)."""
+        """Labels 1..K for feature rows: nearest centre (k-means) or most probable component (EM).
+
+        Parameters
+        ----------
+        features : ndarray (n, F)
+
+        Returns
+        -------
+        ndarray (n,) of the model's label dtype
+        """
         labels = get_method(self.method).predict(self, np.asarray(features, np.float64))
         return (labels + 1).astype(self.label_dtype)
 
     def log_posteriors(self, features: np.ndarray) -> np.ndarray:
         """Log posterior probability of each cluster, ``(n, K)`` (methods with posteriors, e.g. EM).
+
+        Parameters
+        ----------
+        features : ndarray (n, F)
+
+        Returns
+        -------
+        ndarray (n, K)
 
         Raises
         ------
@@ -139,13 +166,34 @@ class ClusterModel:
         return method
 
     def predict_values(self, values: np.ndarray) -> np.ndarray:
-        """Labels 1..K for pixel value rows in the input's units."""
+        """Labels 1..K for pixel value rows in the input's units.
+
+        Parameters
+        ----------
+        values : ndarray (n, C)
+            In the input's units.
+
+        Returns
+        -------
+        ndarray (n,)
+        """
         return self.predict_features(self.features(values))
 
     def quantized_values(self, values: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
         """Each pixel value row replaced by its cluster's colour (float, input units).
 
         For chroma-only spaces each pixel keeps its own luminance.
+
+        Parameters
+        ----------
+        values : ndarray (n, C)
+            In the input's units.
+        labels : ndarray (n,), optional
+            Their labels 1..K, when already known.
+
+        Returns
+        -------
+        ndarray (n, C) of float64
         """
         if labels is None:
             labels = self.predict_values(values)
@@ -156,33 +204,85 @@ class ClusterModel:
         return colorspaces.from_features(self.means[index], self.color_space, self.scale, self.offset, luminance)
 
     # --- images ---------------------------------------------------------------------
-    def predict(self, image, *, mask=None, channel_axis: int | None = None) -> np.ndarray:
+    def predict(
+        self, image: ArrayLike, *, mask: ArrayLike | None = None, channel_axis: int | None = None
+    ) -> np.ndarray:
         """Label image (1..K, 0 outside the mask and at NaN pixels) for a new image.
 
         The image must have the same channels and dtype as the one the model
         was fitted on. Uses the same count-once, lookup-back path as fitting.
+
+        Parameters
+        ----------
+        image : array_like
+            Same channels and dtype as the fitted input.
+        mask : array_like of bool, optional
+            On the image's pixel grid.
+        channel_axis : int, optional
+            As for :func:`~napari_colorquant.quantize`.
+
+        Returns
+        -------
+        ndarray
+            The pixel grid, in the model's label dtype.
         """
         table = self.pixel_table(image, mask=mask, channel_axis=channel_axis)
         return table.map(self.predict_values, self.label_dtype, fill=0)
 
-    def predict_proba(self, image, *, mask=None, channel_axis: int | None = None) -> np.ndarray:
+    def predict_proba(
+        self, image: ArrayLike, *, mask: ArrayLike | None = None, channel_axis: int | None = None
+    ) -> np.ndarray:
         """EM: posterior probability of each cluster per pixel, float32, shape ``pixels + (K,)``.
 
         Masked and NaN pixels get 0 for every cluster.
+
+        Parameters
+        ----------
+        image, mask, channel_axis
+            As for :meth:`predict`.
+
+        Returns
+        -------
+        ndarray of float32
         """
         self._posterior_method()
         table = self.pixel_table(image, mask=mask, channel_axis=channel_axis)
         return self.posteriors_of_table(table)
 
     def posteriors_of_table(self, table: PixelTable) -> np.ndarray:
-        """Posteriors per pixel from an already counted table (no second count of the image)."""
+        """Posteriors per pixel from an already counted table (no second count of the image).
+
+        Parameters
+        ----------
+        table : PixelTable
+            The image's distinct values, counted once.
+
+        Returns
+        -------
+        ndarray of float32
+            ``pixels + (K,)``.
+        """
         self._posterior_method()
         return table.map(lambda v: np.exp(self.log_posteriors(self.features(v))), np.float32, fill=0)
 
-    def describe(self, image, channel_axis: int | None = None):
+    def describe(self, image: ArrayLike, channel_axis: int | None = None) -> tuple[ArrayLike, ImageLayout]:
         """Read ``image`` as this model's input was read; checks channels, kind and dtype match.
 
-        Returns the array (numpy or dask, not copied) and its :class:`~.pixels.ImageLayout`.
+        Parameters
+        ----------
+        image : array_like or dask array
+        channel_axis : int, optional
+
+        Returns
+        -------
+        array : ndarray or dask array
+            Not copied.
+        layout : ImageLayout
+
+        Raises
+        ------
+        ValueError
+            When the image's channels, kind or dtype differ from the fitted input's.
         """
         requested = "rgb" if self.input_kind in ("rgb", "rgba") else "auto"  # an explicit axis of 3 is RGB here
         try:
@@ -209,8 +309,20 @@ class ClusterModel:
             )
         return array, layout
 
-    def pixel_table(self, image, *, mask=None, channel_axis: int | None = None) -> PixelTable:
-        """Distinct values of an image this model can label (checks it matches the fitted input)."""
+    def pixel_table(
+        self, image: ArrayLike, *, mask: ArrayLike | None = None, channel_axis: int | None = None
+    ) -> PixelTable:
+        """Distinct values of an image this model can label (checks it matches the fitted input).
+
+        Parameters
+        ----------
+        image, mask, channel_axis
+            As for :meth:`predict`.
+
+        Returns
+        -------
+        PixelTable
+        """
         array, layout = self.describe(image, channel_axis)
         return build_table(array, layout, check_mask(mask, layout), max_samples=None, allow_empty=True)
 
@@ -246,13 +358,32 @@ class ClusterModel:
             out["mixing_weights"] = self.mixing_weights.tolist()
         return out
 
-    def to_json(self, **kwargs) -> str:
-        """The model as a JSON string (see :meth:`to_dict`)."""
+    def to_json(self, **kwargs: Any) -> str:
+        """The model as a JSON string (see :meth:`to_dict`).
+
+        Parameters
+        ----------
+        **kwargs
+            Passed to :func:`json.dumps` (e.g. ``indent=2``).
+
+        Returns
+        -------
+        str
+        """
         return json.dumps(self.to_dict(), **kwargs)
 
     @classmethod
     def from_json(cls, text: str) -> ClusterModel:
         """Rebuild a model from :meth:`to_json` output (validated, never executed).
+
+        Parameters
+        ----------
+        text : str
+            JSON text.
+
+        Returns
+        -------
+        ClusterModel
 
         Raises
         ------
@@ -270,6 +401,15 @@ class ClusterModel:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ClusterModel:
         """Rebuild a model from :meth:`to_dict` output, checking every field's type, shape and consistency.
+
+        Parameters
+        ----------
+        data : dict
+            As :meth:`to_dict` gives it.
+
+        Returns
+        -------
+        ClusterModel
 
         Raises
         ------

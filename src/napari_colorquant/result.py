@@ -262,7 +262,26 @@ def image_mse(
     valid: np.ndarray | None,
     table: PixelTable | None,
 ) -> float:
-    """Mean squared error of ``quantized`` against ``array`` over valid pixels and colour channels."""
+    """Mean squared error of ``quantized`` against ``array`` over valid pixels and colour channels.
+
+    Parameters
+    ----------
+    model : ClusterModel
+    array : ndarray
+        The input image.
+    layout : ImageLayout
+        Its layout.
+    quantized : ndarray
+        The quantized image, same shape.
+    valid : ndarray of bool or None
+        Flat mask of the pixels to count (None: all).
+    table : PixelTable or None
+        The counted table: with exact counts the error is computed per distinct value.
+
+    Returns
+    -------
+    float
+    """
     n_colour = layout.n_channels
     if table is not None and table.exact_counts:
         return weighted_mse(model, layout, table.values, table.counts)
@@ -351,7 +370,27 @@ def make_result(
     table: PixelTable | None,
     timings: dict[str, float],
 ) -> QuantizeResult:
-    """The in-memory result: quantized image, figures, and the table the image was counted into."""
+    """The in-memory result: quantized image, figures, and the table the image was counted into.
+
+    Parameters
+    ----------
+    model : ClusterModel
+    array : ndarray
+        The input image.
+    layout : ImageLayout
+    labels : ndarray
+        The label image (1..K, 0 outside).
+    valid : ndarray of bool or None
+        Flat mask of the used pixels (None: all).
+    table : PixelTable or None
+        The table the image was counted into, kept on the result.
+    timings : dict
+        Seconds so far by stage; ``"write"`` is added to.
+
+    Returns
+    -------
+    QuantizeResult
+    """
     start = time.perf_counter()
     quantized = quantized_image(model, array, layout, labels, valid, table)
     mse = image_mse(model, array, layout, quantized, valid, table)

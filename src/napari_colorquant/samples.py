@@ -22,6 +22,15 @@ SAMPLE_AXES = {"kidney": "ZCYX"}
 def canonical_sample(name: str) -> str:
     """The sample's own name for ``name`` or one of its aliases.
 
+    Parameters
+    ----------
+    name : str
+        A sample's name or alias (``"photo"`` for ``"china"``).
+
+    Returns
+    -------
+    str
+
     Raises
     ------
     ValueError
@@ -36,6 +45,15 @@ def canonical_sample(name: str) -> str:
 
 def load_sample(name: str) -> np.ndarray:
     """Load a sample image by name (see ``SAMPLES``).
+
+    Parameters
+    ----------
+    name : str
+        A name or alias of :data:`SAMPLES`.
+
+    Returns
+    -------
+    ndarray
 
     Raises
     ------

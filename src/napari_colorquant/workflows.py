@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from . import feature_space
 from .model import ClusterModel
@@ -53,12 +54,28 @@ def stack_channels(arrays: Sequence) -> Any:
 
 
 def describe_index(index: tuple) -> str:
-    """``(5, slice(None), slice(None))`` → ``"[5, :, :]"``."""
+    """``(5, slice(None), slice(None))`` → ``"[5, :, :]"``.
+
+    Parameters
+    ----------
+    index : tuple
+        Ints and slices, one per axis.
+
+    Returns
+    -------
+    str
+    """
     return "[" + ", ".join(":" if isinstance(i, slice) else str(i) for i in index) + "]"
 
 
 def fit_on_slice(
-    image, index: tuple, *, channel_axis: int | None = None, mask=None, progress: Progress | None = None, **params
+    image: ArrayLike,
+    index: tuple,
+    *,
+    channel_axis: int | None = None,
+    mask: ArrayLike | None = None,
+    progress: Progress | None = None,
+    **params: Any,
 ) -> tuple[QuantizeResult, QuantizeResult]:
     """Fit on one slice of an nD image, then label the whole image with that model.
 
@@ -108,14 +125,14 @@ def fit_on_slice(
 
 
 def fit_on_frames(
-    image,
+    image: ArrayLike,
     axis: int,
     step: int,
     *,
     channel_axis: int | None = None,
-    mask=None,
+    mask: ArrayLike | None = None,
     progress: Progress | None = None,
-    **params,
+    **params: Any,
 ) -> tuple[QuantizeResult, QuantizeResult]:
     """Fit one model on every ``step``-th frame of a time-lapse, then label every frame with it.
 
