@@ -20,7 +20,8 @@ IS_LAZY_CALLERS = {"quantize.py", "pixels.py", "explore.py"}
 #: section when it takes parameters (properties excepted). Add a module once it keeps the rule.
 NUMPYDOC_MODULES = ("pixels.py", "lazy.py", "eager.py", "quantize.py", "params.py", "methods.py", "colorspaces.py",
                     "registry.py", "model.py", "fitting.py", "result.py", "report.py", "workflows.py", "samples.py",
-                    "_threads.py", "_napari/controls.py")  # fmt: skip
+                    "_threads.py", "cli.py", "__init__.py", "_napari/controls.py", "_napari/job.py",
+                    "_napari/layers.py", "_napari/launch.py")  # fmt: skip
 
 
 def _relative(path: Path, root: Path = PACKAGE) -> str:

@@ -8,6 +8,8 @@ The computation (this package's top level) never imports napari or Qt::
     result.labels, result.quantized, result.model, result.psnr
 """
 
+from typing import Any
+
 from .model import ClusterModel
 from .pixels import DEFAULT_MAX_SAMPLES
 from .quantize import QuantizeResult, apply_model, quantize
@@ -15,7 +17,7 @@ from .quantize import QuantizeResult, apply_model, quantize
 __version__ = "0.1.0"
 
 
-def feature_explorer(viewer):
+def feature_explorer(viewer: Any) -> Any:
     """The feature-space explorer docked in a napari viewer (after a clustering run there; None before).
 
     Parameters

@@ -105,6 +105,15 @@ def build_parser() -> argparse.ArgumentParser:
 def parameters_from(args: argparse.Namespace) -> ClusterParameters:
     """The validated clustering parameters of parsed arguments.
 
+    Parameters
+    ----------
+    args : argparse.Namespace
+        From :func:`build_parser`.
+
+    Returns
+    -------
+    ClusterParameters
+
     Raises
     ------
     TypeError, ValueError
@@ -171,6 +180,16 @@ def _describe(result: QuantizeResult, applied: bool) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Process every input; returns the exit status.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        From :func:`build_parser`.
+
+    Returns
+    -------
+    int
+        0, or 1 when an input failed.
 
     Raises
     ------
@@ -322,6 +341,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     Exit status: 0 success, 1 an input failed, 2 bad arguments, 130 / 143 interrupted by
     SIGINT / SIGTERM (partial outputs removed).
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        The arguments (default: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        The exit status.
     """
     parser = build_parser()
     args = parser.parse_args(argv)

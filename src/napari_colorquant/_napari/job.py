@@ -35,7 +35,18 @@ class Job:
 
 
 def layer_geometry(layer: Layer) -> dict[str, Any]:
-    """Everything that places a layer in the world, for outputs that overlay it exactly."""
+    """Everything that places a layer in the world, for outputs that overlay it exactly.
+
+    Parameters
+    ----------
+    layer : napari.layers.Layer
+
+    Returns
+    -------
+    dict
+        ``scale``, ``translate``, ``rotate``, ``shear``, ``affine`` and, where the layer has them,
+        ``axis_labels`` and ``units``.
+    """
     geometry = {
         "scale": tuple(layer.scale),
         "translate": tuple(layer.translate),
@@ -51,6 +62,17 @@ def layer_geometry(layer: Layer) -> dict[str, Any]:
 
 def without_axis(geometry: dict[str, Any], axis: int) -> dict[str, Any]:
     """A layer's geometry with one data axis (its channel axis) left out, for outputs on the pixel grid.
+
+    Parameters
+    ----------
+    geometry : dict
+        From :func:`layer_geometry`.
+    axis : int
+        The data axis to leave out.
+
+    Returns
+    -------
+    dict
 
     Raises
     ------
@@ -88,8 +110,24 @@ def _single_layer_channels(layer: Image, axis: int) -> tuple[list, list, list]:
 def source_of(
     layer: Image, extra: list[Image] | None = None, channel_axis: int | None = None
 ) -> tuple[Source, str, list, list]:
-    """The :class:`Source` of an input (plus extra channel layers, or its own ``channel_axis``),
-    its kind, colormaps and limits."""
+    """The :class:`Source` of an input (plus extra channel layers, or its own ``channel_axis``).
+
+    Parameters
+    ----------
+    layer : napari.layers.Image
+    extra : list of napari.layers.Image, optional
+        Same-shape layers stacked as more channels.
+    channel_axis : int, optional
+        The layer's own channel axis.
+
+    Returns
+    -------
+    source : Source
+    kind : str
+        ``"rgb"``, ``"gray"`` or ``"channels"``.
+    colormaps, limits : list
+        Of the input channels, to colour the clusters as the input is shown.
+    """
     if channel_axis is not None:
         names, colormaps, limits = _single_layer_channels(layer, channel_axis)
         source = Source(
@@ -118,15 +156,34 @@ def source_of(
     return source, kind, colormaps, limits
 
 
-def layer_data(layer: Image):
-    """The layer's array (numpy, or dask left lazy); a pyramid's levels as a list."""
+def layer_data(layer: Image) -> Any:
+    """The layer's array (numpy, or dask left lazy); a pyramid's levels as a list.
+
+    Parameters
+    ----------
+    layer : napari.layers.Image
+
+    Returns
+    -------
+    ndarray, dask array or list of them
+    """
     if layer.multiscale:
         return list(layer.data)
     return as_array(layer.data)
 
 
-def collect(controls, viewer) -> Job:
+def collect(controls: Any, viewer: Any) -> Job:
     """Build the :class:`Job` for the controls' current values.
+
+    Parameters
+    ----------
+    controls : Controls
+        The widget's controls.
+    viewer : napari.Viewer
+
+    Returns
+    -------
+    Job
 
     Raises
     ------
@@ -174,14 +231,38 @@ def collect(controls, viewer) -> Job:
 
 
 def frame_axis(layer: Image, channel_axis: int | None) -> int:
-    """The time axis of a layer (axis label 't' / 'time'), else its first axis that is not the channel axis."""
+    """The time axis of a layer (axis label 't' / 'time'), else its first axis that is not the channel axis.
+
+    Parameters
+    ----------
+    layer : napari.layers.Image
+    channel_axis : int or None
+        Never the frame axis.
+
+    Returns
+    -------
+    int
+    """
     labels = [str(label).lower() for label in layer.axis_labels]
     named = [axis for axis, label in enumerate(labels) if label in ("t", "time") and axis != channel_axis]
     return named[0] if named else (1 if channel_axis == 0 else 0)
 
 
 def mask_array(mask_layer: Layer | None, layer: Image, channel_axis: int | None = None) -> np.ndarray | None:
-    """The mask layer as a boolean pixel grid of ``layer`` (None without a mask)."""
+    """The mask layer as a boolean pixel grid of ``layer`` (None without a mask).
+
+    Parameters
+    ----------
+    mask_layer : napari.layers.Labels or napari.layers.Shapes or None
+    layer : napari.layers.Image
+        The clustered layer, whose pixel grid the mask must match.
+    channel_axis : int, optional
+        The layer's own channel axis, not part of the pixel grid.
+
+    Returns
+    -------
+    ndarray of bool, dask array or None
+    """
     if mask_layer is None:
         return None
     spatial = tuple(layer.data.shape[:-1] if layer.rgb else layer.data.shape)
@@ -197,8 +278,20 @@ def mask_array(mask_layer: Layer | None, layer: Image, channel_axis: int | None 
     return mask != 0
 
 
-def slice_index(layer: Image, viewer) -> tuple:
-    """Index of the slice on screen over the layer's pixel axes (displayed axes kept whole)."""
+def slice_index(layer: Image, viewer: Any) -> tuple:
+    """Index of the slice on screen over the layer's pixel axes (displayed axes kept whole).
+
+    Parameters
+    ----------
+    layer : napari.layers.Image
+    viewer : napari.Viewer
+        Its dims give the slice on screen.
+
+    Returns
+    -------
+    tuple
+        An int per sliced axis, ``slice(None)`` per displayed axis.
+    """
     data_point = np.round(layer.world_to_data(viewer.dims.point)).astype(int)
     n_spatial = layer.ndim
     offset = viewer.dims.ndim - n_spatial

@@ -12,6 +12,7 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from typing import Any
 
 from ..params import MAX_CLUSTERS
 from ..samples import SAMPLE_ALIASES, SAMPLES, canonical_sample
@@ -52,8 +53,13 @@ def display_problem() -> str | None:
     )
 
 
-def fit_window(viewer) -> None:
-    """Give the window :data:`WINDOW_SIZE`, or most of the screen when that is smaller."""
+def fit_window(viewer: Any) -> None:
+    """Give the window :data:`WINDOW_SIZE`, or most of the screen when that is smaller.
+
+    Parameters
+    ----------
+    viewer : napari.Viewer
+    """
     window = viewer.window._qt_window
     screen = window.screen().availableGeometry()
     width = min(WINDOW_SIZE[0], int(screen.width() * 0.95))
@@ -61,8 +67,22 @@ def fit_window(viewer) -> None:
     window.resize(width, height)
 
 
-def open_viewer(sample: str, widget_name: str, n_clusters: int):
-    """A viewer with ``sample`` open, the widget docked and preset, and the whole image in view."""
+def open_viewer(sample: str, widget_name: str, n_clusters: int) -> tuple[Any, Any]:
+    """A viewer with ``sample`` open, the widget docked and preset, and the whole image in view.
+
+    Parameters
+    ----------
+    sample : str
+        A sample name (:data:`NAPARI_SAMPLES`).
+    widget_name : str
+        A key of :data:`WIDGETS`.
+    n_clusters : int
+        K preset in the widget.
+
+    Returns
+    -------
+    (napari.Viewer, ClusterWidget)
+    """
     import napari
 
     viewer = napari.Viewer(title="napari-colorquant")
@@ -78,8 +98,13 @@ def open_viewer(sample: str, widget_name: str, n_clusters: int):
     return viewer, widget
 
 
-def show_whole_image(viewer) -> None:
-    """Let Qt lay out the window (the dock takes canvas width), then fit the whole image in the canvas."""
+def show_whole_image(viewer: Any) -> None:
+    """Let Qt lay out the window (the dock takes canvas width), then fit the whole image in the canvas.
+
+    Parameters
+    ----------
+    viewer : napari.Viewer
+    """
     from qtpy.QtWidgets import QApplication
 
     QApplication.processEvents()
@@ -87,7 +112,18 @@ def show_whole_image(viewer) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``napari-colorquant-viewer``."""
+    """Entry point of ``napari-colorquant-viewer``.
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        The arguments (default: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        The exit status.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     sample = canonical_sample(args.sample)

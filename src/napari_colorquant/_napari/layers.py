@@ -60,7 +60,18 @@ class Source:
 
 
 def output_name(source_name: str, role: str) -> str:
-    """Name of an output layer, e.g. ``"photo clusters"``."""
+    """Name of an output layer, e.g. ``"photo clusters"``.
+
+    Parameters
+    ----------
+    source_name : str
+    role : str
+        One of :data:`ROLES`.
+
+    Returns
+    -------
+    str
+    """
     return f"{source_name} {role}"
 
 
@@ -78,7 +89,17 @@ def _metadata(result: QuantizeResult, source: Source, role: str, extra: dict | N
 
 
 def cluster_features(result: QuantizeResult) -> dict[str, np.ndarray]:
-    """Per-label table for the Labels layer: counts, fractions, mean colour, EM weight and covariance."""
+    """Per-label table for the Labels layer: counts, fractions, mean colour, EM weight and covariance.
+
+    Parameters
+    ----------
+    result : QuantizeResult
+
+    Returns
+    -------
+    dict of str to ndarray
+        One column per feature, one row per label 1..K.
+    """
     model = result.model
     k = model.n_clusters
     counts = fs.cluster_counts(result)
@@ -106,6 +127,18 @@ def labels_layer(result: QuantizeResult, source: Source, levels: list | None = N
     """The ``<image> clusters`` Labels layer, coloured with each cluster's colour.
 
     ``levels``: label arrays of every pyramid level, for a multiscale layer.
+
+    Parameters
+    ----------
+    result : QuantizeResult
+    source : Source
+    levels : list, optional
+        Label arrays of every pyramid level, for a multiscale layer.
+
+    Returns
+    -------
+    tuple
+        A napari LayerDataTuple.
     """
     from napari.utils import DirectLabelColormap
 
@@ -130,6 +163,18 @@ def quantized_layers(result: QuantizeResult, source: Source, levels: list | None
     """The ``<image> quantized`` Image layer(s): RGB stays RGB, gray keeps its contrast and colormap.
 
     ``levels``: quantized arrays of every pyramid level, for a multiscale layer.
+
+    Parameters
+    ----------
+    result : QuantizeResult
+    source : Source
+    levels : list, optional
+        Quantized arrays of every pyramid level, for a multiscale layer.
+
+    Returns
+    -------
+    list of tuple
+        napari LayerDataTuples: one, or one per channel of stacked channel layers.
     """
     name = output_name(source.name, "quantized")
     meta: dict[str, Any] = {"metadata": _metadata(result, source, "quantized"), **source.geometry}
@@ -162,7 +207,22 @@ def quantized_layers(result: QuantizeResult, source: Source, levels: list | None
 
 
 def posterior_layer(posteriors: np.ndarray, result: QuantizeResult, source: Source, per_cluster: bool) -> tuple:
-    """EM soft segmentation: maximum posterior per pixel, or one channel per cluster (leading axis)."""
+    """EM soft segmentation: maximum posterior per pixel, or one channel per cluster (leading axis).
+
+    Parameters
+    ----------
+    posteriors : ndarray or dask array
+        ``pixels + (K,)`` float32.
+    result : QuantizeResult
+    source : Source
+    per_cluster : bool
+        One channel per cluster (a leading axis) instead of the maximum.
+
+    Returns
+    -------
+    tuple
+        A napari LayerDataTuple.
+    """
     if per_cluster:
         data = posteriors.transpose((posteriors.ndim - 1, *range(posteriors.ndim - 1)))
         geometry = _prepend_axis(source.geometry)
@@ -199,6 +259,18 @@ def feature_space_layers(
     2+ features: the last three features as point coordinates (``sample`` from
     :func:`napari_colorquant.feature_space.sample_features`); EM covariance ellipses
     (95 % contour of each Gaussian's exact projection onto the two displayed features), at each centre.
+
+    Parameters
+    ----------
+    result : QuantizeResult
+    source : Source
+    sample : (features, labels, weights) or None
+        Sampled pixels to draw.
+
+    Returns
+    -------
+    list of tuple
+        napari LayerDataTuples.
     """
     model = result.model
     colours = np.asarray(source.display_colours, np.float64)
@@ -315,6 +387,24 @@ def display_colours(
 
     RGB: the palette itself. Gray: the layer's colormap at the cluster's value.
     Several channels: the additive blend of each channel's colormap.
+
+    Parameters
+    ----------
+    palette : ndarray (K, C)
+        Cluster colours in the input's units.
+    color_space : str
+    kind : str
+        The input kind (``"rgb"``, ``"gray"``, ``"channels"`` …).
+    colormaps : list
+        napari colormaps of the input channels.
+    limits : list of (float, float)
+        Their contrast limits.
+    scale : float
+        The input's nominal maximum.
+
+    Returns
+    -------
+    ndarray (K, 4)
     """
     palette = np.asarray(palette, np.float64)
     if kind in ("rgb", "rgba") or (color_space in CHROMA_SPACES):
@@ -335,13 +425,31 @@ def output_tuples(
     *,
     label_levels: list | None = None,
     quantized_levels: list | None = None,
-    posteriors=None,
+    posteriors: Any = None,
     per_cluster: bool = False,
 ) -> list[tuple]:
     """Every image-grid output of a run: clusters, quantized (per channel) and the EM posterior.
 
     ``colour_info`` is ``(kind, colormaps, contrast_limits)`` of the input, to colour each
     cluster as the input is displayed. Sets ``source.display_colours``.
+
+    Parameters
+    ----------
+    result : QuantizeResult
+    source : Source
+    colour_info : (str, list, list)
+        ``(kind, colormaps, contrast_limits)`` of the input.
+    label_levels, quantized_levels : list, optional
+        Every pyramid level's labels and colours.
+    posteriors : ndarray or dask array, optional
+        EM posteriors to show.
+    per_cluster : bool
+        One posterior channel per cluster.
+
+    Returns
+    -------
+    list of tuple
+        napari LayerDataTuples.
     """
     kind, colormaps, limits = colour_info
     model = result.model
