@@ -184,7 +184,7 @@ def run(args: argparse.Namespace) -> int:
     Parameters
     ----------
     args : argparse.Namespace
-        From :func:`build_parser`.
+        Parsed arguments (:func:`build_parser`), their parameters already checked.
 
     Returns
     -------

@@ -266,15 +266,10 @@ def image_mse(
 
     Parameters
     ----------
-    model : ClusterModel
-    array : ndarray
-        The input image.
-    layout : ImageLayout
-        Its layout.
+    model, array, layout, valid
+        As for :func:`quantized_image`.
     quantized : ndarray
-        The quantized image, same shape.
-    valid : ndarray of bool or None
-        Flat mask of the pixels to count (None: all).
+        The quantized image, same shape as ``array``.
     table : PixelTable or None
         The counted table: with exact counts the error is computed per distinct value.
 
@@ -374,14 +369,8 @@ def make_result(
 
     Parameters
     ----------
-    model : ClusterModel
-    array : ndarray
-        The input image.
-    layout : ImageLayout
-    labels : ndarray
-        The label image (1..K, 0 outside).
-    valid : ndarray of bool or None
-        Flat mask of the used pixels (None: all).
+    model, array, layout, labels, valid
+        As for :func:`quantized_image`.
     table : PixelTable or None
         The table the image was counted into, kept on the result.
     timings : dict

@@ -117,12 +117,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     Parameters
     ----------
     argv : sequence of str, optional
-        The arguments (default: ``sys.argv[1:]``).
+        As for :func:`napari_colorquant.cli.main`.
 
     Returns
     -------
     int
-        The exit status.
+        0, 1 when no window can open; bad arguments exit with status 2.
     """
     parser = build_parser()
     args = parser.parse_args(argv)

@@ -126,8 +126,6 @@ def cluster_features(result: QuantizeResult) -> dict[str, np.ndarray]:
 def labels_layer(result: QuantizeResult, source: Source, levels: list | None = None) -> tuple:
     """The ``<image> clusters`` Labels layer, coloured with each cluster's colour.
 
-    ``levels``: label arrays of every pyramid level, for a multiscale layer.
-
     Parameters
     ----------
     result : QuantizeResult
@@ -161,8 +159,6 @@ def labels_layer(result: QuantizeResult, source: Source, levels: list | None = N
 
 def quantized_layers(result: QuantizeResult, source: Source, levels: list | None = None) -> list[tuple]:
     """The ``<image> quantized`` Image layer(s): RGB stays RGB, gray keeps its contrast and colormap.
-
-    ``levels``: quantized arrays of every pyramid level, for a multiscale layer.
 
     Parameters
     ----------
