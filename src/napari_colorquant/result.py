@@ -137,8 +137,12 @@ class QuantizeResult:
         """True if the model was fitted on a sample of the pixels."""
         return self.model.approximate
 
-    def summary(self) -> dict[str, object]:
-        """Fit and quality figures as a flat dict (for reports and layer metadata)."""
+    def summary(self, *, perceptual: bool = True) -> dict[str, object]:
+        """Fit and quality figures as a flat dict (for reports and layer metadata).
+
+        ``perceptual=False`` leaves out ``delta_e`` and ``delta_e95``, the costliest figures
+        (one colour conversion per distinct colour), for a caller that shows them later.
+        """
         m = self.model
         out: dict[str, object] = {
             "method": m.method,
@@ -156,9 +160,9 @@ class QuantizeResult:
             "approximate": m.approximate,
             "n_fit_pixels": m.n_fit_pixels,
             "seconds": sum(self.timings.values()),
-            "delta_e": self.delta_e,
-            "delta_e95": self.delta_e95,
         }
+        if perceptual:
+            out["delta_e"], out["delta_e95"] = self.delta_e, self.delta_e95
         if self.smoothing_changed is not None:
             out["smoothing_changed"] = self.smoothing_changed
         for figure in get_method(m.method).figures:

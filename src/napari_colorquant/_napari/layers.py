@@ -45,6 +45,9 @@ class Source:
         Of a single gray input, reused by the quantized layer.
     channel_names, channel_colormaps, channel_limits
         Of several input layers used as channels.
+    summary : dict, optional
+        The run's :meth:`~napari_colorquant.quantize.QuantizeResult.summary`, shared by its layers'
+        metadata (set by :func:`output_tuples`).
     """
 
     name: str
@@ -57,6 +60,7 @@ class Source:
     channel_colormaps: list[Any] = field(default_factory=list)
     channel_limits: list[tuple[float, float]] = field(default_factory=list)
     channel_axis: int | None = None
+    summary: dict[str, Any] | None = None
 
 
 def output_name(source_name: str, role: str) -> str:
@@ -81,7 +85,8 @@ def _metadata(result: QuantizeResult, source: Source, role: str, extra: dict | N
         "source": source.name,
         "model": result.model.to_dict(),
         "params": dict(result.model.params),
-        "summary": result.summary(),
+        # One dict shared by a run's layers, so that figures computed later reach them all.
+        "summary": source.summary if source.summary is not None else result.summary(),
     }
     if extra:
         info.update(extra)
@@ -423,11 +428,13 @@ def output_tuples(
     quantized_levels: list | None = None,
     posteriors: Any = None,
     per_cluster: bool = False,
+    perceptual: bool = True,
 ) -> list[tuple]:
     """Every image-grid output of a run: clusters, quantized (per channel) and the EM posterior.
 
     ``colour_info`` is ``(kind, colormaps, contrast_limits)`` of the input, to colour each
-    cluster as the input is displayed. Sets ``source.display_colours``.
+    cluster as the input is displayed. Sets ``source.display_colours`` and ``source.summary``
+    (one summary dict in every layer's metadata).
 
     Parameters
     ----------
@@ -441,6 +448,8 @@ def output_tuples(
         EM posteriors to show.
     per_cluster : bool
         One posterior channel per cluster.
+    perceptual : bool
+        False leaves the CIEDE2000 figures out of the summary, for a caller that adds them once computed.
 
     Returns
     -------
@@ -449,6 +458,7 @@ def output_tuples(
     """
     kind, colormaps, limits = colour_info
     model = result.model
+    source.summary = result.summary(perceptual=perceptual)
     source.display_colours = display_colours(model.palette, model.color_space, kind, colormaps, limits, model.scale)
     tuples = [labels_layer(result, source, label_levels), *quantized_layers(result, source, quantized_levels)]
     if posteriors is not None:

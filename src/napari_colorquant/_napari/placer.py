@@ -7,12 +7,16 @@ keeps its outputs, which follow the new name. Replacing a layer's data in place
 froze the canvas for ~0.2 s per layer.
 
 The separate feature-space window shows the latest run only.
+
+:meth:`Placer.place_steps` does the same work one layer at a time, so that the widget
+can let the event loop turn (and the canvas paint) between layers: no single stretch of
+GUI work grows with the number of outputs.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -154,19 +158,31 @@ class Placer:
         result : QuantizeResult, optional
             Passed to the hooks.
         """
+        for _ in self.place_steps(source, tuples, feature_tuples=feature_tuples, feature_view=feature_view,
+                                  result=result):  # fmt: skip
+            pass
+
+    def place_steps(self, source: Layer, tuples: list[tuple], *, feature_tuples: list[tuple] | None = None,
+                    feature_view: str = "none", result: Any = None) -> Iterator[None]:  # fmt: skip
+        """:meth:`place`, pausing (yielding) after each layer and before the feature window.
+
+        The caller resumes it one event-loop turn later, so the canvas paints between layers.
+        Parameters as for :meth:`place`.
+        """
         tuples = [self._renamed(t, source) for t in tuples]
         owned = self._outputs.setdefault(id(source), {})
         self.placing = True
         try:
-            self._put(self._viewer, owned, tuples)
+            yield from self._put_steps(self._viewer, owned, tuples)
             if feature_tuples and feature_view == "same viewer":
                 feature_tuples = [self._renamed(t, source) for t in feature_tuples]
-                self._put(self._viewer, owned, feature_tuples, prune=FEATURE_ROLES)
+                yield from self._put_steps(self._viewer, owned, feature_tuples, prune=FEATURE_ROLES)
             if source in self._viewer.layers:
                 self._viewer.layers.selection.active = source
         finally:
             self.placing = False
         if feature_tuples and feature_view == "separate window":
+            yield
             self._show_features(result, [self._renamed(t, source) for t in feature_tuples])
         for hook in self.after_run:
             hook(result, source)
@@ -186,6 +202,12 @@ class Placer:
         return data, meta, layer_type
 
     def _put(self, viewer, owned: dict[str, Layer], tuples: list[tuple], prune: tuple[str, ...] = ()) -> None:
+        for _ in self._put_steps(viewer, owned, tuples, prune):
+            pass
+
+    def _put_steps(self, viewer, owned: dict[str, Layer], tuples: list[tuple],
+                   prune: tuple[str, ...] = ()) -> Iterator[None]:  # fmt: skip
+        """Place ``tuples`` in ``viewer`` (in place where possible), yielding after each layer."""
         keys = {_key(meta) for _, meta, _ in tuples}
         for key in [k for k in owned if k.split(":")[0] in prune and k not in keys]:
             layer = owned.pop(key)
@@ -199,6 +221,7 @@ class Placer:
             if layer is not None and layer in viewer.layers:
                 if _compatible(layer, data, meta, layer_type):
                     _update(layer, data, meta, layer_type)
+                    yield
                     continue
                 index = viewer.layers.index(layer)
                 viewer.layers.remove(layer)
@@ -208,6 +231,7 @@ class Placer:
             viewer.layers.insert(position, layer)
             position += 1
             owned[key] = layer
+            yield
 
     # --- separate feature-space window ----------------------------------------------------
     def _show_features(self, result: Any, tuples: list[tuple]) -> None:

@@ -3,14 +3,21 @@
 * :mod:`.controls` — the magicgui inputs (layers, parameters);
 * :mod:`.job` — reads the layers into a core :class:`~napari_colorquant.workflows.RunRequest`;
 * :mod:`.runner` — the worker thread, progress bar, Cancel, clean stop when the viewer closes;
-* :mod:`.placer` — puts the outputs into the viewer (in place), for Run and Apply alike.
+* :mod:`.placer` — puts the outputs into the viewer (in place), for Run and Apply alike;
+* :mod:`.steps` — runs the GUI work after a run in short steps, one per event-loop turn.
 
 The clustering itself is :func:`napari_colorquant.workflows.run`, the same from Python.
+
+After a run, the worker hands over finished layer tuples as soon as they exist and goes on
+with the costliest quality figure (CIEDE2000, one colour conversion per distinct colour)
+while the GUI thread places the layers one per event-loop turn; the report follows.
+:attr:`ClusterWidget.timeline` records when each stage happened (for the GUI benchmark).
 """
 
 from __future__ import annotations
 
 import time
+from functools import partial
 
 import napari
 from magicgui.widgets import Container, Label, ProgressBar, PushButton, TextEdit
@@ -27,6 +34,7 @@ from .controls import Controls, guess_channel_axis
 from .explorer import prepare_outcome, show_outcome
 from .placer import Placer
 from .runner import Cancelled, Runner
+from .steps import StepQueue
 
 LIVE_DEBOUNCE_MS = 250
 LIVE_MAX_SECONDS = 0.5
@@ -50,9 +58,14 @@ class ClusterWidget(Container):
         self._last_seconds: float | None = None
         self._untrack = None
         self._superseded = False
+        self._dropped = False
+        #: ``time.perf_counter()`` of the last run's stages: "run" (Run pressed), "layers" (the worker's
+        #: layers reached the GUI thread), "placed" (every output in the viewer), "done" (report shown).
+        self.timeline: dict[str, float] = {}
         self.controls = Controls(napari_viewer, method)
         self.placer = Placer(napari_viewer)
         self.runner = Runner(self._show_progress)
+        self._steps = StepQueue(alive=lambda: not self.runner.closed)
         self.run_button = PushButton(name="run_button", text="Run", tooltip="Cluster the image (in the background).")
         self.cancel_button = PushButton(name="cancel_button", text="Cancel", enabled=False,
                                         tooltip="Stop the running job; nothing is added.")  # fmt: skip
@@ -107,9 +120,14 @@ class ClusterWidget(Container):
         edit.setMinimumHeight(int(document.size().height()) + margins.top() + margins.bottom() + 2 * edit.frameWidth())
 
     # --- running ----------------------------------------------------------------------
+    @property
+    def busy(self) -> bool:
+        """A run is computing, or its outputs are still being placed."""
+        return self.runner.busy or self._steps.busy
+
     def run(self) -> None:
         """Start a clustering run in a worker thread (the GUI stays responsive)."""
-        if self.runner.busy:
+        if self.busy:
             show_warning("napari-colorquant: a run is already in progress")
             return
         try:
@@ -118,12 +136,13 @@ class ClusterWidget(Container):
             self._fail(str(error))
             return
         self._track_data(job)
-        self._superseded = False
+        self._superseded = self._dropped = False
+        self.timeline = {"run": time.perf_counter()}
         self._set_running(True, "clustering…")
         # A plain function, not a bound method: napari's worker messages repr() it, and the repr of a
         # bound method reads every control (deleted ones too, once the viewer is closed).
-        self.runner.start(compute_run, job, self.runner, returned=self._on_done, errored=self._on_error,
-                          finished=self._on_finished)  # fmt: skip
+        self.runner.start(compute_run, job, self.runner, yielded=self._on_layers, returned=self._on_done,
+                          errored=self._on_error, finished=self._on_finished)  # fmt: skip
 
     def _track_data(self, job: _job.Job) -> None:
         """Note when the input's data is replaced during the run (its result would not fit it)."""
@@ -150,7 +169,7 @@ class ClusterWidget(Container):
         untrack, self._untrack = self._untrack, None
         if untrack is not None:
             untrack()
-        self._set_running(False, self.status.value)
+        self._steps.add(lambda: self._set_running(False, self.status.value))  # after the outputs are placed
 
     def cancel(self) -> None:
         """Ask the running job to stop at its next step; nothing will be added."""
@@ -174,26 +193,45 @@ class ClusterWidget(Container):
         else:
             self._fail(str(error) or type(error).__name__)
 
-    def _on_done(self, outcome: tuple) -> None:
+    def _on_layers(self, outcome: tuple) -> None:
+        """The worker's layers are ready: place them one per event-loop turn (the worker goes on meanwhile)."""
         job, out, tuples, features = outcome
+        self.timeline["layers"] = time.perf_counter()
         if job.layer not in self._viewer.layers:
+            self._dropped = True
             self._fail(f"layer {job.source.name!r} was removed while clustering; nothing was added", "removed")
             return
         if job.stale:
+            self._dropped = True
             self._fail(f"the data of layer {job.layer.name!r} changed while clustering; the result was dropped "
                        "(run again)", "dropped")  # fmt: skip
             return
-        start = time.perf_counter()
-        self.placer.place(job.layer, tuples, feature_tuples=features, feature_view=job.feature_view, result=out.result)
-        show_outcome(self._viewer, job, out)
+        self.cancel_button.enabled = False  # nothing left to cancel: the outputs are on their way
+        self._steps.add_iterator(self.placer.place_steps(job.layer, tuples, feature_tuples=features,
+                                                         feature_view=job.feature_view, result=out.result))  # fmt: skip
+        self._steps.add(self._placed, partial(show_outcome, self._viewer, job, out))
         if self._last_model is None or job.feature_view == "same viewer":
-            self._viewer.reset_view()  # the docked widget took canvas width; show the whole image
+            self._steps.add(self._viewer.reset_view)  # the docked widget took canvas width; show the whole image
         self._last_model = out.result.model
         self._last_seconds = out.seconds
-        seconds = out.seconds + time.perf_counter() - start
+
+    def _placed(self) -> None:
+        self.timeline["placed"] = time.perf_counter()
         self.progress.value = 100
-        self.status.value = f"done in {seconds:.2f} s"
-        self.report.value = report_text(out.result.summary(), seconds=out.seconds)
+        self.status.value = f"done in {self.timeline['placed'] - self.timeline['run']:.2f} s"
+
+    def _on_done(self, outcome: tuple) -> None:
+        """The worker has finished its figures: show the report once the outputs are placed."""
+        if self._dropped:
+            return
+        out, source, summary = outcome
+        self._steps.add(partial(self._show_report, out, source, summary))
+
+    def _show_report(self, out, source: _layers.Source, summary: dict) -> None:
+        if source.summary is not None:  # the dict every output's metadata holds: it gains the last figures
+            source.summary.update(summary)
+        self.report.value = report_text(summary, seconds=out.seconds)
+        self.timeline["done"] = time.perf_counter()
 
     # --- live preview -----------------------------------------------------------------
     def _schedule_live(self, *_) -> None:
@@ -203,9 +241,9 @@ class ClusterWidget(Container):
     def _live_run(self) -> None:
         if self.runner.closed:
             return
-        if self.runner.busy:
+        if self.busy:
             self._superseded = self.runner.cancel()
-            self._live_timer.start()  # run once the stale run has stopped
+            self._live_timer.start()  # run once the stale run has stopped (or its outputs are placed)
             return
         self.run()
 
@@ -220,7 +258,7 @@ class ClusterWidget(Container):
         if target is None or target not in self._viewer.layers:
             self._fail("choose the image layer to apply the fitted model to")
             return
-        if self.runner.busy:
+        if self.busy:
             show_warning("napari-colorquant: a run is already in progress")
             return
         multiscale = target.multiscale
@@ -259,8 +297,10 @@ class ClusterWidget(Container):
     # --- for tests and other widgets ----------------------------------------------------
     @property
     def worker(self):
-        """The running worker, or None."""
-        return self.runner.worker
+        """The running worker (or the queue still placing its outputs); None once the run is complete."""
+        if self.runner.worker is not None:
+            return self.runner.worker
+        return self._steps if self._steps.busy else None
 
     @property
     def feature_viewer(self):
@@ -272,20 +312,26 @@ class ClusterWidget(Container):
         self.placer.close_feature_viewer()
 
 
-def compute_run(job: _job.Job, runner: Runner) -> tuple:
-    """Worker thread: cluster, then build every layer tuple so the GUI thread only places them."""
+def compute_run(job: _job.Job, runner: Runner):
+    """Worker thread: cluster, build every layer tuple and yield them, then compute the last figures.
+
+    Yields ``(job, output, tuples, feature_tuples)`` as soon as the layers exist; returns
+    ``(output, source, summary)`` once the perceptual figures (CIEDE2000) are computed too.
+    """
     out = workflows.run(job.request, runner.progress)
     runner.progress("layers", 0.0)
     tuples = _layers.output_tuples(
         out.result, job.source, (job.kind, job.colormaps, job.limits), label_levels=out.label_levels,
         quantized_levels=out.quantized_levels, posteriors=out.posteriors, per_cluster=job.posterior == "per cluster",
+        perceptual=False,
     )  # fmt: skip
     features = None
     if job.feature_view != "none":
         features = _layers.feature_space_layers(out.result, job.source, out.sample)
     out.extra["explorer"] = prepare_outcome(job, out)  # the explorer's pixel pass, off the GUI thread
     runner.check()
-    return job, out, tuples, features
+    yield job, out, tuples, features
+    return out, job.source, out.result.summary()
 
 
 class KMeansWidget(ClusterWidget):

@@ -1,0 +1,76 @@
+"""GUI work as a queue of short steps, one per event-loop turn, so the canvas never freezes for long.
+
+Placing a run's outputs, redrawing the explorer and writing the report each take a few
+tens of milliseconds; done in one go they stall the event loop for their sum, and the
+canvas cannot paint the first layer before the last one is placed. Queued here, the
+event loop turns (paints, handles the user's input, runs timers) between two steps.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterator
+from functools import partial
+
+from qtpy.QtCore import QTimer
+
+
+class StepQueue:
+    """Runs queued callables in order, each in its own event-loop turn (a zero-delay timer).
+
+    Parameters
+    ----------
+    alive : callable, optional
+        ``alive() -> bool``; once it returns False (the widget is gone) nothing more runs.
+    """
+
+    def __init__(self, alive: Callable[[], bool] | None = None) -> None:
+        self._queue: deque[Callable[[], object]] = deque()
+        self._scheduled = False
+        self._running = False
+        self._alive = alive or (lambda: True)
+
+    @property
+    def busy(self) -> bool:
+        """Steps are waiting or one is running."""
+        return bool(self._queue) or self._running
+
+    def add(self, *steps: Callable[[], object]) -> None:
+        """Queue ``steps``; each runs in a later event-loop turn, after the steps queued before it."""
+        self._queue.extend(steps)
+        self._schedule()
+
+    def add_iterator(self, steps: Iterator[object]) -> None:
+        """Queue an iterator: one ``next()`` per event-loop turn until it is exhausted."""
+        self.add(partial(self._advance, steps))
+
+    def clear(self) -> None:
+        """Drop every waiting step."""
+        self._queue.clear()
+
+    def _advance(self, steps: Iterator[object]) -> None:
+        try:
+            next(steps)
+        except StopIteration:
+            return
+        self._queue.appendleft(partial(self._advance, steps))
+
+    def _schedule(self) -> None:
+        if self._queue and not self._scheduled:
+            self._scheduled = True
+            QTimer.singleShot(0, self._run_next)
+
+    def _run_next(self) -> None:
+        self._scheduled = False
+        if not self._alive():
+            self._queue.clear()
+            return
+        if not self._queue:
+            return
+        step = self._queue.popleft()
+        self._running = True
+        try:
+            step()
+        finally:
+            self._running = False
+            self._schedule()

@@ -1,0 +1,98 @@
+"""After a run the GUI works in short steps (issue 13 item 8, issue 12 widget round trip).
+
+The layers are placed one per event-loop turn while the worker computes the last figures
+(CIEDE2000), which reach the report and every output's metadata afterwards; progress reaches
+the GUI at most a few times per stage. These tests check results, never timings.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from napari_colorquant import quantize
+from napari_colorquant.samples import load_sample
+
+
+def _photo(viewer, name="photo"):
+    return viewer.add_image(load_sample("china")[::2, ::2], name=name, rgb=True)
+
+
+def test_outputs_are_placed_in_separate_event_loop_turns(make_napari_viewer, dock, qtbot, run_and_wait):
+    from qtpy.QtCore import QTimer
+
+    viewer = make_napari_viewer()
+    _photo(viewer)
+    widget = dock(viewer)
+    widget.n_clusters.value = 4
+    widget.feature_view.value = "none"
+    turns = [0]
+    ticker = QTimer()
+    ticker.setInterval(0)
+    ticker.timeout.connect(lambda: turns.__setitem__(0, turns[0] + 1))
+    seen: dict[str, int] = {}
+    viewer.layers.events.inserted.connect(lambda event: seen.setdefault(event.value.name, turns[0]))
+    ticker.start()
+    try:
+        run_and_wait(widget)
+    finally:
+        ticker.stop()
+    assert set(seen) == {"photo clusters", "photo quantized"}
+    assert seen["photo clusters"] != seen["photo quantized"]  # the event loop turned in between
+    timeline = widget.timeline
+    assert timeline["run"] < timeline["layers"] <= timeline["placed"] <= timeline["done"]
+
+
+def test_delta_e_reaches_report_and_metadata_after_the_layers(make_napari_viewer, dock, run_and_wait):
+    viewer = make_napari_viewer()
+    layer = _photo(viewer)
+    widget = dock(viewer)
+    widget.n_clusters.value = 5
+    widget.feature_view.value = "none"
+    run_and_wait(widget)
+    expected = quantize(np.asarray(layer.data), 5, **{k: v for k, v in widget.controls.params().items()
+                                                      if k != "n_clusters"})  # fmt: skip
+    for name in ("photo clusters", "photo quantized"):
+        summary = viewer.layers[name].metadata["colorquant"]["summary"]
+        assert summary["delta_e"] == pytest.approx(expected.delta_e)
+        assert summary["delta_e95"] == pytest.approx(expected.delta_e95)
+    assert f"{expected.delta_e:.2f}" in widget.report.value and "ΔE00" in widget.report.value
+    assert widget.status.value.startswith("done") and widget.progress.value == 100
+    assert widget.run_button.enabled and not widget.cancel_button.enabled
+
+
+def test_run_is_refused_while_outputs_are_being_placed(make_napari_viewer, dock, qtbot, notifications):
+    viewer = make_napari_viewer()
+    _photo(viewer)
+    widget = dock(viewer)
+    widget.n_clusters.value = 3
+    widget.feature_view.value = "none"
+    original = widget._on_layers
+    states = []
+
+    def layers_then_run(outcome):
+        original(outcome)  # queues the placement steps; none has run yet
+        states.append((widget.busy, widget.worker is not None))
+        widget.run()
+
+    widget._on_layers = layers_then_run
+    widget.run()  # the handlers are connected here, so the wrapper is the one called
+    qtbot.waitUntil(lambda: widget.worker is None, timeout=30_000)
+    assert states == [(True, True)]
+    assert any("already in progress" in m for m in notifications["warning"])
+    assert len([layer for layer in viewer.layers if layer.name.startswith("photo ")]) == 2
+    assert widget.status.value.startswith("done") and widget.run_button.enabled
+
+
+def test_progress_is_forwarded_a_few_times_per_stage():
+    from napari_colorquant._napari.runner import STAGES, Runner
+
+    runner = Runner(lambda percent, stage: None)
+    forwarded: list[tuple[int, str]] = []
+    runner._forward = lambda percent, stage: forwarded.append((percent, stage))
+    for stage in STAGES:
+        for step in range(200):
+            runner.progress(stage, step / 199)
+    assert [s for _, s in forwarded].count("count") >= 1
+    assert {s for _, s in forwarded} == set(STAGES)  # every stage is shown when it starts
+    assert len(forwarded) < 60  # not one repaint per percent (100 here) or per call (1000)
