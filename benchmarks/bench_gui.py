@@ -219,6 +219,7 @@ def main(argv=None) -> int:
     parser.add_argument("--write-docs", action="store_true", help="rewrite the marked section of docs/performance.md")
     parser.add_argument("--repeats", type=int, help="runs after the first (default 4, 2 with --quick)")
     parser.add_argument("-k", type=int, default=8)
+    parser.add_argument("--json", type=Path, help="also write the summary rows to this JSON file (for run_all.py)")
     parser.add_argument("--one", nargs=2, metavar=("IMAGE", "VIEW"), help=argparse.SUPPRESS)  # child process
     args = parser.parse_args(argv)
     repeats = args.repeats or (2 if args.quick else 4)
@@ -243,6 +244,8 @@ def main(argv=None) -> int:
     command = "python benchmarks/bench_gui.py" + (" --quick" if args.quick else "")
     text = markdown(rows, command, time.perf_counter() - started, (load, os.getloadavg()[0]))
     print(text)
+    if args.json:
+        args.json.write_text(json.dumps({"rows": rows, "markdown": text}))
     if args.write_docs:
         write_docs(text)
         print(f"rewrote the bench_gui section of {DOCS}")

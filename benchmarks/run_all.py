@@ -13,7 +13,8 @@ Each comparison runs in this one process, ours and the competitor alternately (p
 best of several calls (a single call for competitors slower than ``SLOW`` seconds). Quality is
 computed the same way for everyone, outside the timing: the MSE of the rounded cluster colours against
 the input, and for EM the mean log-likelihood per pixel. Start-up and the CLI are timed in fresh
-processes; the large-data row runs ``bench_large.py`` on a generated zarr volume.
+processes; the large-data row runs ``bench_large.py`` on a generated zarr volume, and the widget rows run
+``bench_gui.py`` (a real napari viewer; under ``xvfb-run`` when there is no display).
 
 Results go to ``benchmarks/results/local/`` (not committed); the committed files under
 ``benchmarks/results/`` and ``docs/performance.md`` change only with ``--write-docs``.
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import math
 import os
 import platform
@@ -512,6 +514,37 @@ def section_explorer(report, inputs, groups, quick, repeat):
                         f"{int(r['distinct']):,} distinct values")  # fmt: skip
 
 
+def section_widget(report, inputs, groups, quick, repeat):
+    """The napari widget's round trip (bench_gui.py, a subprocess under Xvfb without a display)."""
+    import shutil
+
+    with tempfile.TemporaryDirectory() as folder:
+        out = Path(folder) / "gui.json"
+        command = [sys.executable, str(ROOT / "benchmarks" / "bench_gui.py"), "--json", str(out)]
+        command += ["--quick"] if quick else []
+        if not os.environ.get("DISPLAY") and shutil.which("xvfb-run"):
+            command = ["xvfb-run", "-a", "-s", "-screen 0 1600x1000x24", *command]
+        done = subprocess.run(command, capture_output=True, text=True)
+        if done.returncode != 0 or not out.exists():
+            report.add(section="widget", image="", k=8, competitor="bench_gui.py", ours_s=math.nan, theirs_s=math.nan,
+                       ratio=None, target=None, met="no", error=done.stderr[-300:])  # fmt: skip
+            return
+        rows = json.loads(out.read_text())["rows"]
+    for r in rows:
+        name = f"{r['image']} ({r['view']})"
+        note = f"round trip {r['trip repeat']:.3f} s, core {r['core repeat']:.3f} s"
+        report.add(section="widget", image=name, k=8, competitor="overhead (round trip - core) vs 0.1 s",
+                   ours_s=r["overhead repeat"], theirs_s=0.1, ratio=0.1 / max(r["overhead repeat"], 1e-9), target=1.0,
+                   met="yes" if r["overhead repeat"] <= 0.1 else "no", note=note)  # fmt: skip
+        report.add(section="widget", image=name, k=8, competitor="longest event-loop gap vs 0.1 s",
+                   ours_s=r["gap repeat"], theirs_s=0.1, ratio=0.1 / r["gap repeat"], target=1.0,
+                   met="yes" if r["gap repeat"] < 0.1 else "no",
+                   note=f"first run: {r['gap first'] * 1000:.0f} ms")  # fmt: skip
+        report.add(section="widget", image=name, k=8, competitor="first run vs repeat (round trip)",
+                   ours_s=r["trip first"], theirs_s=r["trip repeat"], ratio=r["trip repeat"] / r["trip first"],
+                   target=1 / 1.1, met="yes" if r["first / repeat"] <= 1.1 else "no")  # fmt: skip
+
+
 SECTIONS = {
     "kmeans": section_kmeans,
     "photos16": section_photos16,
@@ -521,6 +554,7 @@ SECTIONS = {
     "output": section_output,
     "lazy": section_lazy,
     "explorer": section_explorer,
+    "widget": section_widget,
 }
 
 
