@@ -96,3 +96,17 @@ def test_progress_is_forwarded_a_few_times_per_stage():
     assert [s for _, s in forwarded].count("count") >= 1
     assert {s for _, s in forwarded} == set(STAGES)  # every stage is shown when it starts
     assert len(forwarded) < 60  # not one repaint per percent (100 here) or per call (1000)
+
+
+def test_opening_the_widget_starts_the_warm_up_imports_once(make_napari_viewer, dock):
+    import sys
+
+    from napari_colorquant._napari import warmup
+
+    viewer = make_napari_viewer()
+    dock(viewer)
+    thread = warmup.start()
+    assert warmup.start() is thread  # once per process
+    thread.join(120)
+    assert not thread.is_alive()
+    assert all(name in sys.modules for name in warmup.MODULES)

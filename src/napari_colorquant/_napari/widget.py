@@ -30,6 +30,7 @@ from ..quantize import apply_model
 from ..report import report_text
 from . import job as _job
 from . import layers as _layers
+from . import warmup
 from .controls import Controls, guess_channel_axis
 from .explorer import prepare_outcome, show_outcome
 from .placer import Placer
@@ -84,6 +85,7 @@ class ClusterWidget(Container):
         self._live_timer.setInterval(LIVE_DEBOUNCE_MS)
         self._live_timer.timeout.connect(self._live_run)
         self._connect()
+        warmup.start()
 
     def _connect(self) -> None:
         self.run_button.changed.connect(self.run)

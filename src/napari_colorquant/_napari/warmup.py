@@ -1,0 +1,42 @@
+"""Import, once per process and in a background thread, the libraries a first run would wait for.
+
+The core imports scikit-learn (k-means++ starts), SciPy (EM) and scikit-image (CIEDE2000)
+lazily, so that ``import napari_colorquant`` and the CLI stay fast. In the widget the first
+run paid for those imports (about a second, more on a loaded machine) on top of the
+clustering, and the explorer's first plot built matplotlib's mathtext parser (log-scale
+tick labels are mathtext; another ~0.3 s, on the GUI thread). The widget starts this thread
+when it opens, while the user picks an image and the parameters; a run that starts earlier
+simply waits on the same imports.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import threading
+
+#: Imported in this order; the first is by far the slowest.
+MODULES = ("sklearn.cluster", "scipy.linalg", "skimage.color")
+
+_lock = threading.Lock()
+_thread: threading.Thread | None = None
+
+
+def start() -> threading.Thread:
+    """Start the warm-up thread (once per process); returns it."""
+    global _thread
+    with _lock:
+        if _thread is None:
+            _thread = threading.Thread(target=_import_all, name="napari-colorquant warm-up", daemon=True)
+            _thread.start()
+        return _thread
+
+
+def _import_all() -> None:
+    for name in MODULES:
+        with contextlib.suppress(ImportError):  # a run that needs it says what is missing
+            importlib.import_module(name)
+    with contextlib.suppress(ImportError):
+        from matplotlib.mathtext import MathTextParser
+
+        MathTextParser("path").parse(r"$\mathdefault{10^{2}}$")  # builds the parser once per process
