@@ -183,7 +183,7 @@ class Placer:
             self.placing = False
         if feature_tuples and feature_view == "separate window":
             yield
-            self._show_features(result, [self._renamed(t, source) for t in feature_tuples])
+            yield from self._show_features(result, [self._renamed(t, source) for t in feature_tuples])
         for hook in self.after_run:
             hook(result, source)
 
@@ -234,11 +234,15 @@ class Placer:
             yield
 
     # --- separate feature-space window ----------------------------------------------------
-    def _show_features(self, result: Any, tuples: list[tuple]) -> None:
-        viewer = self.feature_viewer_alive() or self._open_feature_viewer()
+    def _show_features(self, result: Any, tuples: list[tuple]) -> Iterator[None]:
+        """Show the run's feature space in the separate window, yielding after the window and each layer."""
+        viewer = self.feature_viewer_alive()
+        if viewer is None:
+            viewer = self._open_feature_viewer()
+            yield
         model = result.model
         viewer.dims.ndisplay = 3 if model.n_features >= 3 else 2
-        self._put(viewer, self._feature_layers, tuples, prune=FEATURE_ROLES)
+        yield from self._put_steps(viewer, self._feature_layers, tuples, prune=FEATURE_ROLES)
         for layer in [layer for layer in viewer.layers if layer not in self._feature_layers.values()]:
             viewer.layers.remove(layer)  # earlier runs' layers, whatever their source
         viewer.dims.axis_labels = tuple(model.feature_names[-3:]) if model.n_features > 1 else (

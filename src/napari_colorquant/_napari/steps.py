@@ -56,7 +56,9 @@ class StepQueue:
         self._queue.appendleft(partial(self._advance, steps))
 
     def _schedule(self) -> None:
-        if self._queue and not self._scheduled:
+        # Not while a step runs (a step that processes events itself must not start the next one
+        # inside it): the step's end schedules the next.
+        if self._queue and not self._scheduled and not self._running:
             self._scheduled = True
             QTimer.singleShot(0, self._run_next)
 

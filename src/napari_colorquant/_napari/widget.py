@@ -59,7 +59,7 @@ class ClusterWidget(Container):
         self._last_seconds: float | None = None
         self._untrack = None
         self._superseded = False
-        self._dropped = False
+        self._dropped = self._reset_view = False
         #: ``time.perf_counter()`` of the last run's stages: "run" (Run pressed), "layers" (the worker's
         #: layers reached the GUI thread), "placed" (every output in the viewer), "done" (report shown).
         self.timeline: dict[str, float] = {}
@@ -211,9 +211,8 @@ class ClusterWidget(Container):
         self.cancel_button.enabled = False  # nothing left to cancel: the outputs are on their way
         self._steps.add_iterator(self.placer.place_steps(job.layer, tuples, feature_tuples=features,
                                                          feature_view=job.feature_view, result=out.result))  # fmt: skip
-        self._steps.add(self._placed, partial(show_outcome, self._viewer, job, out))
-        if self._last_model is None or job.feature_view == "same viewer":
-            self._steps.add(self._viewer.reset_view)  # the docked widget took canvas width; show the whole image
+        self._steps.add(self._placed)
+        self._reset_view = self._last_model is None or job.feature_view == "same viewer"
         self._last_model = out.result.model
         self._last_seconds = out.seconds
 
@@ -223,11 +222,14 @@ class ClusterWidget(Container):
         self.status.value = f"done in {self.timeline['placed'] - self.timeline['run']:.2f} s"
 
     def _on_done(self, outcome: tuple) -> None:
-        """The worker has finished its figures: show the report once the outputs are placed."""
+        """The worker has finished the explorer's data and the figures: show them once the outputs are placed."""
         if self._dropped:
             return
-        out, source, summary = outcome
-        self._steps.add(partial(self._show_report, out, source, summary))
+        job, out, summary = outcome
+        self._steps.add(partial(show_outcome, self._viewer, job, out))
+        if self._reset_view:  # after the explorer docked: the docks took canvas width; show the whole image
+            self._steps.add(self._viewer.reset_view)
+        self._steps.add(partial(self._show_report, out, job.source, summary))
 
     def _show_report(self, out, source: _layers.Source, summary: dict) -> None:
         if source.summary is not None:  # the dict every output's metadata holds: it gains the last figures
@@ -318,7 +320,7 @@ def compute_run(job: _job.Job, runner: Runner):
     """Worker thread: cluster, build every layer tuple and yield them, then compute the last figures.
 
     Yields ``(job, output, tuples, feature_tuples)`` as soon as the layers exist; returns
-    ``(output, source, summary)`` once the perceptual figures (CIEDE2000) are computed too.
+    ``(job, output, summary)`` once the explorer's data and the perceptual figures (CIEDE2000) are computed too.
     """
     out = workflows.run(job.request, runner.progress)
     runner.progress("layers", 0.0)
@@ -330,10 +332,11 @@ def compute_run(job: _job.Job, runner: Runner):
     features = None
     if job.feature_view != "none":
         features = _layers.feature_space_layers(out.result, job.source, out.sample)
-    out.extra["explorer"] = prepare_outcome(job, out)  # the explorer's pixel pass, off the GUI thread
     runner.check()
     yield job, out, tuples, features
-    return out, job.source, out.result.summary()
+    # While the GUI places the layers: the explorer's pixel pass (off the GUI thread) and the CIEDE2000 figures.
+    out.extra["explorer"] = prepare_outcome(job, out)
+    return job, out, out.result.summary()
 
 
 class KMeansWidget(ClusterWidget):
