@@ -140,8 +140,16 @@ class QuantizeResult:
     def summary(self, *, perceptual: bool = True) -> dict[str, object]:
         """Fit and quality figures as a flat dict (for reports and layer metadata).
 
-        ``perceptual=False`` leaves out ``delta_e`` and ``delta_e95``, the costliest figures
-        (one colour conversion per distinct colour), for a caller that shows them later.
+        Parameters
+        ----------
+        perceptual : bool
+            False leaves out ``delta_e`` and ``delta_e95``, the costliest figures (one colour
+            conversion per distinct colour), for a caller that shows them later.
+
+        Returns
+        -------
+        dict
+            Figure name to value.
         """
         m = self.model
         out: dict[str, object] = {

@@ -75,7 +75,7 @@ class ClusterWidget(Container):
         self.status = Label(name="status", value="")
         self.report = TextEdit(name="report", label="report", value="", tooltip="Fit figures of the last run.")
         self.report.read_only = True
-        self.report.changed.connect(self._fit_report)
+        self.report.changed.connect(lambda *_: fit_to_text(self.report.native))
         self.apply_button = PushButton(name="apply_button", text="Apply fitted model",
                                        tooltip="Apply the last fitted model to the layer.")  # fmt: skip
         self.extend([*self.controls.input_widgets(), self.run_button, self.cancel_button, self.progress,
@@ -112,14 +112,6 @@ class ClusterWidget(Container):
             return
         if active.metadata.get("colorquant") is None:
             self.controls.image.value = active
-
-    def _fit_report(self, *_) -> None:
-        """Grow the report box to its text, so every line shows without scrolling."""
-        edit = self.report.native
-        document = edit.document()
-        document.setTextWidth(max(edit.viewport().width(), 200))
-        margins = edit.contentsMargins()
-        edit.setMinimumHeight(int(document.size().height()) + margins.top() + margins.bottom() + 2 * edit.frameWidth())
 
     # --- running ----------------------------------------------------------------------
     @property
@@ -314,6 +306,14 @@ class ClusterWidget(Container):
     def close_feature_viewer(self, *_) -> None:
         """Close the separate feature-space viewer, if open."""
         self.placer.close_feature_viewer()
+
+
+def fit_to_text(edit) -> None:
+    """Grow the report box to its text, so every line shows without scrolling."""
+    document = edit.document()
+    document.setTextWidth(max(edit.viewport().width(), 200))
+    margins = edit.contentsMargins()
+    edit.setMinimumHeight(int(document.size().height()) + margins.top() + margins.bottom() + 2 * edit.frameWidth())
 
 
 def compute_run(job: _job.Job, runner: Runner):
