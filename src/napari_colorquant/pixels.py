@@ -8,7 +8,8 @@ Three strategies, chosen by dtype and channel count:
 
 ``lut``
     Integer values that pack into at most 24 bits (uint8/uint16 gray, uint8
-    RGB, two uint8 channels). Counting is a histogram over the packed key;
+    RGB, two uint8 channels). Counting is a histogram over the packed key (for
+    3-channel uint8 images up to 2 MP, one sort of the keys: cheaper than 2**24 bins);
     writing back gathers from a dense table indexed by the key, chunk by chunk,
     so no per-pixel key array is ever held in full. Exact.
 ``inverse``
@@ -648,6 +649,16 @@ def _count_rgb8(array: np.ndarray, layout: ImageLayout, valid: np.ndarray | None
     return keys, np.bincount(inverse, weights=counts).astype(np.int64)
 
 
+def _sorted_distinct(keys: np.ndarray, valid: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct keys (ascending) and their counts, from one plain sort of the valid pixels' keys."""
+    ordered = np.sort(keys if valid is None else keys[valid])
+    starts = np.empty(ordered.size, dtype=bool)
+    starts[:1] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=starts[1:])
+    first = np.flatnonzero(starts)
+    return ordered[first], np.diff(first, append=ordered.size)
+
+
 def _count_gray(array: np.ndarray, layout: ImageLayout, valid: np.ndarray | None, bits: int) -> np.ndarray:
     """Histogram of uint8/uint16 gray values with OpenCV (one vectorized pass).
 
@@ -719,8 +730,13 @@ def build_table(
     bits = _lut_key_bits(layout)
     common = dict(layout=layout, array=array, n_valid=n_valid, valid=valid)
     small_rgb8 = bits == 24 and layout.n_pixels <= _SORT_COUNT_PIXELS
-    if bits is not None and not small_rgb8:
-        if layout.n_channels == 3 and layout.dtype == np.uint8:
+    if bits is not None:
+        if small_rgb8:
+            # Sorting the keys is cheaper than clearing and scanning 2**24 bins for small images; no
+            # per-pixel inverse is kept (np.unique's argsort costs 3x the sort): labels are written back
+            # through the same dense lookup as for large images.
+            keys, counts = _sorted_distinct(np.concatenate([k() for _, _, k in _key_chunks(array, layout)]), valid)
+        elif layout.n_channels == 3 and layout.dtype == np.uint8:
             keys, counts = _count_rgb8(array, layout, valid)
         else:
             totals = _count_dense(array, layout, valid, bits)
@@ -735,16 +751,9 @@ def build_table(
             **common,
         )
     elif layout.is_integer:
-        # Sorting the keys is cheaper than clearing 2**24 bins for small RGB images,
-        # and the only exact option for keys wider than 24 bits.
-        if small_rgb8:
-            keys = np.concatenate([k() for _, _, k in _key_chunks(array, layout)])
-            keys = keys if valid is None else keys[valid]
-            unique, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)
-            values, inverse = _decode_keys(unique, layout), inverse.reshape(-1)
-        else:
-            rows = pixel_rows(array, layout)[:, : layout.n_channels]
-            values, inverse, counts = unique_rows(rows if valid is None else rows[valid], layout)
+        # Sorting is the only exact option for keys wider than 24 bits.
+        rows = pixel_rows(array, layout)[:, : layout.n_channels]
+        values, inverse, counts = unique_rows(rows if valid is None else rows[valid], layout)
         table = PixelTable(values=values, counts=counts, strategy="inverse", _inverse=inverse, **common)
     else:
         rows = pixel_rows(array, layout)[:, : layout.n_channels]
