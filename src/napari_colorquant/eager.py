@@ -80,15 +80,17 @@ def _quantize_fast(array, layout, space, mask, params: ClusterParameters, record
     timings["fit"] = time.perf_counter() - start
     report("write", 0.0)
     start = time.perf_counter()
+    value_labels = None
     if table.approximate or table.strategy == "direct":
         labels = table.map(model.predict_values, model.label_dtype)
     else:
         labels = table.scatter(fit_labels)
+        value_labels = fit_labels  # the labels of table.values: the figures need not predict them again
     timings["write"] = time.perf_counter() - start
     if params.smoothing > 0:
         result = _smoothed_result(model, array, layout, labels, table, params.smoothing, timings, report)
     else:
-        result = make_result(model, array, layout, labels, table.valid, table, timings)
+        result = make_result(model, array, layout, labels, table.valid, table, timings, value_labels)
     if params.dither != "none":
         _dither(result, array, layout, table)
     report("write", 1.0)

@@ -207,6 +207,7 @@ def quantized_image(
     labels: np.ndarray,
     valid: np.ndarray | None,
     table: PixelTable | None,
+    value_labels: np.ndarray | None = None,
 ) -> np.ndarray:
     """The input with each valid pixel replaced by its cluster's colour, same shape and dtype.
 
@@ -222,6 +223,8 @@ def quantized_image(
         Flat mask of the valid pixels (None: all).
     table : PixelTable or None
         The counted image, when there is one (colours are then computed per distinct value).
+    value_labels : ndarray, optional
+        Labels of ``table.values`` when already known (not predicted again).
 
     Returns
     -------
@@ -231,7 +234,10 @@ def quantized_image(
     n_colour = layout.n_channels
     flat_labels = labels.reshape(-1)
     if model.color_space in colorspaces.CHROMA_SPACES:
-        if table is not None:
+        if table is not None and value_labels is not None and table.strategy != "direct":
+            colours = table.scatter(to_dtype(model.quantized_values(table.values, value_labels), layout.dtype))
+            colours = colours.reshape(-1, n_colour)
+        elif table is not None:
             colours = table.map(lambda v: to_dtype(model.quantized_values(v), layout.dtype), layout.dtype)
             colours = colours.reshape(-1, n_colour)
         else:
@@ -273,6 +279,7 @@ def image_mse(
     quantized: np.ndarray,
     valid: np.ndarray | None,
     table: PixelTable | None,
+    value_labels: np.ndarray | None = None,
 ) -> float:
     """Mean squared error of ``quantized`` against ``array`` over valid pixels and colour channels.
 
@@ -284,6 +291,8 @@ def image_mse(
         The quantized image, same shape as ``array``.
     table : PixelTable or None
         The counted table: with exact counts the error is computed per distinct value.
+    value_labels : ndarray, optional
+        The labels of ``table.values`` when already known (not predicted again).
 
     Returns
     -------
@@ -291,7 +300,7 @@ def image_mse(
     """
     n_colour = layout.n_channels
     if table is not None and table.exact_counts:
-        return weighted_mse(model, layout, table.values, table.counts)
+        return weighted_mse(model, layout, table.values, table.counts, value_labels)
     original = pixel_rows(array, layout)[:, :n_colour]
     result = pixel_rows(quantized, layout)[:, :n_colour]
     total, count = 0.0, 0
@@ -345,7 +354,9 @@ def quality_figures(model: ClusterModel, layout: ImageLayout, mse: float) -> dic
     )
 
 
-def weighted_mse(model: ClusterModel, layout: ImageLayout, values: np.ndarray, counts: np.ndarray) -> float:
+def weighted_mse(
+    model: ClusterModel, layout: ImageLayout, values: np.ndarray, counts: np.ndarray, labels: np.ndarray | None = None
+) -> float:
     """MSE of the quantized colours of distinct ``values`` (each ``counts`` times) against them.
 
     Parameters
@@ -356,6 +367,8 @@ def weighted_mse(model: ClusterModel, layout: ImageLayout, values: np.ndarray, c
         Distinct values in the input's units.
     counts : ndarray (U,)
         Their pixel counts.
+    labels : ndarray (U,), optional
+        Their labels (1..K) when already known (the fit's own): saves predicting them again.
 
     Returns
     -------
@@ -363,8 +376,13 @@ def weighted_mse(model: ClusterModel, layout: ImageLayout, values: np.ndarray, c
     """
     if np.sum(counts) == 0:  # nothing valid (an all-NaN or all-masked image given to a model)
         return 0.0
-    approx = to_dtype(model.quantized_values(values), layout.dtype).astype(np.float64)
-    errors = ((approx - values.astype(np.float64)) ** 2).sum(axis=1)
+    if labels is not None and model.color_space not in colorspaces.CHROMA_SPACES:
+        # Round the K palette colours once, then gather (not U rows rounded one by one).
+        approx = to_dtype(model.palette, layout.dtype).astype(np.float64)[labels.astype(np.intp) - 1]
+    else:
+        approx = to_dtype(model.quantized_values(values, labels), layout.dtype).astype(np.float64)
+    approx -= values
+    errors = np.einsum("uc,uc->u", approx, approx)
     return float(errors @ counts / (np.sum(counts) * layout.n_channels))
 
 
@@ -376,6 +394,7 @@ def make_result(
     valid: np.ndarray | None,
     table: PixelTable | None,
     timings: dict[str, float],
+    value_labels: np.ndarray | None = None,
 ) -> QuantizeResult:
     """The in-memory result: quantized image, figures, and the table the image was counted into.
 
@@ -387,14 +406,16 @@ def make_result(
         The table the image was counted into, kept on the result.
     timings : dict
         Seconds so far by stage; ``"write"`` is added to.
+    value_labels : ndarray, optional
+        The labels of ``table.values`` when the fit gave them: the figures need not predict them again.
 
     Returns
     -------
     QuantizeResult
     """
     start = time.perf_counter()
-    quantized = quantized_image(model, array, layout, labels, valid, table)
-    mse = image_mse(model, array, layout, quantized, valid, table)
+    quantized = quantized_image(model, array, layout, labels, valid, table, value_labels)
+    mse = image_mse(model, array, layout, quantized, valid, table, value_labels)
     timings["write"] = timings.get("write", 0.0) + time.perf_counter() - start
     n_valid = layout.n_pixels if valid is None else int(np.count_nonzero(valid))
     counted = table is not None and table.exact_counts
