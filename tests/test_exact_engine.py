@@ -128,3 +128,18 @@ def test_kmeans_equals_pixel_lloyd_on_generated_uint16_stacks(image, k, seed):
     centers, labels, _ = pixel_lloyd(features, init, 4, 0.0)
     match = match_clusters(result.model.means, centers)
     np.testing.assert_array_equal(result.labels.reshape(-1), relabel(labels, match))
+
+
+@pytest.mark.parametrize("k", [2, 7, 32])
+def test_kmeans_plusplus_equals_scikit_learn(china, k):
+    """Our greedy weighted k-means++ (no scikit-learn import) draws what scikit-learn's draws for a seed."""
+    from sklearn.cluster import kmeans_plusplus as sklearn_kmeans_plusplus
+
+    from napari_colorquant.kmeans import kmeans_plusplus
+
+    values, counts = np.unique(china[::3, ::3].reshape(-1, 3), axis=0, return_counts=True)
+    samples, weights = values.astype(np.float64), counts.astype(np.float64)
+    for seed in (0, 3):
+        ours = kmeans_plusplus(samples, weights, k, np.random.RandomState(seed))
+        theirs, _ = sklearn_kmeans_plusplus(samples, k, sample_weight=weights, random_state=seed)
+        np.testing.assert_array_equal(ours, theirs)

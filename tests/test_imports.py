@@ -23,6 +23,9 @@ FORBIDDEN = ("napari", "qtpy", "PyQt5", "PyQt6", "PySide2", "PySide6", "magicgui
         "from napari_colorquant.model import ClusterModel",
         "import napari_colorquant.workflows, napari_colorquant.feature_space, napari_colorquant.explore",
         "from napari_colorquant.cli import build_parser; build_parser().format_help()",
+        # k-means++ is seeded without scikit-learn, whose import alone cost more than a small photo's fit
+        "import numpy as np, napari_colorquant as q\n"
+        "q.quantize(np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8), 4)",
     ],
 )
 def test_core_import_loads_no_gui_and_no_heavy_package(statement):
