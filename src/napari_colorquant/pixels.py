@@ -9,7 +9,7 @@ Three strategies, chosen by dtype and channel count:
 ``lut``
     Integer values that pack into at most 24 bits (uint8/uint16 gray, uint8
     RGB, two uint8 channels). Counting is a histogram over the packed key (for
-    3-channel uint8 images up to 2 MP, one sort of the keys: cheaper than 2**24 bins);
+    3-channel uint8 images up to 1 MP, one sort of the keys: cheaper than 2**24 bins);
     writing back gathers from a dense table indexed by the key, chunk by chunk,
     so no per-pixel key array is ever held in full. Exact.
 ``inverse``
@@ -45,7 +45,7 @@ from .colorspaces import COLOR_SPACES, THREE_CHANNEL_SPACES
 
 CHUNK_PIXELS = 1 << 20
 _DENSE_LUT_BYTES = 64 << 20
-_SORT_COUNT_PIXELS = 1 << 21
+_SORT_COUNT_PIXELS = 1 << 20
 DEFAULT_MAX_SAMPLES = 2_000_000
 _ACCEPTED_DTYPES = "bool, uint8, uint16, uint32, int8, int16, int32, float32 or float64"
 
