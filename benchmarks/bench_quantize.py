@@ -23,14 +23,14 @@ import csv
 import json
 import math
 import os
-import platform
 import subprocess
 import sys
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
+
+import competitors  # benchmarks/ is on the path when this script runs
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
@@ -53,7 +53,7 @@ KMEANS_METHODS = [
 ]
 EM_METHODS = ["ours-em", "cv2-em", "sklearn-gmm"]
 FLOOR_METHODS = ["floor-read", "floor-write-labels"]
-MAX_ITER, EPSILON = 10, 0.2
+MAX_ITER, EPSILON = competitors.MAX_ITER, competitors.EPSILON
 
 
 def load_image(name: str) -> np.ndarray:
@@ -71,13 +71,19 @@ def load_image(name: str) -> np.ndarray:
 
 
 # --- the competitors: each returns (labels, centres in feature units, extra) -----------------------
-def _flat(image: np.ndarray) -> np.ndarray:
-    return image.reshape(-1, image.shape[-1] if image.ndim == 3 else 1)
+COMPETITORS = {
+    "cv2-kmeans-random": lambda image, k, seed: competitors.cv2_kmeans(image, k, "random", seed),
+    "cv2-kmeans++": lambda image, k, seed: competitors.cv2_kmeans(image, k, "kmeans++", seed),
+    "sklearn-kmeans": competitors.sklearn_kmeans,
+    "sklearn-minibatch": competitors.sklearn_minibatch,
+    "pillow-mediancut": lambda image, k, seed: competitors.pillow(image, k, "mediancut"),
+    "pillow-fastoctree": lambda image, k, seed: competitors.pillow(image, k, "fastoctree"),
+    "cv2-em": competitors.cv2_em,
+    "sklearn-gmm": competitors.sklearn_gmm,
+}
 
 
 def run_method(method: str, image: np.ndarray, k: int, seed: int):
-    import cv2
-
     if method.startswith("ours"):
         from napari_colorquant import quantize
 
@@ -87,49 +93,8 @@ def run_method(method: str, image: np.ndarray, k: int, seed: int):
         init = "random" if method.endswith("random") else "kmeans++"
         r = quantize(image, k, init=init, max_iter=MAX_ITER, epsilon=EPSILON, seed=seed)
         return r.labels, None, {"mse": r.mse, "result": r}
-    if method.startswith("cv2-kmeans"):
-        cv2.setRNGSeed(seed)
-        flags = cv2.KMEANS_RANDOM_CENTERS if method.endswith("random") else cv2.KMEANS_PP_CENTERS
-        criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, MAX_ITER, EPSILON)
-        _, labels, centres = cv2.kmeans(np.float32(_flat(image)), k, None, criteria, 1, flags)
-        return labels.reshape(-1), centres, {}
-    if method == "sklearn-kmeans":
-        from sklearn.cluster import KMeans
-
-        km = KMeans(k, init="k-means++", n_init=1, max_iter=MAX_ITER, random_state=seed).fit(_flat(image))
-        return km.labels_, km.cluster_centers_, {}
-    if method == "sklearn-minibatch":
-        from sklearn.cluster import MiniBatchKMeans
-
-        km = MiniBatchKMeans(k, n_init=1, max_iter=MAX_ITER, random_state=seed, batch_size=4096).fit(_flat(image))
-        return km.labels_, km.cluster_centers_, {}
-    if method.startswith("pillow"):
-        from PIL import Image
-
-        if image.dtype != np.uint8 or image.ndim != 3:
-            raise NotImplementedError("Pillow quantizes 8-bit RGB only")
-        algorithm = Image.Quantize.MEDIANCUT if method.endswith("mediancut") else Image.Quantize.FASTOCTREE
-        quantized = Image.fromarray(image).quantize(colors=k, method=algorithm)
-        palette = np.array(quantized.getpalette()[: 3 * 256], np.float64).reshape(-1, 3)
-        return np.asarray(quantized).reshape(-1), palette, {}
-    if method == "cv2-em":
-        cv2.setRNGSeed(seed)
-        em = cv2.ml.EM_create()
-        em.setClustersNumber(k)
-        em.setCovarianceMatrixType(cv2.ml.EM_COV_MAT_GENERIC)
-        em.setTermCriteria((cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, MAX_ITER, 0.0))
-        _, log_likelihoods, labels, _ = em.trainEM(np.float32(_flat(image)))
-        return labels.reshape(-1), em.getMeans(), {"log_likelihood": float(np.mean(log_likelihoods))}
-    if method == "sklearn-gmm":
-        from sklearn.exceptions import ConvergenceWarning
-        from sklearn.mixture import GaussianMixture
-
-        pixels = _flat(image).astype(np.float64)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            gmm = GaussianMixture(k, covariance_type="full", max_iter=MAX_ITER, tol=0.0, random_state=seed).fit(pixels)
-        labels = gmm.predict(pixels)
-        return labels, gmm.means_, {"log_likelihood_fn": lambda: float(gmm.score(pixels))}
+    if method in COMPETITORS:
+        return COMPETITORS[method](image, k, seed)
     if method == "floor-read":
         return None, None, {"checksum": int(image.sum(dtype=np.uint64))}
     if method == "floor-write-labels":
@@ -142,7 +107,7 @@ def _quality(image, labels, centres, extra) -> dict:
     if "mse" in extra:
         out["mse"] = extra["mse"]
     elif centres is not None:
-        pixels = _flat(image).astype(np.float64)
+        pixels = competitors.flat(image).astype(np.float64)
         rounded = np.clip(np.rint(np.asarray(centres, np.float64)), 0, np.iinfo(image.dtype).max)
         diff = pixels - rounded[np.asarray(labels).reshape(-1)]
         out["mse"] = float((diff**2).mean())
@@ -281,24 +246,6 @@ def tables(rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def machine() -> str:
-    import cv2
-    import PIL
-    import sklearn
-
-    cpu = "unknown CPU"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            cpu = line.split(":", 1)[1].strip()
-            break
-    memory = int(Path("/proc/meminfo").read_text().split()[1]) // (1024 * 1024)
-    return (
-        f"{cpu}, {os.cpu_count()} cores, {memory} GiB RAM; {platform.platform()}; Python {platform.python_version()}; "
-        f"numpy {np.__version__}, OpenCV {cv2.__version__}, "
-        f"scikit-learn {sklearn.__version__}, Pillow {PIL.__version__}"
-    )
-
-
 def main() -> int:
     if len(sys.argv) > 1 and sys.argv[1] == "--worker":
         image, method, k, repeat, seed = sys.argv[2:7]
@@ -359,7 +306,7 @@ def main() -> int:
         page = args.markdown.read_text() if args.markdown.exists() else f"{start}\n{end}\n"
         head, rest = page.split(start, 1)
         tail = rest.split(end, 1)[1]
-        stamp = f"\nMeasured {time.strftime('%Y-%m-%d')} on: {machine()}\n"
+        stamp = f"\nMeasured {time.strftime('%Y-%m-%d')} on: {competitors.machine()}\n"
         args.markdown.write_text(head + start + "\n" + stamp + text + end + tail)
     return 0
 

@@ -29,12 +29,10 @@ import csv
 import json
 import math
 import os
-import platform
 import subprocess
 import sys
 import tempfile
 import time
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
@@ -42,12 +40,14 @@ from pathlib import Path
 
 import numpy as np
 
+import competitors  # benchmarks/ is on the path when this script runs
+
 ROOT = Path(__file__).resolve().parents[1]
 LOCAL = ROOT / "benchmarks" / "results" / "local"
 DOCS = ROOT / "docs" / "performance.md"
 START, END = "<!-- run_all start -->", "<!-- run_all end -->"
 SLOW = 5.0
-MAX_ITER, EPSILON = 10, 0.2
+MAX_ITER, EPSILON = competitors.MAX_ITER, competitors.EPSILON
 # "No worse": the libraries' random starts differ, so one seed's MSE spreads by a few per cent either way
 # (docs/performance.md, bench_quality.py); a row meets its target with MSE at most 3 % above the
 # competitor's, and a mean log-likelihood per pixel at most 0.001 below it.
@@ -159,16 +159,6 @@ def build_inputs(quick: bool) -> tuple[Inputs, dict[str, list[str]]]:
 
 
 # --- the methods: each returns the quantized image (uint8/uint16) and extra figures ----------------------
-def _flat(image: np.ndarray) -> np.ndarray:
-    return image.reshape(-1, image.shape[-1] if image.ndim == 3 else 1)
-
-
-def _palette_image(image: np.ndarray, labels: np.ndarray, centres: np.ndarray) -> np.ndarray:
-    top = np.iinfo(image.dtype).max
-    palette = np.clip(np.rint(np.asarray(centres, np.float64)), 0, top).astype(image.dtype)
-    return palette[np.asarray(labels).reshape(-1)].reshape(image.shape)
-
-
 def ours(image, k, init="kmeans++", method="kmeans", seed=0):
     from napari_colorquant import quantize
 
@@ -178,59 +168,29 @@ def ours(image, k, init="kmeans++", method="kmeans", seed=0):
     return result.quantized, extra
 
 
-def cv2_kmeans(image, k, init="kmeans++", seed=0):
-    import cv2
+def _as_quantized(competitor: Callable) -> Callable:
+    """A competitor of ``competitors.py`` returning the quantized image (timed with its palette lookup)."""
 
-    cv2.setRNGSeed(seed)
-    flags = cv2.KMEANS_RANDOM_CENTERS if init == "random" else cv2.KMEANS_PP_CENTERS
-    criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, MAX_ITER, EPSILON)
-    _, labels, centres = cv2.kmeans(np.float32(_flat(image)), k, None, criteria, 1, flags)
-    return _palette_image(image, labels, centres), {}
+    def run(image, *args, **kwargs):
+        labels, centres, extra = competitor(image, *args, **kwargs)
+        return (None if labels is None else competitors.palette_image(image, labels, centres)), extra
 
-
-def sklearn_kmeans(image, k, seed=0):
-    from sklearn.cluster import KMeans
-
-    km = KMeans(k, init="k-means++", n_init=1, max_iter=MAX_ITER, random_state=seed).fit(_flat(image))
-    return _palette_image(image, km.labels_, km.cluster_centers_), {}
+    return run
 
 
-def pillow(image, k, algorithm="mediancut"):
-    from PIL import Image
-
-    kind = Image.Quantize.MEDIANCUT if algorithm == "mediancut" else Image.Quantize.FASTOCTREE
-    quantized = Image.fromarray(image).quantize(colors=k, method=kind)
-    palette = np.array(quantized.getpalette()[: 3 * 256], np.float64).reshape(-1, 3)
-    return _palette_image(image, np.asarray(quantized), palette), {}
-
-
-def sklearn_gmm(image, k, seed=0):
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.mixture import GaussianMixture
-
-    pixels = _flat(image).astype(np.float64)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        gmm = GaussianMixture(k, covariance_type="full", max_iter=MAX_ITER, tol=0.0, random_state=seed).fit(pixels)
-    return None, {"log_likelihood_fn": lambda: float(gmm.score(pixels))}
-
-
-def cv2_em(image, k, seed=0):
-    import cv2
-
-    cv2.setRNGSeed(seed)
-    em = cv2.ml.EM_create()
-    em.setClustersNumber(k)
-    em.setCovarianceMatrixType(cv2.ml.EM_COV_MAT_GENERIC)
-    em.setTermCriteria((cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, MAX_ITER, 0.0))
-    _, log_likelihoods, _, _ = em.trainEM(np.float32(_flat(image)))
-    return None, {"log_likelihood": float(np.mean(log_likelihoods))}
+cv2_kmeans = _as_quantized(competitors.cv2_kmeans)
+sklearn_kmeans = _as_quantized(competitors.sklearn_kmeans)
+pillow = _as_quantized(competitors.pillow)
+sklearn_gmm = _as_quantized(partial(competitors.sklearn_gmm, labels=False))
+cv2_em = _as_quantized(competitors.cv2_em)
 
 
 def mse(image: np.ndarray, quantized: np.ndarray) -> float:
     """Mean squared error per channel value, in blocks of rows."""
     total = 0.0
-    for a, b in zip(np.array_split(_flat(image), 32), np.array_split(_flat(quantized), 32), strict=True):
+    original, quantized_rows = competitors.flat(image), competitors.flat(quantized)
+    pairs = zip(np.array_split(original, 32), np.array_split(quantized_rows, 32), strict=True)
+    for a, b in pairs:
         diff = a.astype(np.float32) - b.astype(np.float32)
         total += float(np.einsum("ij,ij->", diff, diff, dtype=np.float64))
     return total / image.size
@@ -345,7 +305,7 @@ def section_photos16(report, inputs, groups, quick, repeat):
 
 
 def distinct_colours(image: np.ndarray) -> int:
-    flat = _flat(image).astype(np.uint32)
+    flat = competitors.flat(image).astype(np.uint32)
     keys = (flat[:, 0] << 16) | (flat[:, 1] << 8) | flat[:, 2] if flat.shape[1] == 3 else flat[:, 0]
     return int(np.count_nonzero(np.bincount(keys, minlength=1)))
 
@@ -560,25 +520,6 @@ SECTIONS = {
 
 
 # --- output ----------------------------------------------------------------------------------------------
-def machine() -> str:
-    import cv2
-    import PIL
-    import sklearn
-
-    cpu = "unknown CPU"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            cpu = line.split(":", 1)[1].strip()
-            break
-    memory = int(Path("/proc/meminfo").read_text().split()[1]) // (1024 * 1024)
-    threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return (
-        f"{cpu}, {threads} usable cores, {memory} GiB RAM; {platform.platform()}; "
-        f"Python {platform.python_version()}; numpy {np.__version__}, "
-        f"OpenCV {cv2.__version__}, scikit-learn {sklearn.__version__}, Pillow {PIL.__version__}"
-    )
-
-
 def _fmt(value, spec: str) -> str:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return ""
@@ -589,7 +530,8 @@ def markdown(report: Report, inputs: Inputs, args, elapsed: float) -> str:
     used = sorted({r["image"] for r in report.rows if r["image"] in inputs.described})
     lines = [
         f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} with "
-        f"`python benchmarks/run_all.py{' --quick' if args.quick else ''}` ({elapsed / 60:.1f} min) on: {machine()}.",
+        f"`python benchmarks/run_all.py{' --quick' if args.quick else ''}` ({elapsed / 60:.1f} min) "
+        f"on: {competitors.machine()}.",
         "",
         "Inputs: " + "; ".join(f"`{name}` = {inputs.described[name]}" for name in used) + ".",
         "",
