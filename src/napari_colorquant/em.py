@@ -30,6 +30,8 @@ from ._threads import for_chunks, run_all
 COVARIANCE_TYPES = ("full", "diagonal", "spherical")
 _MASS_EPS = 10 * np.finfo(np.float64).eps
 _LOG_2PI = np.log(2 * np.pi)
+# Up to this many features the M-step works from precomputed pairwise products (moment_basis).
+_BASIS_FEATURES = 4
 
 
 @dataclass
@@ -239,14 +241,74 @@ def m_step(
     return _m_step_t(samples.T.copy(), weighted_t, covariance, reg_covar, means)
 
 
+def moment_basis(samples_t: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Samples centred on their mean and their pairwise products, ``(F + F(F+1)/2, n)``, and that centre.
+
+    Built once per fit: every M-step's covariances are then one product of the responsibilities
+    with it (see :func:`_moment_covariances`) instead of K passes building ``x - mean_k``. None
+    for more than ``_BASIS_FEATURES`` features, where the products would outgrow the samples.
+    """
+    n_features = samples_t.shape[0]
+    if n_features > _BASIS_FEATURES:
+        return None
+    centre = samples_t.mean(axis=1)
+    centred = samples_t - centre[:, None]
+    rows, cols = np.triu_indices(n_features)
+    return centre, np.vstack([centred, centred[rows] * centred[cols]])
+
+
+def _moment_covariances(weighted_t, mass, means, basis) -> np.ndarray:
+    """Full covariances ``sum_i r_ik (x_i - mean_k)(x_i - mean_k)^T / mass_k`` from centred moments.
+
+    With ``d_k = mean_k - centre``, ``M_k = sum r_ik (x_i - centre)`` and ``S_k`` the centred second
+    moments, the sum is ``S_k - M_k d_k^T - d_k M_k^T + m_k d_k d_k^T`` (``m_k`` the plain sum of the
+    responsibilities, so an empty component gets 0, as the direct formula gives). Centring on the data's
+    mean keeps the cancellation to a few digits of float64.
+    """
+    centre, products = basis
+    n_features = means.shape[1]
+    moments = weighted_t @ products.T
+    first = moments[:, :n_features]
+    rows, cols = np.triu_indices(n_features)
+    second = np.empty((means.shape[0], n_features, n_features))
+    second[:, rows, cols] = moments[:, n_features:]
+    second[:, cols, rows] = moments[:, n_features:]
+    offset = means - centre
+    cross = first[:, :, None] * offset[:, None, :]
+    plain_mass = weighted_t.sum(axis=1)
+    second -= cross + cross.transpose(0, 2, 1)
+    second += plain_mass[:, None, None] * offset[:, :, None] * offset[:, None, :]
+    return second / mass[:, None, None]
+
+
 def _m_step_t(
-    samples_t: np.ndarray, weighted_t: np.ndarray, covariance: str, reg_covar: float, means: np.ndarray | None = None
+    samples_t: np.ndarray,
+    weighted_t: np.ndarray,
+    covariance: str,
+    reg_covar: float,
+    means: np.ndarray | None = None,
+    basis: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """:func:`m_step` on feature-major samples ``(F, n)`` and weighted responsibilities ``(K, n)``."""
+    """:func:`m_step` on feature-major samples ``(F, n)`` and weighted responsibilities ``(K, n)``.
+
+    ``basis``: :func:`moment_basis` of the samples, when the caller keeps it over iterations.
+    """
     mass = weighted_t.sum(axis=1) + _MASS_EPS
     if means is None:
         means = (weighted_t @ samples_t.T) / mass[:, None]
     n_clusters, n_features = means.shape
+    basis = moment_basis(samples_t) if basis is None else basis
+    if basis is not None:
+        full = _moment_covariances(weighted_t, mass, means, basis)
+        diagonal = np.diagonal(full, axis1=1, axis2=2) + reg_covar
+        if covariance == "full":
+            full[:, np.arange(n_features), np.arange(n_features)] = diagonal
+            covariances = full
+        elif covariance == "spherical":
+            covariances = diagonal.mean(axis=1)[:, None, None] * np.eye(n_features)
+        else:
+            covariances = diagonal[:, :, None] * np.eye(n_features)
+        return mass / mass.sum(), means, covariances
 
     def component(k: int) -> np.ndarray:
         diff_t = samples_t - means[k][:, None]
@@ -319,6 +381,7 @@ def weighted_em(
     covariances = np.array(covariances, dtype=np.float64)
     weights = np.array(weights, dtype=np.float64)
     samples_t = samples.T.copy()
+    basis = moment_basis(samples_t)
     history: list[float] = []
     previous = None
     n_iter, converged = 0, False
@@ -330,7 +393,7 @@ def weighted_em(
             converged = True
             break
         resp *= sample_weight
-        weights, means, covariances = _m_step_t(samples_t, resp, covariance, reg_covar)
+        weights, means, covariances = _m_step_t(samples_t, resp, covariance, reg_covar, basis=basis)
         n_iter += 1
         previous = current
         if on_iteration is not None:
