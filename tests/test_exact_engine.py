@@ -143,3 +143,23 @@ def test_kmeans_plusplus_equals_scikit_learn(china, k):
         ours = kmeans_plusplus(samples, weights, k, np.random.RandomState(seed))
         theirs, _ = sklearn_kmeans_plusplus(samples, k, sample_weight=weights, random_state=seed)
         np.testing.assert_array_equal(ours, theirs)
+
+
+@pytest.mark.parametrize("name", ["china", "hela_u16"])
+def test_lloyd_with_changed_sample_sums_equals_full_sums_bit_for_bit(name, request, monkeypatch):
+    """Integer features: moving only the changed samples' sums gives exactly the full recomputation."""
+    from napari_colorquant import kmeans
+
+    image = request.getfixturevalue(name)
+    rows = image.reshape(-1, image.shape[-1] if image.ndim == 3 else 1)[::2]
+    values, counts = np.unique(rows, axis=0, return_counts=True)
+    samples, weights = values.astype(np.float64), counts.astype(np.float64)
+    assert kmeans._ExactSums.applies((samples * weights[:, None]).T, weights)
+    start = kmeans.initial_centers(samples, weights, 8, "kmeans++", np.random.default_rng(0))
+    incremental = kmeans.lloyd(samples, weights, start, 300, 1e-6)
+    monkeypatch.setattr(kmeans._ExactSums, "applies", staticmethod(lambda weighted_t, weight: False))
+    full = kmeans.lloyd(samples, weights, start, 300, 1e-6)
+    assert incremental.n_iter == full.n_iter > 2
+    np.testing.assert_array_equal(incremental.centers, full.centers)
+    np.testing.assert_array_equal(incremental.labels, full.labels)
+    assert incremental.inertia == full.inertia

@@ -153,13 +153,63 @@ def weighted_means(
     return _means_from(weighted, sample_weight, labels, previous)
 
 
-def _means_from(
-    weighted_t: np.ndarray, sample_weight: np.ndarray, labels: np.ndarray, previous: np.ndarray
-) -> np.ndarray:
-    """Weighted means from the pre-multiplied, feature-major samples ``(F, n)`` (computed once per fit)."""
-    n_clusters = previous.shape[0]
+def _cluster_sums(weighted_t: np.ndarray, sample_weight: np.ndarray, labels: np.ndarray, n_clusters: int):
+    """Weight ``(K,)`` and weighted feature sums ``(K, F)`` of each cluster."""
     mass = np.bincount(labels, weights=sample_weight, minlength=n_clusters)
     sums = np.column_stack([np.bincount(labels, weights=column, minlength=n_clusters) for column in weighted_t])
+    return mass, sums
+
+
+class _ExactSums:
+    """Cluster sums kept from one iteration to the next, moved only for the samples whose label changed.
+
+    Used only when every weighted feature and every total is an integer below 2**53: float64
+    additions of such numbers are exact in any order, so the sums equal a fresh
+    :func:`_cluster_sums` bit for bit (integer images in their own unit, pixel counts as weights).
+    A Lloyd iteration then costs the assignment plus a pass over the changed samples only.
+    """
+
+    def __init__(self, weighted_t: np.ndarray, sample_weight: np.ndarray, n_clusters: int) -> None:
+        self.weighted_t, self.weight, self.n_clusters = weighted_t, sample_weight, n_clusters
+        self.labels = self.mass = self.sums = None
+
+    @staticmethod
+    def applies(weighted_t: np.ndarray, sample_weight: np.ndarray) -> bool:
+        largest = float(np.abs(weighted_t).sum(axis=1).max(initial=0.0)) + float(sample_weight.sum())
+        return (
+            largest < 2.0**53
+            and np.array_equal(weighted_t, np.rint(weighted_t))
+            and np.array_equal(sample_weight, np.rint(sample_weight))
+        )
+
+    def update(self, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        changed = None if self.labels is None else np.flatnonzero(labels != self.labels)
+        if changed is None or changed.size > labels.size // 4:
+            self.mass, self.sums = _cluster_sums(self.weighted_t, self.weight, labels, self.n_clusters)
+        elif changed.size:
+            left = _cluster_sums(
+                self.weighted_t[:, changed], self.weight[changed], self.labels[changed], self.n_clusters
+            )
+            joined = _cluster_sums(self.weighted_t[:, changed], self.weight[changed], labels[changed], self.n_clusters)
+            self.mass = self.mass - left[0] + joined[0]
+            self.sums = self.sums - left[1] + joined[1]
+        self.labels = labels
+        return self.mass, self.sums
+
+
+def _means_from(
+    weighted_t: np.ndarray,
+    sample_weight: np.ndarray,
+    labels: np.ndarray,
+    previous: np.ndarray,
+    sums: tuple[np.ndarray, np.ndarray] | None = None,
+) -> np.ndarray:
+    """Weighted means from the pre-multiplied, feature-major samples ``(F, n)`` (computed once per fit).
+
+    ``sums``: the clusters' weights and sums when already known (:class:`_ExactSums`).
+    """
+    n_clusters = previous.shape[0]
+    mass, sums = _cluster_sums(weighted_t, sample_weight, labels, n_clusters) if sums is None else sums
     centers = previous.copy()
     filled = mass > 0
     centers[filled] = sums[filled] / mass[filled, None]
@@ -303,11 +353,15 @@ def lloyd(
     sample_weight = np.asarray(sample_weight, dtype=np.float64)
     centers = np.array(centers, dtype=np.float64)
     weighted_t = (samples * sample_weight[:, None]).T.copy()
+    exact = _ExactSums(weighted_t, sample_weight, centers.shape[0])
+    if not _ExactSums.applies(weighted_t, sample_weight):
+        exact = None
     n_iter, converged = 0, False
     for iteration in range(1, max_iter + 1):
         n_iter = iteration
         labels, _ = nearest_center(samples, centers, with_distances=False)
-        updated = _means_from(weighted_t, sample_weight, labels, centers)
+        sums = None if exact is None else exact.update(labels)
+        updated = _means_from(weighted_t, sample_weight, labels, centers, sums)
         if fixed is not None:
             updated[fixed] = centers[fixed]
         shift = np.sqrt(((updated - centers) ** 2).sum(axis=1)).max()
