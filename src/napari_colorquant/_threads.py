@@ -84,6 +84,8 @@ def for_chunks(function: Callable[[int, int], None], n: int, chunk: int) -> None
         Length of each range (the last may be shorter).
     """
     starts = range(0, n, chunk)
+    if not starts:  # nothing to do (an empty chunk of a dask array)
+        return
     groups = min(len(starts), n_threads())
 
     def run(part: range) -> None:
