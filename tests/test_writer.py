@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from types import SimpleNamespace
+
 import cv2
 import numpy as np
 import pytest
@@ -122,3 +125,21 @@ def test_saving_from_the_viewer_writes_small_labels(make_napari_viewer, tmp_path
     read = tifffile.imread(path)
     assert read.dtype == np.uint8
     np.testing.assert_array_equal(read, labels)
+
+
+def test_plugin_writers_move_ahead_of_naparis_and_activation_does_it():
+    from npe2 import PluginManifest
+
+    from napari_colorquant import __file__ as package
+
+    manifest = PluginManifest.from_file(Path(package).parent / "napari.yaml")
+    assert manifest.on_activate == "napari_colorquant._napari.writer:on_activate"
+
+    def entry(plugin, name):
+        return ("labels", 1, 2, SimpleNamespace(plugin_name=plugin, name=name))
+
+    entries = [entry("napari", "builtin"), entry("other", "x"), entry("napari-colorquant", "ours")]
+    manager = SimpleNamespace(_contrib=SimpleNamespace(_writers=entries))
+    assert writer.prefer_plugin_writers(manager)
+    assert [e[-1].name for e in manager._contrib._writers] == ["ours", "builtin", "x"]
+    assert not writer.prefer_plugin_writers(SimpleNamespace())  # npe2 changed its index: napari's stay default

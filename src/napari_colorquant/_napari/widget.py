@@ -36,6 +36,7 @@ from .explorer import prepare_outcome, show_outcome
 from .placer import Placer
 from .runner import Cancelled, Runner
 from .steps import StepQueue
+from .writer import prefer_plugin_writers
 
 LIVE_DEBOUNCE_MS = 250
 LIVE_MAX_SECONDS = 0.5
@@ -55,6 +56,7 @@ class ClusterWidget(Container):
     def __init__(self, napari_viewer: napari.viewer.Viewer, method: str = "kmeans") -> None:
         super().__init__(labels=True)
         self._viewer = napari_viewer
+        prefer_plugin_writers()  # File → Save of this widget's outputs goes to the plugin's writers
         self._last_model: ClusterModel | None = None
         self._last_seconds: float | None = None
         self._untrack = None

@@ -4,6 +4,10 @@ Clusters (labels) go to TIFF in the smallest integer dtype that fits, or to an i
 palette index is the label; quantized images are written pixel for pixel (indexed when every pixel
 is exactly a palette colour), never re-predicted from the model. The file writing is in
 :mod:`..files`; this module only picks the writer and reports refusals.
+
+File → Save picks these writers by default (see :func:`prefer_plugin_writers`); a layer this
+plugin did not make, saved under a suffix these writers do not claim, goes on to napari's own
+writer, so saving other layers works as before.
 """
 
 from __future__ import annotations
@@ -14,6 +18,55 @@ from typing import Any
 import numpy as np
 
 from ..files import PNG_HELP, TIFF_SUFFIXES, write_image, write_labels_png, write_labels_tiff, write_quantized_png
+
+PLUGIN = "napari-colorquant"
+OWN_SUFFIXES = frozenset({".png", *TIFF_SUFFIXES})
+
+
+def prefer_plugin_writers(manager: Any = None) -> bool:
+    """Put this plugin's writers ahead of napari's built-in ones, so File → Save picks them by default.
+
+    napari 0.9 gives a plugin no setting for this. npe2 picks the writer whose extension is the
+    longest match and, on a tie, the first one indexed (``npe2/_plugin_manager.py``,
+    ``PluginManager.get_writer``); the Save dialog's pre-selected file type is also the first
+    compatible writer (``napari/_qt/qt_viewer.py``, ``_save_layers_dialog``). napari's builtins are
+    indexed first, and the ``plugins.extension2writer`` setting (``napari/settings/_plugins.py``)
+    is read by nothing. napari's labels writer widens everything to 32 bits
+    (``napari_builtins/io/_write.py``, ``napari_write_labels``), so no layer dtype helps either.
+    So this moves our entries to the front of npe2's writer index, a private list: if npe2 changes
+    it, nothing happens and napari's writers stay the default (pick ours in the dialog).
+
+    Parameters
+    ----------
+    manager : npe2.PluginManager, optional
+        The plugin manager (default: the running one).
+
+    Returns
+    -------
+    bool
+        Whether this plugin's writers now come first.
+    """
+    if manager is None:
+        from npe2 import PluginManager
+
+        manager = PluginManager.instance()
+    entries = getattr(getattr(manager, "_contrib", None), "_writers", None)
+    if not isinstance(entries, list):
+        return False
+    ours = [entry for entry in entries if getattr(entry[-1], "plugin_name", None) == PLUGIN]
+    if not ours:
+        return False
+    entries[:] = ours + [entry for entry in entries if getattr(entry[-1], "plugin_name", None) != PLUGIN]
+    return True
+
+
+def on_activate(context: Any = None) -> None:
+    """npe2 activation hook (the plugin's first command): make this plugin's writers the default."""
+    prefer_plugin_writers()
+
+
+def _is_ours(meta: dict[str, Any]) -> bool:
+    return isinstance((meta.get("metadata") or {}).get("colorquant"), dict)
 
 
 def _colors(meta: dict[str, Any]) -> np.ndarray | None:
@@ -64,3 +117,28 @@ def write_quantized(path: str, data: Any, meta: dict) -> list[str]:
     except ValueError as error:
         _notify(f"Not saved: {error}")
         return []
+
+
+def _unclaimed(path: str, default: str, meta: dict) -> bool:
+    """A layer this plugin did not make, under a suffix its writers do not claim: napari's writer's job."""
+    return not _is_ours(meta) and _suffixed(path, default).suffix.lower() not in OWN_SUFFIXES
+
+
+def save_labels_layer(path: str, data: Any, meta: dict) -> list[str]:
+    """File → Save of a labels layer: :func:`write_labels`, or napari's labels writer for other suffixes."""
+    if _unclaimed(path, ".tif", meta):
+        from napari_builtins.io import napari_write_labels
+
+        written = napari_write_labels(path, data, meta)
+        return [written] if written else []
+    return write_labels(path, data, meta)
+
+
+def save_image_layer(path: str, data: Any, meta: dict) -> list[str]:
+    """File → Save of an image layer: :func:`write_quantized`, or napari's image writer for other suffixes."""
+    if _unclaimed(path, ".png", meta):
+        from napari_builtins.io import napari_write_image
+
+        written = napari_write_image(path, data, meta)
+        return [written] if written else []
+    return write_quantized(path, data, meta)

@@ -1,0 +1,82 @@
+"""File → Save of the plugin's outputs goes to the plugin's writers by default; other layers save as before."""
+
+from __future__ import annotations
+
+from unittest import mock
+
+import numpy as np
+import pytest
+import tifffile
+from PIL import Image
+
+from napari_colorquant.samples import load_sample
+
+
+@pytest.fixture
+def outputs(make_napari_viewer, dock, run_and_wait):
+    """A viewer holding a small photo's clusters and quantized layers, made by the docked widget."""
+    viewer = make_napari_viewer()
+    viewer.add_image(np.ascontiguousarray(load_sample("china")[:48, :64]), name="crop")
+    widget = dock(viewer)
+    widget.n_clusters.value = 4
+    widget.feature_view.value = "none"
+    run_and_wait(widget)
+    return viewer
+
+
+def _select(viewer, name):
+    viewer.layers.selection = {viewer.layers[name]}
+    return viewer.layers[name]
+
+
+def test_save_of_clusters_writes_the_smallest_integer_tiff(outputs, tmp_path):
+    labels = _select(outputs, "crop clusters")
+    written = outputs.layers.save(str(tmp_path / "clusters.tif"), selected=True)  # no plugin named
+    assert written == [str(tmp_path / "clusters.tif")]
+    read = tifffile.imread(written[0])
+    assert read.dtype == np.uint8  # napari's own labels writer widens to uint32
+    np.testing.assert_array_equal(read, labels.data)
+
+
+def test_save_of_quantized_as_png_is_the_plugins_indexed_png(outputs, tmp_path):
+    quantized = _select(outputs, "crop quantized")
+    written = outputs.layers.save(str(tmp_path / "quantized.png"), selected=True)
+    with Image.open(written[0]) as png:
+        assert png.mode == "P" and len(png.getpalette()) // 3 == 4  # napari's writer stores truecolour RGB
+        np.testing.assert_array_equal(np.asarray(png.convert("RGB")), quantized.data)
+
+
+def test_file_menu_save_selected_uses_the_plugin_writer_by_default(outputs, tmp_path):
+    from napari._app_model import get_app_model
+
+    labels = _select(outputs, "crop clusters")
+    target = tmp_path / "from menu.tif"
+    with mock.patch("napari._qt.qt_viewer.QFileDialog") as dialog:
+        # The user types a name and keeps the file type the dialog pre-selects (its first entry).
+        dialog.return_value.getSaveFileName.side_effect = lambda *args, **kw: (str(target), kw["filter"].split(";;")[0])
+        get_app_model().commands.execute_command("napari.window.file.save_layers_dialog.selected")
+    read = tifffile.imread(target)
+    assert read.dtype == np.uint8
+    np.testing.assert_array_equal(read, labels.data)
+
+
+def test_other_layers_save_as_before(outputs, tmp_path):
+    rng = np.random.default_rng(0)
+    photo = outputs.add_image(rng.integers(0, 256, (8, 9, 3), dtype=np.uint8), name="photo")
+    gray = outputs.add_image(rng.random((6, 7)).astype(np.float32), name="gray")
+    regions = outputs.add_labels(np.arange(20, dtype=np.int32).reshape(4, 5), name="regions")
+    outputs.add_points([[1, 2], [3, 4]], name="spots")
+
+    _select(outputs, "photo")
+    assert outputs.layers.save(str(tmp_path / "photo.jpg"), selected=True)  # napari's lossy writer, as before
+    assert Image.open(tmp_path / "photo.jpg").format == "JPEG"
+    assert outputs.layers.save(str(tmp_path / "photo.png"), selected=True)
+    np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "photo.png")), photo.data)
+    _select(outputs, "gray")
+    assert outputs.layers.save(str(tmp_path / "gray.tif"), selected=True)
+    np.testing.assert_array_equal(tifffile.imread(tmp_path / "gray.tif"), gray.data)
+    _select(outputs, "regions")
+    assert outputs.layers.save(str(tmp_path / "regions.npz"), selected=True)  # a suffix only napari writes
+    np.testing.assert_array_equal(next(iter(np.load(tmp_path / "regions.npz").values())), regions.data)
+    _select(outputs, "spots")
+    assert outputs.layers.save(str(tmp_path / "spots.csv"), selected=True)
