@@ -23,6 +23,13 @@ from .quantize import QuantizeResult, apply_model, posteriors, quantize
 Progress = Callable[[str, float], None]
 POSTERIOR_KINDS = ("none", "max posterior", "per cluster")
 
+#: An in-memory stack above this many bytes is labelled lazily by :func:`fit_on_frames` and
+#: :func:`fit_on_slice`: labels and colours are dask arrays with one chunk per frame, each predicted
+#: from the one model when it is looked at or saved, so a large time-lapse's outputs never sit in
+#: memory all at once (eagerly they take the input's size again plus one byte per pixel). Needs dask
+#: (the ``[lazy]`` extra); without it the stack is labelled eagerly.
+LAZY_STACK_BYTES = 256 * 2**20
+
 
 def _silent(stage: str, fraction: float) -> None:
     """A progress callback that reports nowhere."""
@@ -121,7 +128,8 @@ def fit_on_slice(
     fit_result = quantize(image[index], channel_axis=sliced_axis, mask=fit_mask, progress=progress, **params)
     (progress or _silent)("write", 0.5)
     fit_result.model.params["fitted_on_slice"] = describe_index(index)
-    return apply_model(fit_result.model, image, mask=mask, channel_axis=channel_axis), fit_result
+    frame_axes = tuple(n for n, i in enumerate(index) if not isinstance(i, slice))
+    return _label_stack(fit_result.model, image, frame_axes, mask=mask, channel_axis=channel_axis), fit_result
 
 
 def fit_on_frames(
@@ -186,7 +194,39 @@ def fit_on_frames(
     (progress or _silent)("write", 0.5)
     frames = np.shape(image)[axis]
     fit_result.model.params["fitted_on_frames"] = f"{len(range(0, frames, int(step)))} of {frames} (every {step})"
-    return apply_model(fit_result.model, image, mask=mask, channel_axis=channel_axis), fit_result
+    return _label_stack(fit_result.model, image, (axis,), mask=mask, channel_axis=channel_axis), fit_result
+
+
+def frames_lazily(image, frame_axes: Sequence[int], limit: int | None = None):
+    """An in-memory stack above ``limit`` bytes as a dask array with one chunk per frame; else ``image`` itself.
+
+    Parameters
+    ----------
+    image : array_like or dask array
+    frame_axes : sequence of int
+        Axes cut into one-frame chunks (the others, channels included, stay whole in a chunk).
+    limit : int, optional
+        Bytes; default :data:`LAZY_STACK_BYTES`.
+
+    Returns
+    -------
+    ndarray or dask array
+        ``image`` unchanged when it is already lazy, small enough, or dask is not installed.
+    """
+    limit = LAZY_STACK_BYTES if limit is None else limit
+    if not isinstance(image, np.ndarray) or image.nbytes <= limit:  # a dask array is not an ndarray
+        return image
+    try:
+        import dask.array as da
+    except ImportError:
+        return image
+    axes = {int(a) % image.ndim for a in frame_axes}
+    return da.from_array(image, chunks=tuple(1 if i in axes else -1 for i in range(image.ndim)))
+
+
+def _label_stack(model: ClusterModel, image, frame_axes: Sequence[int], *, mask, channel_axis) -> QuantizeResult:
+    """Every frame labelled with the one model: lazily, frame by frame, for a large in-memory stack."""
+    return apply_model(model, frames_lazily(image, frame_axes), mask=mask, channel_axis=channel_axis)
 
 
 @dataclass
@@ -312,6 +352,8 @@ def run(request: RunRequest, progress: Progress | None = None) -> RunOutput:
     if request.posterior != "none":
         image = request.levels[0] if request.levels is not None else request.data
         axis = None if request.levels is not None else request.channel_axis
+        if out.result.lazy and isinstance(image, np.ndarray):  # a large stack labelled lazily: posteriors too
+            image = _chunked_like(image, out.result.labels, axis)
         # The result keeps the table it counted: posteriors do not count the image again.
         out.posteriors = posteriors(out.result, image, mask=request.mask, channel_axis=axis)
     if request.sample_points > 0:
@@ -322,6 +364,16 @@ def run(request: RunRequest, progress: Progress | None = None) -> RunOutput:
         report("view", 1.0)
     out.seconds = time.perf_counter() - start
     return out
+
+
+def _chunked_like(image: np.ndarray, labels, channel_axis: int | None):
+    """``image`` as a dask array chunked as its lazy ``labels`` (channels whole in each chunk)."""
+    import dask.array as da
+
+    chunks = list(labels.chunks)
+    if image.ndim > len(chunks):  # a channel axis, or the last RGB(A) axis
+        chunks.insert(image.ndim - 1 if channel_axis is None else channel_axis % image.ndim, -1)
+    return da.from_array(image, chunks=tuple(chunks))
 
 
 def _cluster(request: RunRequest, progress: Progress | None) -> RunOutput:

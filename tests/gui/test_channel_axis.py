@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from napari_colorquant import apply_model, quantize
+from napari_colorquant import ClusterModel, apply_model, quantize
 from napari_colorquant.samples import load_sample
 
 
@@ -102,3 +102,46 @@ def test_apply_a_channels_model_to_another_one_layer_stack(make_napari_viewer, d
     labels = viewer.layers["b clusters"]
     assert labels.data.shape == (128, 128)
     np.testing.assert_array_equal(labels.data, apply_model(model, second, channel_axis=0).labels)
+
+
+def test_large_time_lapse_is_labelled_lazily_frame_by_frame_with_one_model(monkeypatch):
+    from napari_colorquant import workflows
+
+    monkeypatch.setattr(workflows, "LAZY_STACK_BYTES", 10_000)  # "large" for a test: this stack is 37 kB
+    tcyx = np.stack([load_sample("kidney")[2, :, :32, :32] + t for t in range(6)])
+    for label_stack in (
+        lambda: workflows.fit_on_frames(tcyx, 0, 2, channel_axis=1, n_clusters=3, method="em"),
+        lambda: workflows.fit_on_slice(
+            tcyx, (1, slice(None), slice(None), slice(None)), channel_axis=1, n_clusters=3, method="em"
+        ),
+    ):
+        result, fit = label_stack()
+        assert hasattr(result.labels, "dask") and hasattr(result.quantized, "dask")
+        assert result.labels.chunksize == (1, 32, 32) and result.quantized.chunksize == (1, 3, 32, 32)
+        eager = apply_model(fit.model, tcyx, channel_axis=1)  # the same model, every frame at once
+        np.testing.assert_array_equal(result.labels.compute(), eager.labels)
+        np.testing.assert_array_equal(result.quantized.compute(), eager.quantized)
+    small, _ = workflows.fit_on_frames(tcyx[:1], 0, 1, channel_axis=1, n_clusters=3)
+    assert isinstance(small.labels, np.ndarray)  # below the limit: in memory as before
+
+
+def test_widget_labels_a_large_time_lapse_lazily(make_napari_viewer, dock, run_and_wait, monkeypatch):
+    from napari_colorquant import workflows
+
+    monkeypatch.setattr(workflows, "LAZY_STACK_BYTES", 2_000)
+    rng = np.random.default_rng(4)
+    frames = np.stack([rng.integers(0, 200, (24, 24)) + 5 * t for t in range(6)]).astype(np.uint8)  # 3.5 kB
+    viewer = make_napari_viewer()
+    viewer.add_image(frames, name="movie", axis_labels=("t", "y", "x"))
+    widget = dock(viewer, "EM clustering")
+    widget.scope.value = "every n-th frame"
+    widget.frame_step.value = 3
+    widget.n_clusters.value = 3
+    widget.posterior.value = "max posterior"
+    widget.feature_view.value = "none"
+    run_and_wait(widget)
+    labels = viewer.layers["movie clusters"]
+    assert hasattr(labels.data, "dask")  # not computed for every frame up front
+    model = ClusterModel.from_dict(labels.metadata["colorquant"]["model"])
+    np.testing.assert_array_equal(np.asarray(labels.data), apply_model(model, frames).labels)
+    assert "fitted on frames: 2 of 6 (every 3)" in widget.report.value
