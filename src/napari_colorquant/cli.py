@@ -122,7 +122,18 @@ def parameters_from(args: argparse.Namespace) -> ClusterParameters:
     values = {spec.name: getattr(args, spec.name) for spec in ClusterParameters.fields()}
     if getattr(args, "notebook_criteria", False):
         values.update(NOTEBOOK_CRITERIA)
-    return ClusterParameters(**values)
+    try:
+        return ClusterParameters(**values)
+    except (TypeError, ValueError) as error:
+        raise type(error)(_as_flags(str(error))) from None
+
+
+def _as_flags(message: str) -> str:
+    """A parameter's error in the command line's words: ``n_clusters must …`` → ``-k/--clusters must …``."""
+    for spec in ClusterParameters.fields():
+        if message.startswith(spec.name + " "):
+            return "/".join(_FLAGS.get(spec.name, (spec.flag,))) + message[len(spec.name) :]
+    return message
 
 
 def _write_outputs(folder: Path, stem: str, result: QuantizeResult, lazy: bool, quiet: bool) -> list[Path]:

@@ -331,6 +331,8 @@ def _range_message(spec: ParameterField, value) -> str:
     if spec.name == "seed":
         return f"seed must be a non-negative integer, got {value!r}"
     bounds = f">= {spec.minimum:g}" if spec.maximum is None else f"in {spec.minimum:g}..{spec.maximum:g}"
+    if spec.name == "n_clusters":
+        bounds += " (the largest K: labels are stored as uint16, see docs/reliability.md)"
     return f"{spec.name} must be {kind} {bounds}, got {value!r}"
 
 
