@@ -122,3 +122,12 @@ def test_default_init_is_the_optimum_for_gray_images(camera, method):
         quantize(np.stack([image] * 3, axis=-1), 4, init="optimal")
     with pytest.raises(ValueError, match="engine='fast'"):
         quantize(image, 4, init="optimal", engine="opencv")
+
+
+def test_auto_start_is_exact_only_while_its_split_table_stays_small():
+    from napari_colorquant.optimal1d import AUTO_MAX_PAIRS, resolve_init
+
+    assert resolve_init("auto", 1, 65536, 8) == "optimal"
+    assert resolve_init("auto", 1, 65536, AUTO_MAX_PAIRS // 65536) == "optimal"
+    assert resolve_init("auto", 1, 65536, AUTO_MAX_PAIRS // 65536 + 1) == "kmeans++"  # K rows of 65,536 splits
+    assert resolve_init("auto", 3, 100, 2) == "kmeans++"

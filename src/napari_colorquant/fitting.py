@@ -107,6 +107,47 @@ def _in_data_units(clusters: FittedClusters, unit: float, n_features: int, n_sam
     return dataclasses.replace(clusters, means=clusters.means * unit, covariances=covariances, figures=figures)
 
 
+#: Largest clusters × fitted values per method. k-means: each iteration measures every value against
+#: every centre (blocked, so memory stays a few MB whatever K, but 5e8 distances take about a second
+#: per iteration, for up to ``max_iter`` iterations); 2**29 still fits K = 256 (a full PNG palette) on
+#: the default 2,000,000-value sample of a many-colour photo. EM: its posteriors are a float64
+#: (K, values) matrix, about three copies at the peak, so 2**27 pairs is 1 GiB per copy.
+MAX_CLUSTER_PAIRS = {"kmeans": 1 << 29, "em": 1 << 27}
+
+
+def check_cluster_work(method: str, n_clusters: int, n_values: int, engine: str = "fast") -> None:
+    """Refuse a fit whose clusters × fitted values is beyond :data:`MAX_CLUSTER_PAIRS` (time or memory).
+
+    Parameters
+    ----------
+    method : str
+    n_clusters : int
+    n_values : int
+        Values fitted (distinct values or their sample; every valid pixel for ``engine="opencv"``).
+    engine : str
+
+    Raises
+    ------
+    ValueError
+        Naming ``n_clusters``, the limit, the largest K for these values and what else would do.
+    """
+    limit = MAX_CLUSTER_PAIRS.get(method)
+    if limit is None or n_clusters * n_values <= limit:
+        return
+    why = "EM keeps a posterior for every pair" if method == "em" else "each iteration measures every pair"
+    remedy = ""
+    samples = limit // n_clusters
+    if engine == "opencv":
+        remedy = ", or a smaller image (engine='opencv' fits every pixel)"
+    elif samples >= 10 * n_clusters:  # a sample that still gives each cluster values to fit
+        remedy = f", or fit on a sample with max_samples={samples:,}"
+    raise ValueError(
+        f"n_clusters={n_clusters} is too many for {n_values:,} values to fit: {method} is limited to "
+        f"{limit:,} clusters x values ({why}); use at most {limit // n_values:,} clusters{remedy} "
+        "(see docs/reliability.md)"
+    )
+
+
 def fit_values(
     values: np.ndarray,
     sample_weight: np.ndarray,
@@ -158,6 +199,7 @@ def fit_values(
             f"n_clusters={n_clusters} is larger than the number of distinct {color_space} values "
             f"to cluster ({distinct}); use at most {distinct} clusters"
         )
+    check_cluster_work(params.method, n_clusters, features.shape[0])
     method = get_method(params.method)
     options = params.fit_options()
     total_steps = max(1, method.steps(options))

@@ -110,7 +110,7 @@ class Method:
 
 
 def _kmeans_run(features, sample_weight, n_clusters, params, on_step):
-    init = resolve_init(params["init"], features.shape[1], features.shape[0])
+    init = resolve_init(params["init"], features.shape[1], features.shape[0], n_clusters)
     if isinstance(init, str) and init == "optimal":
         # The exact 1-D optimum is a fixed point of Lloyd's update: the iterations confirm it.
         init = optimal_centers(features, sample_weight, n_clusters)

@@ -23,6 +23,7 @@ import numpy as np
 
 from . import colorspaces
 from .em import bic
+from .fitting import check_cluster_work
 from .kmeans import initial_centers, nearest_center
 from .methods import FittedClusters
 from .model import ClusterModel, FitOutcome, build_model
@@ -189,6 +190,7 @@ def fit_opencv(
             f"n_clusters={n_clusters} is larger than the number of distinct {color_space} values "
             f"to cluster ({distinct}); use at most {distinct} clusters"
         )
+    check_cluster_work(params["method"], n_clusters, samples.shape[0], engine="opencv")
     criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, params["max_iter"], params["epsilon"])
     cv2.setRNGSeed(int(params["seed"]))
     clusters = _OPENCV_FITS[params["method"]](samples, n_clusters, init, criteria, params)

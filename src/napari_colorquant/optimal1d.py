@@ -191,11 +191,15 @@ def optimal_kmeans_1d(values: np.ndarray, sample_weight: np.ndarray | None, n_cl
 
 #: ``init="auto"`` uses the exact optimum up to this many distinct values (every 8- and 16-bit histogram).
 AUTO_MAX_DISTINCT = 1 << 16
+#: ... and up to this many clusters × distinct values: the dynamic programme keeps one row of split
+#: points per cluster (8 bytes per value, 512 MiB here) and takes K passes over the values.
+AUTO_MAX_PAIRS = 1 << 26
 
 
-def resolve_init(init, n_features: int, n_distinct: int) -> object:
+def resolve_init(init, n_features: int, n_distinct: int, n_clusters: int = 1) -> object:
     """What ``init="auto"`` means for a fit: ``"optimal"`` for one feature and a histogram-sized
-    number of distinct values (at most :data:`AUTO_MAX_DISTINCT`), ``"kmeans++"`` otherwise.
+    number of distinct values (at most :data:`AUTO_MAX_DISTINCT`, and ``n_clusters * n_distinct``
+    at most :data:`AUTO_MAX_PAIRS`), ``"kmeans++"`` otherwise.
 
     Any other ``init`` is returned unchanged; ``"optimal"`` with more than one feature raises.
 
@@ -205,7 +209,8 @@ def resolve_init(init, n_features: int, n_distinct: int) -> object:
         ``init="optimal"`` with more than one feature.
     """
     if isinstance(init, str) and init == "auto":
-        return "optimal" if n_features == 1 and n_distinct <= AUTO_MAX_DISTINCT else "kmeans++"
+        exact = n_features == 1 and n_distinct <= AUTO_MAX_DISTINCT and n_clusters * n_distinct <= AUTO_MAX_PAIRS
+        return "optimal" if exact else "kmeans++"
     if isinstance(init, str) and init == "optimal" and n_features != 1:
         raise ValueError(
             f"init='optimal' is the exact optimum for one feature; this fit has {n_features} features "
