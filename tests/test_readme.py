@@ -78,3 +78,10 @@ def test_markdown_tables_are_not_split():
             if starts_table:
                 separator = lines[number + 1].replace(" ", "") if number + 1 < len(lines) else ""
                 assert re.fullmatch(r"\|(:?-+:?\|)+", separator), f"{path.name}:{number + 1}: table without header"
+
+
+def test_every_documented_image_exists():
+    """Each ![...](path) of the README and docs/ points at a file in the repository."""
+    for path in DOCS:
+        for target in re.findall(r"!\[[^\]]*\]\(([^)\s]+)\)", path.read_text(encoding="utf-8")):
+            assert (path.parent / target).is_file(), f"{path.name}: missing image {target}"

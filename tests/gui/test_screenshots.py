@@ -62,6 +62,27 @@ def _assert_canvas_shows_palette(viewer, palette: np.ndarray, labels: np.ndarray
     assert width / height == pytest.approx(labels.shape[1] / labels.shape[0], rel=0.02)
 
 
+def _assert_todays_defaults(widget) -> None:
+    """The pictured widget shows the library's defaults and a converged fit (as a new user sees it).
+
+    Its dock is raised above the explorer's tab, so the screenshot shows the widget and its report.
+    """
+    from qtpy.QtWidgets import QApplication, QDockWidget
+
+    from napari_colorquant.params import ClusterParameters
+
+    dock = widget.native
+    while dock is not None and not isinstance(dock, QDockWidget):
+        dock = dock.parent()
+    assert dock is not None
+    dock.raise_()
+    QApplication.processEvents()
+
+    defaults = ClusterParameters()
+    assert widget.max_iter.value == defaults.max_iter and widget.epsilon.value == pytest.approx(defaults.epsilon)
+    assert "(converged)" in widget.report.value, widget.report.value
+
+
 def test_screenshot_kmeans_photo(make_napari_viewer, dock, run_and_wait, shots):
     viewer = make_napari_viewer(show=True)
     viewer.open_sample("napari-colorquant", "photo")
@@ -69,6 +90,7 @@ def test_screenshot_kmeans_photo(make_napari_viewer, dock, run_and_wait, shots):
     widget.n_clusters.value = 8
     widget.feature_view.value = "separate window"
     run_and_wait(widget)
+    _assert_todays_defaults(widget)
     try:
         viewer.layers["china clusters"].visible = False
         main = _save(viewer, shots / "kmeans_photo.png")
@@ -93,6 +115,7 @@ def test_screenshot_em_chroma(make_napari_viewer, dock, run_and_wait, shots):
     widget.covariance.value = "diagonal"
     widget.feature_view.value = "separate window"
     run_and_wait(widget)
+    _assert_todays_defaults(widget)
     try:
         viewer.layers["china clusters"].visible = False
         _assert_shows_content(_save(viewer, shots / "em_chroma_photo.png"))
@@ -108,6 +131,7 @@ def test_screenshot_em_plate_histogram(make_napari_viewer, dock, run_and_wait, s
     widget.n_clusters.value = 2
     widget.feature_view.value = "separate window"
     run_and_wait(widget)
+    _assert_todays_defaults(widget)
     try:
         _assert_shows_content(_save(viewer, shots / "em_plate.png"))
         _assert_shows_content(_save(widget.feature_viewer, shots / "em_plate_histogram.png"))
