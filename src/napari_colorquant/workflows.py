@@ -197,12 +197,13 @@ def fit_on_frames(
     return _label_stack(fit_result.model, image, (axis,), mask=mask, channel_axis=channel_axis), fit_result
 
 
-def frames_lazily(image, frame_axes: Sequence[int], limit: int | None = None):
+def frames_lazily(image: ArrayLike, frame_axes: Sequence[int], limit: int | None = None) -> ArrayLike:
     """An in-memory stack above ``limit`` bytes as a dask array with one chunk per frame; else ``image`` itself.
 
     Parameters
     ----------
     image : array_like or dask array
+        The stack (any other value is returned as it is).
     frame_axes : sequence of int
         Axes cut into one-frame chunks (the others, channels included, stay whole in a chunk).
     limit : int, optional
