@@ -131,3 +131,28 @@ def test_cli_smoothing_and_delta_e_in_report_and_model(tmp_path, capsys):
     assert "smoothing changed" in out and "ΔE00" in out
     model = json.loads(next(tmp_path.glob("*.json")).read_text())
     assert json.dumps(model).count('"smoothing": 1.0') == 1
+
+
+@pytest.mark.parametrize("kind", ["gray", "rgb"])
+def test_front_door_smooths_dask_input_as_in_memory(kind):
+    import dask.array as da
+
+    from napari_colorquant.quantize import quantize
+    from napari_colorquant.report import report_lines
+
+    truth = synthetic_scene()[0][20:84, 30:110]
+    image = np.clip(MEANS[truth] + np.random.default_rng(4).normal(0, 19.0, truth.shape), 0, 255).astype(np.uint8)
+    if kind == "rgb":
+        image = np.stack([image, 255 - image, image // 2], axis=-1)
+    mask = np.ones(truth.shape, bool)
+    mask[:10, :10] = False
+    chunks = (24, 32, 3) if kind == "rgb" else (24, 32)
+    eager = quantize(image, 3, seed=0, smoothing=1.0, mask=mask)
+    lazy = quantize(da.from_array(image, chunks=chunks), 3, seed=0, smoothing=1.0, mask=mask)
+    assert isinstance(lazy.labels, da.Array) and isinstance(lazy.quantized, da.Array)
+    np.testing.assert_array_equal(lazy.labels.compute(), eager.labels)
+    np.testing.assert_array_equal(lazy.quantized.compute(), eager.quantized)
+    assert int(lazy.smoothing_changed.compute()) == eager.smoothing_changed > 0.02 * truth.size
+    assert "smoothing_changed" not in lazy.summary()  # a lazy count is not computed by a report
+    assert report_lines(lazy.summary())
+    assert lazy.model.params["smoothing"] == 1.0 and lazy.model.params["lazy"]

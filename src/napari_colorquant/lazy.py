@@ -48,7 +48,7 @@ from .pixels import (
     unique_rows,
     valid_pixels,
 )
-from .result import QuantizeResult, quality_figures, to_dtype, weighted_mse
+from .result import QuantizeResult, quality_figures, quantized_image, to_dtype, weighted_mse
 
 _MERGE_FAN_IN = 8
 DEFAULT_PIXEL_BUDGET = 16_000_000
@@ -457,11 +457,6 @@ def quantize_lazy(
         raise ValueError("engine='opencv' needs the whole image in memory; use engine='fast' for dask arrays")
     if params.dither != "none":
         raise ValueError("dither needs the whole image in memory (error diffusion runs across the image)")
-    if params.smoothing > 0:
-        raise ValueError(
-            "smoothing is not yet wired for dask arrays in quantize(); fit with smoothing=0, then use "
-            "napari_colorquant.smoothing.smooth_lazy(result.model, ...) for lazy smoothed labels"
-        )
     data, layout, space = _layout_for(image, params.channel_axis, params.color_space)
     dask_mask = _aligned_mask(mask, data, layout)
     record = run_record(params, space, layout, mask is not None, lazy=True)
@@ -474,8 +469,42 @@ def quantize_lazy(
     fit_seconds = time.perf_counter() - start
     report("write", 0.0)
     result = _lazy_result(model, data, layout, dask_mask, samples, {"count": samples.seconds, "fit": fit_seconds})
+    if params.smoothing > 0:
+        _smooth_result(result, data, layout, dask_mask, params.smoothing)
     report("write", 1.0)
     return result
+
+
+def _smooth_result(result: QuantizeResult, data: da.Array, layout: ImageLayout, mask, beta: float) -> None:
+    """Potts-smoothed lazy labels (``map_overlap``) and the colours they give; the change is counted lazily.
+
+    The quality figures stay those of the nearest-centre labels (from the merged counts): the
+    smoothed labels are known only chunk by chunk, when computed.
+    """
+    from .smoothing import smooth_lazy
+
+    plain = result.labels
+    result.labels = smooth_lazy(result.model, data, layout, beta, mask=mask)
+    result.quantized = colours_of_labels(result.model, data, layout, result.labels)
+    result.smoothing_changed = da.count_nonzero(result.labels != plain)
+
+
+def _colour_block(block: np.ndarray, labels: np.ndarray, model: ClusterModel, layout: ImageLayout) -> np.ndarray:
+    block_layout = _block_layout(block, layout)
+    return quantized_image(model, block, block_layout, labels, labels.reshape(-1) > 0, None)
+
+
+def colours_of_labels(model: ClusterModel, data: da.Array, layout: ImageLayout, labels: da.Array) -> da.Array:
+    """The quantized image of given (e.g. smoothed) lazy labels: each labelled pixel its cluster's colour.
+
+    Pixels with label 0 (masked, NaN) keep their value, as in :func:`lazy_quantized`.
+    """
+    index = tuple(range(data.ndim))
+    spatial_index = tuple(i for i in index if i != layout.channel_axis)
+    return da.blockwise(
+        _colour_block, index, data, index, labels, spatial_index, dtype=data.dtype, concatenate=True,
+        model=model, layout=layout,
+    )  # fmt: skip
 
 
 def _lazy_result(model, data, layout, mask, samples: LazyFit, timings: dict) -> QuantizeResult:
@@ -622,8 +651,18 @@ def quantize_multiscale(
     model = fit_result.model
     model.params["fit_level"] = chosen
     labels, quantized = [], []
-    for array in arrays:
+    for index, array in enumerate(arrays):
+        if index == chosen:
+            labels.append(fit_result.labels)
+            quantized.append(fit_result.quantized)
+            continue
         data, layout = _model_layout(model, array, params.channel_axis)
-        labels.append(lazy_labels(model, data, layout))
-        quantized.append(lazy_quantized(model, data, layout))
+        if params.smoothing > 0:
+            from .smoothing import smooth_lazy
+
+            labels.append(smooth_lazy(model, data, layout, params.smoothing))
+            quantized.append(colours_of_labels(model, data, layout, labels[-1]))
+        else:
+            labels.append(lazy_labels(model, data, layout))
+            quantized.append(lazy_quantized(model, data, layout))
     return MultiscaleResult(labels, quantized, model, chosen, fit_result)
