@@ -100,3 +100,155 @@ def test_spherical_bic_matches_a_direct_gaussian_likelihood():
     )
     expected = -2 * direct + (2 + 6 + 1) * math.log(300)
     assert kmeans_bic(fit.inertia, mass, 2) == pytest.approx(expected, rel=1e-10)
+
+
+# --- n_clusters="auto" through the front door, the model JSON and the CLI -----------------------------------
+
+
+def _four_colour_image(seed: int = 0) -> np.ndarray:
+    """A 96 x 96 uint8 RGB image of four well-separated colours with noise (true K = 4)."""
+    rng = np.random.default_rng(seed)
+    colours = np.array([[30.0, 40, 200], [200, 50, 40], [60, 190, 70], [220, 220, 90]])
+    classes = np.repeat(np.arange(4), 96 * 96 // 4)
+    rng.shuffle(classes)
+    pixels = colours[classes] + rng.normal(0, 6, (classes.size, 3))
+    return np.clip(np.rint(pixels), 0, 255).astype(np.uint8).reshape(96, 96, 3)
+
+
+def test_front_door_auto_k_recovers_true_k_and_matches_separate_fits():
+    from napari_colorquant.quantize import quantize
+
+    image = _four_colour_image()
+    result = quantize(image, "auto", k_range=(2, 7), seed=0)
+    curve = result.k_curve
+    assert curve.criterion == "bic" and curve.ks == list(range(2, 8))
+    assert curve.chosen == result.model.n_clusters == 4
+    # Independent of the sweep: each K fitted on its own (its own image pass), its BIC from its inertia and counts.
+    for k, value in zip(curve.ks, curve.values, strict=True):
+        alone = quantize(image, k, seed=0)
+        assert value == pytest.approx(kmeans_bic(alone.model.inertia, alone.cluster_counts(), 3), rel=1e-9)
+    np.testing.assert_array_equal(result.labels, quantize(image, 4, seed=0).labels)
+
+
+@pytest.mark.parametrize(("criterion", "target"), [("psnr", 24.0), ("delta_e", 8.0)])
+def test_front_door_target_is_reached_with_the_smallest_k(astronaut, criterion, target):
+    from napari_colorquant.quantize import quantize
+    from napari_colorquant.report import report_lines
+
+    image = np.asarray(astronaut)[::4, ::4]
+    options = dict(seed=0, max_iter=30, epsilon=0.01)
+    result = quantize(image, "auto", **{f"target_{criterion}": target}, **options)
+    curve = result.k_curve
+    assert curve.target_met and curve.target == target and curve.chosen == result.model.n_clusters
+    reached = (lambda r: r.psnr >= target) if criterion == "psnr" else (lambda r: r.delta_e <= target)
+    assert reached(result)
+    assert not reached(quantize(image, curve.chosen - 1, **options))  # a separate run with one colour fewer
+    assert curve.ks == list(range(2, curve.chosen + 1))  # the sweep stopped at the target
+    assert f"K chosen automatically ({criterion} {target:g})" in report_lines(result.summary())
+
+
+def test_em_auto_k_is_the_mixture_bic():
+    from napari_colorquant.quantize import quantize
+
+    rng = np.random.default_rng(5)
+    centers = np.array([[40.0, 60, 200], [200, 40, 60], [60, 200, 40]])
+    image = np.concatenate([c + rng.normal(0, 8, (1500, 3)) for c in centers])[None].astype(np.float32)
+    result = quantize(image, "auto", method="em", k_range=(1, 6), seed=0)
+    assert result.k_curve.chosen == result.model.n_clusters == 3
+    assert result.k_curve.values[result.k_curve.ks.index(3)] == pytest.approx(result.model.bic)
+
+
+def test_auto_k_on_dask_sweeps_the_merged_counts():
+    import dask.array as da
+
+    from napari_colorquant.quantize import quantize
+
+    image = _four_colour_image(1)
+    eager = quantize(image, "auto", k_range=(2, 6), seed=0)
+    lazy = quantize(da.from_array(image, chunks=(40, 50, 3)), "auto", k_range=(2, 6), seed=0)
+    assert (lazy.k_curve.ks, lazy.k_curve.chosen) == (eager.k_curve.ks, eager.k_curve.chosen)
+    np.testing.assert_allclose(lazy.k_curve.values, eager.k_curve.values, rtol=1e-12)
+    np.testing.assert_allclose(lazy.model.means, eager.model.means)
+    np.testing.assert_array_equal(lazy.labels.compute(), eager.labels)
+
+
+def test_model_json_records_what_was_asked_and_chosen():
+    from napari_colorquant.model import ClusterModel
+    from napari_colorquant.params import ClusterParameters
+    from napari_colorquant.quantize import quantize
+
+    result = quantize(_four_colour_image(), "auto", k_range=(3, 5), target_psnr=20.0)
+    again = ClusterModel.from_json(result.model.to_json())
+    params = again.params
+    assert params["n_clusters"] == "auto" and params["k_range"] == [3, 5] and params["target_psnr"] == 20.0
+    assert params["k_curve"]["chosen"] == again.n_clusters == result.k_curve.chosen
+    assert params["k_curve"]["criterion"] == "psnr" and params["k_curve"]["ks"] == result.k_curve.ks
+    assert ClusterParameters.from_dict(params).is_auto
+
+
+def test_k_range_is_cut_to_the_distinct_values():
+    from napari_colorquant.quantize import quantize
+
+    image = np.repeat(np.array([[10, 120, 240]], np.uint8), 20, axis=0)
+    assert quantize(image, "auto").k_curve.ks == [2, 3]
+    with pytest.raises(ValueError, match="k_range starts at 4"):
+        quantize(image, "auto", k_range=(4, 8))
+
+
+@pytest.mark.parametrize(
+    ("options", "error", "match"),
+    [
+        (dict(n_clusters="many"), ValueError, "n_clusters must be an integer or 'auto'"),
+        (dict(n_clusters="auto", k_range=(0, 4)), ValueError, "k_range"),
+        (dict(n_clusters="auto", k_range="2-16"), ValueError, "k_range"),
+        (dict(n_clusters="auto", k_range=(2, 70000)), ValueError, "k_range"),
+        (dict(n_clusters="auto", target_psnr=-1.0), ValueError, "target_psnr"),
+        (dict(n_clusters="auto", target_delta_e=float("nan")), ValueError, "target_delta_e"),
+        (dict(n_clusters=4, target_psnr=30.0), ValueError, "target_psnr chooses K: it needs n_clusters='auto'"),
+        (dict(n_clusters="auto", target_psnr=30.0, target_delta_e=2.0), ValueError, "not both"),
+        (dict(n_clusters="auto", engine="opencv"), ValueError, "n_clusters='auto' needs engine='fast'"),
+        (dict(n_clusters="auto", init=[[0.0], [1.0]]), ValueError, "n_clusters='auto' needs a named init"),
+    ],
+)
+def test_bad_auto_k_parameters_name_themselves(options, error, match):
+    from napari_colorquant.params import ClusterParameters
+
+    with pytest.raises(error, match=match):
+        ClusterParameters(**options)
+
+
+def test_delta_e_target_needs_colours(kidney_zcyx):
+    from napari_colorquant.quantize import quantize
+
+    with pytest.raises(ValueError, match="target_delta_e needs a gray or RGB image"):
+        quantize(np.asarray(kidney_zcyx)[0], "auto", channel_axis=0, target_delta_e=2.0)
+
+
+def test_cli_auto_k_prints_the_curve_and_help_shows_defaults(tmp_path, capsys):
+    import json
+
+    from PIL import Image
+
+    from napari_colorquant.cli import build_parser, main
+
+    Image.fromarray(_four_colour_image()).save(tmp_path / "four.png")
+    out = tmp_path / "out"
+    assert main([str(tmp_path / "four.png"), "-k", "auto", "--k-range", "2,6", "-o", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "K chosen automatically (bic)" in printed and "K=4" in printed
+    curve_lines = [line.split() for line in printed.splitlines() if line.startswith("    ")]
+    assert curve_lines[0][:2] == ["K", "bic"] and [row[0] for row in curve_lines[1:]] == ["2", "3", "4", "5", "6"]
+    assert curve_lines[3][-2:] == ["<-", "chosen"]
+    model = json.loads((out / "four_model.json").read_text())
+    assert model["n_clusters"] == 4 and model["params"]["n_clusters"] == "auto"
+    assert model["params"]["k_curve"]["ks"] == [2, 3, 4, 5, 6]
+    assert main([str(tmp_path / "four.png"), "-k", "6", "--target-psnr", "30", "-o", str(tmp_path / "x")]) == 2
+    assert "target_psnr chooses K" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main([str(tmp_path / "four.png"), "--k-range", "2-x", "-o", str(tmp_path / "y")])
+    assert "k_range: expected KMIN,KMAX" in capsys.readouterr().err
+    helps = {flag: action.help for action in build_parser()._actions for flag in action.option_strings}
+    expected = {"--k-range": "2,16", "--target-psnr": "none", "--target-delta-e": "none", "--fixed-color": "none",
+                "--smoothing": "0.0", "--dither": "none", "-k": "8"}  # fmt: skip
+    for flag, default in expected.items():
+        assert f"(default {default})" in helps[flag] or f"(default: {default})" in helps[flag], flag

@@ -3,6 +3,8 @@
     napari-colorquant photo.jpg -k 8 -o out/
     napari-colorquant --sample china -k 8 -o out/
     napari-colorquant *.tif -k 4 --method em --color-space ycrcb-chroma -o out/
+    napari-colorquant photo.jpg -k auto --target-psnr 32 -o out/
+    napari-colorquant scan.png -k 6 --fixed-color 255,255,255 -o out/
     napari-colorquant new.png --apply out/photo_model.json -o out2/
     napari-colorquant volume.zarr -k 4 -o out/ --scheduler tcp://127.0.0.1:8786
 
@@ -45,7 +47,7 @@ from .files import (
 )
 from .ome import AxesInfo, decide_channel_axis, read_axes
 from .outputs import commit, plan_outputs, prepare_folder, remove_stale_staging, staging_folder
-from .params import NOTEBOOK_CRITERIA, ClusterParameters
+from .params import NOTEBOOK_CRITERIA, ClusterParameters, ParameterField
 from .quantize import QuantizeResult, apply_model, quantize_with
 from .report import report_text
 from .samples import SAMPLE_ALIASES, SAMPLE_AXES, SAMPLES, canonical_sample, load_sample
@@ -53,7 +55,7 @@ from .samples import SAMPLE_ALIASES, SAMPLE_AXES, SAMPLES, canonical_sample, loa
 #: How long to wait for a ``--scheduler`` to answer.
 SCHEDULER_TIMEOUT = "10s"
 #: Command-line spellings that differ from ``--name-with-dashes`` of a parameter.
-_FLAGS = {"n_clusters": ("-k", "--clusters")}
+_FLAGS = {"n_clusters": ("-k", "--clusters"), "fixed_colors": ("--fixed-color",)}
 #: Command-line help that says more than the parameter's own (the CLI reads axes from file metadata).
 _HELP = {
     "channel_axis": "axis holding channels, clustered as features (default: the C axis named by OME/ImageJ "
@@ -80,13 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-o", "--output", type=Path, required=True, help="output folder (created if missing)")
     for spec in ClusterParameters.fields():
-        default = f" (default {spec.default})" if spec.default is not None else ""
-        options = dict(
-            type=spec.type, default=spec.default, dest=spec.name, help=_HELP.get(spec.name, spec.help) + default
-        )
-        if spec.choices:
-            options["choices"] = spec.choices
-        parser.add_argument(*_FLAGS.get(spec.name, (spec.flag,)), **options)
+        parser.add_argument(*_FLAGS.get(spec.name, (spec.flag,)), **_argument(spec))
     parser.add_argument(
         "--notebook-criteria",
         action="store_true",
@@ -100,6 +96,38 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-q", "--quiet", action="store_true", help="print errors only")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser
+
+
+def _argument(spec: ParameterField) -> dict:
+    """``add_argument`` options of one parameter: its type (or text parser), default, choices and help."""
+    default = spec.default
+    shown = ",".join(str(v) for v in default) if isinstance(default, tuple) else default
+    help_text = _HELP.get(spec.name, spec.help)
+    if "default" not in help_text:
+        help_text += f" (default {shown})" if default is not None else " (default: none)"
+    options = dict(default=default, dest=spec.name, help=help_text, type=spec.type)
+    if spec.words or spec.type is tuple:
+        options["type"] = _parser_of(spec)
+    if spec.metavar:
+        options["metavar"] = spec.metavar
+    if spec.repeat:
+        options["action"] = "append"
+    if spec.choices:
+        options["choices"] = spec.choices
+    return options
+
+
+def _parser_of(spec: ParameterField):
+    """argparse ``type``: the field's own text parser, its message shown as argparse's error."""
+
+    def parse(text: str):
+        try:
+            return spec.parse(text)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    parse.__name__ = spec.name
+    return parse
 
 
 def parameters_from(args: argparse.Namespace) -> ClusterParameters:
@@ -272,6 +300,8 @@ def _process(args, model, position: tuple[int, int], name: str, source, stem: st
             elapsed = time.perf_counter() - start
             summary = _describe(result, model is not None)
             print(f"[{number}/{total}] {name}: {summary}; wrote {len(staged)} outputs ({elapsed:.2f} s)")
+            if result.k_curve is not None and model is None:
+                print("\n".join(f"    {line}" for line in result.k_curve.lines()))
         return 0
     except (ValueError, TypeError, OSError) as error:
         print(f"[{number}/{total}] {name}: error: {_message(error)}", file=sys.stderr)

@@ -52,7 +52,8 @@ def quantize_eager(
         from .dither import check_ditherable
 
         # Before the fit: say at once what cannot be dithered.
-        check_ditherable(layout.dtype, layout.n_channels, params.n_clusters, space in CHROMA_SPACES)
+        largest_k = params.k_range[1] if params.is_auto else params.n_clusters
+        check_ditherable(layout.dtype, layout.n_channels, largest_k, space in CHROMA_SPACES)
     record = run_record(params, space, layout, mask is not None)
     if params.engine == "opencv":
         from .opencv_engine import fit_opencv

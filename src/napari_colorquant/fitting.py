@@ -10,14 +10,17 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from . import colorspaces
+from .autok import kmeans_bic, sweep
 from .methods import FittedClusters, get_method
 from .model import ClusterModel, FitOutcome, build_model
 from .params import ClusterParameters
+from .pinned import check_fixed_colors
 from .pixels import ImageLayout
 
 Progress = Callable[[str, float], None]
@@ -148,6 +151,25 @@ def check_cluster_work(method: str, n_clusters: int, n_values: int, engine: str 
     )
 
 
+@dataclass
+class _Values:
+    """What every K of a fit shares: the weighted values, their features and the unit they are fitted in."""
+
+    values: np.ndarray
+    sample_weight: np.ndarray
+    features: np.ndarray
+    unit: float
+    layout: ImageLayout
+    color_space: str
+    record: dict[str, Any]
+    approximate: bool
+    pinned: np.ndarray | None
+
+    @property
+    def n_pixels(self) -> float:
+        return float(self.sample_weight.sum())
+
+
 def fit_values(
     values: np.ndarray,
     sample_weight: np.ndarray,
@@ -159,6 +181,10 @@ def fit_values(
     approximate: bool = False,
 ) -> tuple[ClusterModel, np.ndarray]:
     """Fit the chosen method on weighted distinct pixel values.
+
+    With ``params.n_clusters == "auto"`` every K of ``params.k_range`` is fitted on these same
+    values and one is chosen (:mod:`~napari_colorquant.autok`); the model records the sweep in
+    ``model.params["k_curve"]``.
 
     Parameters
     ----------
@@ -188,31 +214,129 @@ def fit_values(
     Raises
     ------
     ValueError
-        When there are fewer distinct values than clusters, or the init array does not fit.
+        When there are fewer distinct values than clusters, the init array does not fit, or the
+        pinned colours do not fit the image.
     """
     features = colorspaces.to_features(values, color_space, layout.scale, layout.offset)
     sample_weight = np.asarray(sample_weight, np.float64)
-    n_clusters = params.n_clusters
     distinct = _distinct_features(features, color_space, layout)
+    unit = _fit_unit(features, layout)
+    pinned = _pinned_colors(params, layout, color_space)
+    shared = _Values(values, sample_weight, features, unit, layout, color_space, record, approximate, pinned)
+    if params.is_auto:
+        return _fit_auto(shared, params, distinct, progress)
+    n_clusters = params.n_clusters
     if n_clusters > distinct:
         raise ValueError(
             f"n_clusters={n_clusters} is larger than the number of distinct {color_space} values "
             f"to cluster ({distinct}); use at most {distinct} clusters"
         )
-    check_cluster_work(params.method, n_clusters, features.shape[0])
+    on_step = None if progress is None else (lambda fraction: progress("fit", fraction))
+    return _fit_k(shared, params, n_clusters, on_step)
+
+
+def _fit_k(shared: _Values, params: ClusterParameters, n_clusters: int, on_fraction) -> tuple[ClusterModel, np.ndarray]:
+    """One fit with K = ``n_clusters``; ``on_fraction(f)`` with the fraction of its iterations done."""
+    check_cluster_work(params.method, n_clusters, shared.features.shape[0])
     method = get_method(params.method)
     options = params.fit_options()
+    options["n_clusters"] = n_clusters
     total_steps = max(1, method.steps(options))
-    on_step = None if progress is None else (lambda done: progress("fit", done / total_steps))
+    on_step = None if on_fraction is None else (lambda done: on_fraction(done / total_steps))
     # Unit-free fitting (issue 8 item 4): see _fit_unit and _mean_variance.
-    unit = _fit_unit(features, layout)
-    scaled = features / unit
+    unit = shared.unit
+    scaled = shared.features / unit
     if not isinstance(options["init"], str):
         options["init"] = np.asarray(options["init"], np.float64) / unit
-    options["reg_covar"] = options["reg_covar"] * _mean_variance(scaled, sample_weight)
-    clusters = method.fit(scaled, sample_weight, n_clusters, options, on_step)
-    clusters = _in_data_units(clusters, unit, features.shape[1], float(sample_weight.sum()))
-    fit = FitOutcome(params.method, color_space, layout, values, sample_weight, clusters)
-    model, rank = build_model(fit, record)
-    model.approximate = approximate
+    options["reg_covar"] = options["reg_covar"] * _mean_variance(scaled, shared.sample_weight)
+    if shared.pinned is not None:
+        check_fixed_colors(shared.pinned, shared.layout.n_channels, n_clusters)
+        options["pinned"] = _pinned_features(shared) / unit
+    clusters = method.fit(scaled, shared.sample_weight, n_clusters, options, on_step)
+    clusters = _in_data_units(clusters, unit, shared.features.shape[1], shared.n_pixels)
+    fit = FitOutcome(params.method, shared.color_space, shared.layout, shared.values, shared.sample_weight, clusters)
+    model, rank = build_model(fit, shared.record)
+    model.approximate = shared.approximate
+    if shared.pinned is not None:
+        # The palette shows the pinned colours exactly as given (no round trip through the feature space).
+        model.palette[rank[: shared.pinned.shape[0]] - 1] = shared.pinned
     return model, rank[clusters.labels].astype(model.label_dtype)
+
+
+def _pinned_colors(params: ClusterParameters, layout: ImageLayout, color_space: str) -> np.ndarray | None:
+    """``params.fixed_colors`` as an ``(m, C)`` array checked against the image's channels, or None."""
+    if params.fixed_colors is None:
+        return None
+    if color_space == "gray" and layout.n_channels > 1:
+        raise ValueError(
+            "fixed_colors: clustering a colour image on its gray level gives each cluster its pixels' mean colour, "
+            "so no colour can be kept; use color_space 'rgb' (or another colour space)"
+        )
+    colors = np.array(params.fixed_colors, np.float64)
+    if layout.n_channels == 1 and colors.shape[0] == 1:
+        colors = colors.reshape(-1)  # (v1, v2, ...) for a gray image: one gray level each
+    smallest = params.k_range[0] if params.is_auto else params.n_clusters
+    return check_fixed_colors(colors, layout.n_channels, smallest)
+
+
+def _pinned_features(shared: _Values) -> np.ndarray:
+    layout = shared.layout
+    try:
+        return colorspaces.to_features(shared.pinned, shared.color_space, layout.scale, layout.offset)
+    except ValueError as error:
+        raise ValueError(f"fixed_colors: {error}") from error
+
+
+def _fit_auto(shared: _Values, params: ClusterParameters, distinct: int, progress) -> tuple[ClusterModel, np.ndarray]:
+    """Every K of ``params.k_range`` fitted on the same values; the chosen model records the curve."""
+    low, high = params.k_range
+    if low > distinct:
+        raise ValueError(
+            f"k_range starts at {low} but there are only {distinct} distinct {shared.color_space} values to "
+            f"cluster; give k_range with k_min <= {distinct}"
+        )
+    high = min(high, distinct)  # more clusters than values cannot be fitted: the curve shows where it stopped
+    criterion, target = "bic", None
+    if params.target_psnr is not None:
+        criterion, target = "psnr", params.target_psnr
+    elif params.target_delta_e is not None:
+        criterion, target = "delta_e", params.target_delta_e
+        if shared.layout.kind not in ("gray", "rgb", "rgba"):
+            kind = shared.layout.kind
+            raise ValueError(f"target_delta_e needs a gray or RGB image (ΔE compares colours); got {kind}")
+
+    def fit(k: int):
+        on_fraction = None
+        if progress is not None:
+
+            def on_fraction(fraction, done=k - low, total=high - low + 1):
+                progress("fit", (done + fraction) / total)
+
+        return _fit_k(shared, params, k, on_fraction)
+
+    score = {"bic": _bic, "psnr": _psnr, "delta_e": _delta_e}[criterion]
+    (model, labels), curve = sweep(fit, lambda fitted: score(fitted[0], shared), (low, high), criterion, target)
+    model.params["k_curve"] = curve.to_dict()
+    return model, labels
+
+
+def _bic(model: ClusterModel, shared: _Values) -> float:
+    """The mixture's own BIC (EM), or that of the spherical mixture k-means fits implicitly."""
+    if model.bic is not None:
+        return model.bic
+    labels = model.predict_values(shared.values)
+    mass = np.bincount(labels, weights=shared.sample_weight, minlength=model.n_clusters + 1)[1:]
+    return kmeans_bic(float(model.inertia), mass, model.n_features)
+
+
+def _psnr(model: ClusterModel, shared: _Values) -> float:
+    from .result import quality_figures, weighted_mse
+
+    mse = weighted_mse(model, shared.layout, shared.values, shared.sample_weight)
+    return quality_figures(model, shared.layout, mse)["psnr"]
+
+
+def _delta_e(model: ClusterModel, shared: _Values) -> float:
+    from .quality import delta_e_of_model
+
+    return delta_e_of_model(model, shared.layout.dtype, shared.values, shared.sample_weight)[0]

@@ -26,6 +26,7 @@ import numpy as np
 from .em import bic, e_step, initial_parameters, most_probable, weighted_em
 from .kmeans import initial_centers, nearest_center, weighted_kmeans
 from .optimal1d import optimal_centers, resolve_init
+from .pinned import pinned_kmeans
 from .registry import lookup
 
 #: Engines: ``fast`` (weighted fit on distinct values, exact) and ``opencv`` (the notebook's calls).
@@ -110,6 +111,11 @@ class Method:
 
 
 def _kmeans_run(features, sample_weight, n_clusters, params, on_step):
+    if params.get("pinned") is not None:
+        return pinned_kmeans(
+            features, sample_weight, n_clusters, params["pinned"], max_iter=params["max_iter"],
+            epsilon=params["epsilon"], attempts=params["attempts"], seed=params["seed"], on_iteration=on_step,
+        )  # fmt: skip
     init = resolve_init(params["init"], features.shape[1], features.shape[0], n_clusters)
     if isinstance(init, str) and init == "optimal":
         # The exact 1-D optimum is a fixed point of Lloyd's update: the iterations confirm it.

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from .autok import DEFAULT_K_RANGE, check_k_range
 from .colorspaces import CHROMA_SPACES, COLOR_SPACES
 from .dither import DITHER_CHOICES
 from .em import COVARIANCE_TYPES, check_covariance
@@ -43,6 +44,8 @@ NOTEBOOK_CRITERIA = {"max_iter": 10, "epsilon": 0.2}
 MAX_OPENCV_SEED = 2**31 - 1
 #: ``color_space`` choices: ``"auto"`` then every registered colour space.
 COLOR_SPACE_CHOICES = ("auto", *COLOR_SPACES)
+#: ``n_clusters`` value that chooses K automatically (see :mod:`~napari_colorquant.autok`).
+AUTO_K = "auto"
 
 
 @dataclass(frozen=True)
@@ -54,7 +57,8 @@ class ParameterField:
     name : str
         Keyword of :func:`~napari_colorquant.quantize`; ``--name-with-dashes`` on the command line.
     type : type
-        ``int``, ``float`` or ``str`` (the type a user enters).
+        ``int``, ``float`` or ``str`` (the type a user enters); ``tuple`` for a sequence entered as
+        text (``"2,16"``; see :meth:`parse`).
     default : object
     help : str
     choices : tuple
@@ -63,6 +67,12 @@ class ParameterField:
         Bounds for numbers (None: unbounded).
     optional : bool
         None is accepted (``channel_axis``, ``max_samples``).
+    words : tuple of str
+        Words accepted besides a number (``n_clusters``: ``"auto"``).
+    repeat : bool
+        A sequence given one item at a time (``--fixed-color`` repeated; ``;`` between items in a text box).
+    metavar : str
+        How a value is written, for help texts (``"KMIN,KMAX"``).
     """
 
     name: str
@@ -73,17 +83,54 @@ class ParameterField:
     minimum: float | None = None
     maximum: float | None = None
     optional: bool = False
+    words: tuple = ()
+    repeat: bool = False
+    metavar: str | None = None
 
     @property
     def flag(self) -> str:
         """The command-line option, e.g. ``--max-iter``."""
         return "--" + self.name.replace("_", "-")
 
+    def parse(self, text: str) -> Any:
+        """A value (one item of a ``repeat`` field) from its text, as a user types it (CLI, widget text box).
 
-def _spec(default, help: str, kind: type, *, choices=(), minimum=None, maximum=None, optional=False):
-    """A dataclass field whose metadata describes it to the CLI and the widget."""
+        Only the form is checked here (numbers where numbers are due); :class:`ClusterParameters`
+        validates the value.
+
+        Raises
+        ------
+        ValueError
+            Naming the parameter and the expected form.
+        """
+        text = str(text).strip()
+        if text.lower() in self.words:
+            return text.lower()
+        if self.optional and text.lower() in ("", "none"):
+            return None
+        try:
+            if self.type is tuple:
+                return tuple(_number_text(part) for part in text.replace(";", ",").split(",") if part.strip())
+            return self.type(text) if self.type is not int else int(text)
+        except ValueError:
+            form = self.metavar or ("an integer" if self.type is int else "a number" if self.type is float else "text")
+            extra = "".join(f" or {word!r}" for word in self.words)
+            raise ValueError(f"{self.name}: expected {form}{extra}, got {text!r}") from None
+
+
+def _number_text(text: str) -> float | int:
+    """An int when the text is one, else a float."""
+    text = text.strip()
+    try:
+        return int(text)
+    except ValueError:
+        return float(text)
+
+
+def _spec(default, help: str, kind: type, *, choices=(), minimum=None, maximum=None, optional=False, **more):
+    """A dataclass field whose metadata describes it to the CLI and the widget (``more``: words, repeat, metavar)."""
     meta = dict(help=help, type=kind, choices=tuple(choices), minimum=minimum, maximum=maximum, optional=optional)
-    return dataclasses.field(default=default, metadata=meta)
+    return dataclasses.field(default=default, metadata=dict(meta, **more))
 
 
 @dataclass(frozen=True)
@@ -92,8 +139,9 @@ class ClusterParameters:
 
     Parameters
     ----------
-    n_clusters : int
-        Number of clusters K (1..``MAX_CLUSTERS``; at most the number of distinct values).
+    n_clusters : int or "auto"
+        Number of clusters K (1..``MAX_CLUSTERS``; at most the number of distinct values), or
+        ``"auto"``: K chosen in ``k_range`` (see :mod:`~napari_colorquant.autok`).
     method : str
         One of :data:`~napari_colorquant.methods.METHODS`.
     color_space : str
@@ -126,6 +174,16 @@ class ClusterParameters:
         ``"none"`` or ``"floyd-steinberg"`` (``dither=True`` in :func:`~napari_colorquant.quantize`).
     smoothing : float
         Potts smoothing strength beta (>= 0; 0 = off), see :mod:`~napari_colorquant.smoothing`.
+    k_range : (int, int)
+        With ``n_clusters="auto"``: the smallest and largest K tried (default (2, 16)).
+    target_psnr : float or None
+        With ``n_clusters="auto"``: the smallest K whose PSNR (dB) is at least this.
+    target_delta_e : float or None
+        With ``n_clusters="auto"``: the smallest K whose mean CIEDE2000 ΔE is at most this (gray/RGB).
+        Without a target, K is the one of least BIC.
+    fixed_colors : tuple of colours or None
+        Colours in the input's own values kept exactly in the palette (k-means, fast engine, not
+        chroma-only spaces), see :mod:`~napari_colorquant.pinned`; stored as a tuple of tuples of float.
 
     Raises
     ------
@@ -135,7 +193,16 @@ class ClusterParameters:
         A parameter is out of range or not one of its choices; the message names it and what is accepted.
     """
 
-    n_clusters: int = _spec(8, "number of clusters / colours", int, minimum=1, maximum=MAX_CLUSTERS)
+    n_clusters: int | str = _spec(
+        8,
+        "number of clusters / colours, or 'auto': chosen in --k-range by BIC, or the smallest K reaching "
+        "--target-psnr / --target-delta-e",
+        int,
+        minimum=1,
+        maximum=MAX_CLUSTERS,
+        words=(AUTO_K,),
+        metavar="K",
+    )
     method: str = _spec(
         "kmeans", "k-means (nearest centre) or EM (Gaussian mixture, soft clusters)", str, choices=METHODS
     )
@@ -193,6 +260,29 @@ class ClusterParameters:
         float,
         minimum=0.0,
     )
+    k_range: tuple[int, int] = _spec(
+        DEFAULT_K_RANGE, "with -k auto: the smallest and largest K tried", tuple, metavar="KMIN,KMAX"
+    )
+    target_psnr: float | None = _spec(
+        None, "with -k auto: the smallest K whose PSNR (dB) reaches this", float, minimum=0.0, optional=True
+    )
+    target_delta_e: float | None = _spec(
+        None,
+        "with -k auto: the smallest K whose mean CIEDE2000 colour difference is at most this (gray/RGB; about 1 "
+        "is just noticeable)",
+        float,
+        minimum=0.0,
+        optional=True,
+    )
+    fixed_colors: tuple | None = _spec(
+        None,
+        "a colour kept exactly in the palette while the other centres move, in the input's own values "
+        "(k-means; repeat for several)",
+        tuple,
+        optional=True,
+        repeat=True,
+        metavar="R,G,B",
+    )
 
     def __post_init__(self) -> None:
         for spec in self.fields():
@@ -200,7 +290,14 @@ class ClusterParameters:
             if spec.name == "init" and not isinstance(value, str):
                 object.__setattr__(self, "init", _check_init_array(value, self.n_clusters))
                 continue
+            if spec.name in _CHECKS:
+                object.__setattr__(self, spec.name, _CHECKS[spec.name](value))
+                continue
             object.__setattr__(self, spec.name, _check_value(spec, value))
+        self._check_combinations()
+
+    def _check_combinations(self) -> None:
+        """Parameters that are fine alone but not together."""
         if self.dither != "none" and self.color_space in CHROMA_SPACES:
             raise ValueError(
                 f"dither: {self.color_space} keeps each pixel's luminance, so there is no fixed palette to dither "
@@ -212,6 +309,49 @@ class ClusterParameters:
             raise ValueError("init='optimal' needs engine='fast' (OpenCV seeds with k-means++ or random centres)")
         if self.engine == "opencv" and self.seed > MAX_OPENCV_SEED:
             raise ValueError(f"seed must be at most {MAX_OPENCV_SEED} with engine='opencv', got {self.seed}")
+        self._check_auto_k()
+        self._check_fixed_colors()
+
+    def _check_auto_k(self) -> None:
+        if self.k_range[1] > MAX_CLUSTERS:
+            raise ValueError(f"k_range must end at most at {MAX_CLUSTERS}, got {self.k_range}")
+        targets = [name for name in ("target_psnr", "target_delta_e") if getattr(self, name) is not None]
+        if self.n_clusters != AUTO_K:
+            if targets:
+                raise ValueError(
+                    f"{targets[0]} chooses K: it needs n_clusters='auto' (got n_clusters={self.n_clusters})"
+                )
+            return
+        if len(targets) > 1:
+            raise ValueError("give one of target_psnr and target_delta_e, not both")
+        if self.engine == "opencv":
+            raise ValueError("n_clusters='auto' needs engine='fast' (the sweep reuses the counted values)")
+        if not isinstance(self.init, str):
+            raise ValueError(
+                "n_clusters='auto' needs a named init ('auto', 'kmeans++', ...), not an array of K centres"
+            )
+
+    def _check_fixed_colors(self) -> None:
+        if self.fixed_colors is None:
+            return
+        if self.method != "kmeans":
+            raise ValueError(
+                "fixed_colors needs method='kmeans' (an EM mixture's means are not palette colours it could keep)"
+            )
+        if self.engine == "opencv":
+            raise ValueError("fixed_colors needs engine='fast' (cv2.kmeans moves every centre)")
+        if self.color_space in CHROMA_SPACES:
+            raise ValueError(
+                f"fixed_colors: {self.color_space} gives each pixel its own luminance, so no palette colour can be "
+                "kept; use a space without '-chroma'"
+            )
+        if self.init not in ("auto", "kmeans++"):
+            raise ValueError("fixed_colors needs init 'auto' or 'kmeans++' (the free centres start by k-means++)")
+        pinned = len(self.fixed_colors)
+        smallest = self.k_range[0] if self.n_clusters == AUTO_K else self.n_clusters
+        if pinned >= smallest:
+            what = "k_range must start" if self.n_clusters == AUTO_K else "n_clusters must be"
+            raise ValueError(f"fixed_colors pins {pinned} colour(s); {what} above {pinned} (got {smallest})")
 
     @classmethod
     def fields(cls) -> Iterator[ParameterField]:
@@ -247,6 +387,9 @@ class ClusterParameters:
         out = dataclasses.asdict(self)
         if not isinstance(self.init, str):
             out["init"] = [list(row) for row in self.init]
+        out["k_range"] = list(self.k_range)
+        if self.fixed_colors is not None:
+            out["fixed_colors"] = [list(row) for row in self.fixed_colors]
         return out
 
     @classmethod
@@ -287,6 +430,11 @@ class ClusterParameters:
         return dataclasses.replace(self, **changes)
 
     @property
+    def is_auto(self) -> bool:
+        """True when K is chosen automatically (``n_clusters="auto"``)."""
+        return self.n_clusters == AUTO_K
+
+    @property
     def init_array(self) -> np.ndarray | None:
         """Initial centres as a float64 array, or None for a named init."""
         return None if isinstance(self.init, str) else np.array(self.init, np.float64)
@@ -304,10 +452,16 @@ def _check_value(spec: ParameterField, value: Any) -> Any:
     name = spec.name
     if value is None and spec.optional:
         return None
+    if isinstance(value, str) and spec.words and spec.type is not str:
+        if value.strip().lower() in spec.words:
+            return value.strip().lower()
+        words = " or ".join(repr(word) for word in spec.words)
+        raise ValueError(f"{name} must be an integer or {words}, got {value!r}")
     if spec.type is str:
         return _check_choice(name, value, spec.choices)
     if isinstance(value, bool) or not isinstance(value, (int, np.integer, float, np.floating)):
         kind = "an integer" if spec.type is int else "a number"
+        kind += "".join(f" or {word!r}" for word in spec.words)
         raise TypeError(f"{name} must be {kind}, got {value!r}" + (" (or None)" if spec.optional else ""))
     if spec.type is int:
         if not isinstance(value, (int, np.integer)):
@@ -348,6 +502,35 @@ def _check_choice(name: str, value: Any, choices: tuple) -> str:
         extra = " or an array of initial centres" if name == "init" else ""
         raise ValueError(f"unknown {name} {value!r}; accepted: {accepted}{extra}")
     return value
+
+
+def _check_k_range(value: Any) -> tuple[int, int]:
+    if isinstance(value, str):
+        raise ValueError(f"k_range must be two integers (k_min, k_max) with 1 <= k_min <= k_max, got {value!r}")
+    return check_k_range(value)
+
+
+def _check_fixed_colors(value: Any) -> tuple[tuple[float, ...], ...] | None:
+    """Colours as a tuple of row tuples; their channel count is checked against the image at fit time."""
+    if value is None:
+        return None
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        array = np.zeros((0, 0))
+    if array.ndim == 1 and array.size:
+        array = array[None]  # one colour
+    if array.ndim != 2 or array.size == 0:
+        raise ValueError(f"fixed_colors must be a list of colours, each one value per channel, got {value!r}")
+    if not np.isfinite(array).all():
+        raise ValueError("fixed_colors must be finite numbers")
+    if np.unique(array, axis=0).shape[0] != array.shape[0]:
+        raise ValueError("fixed_colors contains the same colour twice")
+    return tuple(tuple(float(x) for x in row) for row in array)
+
+
+#: Fields whose values are not a single number or name.
+_CHECKS: dict[str, Callable[[Any], Any]] = {"k_range": _check_k_range, "fixed_colors": _check_fixed_colors}
 
 
 def _check_init_array(value: Any, n_clusters: int) -> tuple[tuple[float, ...], ...]:

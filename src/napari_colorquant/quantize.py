@@ -16,6 +16,7 @@ from collections.abc import Callable
 import numpy as np
 from numpy.typing import ArrayLike
 
+from .autok import DEFAULT_K_RANGE
 from .eager import apply_eager, posteriors_eager, quantize_eager
 from .kmeans import INITS
 from .methods import ENGINES, METHODS
@@ -31,7 +32,7 @@ Progress = Callable[[str, float], None]
 
 def quantize(
     image: ArrayLike,
-    n_clusters: int,
+    n_clusters: int | str,
     *,
     method: str = "kmeans",
     color_space: str = "auto",
@@ -48,6 +49,10 @@ def quantize(
     max_samples: int | None = DEFAULT_MAX_SAMPLES,
     smoothing: float = 0.0,
     dither: bool | str = False,
+    k_range: tuple[int, int] = DEFAULT_K_RANGE,
+    target_psnr: float | None = None,
+    target_delta_e: float | None = None,
+    fixed_colors=None,
     progress: Progress | None = None,
 ) -> QuantizeResult:
     """Cluster the pixels of an image and replace each by its cluster's colour.
@@ -58,8 +63,13 @@ def quantize(
         2D or nD; gray, RGB/RGBA (channels last), or multichannel with
         ``channel_axis``. uint8, uint16, other integers, float32/float64
         (NaN/inf pixels are left out and get label 0). Never modified.
-    n_clusters : int
-        Number of clusters K (at most the number of distinct values).
+    n_clusters : int or "auto"
+        Number of clusters K (at most the number of distinct values), or ``"auto"``: every K of
+        ``k_range`` is fitted on the same counted values (not one image pass per K) and one is
+        chosen: the K of least BIC [4]_ (EM: the mixture's; k-means: that of the spherical mixture
+        k-means fits implicitly, as X-means [5]_), or with a target the smallest K reaching it.
+        ``result.k_curve`` holds each K and its criterion; the model JSON records it
+        (``params.k_curve``). Works for dask input too (the sweep runs on the merged counts).
     method : {"kmeans", "em"}
         k-means (Lloyd [1]_, k-means++ start [2]_), or Expectation-Maximization of a
         Gaussian mixture [3]_ (any name of :data:`~napari_colorquant.methods.METHODS`).
@@ -103,11 +113,26 @@ def quantize(
     smoothing : float
         Potts smoothing strength beta (0 = off): mean-field on the cluster posteriors over face
         neighbours in nD (:mod:`~napari_colorquant.smoothing`); ``result.smoothing_changed``
-        counts the pixels it relabelled. In-memory images only (dask: ``smoothing.smooth_lazy``).
+        counts the pixels it relabelled. Dask input: chunk by chunk with ``map_overlap`` (the same
+        labels as in memory); its count is a lazy dask scalar, and ``mse``/``psnr`` stay those of the
+        nearest-centre labels (from the merged counts).
     dither : bool or {"none", "floyd-steinberg"}
         Render ``result.quantized`` with Floyd–Steinberg error diffusion over the palette (Pillow;
         uint8 gray/RGB in memory, not chroma-only spaces; anything else is a ``ValueError``).
         ``result.labels`` stay nearest-centre; ``result.dithered_labels`` are the rendered indices.
+    k_range : (int, int)
+        With ``n_clusters="auto"``: smallest and largest K tried (default (2, 16); the largest is cut
+        to the number of distinct values).
+    target_psnr : float, optional
+        With ``n_clusters="auto"``: the smallest K whose PSNR (dB) is at least this, as pngquant's
+        ``--quality``; if none in ``k_range`` reaches it, the largest (``result.k_curve.target_met``
+        is False).
+    target_delta_e : float, optional
+        With ``n_clusters="auto"``: the smallest K whose mean CIEDE2000 ΔE is at most this (gray/RGB).
+    fixed_colors : array_like (m, C), optional
+        Colours in the input's own values (e.g. ``[[255, 255, 255]]`` for a white background) kept
+        exactly in the palette while the other ``K - m`` centres move (:mod:`~napari_colorquant.pinned`).
+        k-means with the fast engine only, not in chroma-only spaces (``ValueError`` otherwise).
     progress : callable, optional
         ``progress(stage, fraction)`` with stage ``"count"``, ``"fit"`` or
         ``"write"`` and the fraction of that stage done; it may raise an
@@ -131,12 +156,16 @@ def quantize(
     .. [2] D. Arthur and S. Vassilvitskii, "k-means++: the advantages of careful seeding", SODA 2007.
     .. [3] A. P. Dempster, N. M. Laird and D. B. Rubin, "Maximum likelihood from incomplete data via
        the EM algorithm", J. R. Stat. Soc. B 39(1), 1977.
+    .. [4] G. Schwarz, "Estimating the dimension of a model", Ann. Statist. 6(2), 1978.
+    .. [5] D. Pelleg and A. Moore, "X-means: extending K-means with efficient estimation of the number
+       of clusters", ICML 2000.
     """
     params = ClusterParameters(
         n_clusters=n_clusters, method=method, color_space=color_space, channel_axis=channel_axis,
         max_iter=max_iter, epsilon=epsilon, attempts=attempts, init=init, covariance=covariance, seed=seed,
         engine=engine, reg_covar=reg_covar, max_samples=max_samples, smoothing=smoothing,
         dither=("floyd-steinberg" if dither else "none") if isinstance(dither, bool) else dither,
+        k_range=k_range, target_psnr=target_psnr, target_delta_e=target_delta_e, fixed_colors=fixed_colors,
     )  # fmt: skip
     return quantize_with(image, params, mask=mask, progress=progress)
 

@@ -36,6 +36,9 @@ def report_lines(summary: Mapping[str, Any], *, applied: bool = False, seconds: 
         lines.append("applied a previously fitted model")
     else:
         converged = {True: "converged", False: "not converged", None: "n/a"}[s.get("converged")]
+        if s.get("k_chosen_by"):
+            unmet = "" if s.get("k_target_met", True) else ", target not reached in the range"
+            lines.append(f"K chosen automatically ({s['k_chosen_by']}{unmet})")
         lines.append(f"iterations: {s.get('n_iter')} ({converged})")
         lines.extend(get_method(s["method"]).report_lines(s))
         if s.get("fitted_on_slice"):

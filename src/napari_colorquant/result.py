@@ -56,9 +56,9 @@ class QuantizeResult:
     table : PixelTable, optional
         In-memory runs: the table the image was counted into (maps per-value results back
         to pixels, e.g. posteriors); None for dask results and the OpenCV engine.
-    smoothing_changed : int, optional
+    smoothing_changed : int or dask array, optional
         With ``smoothing > 0``: pixels whose label the Potts smoothing changed (None: no smoothing;
-        for dask results it is counted when asked for, as a lazy count).
+        for dask results a lazy 0-d count: ``int(result.smoothing_changed.compute())``).
     dithered_labels : ndarray, optional
         With ``dither``: the palette index (1..K) each pixel is rendered with (``labels`` stay
         nearest-centre); the CLI writes the indexed PNG from it.
@@ -67,6 +67,8 @@ class QuantizeResult:
         (set by the dask path, so nothing else needs to test for dask).
     delta_e, delta_e95 : float
         CIEDE2000 mean and 95th percentile (properties, computed when first asked for).
+    k_curve : KCurve or None
+        With ``n_clusters="auto"``: each K tried, its criterion and the chosen K (property, from the model).
     """
 
     labels: np.ndarray
@@ -104,6 +106,17 @@ class QuantizeResult:
         if self.fit_values is not None:
             return delta_e_of_model(self.model, self.model.dtype, self.fit_values, self.fit_counts)
         return math.nan, math.nan
+
+    @property
+    def k_curve(self):
+        """With ``n_clusters="auto"``: the :class:`~napari_colorquant.autok.KCurve` of the sweep, else None."""
+        from .autok import KCurve
+
+        recorded = self.model.params.get("k_curve")
+        if not isinstance(recorded, dict):
+            return None
+        values = [float("nan") if v is None else float(v) for v in recorded.get("values", [])]
+        return KCurve(**{**recorded, "values": values})
 
     @property
     def delta_e(self) -> float:
@@ -171,8 +184,12 @@ class QuantizeResult:
         }
         if perceptual:
             out["delta_e"], out["delta_e95"] = self.delta_e, self.delta_e95
-        if self.smoothing_changed is not None:
-            out["smoothing_changed"] = self.smoothing_changed
+        if isinstance(self.smoothing_changed, (int, np.integer)):  # a dask result's count stays lazy
+            out["smoothing_changed"] = int(self.smoothing_changed)
+        curve = self.k_curve
+        if curve is not None:
+            out["k_chosen_by"] = curve.criterion if curve.target is None else f"{curve.criterion} {curve.target:g}"
+            out["k_target_met"] = curve.target_met
         for figure in get_method(m.method).figures:
             out[figure] = getattr(m, figure)
         for key in ("fitted_on_slice", "fitted_on_frames"):
