@@ -252,3 +252,19 @@ def test_cli_auto_k_prints_the_curve_and_help_shows_defaults(tmp_path, capsys):
                 "--smoothing": "0.0", "--dither": "none", "-k": "8"}  # fmt: skip
     for flag, default in expected.items():
         assert f"(default {default})" in helps[flag] or f"(default: {default})" in helps[flag], flag
+
+
+def test_the_sweep_counts_the_image_once(monkeypatch):
+    from napari_colorquant import eager
+    from napari_colorquant.quantize import quantize
+
+    calls = []
+    counted = eager.build_table
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return counted(*args, **kwargs)
+
+    monkeypatch.setattr(eager, "build_table", counting)
+    result = quantize(_four_colour_image(), "auto", k_range=(2, 9))
+    assert len(result.k_curve.ks) == 8 and len(calls) == 1
