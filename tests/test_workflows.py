@@ -48,6 +48,16 @@ def test_fit_on_slice_refuses_a_bad_index(timelapse):
         workflows.fit_on_slice(timelapse, (0, slice(None), slice(None), 1), channel_axis=3, n_clusters=3)
 
 
+@pytest.mark.parametrize("options", [dict(smoothing=1.0), dict(dither=True), dict(dither="floyd-steinberg")])
+def test_partial_fits_refuse_whole_image_options(timelapse, options):
+    # Smoothing / dithering would apply to the fitted slice alone; the other frames are only labelled.
+    name = next(iter(options))
+    with pytest.raises(ValueError, match=f"{name} works on the whole image; with 'fit on one slice'"):
+        workflows.fit_on_slice(timelapse, (0, slice(None), slice(None), slice(None)), n_clusters=3, **options)
+    with pytest.raises(ValueError, match=f"{name} works on the whole image; with 'fit on every n-th frame'"):
+        workflows.fit_on_frames(timelapse, 0, 2, n_clusters=3, **options)
+
+
 def test_stack_channels_numpy_dask_and_mismatch():
     a, b = np.zeros((4, 5), np.uint16), np.ones((4, 5), np.uint16)
     assert workflows.stack_channels([a, b]).shape == (4, 5, 2)

@@ -75,6 +75,22 @@ def describe_index(index: tuple) -> str:
     return "[" + ", ".join(":" if isinstance(i, slice) else str(i) for i in index) + "]"
 
 
+def _check_whole_image_options(params: dict, scope: str) -> None:
+    """Refuse options that act on the pixels of the run when only part of the image is fitted.
+
+    Smoothing and dithering render the fitted pixels; the rest of the image is then only labelled by
+    the model (:func:`apply`), so they would silently apply to a slice alone.
+    """
+    dither = params.get("dither", False)
+    asked = [name for name, on in (("smoothing", (params.get("smoothing") or 0) > 0),
+                                   ("dither", dither not in (False, None, "none"))) if on]  # fmt: skip
+    if asked:
+        raise ValueError(
+            f"{' and '.join(asked)} works on the whole image; with '{scope}' the other pixels are only labelled "
+            "by the model: fit on the whole stack, or set it off"
+        )
+
+
 def fit_on_slice(
     image: ArrayLike,
     index: tuple,
@@ -114,6 +130,7 @@ def fit_on_slice(
     ValueError
         When ``index`` does not have one item per axis or slices the channel axis.
     """
+    _check_whole_image_options(params, "fit on one slice")
     shape = np.shape(image)
     index = tuple(index)
     if len(index) != len(shape):
@@ -175,6 +192,7 @@ def fit_on_frames(
     ValueError
         When ``axis`` is out of range or is the channel axis, or ``step`` is not a positive integer.
     """
+    _check_whole_image_options(params, "fit on every n-th frame")
     ndim = len(np.shape(image))
     if isinstance(step, bool) or not isinstance(step, (int, np.integer)) or step < 1:
         raise ValueError(f"step must be a positive integer (fit on every step-th frame), got {step!r}")
