@@ -25,8 +25,10 @@ def test_every_field_of_the_record_has_a_control_with_its_default_help_choices_a
         assert widget.controls.params()[spec.name] == spec.default or spec.name == "method"
         if spec.choices:
             assert tuple(control.choices) == spec.choices
-        else:
-            assert control.min == (spec.minimum if not spec.optional else spec.minimum - 1)
+        elif spec.type is tuple:  # typed as text (k_range "2,16"; fixed colours "255,255,255; 0,0,0")
+            assert _controls.parse_text(spec, control.value) == spec.default
+        else:  # None (optional) or a word (K "auto") sits one below the field's minimum
+            assert control.min == (spec.minimum - 1 if spec.optional or spec.words else spec.minimum)
             if spec.maximum is not None:
                 assert control.max == spec.maximum
     assert widget.color_space.tooltip == ClusterParameters.field("color_space").help

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from magicgui.widgets import CheckBox, ComboBox, FloatSpinBox, Select, SpinBox, Widget
+from magicgui.widgets import CheckBox, ComboBox, FloatSpinBox, LineEdit, Select, SpinBox, Widget
 from napari.layers import Image, Labels, Layer, Shapes
 
 from ..colorspaces import spaces_for
@@ -30,21 +30,29 @@ CHANNEL_AXIS_NAMES = ("c", "ch", "channel", "channels")
 LAYER_PICKED = ("channel_axis", "color_space")
 #: Labels that differ from the parameter's name (underscores read as spaces).
 LABELS = {"n_clusters": "clusters (K)", "max_iter": "max iterations", "color_space": "feature space",
-          "reg_covar": "EM regularisation", "max_samples": "sample above"}  # fmt: skip
+          "reg_covar": "EM regularisation", "max_samples": "sample above", "k_range": "K range",
+          "target_psnr": "target PSNR", "target_delta_e": "target ΔE", "fixed_colors": "fixed colours",
+          "smoothing": "smoothing β"}  # fmt: skip
 #: Names shown for choices (the value passed on stays the record's): the method registry's labels.
 CHOICE_LABELS = {name: method.label for name, method in METHOD_REGISTRY.items()}
 #: Arrow step of float spin boxes (others: 0.1).
 STEPS = {"epsilon": 0.05, "reg_covar": 1e-6}
 #: Parameters shown only while this method is selected.
-ONLY_FOR_METHOD = {"covariance": "em", "reg_covar": "em"}
+ONLY_FOR_METHOD = {"covariance": "em", "reg_covar": "em", "fixed_colors": "kmeans"}
+#: Parameters shown only while K is "auto" (the K box at its bottom).
+ONLY_FOR_AUTO_K = ("k_range", "target_psnr", "target_delta_e")
 #: Parameters shown only with "advanced" ticked (the widget must fit a laptop screen with its report).
-ADVANCED = ("attempts", "init", "seed", "engine", "reg_covar", "max_samples")
+ADVANCED = ("attempts", "init", "seed", "engine", "reg_covar", "max_samples", "dither", "smoothing", "fixed_colors")
 #: Spin boxes need bounds; a field the record leaves unbounded gets Qt's largest int, and a float box this
 #: (a spin box is as wide as its largest value's text).
 INT_LIMIT = 2**31 - 1
 FLOAT_LIMIT = 1e6
 #: What an optional number's lowest value (None) means, in its label.
 NONE_TEXT = "never"
+#: ... where "never" does not say it (a target that is not set).
+NONE_TEXTS = {"target_psnr": "none", "target_delta_e": "none"}
+#: Between the items of a sequence typed in a text box (``255,255,255; 0,0,0``).
+ITEM_SEPARATOR = ";"
 
 
 def make_control(spec: ParameterField) -> Widget:
@@ -64,6 +72,15 @@ def make_control(spec: ParameterField) -> Widget:
     if spec.choices:
         choices = [(CHOICE_LABELS.get(choice, choice), choice) for choice in spec.choices]
         return ComboBox(choices=choices, value=spec.default, **common)
+    if spec.type is tuple:
+        return LineEdit(value=format_value(spec, spec.default), **common)
+    if spec.type is float and spec.optional:
+        # None is one below the field's minimum, as for optional integers; the label says so.
+        low = spec.minimum - 1.0
+        common["label"] += f" ({low:g}: {NONE_TEXTS.get(spec.name, NONE_TEXT)})"
+        maximum = FLOAT_LIMIT if spec.maximum is None else spec.maximum
+        value = low if spec.default is None else spec.default
+        return FloatSpinBox(min=low, max=maximum, step=STEPS.get(spec.name, 0.5), value=value, **common)
     if spec.type is float:
         step = STEPS.get(spec.name, 0.1)
         # Qt rounds a value to the box's decimals, and magicgui sets the decimals from the step: a first step as
@@ -76,6 +93,11 @@ def make_control(spec: ParameterField) -> Widget:
         return widget
     low = -INT_LIMIT if spec.minimum is None else int(spec.minimum)
     high = INT_LIMIT if spec.maximum is None else int(spec.maximum)
+    if spec.words:
+        # The word (n_clusters: "auto") is one below the field's minimum; the label says so (magicgui's
+        # superqt spin box does not show Qt's special-value text).
+        common["label"] += f" ({low - 1}: {spec.words[0]})"
+        return SpinBox(min=low - 1, max=high, value=spec.default, **common)
     if not spec.optional:
         return SpinBox(min=low, max=high, value=spec.default, **common)
     # None is the box's lowest value, one below the field's minimum; the label says so.
@@ -99,6 +121,10 @@ def control_value(spec: ParameterField, widget: Widget) -> Any:
     value = widget.value
     if spec.choices:
         return value
+    if spec.type is tuple:
+        return parse_text(spec, value)
+    if spec.words and value == widget.min:
+        return spec.words[0]
     if spec.optional and value == widget.min:
         return None
     return spec.type(value)
@@ -144,6 +170,37 @@ def make_option(name: str, label: str, default: Any, tooltip: str) -> Widget:
     return SpinBox(value=default, min=1, max=INT_LIMIT, **common)
 
 
+def parse_text(spec: ParameterField, text: str) -> Any:
+    """The value of a text box: the field's parser, item by item for a sequence (``;`` between items).
+
+    Raises
+    ------
+    ValueError
+        Naming the parameter and the expected form (shown in the widget's report and as a notification).
+    """
+    text = str(text).strip()
+    if not text:
+        if spec.optional:
+            return None
+        raise ValueError(f"{spec.name}: give {spec.metavar or 'a value'}")
+    if spec.repeat:
+        return tuple(spec.parse(item) for item in text.split(ITEM_SEPARATOR) if item.strip())
+    return spec.parse(text)
+
+
+def format_value(spec: ParameterField, value: Any) -> str:
+    """A sequence value as the text :func:`parse_text` reads back (``"2,16"``, ``"255,255,255; 0,0,0"``)."""
+    if value is None:
+        return ""
+
+    def row(items) -> str:
+        return ",".join(f"{item:g}" if isinstance(item, float) else str(item) for item in items)
+
+    if spec.repeat:
+        return f"{ITEM_SEPARATOR} ".join(row(item) for item in value)
+    return row(value)
+
+
 class Controls:
     """Every input control of the cluster widget, and the choices that depend on the viewer's layers.
 
@@ -167,6 +224,7 @@ class Controls:
         self.scope.changed.connect(self.update_visibility)
         self.advanced.changed.connect(self.update_visibility)
         self.parameters["method"].changed.connect(self.update_visibility)
+        self.parameters["n_clusters"].changed.connect(self.update_visibility)
 
     def _make_layer_pickers(self) -> None:
         nullable = dict(nullable=True, value=None)
@@ -304,9 +362,12 @@ class Controls:
     def update_visibility(self, *_) -> None:
         """Show method-specific, advanced and nD-only controls only when they apply."""
         method = self.parameters["method"].value
+        auto_k = self.auto_k
         for name, widget in self.parameters.items():
-            widget.visible = ONLY_FOR_METHOD.get(name, method) == method and (
-                name not in ADVANCED or self.advanced.value
+            widget.visible = (
+                ONLY_FOR_METHOD.get(name, method) == method
+                and (name not in ADVANCED or self.advanced.value)
+                and (name not in ONLY_FOR_AUTO_K or auto_k)
             )
         self.posterior.visible = method == "em"
         layer = self.image.value
@@ -314,6 +375,11 @@ class Controls:
         self.scope.visible = stack
         self.channel_axis.visible = stack and not layer.rgb
         self.frame_step.visible = stack and self.scope.value == "every n-th frame"
+
+    @property
+    def auto_k(self) -> bool:
+        """True while the K box is at "auto"."""
+        return self.parameters["n_clusters"].value == self.parameters["n_clusters"].min
 
     def watch(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` when a value that live preview re-runs on changes (K, feature space, method).

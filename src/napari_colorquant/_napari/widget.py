@@ -33,6 +33,7 @@ from . import layers as _layers
 from . import warmup
 from .controls import Controls, guess_channel_axis
 from .explorer import prepare_outcome, show_outcome
+from .k_curve_plot import KCurvePlot
 from .placer import Placer
 from .runner import Cancelled, Runner
 from .steps import StepQueue
@@ -78,10 +79,12 @@ class ClusterWidget(Container):
         self.report = TextEdit(name="report", label="report", value="", tooltip="Fit figures of the last run.")
         self.report.read_only = True
         self.report.changed.connect(lambda *_: fit_to_text(self.report.native))
+        self.k_curve = KCurvePlot()
         self.apply_button = PushButton(name="apply_button", text="Apply fitted model",
                                        tooltip="Apply the last fitted model to the layer.")  # fmt: skip
         self.extend([*self.controls.input_widgets(), self.run_button, self.cancel_button, self.progress,
-                     self.status, self.report, self.controls.apply_target, self.apply_button])  # fmt: skip
+                     self.status, self.report, self.k_curve, self.controls.apply_target,
+                     self.apply_button])  # fmt: skip
         self._live_timer = QTimer()
         self._live_timer.setSingleShot(True)
         self._live_timer.setInterval(LIVE_DEBOUNCE_MS)
@@ -114,6 +117,11 @@ class ClusterWidget(Container):
             return
         if active.metadata.get("colorquant") is None:
             self.controls.image.value = active
+
+    def _set_report(self, text: str) -> None:
+        """Show ``text`` in the report, grown to its lines (``changed`` is not emitted for every programmatic set)."""
+        self.report.value = text
+        fit_to_text(self.report.native)
 
     # --- running ----------------------------------------------------------------------
     @property
@@ -176,7 +184,7 @@ class ClusterWidget(Container):
         """Say what went wrong in a notification, the status line and the report; reset the progress bar."""
         show_error(f"napari-colorquant: {message}")
         self.status.value = status
-        self.report.value = message
+        self._set_report(message)
         self.progress.value = 0
 
     def _on_error(self, error: Exception) -> None:
@@ -228,7 +236,8 @@ class ClusterWidget(Container):
     def _show_report(self, out, source: _layers.Source, summary: dict) -> None:
         if source.summary is not None:  # the dict every output's metadata holds: it gains the last figures
             source.summary.update(summary)
-        self.report.value = report_text(summary, seconds=out.seconds)
+        self._set_report(report_text(summary, seconds=out.seconds))
+        self.k_curve.show_curve(out.result.k_curve)
         self.timeline["done"] = time.perf_counter()
 
     # --- live preview -----------------------------------------------------------------
@@ -287,7 +296,7 @@ class ClusterWidget(Container):
             self.placer.place(target, tuples, result=result)
             self.progress.value = 100
             self.status.value = f"applied the model to {target.name!r}"
-            self.report.value = report_text(result.summary(), applied=True)
+            self._set_report(report_text(result.summary(), applied=True))
 
         self._set_running(True, "applying model…")
         self.runner.start(compute, returned=done, errored=self._on_error, finished=self._on_finished)
