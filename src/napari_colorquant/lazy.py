@@ -498,6 +498,20 @@ def colours_of_labels(model: ClusterModel, data: da.Array, layout: ImageLayout, 
     """The quantized image of given (e.g. smoothed) lazy labels: each labelled pixel its cluster's colour.
 
     Pixels with label 0 (masked, NaN) keep their value, as in :func:`lazy_quantized`.
+
+    Parameters
+    ----------
+    model : ClusterModel
+    data : dask.array.Array
+        The image, channel axis in one chunk.
+    layout : ImageLayout
+    labels : dask.array.Array
+        Labels 1..K (0: keep the pixel), the image's pixel shape.
+
+    Returns
+    -------
+    dask.array.Array
+        The input's shape and dtype.
     """
     index = tuple(range(data.ndim))
     spatial_index = tuple(i for i in index if i != layout.channel_axis)

@@ -98,6 +98,16 @@ class ParameterField:
         Only the form is checked here (numbers where numbers are due); :class:`ClusterParameters`
         validates the value.
 
+        Parameters
+        ----------
+        text : str
+            As typed (``"auto"``, ``"2,16"``, ``"255,255,255"``).
+
+        Returns
+        -------
+        object
+            A number, a word, a tuple of numbers or None.
+
         Raises
         ------
         ValueError

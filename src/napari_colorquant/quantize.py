@@ -52,7 +52,7 @@ def quantize(
     k_range: tuple[int, int] = DEFAULT_K_RANGE,
     target_psnr: float | None = None,
     target_delta_e: float | None = None,
-    fixed_colors=None,
+    fixed_colors: ArrayLike | None = None,
     progress: Progress | None = None,
 ) -> QuantizeResult:
     """Cluster the pixels of an image and replace each by its cluster's colour.

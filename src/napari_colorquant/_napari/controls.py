@@ -173,6 +173,18 @@ def make_option(name: str, label: str, default: Any, tooltip: str) -> Widget:
 def parse_text(spec: ParameterField, text: str) -> Any:
     """The value of a text box: the field's parser, item by item for a sequence (``;`` between items).
 
+    Parameters
+    ----------
+    spec : ParameterField
+        The field the box is for.
+    text : str
+        What the user typed.
+
+    Returns
+    -------
+    object
+        The value (None for an empty optional field).
+
     Raises
     ------
     ValueError
@@ -189,7 +201,17 @@ def parse_text(spec: ParameterField, text: str) -> Any:
 
 
 def format_value(spec: ParameterField, value: Any) -> str:
-    """A sequence value as the text :func:`parse_text` reads back (``"2,16"``, ``"255,255,255; 0,0,0"``)."""
+    """A sequence value as the text :func:`parse_text` reads back (``"2,16"``, ``"255,255,255; 0,0,0"``).
+
+    Parameters
+    ----------
+    spec : ParameterField
+    value : tuple or None
+
+    Returns
+    -------
+    str
+    """
     if value is None:
         return ""
 
