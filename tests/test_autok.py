@@ -243,7 +243,7 @@ def test_cli_auto_k_prints_the_curve_and_help_shows_defaults(tmp_path, capsys):
     assert model["n_clusters"] == 4 and model["params"]["n_clusters"] == "auto"
     assert model["params"]["k_curve"]["ks"] == [2, 3, 4, 5, 6]
     assert main([str(tmp_path / "four.png"), "-k", "6", "--target-psnr", "30", "-o", str(tmp_path / "x")]) == 2
-    assert "target_psnr chooses K" in capsys.readouterr().err
+    assert "target-psnr chooses K" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main([str(tmp_path / "four.png"), "--k-range", "2-x", "-o", str(tmp_path / "y")])
     assert "k_range: expected KMIN,KMAX" in capsys.readouterr().err

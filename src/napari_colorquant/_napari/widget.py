@@ -118,11 +118,6 @@ class ClusterWidget(Container):
         if active.metadata.get("colorquant") is None:
             self.controls.image.value = active
 
-    def _set_report(self, text: str) -> None:
-        """Show ``text`` in the report, grown to its lines (``changed`` is not emitted for every programmatic set)."""
-        self.report.value = text
-        fit_to_text(self.report.native)
-
     # --- running ----------------------------------------------------------------------
     @property
     def busy(self) -> bool:
@@ -184,7 +179,7 @@ class ClusterWidget(Container):
         """Say what went wrong in a notification, the status line and the report; reset the progress bar."""
         show_error(f"napari-colorquant: {message}")
         self.status.value = status
-        self._set_report(message)
+        set_report(self.report, message)
         self.progress.value = 0
 
     def _on_error(self, error: Exception) -> None:
@@ -236,7 +231,7 @@ class ClusterWidget(Container):
     def _show_report(self, out, source: _layers.Source, summary: dict) -> None:
         if source.summary is not None:  # the dict every output's metadata holds: it gains the last figures
             source.summary.update(summary)
-        self._set_report(report_text(summary, seconds=out.seconds))
+        set_report(self.report, report_text(summary, seconds=out.seconds))
         self.k_curve.show_curve(out.result.k_curve)
         self.timeline["done"] = time.perf_counter()
 
@@ -296,7 +291,7 @@ class ClusterWidget(Container):
             self.placer.place(target, tuples, result=result)
             self.progress.value = 100
             self.status.value = f"applied the model to {target.name!r}"
-            self._set_report(report_text(result.summary(), applied=True))
+            set_report(self.report, report_text(result.summary(), applied=True))
 
         self._set_running(True, "applying model…")
         self.runner.start(compute, returned=done, errored=self._on_error, finished=self._on_finished)
@@ -317,6 +312,12 @@ class ClusterWidget(Container):
     def close_feature_viewer(self, *_) -> None:
         """Close the separate feature-space viewer, if open."""
         self.placer.close_feature_viewer()
+
+
+def set_report(report: TextEdit, text: str) -> None:
+    """Show ``text`` in ``report``, grown to its lines (``changed`` is not emitted for every programmatic set)."""
+    report.value = text
+    fit_to_text(report.native)
 
 
 def fit_to_text(edit) -> None:
