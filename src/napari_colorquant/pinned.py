@@ -7,7 +7,7 @@ and the remaining ``K - m`` centres are fitted around them. Pixels are still
 assigned to the nearest centre, pinned or not, so a pinned colour also takes
 the pixels nearest to it.
 
-Seeding: k-means++ (scikit-learn's weighted ``kmeans_plusplus``) draws K
+Seeding: k-means++ (``kmeans.kmeans_plusplus``: scikit-learn's draws, weighted) draws K
 centres; the ``m`` drawn centres nearest to the pinned colours (greedily, the
 closest pair first) are replaced by them, so the free centres start where
 k-means++ put them away from the pinned ones.
