@@ -307,12 +307,15 @@ def kmeans_plusplus(
 def initial_centers(
     samples: np.ndarray, sample_weight: np.ndarray, n_clusters: int, init, rng: np.random.Generator
 ) -> np.ndarray:
-    """Initial centres: ``"kmeans++"``, ``"random"`` (weighted random samples) or an array.
+    """Initial centres: ``"kmeans++"``, ``"random"`` (weighted random samples), an array, or a callable.
 
     ``"random"`` picks ``n_clusters`` distinct samples with probability
-    proportional to their weight, i.e. random pixels of distinct colours.
+    proportional to their weight, i.e. random pixels of distinct colours. A callable is called as
+    ``init(samples, sample_weight, n_clusters, rng)`` and its centres are checked as an array's.
     """
-    if isinstance(init, str):
+    if callable(init):
+        init = init(samples, sample_weight, n_clusters, rng)
+    elif isinstance(init, str):
         if init == "kmeans++":
             seeds, seed_weights = _coarse_grid(samples, sample_weight, n_clusters)
             return kmeans_plusplus(seeds, seed_weights, n_clusters, np.random.RandomState(int(rng.integers(2**31 - 1))))
@@ -399,7 +402,8 @@ def weighted_kmeans(
     sample_weight : ndarray (n,)
         Non-negative sample weights (e.g. pixel counts).
     n_clusters : int
-    init : {"kmeans++", "random"} or ndarray (K, F)
+    init : {"kmeans++", "random"}, ndarray (K, F) or callable
+        A callable draws each attempt's start: ``init(samples, sample_weight, n_clusters, rng)``.
     max_iter : int
     epsilon : float
         Stop when no centre moves more than this.
@@ -421,7 +425,7 @@ def weighted_kmeans(
     samples = np.asarray(samples, dtype=np.float64)
     sample_weight = np.asarray(sample_weight, dtype=np.float64)
     best = None
-    runs = 1 if not isinstance(init, str) else attempts
+    runs = attempts if isinstance(init, str) or callable(init) else 1
     for attempt in range(runs):
         centers = initial_centers(samples, sample_weight, n_clusters, init, rng)
         report = None

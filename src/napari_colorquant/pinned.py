@@ -101,23 +101,14 @@ def pinned_kmeans(
     KMeansFit
         Centres ``0..m-1`` equal ``pinned`` exactly; the lowest inertia over the attempts.
     """
-    rng = np.random.default_rng(seed)
     pinned = np.asarray(pinned, np.float64)
     fixed = np.zeros(n_clusters, bool)
     fixed[: pinned.shape[0]] = True
-    best = None
-    for attempt in range(attempts):
-        start = seed_with_pinned(samples, sample_weight, pinned, n_clusters, rng)
-        report = None
-        if on_iteration is not None:
 
-            def report(iteration, offset=attempt * max_iter):
-                on_iteration(offset + iteration)
+    def start(samples, sample_weight, n_clusters, rng):
+        return seed_with_pinned(samples, sample_weight, pinned, n_clusters, rng)
 
-        fit = weighted_kmeans(
-            samples, sample_weight, n_clusters, init=start, max_iter=max_iter, epsilon=epsilon,
-            on_iteration=report, fixed=fixed,
-        )  # fmt: skip
-        if best is None or fit.inertia < best.inertia:
-            best = fit
-    return best
+    return weighted_kmeans(
+        samples, sample_weight, n_clusters, init=start, max_iter=max_iter, epsilon=epsilon, attempts=attempts,
+        seed=seed, on_iteration=on_iteration, fixed=fixed,
+    )  # fmt: skip
