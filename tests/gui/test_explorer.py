@@ -411,3 +411,35 @@ def test_merge_button_on_a_big_image_writes_the_layers_in_a_worker(photo_viewer,
     np.testing.assert_allclose(model.means[label - 1], image[members].astype(float).mean(axis=0), rtol=1e-9)
     quantized = np.asarray(viewer.layers["astro quantized"].data)
     np.testing.assert_array_equal(quantized[merged == label][0], np.rint(model.palette[label - 1]).astype(np.uint8))
+
+
+def test_plot_is_rendered_once_off_the_gui_thread(photo_viewer, qtbot):
+    """A redraw renders the figure once, in a worker thread, and shows exactly what a GUI-thread draw shows."""
+    import threading
+
+    viewer, _ = photo_viewer
+    explorer = ncq.feature_explorer(viewer)
+    plot = explorer.plot
+    qtbot.waitUntil(lambda: not plot.canvas.busy, timeout=5000)
+    figure_draw = plot.figure.draw
+    threads = []
+
+    def recording_draw(renderer):
+        threads.append(threading.get_ident())
+        return figure_draw(renderer)
+
+    plot.figure.draw = recording_draw
+    shown = []
+    plot.canvas.mpl_connect("draw_event", lambda event: shown.append(threading.get_ident()))
+    explorer.show_axes(0, 1)
+    assert plot.canvas.busy
+    qtbot.waitUntil(lambda: not plot.canvas.busy, timeout=5000)
+    gui = threading.get_ident()
+    # One full render (a hidden hover marker does not make the lasso render the figure again), not on the
+    # GUI thread; the draw event (selectors' and the marker's blitting backgrounds) on the GUI thread.
+    assert len(threads) == 1 and threads[0] != gui
+    assert shown == [gui]
+    background = np.asarray(plot.canvas.buffer_rgba()).copy()
+    plot.canvas.draw()
+    np.testing.assert_array_equal(background, np.asarray(plot.canvas.buffer_rgba()))
+    assert threads[-1] == gui

@@ -23,7 +23,8 @@ class Gestures:
         if tool not in TOOLS:
             raise ValueError(f"unknown tool {tool!r}; accepted: {', '.join(TOOLS)}")
         self.tool = tool
-        self._make_selector()
+        with self.canvas.lock:  # a selector adds its artists to the axes
+            self._make_selector()
 
     def _make_selector(self) -> None:
         if self._selector is not None:

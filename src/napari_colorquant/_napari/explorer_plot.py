@@ -1,6 +1,7 @@
 """The explorer's matplotlib figure: density, centres, ellipses, histograms and selection tools.
 
-matplotlib embedded in Qt (``FigureCanvasQTAgg``, as napari-matplotlib does): real axes,
+matplotlib embedded in Qt (``FigureCanvasQTAgg``, as napari-matplotlib does, rendered off the GUI
+thread by :class:`~.explorer_canvas.BackgroundCanvas`): real axes,
 ticks, log colour scales, vector export (SVG) and ready-made lasso / rectangle / ellipse /
 span selectors. The distinct-value design keeps what is drawn small (a 2-D histogram of
 at most 256 x 256 cells and K centres), so matplotlib stays interactive on any image size.
@@ -14,12 +15,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from matplotlib import patheffects
-from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from .. import explore
+from .explorer_canvas import BackgroundCanvas
 from .explorer_gestures import Gestures
 
 _BACKGROUND = "#262930"  # napari's dark theme
@@ -76,7 +77,7 @@ class FeaturePlot(Gestures):
     def __init__(self) -> None:
         # Fixed axes positions (no layout engine): a selection gesture must map the same way from press to release.
         self.figure = Figure(figsize=(5.0, 4.2), facecolor=_BACKGROUND)
-        self.canvas = FigureCanvasQTAgg(self.figure)
+        self.canvas = BackgroundCanvas(self.figure)
         self.canvas.setMinimumHeight(360)
         self.axes = self.figure.add_axes(_AXES_BOX)
         self.colorbar_axes = self.figure.add_axes(_COLORBAR_BOX)
@@ -101,7 +102,12 @@ class FeaturePlot(Gestures):
 
     # --- drawing --------------------------------------------------------------------------
     def draw(self, view: PlotView) -> None:
-        """Redraw everything for ``view``."""
+        """Redraw everything for ``view`` (rendered in a worker thread; see :class:`.BackgroundCanvas`)."""
+        with self.canvas.lock:
+            self._build(view)
+        self.canvas.draw_idle()
+
+    def _build(self, view: PlotView) -> None:
         self.view = view
         self._background = None
         self._outlines = []
@@ -118,10 +124,12 @@ class FeaturePlot(Gestures):
             self._draw_density(view)
         self.axes.set_title(view.title, color=_FOREGROUND, fontsize=10)
         # Animated: left out of full draws (and exports), blitted over the cached background on hover.
+        # Hidden while it marks nothing: a selector redraws the whole figure once more after every full
+        # draw when it finds a visible animated artist (to keep it out of its own blitting background).
         self._marker = self.axes.plot([], [], marker="+", markersize=18, markeredgewidth=2.0, color="#ff3b30",
-                                      linestyle="none", zorder=6, label="_hover", animated=True)[0]  # fmt: skip
+                                      linestyle="none", zorder=6, label="_hover", animated=True,
+                                      visible=False)[0]  # fmt: skip
         self._make_selector()
-        self.canvas.draw_idle()
 
     def _draw_density(self, view: PlotView) -> None:
         i, j = view.axes
@@ -193,6 +201,12 @@ class FeaturePlot(Gestures):
 
     def show_selection(self, steps) -> None:
         """Outline the selection's regions drawn on the shown features (added: yellow, subtracted: red dashed)."""
+        with self.canvas.lock:
+            self._outline_selection(steps)
+        self._background = None
+        self.canvas.draw_idle()
+
+    def _outline_selection(self, steps) -> None:
         for artist in self._outlines:
             artist.remove()
         self._outlines = []
@@ -211,17 +225,19 @@ class FeaturePlot(Gestures):
                 continue
             x, y = _outline(region)
             self._outlines += self.axes.plot(x, y, **style)
-        self._background = None
-        self.canvas.draw_idle()
 
     def show_brush(self, features: np.ndarray | None, counts: np.ndarray | None) -> None:
         """Overlay the density of a region's pixels (None removes it), on the same bins as the main plot."""
+        with self.canvas.lock:
+            self._overlay_brush(features, counts)
+        self.canvas.draw_idle()
+
+    def _overlay_brush(self, features: np.ndarray | None, counts: np.ndarray | None) -> None:
         if self._brush is not None:
             self._brush.remove()
             self._brush = None
         self._background = None
         if self.view is None or features is None or len(counts) == 0:
-            self.canvas.draw_idle()
             return
         i, j = self.view.axes
         if i == j:
@@ -235,7 +251,6 @@ class FeaturePlot(Gestures):
                 extent=(xe[0], xe[-1], ye[0], ye[-1]), norm=LogNorm(vmin=1, vmax=max(hist.max(), 2)), zorder=3.5,
                 alpha=0.9,
             )  # fmt: skip
-        self.canvas.draw_idle()
 
     def mark(self, point) -> None:
         """Mark one position ``(x, y)`` in the shown features (None hides the mark).
@@ -249,7 +264,10 @@ class FeaturePlot(Gestures):
             self._marker.set_data([], [])
         else:
             self._marker.set_data([point[0]], [point[1]])
-        if self._background is None:  # not drawn yet, or a full draw is pending: it will draw the marker
+        self._marker.set_visible(point is not None)
+        if self.canvas.busy:  # a full draw is on its way: it draws the marker when done
+            return
+        if self._background is None:
             self.canvas.draw_idle()
             return
         self.canvas.restore_region(self._background)
