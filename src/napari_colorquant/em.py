@@ -68,26 +68,50 @@ class EMFit:
 def precision_cholesky(covariances: np.ndarray) -> np.ndarray:
     """Upper-triangular ``P`` with ``P @ P.T`` the precision, per component.
 
+    One batched Cholesky factorisation ``C = L L^T`` and ``P = L^{-T}`` by forward substitution
+    over all components at once (:func:`_inverse_lower`).
+
     Raises
     ------
     ValueError
         If a covariance is not positive definite.
     """
-    from scipy.linalg import solve_triangular  # lazily: scipy.linalg costs ~0.5 s to import
-
     covariances = np.asarray(covariances, dtype=np.float64)
-    n_features = covariances.shape[-1]
-    out = np.empty_like(covariances)
-    for k, cov in enumerate(covariances):
-        try:
-            chol = np.linalg.cholesky(cov)
-        except np.linalg.LinAlgError as error:
-            raise ValueError(
-                f"covariance of cluster {k + 1} is not positive definite (a cluster collapsed onto "
-                "too few distinct values); use fewer clusters or a larger reg_covar"
-            ) from error
-        out[k] = solve_triangular(chol, np.eye(n_features), lower=True).T
-    return out
+    try:
+        chol = np.linalg.cholesky(covariances)
+    except np.linalg.LinAlgError:
+        chol = None
+    if chol is None or not np.isfinite(chol).all():
+        for k, cov in enumerate(covariances):
+            try:
+                factor = np.linalg.cholesky(cov)
+            except np.linalg.LinAlgError:
+                factor = None
+            if factor is None or not np.isfinite(factor).all():
+                raise ValueError(
+                    f"covariance of cluster {k + 1} is not positive definite (a cluster collapsed onto "
+                    "too few distinct values); use fewer clusters or a larger reg_covar"
+                )
+    return _inverse_lower(chol).transpose(0, 2, 1)
+
+
+def _inverse_lower(lower: np.ndarray) -> np.ndarray:
+    """Inverses of stacked lower-triangular matrices ``(K, F, F)`` by forward substitution.
+
+    Hand-written because the library call is per matrix: ``scipy.linalg.solve_triangular`` on one
+    3x3 factor took 16 ms inside an EM iteration (LAPACK dispatch and its thread pool competing with
+    ours), more than the E-step over a million values; here every component's row ``i`` is one
+    element-wise NumPy expression, F rows in all, no BLAS or LAPACK involved.
+    """
+    n_features = lower.shape[-1]
+    inverse = np.zeros_like(lower)
+    for i in range(n_features):
+        pivot = lower[:, i, i]
+        inverse[:, i, i] = 1.0 / pivot
+        if i:
+            products = lower[:, i, :i, None] * inverse[:, :i, :i]
+            inverse[:, i, :i] = -products.sum(axis=1) / pivot[:, None]
+    return inverse
 
 
 def _gaussian_terms(means: np.ndarray, covariances: np.ndarray, weights: np.ndarray | None):
