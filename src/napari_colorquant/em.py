@@ -30,7 +30,7 @@ from ._threads import for_chunks, run_all
 COVARIANCE_TYPES = ("full", "diagonal", "spherical")
 _MASS_EPS = 10 * np.finfo(np.float64).eps
 _LOG_2PI = np.log(2 * np.pi)
-# Up to this many features the M-step works from precomputed pairwise products (moment_basis).
+# Up to this many features the E-step and the M-step's moment sums are one chunked pass (moment_sums).
 _BASIS_FEATURES = 4
 
 
@@ -131,12 +131,15 @@ def _gaussian_terms(means: np.ndarray, covariances: np.ndarray, weights: np.ndar
     return factors, offsets, constant[:, None]
 
 
-def _log_densities(rows: np.ndarray, factors: np.ndarray, offsets: np.ndarray, constant: np.ndarray) -> np.ndarray:
-    """Log density (plus constant) of each row under each component, component-major ``(K, rows)``."""
-    whitened = factors @ rows.T
+def _log_densities(rows_t: np.ndarray, factors: np.ndarray, offsets: np.ndarray, constant: np.ndarray) -> np.ndarray:
+    """Log density (plus constant) of each row under each component, component-major ``(K, rows)``.
+
+    ``rows_t`` is feature-major ``(F, rows)`` (a transposed view of ``(rows, F)`` samples is fine).
+    """
+    whitened = factors @ rows_t
     whitened -= offsets
     whitened *= whitened
-    out = whitened.reshape(constant.shape[0], -1, rows.shape[0]).sum(axis=1)
+    out = whitened.reshape(constant.shape[0], -1, rows_t.shape[1]).sum(axis=1)
     out *= -0.5
     out += constant
     return out
@@ -154,7 +157,7 @@ def log_gaussians(samples: np.ndarray, means: np.ndarray, covariances: np.ndarra
     out = np.empty((samples.shape[0], means.shape[0]))
 
     def block(start: int, stop: int) -> None:
-        out[start:stop] = _log_densities(samples[start:stop], *terms).T
+        out[start:stop] = _log_densities(samples[start:stop].T, *terms).T
 
     for_chunks(block, samples.shape[0], _row_block(*means.shape))
     return out
@@ -196,7 +199,7 @@ def most_probable(
         best = np.full(stop - start, -np.inf)
         peak = total = None
         for lo, terms in blocks:
-            joint = _log_densities(rows, *terms).T
+            joint = _log_densities(rows.T, *terms).T
             index = joint.argmax(axis=1)
             value = np.take_along_axis(joint, index[:, None], axis=1)[:, 0]
             better = value > best
@@ -219,23 +222,18 @@ def _responsibilities(
     means: np.ndarray,
     covariances: np.ndarray,
     weights: np.ndarray,
-    labels: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Posteriors, component-major ``(K, n)`` (not their logs: the M-step needs them), and log-likelihood ``(n,)``.
 
     Computed in row blocks on the thread pool; the maxima and sums over components are
-    element-wise operations on K long rows rather than reductions along a short axis. ``labels``,
-    when given, receives the most probable component of each row, taken from the log densities
-    (as :func:`most_probable` does) rather than from the rounded posteriors.
+    element-wise operations on K long rows rather than reductions along a short axis.
     """
     terms = _gaussian_terms(means, covariances, weights)
     resp = np.empty((means.shape[0], samples.shape[0]))
     log_norm = np.empty(samples.shape[0])
 
     def block(start: int, stop: int) -> None:
-        joint = _log_densities(samples[start:stop], *terms)
-        if labels is not None:
-            labels[start:stop] = joint.argmax(axis=0)
+        joint = _log_densities(samples[start:stop].T, *terms)
         peak = joint.max(axis=0)
         joint -= peak
         np.exp(joint, out=joint)
@@ -265,44 +263,83 @@ def m_step(
     return _m_step_t(samples.T.copy(), weighted_t, covariance, reg_covar, means)
 
 
-def moment_basis(samples_t: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-    """Samples centred on their mean and their pairwise products, ``(F + F(F+1)/2, n)``, and that centre.
+Weigh = Callable[[int, int], tuple[np.ndarray, float]]
 
-    Built once per fit: every M-step's covariances are then one product of the responsibilities
-    with it (see :func:`_moment_covariances`) instead of K passes building ``x - mean_k``. None
-    for more than ``_BASIS_FEATURES`` features, where the products would outgrow the samples.
+
+def moment_sums(samples_t: np.ndarray, centre: np.ndarray, n_clusters: int, weigh: Weigh) -> tuple[np.ndarray, float]:
+    """Each component's weighted moments of the samples about ``centre``, in one chunked pass.
+
+    ``weigh(start, stop)`` gives the weighted responsibilities ``(K, stop - start)`` of a chunk of
+    samples and a number to add up (the E-step's log-likelihood). Row ``k`` of the result holds
+    ``sum r_ik``, ``sum r_ik y_i`` and the upper triangle of ``sum r_ik y_i y_i^T`` with
+    ``y_i = x_i - centre``: all an M-step needs (:func:`_from_moments`). The responsibilities
+    exist only a chunk at a time, in cache, on the thread pool; the chunks' partial sums are added
+    in chunk order, so the result does not depend on the number of threads.
+
+    Returns
+    -------
+    sums : ndarray (K, 1 + F + F(F+1)/2)
+    total : float
+        The sum of ``weigh``'s numbers.
     """
-    n_features = samples_t.shape[0]
-    if n_features > _BASIS_FEATURES:
-        return None
-    centre = samples_t.mean(axis=1)
-    centred = samples_t - centre[:, None]
-    rows, cols = np.triu_indices(n_features)
-    return centre, np.vstack([centred, centred[rows] * centred[cols]])
+    n_features, n_samples = samples_t.shape
+    pairs = list(zip(*np.triu_indices(n_features), strict=True))
+    chunk = _row_block(n_clusters, n_features)
+    partial = np.zeros((-(-n_samples // chunk), n_clusters, 1 + n_features + len(pairs)))
+    numbers = np.zeros(partial.shape[0])
+
+    def block(start: int, stop: int) -> None:
+        weighted, numbers[start // chunk] = weigh(start, stop)
+        basis = np.empty((partial.shape[2], stop - start))
+        basis[0] = 1.0
+        centred = basis[1 : 1 + n_features]
+        np.subtract(samples_t[:, start:stop], centre[:, None], out=centred)
+        for row, (i, j) in enumerate(pairs, start=1 + n_features):
+            np.multiply(centred[i], centred[j], out=basis[row])
+        partial[start // chunk] = weighted @ basis.T
+
+    for_chunks(block, n_samples, chunk)
+    return partial.sum(axis=0), float(numbers.sum())
 
 
-def _moment_covariances(weighted_t, mass, means, basis) -> np.ndarray:
-    """Full covariances ``sum_i r_ik (x_i - mean_k)(x_i - mean_k)^T / mass_k`` from centred moments.
+def _from_moments(
+    sums: np.ndarray, centre: np.ndarray, covariance: str, reg_covar: float, means: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mixing weights, means and covariances from :func:`moment_sums` (``means`` given: kept).
 
-    With ``d_k = mean_k - centre``, ``M_k = sum r_ik (x_i - centre)`` and ``S_k`` the centred second
-    moments, the sum is ``S_k - M_k d_k^T - d_k M_k^T + m_k d_k d_k^T`` (``m_k`` the plain sum of the
-    responsibilities, so an empty component gets 0, as the direct formula gives). Centring on the data's
-    mean keeps the cancellation to a few digits of float64.
+    With ``d_k = mean_k - centre``, ``M_k`` the first and ``S_k`` the second moments about the
+    centre, ``sum r_ik (x_i - mean_k)(x_i - mean_k)^T = S_k - M_k d_k^T - d_k M_k^T + m_k d_k d_k^T``
+    (``m_k`` the plain sum of the responsibilities, so an empty component gets 0, as the direct
+    formula gives). Centring on the data's mean keeps the cancellation to a few digits of float64.
     """
-    centre, products = basis
-    n_features = means.shape[1]
-    moments = weighted_t @ products.T
-    first = moments[:, :n_features]
+    n_clusters, n_features = sums.shape[0], centre.size
+    plain = sums[:, 0]
+    mass = plain + _MASS_EPS
+    first = sums[:, 1 : 1 + n_features]
+    if means is None:
+        means = (first + plain[:, None] * centre) / mass[:, None]
     rows, cols = np.triu_indices(n_features)
-    second = np.empty((means.shape[0], n_features, n_features))
-    second[:, rows, cols] = moments[:, n_features:]
-    second[:, cols, rows] = moments[:, n_features:]
+    second = np.empty((n_clusters, n_features, n_features))
+    second[:, rows, cols] = sums[:, 1 + n_features :]
+    second[:, cols, rows] = sums[:, 1 + n_features :]
     offset = means - centre
     cross = first[:, :, None] * offset[:, None, :]
-    plain_mass = weighted_t.sum(axis=1)
     second -= cross + cross.transpose(0, 2, 1)
-    second += plain_mass[:, None, None] * offset[:, :, None] * offset[:, None, :]
-    return second / mass[:, None, None]
+    second += plain[:, None, None] * offset[:, :, None] * offset[:, None, :]
+    full = second / mass[:, None, None]
+    return mass / mass.sum(), means, _shaped(full, covariance, reg_covar)
+
+
+def _shaped(full: np.ndarray, covariance: str, reg_covar: float) -> np.ndarray:
+    """Full covariances ``(K, F, F)`` regularised and reduced to the covariance type (still full matrices)."""
+    n_features = full.shape[1]
+    diagonal = np.diagonal(full, axis1=1, axis2=2) + reg_covar
+    if covariance == "full":
+        full[:, np.arange(n_features), np.arange(n_features)] = diagonal
+        return full
+    if covariance == "spherical":
+        return diagonal.mean(axis=1)[:, None, None] * np.eye(n_features)
+    return diagonal[:, :, None] * np.eye(n_features)
 
 
 def _m_step_t(
@@ -311,28 +348,16 @@ def _m_step_t(
     covariance: str,
     reg_covar: float,
     means: np.ndarray | None = None,
-    basis: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """:func:`m_step` on feature-major samples ``(F, n)`` and weighted responsibilities ``(K, n)``.
-
-    ``basis``: :func:`moment_basis` of the samples, when the caller keeps it over iterations.
-    """
+    """:func:`m_step` on feature-major samples ``(F, n)`` and weighted responsibilities ``(K, n)``."""
+    n_clusters, n_features = weighted_t.shape[0], samples_t.shape[0]
+    if n_features <= _BASIS_FEATURES:
+        centre = samples_t.mean(axis=1)
+        sums, _ = moment_sums(samples_t, centre, n_clusters, lambda start, stop: (weighted_t[:, start:stop], 0.0))
+        return _from_moments(sums, centre, covariance, reg_covar, means)
     mass = weighted_t.sum(axis=1) + _MASS_EPS
     if means is None:
         means = (weighted_t @ samples_t.T) / mass[:, None]
-    n_clusters, n_features = means.shape
-    basis = moment_basis(samples_t) if basis is None else basis
-    if basis is not None:
-        full = _moment_covariances(weighted_t, mass, means, basis)
-        diagonal = np.diagonal(full, axis1=1, axis2=2) + reg_covar
-        if covariance == "full":
-            full[:, np.arange(n_features), np.arange(n_features)] = diagonal
-            covariances = full
-        elif covariance == "spherical":
-            covariances = diagonal.mean(axis=1)[:, None, None] * np.eye(n_features)
-        else:
-            covariances = diagonal[:, :, None] * np.eye(n_features)
-        return mass / mass.sum(), means, covariances
 
     def component(k: int) -> np.ndarray:
         diff_t = samples_t - means[k][:, None]
@@ -350,6 +375,40 @@ def _m_step_t(
     )
     mixing = mass / mass.sum()
     return mixing, means, covariances
+
+
+def _e_step_sums(samples_t, sample_weight, centre, means, covariances, weights) -> tuple[np.ndarray, float]:
+    """E-step and the M-step's sums in one chunked pass: :func:`moment_sums` and the weighted log-likelihood."""
+    terms = _gaussian_terms(means, covariances, weights)
+
+    def weigh(start: int, stop: int) -> tuple[np.ndarray, float]:
+        joint = _log_densities(samples_t[:, start:stop], *terms)
+        peak = joint.max(axis=0)
+        joint -= peak
+        np.exp(joint, out=joint)
+        total = joint.sum(axis=0)
+        weight = sample_weight[start:stop]
+        log_likelihood = float(weight @ (np.log(total) + peak))
+        joint *= weight / total
+        return joint, log_likelihood
+
+    return moment_sums(samples_t, centre, means.shape[0], weigh)
+
+
+def _expectation(samples_t, sample_weight, centre, means, covariances, weights):
+    """The E-step: weighted log-likelihood sum under the parameters, and ``maximise(covariance, reg_covar)``.
+
+    With a ``centre`` (few features) the M-step's sums are gathered in the same pass
+    (:func:`_e_step_sums`); otherwise the posteriors are kept for :func:`_m_step_t`.
+    """
+    if centre is not None:
+        sums, log_likelihood = _e_step_sums(samples_t, sample_weight, centre, means, covariances, weights)
+        return log_likelihood, lambda covariance, reg_covar: _from_moments(sums, centre, covariance, reg_covar)
+    resp, log_norm = _responsibilities(samples_t.T, means, covariances, weights)
+    resp *= sample_weight
+    return float(sample_weight @ log_norm), lambda covariance, reg_covar: _m_step_t(
+        samples_t, resp, covariance, reg_covar
+    )
 
 
 def check_covariance(covariance: str) -> str:
@@ -405,25 +464,24 @@ def weighted_em(
     covariances = np.array(covariances, dtype=np.float64)
     weights = np.array(weights, dtype=np.float64)
     samples_t = samples.T.copy()
-    basis = moment_basis(samples_t)
+    # Up to _BASIS_FEATURES features the E-step and the M-step's sums are one chunked pass.
+    centre = samples_t.mean(axis=1) if samples.shape[1] <= _BASIS_FEATURES else None
     history: list[float] = []
     previous = None
     n_iter, converged = 0, False
     for _ in range(max_iter):
-        resp, log_norm = _responsibilities(samples, means, covariances, weights)
-        current = float(sample_weight @ log_norm / total)
+        log_likelihood, maximise = _expectation(samples_t, sample_weight, centre, means, covariances, weights)
+        current = log_likelihood / total
         history.append(current)
         if previous is not None and current - previous < epsilon * abs(current):
             converged = True
             break
-        resp *= sample_weight
-        weights, means, covariances = _m_step_t(samples_t, resp, covariance, reg_covar, basis=basis)
+        weights, means, covariances = maximise(covariance, reg_covar)
         n_iter += 1
         previous = current
         if on_iteration is not None:
             on_iteration(n_iter)
-    labels = np.empty(samples.shape[0], dtype=np.intp)
-    _, log_norm = _responsibilities(samples, means, covariances, weights, labels)
+    labels, log_norm = most_probable(samples, means, covariances, weights)
     if not converged:
         history.append(float(sample_weight @ log_norm / total))
     return EMFit(
@@ -447,9 +505,23 @@ def initial_parameters(
     reg_covar: float,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Starting mixture from a hard assignment: given means, covariances and weights of each cluster."""
-    one_hot = np.zeros((samples.shape[0], means.shape[0]))
-    one_hot[np.arange(samples.shape[0]), labels] = 1.0
-    return m_step(samples, sample_weight, one_hot, covariance, reg_covar, means=means)
+    samples = np.asarray(samples, dtype=np.float64)
+    n_samples, n_clusters = samples.shape[0], means.shape[0]
+    if samples.shape[1] > _BASIS_FEATURES:
+        one_hot = np.zeros((n_samples, n_clusters))
+        one_hot[np.arange(n_samples), labels] = 1.0
+        return m_step(samples, sample_weight, one_hot, covariance, reg_covar, means=means)
+    samples_t = samples.T.copy()
+    centre = samples_t.mean(axis=1)
+    sample_weight = np.asarray(sample_weight, dtype=np.float64)
+
+    def weigh(start: int, stop: int) -> tuple[np.ndarray, float]:
+        weighted = np.zeros((n_clusters, stop - start))
+        weighted[labels[start:stop], np.arange(stop - start)] = sample_weight[start:stop]
+        return weighted, 0.0
+
+    sums, _ = moment_sums(samples_t, centre, n_clusters, weigh)
+    return _from_moments(sums, centre, check_covariance(covariance), reg_covar, np.asarray(means, np.float64))
 
 
 def n_parameters(n_clusters: int, n_features: int, covariance: str) -> int:
