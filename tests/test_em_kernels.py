@@ -36,7 +36,10 @@ def test_precision_cholesky_names_the_cluster_that_is_not_positive_definite(bad)
 def _direct_step(samples, weight, means, covariances, mixing, reg_covar):
     """One E+M step written out: scipy densities, posteriors, weighted means and covariances."""
     joint = np.column_stack(
-        [multivariate_normal(m, c).logpdf(samples) + np.log(p) for m, c, p in zip(means, covariances, mixing)]
+        [
+            multivariate_normal(m, c).logpdf(samples) + np.log(p)
+            for m, c, p in zip(means, covariances, mixing, strict=True)
+        ]
     )
     log_norm = logsumexp(joint, axis=1)
     resp = np.exp(joint - log_norm[:, None]) * weight[:, None]
