@@ -248,7 +248,8 @@ def _fit_k(shared: _Values, params: ClusterParameters, n_clusters: int, on_fract
     scaled = shared.features / unit
     if not isinstance(options["init"], str):
         options["init"] = np.asarray(options["init"], np.float64) / unit
-    options["reg_covar"] = options["reg_covar"] * _mean_variance(scaled, shared.sample_weight)
+    if method.log_posteriors is not None:  # a mixture: only its covariances are regularised (a pass spared)
+        options["reg_covar"] = options["reg_covar"] * _mean_variance(scaled, shared.sample_weight)
     if shared.pinned is not None:
         check_fixed_colors(shared.pinned, shared.layout.n_channels, n_clusters)
         options["pinned"] = _pinned_features(shared) / unit

@@ -45,6 +45,8 @@ INITS = ("auto", "kmeans++", "random", "optimal")
 _ROWS_PER_BLOCK = 1 << 14
 _CLUSTERS_PER_BLOCK = 512
 _BLOCK_ELEMENTS = 1 << 19
+# Up to this many clusters, assignment compares whole rows of centre-major distances (no argmin).
+_FEW_CLUSTERS = 8
 # Seeding on a coarse grid: at most this many cells, used above this many distinct values.
 _COARSE_CELLS = 1 << 15
 _COARSE_FROM = 1 << 18
@@ -89,6 +91,8 @@ def _nearest(rows: np.ndarray, centers: np.ndarray, norms: np.ndarray, with_best
     """
     n, n_clusters = rows.shape[0], centers.shape[0]
     step = _block_shape(n_clusters)[1]
+    if n_clusters <= _FEW_CLUSTERS:
+        return _nearest_few(rows, centers, norms, with_best)
     if step >= n_clusters:
         partial = rows @ (-2.0 * centers.T)
         partial += norms
@@ -106,6 +110,23 @@ def _nearest(rows: np.ndarray, centers: np.ndarray, norms: np.ndarray, with_best
         labels[better] = index[better] + lo
         np.minimum(best, value, out=best)
     return labels, best
+
+
+def _nearest_few(rows: np.ndarray, centers: np.ndarray, norms: np.ndarray, with_best: bool):
+    """:func:`_nearest` for a few clusters: centre-major partial distances, compared one centre at a time.
+
+    ``argmin`` over a short last axis runs a loop per row; a few whole-row comparisons are several
+    times cheaper. A centre replaces the best so far only when strictly nearer, so ties go to the
+    lowest index, as with ``argmin``.
+    """
+    partial = (-2.0 * centers) @ rows.T
+    partial += norms[:, None]
+    best = partial[0].copy()
+    labels = np.zeros(rows.shape[0], dtype=np.intp)
+    for index in range(1, centers.shape[0]):
+        np.copyto(labels, index, where=partial[index] < best)
+        np.minimum(best, partial[index], out=best)
+    return labels, best if with_best else None
 
 
 def nearest_center(
@@ -155,6 +176,10 @@ def weighted_means(
 
 def _cluster_sums(weighted_t: np.ndarray, sample_weight: np.ndarray, labels: np.ndarray, n_clusters: int):
     """Weight ``(K,)`` and weighted feature sums ``(K, F)`` of each cluster."""
+    if n_clusters <= _FEW_CLUSTERS:
+        # A one-hot matrix product: one pass instead of a bincount per feature.
+        one_hot = np.equal(labels, np.arange(n_clusters)[:, None]).astype(np.float64)
+        return one_hot @ sample_weight, one_hot @ weighted_t.T
     mass = np.bincount(labels, weights=sample_weight, minlength=n_clusters)
     sums = np.column_stack([np.bincount(labels, weights=column, minlength=n_clusters) for column in weighted_t])
     return mass, sums
@@ -355,7 +380,9 @@ def lloyd(
     samples = np.asarray(samples, dtype=np.float64)
     sample_weight = np.asarray(sample_weight, dtype=np.float64)
     centers = np.array(centers, dtype=np.float64)
-    weighted_t = (samples * sample_weight[:, None]).T.copy()
+    # Feature-major weighted samples, written in place (a transposed copy costs several times more).
+    weighted_t = np.empty(samples.shape[::-1])
+    np.multiply(samples.T, sample_weight, out=weighted_t)
     exact = _ExactSums(weighted_t, sample_weight, centers.shape[0])
     if not _ExactSums.applies(weighted_t, sample_weight):
         exact = None
@@ -375,9 +402,16 @@ def lloyd(
             converged = True
             break
     labels, _ = nearest_center(samples, centers, with_distances=False)
-    diff = samples - centers[labels]
-    distances = np.einsum("nf,nf->n", diff, diff)
-    return KMeansFit(centers, labels, float(sample_weight @ distances), n_iter, converged)
+    return KMeansFit(centers, labels, _inertia(samples, sample_weight, centers, labels), n_iter, converged)
+
+
+def _inertia(samples: np.ndarray, sample_weight: np.ndarray, centers: np.ndarray, labels: np.ndarray) -> float:
+    """Weighted sum of squared distances to the assigned centres, one feature at a time (1-D gathers are cheap)."""
+    distances = np.zeros(samples.shape[0])
+    for feature in range(samples.shape[1]):
+        diff = samples[:, feature] - np.take(centers[:, feature], labels)
+        distances += diff * diff
+    return float(sample_weight @ distances)
 
 
 def weighted_kmeans(
