@@ -45,8 +45,11 @@ INITS = ("auto", "kmeans++", "random", "optimal")
 _ROWS_PER_BLOCK = 1 << 14
 _CLUSTERS_PER_BLOCK = 512
 _BLOCK_ELEMENTS = 1 << 19
-# Up to this many clusters, assignment compares whole rows of centre-major distances (no argmin).
-_FEW_CLUSTERS = 8
+# Up to this many clusters, assignment compares whole rows of centre-major distances (no argmin),
+# and up to _ONE_HOT_CLUSTERS the cluster sums are one matrix product (measured: at 16 clusters the
+# comparisons still win by 13 %, the one-hot product no longer does).
+_FEW_CLUSTERS = 16
+_ONE_HOT_CLUSTERS = 8
 # Seeding on a coarse grid: at most this many cells, used above this many distinct values.
 _COARSE_CELLS = 1 << 15
 _COARSE_FROM = 1 << 18
@@ -176,7 +179,7 @@ def weighted_means(
 
 def _cluster_sums(weighted_t: np.ndarray, sample_weight: np.ndarray, labels: np.ndarray, n_clusters: int):
     """Weight ``(K,)`` and weighted feature sums ``(K, F)`` of each cluster."""
-    if n_clusters <= _FEW_CLUSTERS:
+    if n_clusters <= _ONE_HOT_CLUSTERS:
         # A one-hot matrix product: one pass instead of a bincount per feature.
         one_hot = np.equal(labels, np.arange(n_clusters)[:, None]).astype(np.float64)
         return one_hot @ sample_weight, one_hot @ weighted_t.T
@@ -200,12 +203,16 @@ class _ExactSums:
 
     @staticmethod
     def applies(weighted_t: np.ndarray, sample_weight: np.ndarray) -> bool:
-        largest = float(np.abs(weighted_t).sum(axis=1).max(initial=0.0)) + float(sample_weight.sum())
-        return (
-            largest < 2.0**53
-            and np.array_equal(weighted_t, np.rint(weighted_t))
-            and np.array_equal(sample_weight, np.rint(sample_weight))
-        )
+        if not np.array_equal(sample_weight, np.rint(sample_weight)):
+            return False
+        largest = np.zeros(weighted_t.shape[0])
+        # In blocks of samples that stay in cache: at a million values, whole-array temporaries cost 3x more.
+        for start in range(0, weighted_t.shape[1], _ROWS_PER_BLOCK):
+            block = weighted_t[:, start : start + _ROWS_PER_BLOCK]
+            if not np.array_equal(block, np.rint(block)):
+                return False
+            largest += np.abs(block).sum(axis=1)
+        return float(largest.max(initial=0.0)) + float(sample_weight.sum()) < 2.0**53
 
     def update(self, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         changed = None if self.labels is None else np.flatnonzero(labels != self.labels)

@@ -635,7 +635,8 @@ def _count_rgb8(array: np.ndarray, layout: ImageLayout, valid: np.ndarray | None
             # channels [2, 1, 0]: bin index (b - low)<<16 | g<<8 | r, the packed key minus low<<16.
             hist = cv2.calcHist([part], [2, 1, 0], part_mask, [high - low, 256, 256], [low, high, 0, 256, 0, 256])
             hist = hist.reshape(-1)
-            keys = np.flatnonzero(hist)
+            # Through a boolean array: numpy's nonzero on float32 is several times slower than on bool.
+            keys = np.flatnonzero(hist != 0)
             return keys + (low << 16), hist[keys].astype(np.int64)
 
         for keys, counts in run_all([lambda lo=lo, hi=hi: count(lo, hi) for lo, hi in itertools.pairwise(bounds)]):
