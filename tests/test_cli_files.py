@@ -176,3 +176,18 @@ def test_outputs_read_back(tmp_path):
     assert main([str(image), "-k", "2", "-o", str(tmp_path / "out"), "-q"]) == 0
     labels = read_image(tmp_path / "out" / "a.b_labels.tif")
     assert labels.shape == (12, 10) and set(np.unique(labels)) <= {1, 2}
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_write_zarr_round_trips_every_chunk_including_fill_value_ones(tmp_path, dtype):
+    da = pytest.importorskip("dask.array")
+    zarr = pytest.importorskip("zarr")
+    from napari_colorquant.files import write_zarr
+
+    labels = np.zeros((4, 32, 48), dtype)
+    labels[2:, :, 20:] = np.random.default_rng(0).integers(1, np.iinfo(dtype).max, (2, 32, 28), endpoint=True)
+    write_zarr(tmp_path / "labels.zarr", da.from_array(labels, chunks=(2, 16, 24)))
+    stored = zarr.open_array(str(tmp_path / "labels.zarr"), mode="r")
+    np.testing.assert_array_equal(stored[...], labels)
+    assert stored.dtype == dtype and stored.chunks == (2, 16, 24)
+    assert stored.nchunks_initialized == 8  # the all-zero chunks are written too, not left to the fill value
