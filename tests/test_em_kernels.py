@@ -84,3 +84,24 @@ def test_moment_sums_do_not_depend_on_the_thread_count(monkeypatch):
         runs.append(em._e_step_sums(samples_t, weight, centre, means, covariances, mixing))
     for sums, log_likelihood in runs[1:]:
         assert np.array_equal(sums, runs[0][0]) and log_likelihood == runs[0][1]
+
+
+@pytest.mark.parametrize("n_clusters", [4, 200])  # 200 components with 3 features: three component blocks
+def test_most_probable_equals_argmax_and_logsumexp_of_the_densities(n_clusters):
+    rng = np.random.default_rng(11)
+    samples = rng.normal(size=(3000, 3)) * 50
+    means = rng.normal(size=(n_clusters, 3)) * 50
+    covariances = _spd(rng, n_clusters, 3) * 80
+    mixing = rng.random(n_clusters) + 0.1
+    mixing /= mixing.sum()
+    means[1], covariances[1], mixing[1] = means[0], covariances[0], mixing[0]  # a tie: the lower index wins
+    joint = np.column_stack(
+        [
+            multivariate_normal(m, c).logpdf(samples) + np.log(p)
+            for m, c, p in zip(means, covariances, mixing, strict=True)
+        ]
+    )
+    labels, log_norm = em.most_probable(samples, means, covariances, mixing)
+    np.testing.assert_array_equal(labels, joint.argmax(axis=1))
+    np.testing.assert_allclose(log_norm, logsumexp(joint, axis=1), rtol=1e-12)
+    assert 1 not in labels

@@ -195,22 +195,23 @@ def most_probable(
     log_norm = np.empty(samples.shape[0])
 
     def block(start: int, stop: int) -> None:
-        rows = samples[start:stop]
+        rows_t = samples[start:stop].T
+        chunk_labels = np.zeros(stop - start, dtype=np.intp)
         best = np.full(stop - start, -np.inf)
-        peak = total = None
+        total = peak = None
         for lo, terms in blocks:
-            joint = _log_densities(rows.T, *terms).T
-            index = joint.argmax(axis=1)
-            value = np.take_along_axis(joint, index[:, None], axis=1)[:, 0]
-            better = value > best
-            labels[start:stop][better] = index[better] + lo
-            np.maximum(best, value, out=best)
-            if peak is None:
-                peak, total = value, np.exp(joint - value[:, None]).sum(axis=1)
-            else:
-                new_peak = np.maximum(peak, value)
-                total = total * np.exp(peak - new_peak) + np.exp(joint - new_peak[:, None]).sum(axis=1)
-                peak = new_peak
+            joint = _log_densities(rows_t, *terms)
+            # Component rows compared in turn (strictly greater: ties keep the lowest index), not an
+            # argmax along the short component axis.
+            for k, row in enumerate(joint, start=lo):
+                chunk_labels[row > best] = k
+                np.maximum(best, row, out=best)
+            joint -= best
+            np.exp(joint, out=joint)
+            block_total = joint.sum(axis=0)
+            total = block_total if total is None else total * np.exp(peak - best) + block_total
+            peak = best.copy()
+        labels[start:stop] = chunk_labels
         log_norm[start:stop] = np.log(total) + peak
 
     for_chunks(block, samples.shape[0], _row_block(min(step, n_clusters), n_features))
