@@ -110,3 +110,37 @@ def test_opening_the_widget_starts_the_warm_up_imports_once(make_napari_viewer, 
     thread.join(120)
     assert not thread.is_alive()
     assert all(name in sys.modules for name in warmup.MODULES)
+    from vispy.visuals.line import dash_atlas
+
+    assert dash_atlas._make_pattern.cache_info().currsize >= 13  # the first Labels layer's outline reuses them
+
+
+def test_separate_feature_window_follows_the_main_outputs(make_napari_viewer, dock, run_and_wait):
+    """The main viewer's outputs are placed (and "done" shown) before the separate feature window is filled."""
+    viewer = make_napari_viewer()
+    _photo(viewer)
+    widget = dock(viewer)
+    widget.n_clusters.value = 3
+    widget.feature_view.value = "separate window"
+    order: list[str] = []
+    viewer.layers.events.inserted.connect(lambda event: order.append(event.value.name))
+    placed = widget._placed
+
+    def note_placed():
+        order.append("placed")
+        placed()
+        opened = widget.feature_viewer
+        if opened is not None:  # a second run: its window is already open
+            opened.layers.events.inserted.connect(lambda event: order.append("window " + event.value.name))
+
+    widget._placed = note_placed
+    try:
+        run_and_wait(widget)
+        assert order[:3] == ["photo clusters", "photo quantized", "placed"]
+        assert "photo feature space" in widget.feature_viewer.layers
+        order.clear()
+        widget.feature_viewer.layers.clear()  # the second run adds its layer again, after "placed"
+        run_and_wait(widget)
+        assert order == ["placed", "window photo feature space"]
+    finally:
+        widget.close_feature_viewer()

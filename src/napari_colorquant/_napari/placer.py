@@ -183,9 +183,23 @@ class Placer:
             self.placing = False
         if feature_tuples and feature_view == "separate window":
             yield
-            yield from self._show_features(result, [self._renamed(t, source) for t in feature_tuples])
+            yield from self.feature_window_steps(source, feature_tuples, result)
         for hook in self.after_run:
             hook(result, source)
+
+    def feature_window_steps(self, source: Layer, feature_tuples: list[tuple], result: Any) -> Iterator[None]:
+        """Show a run's feature space in the separate window, pausing (yielding) after the window and each layer.
+
+        The widget runs it after the main viewer's outputs are placed: those are what a user waits for.
+
+        Parameters
+        ----------
+        source : Layer
+            The input layer (outputs follow its current name).
+        feature_tuples : list of LayerDataTuple
+        result : QuantizeResult
+        """
+        yield from self._show_features(result, [self._renamed(t, source) for t in feature_tuples])
 
     def _renamed(self, layer_tuple: tuple, source: Layer) -> tuple:
         """Outputs named after the source's current name (it may have been renamed during the run)."""

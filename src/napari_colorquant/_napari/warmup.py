@@ -4,7 +4,8 @@ The core imports scikit-learn (k-means++ starts), SciPy (EM) and scikit-image (C
 lazily, so that ``import napari_colorquant`` and the CLI stay fast. In the widget the first
 run paid for those imports (about a second, more on a loaded machine) on top of the
 clustering, and the explorer's first plot built matplotlib's mathtext parser (log-scale
-tick labels are mathtext; another ~0.3 s, on the GUI thread). The widget starts this thread
+tick labels are mathtext; another ~0.3 s), and napari's first Labels layer made vispy's dash
+patterns for its outline visual (~0.06 s of the GUI thread). The widget starts this thread
 when it opens, while the user picks an image and the parameters; a run that starts earlier
 simply waits on the same imports.
 """
@@ -40,3 +41,7 @@ def _import_all() -> None:
         from matplotlib.mathtext import MathTextParser
 
         MathTextParser("path").parse(r"$\mathdefault{10^{2}}$")  # builds the parser once per process
+    with contextlib.suppress(ImportError):
+        from vispy.visuals.line.dash_atlas import DashAtlas
+
+        DashAtlas()  # its dash patterns are cached per process: the first Labels layer's outline visual reuses them

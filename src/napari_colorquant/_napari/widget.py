@@ -206,9 +206,12 @@ class ClusterWidget(Container):
                        "(run again)", "dropped")  # fmt: skip
             return
         self.cancel_button.enabled = False  # nothing left to cancel: the outputs are on their way
-        self._steps.add_iterator(self.placer.place_steps(job.layer, tuples, feature_tuples=features,
+        window = job.feature_view == "separate window"
+        self._steps.add_iterator(self.placer.place_steps(job.layer, tuples, feature_tuples=None if window else features,
                                                          feature_view=job.feature_view, result=out.result))  # fmt: skip
         self._steps.add(self._placed)
+        if window and features:  # the main viewer's outputs first: the separate window follows them
+            self._steps.add_iterator(self.placer.feature_window_steps(job.layer, features, out.result))
         self._reset_view = self._last_model is None or job.feature_view == "same viewer"
         self._last_model = out.result.model
         self._last_seconds = out.seconds
