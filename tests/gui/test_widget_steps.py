@@ -113,6 +113,9 @@ def test_opening_the_widget_starts_the_warm_up_imports_once(make_napari_viewer, 
     from vispy.visuals.line import dash_atlas
 
     assert dash_atlas._make_pattern.cache_info().currsize >= 13  # the first Labels layer's outline reuses them
+    from napari_colorquant import _threads
+
+    assert _threads._CONTROLLER is not None  # the tiny fit built the BLAS controller the first run needs
 
 
 def test_separate_feature_window_follows_the_main_outputs(make_napari_viewer, dock, run_and_wait):

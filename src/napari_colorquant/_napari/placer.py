@@ -164,7 +164,10 @@ class Placer:
 
     def place_steps(self, source: Layer, tuples: list[tuple], *, feature_tuples: list[tuple] | None = None,
                     feature_view: str = "none", result: Any = None) -> Iterator[None]:  # fmt: skip
-        """:meth:`place`, pausing (yielding) after each layer and before the feature window.
+        """:meth:`place`, pausing (yielding) between two layers and before the feature window.
+
+        The last output is set in the same step as the work after it, so that a caller chaining a step
+        to the end (the widget's "placed") runs before the canvas paints it.
 
         The caller resumes it one event-loop turn later, so the canvas paints between layers.
         Parameters as for :meth:`place`.
@@ -176,6 +179,7 @@ class Placer:
             yield from self._put_steps(self._viewer, owned, tuples)
             if feature_tuples and feature_view == "same viewer":
                 feature_tuples = [self._renamed(t, source) for t in feature_tuples]
+                yield
                 yield from self._put_steps(self._viewer, owned, feature_tuples, prune=FEATURE_ROLES)
             if source in self._viewer.layers:
                 self._viewer.layers.selection.active = source
@@ -221,7 +225,7 @@ class Placer:
 
     def _put_steps(self, viewer, owned: dict[str, Layer], tuples: list[tuple],
                    prune: tuple[str, ...] = ()) -> Iterator[None]:  # fmt: skip
-        """Place ``tuples`` in ``viewer`` (in place where possible), yielding after each layer."""
+        """Place ``tuples`` in ``viewer`` (in place where possible), yielding between two layers."""
         keys = {_key(meta) for _, meta, _ in tuples}
         for key in [k for k in owned if k.split(":")[0] in prune and k not in keys]:
             layer = owned.pop(key)
@@ -229,13 +233,14 @@ class Placer:
                 viewer.layers.remove(layer)
         live = [layer for layer in owned.values() if layer in viewer.layers]
         position = max((viewer.layers.index(layer) + 1 for layer in live), default=len(viewer.layers))
-        for data, meta, layer_type in tuples:
+        for number, (data, meta, layer_type) in enumerate(tuples):
+            if number:
+                yield
             key = _key(meta)
             layer = owned.get(key)
             if layer is not None and layer in viewer.layers:
                 if _compatible(layer, data, meta, layer_type):
                     _update(layer, data, meta, layer_type)
-                    yield
                     continue
                 index = viewer.layers.index(layer)
                 viewer.layers.remove(layer)
@@ -245,7 +250,6 @@ class Placer:
             viewer.layers.insert(position, layer)
             position += 1
             owned[key] = layer
-            yield
 
     # --- separate feature-space window ----------------------------------------------------
     def _show_features(self, result: Any, tuples: list[tuple]) -> Iterator[None]:
@@ -257,6 +261,7 @@ class Placer:
         model = result.model
         viewer.dims.ndisplay = 3 if model.n_features >= 3 else 2
         yield from self._put_steps(viewer, self._feature_layers, tuples, prune=FEATURE_ROLES)
+        yield
         for layer in [layer for layer in viewer.layers if layer not in self._feature_layers.values()]:
             viewer.layers.remove(layer)  # earlier runs' layers, whatever their source
         viewer.dims.axis_labels = tuple(model.feature_names[-3:]) if model.n_features > 1 else (

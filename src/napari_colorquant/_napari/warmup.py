@@ -5,7 +5,8 @@ lazily, so that ``import napari_colorquant`` and the CLI stay fast. In the widge
 run paid for those imports (about a second, more on a loaded machine) on top of the
 clustering, and the explorer's first plot built matplotlib's mathtext parser (log-scale
 tick labels are mathtext; another ~0.3 s), and napari's first Labels layer made vispy's dash
-patterns for its outline visual (~0.06 s of the GUI thread). The widget starts this thread
+patterns for its outline visual (~0.06 s of the GUI thread); a tiny clustering builds what the core
+makes once per process. The widget starts this thread
 when it opens, while the user picks an image and the parameters; a run that starts earlier
 simply waits on the same imports.
 """
@@ -45,3 +46,17 @@ def _import_all() -> None:
         from vispy.visuals.line.dash_atlas import DashAtlas
 
         DashAtlas()  # its dash patterns are cached per process: the first Labels layer's outline visual reuses them
+    _first_fit()
+
+
+def _first_fit() -> None:
+    """One tiny clustering: what the core builds once per process (the BLAS thread controller, which scans
+    the loaded libraries, ~0.05-0.1 s; first calls of its kernels) is then ready for the first run."""
+    import numpy as np
+
+    from .. import _threads, quantize
+
+    with _threads.single_threaded_blas():
+        pass
+    tiny = (np.arange(48 * 48 * 3) % 251).astype(np.uint8).reshape(48, 48, 3)
+    quantize(tiny, 2).summary()

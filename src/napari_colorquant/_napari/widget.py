@@ -17,6 +17,7 @@ while the GUI thread places the layers one per event-loop turn; the report follo
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
 from functools import partial
 
 import napari
@@ -206,12 +207,7 @@ class ClusterWidget(Container):
                        "(run again)", "dropped")  # fmt: skip
             return
         self.cancel_button.enabled = False  # nothing left to cancel: the outputs are on their way
-        window = job.feature_view == "separate window"
-        self._steps.add_iterator(self.placer.place_steps(job.layer, tuples, feature_tuples=None if window else features,
-                                                         feature_view=job.feature_view, result=out.result))  # fmt: skip
-        self._steps.add(self._placed)
-        if window and features:  # the main viewer's outputs first: the separate window follows them
-            self._steps.add_iterator(self.placer.feature_window_steps(job.layer, features, out.result))
+        queue_placement(self._steps, self.placer, (job, out, tuples, features), self._placed)
         self._reset_view = self._last_model is None or job.feature_view == "same viewer"
         self._last_model = out.result.model
         self._last_seconds = out.seconds
@@ -329,6 +325,27 @@ def fit_to_text(edit) -> None:
     document.setTextWidth(max(edit.viewport().width(), 200))
     margins = edit.contentsMargins()
     edit.setMinimumHeight(int(document.size().height()) + margins.top() + margins.bottom() + 2 * edit.frameWidth())
+
+
+def queue_placement(steps: StepQueue, placer: Placer, outcome: tuple, placed: Callable[[], object]) -> None:
+    """Queue a run's outputs, one per step: the main viewer's first, then the separate feature window's.
+
+    ``outcome`` is what the worker yielded, ``(job, output, tuples, feature_tuples)``. ``placed()`` runs in
+    the step that sets the main viewer's last output, before the canvas paints it (not one turn later).
+    """
+    job, out, tuples, features = outcome
+    window = job.feature_view == "separate window"
+    placing = placer.place_steps(job.layer, tuples, feature_tuples=None if window else features,
+                                 feature_view=job.feature_view, result=out.result)  # fmt: skip
+    steps.add_iterator(then(placing, placed))
+    if window and features:  # what a user waits for first; the window follows
+        steps.add_iterator(placer.feature_window_steps(job.layer, features, out.result))
+
+
+def then(steps: Iterator[None], after: Callable[[], object]) -> Iterator[None]:
+    """The ``steps``, then ``after()`` in the same step as the last of them."""
+    yield from steps
+    after()
 
 
 def compute_run(job: _job.Job, runner: Runner):
