@@ -394,12 +394,18 @@ def weighted_mse(
     if np.sum(counts) == 0:  # nothing valid (an all-NaN or all-masked image given to a model)
         return 0.0
     if labels is not None and model.color_space not in colorspaces.CHROMA_SPACES:
-        # Round the K palette colours once, then gather (not U rows rounded one by one).
-        approx = to_dtype(model.palette, layout.dtype).astype(np.float64)[labels.astype(np.intp) - 1]
+        # Round the K palette colours once, then gather one channel at a time (1-D gathers of U values
+        # cost a fraction of gathering U rows).
+        palette = to_dtype(model.palette, layout.dtype).astype(np.float64)
+        index = labels.astype(np.intp) - 1
+        errors = np.zeros(values.shape[0])
+        for channel in range(values.shape[1]):
+            diff = np.take(palette[:, channel], index) - values[:, channel]
+            errors += diff * diff
     else:
         approx = to_dtype(model.quantized_values(values, labels), layout.dtype).astype(np.float64)
-    approx -= values
-    errors = np.einsum("uc,uc->u", approx, approx)
+        approx -= values
+        errors = np.einsum("uc,uc->u", approx, approx)
     return float(errors @ counts / (np.sum(counts) * layout.n_channels))
 
 
