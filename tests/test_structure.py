@@ -13,9 +13,10 @@ SOURCES = sorted(PACKAGE.rglob("*.py"))
 #: Lines of code (docstrings left out: the numpydoc rule makes them long on purpose).
 MAX_FUNCTION_LINES = 60
 MAX_CLASS_LINES = 250
-#: Who may test for dask: the front door decides the path; pixels.py defines the test and reads both kinds
-#: of array; the explorer relabels a dask label image block by block.
-IS_LAZY_CALLERS = {"quantize.py", "pixels.py", "explore.py"}
+#: Who may test for dask: the front door decides the path (and offers ``as_array``, ``lookup_labels`` and
+#: ``QuantizeResult.lazy`` to everyone else); pixels.py defines the test and reads both kinds of array;
+#: lazy.py is the dask path itself (it only wraps what is not dask yet, never chooses a path).
+IS_LAZY_CALLERS = {"quantize.py", "pixels.py", "lazy.py"}
 #: Modules whose every public function, method and class has a numpydoc docstring with a Parameters
 #: section when it takes parameters (properties excepted). Add a module once it keeps the rule.
 NUMPYDOC_MODULES = ("pixels.py", "lazy.py", "eager.py", "quantize.py", "params.py", "methods.py", "colorspaces.py",
@@ -76,10 +77,41 @@ def _calls_of(path: Path, name: str) -> list[int]:
     ]
 
 
+def dask_tests(path: Path) -> list[int]:
+    """Lines that test whether an array is a dask array: ``is_lazy(x)``, ``hasattr(x, "compute")`` (or
+    ``"dask"``, ``"chunks"``), ``isinstance(x, da.Array)``."""
+    found = set(_calls_of(path, "is_lazy"))
+    for node in ast.walk(ast.parse(path.read_text())):
+        if not isinstance(node, ast.Call) or getattr(node.func, "id", None) not in ("hasattr", "getattr", "isinstance"):
+            continue
+        if len(node.args) < 2:
+            continue
+        second = node.args[1]
+        by_attribute = isinstance(second, ast.Constant) and second.value in ("compute", "dask", "chunks", "map_blocks")
+        by_type = node.func.id == "isinstance" and ("da.Array" in ast.unparse(second) or "dask" in ast.unparse(second))
+        if by_attribute or by_type:
+            found.add(node.lineno)
+    return sorted(found)
+
+
 def test_only_the_front_door_tests_for_dask():
-    callers = {_relative(path) for path in SOURCES if _calls_of(path, "is_lazy")}
-    assert callers <= IS_LAZY_CALLERS, f"test for dask through the front door (quantize.as_array …): {callers}"
+    callers = {_relative(path): dask_tests(path) for path in SOURCES}
+    callers = {name: lines for name, lines in callers.items() if lines}
+    outside = {name: lines for name, lines in callers.items() if name not in IS_LAZY_CALLERS}
+    assert not outside, f"test for dask through the front door (as_array, lookup_labels, result.lazy): {outside}"
     assert "quantize.py" in callers
+
+
+def test_the_dask_check_can_fail(tmp_path):
+    source = tmp_path / "mod.py"
+    source.write_text(
+        "import dask.array as da\n"
+        "def f(x):\n    return x.compute() if hasattr(x, 'compute') else x\n"
+        "def g(x):\n    return isinstance(x, da.Array)\n"
+        "def h(x):\n    return is_lazy(x)\n"
+        "def fine(x):\n    return getattr(x, 'shape', None)\n"
+    )
+    assert dask_tests(source) == [3, 5, 7]
 
 
 def _parameters(function: ast.FunctionDef | ast.AsyncFunctionDef) -> list[str]:

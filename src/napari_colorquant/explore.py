@@ -32,7 +32,8 @@ from typing import Any
 import numpy as np
 
 from .model import ClusterModel, _cluster_order, _palette
-from .pixels import PixelTable, is_lazy
+from .pixels import PixelTable
+from .quantize import lookup_labels
 
 SHAPES = ("polygon", "rectangle", "ellipse", "interval")
 MODES = ("replace", "add", "subtract")
@@ -116,13 +117,12 @@ def feature_data(result, image, *, mask=None, channel_axis: int | None = None) -
     """
     model = result.model
     table = getattr(result, "table", None)
-    if table is None and is_lazy(result.labels) and not is_lazy(image):
-        # A lazy run on in-memory data (a pyramid's numpy level): keep to what the lazy fit counted,
-        # never count the image again nor compute its labels.
+    if result.lazy:
+        # The result says how it was made (the front door decided). A lazy run on in-memory data (a pyramid's
+        # numpy level) keeps to what the lazy fit counted: never count the image again nor compute its labels.
         import dask.array as da
 
-        image = da.asarray(image)
-    if is_lazy(image):
+        image = da.asarray(image)  # a dask array stays as it is
         if result.fit_values is None:
             raise ValueError("this dask result keeps no fitted values (fit_values); run quantize on the dask array")
         values = np.asarray(result.fit_values)
@@ -668,10 +668,7 @@ def relabel(labels_image, mapping: np.ndarray):
     """``mapping[labels]`` for an in-memory or dask label image (one lookup)."""
     mapping = np.asarray(mapping)
     dtype = np.min_scalar_type(int(mapping.max()))
-    table = mapping.astype(dtype)
-    if is_lazy(labels_image):
-        return labels_image.map_blocks(lambda block: table[block], dtype=dtype)
-    return table[np.asarray(labels_image)]
+    return lookup_labels(labels_image, mapping.astype(dtype))
 
 
 def clusters_mask(labels_image, labels, n_clusters: int):

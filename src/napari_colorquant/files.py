@@ -236,7 +236,7 @@ def write_zarr(path: str | os.PathLike, array) -> Path:
     import zarr
 
     path = Path(path)
-    data = array if isinstance(array, da.Array) else da.from_array(array)
+    data = da.asarray(array)  # a dask array stays as it is
     shuffle = "noshuffle" if data.dtype.itemsize == 1 else "shuffle"
     if int(zarr.__version__.split(".")[0]) >= 3:
         options = {

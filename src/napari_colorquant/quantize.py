@@ -25,7 +25,17 @@ from .params import DEFAULT_EPSILON, DEFAULT_MAX_ITER, DEFAULT_MAX_SAMPLES, Clus
 from .pixels import is_lazy
 from .result import QuantizeResult
 
-__all__ = ["ENGINES", "INITS", "METHODS", "QuantizeResult", "apply_model", "as_array", "posteriors", "quantize"]
+__all__ = [
+    "ENGINES",
+    "INITS",
+    "METHODS",
+    "QuantizeResult",
+    "apply_model",
+    "as_array",
+    "lookup_labels",
+    "posteriors",
+    "quantize",
+]
 
 Progress = Callable[[str, float], None]
 
@@ -207,6 +217,32 @@ def channel_ranges(image: ArrayLike, axis: int) -> list[tuple[float, float]] | N
     array = np.asarray(image)
     rows = np.moveaxis(array, axis, 0).reshape(array.shape[axis], -1)
     return [(float(np.nanmin(row)), float(np.nanmax(row))) for row in rows]
+
+
+def lookup_labels(labels: ArrayLike, table: np.ndarray) -> ArrayLike:
+    """``table[labels]`` for every pixel of a label image: in memory, or lazily (chunk by chunk) for a dask one.
+
+    Parameters
+    ----------
+    labels : array_like of int or dask array
+        A label image (values index ``table``).
+    table : ndarray (n,)
+        The new value of each label, e.g. a merge's mapping or a 0/1 selection of clusters.
+
+    Returns
+    -------
+    ndarray or dask array
+        Shaped as ``labels``, of ``table``'s dtype; a dask label image gives a lazy dask array.
+
+    Raises
+    ------
+    IndexError
+        If a label is outside ``0 .. len(table) - 1`` (for a dask image: when it is computed).
+    """
+    table = np.asarray(table)
+    if is_lazy(labels):
+        return labels.map_blocks(lambda block: table[block], dtype=table.dtype)
+    return table[np.asarray(labels)]
 
 
 def quantize_with(

@@ -382,7 +382,7 @@ class FeatureExplorer(LayerActions, Brushing, Background, QWidget):
         if self.data.channel_axis is not None:
             index.insert(self.data.channel_axis, slice(None))
         value = self.data.image[tuple(index)]
-        value = np.asarray(value.compute() if hasattr(value, "compute") else value)
+        value = np.asarray(value)  # one pixel: a dask or zarr layer reads just that chunk
         n = self.data.model.n_channels
         features = self.data.model.features(np.reshape(value, (-1,))[:n][None, :])[0]
         i, j = self._axes
