@@ -71,6 +71,16 @@ def precision_cholesky(covariances: np.ndarray) -> np.ndarray:
     One batched Cholesky factorisation ``C = L L^T`` and ``P = L^{-T}`` by forward substitution
     over all components at once (:func:`_inverse_lower`).
 
+    Parameters
+    ----------
+    covariances : ndarray (K, F, F)
+        Covariance matrices.
+
+    Returns
+    -------
+    ndarray (K, F, F)
+        ``P_k = inv(L_k).T`` (scikit-learn's ``precisions_cholesky_``).
+
     Raises
     ------
     ValueError
@@ -150,7 +160,27 @@ def _row_block(n_clusters: int, n_features: int) -> int:
 
 
 def log_gaussians(samples: np.ndarray, means: np.ndarray, covariances: np.ndarray) -> np.ndarray:
-    """Log density of each sample under each Gaussian component, ``(n, K)``."""
+    """Log density of each sample under each Gaussian component, ``(n, K)``.
+
+    Parameters
+    ----------
+    samples : ndarray (n, F)
+        Feature rows.
+    means : ndarray (K, F)
+        Component means.
+    covariances : ndarray (K, F, F)
+        Component covariances.
+
+    Returns
+    -------
+    ndarray (n, K) of float64
+        ``log N(x_i; mu_k, Sigma_k)``.
+
+    Raises
+    ------
+    ValueError
+        If a covariance is not positive definite.
+    """
     samples = np.asarray(samples, dtype=np.float64)
     means = np.asarray(means, dtype=np.float64)
     terms = _gaussian_terms(means, covariances, None)
@@ -166,7 +196,31 @@ def log_gaussians(samples: np.ndarray, means: np.ndarray, covariances: np.ndarra
 def e_step(
     samples: np.ndarray, means: np.ndarray, covariances: np.ndarray, weights: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Log posteriors ``(n, K)`` and log-likelihood ``(n,)`` of each sample."""
+    """Log posteriors ``(n, K)`` and log-likelihood ``(n,)`` of each sample (the E-step).
+
+    Parameters
+    ----------
+    samples : ndarray (n, F)
+        Feature rows.
+    means : ndarray (K, F)
+        Component means.
+    covariances : ndarray (K, F, F)
+        Component covariances.
+    weights : ndarray (K,)
+        Mixing proportions.
+
+    Returns
+    -------
+    log_resp : ndarray (n, K)
+        ``log P(k | x_i)``.
+    log_likelihood : ndarray (n,)
+        ``log sum_k w_k N(x_i; mu_k, Sigma_k)``.
+
+    References
+    ----------
+    Dempster, A. P., Laird, N. M. and Rubin, D. B. (1977). Maximum likelihood from incomplete data
+    via the EM algorithm. Journal of the Royal Statistical Society B, 39(1), 1-38.
+    """
     joint = log_gaussians(samples, means, covariances) + np.log(weights)
     peak = joint.max(axis=1, keepdims=True)
     log_norm = np.log(np.exp(joint - peak).sum(axis=1)) + peak[:, 0]
@@ -180,6 +234,24 @@ def most_probable(
 
     Rows and components are both taken in blocks (a running log-sum-exp over the component
     blocks), so memory stays a few MB per thread whatever n and K; ties go to the lowest index.
+
+    Parameters
+    ----------
+    samples : ndarray (n, F)
+        Feature rows.
+    means : ndarray (K, F)
+        Component means.
+    covariances : ndarray (K, F, F)
+        Component covariances.
+    weights : ndarray (K,)
+        Mixing proportions.
+
+    Returns
+    -------
+    labels : ndarray (n,) of intp
+        Component 0..K-1 of highest posterior.
+    log_likelihood : ndarray (n,)
+        Log-likelihood of each sample under the mixture.
     """
     samples = np.asarray(samples, dtype=np.float64)
     means = np.asarray(means, dtype=np.float64)
@@ -255,10 +327,36 @@ def m_step(
     reg_covar: float,
     means: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Mixing weights, means and full covariance matrices from weighted responsibilities.
+    """Mixing weights, means and full covariance matrices from weighted responsibilities (the M-step).
 
     ``means``, when given, are used instead of re-estimating them (to build
     covariances around given initial means).
+
+    Parameters
+    ----------
+    samples : ndarray (n, F)
+        Feature rows.
+    sample_weight : ndarray (n,)
+        Pixels per row.
+    responsibilities : ndarray (n, K)
+        Posterior of each component per row (or a one-hot hard assignment).
+    covariance : {"full", "diagonal", "spherical"}
+        Covariance type; the result is always full ``(K, F, F)`` matrices.
+    reg_covar : float
+        Added to every covariance diagonal.
+    means : ndarray (K, F), optional
+        Fixed means.
+
+    Returns
+    -------
+    weights : ndarray (K,)
+    means : ndarray (K, F)
+    covariances : ndarray (K, F, F)
+
+    References
+    ----------
+    Dempster, A. P., Laird, N. M. and Rubin, D. B. (1977). Maximum likelihood from incomplete data
+    via the EM algorithm. Journal of the Royal Statistical Society B, 39(1), 1-38.
     """
     weighted_t = (responsibilities * sample_weight[:, None]).T.copy()
     return _m_step_t(samples.T.copy(), weighted_t, covariance, reg_covar, means)
@@ -276,6 +374,17 @@ def moment_sums(samples_t: np.ndarray, centre: np.ndarray, n_clusters: int, weig
     ``y_i = x_i - centre``: all an M-step needs (:func:`_from_moments`). The responsibilities
     exist only a chunk at a time, in cache, on the thread pool; the chunks' partial sums are added
     in chunk order, so the result does not depend on the number of threads.
+
+    Parameters
+    ----------
+    samples_t : ndarray (F, n)
+        The samples, one feature per row.
+    centre : ndarray (F,)
+        The point the moments are taken about (e.g. the samples' mean, for precision).
+    n_clusters : int
+        K.
+    weigh : callable
+        ``weigh(start, stop) -> (weighted responsibilities (K, stop - start), float)``.
 
     Returns
     -------
@@ -413,7 +522,23 @@ def _expectation(samples_t, sample_weight, centre, means, covariances, weights):
 
 
 def check_covariance(covariance: str) -> str:
-    """Validate a covariance type name (``"diag"`` is accepted for ``"diagonal"``)."""
+    """Validate a covariance type name (``"diag"`` is accepted for ``"diagonal"``).
+
+    Parameters
+    ----------
+    covariance : str
+        The name.
+
+    Returns
+    -------
+    str
+        One of ``COVARIANCE_TYPES``.
+
+    Raises
+    ------
+    ValueError
+        For an unknown name, listing the accepted ones.
+    """
     name = {"diag": "diagonal", "generic": "full"}.get(covariance, covariance)
     if name not in COVARIANCE_TYPES:
         raise ValueError(f"unknown covariance {covariance!r}; accepted: 'full', 'diagonal', 'spherical'")
@@ -456,6 +581,16 @@ def weighted_em(
     Returns
     -------
     EMFit
+
+    Raises
+    ------
+    ValueError
+        For an unknown covariance type, or a covariance that is not positive definite.
+
+    References
+    ----------
+    Dempster, A. P., Laird, N. M. and Rubin, D. B. (1977). Maximum likelihood from incomplete data
+    via the EM algorithm. Journal of the Royal Statistical Society B, 39(1), 1-38.
     """
     covariance = check_covariance(covariance)
     samples = np.asarray(samples, dtype=np.float64)
@@ -505,7 +640,29 @@ def initial_parameters(
     covariance: str,
     reg_covar: float,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Starting mixture from a hard assignment: given means, covariances and weights of each cluster."""
+    """Starting mixture from a hard assignment: given means, covariances and weights of each cluster.
+
+    Parameters
+    ----------
+    samples : ndarray (n, F)
+        Feature rows.
+    sample_weight : ndarray (n,)
+        Pixels per row.
+    means : ndarray (K, F)
+        The clusters' centres (kept as the initial means).
+    labels : ndarray (n,) of int
+        Cluster 0..K-1 of each row.
+    covariance : {"full", "diagonal", "spherical"}
+        Covariance type.
+    reg_covar : float
+        Added to every covariance diagonal.
+
+    Returns
+    -------
+    weights : ndarray (K,)
+    means : ndarray (K, F)
+    covariances : ndarray (K, F, F)
+    """
     samples = np.asarray(samples, dtype=np.float64)
     n_samples, n_clusters = samples.shape[0], means.shape[0]
     if samples.shape[1] > _BASIS_FEATURES:
@@ -526,7 +683,27 @@ def initial_parameters(
 
 
 def n_parameters(n_clusters: int, n_features: int, covariance: str) -> int:
-    """Free parameters of a mixture, for the BIC."""
+    """Free parameters of a mixture, for the BIC.
+
+    Parameters
+    ----------
+    n_clusters : int
+        K.
+    n_features : int
+        F.
+    covariance : {"full", "diagonal", "spherical"}
+        Covariance type.
+
+    Returns
+    -------
+    int
+        Covariance parameters + ``K F`` means + ``K - 1`` weights.
+
+    Raises
+    ------
+    ValueError
+        For an unknown covariance type.
+    """
     cov = {
         "full": n_clusters * n_features * (n_features + 1) // 2,
         "diagonal": n_clusters * n_features,
@@ -536,7 +713,29 @@ def n_parameters(n_clusters: int, n_features: int, covariance: str) -> int:
 
 
 def bic(mean_log_likelihood: float, n_samples: float, n_clusters: int, n_features: int, covariance: str) -> float:
-    """Bayesian information criterion ``-2 log L + p log n`` (lower is better)."""
+    """Bayesian information criterion ``-2 log L + p log n`` (lower is better).
+
+    Parameters
+    ----------
+    mean_log_likelihood : float
+        Mean log-likelihood per sample.
+    n_samples : float
+        Pixels (the total weight).
+    n_clusters : int
+        K.
+    n_features : int
+        F.
+    covariance : {"full", "diagonal", "spherical"}
+        Covariance type.
+
+    Returns
+    -------
+    float
+
+    References
+    ----------
+    Schwarz, G. (1978). Estimating the dimension of a model. The Annals of Statistics, 6(2), 461-464.
+    """
     return float(
         -2.0 * mean_log_likelihood * n_samples + n_parameters(n_clusters, n_features, covariance) * np.log(n_samples)
     )

@@ -25,15 +25,20 @@ weighted distinct values. Connected components are scikit-image's.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from types import SimpleNamespace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
 from .model import ClusterModel, _cluster_order, _palette
 from .pixels import PixelTable
 from .quantize import lookup_labels
+
+if TYPE_CHECKING:
+    from .result import QuantizeResult
 
 SHAPES = ("polygon", "rectangle", "ellipse", "interval")
 MODES = ("replace", "add", "subtract")
@@ -91,7 +96,9 @@ class FeatureData:
         return float(self.counts.sum())
 
 
-def feature_data(result, image, *, mask=None, channel_axis: int | None = None) -> FeatureData:
+def feature_data(
+    result: QuantizeResult, image: ArrayLike, *, mask: ArrayLike | None = None, channel_axis: int | None = None
+) -> FeatureData:
     """Collect a run's distinct values, counts, features and labels.
 
     Parameters
@@ -159,8 +166,23 @@ def _value_labels(table: PixelTable, labels: np.ndarray) -> np.ndarray:
     return out
 
 
-def to_pixels(table: PixelTable, per_value: np.ndarray, fill=0) -> np.ndarray:
-    """One result per distinct value written to every pixel (``fill`` outside the valid pixels)."""
+def to_pixels(table: PixelTable, per_value: np.ndarray, fill: Any = 0) -> np.ndarray:
+    """One result per distinct value written to every pixel (``fill`` outside the valid pixels).
+
+    Parameters
+    ----------
+    table : PixelTable
+        The in-memory run's table of distinct values.
+    per_value : ndarray (U, ...)
+        One result per row of ``table.values``.
+    fill : scalar
+        Value of masked and NaN pixels.
+
+    Returns
+    -------
+    ndarray
+        The table's spatial shape plus ``per_value.shape[1:]``, of ``per_value``'s dtype.
+    """
     if table.strategy != "direct":
         return table.scatter(per_value, fill)
     # Float data: the values are the valid pixels themselves, in order.
@@ -172,7 +194,7 @@ def to_pixels(table: PixelTable, per_value: np.ndarray, fill=0) -> np.ndarray:
     return out.reshape(table.layout.spatial_shape + per_value.shape[1:])
 
 
-def region_values(data: FeatureData, region_mask) -> tuple[np.ndarray, np.ndarray]:
+def region_values(data: FeatureData, region_mask: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """Features and pixel counts of the distinct values inside a region of the image (brushing).
 
     Parameters
@@ -186,6 +208,11 @@ def region_values(data: FeatureData, region_mask) -> tuple[np.ndarray, np.ndarra
     features : ndarray (V, F)
     counts : ndarray (V,)
         Empty when the region holds no valid pixel.
+
+    Raises
+    ------
+    ValueError
+        If the region's shape is not the image's pixel grid.
     """
     region = np.asarray(region_mask) != 0
     if region.shape != tuple(data.spatial_shape):
@@ -210,7 +237,20 @@ def region_values(data: FeatureData, region_mask) -> tuple[np.ndarray, np.ndarra
 
 # --- density ---------------------------------------------------------------------------------
 def feature_range(features: np.ndarray, axis: int) -> tuple[float, float]:
-    """Low and high limits of one feature, padded by 2 % (never empty)."""
+    """Low and high limits of one feature, padded by 2 % (never empty).
+
+    Parameters
+    ----------
+    features : ndarray (U, F)
+        Feature rows.
+    axis : int
+        The feature (column) to measure.
+
+    Returns
+    -------
+    (float, float)
+        ``(low, high)`` with ``low < high``; a constant feature gets a pad of 1 % of its value (at least 0.5).
+    """
     column = features[:, axis]
     low, high = float(column.min()), float(column.max())
     pad = 0.02 * (high - low) if high > low else max(abs(low) * 0.01, 0.5)
@@ -218,7 +258,11 @@ def feature_range(features: np.ndarray, axis: int) -> tuple[float, float]:
 
 
 def density(
-    features: np.ndarray, counts: np.ndarray, axes: tuple[int, int], bins: int = 256, extent=None
+    features: np.ndarray,
+    counts: np.ndarray,
+    axes: tuple[int, int],
+    bins: int = 256,
+    extent: tuple[tuple[float, float], tuple[float, float]] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Weighted 2-D histogram of two features: every pixel counted through its value's weight.
 
@@ -229,6 +273,7 @@ def density(
     axes : (int, int)
         The x and y features.
     bins : int
+        Bins along each axis.
     extent : ((xlow, xhigh), (ylow, yhigh)), optional
         Default: the data's range (padded).
 
@@ -237,6 +282,11 @@ def density(
     hist : ndarray (bins, bins)
         ``hist[ix, iy]``: pixels in that cell (x along the first axis, as ``numpy.histogram2d``).
     xedges, yedges : ndarray (bins + 1,)
+
+    Raises
+    ------
+    TypeError, ValueError
+        If ``axes`` are not two feature indices of ``features``.
     """
     i, j = _check_axes(axes, features.shape[1])
     if extent is None:
@@ -245,9 +295,34 @@ def density(
 
 
 def histogram(
-    features: np.ndarray, counts: np.ndarray, axis: int = 0, bins: int = 256, extent=None
+    features: np.ndarray, counts: np.ndarray, axis: int = 0, bins: int = 256, extent: tuple[float, float] | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Weighted histogram of one feature (pixels per bin) and its bin edges."""
+    """Weighted histogram of one feature (pixels per bin) and its bin edges.
+
+    Parameters
+    ----------
+    features : ndarray (U, F)
+        Feature rows of the distinct values.
+    counts : ndarray (U,)
+        Pixels per row (the weights).
+    axis : int
+        The feature to histogram.
+    bins : int
+        Number of bins.
+    extent : (float, float), optional
+        Range of the bins; default: the data's range, padded (:func:`feature_range`).
+
+    Returns
+    -------
+    hist : ndarray (bins,)
+        Pixels per bin.
+    edges : ndarray (bins + 1,)
+
+    Raises
+    ------
+    TypeError, ValueError
+        If ``axis`` is not a feature index of ``features``.
+    """
     axis = _check_axes((axis, axis), features.shape[1])[0]
     extent = feature_range(features, axis) if extent is None else extent
     return np.histogram(features[:, axis], bins=bins, range=extent, weights=counts)
@@ -264,11 +339,26 @@ def _check_axes(axes, n_features: int) -> tuple[int, int]:
 
 
 # --- Gaussians -------------------------------------------------------------------------------
-def mahalanobis_radius(confidence) -> float:
+def mahalanobis_radius(confidence: str | float) -> float:
     """Radius (in standard deviations) of a 2-D Gaussian contour: ``"1 sigma"``, ``"2 sigma"`` or a probability.
 
     For a probability ``p`` the contour holds ``p`` of the 2-D Gaussian's mass: ``sqrt(-2 ln(1 - p))``
     (the chi-square quantile with 2 degrees of freedom).
+
+    Parameters
+    ----------
+    confidence : {"1 sigma", "2 sigma", "95 %"} or float
+        A named contour, or the probability mass inside it (strictly between 0 and 1).
+
+    Returns
+    -------
+    float
+        The Mahalanobis radius of the contour.
+
+    Raises
+    ------
+    ValueError
+        For an unknown name or a probability outside (0, 1).
     """
     if isinstance(confidence, str):
         named = {"1 sigma": 1.0, "2 sigma": 2.0, "95 %": math.sqrt(-2.0 * math.log(0.05))}
@@ -281,11 +371,36 @@ def mahalanobis_radius(confidence) -> float:
     return math.sqrt(-2.0 * math.log1p(-p))
 
 
-def ellipse(mean: np.ndarray, covariance: np.ndarray, axes: tuple[int, int], confidence="95 %", n: int = 96):
+def ellipse(
+    mean: np.ndarray, covariance: np.ndarray, axes: tuple[int, int], confidence: str | float = "95 %", n: int = 96
+) -> np.ndarray:
     """Vertices ``(n, 2)`` of a Gaussian's contour projected onto two features.
 
     The projection of a Gaussian onto a pair of features is exactly its marginal: the
     mean's two entries and the 2x2 block of the covariance.
+
+    Parameters
+    ----------
+    mean : ndarray (F,)
+        The Gaussian's mean.
+    covariance : ndarray (F, F)
+        Its covariance matrix.
+    axes : (int, int)
+        The features on x and y.
+    confidence : str or float
+        The contour, as :func:`mahalanobis_radius` takes it.
+    n : int
+        Number of vertices (the first and the last coincide).
+
+    Returns
+    -------
+    ndarray (n, 2)
+        The contour's (x, y) vertices, in feature units.
+
+    Raises
+    ------
+    ValueError
+        For a bad ``confidence``.
     """
     i, j = axes
     centre = np.asarray(mean, np.float64)[[i, j]]
@@ -300,6 +415,24 @@ def gaussian_curves(model: ClusterModel, axis: int, x: np.ndarray, total: float,
     """Each weighted Gaussian of an EM model along one feature, in pixels per bin: ``(K, len(x))``.
 
     Their sum is the mixture's expected histogram.
+
+    Parameters
+    ----------
+    model : ClusterModel
+        An EM model (means, covariances and mixing weights).
+    axis : int
+        The feature along which the marginal Gaussians are drawn.
+    x : ndarray (N,)
+        Positions along that feature (e.g. bin centres).
+    total : float
+        Pixels the histogram counts.
+    bin_width : float
+        Width of one histogram bin, in feature units.
+
+    Returns
+    -------
+    ndarray (K, N)
+        ``w_k * N(x; mu_k, sigma_k) * total * bin_width`` for each component ``k``.
     """
     means = model.means[:, axis]
     sigma = np.sqrt(model.covariances[:, axis, axis])
@@ -309,7 +442,20 @@ def gaussian_curves(model: ClusterModel, axis: int, x: np.ndarray, total: float,
 
 
 def kmeans_thresholds(model: ClusterModel, axis: int = 0) -> np.ndarray:
-    """Boundaries between neighbouring k-means centres along one feature (1-D models)."""
+    """Boundaries between neighbouring k-means centres along one feature (1-D models).
+
+    Parameters
+    ----------
+    model : ClusterModel
+        A fitted model.
+    axis : int
+        The feature.
+
+    Returns
+    -------
+    ndarray (K - 1,)
+        Midpoints between consecutive sorted centres: the nearest-centre decision boundaries in 1-D.
+    """
     centres = np.sort(model.means[:, axis])
     return (centres[1:] + centres[:-1]) / 2.0
 
@@ -344,7 +490,17 @@ class Region:
         object.__setattr__(self, "axes", tuple(int(a) for a in self.axes))
 
     def contains(self, features: np.ndarray) -> np.ndarray:
-        """Boolean per feature row: inside the region (borders of a polygon may go either way)."""
+        """Boolean per feature row: inside the region (borders of a polygon may go either way).
+
+        Parameters
+        ----------
+        features : ndarray (N, F)
+            Feature rows; only the region's ``axes`` are read.
+
+        Returns
+        -------
+        ndarray of bool (N,)
+        """
         i, j = self.axes
         x = features[:, i]
         if self.shape == "interval":
@@ -365,7 +521,13 @@ class Region:
         return ((x - (x0 + x1) / 2.0) / rx) ** 2 + ((y - (y0 + y1) / 2.0) / ry) ** 2 <= 1.0
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-able form (for layer metadata)."""
+        """JSON-able form (for layer metadata).
+
+        Returns
+        -------
+        dict
+            ``shape``, ``axes`` and ``points`` as plain lists.
+        """
         return {"shape": self.shape, "axes": list(self.axes), "points": [list(p) for p in self.points]}
 
 
@@ -376,14 +538,43 @@ class Selection:
     steps: list[tuple[str, Region]] = field(default_factory=list)
 
     def then(self, region: Region, mode: str = "replace") -> Selection:
-        """A new selection with one more step (``replace`` starts over)."""
+        """A new selection with one more step (``replace`` starts over).
+
+        Parameters
+        ----------
+        region : Region
+            The region of this step.
+        mode : {"replace", "add", "subtract"}
+            How the region combines with what came before.
+
+        Returns
+        -------
+        Selection
+            A new selection; this one is unchanged.
+
+        Raises
+        ------
+        ValueError
+            For an unknown ``mode``.
+        """
         if mode not in MODES:
             raise ValueError(f"unknown selection mode {mode!r}; accepted: {', '.join(MODES)}")
         steps = [] if mode == "replace" else list(self.steps)
         return Selection([*steps, (mode, region)])
 
     def contains(self, features: np.ndarray) -> np.ndarray:
-        """Boolean per feature row."""
+        """Boolean per feature row: inside the combined selection.
+
+        Parameters
+        ----------
+        features : ndarray (N, F)
+            Feature rows.
+
+        Returns
+        -------
+        ndarray of bool (N,)
+            All False for an empty selection.
+        """
         selected = np.zeros(features.shape[0], bool)
         for mode, region in self.steps:
             inside = region.contains(features)
@@ -394,7 +585,13 @@ class Selection:
         return selected
 
     def to_list(self) -> list[dict[str, Any]]:
-        """JSON-able steps (for layer metadata)."""
+        """JSON-able steps (for layer metadata).
+
+        Returns
+        -------
+        list of dict
+            One dict per step: its ``mode`` and the region's :meth:`Region.to_dict`.
+        """
         return [{"mode": mode, **region.to_dict()} for mode, region in self.steps]
 
 
@@ -403,6 +600,18 @@ def selected_values(data: FeatureData, selection: Selection) -> np.ndarray:
 
     Each region is tested once per distinct pair of its two shown features (see :func:`_plane`), then
     read back per value: a 12 MP photo's million colours share at most 65,536 (R, G) pairs.
+
+    Parameters
+    ----------
+    data : FeatureData
+        The run's distinct values and features.
+    selection : Selection
+        The regions to test.
+
+    Returns
+    -------
+    ndarray of bool (U,)
+        One flag per row of ``data.features``.
     """
     selected = np.zeros(data.features.shape[0], bool)
     for mode, region in selection.steps:
@@ -415,11 +624,25 @@ def selected_values(data: FeatureData, selection: Selection) -> np.ndarray:
     return selected
 
 
-def shown_values(data: FeatureData, axes) -> tuple[np.ndarray, np.ndarray]:
+def shown_values(data: FeatureData, axes: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
     """Feature rows and pixel counts to plot two features from: one row per distinct pair when that is fewer.
 
     The density of these rows is the density of every value (same coordinates, counts summed per pair),
     and building the pair index here makes the selections on these axes cheap afterwards.
+
+    Parameters
+    ----------
+    data : FeatureData
+        The run's distinct values and features.
+    axes : (int, int)
+        The features on x and y.
+
+    Returns
+    -------
+    features : ndarray (V, F)
+        Rows to plot (only the two shown columns are meaningful when pairs were merged).
+    counts : ndarray (V,)
+        Pixels per row.
     """
     plane = _plane(data, axes)
     if plane is None:
@@ -464,12 +687,31 @@ def _plane(data: FeatureData, axes) -> tuple[np.ndarray, np.ndarray] | None:
     return plane
 
 
-def selection_pixels(data: FeatureData, per_value: np.ndarray, selection: Selection | None = None):
+def selection_pixels(data: FeatureData, per_value: np.ndarray, selection: Selection | None = None) -> ArrayLike:
     """A per-pixel uint8 mask (1 selected, 0 not) from a boolean per distinct value.
 
     In memory: one lookup through the run's table. Dask: a lazy ``map_blocks``
     that selects each chunk's own distinct values (``selection`` is needed then,
     since a chunk may hold values the fitted sample does not).
+
+    Parameters
+    ----------
+    data : FeatureData
+        The run's feature data.
+    per_value : ndarray of bool (U,)
+        The selection of each distinct value (e.g. :func:`selected_values`).
+    selection : Selection, optional
+        Required when ``data`` is lazy.
+
+    Returns
+    -------
+    ndarray or dask array of uint8
+        The image's spatial shape.
+
+    Raises
+    ------
+    ValueError
+        For lazy data without ``selection``.
     """
     if not data.lazy:
         return to_pixels(data.table, np.asarray(per_value).astype(np.uint8), fill=0)
@@ -478,11 +720,25 @@ def selection_pixels(data: FeatureData, per_value: np.ndarray, selection: Select
     return lazy_value_map(data, lambda features: selection.contains(features).astype(np.uint8), np.uint8)
 
 
-def selection_levels(data: FeatureData, selection: Selection, levels) -> list:
+def selection_levels(data: FeatureData, selection: Selection, levels: Sequence[ArrayLike]) -> list:
     """A selection on every level of a pyramid, finest first: lazy uint8 masks (napari multiscale data).
 
     ``data`` describes the fitted level; each chunk of each level selects its own distinct values,
     so the full-resolution mask is exact and computed only where it is shown.
+
+    Parameters
+    ----------
+    data : FeatureData
+        Feature data of the fitted level.
+    selection : Selection
+        The regions to select.
+    levels : sequence of array_like
+        Every level of the pyramid, finest first (numpy or dask).
+
+    Returns
+    -------
+    list of dask arrays of uint8
+        One mask per level, each of that level's spatial shape.
     """
     import dask.array as da
 
@@ -492,10 +748,24 @@ def selection_levels(data: FeatureData, selection: Selection, levels) -> list:
     return [lazy_value_map(replace(data, image=da.asarray(level), mask=None), select, np.uint8) for level in levels]
 
 
-def lazy_value_map(data: FeatureData, func, dtype):
+def lazy_value_map(data: FeatureData, func: Callable[[np.ndarray], np.ndarray], dtype: DTypeLike) -> Any:
     """``func(features) -> one result per row`` applied lazily to every valid pixel of a dask image (0 elsewhere).
 
     Each chunk counts its own distinct values and writes ``func`` of them back through its table.
+
+    Parameters
+    ----------
+    data : FeatureData
+        Feature data whose ``image`` is read chunk by chunk (``mask`` applies).
+    func : callable
+        Takes feature rows ``(N, F)``, returns one result per row.
+    dtype : numpy dtype
+        Dtype of the output.
+
+    Returns
+    -------
+    dask array
+        The image's spatial shape, ``dtype``; nothing is computed until it is read.
     """
     import dask.array as da
 
@@ -526,6 +796,17 @@ def cluster_statistics(data: FeatureData) -> dict[str, np.ndarray]:
     """Per cluster: label, pixel count, percentage, mean of each feature and (EM) mixing weight.
 
     Counts and means are over the pixels of the label image (weighted distinct values).
+
+    Parameters
+    ----------
+    data : FeatureData
+        The run's distinct values, counts and labels.
+
+    Returns
+    -------
+    dict of str to ndarray (K,)
+        ``"label"``, ``"count"``, ``"percent"``, ``"mean <feature>"`` for each feature (NaN for an empty
+        cluster) and, for EM, ``"weight"``.
     """
     model = data.model
     k = model.n_clusters
@@ -559,7 +840,7 @@ class Merge:
     label: int
 
 
-def merge_clusters(data: FeatureData, labels) -> Merge:
+def merge_clusters(data: FeatureData, labels: Sequence[int]) -> Merge:
     """Merge clusters into one and renumber the rest consistently.
 
     k-means: the merged centre is the weighted mean of the merged clusters' pixels.
@@ -664,22 +945,55 @@ def _check_labels(labels, n_clusters: int, minimum: int = 1) -> list[int]:
     return chosen
 
 
-def relabel(labels_image, mapping: np.ndarray):
-    """``mapping[labels]`` for an in-memory or dask label image (one lookup)."""
+def relabel(labels_image: ArrayLike, mapping: np.ndarray) -> ArrayLike:
+    """``mapping[labels]`` for an in-memory or dask label image (one lookup, through the front door's
+    :func:`~napari_colorquant.quantize.lookup_labels`).
+
+    Parameters
+    ----------
+    labels_image : array_like of int or dask array
+        A label image (0 = unlabelled).
+    mapping : ndarray (K + 1,)
+        New value of each label.
+
+    Returns
+    -------
+    ndarray or dask array
+        Of the smallest unsigned dtype that holds ``mapping``'s largest value; lazy for a dask image.
+    """
     mapping = np.asarray(mapping)
     dtype = np.min_scalar_type(int(mapping.max()))
     return lookup_labels(labels_image, mapping.astype(dtype))
 
 
-def clusters_mask(labels_image, labels, n_clusters: int):
-    """uint8 mask (1 where the label image holds one of ``labels``), in memory or lazy."""
+def clusters_mask(labels_image: ArrayLike, labels: int | Sequence[int], n_clusters: int) -> ArrayLike:
+    """uint8 mask (1 where the label image holds one of ``labels``), in memory or lazy.
+
+    Parameters
+    ----------
+    labels_image : array_like of int or dask array
+        A label image with labels 1..``n_clusters``.
+    labels : int or sequence of int
+        The clusters to keep.
+    n_clusters : int
+        The model's K.
+
+    Returns
+    -------
+    ndarray or dask array of uint8
+
+    Raises
+    ------
+    TypeError, ValueError
+        If ``labels`` are not integers in 1..``n_clusters``.
+    """
     chosen = _check_labels(labels, n_clusters)
     table = np.zeros(n_clusters + 1, np.uint8)
     table[chosen] = 1
     return relabel(labels_image, table)
 
 
-def objects(mask, min_size: int = 1, connectivity: int | None = None) -> np.ndarray:
+def objects(mask: ArrayLike, min_size: int = 1, connectivity: int | None = None) -> np.ndarray:
     """Connected components of a mask, without those smaller than ``min_size`` pixels, labelled 1..N.
 
     Parameters
@@ -694,6 +1008,12 @@ def objects(mask, min_size: int = 1, connectivity: int | None = None) -> np.ndar
     Returns
     -------
     ndarray of int32
+        0 for background, objects 1..N.
+
+    Raises
+    ------
+    ValueError
+        If ``min_size`` is not an integer >= 1.
     """
     from skimage.measure import label
     from skimage.morphology import remove_small_objects

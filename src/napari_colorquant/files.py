@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 from PIL import Image
 
 from .colorspaces import CHROMA_SPACES
@@ -25,6 +29,16 @@ PIL_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 
 def read_image(path: str | os.PathLike) -> np.ndarray:
     """Read a PNG/JPEG/BMP/WebP (Pillow) or TIFF/OME-TIFF (tifffile) file into an array.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The image file.
+
+    Returns
+    -------
+    ndarray
+        The pixels as stored (e.g. ``(Y, X, 3)`` uint8 for an RGB photo, every page and channel of a TIFF).
 
     Raises
     ------
@@ -52,15 +66,25 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     )
 
 
-def open_lazy(path: str | os.PathLike):
+def open_lazy(path: str | os.PathLike) -> Any:
     """Open a zarr array / OME-Zarr image or a TIFF as a dask array, without reading the pixels.
 
     OME-Zarr groups give their finest level (``multiscales[0].datasets[0]``).
 
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A ``.zarr`` store (array or OME-Zarr group) or a ``.tif``/``.tiff`` file.
+
+    Returns
+    -------
+    dask array
+        Chunked as stored; nothing is read until it is computed.
+
     Raises
     ------
     ValueError
-        If the path is missing or not a readable zarr / TIFF image.
+        If the path is missing or not a readable zarr / TIFF image, or dask/zarr are not installed.
     """
     da = import_lazy_stack(f"{Path(path).name}: opening zarr stores, or any input lazily,")
     path = Path(path)
@@ -94,8 +118,18 @@ def open_lazy(path: str | os.PathLike):
 LAZY_EXTRA_HINT = 'pip install "napari-colorquant[lazy]" (or "napari-colorquant[all]", which adds napari)'
 
 
-def import_lazy_stack(what: str):
+def import_lazy_stack(what: str) -> ModuleType:
     """``dask.array``, after checking that dask and zarr (optional dependencies) are installed.
+
+    Parameters
+    ----------
+    what : str
+        What needs them, for the error message (e.g. ``"reading a zarr store"``).
+
+    Returns
+    -------
+    module
+        The ``dask.array`` module.
 
     Raises
     ------
@@ -128,14 +162,44 @@ def _read_tiff(path: Path) -> np.ndarray:
 
 
 def palette_bits(n_colours: int) -> int:
-    """Bit depth an indexed PNG uses for ``n_colours`` palette entries (1, 2, 4 or 8)."""
+    """Bit depth an indexed PNG uses for ``n_colours`` palette entries (1, 2, 4 or 8).
+
+    Parameters
+    ----------
+    n_colours : int
+        Palette entries (1..256).
+
+    Returns
+    -------
+    int
+        The smallest of 1, 2, 4, 8 with ``2**bits >= n_colours``.
+
+    Raises
+    ------
+    ValueError
+        For more than 256 colours.
+    """
     if n_colours > 256:
         raise ValueError(f"an indexed PNG holds at most 256 colours, got {n_colours}")
     return 1 if n_colours <= 2 else 2 if n_colours <= 4 else 4 if n_colours <= 16 else 8
 
 
 def can_write_indexed(model: ClusterModel, labels: np.ndarray) -> bool:
-    """True when the quantized image is exactly ``palette[labels]`` as an 8-bit 2D gray/RGB image."""
+    """True when the quantized image is exactly ``palette[labels]`` as an 8-bit 2D gray/RGB image.
+
+    Parameters
+    ----------
+    model : ClusterModel
+        The fitted model (its palette, colour space and input dtype).
+    labels : ndarray
+        The run's label image.
+
+    Returns
+    -------
+    bool
+        False for chroma-only spaces, non-uint8 or non gray/RGB inputs, labels that are not 2-D, or more than
+        256 palette entries (K, plus one for unlabelled pixels).
+    """
     return (
         model.dtype == "uint8"
         and model.input_kind in ("gray", "rgb")
@@ -146,8 +210,22 @@ def can_write_indexed(model: ClusterModel, labels: np.ndarray) -> bool:
 
 
 @contextmanager
-def atomic_path(path: str | os.PathLike):
-    """Yield a temporary path next to ``path``; move it into place only if the block succeeds."""
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; move it into place only if the block succeeds.
+
+    An existing file at ``path`` is replaced in one step (``os.replace``) or left untouched if the block
+    raises; the temporary file is removed either way.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The final file.
+
+    Yields
+    ------
+    Path
+        Where to write (same folder, so the move is atomic).
+    """
     path = Path(path)
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
     os.close(handle)
@@ -168,6 +246,25 @@ def write_indexed_png(path: str | os.PathLike, labels: np.ndarray, model: Cluste
     Label ``i`` (1..K) becomes palette entry ``i - 1``; if there are unlabelled
     (0) pixels they get an extra, fully transparent entry. The PNG's bit depth
     is the smallest that holds the palette.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The PNG to write (atomically).
+    labels : ndarray (Y, X)
+        Labels 0..K.
+    model : ClusterModel
+        Gives the palette (its cluster colours).
+
+    Returns
+    -------
+    Path
+        ``path``.
+
+    Raises
+    ------
+    ValueError
+        If :func:`can_write_indexed` is False for this model and labels.
     """
     if not can_write_indexed(model, labels):
         raise ValueError("an indexed PNG needs a 2D uint8 gray/RGB result with at most 256 colours (not chroma-only)")
@@ -191,7 +288,25 @@ def write_indexed_png(path: str | os.PathLike, labels: np.ndarray, model: Cluste
 
 
 def write_labels_tiff(path: str | os.PathLike, labels: np.ndarray) -> Path:
-    """Write a label image (any dimensionality) as a compressed TIFF, in the smallest integer dtype that fits."""
+    """Write a label image (any dimensionality) as a compressed TIFF, in the smallest integer dtype that fits.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The TIFF to write (atomically).
+    labels : ndarray of int
+        The label image.
+
+    Returns
+    -------
+    Path
+        ``path``.
+
+    Raises
+    ------
+    ValueError
+        If the labels are not integers.
+    """
     import tifffile
 
     labels = np.asarray(labels)
@@ -203,6 +318,18 @@ def write_labels_tiff(path: str | os.PathLike, labels: np.ndarray) -> Path:
 
 def write_image(path: str | os.PathLike, image: np.ndarray) -> Path:
     """Write an image as TIFF (``.tif``/``.tiff``: any shape and dtype) or PNG (``.png``: see :func:`write_png`).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file to write (atomically); its suffix chooses the format.
+    image : ndarray
+        The pixels.
+
+    Returns
+    -------
+    Path
+        ``path``.
 
     Raises
     ------
@@ -224,13 +351,25 @@ def write_image(path: str | os.PathLike, image: np.ndarray) -> Path:
     return path
 
 
-def write_zarr(path: str | os.PathLike, array) -> Path:
+def write_zarr(path: str | os.PathLike, array: ArrayLike) -> Path:
     """Write a (dask) array to a zarr store chunk by chunk; memory stays bounded by the chunk size.
 
     Chosen for speed (measured on 8 MiB uint8 label chunks of a uint16 volume): Blosc LZ4, with byte
     shuffling for multi-byte values only (bit shuffling cost 0.6 ns per byte more for a ratio of
     25.7 instead of 25.6), and every chunk written even when it holds only the fill value: zarr 3's
     check for such chunks cost 17 ms per chunk, six times the compression and the write together.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The ``.zarr`` store (overwritten).
+    array : array_like or dask array
+        A dask array is written as chunked; anything else is wrapped in one.
+
+    Returns
+    -------
+    Path
+        ``path``.
     """
     import dask.array as da
     import zarr
@@ -253,14 +392,42 @@ def write_zarr(path: str | os.PathLike, array) -> Path:
 
 
 def write_model(path: str | os.PathLike, model: ClusterModel) -> Path:
-    """Write a model as indented JSON (never pickle)."""
+    """Write a model as indented JSON (never pickle).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The ``.json`` file to write (atomically).
+    model : ClusterModel
+        The model; :meth:`ClusterModel.to_dict` is what is written.
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
     with atomic_path(path) as temporary:
         Path(temporary).write_text(model.to_json(indent=1) + "\n", encoding="utf-8")
     return Path(path)
 
 
 def read_model(path: str | os.PathLike) -> ClusterModel:
-    """Read and validate a model JSON file."""
+    """Read and validate a model JSON file.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A file written by :func:`write_model` (or the CLI / widget).
+
+    Returns
+    -------
+    ClusterModel
+
+    Raises
+    ------
+    ValueError
+        If the file cannot be read, is not JSON, or does not describe a valid model.
+    """
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -279,7 +446,23 @@ PNG_HELP = (
 
 
 def smallest_label_dtype(labels: np.ndarray) -> np.dtype:
-    """The smallest integer dtype holding every label (unsigned unless a label is negative)."""
+    """The smallest integer dtype holding every label (unsigned unless a label is negative).
+
+    Parameters
+    ----------
+    labels : ndarray of int
+        A label image.
+
+    Returns
+    -------
+    numpy.dtype
+        One of uint8/16/32/64 or int8/16/32/64.
+
+    Raises
+    ------
+    ValueError
+        For non-integer labels, or labels beyond 64-bit integers.
+    """
     labels = np.asarray(labels)
     if labels.dtype.kind not in "biu":
         raise ValueError(f"labels must be integers, got {labels.dtype}")
@@ -300,6 +483,20 @@ def write_labels_png(path: str | os.PathLike, labels: np.ndarray, colors: np.nda
     Entry 0 (background) is fully transparent; entry ``i`` is ``colors[i - 1]`` for the
     model's clusters, and mid-gray for labels painted above them. Reading the file with
     Pillow (``np.asarray(Image.open(path))``) gives the labels back exactly.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The PNG to write (atomically).
+    labels : ndarray (Y, X) of int
+        Labels 0..255.
+    colors : ndarray (K, 3) of uint8, optional
+        The clusters' colours; default: every label mid-gray.
+
+    Returns
+    -------
+    Path
+        ``path``.
 
     Raises
     ------
@@ -332,7 +529,20 @@ def write_labels_png(path: str | os.PathLike, labels: np.ndarray, colors: np.nda
 
 
 def palette_index(image: np.ndarray, colors: np.ndarray) -> np.ndarray | None:
-    """Index of each pixel's colour in ``colors`` (uint8 rows), or None if any pixel is not exactly one of them."""
+    """Index of each pixel's colour in ``colors`` (uint8 rows), or None if any pixel is not exactly one of them.
+
+    Parameters
+    ----------
+    image : ndarray (Y, X) or (Y, X, C) of uint8
+        The pixels.
+    colors : ndarray (K, C) of uint8
+        The palette.
+
+    Returns
+    -------
+    ndarray (Y, X) of uint8 or None
+        Palette index of every pixel; None if some pixel is not a palette colour.
+    """
     image = np.asarray(image)
     colors = np.asarray(colors)
     if image.dtype != np.uint8 or colors.shape[0] == 0 or colors.shape[0] > 256:
@@ -356,6 +566,20 @@ def write_quantized_png(path: str | os.PathLike, image: np.ndarray, colors: np.n
     The pixels are written as they are, never re-predicted: an edited image keeps its edits (as a
     truecolour PNG when an edit is not a palette colour).
 
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The PNG to write (atomically).
+    image : ndarray
+        The quantized image.
+    colors : ndarray (K, C) of uint8, optional
+        The palette to try; without it the image is written as truecolour / gray.
+
+    Returns
+    -------
+    Path
+        ``path``.
+
     Raises
     ------
     ValueError
@@ -377,6 +601,18 @@ def write_quantized_png(path: str | os.PathLike, image: np.ndarray, colors: np.n
 
 def write_png(path: str | os.PathLike, image: np.ndarray) -> Path:
     """Write a 2-D gray or RGB(A) image of 8 or 16 bits as PNG (16-bit colour through OpenCV, which Pillow lacks).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The PNG to write (atomically).
+    image : ndarray (Y, X), (Y, X, 3) or (Y, X, 4) of uint8 or uint16
+        The pixels (RGB order).
+
+    Returns
+    -------
+    Path
+        ``path``.
 
     Raises
     ------

@@ -172,7 +172,24 @@ def nearest_center(
 def weighted_means(
     samples: np.ndarray, sample_weight: np.ndarray, labels: np.ndarray, previous: np.ndarray
 ) -> np.ndarray:
-    """Weighted mean of the samples of each cluster; an empty cluster keeps its previous centre."""
+    """Weighted mean of the samples of each cluster; an empty cluster keeps its previous centre.
+
+    Parameters
+    ----------
+    samples : ndarray (n, F)
+        Feature rows.
+    sample_weight : ndarray (n,)
+        Non-negative weights (pixel counts).
+    labels : ndarray (n,) of int
+        Cluster 0..K-1 of each row.
+    previous : ndarray (K, F)
+        The centres before this update.
+
+    Returns
+    -------
+    ndarray (K, F) of float64
+        The new centres (Lloyd's update step).
+    """
     weighted = (samples * sample_weight[:, None]).T.copy()
     return _means_from(weighted, sample_weight, labels, previous)
 
@@ -337,13 +354,43 @@ def kmeans_plusplus(
 
 
 def initial_centers(
-    samples: np.ndarray, sample_weight: np.ndarray, n_clusters: int, init, rng: np.random.Generator
+    samples: np.ndarray,
+    sample_weight: np.ndarray,
+    n_clusters: int,
+    init: str | np.ndarray | Callable[..., np.ndarray],
+    rng: np.random.Generator,
 ) -> np.ndarray:
     """Initial centres: ``"kmeans++"``, ``"random"`` (weighted random samples), an array, or a callable.
 
     ``"random"`` picks ``n_clusters`` distinct samples with probability
     proportional to their weight, i.e. random pixels of distinct colours. A callable is called as
     ``init(samples, sample_weight, n_clusters, rng)`` and its centres are checked as an array's.
+
+    Parameters
+    ----------
+    samples : ndarray (n, F)
+        Feature rows (distinct values).
+    sample_weight : ndarray (n,)
+        Pixels per row.
+    n_clusters : int
+        K.
+    init : {"kmeans++", "random"}, ndarray (K, F) or callable
+        How to start.
+    rng : numpy.random.Generator
+        Source of the random draws (k-means++ draws through a ``RandomState`` seeded from it).
+
+    Returns
+    -------
+    ndarray (K, F) of float64
+
+    Raises
+    ------
+    ValueError
+        For an unknown init name, an init array of the wrong shape, or one holding NaN or inf.
+
+    References
+    ----------
+    Arthur, D. and Vassilvitskii, S. (2007). k-means++: the advantages of careful seeding. SODA, 1027-1035.
     """
     if callable(init):
         init = init(samples, sample_weight, n_clusters, rng)
@@ -377,12 +424,36 @@ def lloyd(
 ) -> KMeansFit:
     """Weighted Lloyd iterations from given centres.
 
-    ``fixed`` (bool, one per centre) marks pinned centres that never move (D: pinned colours).
-
     Each iteration assigns every sample to its nearest centre and moves each
     centre to the weighted mean of its samples; it stops after ``max_iter``
     iterations or once no centre moved more than ``epsilon`` (Euclidean).
-    ``on_iteration(i)`` is called after iteration ``i`` (it may raise to abort).
+
+    Parameters
+    ----------
+    samples : ndarray (n, F)
+        Feature rows (distinct values).
+    sample_weight : ndarray (n,)
+        Pixels per row.
+    centers : ndarray (K, F)
+        Starting centres.
+    max_iter : int
+        Largest number of iterations.
+    epsilon : float
+        Stop once no centre moved more than this (feature units).
+    on_iteration : callable, optional
+        ``on_iteration(i)`` is called after iteration ``i`` (it may raise to abort).
+    fixed : ndarray (K,) of bool, optional
+        Pinned centres that never move (pinned colours).
+
+    Returns
+    -------
+    KMeansFit
+        Final centres, the labels of the nearest final centre, the inertia and the iterations run.
+
+    References
+    ----------
+    Lloyd, S. P. (1982). Least squares quantization in PCM. IEEE Transactions on Information Theory,
+    28(2), 129-137.
     """
     samples = np.asarray(samples, dtype=np.float64)
     sample_weight = np.asarray(sample_weight, dtype=np.float64)
@@ -426,7 +497,7 @@ def weighted_kmeans(
     sample_weight: np.ndarray,
     n_clusters: int,
     *,
-    init="kmeans++",
+    init: str | np.ndarray | Callable[..., np.ndarray] = "kmeans++",
     max_iter: int = 10,
     epsilon: float = 0.2,
     attempts: int = 1,
@@ -443,9 +514,11 @@ def weighted_kmeans(
     sample_weight : ndarray (n,)
         Non-negative sample weights (e.g. pixel counts).
     n_clusters : int
+        K.
     init : {"kmeans++", "random"}, ndarray (K, F) or callable
         A callable draws each attempt's start: ``init(samples, sample_weight, n_clusters, rng)``.
     max_iter : int
+        Largest number of Lloyd iterations per attempt.
     epsilon : float
         Stop when no centre moves more than this.
     attempts : int
@@ -461,6 +534,17 @@ def weighted_kmeans(
     Returns
     -------
     KMeansFit
+        The attempt with the lowest inertia.
+
+    Raises
+    ------
+    ValueError
+        For a bad ``init`` (see :func:`initial_centers`).
+
+    References
+    ----------
+    Lloyd, S. P. (1982). Least squares quantization in PCM. IEEE Trans. Information Theory, 28(2), 129-137.
+    Arthur, D. and Vassilvitskii, S. (2007). k-means++: the advantages of careful seeding. SODA, 1027-1035.
     """
     rng = np.random.default_rng(seed)
     samples = np.asarray(samples, dtype=np.float64)

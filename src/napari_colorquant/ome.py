@@ -61,11 +61,26 @@ class AxesInfo:
         return self.axes.index("C") if "C" in self.axes else None
 
     def size(self, letter: str) -> int:
-        """Length of the axis named ``letter`` (1 if absent)."""
+        """Length of the axis named ``letter`` (1 if absent).
+
+        Parameters
+        ----------
+        letter : str
+            An axis letter, e.g. ``"T"``, ``"Z"`` or ``"C"``.
+
+        Returns
+        -------
+        int
+        """
         return self.shape[self.axes.index(letter)] if letter in self.axes else 1
 
     def describe(self) -> str:
-        """One line for users, e.g. ``3 channels (C axis from OME metadata) × 1 z × 10 t``."""
+        """One line for users, e.g. ``3 channels (C axis from OME metadata) × 1 z × 10 t``.
+
+        Returns
+        -------
+        str
+        """
         if self.channel_axis is None:
             head = f"gray: no channel axis in {self.source} (axes {self.axes})"
         else:
@@ -76,13 +91,39 @@ class AxesInfo:
 
 
 def is_ome_path(path: str | os.PathLike) -> bool:
-    """True if the file name ends in ``.ome.tif``, ``.ome.tiff`` or ``.ome.zarr``."""
+    """True if the file name ends in ``.ome.tif``, ``.ome.tiff`` or ``.ome.zarr``.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A file or store name (only the name is read).
+
+    Returns
+    -------
+    bool
+    """
     name = str(path).rstrip("/\\").lower()
     return name.endswith(OME_TIFF_SUFFIXES + OME_ZARR_SUFFIXES)
 
 
-def ome_color(value) -> tuple[float, float, float, float] | None:
-    """An OME ``Color`` (signed 32-bit RGBA integer) or NGFF ``color`` (hex ``RRGGBB``) as RGBA in 0..1."""
+def ome_color(value: int | str | None) -> tuple[float, float, float, float] | None:
+    """An OME ``Color`` (signed 32-bit RGBA integer) or NGFF ``color`` (hex ``RRGGBB``) as RGBA in 0..1.
+
+    Parameters
+    ----------
+    value : int, str or None
+        The metadata's colour: an OME-XML ``Color`` integer, or an OME-Zarr (NGFF) ``omero`` hex string
+        (``RRGGBB`` or ``RRGGBBAA``, with or without ``#``).
+
+    Returns
+    -------
+    (float, float, float, float) or None
+        RGBA in 0..1; None for no colour or a string that is not hex.
+
+    References
+    ----------
+    OME Data Model and File Formats, ``Channel/@Color``; OME-NGFF 0.4, ``omero.channels[].color``.
+    """
     if value is None:
         return None
     if isinstance(value, str):
@@ -101,6 +142,11 @@ def ome_color(value) -> tuple[float, float, float, float] | None:
 def read_axes(path: str | os.PathLike) -> AxesInfo | None:
     """Axes, channel names and colours of a TIFF (OME or ImageJ metadata) or an OME-Zarr store.
 
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A TIFF file or a zarr store.
+
     Returns
     -------
     AxesInfo or None
@@ -110,7 +156,7 @@ def read_axes(path: str | os.PathLike) -> AxesInfo | None:
     Raises
     ------
     ValueError
-        If the file cannot be read.
+        If the file is missing or cannot be read.
     """
     path = Path(path)
     if not path.exists():
@@ -208,6 +254,16 @@ def read_levels(path: str | os.PathLike) -> list:
     The finest level is a NumPy array when it is smaller than ``LAZY_BYTES``
     (and the file has one level); otherwise every level is a lazy dask array.
 
+    Parameters
+    ----------
+    path : str or os.PathLike
+        An OME-TIFF file or an OME-Zarr store.
+
+    Returns
+    -------
+    list of ndarray or dask arrays
+        One array per level, finest first.
+
     Raises
     ------
     ValueError
@@ -253,6 +309,7 @@ def decide_channel_axis(
     channel_axis : int or None
         What the user asked for.
     color_space : str
+        The requested colour space (``"gray"`` clusters each channel's values as gray levels).
     shape : tuple of int
         Shape of the array that will be clustered.
 

@@ -58,6 +58,15 @@ def output_stem(name: str) -> str:
 
     ``img.001.png`` → ``img.001``, ``.hidden.png`` → ``.hidden``, ``cells.ome.tif`` → ``cells``;
     a name without a known image suffix is kept whole.
+
+    Parameters
+    ----------
+    name : str
+        The input's file name (no folder).
+
+    Returns
+    -------
+    str
     """
     lower = name.lower()
     for suffix in IMAGE_SUFFIXES:
@@ -67,12 +76,33 @@ def output_stem(name: str) -> str:
 
 
 def output_names(stem: str) -> tuple[str, ...]:
-    """Every file or folder name a run may write for ``stem``."""
+    """Every file or folder name a run may write for ``stem``.
+
+    Parameters
+    ----------
+    stem : str
+        From :func:`output_stem`.
+
+    Returns
+    -------
+    tuple of str
+        ``<stem>_labels.tif``, ``<stem>_quantized.png``, ``<stem>_model.json``, the zarr stores, etc.
+    """
     return tuple(stem + suffix for suffix in OUTPUT_SUFFIXES)
 
 
 def is_zarr_store(path: Path) -> bool:
-    """True for a folder holding zarr (v2 or v3) metadata at its top."""
+    """True for a folder holding zarr (v2 or v3) metadata at its top.
+
+    Parameters
+    ----------
+    path : Path
+        A folder (or anything else, which gives False).
+
+    Returns
+    -------
+    bool
+    """
     return any((path / name).is_file() for name in ("zarr.json", ".zarray", ".zgroup"))
 
 
@@ -130,6 +160,11 @@ def plan_outputs(inputs: Sequence[tuple[str, str]], folder: Path, overwrite: boo
 def prepare_folder(folder: Path) -> None:
     """Create the output folder (and parents) with a one-line error a user can act on.
 
+    Parameters
+    ----------
+    folder : Path
+        The output folder.
+
     Raises
     ------
     ValueError
@@ -162,7 +197,17 @@ def remove_stale_staging(folder: Path) -> list[Path]:
 
     Only ``.colorquant-<pid>-<host>-*`` folders made on this machine are touched (a folder shared
     over the network may hold another machine's run in progress), and only when process ``pid``
-    no longer exists; returns what was removed.
+    no longer exists.
+
+    Parameters
+    ----------
+    folder : Path
+        The output folder.
+
+    Returns
+    -------
+    list of Path
+        The folders removed.
     """
     removed = []
     try:
@@ -183,6 +228,16 @@ def remove_stale_staging(folder: Path) -> list[Path]:
 @contextmanager
 def staging_folder(folder: Path) -> Iterator[Path]:
     """A hidden folder ``.colorquant-<pid>-<host>-*`` inside ``folder``, removed with everything in it on exit.
+
+    Parameters
+    ----------
+    folder : Path
+        The output folder (it must exist).
+
+    Yields
+    ------
+    Path
+        The staging folder, on the output folder's file system (so :func:`commit` moves, never copies).
 
     Raises
     ------

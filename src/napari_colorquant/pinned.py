@@ -19,18 +19,34 @@ pixel its own luminance, so no palette colour can be pinned there.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .kmeans import KMeansFit, initial_centers, weighted_kmeans
 
 
-def check_fixed_colors(fixed_colors, n_channels: int, n_clusters: int) -> np.ndarray:
+def check_fixed_colors(fixed_colors: ArrayLike, n_channels: int, n_clusters: int) -> np.ndarray:
     """Validate ``fixed_colors``: an ``(m, n_channels)`` array of finite colours, ``m < n_clusters``.
+
+    Parameters
+    ----------
+    fixed_colors : array_like (m, n_channels) or (n_channels,)
+        Colours in the input's own units (one colour may be given as a flat row).
+    n_channels : int
+        Channels of the image.
+    n_clusters : int
+        K; at least one cluster must stay free.
+
+    Returns
+    -------
+    ndarray (m, n_channels) of float64
 
     Raises
     ------
     ValueError
-        Naming ``fixed_colors`` and the expected shape.
+        Naming ``fixed_colors`` and the expected shape; for non-finite or repeated colours.
     """
     colors = np.asarray(fixed_colors, dtype=np.float64)
     if colors.ndim == 1 and n_channels == 1:
@@ -58,7 +74,28 @@ def seed_with_pinned(
 ) -> np.ndarray:
     """Initial centres: k-means++ with the drawn centres nearest the pinned ones replaced by them.
 
-    Returns ``(n_clusters, F)`` centres whose first ``m`` rows are the pinned centres.
+    Parameters
+    ----------
+    samples : ndarray (N, F)
+        Weighted feature rows (distinct values).
+    sample_weight : ndarray (N,)
+        Pixels per row.
+    pinned : ndarray (m, F)
+        Pinned centres in the feature space.
+    n_clusters : int
+        K, including the pinned centres.
+    rng : numpy.random.Generator
+        Source of the k-means++ draws.
+
+    Returns
+    -------
+    ndarray (n_clusters, F)
+        Centres whose first ``m`` rows are the pinned centres.
+
+    References
+    ----------
+    Arthur, D. and Vassilvitskii, S. (2007). k-means++: the advantages of careful seeding.
+    Proc. 18th ACM-SIAM Symposium on Discrete Algorithms, 1027-1035.
     """
     drawn = initial_centers(samples, sample_weight, n_clusters, "kmeans++", rng)
     distance = ((drawn[:, None, :] - pinned[None, :, :]) ** 2).sum(axis=2)
@@ -81,25 +118,40 @@ def pinned_kmeans(
     epsilon: float,
     attempts: int,
     seed: int,
-    on_iteration=None,
+    on_iteration: Callable[[int], None] | None = None,
 ) -> KMeansFit:
     """Weighted k-means whose first ``m`` centres are ``pinned`` (feature space) and never move.
 
     Parameters
     ----------
-    samples, sample_weight
+    samples : ndarray (N, F)
         Weighted feature rows.
+    sample_weight : ndarray (N,)
+        Pixels per row.
     n_clusters : int
         K, including the pinned centres.
     pinned : ndarray (m, F)
         Pinned centres in the feature space.
-    max_iter, epsilon, attempts, seed, on_iteration
+    max_iter : int
+        Largest number of Lloyd iterations per attempt.
+    epsilon : float
+        Stop when no centre moves more than this (feature units).
+    attempts : int
+        Independent seedings; the lowest inertia wins.
+    seed : int
+        Seed of the random draws.
+    on_iteration : callable, optional
         As for :func:`~napari_colorquant.kmeans.weighted_kmeans`.
 
     Returns
     -------
     KMeansFit
         Centres ``0..m-1`` equal ``pinned`` exactly; the lowest inertia over the attempts.
+
+    References
+    ----------
+    Lloyd, S. P. (1982). Least squares quantization in PCM. IEEE Transactions on Information
+    Theory, 28(2), 129-137.
     """
     pinned = np.asarray(pinned, np.float64)
     fixed = np.zeros(n_clusters, bool)

@@ -49,14 +49,25 @@ References
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
+from numpy.typing import ArrayLike
+
+if TYPE_CHECKING:
+    from .model import ClusterModel
+    from .pixels import ImageLayout, PixelTable
 
 #: Mean-field updates run; also the overlap (pixels) between dask chunks.
 N_ITER = 8
 
 
-def log_posteriors(model, values: np.ndarray) -> np.ndarray:
+def log_posteriors(model: ClusterModel, values: np.ndarray) -> np.ndarray:
     """Data term ``log P(k | x)`` for pixel value rows, ``(n, K)`` float64.
+
+    EM: the mixture's posterior. k-means: the posterior of the equal-weight, shared spherical
+    Gaussian mixture k-means fits implicitly, with ``sigma^2`` the model's inertia per pixel and feature
+    (see the module docstring).
 
     Parameters
     ----------
@@ -64,6 +75,11 @@ def log_posteriors(model, values: np.ndarray) -> np.ndarray:
         A fitted k-means or EM model.
     values : ndarray (n, C)
         Pixel values in the input's units.
+
+    Returns
+    -------
+    ndarray (n, K) of float64
+        Log posteriors; each row's exponentials sum to 1.
     """
     features = model.features(values)
     if model.method == "em":
@@ -110,6 +126,15 @@ def potts_mean_field(
     -------
     ndarray of intp, shape ``spatial``
         Cluster 0..K-1 per pixel (-1 where not valid).
+
+    Raises
+    ------
+    ValueError
+        If ``beta`` is negative or not finite.
+
+    References
+    ----------
+    Zhang (1992); Celeux, Forbes & Peyrard (2003): see the module docstring.
     """
     scores = np.asarray(log_post, dtype=np.float32)
     if not np.isfinite(beta) or beta < 0:
@@ -130,12 +155,13 @@ def potts_mean_field(
     return labels
 
 
-def smooth_table(model, table, beta: float, n_iter: int = N_ITER) -> np.ndarray:
+def smooth_table(model: ClusterModel, table: PixelTable, beta: float, n_iter: int = N_ITER) -> np.ndarray:
     """Smoothed label image (1..K, 0 outside the mask / NaN) of an in-memory image.
 
     Parameters
     ----------
     model : ClusterModel
+        The fitted model giving the data term (:func:`log_posteriors`).
     table : PixelTable
         The image's counted values (``model.pixel_table(image)`` or the one a fit counted):
         the data term is computed once per distinct value and written back through it.
@@ -146,7 +172,13 @@ def smooth_table(model, table, beta: float, n_iter: int = N_ITER) -> np.ndarray:
 
     Returns
     -------
-    ndarray of the model's label dtype, the image's pixel shape
+    ndarray
+        Of the model's label dtype, the image's pixel shape.
+
+    Raises
+    ------
+    ValueError
+        If ``beta`` is negative or not finite.
     """
     scores = table.map(lambda values: log_posteriors(model, values), np.float32, fill=0)
     valid = None if table.valid is None else table.valid.reshape(table.layout.spatial_shape)
@@ -167,7 +199,14 @@ def _block_labels(block: np.ndarray, *mask, model, layout, beta: float, n_iter: 
     return (labels + 1).astype(model.label_dtype)
 
 
-def smooth_lazy(model, array, layout, beta: float, mask=None, n_iter: int = N_ITER):
+def smooth_lazy(
+    model: ClusterModel,
+    array: Any,
+    layout: ImageLayout,
+    beta: float,
+    mask: ArrayLike | None = None,
+    n_iter: int = N_ITER,
+) -> Any:
     """Smoothed labels of a dask image, chunk by chunk with ``map_overlap``.
 
     The overlap is ``n_iter`` pixels along every spatial axis (none along the
@@ -177,13 +216,17 @@ def smooth_lazy(model, array, layout, beta: float, mask=None, n_iter: int = N_IT
     Parameters
     ----------
     model : ClusterModel
+        The fitted model giving the data term.
     array : dask.array.Array
         The image (read with ``layout``).
     layout : ImageLayout
+        How ``array``'s axes map to pixels and channels.
     beta : float
+        Potts interaction (see module docstring).
     mask : dask or numpy array of bool, optional
         The image's pixel shape.
     n_iter : int
+        Mean-field updates (and the chunk overlap, in pixels).
 
     Returns
     -------
