@@ -31,7 +31,7 @@ References
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -64,7 +64,13 @@ class KCurve:
     target_met: bool = True
 
     def to_dict(self) -> dict:
-        """JSON-able record (non-finite values as None)."""
+        """JSON-able record (non-finite values as None).
+
+        Returns
+        -------
+        dict
+            ``criterion``, ``ks``, ``values``, ``chosen``, ``target`` and ``target_met``.
+        """
         return dict(
             criterion=self.criterion,
             ks=[int(k) for k in self.ks],
@@ -75,7 +81,12 @@ class KCurve:
         )
 
     def lines(self) -> list[str]:
-        """One text line per K for the CLI and the widget; the chosen K is marked."""
+        """One text line per K for the CLI and the widget; the chosen K is marked.
+
+        Returns
+        -------
+        list of str
+        """
         head = f"K  {self.criterion}" + (f" (target {self.target:g})" if self.target is not None else " (lowest wins)")
         rows = [
             f"{k:<3d}{v:12.6g}{'  <- chosen' if k == self.chosen else ''}"
@@ -86,8 +97,18 @@ class KCurve:
         return [head, *rows]
 
 
-def check_k_range(k_range) -> tuple[int, int]:
+def check_k_range(k_range: Sequence[int]) -> tuple[int, int]:
     """Validate ``k_range=(k_min, k_max)`` with 1 <= k_min <= k_max.
+
+    Parameters
+    ----------
+    k_range : (int, int)
+        The smallest and largest K to try.
+
+    Returns
+    -------
+    (int, int)
+        ``(k_min, k_max)`` as Python ints.
 
     Raises
     ------

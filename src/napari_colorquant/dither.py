@@ -24,7 +24,12 @@ References
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
+
+if TYPE_CHECKING:
+    from .pixels import ImageLayout
 
 SUPPORTED = "uint8 gray or uint8 RGB/RGBA images (channels last) with at most 256 palette colours"
 #: ``dither`` choices: no dithering, or Floyd–Steinberg error diffusion (Pillow).
@@ -110,7 +115,7 @@ def dither_image(colours: np.ndarray, palette: np.ndarray) -> np.ndarray:
     return out.reshape(colours.shape[:spatial_ndim])
 
 
-def dither_labels(model, array: np.ndarray, layout, valid: np.ndarray | None = None) -> np.ndarray:
+def dither_labels(model: Any, array: np.ndarray, layout: ImageLayout, valid: np.ndarray | None = None) -> np.ndarray:
     """Dithered palette labels (1..K, 0 where not valid) of an image read with ``layout``.
 
     Parameters
@@ -120,18 +125,25 @@ def dither_labels(model, array: np.ndarray, layout, valid: np.ndarray | None = N
     array : ndarray
         The image (channels where ``layout.channel_axis`` says; alpha ignored).
     layout : ImageLayout
+        How ``array``'s axes map to pixels and channels.
     valid : ndarray of bool, optional
         Flat (one per pixel) or in the pixel shape: pixels outside get label 0.
         They still take part in the error diffusion.
 
     Returns
     -------
-    ndarray of the model's label dtype, the image's pixel shape
+    ndarray
+        Of the model's label dtype, the image's pixel shape.
 
     Raises
     ------
     ValueError
         If the image or colour space cannot be dithered (see :data:`SUPPORTED`).
+
+    References
+    ----------
+    Floyd, R. W. and Steinberg, L. (1976). An adaptive algorithm for spatial greyscale.
+    Proceedings of the Society for Information Display, 17(2), 75-77.
     """
     chroma = model.color_space.endswith("-chroma")
     check_ditherable(layout.dtype, layout.n_channels, model.n_clusters, chroma)

@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 ELLIPSE_PROBABILITY = 0.95
 ELLIPSE_VERTICES = 72
@@ -65,7 +66,7 @@ def cluster_counts(result: Any) -> np.ndarray:
 
 
 def sample_features(
-    result: Any, max_points: int, seed: int = 0, image=None
+    result: Any, max_points: int, seed: int = 0, image: ArrayLike | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A reproducible, count-weighted sample of pixels in feature space.
 
@@ -123,6 +124,23 @@ def chi2_radius(probability: float, df: int = 2) -> float:
     """Mahalanobis radius of the ``probability`` contour of a Gaussian in ``df`` = 2 dimensions.
 
     For two degrees of freedom the chi-square quantile is ``-2 ln(1 - p)``.
+
+    Parameters
+    ----------
+    probability : float
+        Mass inside the contour, in (0, 1).
+    df : int
+        Degrees of freedom; only 2 is supported.
+
+    Returns
+    -------
+    float
+        ``sqrt(-2 ln(1 - probability))``.
+
+    Raises
+    ------
+    ValueError
+        For ``df != 2`` or a probability outside (0, 1).
     """
     if df != 2:
         raise ValueError(f"only 2-D contours are drawn (df=2), got df={df}")
@@ -253,7 +271,9 @@ def gaussian_curves(
     return np.asarray(mixing, np.float64)[:, None] * density * n_pixels * bin_width
 
 
-def histogram_source(result: Any, max_values: int = MAX_HISTOGRAM_VALUES, seed: int = 0):
+def histogram_source(
+    result: Any, max_values: int = MAX_HISTOGRAM_VALUES, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Feature values, weights and labels a 1-D histogram is built from (all counted values, or a sample).
 
     Parameters
@@ -278,14 +298,41 @@ def histogram_source(result: Any, max_values: int = MAX_HISTOGRAM_VALUES, seed: 
 
 
 def spread(means: np.ndarray, scale: float) -> float:
-    """Size of the feature-space cloud, for marker sizes: the widest range of the centres, at least 5 % of scale."""
+    """Size of the feature-space cloud, for marker sizes: the widest range of the centres, at least 5 % of scale.
+
+    Parameters
+    ----------
+    means : ndarray (K, F)
+        Cluster centres.
+    scale : float
+        The features' nominal range (e.g. 255).
+
+    Returns
+    -------
+    float
+    """
     means = np.asarray(means, np.float64)
     width = float(np.ptp(means, axis=0).max()) if len(means) > 1 else 0.0
     return max(width, float(scale) * 0.05)
 
 
 def centre_sizes(means: np.ndarray, scale: float, weights: np.ndarray) -> np.ndarray:
-    """Centre marker sizes growing with each cluster's share of the pixels (or EM weight)."""
+    """Centre marker sizes growing with each cluster's share of the pixels (or EM weight).
+
+    Parameters
+    ----------
+    means : ndarray (K, F)
+        Cluster centres.
+    scale : float
+        The features' nominal range.
+    weights : ndarray (K,)
+        Pixels per cluster or mixing weights (normalised here).
+
+    Returns
+    -------
+    ndarray (K,)
+        Marker sizes in feature units.
+    """
     weights = np.asarray(weights, np.float64)
     weights = weights / max(float(weights.sum()), 1e-12)
     return spread(means, scale) * 0.03 * (1.0 + 2.0 * np.sqrt(weights))

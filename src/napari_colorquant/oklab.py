@@ -57,24 +57,86 @@ _LMS_TO_RGB = np.linalg.inv(_RGB_TO_LMS)
 
 
 def srgb_to_linear(encoded: np.ndarray) -> np.ndarray:
-    """Decode sRGB values in [0, 1] to linear light (IEC 61966-2-1)."""
+    """Decode sRGB values in [0, 1] to linear light (IEC 61966-2-1).
+
+    Parameters
+    ----------
+    encoded : ndarray
+        sRGB-encoded values in [0, 1], any shape.
+
+    Returns
+    -------
+    ndarray
+        Linear-light values, same shape.
+
+    References
+    ----------
+    IEC 61966-2-1:1999, Multimedia systems and equipment - Colour measurement and management - Part 2-1:
+    Default RGB colour space - sRGB.
+    """
     encoded = np.asarray(encoded, dtype=np.float64)
     return np.where(encoded <= 0.04045, encoded / 12.92, ((encoded + 0.055) / 1.055) ** 2.4)
 
 
 def linear_to_srgb(linear: np.ndarray) -> np.ndarray:
-    """Encode linear light to sRGB in [0, 1] (negative values clip to 0)."""
+    """Encode linear light to sRGB in [0, 1] (negative values clip to 0).
+
+    Parameters
+    ----------
+    linear : ndarray
+        Linear-light values, any shape.
+
+    Returns
+    -------
+    ndarray
+        sRGB-encoded values, same shape.
+
+    References
+    ----------
+    IEC 61966-2-1:1999, Multimedia systems and equipment - Colour measurement and management - Part 2-1:
+    Default RGB colour space - sRGB.
+    """
     linear = np.clip(np.asarray(linear, dtype=np.float64), 0.0, None)
     return np.where(linear <= 0.0031308, linear * 12.92, 1.055 * linear ** (1 / 2.4) - 0.055)
 
 
 def lms_to_oklab(lms: np.ndarray) -> np.ndarray:
-    """Linear LMS rows to Oklab rows (published units: L in [0, 1])."""
+    """Linear LMS rows to Oklab rows (published units: L in [0, 1]).
+
+    Parameters
+    ----------
+    lms : ndarray (n, 3)
+        Linear cone responses (Ottosson's M1 applied to CIE XYZ).
+
+    Returns
+    -------
+    ndarray (n, 3)
+        Oklab L, a, b (not scaled by :data:`OKLAB_SCALE`).
+
+    References
+    ----------
+    B. Ottosson, "A perceptual color space for image processing", 2020, https://bottosson.github.io/posts/oklab/
+    """
     return np.cbrt(np.asarray(lms, np.float64)) @ _LMS_TO_LAB.T
 
 
 def xyz_to_oklab(xyz: np.ndarray) -> np.ndarray:
-    """CIE XYZ (D65, Y = 1 for white) rows to Oklab rows (published units)."""
+    """CIE XYZ (D65, Y = 1 for white) rows to Oklab rows (published units).
+
+    Parameters
+    ----------
+    xyz : ndarray (n, 3)
+        CIE 1931 XYZ tristimulus values, D65 white point.
+
+    Returns
+    -------
+    ndarray (n, 3)
+        Oklab L, a, b (not scaled by :data:`OKLAB_SCALE`).
+
+    References
+    ----------
+    B. Ottosson, "A perceptual color space for image processing", 2020, https://bottosson.github.io/posts/oklab/
+    """
     return lms_to_oklab(np.asarray(xyz, np.float64) @ XYZ_TO_LMS.T)
 
 
@@ -98,6 +160,23 @@ def rgb_to_oklab(rgb: np.ndarray, scale: float) -> np.ndarray:
 
 
 def oklab_to_rgb(lab: np.ndarray, scale: float) -> np.ndarray:
-    """Inverse of :func:`rgb_to_oklab`; colours outside the sRGB gamut are clipped."""
+    """Inverse of :func:`rgb_to_oklab`; colours outside the sRGB gamut are clipped.
+
+    Parameters
+    ----------
+    lab : ndarray (n, 3)
+        Oklab features (Oklab × :data:`OKLAB_SCALE`).
+    scale : float
+        The output's nominal maximum (255 for uint8, 65535 for uint16, 1 for float).
+
+    Returns
+    -------
+    ndarray (n, 3) of float64
+        sRGB-encoded values in ``[0, scale]``.
+
+    References
+    ----------
+    B. Ottosson, "A perceptual color space for image processing", 2020, https://bottosson.github.io/posts/oklab/
+    """
     lms = (np.asarray(lab, np.float64) / OKLAB_SCALE @ _LAB_TO_LMS.T) ** 3
     return np.clip(linear_to_srgb(lms @ _LMS_TO_RGB.T), 0.0, 1.0) * scale

@@ -37,6 +37,11 @@ _RELATIVE_EIGENVALUE_FLOOR = 1e-10
 def check_opencv_parameters(params: dict) -> None:
     """Refuse what ``cv2.kmeans`` / ``cv2.ml.EM`` cannot do, instead of recording it unused.
 
+    Parameters
+    ----------
+    params : dict
+        The run's parameters (``ClusterParameters.to_dict()``): ``seed``, ``method``, ``init``, ``attempts``.
+
     Raises
     ------
     ValueError
@@ -88,6 +93,24 @@ def notebook_features(values: np.ndarray, layout: ImageLayout, color_space: str)
     uint8 RGB goes through ``cv2.cvtColor`` (rounded 8-bit YCrCb / gray, and
     8-bit Lab rescaled to L in [0, 100], a/b around 0); everything else uses
     :func:`colorspaces.to_features`.
+
+    Parameters
+    ----------
+    values : ndarray (n, C)
+        Pixel rows in the input's units.
+    layout : ImageLayout
+        The image's layout (dtype, channels).
+    color_space : str
+        A registered colour space.
+
+    Returns
+    -------
+    ndarray (n, F) of float32
+
+    Raises
+    ------
+    ValueError
+        For an unknown colour space (from :func:`colorspaces.to_features`).
     """
     base = color_space.removesuffix("-chroma")
     if layout.dtype == np.uint8 and layout.n_channels == 3 and base in ("ycrcb", "lab", "gray"):
@@ -162,6 +185,19 @@ def fit_opencv(
 ) -> tuple[ClusterModel, np.ndarray, np.ndarray | None]:
     """Fit with ``cv2.kmeans`` / ``cv2.ml.EM`` on every valid pixel.
 
+    Parameters
+    ----------
+    array : ndarray
+        The image.
+    layout : ImageLayout
+        How ``array``'s axes map to pixels and channels.
+    color_space : str
+        A registered colour space.
+    mask : ndarray of bool, optional
+        Flat or in the pixel shape; pixels outside are not clustered.
+    params : dict
+        The run's parameters (``ClusterParameters.to_dict()``).
+
     Returns
     -------
     model : ClusterModel
@@ -169,6 +205,16 @@ def fit_opencv(
         Label image (1..K, 0 for invalid pixels).
     valid : ndarray of bool or None
         Flat mask of the pixels used (None: all).
+
+    Raises
+    ------
+    ValueError
+        For a method OpenCV does not run, no valid pixels, parameters it cannot honour, or an OpenCV failure.
+
+    References
+    ----------
+    OpenCV, ``cv2.kmeans`` (k-means++ seeding: Arthur & Vassilvitskii 2007) and ``cv2.ml.EM``
+    (Dempster, Laird & Rubin 1977).
     """
     if params["method"] not in _OPENCV_FITS:
         raise ValueError(f"engine='opencv' runs {tuple(_OPENCV_FITS)}, not {params['method']!r}; use engine='fast'")

@@ -196,12 +196,28 @@ AUTO_MAX_DISTINCT = 1 << 16
 AUTO_MAX_PAIRS = 1 << 26
 
 
-def resolve_init(init, n_features: int, n_distinct: int, n_clusters: int = 1) -> object:
+def resolve_init(init: str | np.ndarray, n_features: int, n_distinct: int, n_clusters: int = 1) -> str | np.ndarray:
     """What ``init="auto"`` means for a fit: ``"optimal"`` for one feature and a histogram-sized
     number of distinct values (at most :data:`AUTO_MAX_DISTINCT`, and ``n_clusters * n_distinct``
     at most :data:`AUTO_MAX_PAIRS`), ``"kmeans++"`` otherwise.
 
     Any other ``init`` is returned unchanged; ``"optimal"`` with more than one feature raises.
+
+    Parameters
+    ----------
+    init : str or ndarray
+        The requested init (``"auto"``, ``"optimal"``, ``"kmeans++"``, ``"random"`` or centres).
+    n_features : int
+        Features of the fit.
+    n_distinct : int
+        Distinct values the fit runs on.
+    n_clusters : int
+        K.
+
+    Returns
+    -------
+    str or ndarray
+        The init the fit uses.
 
     Raises
     ------
@@ -220,5 +236,25 @@ def resolve_init(init, n_features: int, n_distinct: int, n_clusters: int = 1) ->
 
 
 def optimal_centers(features: np.ndarray, sample_weight: np.ndarray, n_clusters: int) -> np.ndarray:
-    """The optimal 1-D centres as a ``(K, 1)`` init array for Lloyd or EM."""
+    """The optimal 1-D centres as a ``(K, 1)`` init array for Lloyd or EM.
+
+    Parameters
+    ----------
+    features : ndarray (n, 1)
+        One feature per row (distinct values).
+    sample_weight : ndarray (n,)
+        Pixels per row.
+    n_clusters : int
+        K.
+
+    Returns
+    -------
+    ndarray (K, 1)
+        Increasing centres of the globally optimal partition (:func:`optimal_kmeans_1d`).
+
+    Raises
+    ------
+    ValueError
+        As :func:`optimal_kmeans_1d`.
+    """
     return optimal_kmeans_1d(np.asarray(features)[:, 0], sample_weight, n_clusters).centers[:, None]

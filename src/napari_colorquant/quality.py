@@ -19,7 +19,13 @@ References
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
+from numpy.typing import DTypeLike
+
+if TYPE_CHECKING:
+    from .model import ClusterModel
 
 
 def weighted_percentile(values: np.ndarray, weights: np.ndarray, percent: float) -> float:
@@ -27,6 +33,20 @@ def weighted_percentile(values: np.ndarray, weights: np.ndarray, percent: float)
 
     Equals ``numpy.percentile(np.repeat(values, weights), percent, method="inverted_cdf")``
     for integer weights.
+
+    Parameters
+    ----------
+    values : ndarray (n,)
+        The values.
+    weights : ndarray (n,)
+        Non-negative weights (pixel counts).
+    percent : float
+        In [0, 100].
+
+    Returns
+    -------
+    float
+        NaN for no weight.
     """
     values = np.asarray(values, np.float64)
     weights = np.asarray(weights, np.float64)
@@ -71,7 +91,9 @@ def delta_e_figures(
     return mean, weighted_percentile(differences, counts, 95.0)
 
 
-def delta_e_of_model(model, dtype, values: np.ndarray, counts: np.ndarray) -> tuple[float, float]:
+def delta_e_of_model(
+    model: ClusterModel, dtype: DTypeLike, values: np.ndarray, counts: np.ndarray
+) -> tuple[float, float]:
     """CIEDE2000 mean and 95th percentile of a model's quantization of counted values.
 
     Parameters
@@ -99,11 +121,33 @@ def delta_e_of_model(model, dtype, values: np.ndarray, counts: np.ndarray) -> tu
     return delta_e_figures(values, quantized, counts, model.scale)
 
 
-def delta_e_of_pixels(model, original: np.ndarray, quantized: np.ndarray, valid=None) -> tuple[float, float]:
+def delta_e_of_pixels(
+    model: ClusterModel, original: np.ndarray, quantized: np.ndarray, valid: np.ndarray | None = None
+) -> tuple[float, float]:
     """CIEDE2000 mean and 95th percentile over pixels (rows), counted as distinct (input, output) pairs.
 
     For results whose labels are not a function of the pixel value (spatial smoothing).
-    NaN for images that are neither gray nor RGB.
+
+    Parameters
+    ----------
+    model : ClusterModel
+        Gives the input kind and the nominal maximum (scale).
+    original : ndarray (n, C)
+        Pixel rows of the input.
+    quantized : ndarray (n, C)
+        The same pixels after quantization.
+    valid : ndarray of bool (n,), optional
+        Pixels to count (default: all).
+
+    Returns
+    -------
+    delta_e, delta_e95 : float
+        NaN for images that are neither gray nor RGB.
+
+    References
+    ----------
+    CIE 142-2001, Improvement to industrial colour-difference evaluation (CIEDE2000);
+    Sharma, Wu and Dalal (2005), Color Research & Application 30(1), 21-30.
     """
     if model.input_kind not in ("gray", "rgb", "rgba") or original.shape[1] not in (1, 3):
         return float("nan"), float("nan")
