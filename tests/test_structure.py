@@ -4,6 +4,7 @@ tests for dask, documented public callables."""
 from __future__ import annotations
 
 import ast
+import itertools
 from pathlib import Path
 
 import pytest
@@ -17,12 +18,10 @@ MAX_CLASS_LINES = 250
 #: ``QuantizeResult.lazy`` to everyone else); pixels.py defines the test and reads both kinds of array;
 #: lazy.py is the dask path itself (it only wraps what is not dask yet, never chooses a path).
 IS_LAZY_CALLERS = {"quantize.py", "pixels.py", "lazy.py"}
-#: Modules whose every public function, method and class has a numpydoc docstring with a Parameters
-#: section when it takes parameters (properties excepted). Add a module once it keeps the rule.
-NUMPYDOC_MODULES = ("pixels.py", "lazy.py", "eager.py", "quantize.py", "params.py", "methods.py", "colorspaces.py",
-                    "registry.py", "model.py", "fitting.py", "result.py", "report.py", "workflows.py", "samples.py",
-                    "_threads.py", "cli.py", "__init__.py", "_napari/controls.py", "_napari/job.py",
-                    "_napari/layers.py", "_napari/launch.py")  # fmt: skip
+#: Every module of the package: each public function, method and class has a numpydoc docstring, with a
+#: Parameters section when it takes parameters, a Returns (or Yields) section when it returns something
+#: (properties excepted), and type hints on every parameter and on the return. A new module is held to it.
+NUMPYDOC_MODULES = tuple(_path.relative_to(PACKAGE).as_posix() for _path in SOURCES)
 
 
 def _relative(path: Path, root: Path = PACKAGE) -> str:
@@ -142,13 +141,27 @@ def undocumented(path: Path, root: Path = PACKAGE) -> list[str]:
         doc = ast.get_docstring(node) or ""
         if not doc:
             found.append(f"{name}: no docstring")
-        elif isinstance(node, ast.ClassDef) or _is_property(node):
+        elif isinstance(node, ast.ClassDef):
+            continue
+        elif _is_property(node):
+            if node.returns is None:
+                found.append(f"{name}: no return type")
             continue
         elif _parameters(node) and "\nParameters\n----------\n" not in f"\n{doc}\n":
             found.append(f"{name}: no Parameters section for {', '.join(_parameters(node))}")
         elif any(a.annotation is None for a in node.args.args + node.args.kwonlyargs if a.arg not in ("self", "cls")):
             found.append(f"{name}: untyped parameters")
+        elif node.returns is None:
+            found.append(f"{name}: no return type")
+        elif ast.unparse(node.returns) != "None" and not {"Returns", "Yields"} & _sections(doc):
+            found.append(f"{name}: returns {ast.unparse(node.returns)} but has no Returns (or Yields) section")
     return found
+
+
+def _sections(doc: str) -> set[str]:
+    """numpydoc section titles of a docstring (a title line underlined with dashes)."""
+    lines = [line.strip() for line in doc.splitlines()]
+    return {title for title, rule in itertools.pairwise(lines) if rule and set(rule) == {"-"}}
 
 
 @pytest.mark.parametrize("module", NUMPYDOC_MODULES)
@@ -159,10 +172,20 @@ def test_public_callables_are_documented(module):
 
 def test_the_docstring_check_can_fail(tmp_path):
     source = tmp_path / "mod.py"
+    returns = "\n    Returns\n    -------\n    int\n"
     source.write_text(
-        'def good(x: int) -> int:\n    """Twice.\n\n    Parameters\n    ----------\n    x : int\n    """\n'
+        f'def good(x: int) -> int:\n    """Twice.\n\n    Parameters\n    ----------\n    x : int\n{returns}    """\n'
         'def bare(x: int) -> int:\n    """Twice."""\n'
+        'def no_returns(x: int) -> int:\n    """Twice.\n\n    Parameters\n    ----------\n    x : int\n    """\n'
+        f'def untyped_return(x: int):\n    """Twice.\n\n    Parameters\n    ----------\n    x : int\n{returns}    """\n'
+        'def nothing(x: int) -> None:\n    """Nothing.\n\n    Parameters\n    ----------\n    x : int\n    """\n'
         "def _private(x):\n    pass\n"
     )
     found = undocumented(source, tmp_path)
-    assert len(found) == 1 and "bare" in found[0] and "Parameters" in found[0]
+    assert [item.split(" ")[1].rstrip(":") for item in found] == ["bare", "no_returns", "untyped_return"]
+    assert "Parameters" in found[0] and "Returns" in found[1] and "return type" in found[2]
+
+
+def test_every_module_is_held_to_the_docstring_rule():
+    assert len(NUMPYDOC_MODULES) == len(SOURCES) > 40
+    assert "explore.py" in NUMPYDOC_MODULES and "_napari/explorer.py" in NUMPYDOC_MODULES

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
 
 from threadpoolctl import ThreadpoolController
 
@@ -17,13 +18,18 @@ _POOL: ThreadPoolExecutor | None = None
 _CONTROLLER: ThreadpoolController | None = None
 
 
-def single_threaded_blas():
+def single_threaded_blas() -> AbstractContextManager:
     """Context in which BLAS uses one thread.
 
     The matrices here are small (distinct colours x clusters); OpenBLAS threads
     add little to them and keep spinning afterwards, stealing the cores from
     the chunked work. The controller is built once: finding the libraries is
     the slow part.
+
+    Returns
+    -------
+    contextlib.AbstractContextManager
+        threadpoolctl's limiter; BLAS gets its thread count back on exit.
     """
     global _CONTROLLER
     if _CONTROLLER is None:
@@ -32,7 +38,13 @@ def single_threaded_blas():
 
 
 def n_threads() -> int:
-    """Threads used for chunked work: ``COLORQUANT_THREADS``, else the CPUs this process may run on."""
+    """Threads used for chunked work: ``COLORQUANT_THREADS``, else the CPUs this process may run on.
+
+    Returns
+    -------
+    int
+        At least 1.
+    """
     if os.environ.get("COLORQUANT_THREADS", "").isdigit():
         return max(1, int(os.environ["COLORQUANT_THREADS"]))
     try:

@@ -135,6 +135,17 @@ def kmeans_bic(inertia: float, cluster_mass: np.ndarray, n_features: int) -> flo
     cluster_mass : ndarray (K,)
         Pixels (summed weights) in each cluster.
     n_features : int
+        F.
+
+    Returns
+    -------
+    float
+        ``-2 log L + p log n`` with ``p = K F + 1 + (K - 1)`` free parameters and ``n`` pixels.
+
+    References
+    ----------
+    Pelleg, D. and Moore, A. (2000). X-means: extending k-means with efficient estimation of the number of
+    clusters. Proc. 17th International Conference on Machine Learning, 727-734.
     """
     mass = np.asarray(cluster_mass, np.float64)
     n = float(mass.sum())

@@ -328,7 +328,14 @@ class ClusterModel:
 
     # --- JSON -----------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        """A plain, JSON-able dict holding everything needed to rebuild the model."""
+        """A plain, JSON-able dict holding everything needed to rebuild the model.
+
+        Returns
+        -------
+        dict of str to object
+            Schema name and version, method, colour space, K, centres, covariances, weights and parameters;
+            :meth:`from_dict` reads it back.
+        """
         out: dict[str, Any] = {
             "schema": _SCHEMA,
             "version": _SCHEMA_VERSION,

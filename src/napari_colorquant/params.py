@@ -365,7 +365,14 @@ class ClusterParameters:
 
     @classmethod
     def fields(cls) -> Iterator[ParameterField]:
-        """Each parameter's name, type, default, help, choices and bounds, in declaration order."""
+        """Each parameter's name, type, default, help, choices and bounds, in declaration order.
+
+        The CLI parser and the widget's controls are built from these.
+
+        Yields
+        ------
+        ParameterField
+        """
         for item in dataclasses.fields(cls):
             yield ParameterField(name=item.name, default=item.default, **item.metadata)
 
@@ -393,7 +400,13 @@ class ClusterParameters:
         raise ValueError(f"unknown parameter {name!r}")
 
     def to_dict(self) -> dict[str, Any]:
-        """The parameters as a JSON-able dict (an init array as nested lists)."""
+        """The parameters as a JSON-able dict (an init array as nested lists).
+
+        Returns
+        -------
+        dict of str to object
+            Round-trips through :meth:`from_dict`.
+        """
         out = dataclasses.asdict(self)
         if not isinstance(self.init, str):
             out["init"] = [list(row) for row in self.init]
@@ -450,7 +463,12 @@ class ClusterParameters:
         return None if isinstance(self.init, str) else np.array(self.init, np.float64)
 
     def fit_options(self) -> dict[str, Any]:
-        """The parameters as the method registry's ``fit`` reads them (init as an array)."""
+        """The parameters as the method registry's ``fit`` reads them (init as an array).
+
+        Returns
+        -------
+        dict of str to object
+        """
         out = dataclasses.asdict(self)
         if not isinstance(self.init, str):
             out["init"] = self.init_array

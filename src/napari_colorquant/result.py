@@ -11,6 +11,7 @@ import math
 import time
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -20,6 +21,9 @@ from ._threads import for_chunks
 from .methods import get_method
 from .model import ClusterModel
 from .pixels import ImageLayout, PixelTable, pixel_rows
+
+if TYPE_CHECKING:
+    from .autok import KCurve
 
 
 @dataclass
@@ -108,7 +112,7 @@ class QuantizeResult:
         return math.nan, math.nan
 
     @property
-    def k_curve(self):
+    def k_curve(self) -> KCurve | None:
         """With ``n_clusters="auto"``: the :class:`~napari_colorquant.autok.KCurve` of the sweep, else None."""
         from .autok import KCurve
 

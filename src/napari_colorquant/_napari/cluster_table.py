@@ -49,7 +49,19 @@ class ClusterTable(QWidget):
         self.recolour_button.clicked.connect(self._recolour_dialog)
 
     def show(self, stats: dict[str, np.ndarray], colours: np.ndarray, names: list[str], axis_labels: list[str]) -> None:
-        """Fill the table from :func:`explore.cluster_statistics`."""
+        """Fill the table from :func:`explore.cluster_statistics`.
+
+        Parameters
+        ----------
+        stats : dict of str to ndarray
+            Per-cluster statistics (label, count, percent, feature means, EM weight).
+        colours : ndarray (K, 3) or (K, 4)
+            Each cluster's display colour (0..1).
+        names : list of str
+            Each cluster's name (editable in the table).
+        axis_labels : list of str
+            Feature names with units, for the mean columns' headers.
+        """
         self._updating = True
         try:
             columns = ["", "name", "pixels", "%"] + [k for k in stats if k.startswith("mean ")]
@@ -78,11 +90,22 @@ class ClusterTable(QWidget):
             self._updating = False
 
     def selected_labels(self) -> list[int]:
-        """Labels (1..K) of the selected rows."""
+        """Labels (1..K) of the selected rows.
+
+        Returns
+        -------
+        list of int
+        """
         return sorted({index.row() + 1 for index in self.grid.selectionModel().selectedRows()})
 
     def select_labels(self, labels: list[int]) -> None:
-        """Select the rows of ``labels`` (without emitting a new cluster selection)."""
+        """Select the rows of ``labels`` (without emitting a new cluster selection).
+
+        Parameters
+        ----------
+        labels : list of int
+            Cluster labels 1..K; an empty list clears the selection.
+        """
         self._updating = True
         try:
             self.grid.clearSelection()

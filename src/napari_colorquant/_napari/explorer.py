@@ -9,9 +9,13 @@ The maths lives in :mod:`napari_colorquant.explore`; this module only wires it t
 
 from __future__ import annotations
 
+import os
 import weakref
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
+from numpy.typing import ArrayLike
 from qtpy.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -32,6 +36,15 @@ from .explorer_brush import Brushing
 from .explorer_gestures import TOOLS
 from .explorer_plot import FeaturePlot, PlotView
 
+if TYPE_CHECKING:
+    import napari
+    from matplotlib.figure import Figure
+
+    from ..model import ClusterModel
+    from ..result import QuantizeResult
+    from ..workflows import RunOutput
+    from .job import Job
+
 _EXPLORERS: weakref.WeakValueDictionary[int, FeatureExplorer] = weakref.WeakValueDictionary()
 DOCK_NAME = "Feature space explorer"
 
@@ -41,15 +54,35 @@ def _unwrap(viewer):
     return getattr(viewer, "__wrapped__", viewer)
 
 
-def find_explorer(viewer) -> FeatureExplorer | None:
-    """The explorer docked in ``viewer`` once a run has shown a result there, else None."""
+def find_explorer(viewer: napari.Viewer) -> FeatureExplorer | None:
+    """The explorer docked in ``viewer`` once a run has shown a result there, else None.
+
+    Parameters
+    ----------
+    viewer : napari.Viewer
+        The viewer (or napari's public proxy of it).
+
+    Returns
+    -------
+    FeatureExplorer or None
+    """
     viewer = _unwrap(viewer)
     explorer = _EXPLORERS.get(id(viewer))
     return explorer if explorer is not None and explorer.viewer is viewer and explorer.data is not None else None
 
 
-def explorer_for(viewer) -> FeatureExplorer:
-    """The explorer of ``viewer``, created and docked on first use."""
+def explorer_for(viewer: napari.Viewer) -> FeatureExplorer:
+    """The explorer of ``viewer``, created and docked on first use.
+
+    Parameters
+    ----------
+    viewer : napari.Viewer
+        The viewer (or napari's public proxy of it).
+
+    Returns
+    -------
+    FeatureExplorer
+    """
     viewer = _unwrap(viewer)
     explorer = _EXPLORERS.get(id(viewer))
     if explorer is None or explorer.viewer is not viewer:
@@ -64,12 +97,23 @@ def explorer_for(viewer) -> FeatureExplorer:
     return explorer
 
 
-def prepare_outcome(job, output) -> dict:
+def prepare_outcome(job: Job, output: RunOutput) -> dict:
     """What :meth:`FeatureExplorer.show_result` needs from a run, gathered in the run's worker thread.
 
     The feature data (the run's counted table, or the lazy fit's merged histogram) and each distinct
     value's label are the only parts that pass over pixels: they are made here, never on the GUI thread.
-    Returns the keyword arguments of ``show_result`` (or ``{"error": message}``).
+
+    Parameters
+    ----------
+    job : Job
+        The clustering widget's job (its request: layer, mask, channel axis, pyramid levels).
+    output : RunOutput
+        What the run returned.
+
+    Returns
+    -------
+    dict
+        The keyword arguments of ``show_result`` (or ``{"error": message}`` when the feature data cannot be made).
     """
     request, result = job.request, output.result
     data, mask, downsample = request.data, request.mask, None
@@ -88,11 +132,23 @@ def prepare_outcome(job, output) -> dict:
                 levels=request.levels)  # fmt: skip
 
 
-def show_outcome(viewer, job, output) -> FeatureExplorer | None:
+def show_outcome(viewer: napari.Viewer, job: Job, output: RunOutput) -> FeatureExplorer | None:
     """Hand a finished run of the clustering widget to the viewer's explorer (errors become notifications).
 
-    ``job``: the widget's :class:`~.job.Job`; ``output``: the :class:`~napari_colorquant.workflows.RunOutput`,
-    whose ``extra["explorer"]`` holds what :func:`prepare_outcome` made in the worker (made here otherwise).
+    Parameters
+    ----------
+    viewer : napari.Viewer
+        The viewer the run's layers were added to.
+    job : Job
+        The widget's :class:`~.job.Job`.
+    output : RunOutput
+        The :class:`~napari_colorquant.workflows.RunOutput`, whose ``extra["explorer"]`` holds what
+        :func:`prepare_outcome` made in the worker (made here otherwise).
+
+    Returns
+    -------
+    FeatureExplorer or None
+        None when the outcome could not be shown (a notification says why).
     """
     from napari.utils.notifications import show_error
 
@@ -108,8 +164,22 @@ def show_outcome(viewer, job, output) -> FeatureExplorer | None:
     return explorer
 
 
-def axis_labels(model, channel_names: list[str] | None = None) -> tuple[list[str], list[str]]:
-    """Names of the model's features and axis labels with their units, e.g. ``"Cr (0–255, neutral 128)"``."""
+def axis_labels(model: ClusterModel, channel_names: list[str] | None = None) -> tuple[list[str], list[str]]:
+    """Names of the model's features and axis labels with their units, e.g. ``"Cr (0–255, neutral 128)"``.
+
+    Parameters
+    ----------
+    model : ClusterModel
+        The fitted model (its colour space gives names and units).
+    channel_names : list of str, optional
+        Names of the channels, used for the ``channels`` space instead of ``channel 0``, ``channel 1``...
+
+    Returns
+    -------
+    names : list of str
+    labels : list of str
+        The names with units, for axes and table headers.
+    """
     scale = float(model.scale)
     integer = np.dtype(model.dtype).kind in "iu"
     span = f"0–{int(scale)}" if integer else f"0–{scale:g}"
@@ -213,8 +283,10 @@ class FeatureExplorer(LayerActions, Brushing, Background, QWidget):
 
     # --- results ---------------------------------------------------------------------------
     def show_result(
-        self, result, source_layer, *, data=None, mask=None, channel_axis=None, channel_names=None, downsample=None,
-        geometry=None, layer_channel_axis=None, features=None, levels=None,
+        self, result: QuantizeResult, source_layer: napari.layers.Image, *, data: ArrayLike | None = None,
+        mask: ArrayLike | None = None, channel_axis: int | None = None, channel_names: list[str] | None = None,
+        downsample: Sequence[float] | None = None, geometry: dict | None = None, layer_channel_axis: int | None = None,
+        features: explore.FeatureData | None = None, levels: list | None = None,
     ) -> None:  # fmt: skip
         """Show a run's feature space (called by the clustering widget after each run).
 
@@ -280,7 +352,13 @@ class FeatureExplorer(LayerActions, Brushing, Background, QWidget):
         return self.names[self._axes[0]], self.names[self._axes[1]]
 
     def show_axes(self, i: int, j: int) -> None:
-        """Show features ``i`` (x) and ``j`` (y); ``i == j`` shows the histogram of one feature."""
+        """Show features ``i`` (x) and ``j`` (y); ``i == j`` shows the histogram of one feature.
+
+        Parameters
+        ----------
+        i, j : int
+            Feature indices of the run's model.
+        """
         self._require()
         explore._check_axes((i, j), self.data.model.n_features)
         self._axes = (int(i), int(j))
@@ -290,10 +368,22 @@ class FeatureExplorer(LayerActions, Brushing, Background, QWidget):
             combo.blockSignals(False)
         self.redraw()
 
-    def pair_overview(self, show: bool = True):
+    def pair_overview(self, show: bool = True) -> Figure:
         """A pair grid of every two features (three or more features); shown in a window unless ``show`` is False.
 
-        Returns the matplotlib figure.
+        Parameters
+        ----------
+        show : bool
+            Open the figure in its own window.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+
+        Raises
+        ------
+        ValueError
+            Before a run (there is nothing to show).
         """
         from .explorer_pairs import pair_grid
 
@@ -315,7 +405,13 @@ class FeatureExplorer(LayerActions, Brushing, Background, QWidget):
             self.show_axes(self.x_axis.currentIndex(), self.y_axis.currentIndex())
 
     def redraw(self, highlighted: list[int] | None = None) -> None:
-        """Draw the plot again (after a change of axes, confidence, merge or names)."""
+        """Draw the plot again (after a change of axes, confidence, merge or names).
+
+        Parameters
+        ----------
+        highlighted : list of int, optional
+            Cluster labels drawn highlighted (the others dimmed).
+        """
         if self.data is None:
             return
         stats = explore.cluster_statistics(self.data)
@@ -335,8 +431,14 @@ class FeatureExplorer(LayerActions, Brushing, Background, QWidget):
             self._update_brush()
         self.table.show(stats, self.cluster_colours(), self._cluster_names, self.axis_labels_all)
 
-    def save_plot(self, path) -> None:
-        """Save the plot as PNG or SVG (by the file's extension)."""
+    def save_plot(self, path: str | os.PathLike) -> None:
+        """Save the plot as PNG or SVG (by the file's extension).
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The file to write.
+        """
         self.plot.save(path)
 
     # --- plumbing ---------------------------------------------------------------------------
@@ -364,8 +466,19 @@ class FeatureExplorer(LayerActions, Brushing, Background, QWidget):
             return
         self.plot.mark(self.pixel_point(event.position))
 
-    def pixel_point(self, world_position):
-        """The shown features of the pixel under a world position (None outside the image or mask)."""
+    def pixel_point(self, world_position: Sequence[float]) -> tuple[float, float] | None:
+        """The shown features of the pixel under a world position (None outside the image or mask).
+
+        Parameters
+        ----------
+        world_position : sequence of float
+            A position in the viewer's world coordinates (e.g. the mouse event's ``position``).
+
+        Returns
+        -------
+        (float, float) or None
+            The pixel's (x, y) in the shown features (y is 0 for a histogram).
+        """
         position = np.asarray(self.source.world_to_data(world_position), np.float64)
         if self._layer_channel_axis is not None and len(position) == len(self.data.spatial_shape) + 1:
             position = np.delete(position, self._layer_channel_axis)

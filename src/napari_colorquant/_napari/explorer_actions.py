@@ -6,11 +6,16 @@ A mixin of :class:`~.explorer.FeatureExplorer` (which holds ``viewer``, ``data``
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .. import explore
+
+if TYPE_CHECKING:
+    import napari
 
 SELECTION_COLOURS = {None: (0, 0, 0, 0), 0: (0, 0, 0, 0), 1: (1.0, 0.8, 0.0, 1.0)}
 
@@ -19,8 +24,18 @@ class LayerActions:
     """Everything the explorer adds to or changes in the viewer's layers (the public surface)."""
 
     # --- layers ----------------------------------------------------------------------------
-    def output_layer(self, role: str):
-        """The output layer of this source with ``role`` (e.g. ``"clusters"``), or None."""
+    def output_layer(self, role: str) -> napari.layers.Layer | None:
+        """The output layer of this source with ``role`` (e.g. ``"clusters"``), or None.
+
+        Parameters
+        ----------
+        role : str
+            The layer's role in its ``colorquant`` metadata: ``"clusters"``, ``"quantized"``, ``"selection"``, ...
+
+        Returns
+        -------
+        napari.layers.Layer or None
+        """
         for layer in self.viewer.layers:
             info = layer.metadata.get("colorquant") or {}
             if info.get("source") == self.source.name and info.get("role") == role:
@@ -28,7 +43,13 @@ class LayerActions:
         return None
 
     def cluster_colours(self) -> np.ndarray:
-        """RGBA colour of each cluster as the plot and table show it."""
+        """RGBA colour of each cluster as the plot and table show it.
+
+        Returns
+        -------
+        ndarray (K, 4)
+            A copy, in 0..1.
+        """
         return self._colours.copy()
 
     def _layer_colours(self) -> np.ndarray:
@@ -66,11 +87,32 @@ class LayerActions:
                                       opacity=0.7, **geometry, **kwargs)  # fmt: skip
 
     # --- actions (the public surface) ---------------------------------------------------------
-    def select_region(self, region: explore.Region, mode: str = "replace", background: bool = False):
-        """Apply one selection step and update the ``<image> selection`` layer; returns that layer.
+    def select_region(
+        self, region: explore.Region, mode: str = "replace", background: bool = False
+    ) -> napari.layers.Labels | None:
+        """Apply one selection step and update the ``<image> selection`` layer.
 
         With ``background`` (the plot's gestures), an in-memory image of at least ``BACKGROUND_PIXELS``
-        pixels is looked up in a worker: the layer appears when it is done and None is returned.
+        pixels is looked up in a worker: the layer appears when it is done.
+
+        Parameters
+        ----------
+        region : explore.Region
+            The region, in feature units.
+        mode : {"replace", "add", "subtract"}
+            How it combines with the current selection.
+        background : bool
+            Look big images up in a worker thread.
+
+        Returns
+        -------
+        napari.layers.Labels or None
+            The selection layer; None when the look-up runs in the background.
+
+        Raises
+        ------
+        ValueError
+            Before a run (the explorer has no result yet).
         """
         from .explorer_background import BACKGROUND_PIXELS
 
@@ -105,13 +147,47 @@ class LayerActions:
         grid = tuple(self.data.spatial_shape)
         return next((level for level in levels if tuple(level.shape) == grid), levels[0])
 
-    def select_polygon(self, vertices, mode: str = "replace"):
-        """Select the pixels whose shown features fall inside ``vertices`` (in those features' units)."""
+    def select_polygon(self, vertices: ArrayLike, mode: str = "replace") -> napari.layers.Labels:
+        """Select the pixels whose shown features fall inside ``vertices`` (in those features' units).
+
+        Parameters
+        ----------
+        vertices : array_like (n, 2)
+            Polygon vertices on the shown (x, y) features.
+        mode : {"replace", "add", "subtract"}
+            How it combines with the current selection.
+
+        Returns
+        -------
+        napari.layers.Labels
+            The ``<image> selection`` layer.
+
+        Raises
+        ------
+        ValueError
+            Before a run (the explorer has no result yet).
+        """
         self._require()
         return self.select_region(explore.Region("polygon", self._axes, vertices), mode)
 
-    def select_clusters(self, labels):
-        """Show only ``labels`` in the clusters layer (napari's selected-label display for one label)."""
+    def select_clusters(self, labels: Sequence[int]) -> napari.layers.Labels:
+        """Show only ``labels`` in the clusters layer (napari's selected-label display for one label).
+
+        Parameters
+        ----------
+        labels : sequence of int
+            Cluster labels 1..K; empty shows every cluster.
+
+        Returns
+        -------
+        napari.layers.Labels
+            The clusters layer.
+
+        Raises
+        ------
+        ValueError
+            Before a run, or when the clusters layer was removed.
+        """
         self._require()
         chosen = explore._check_labels(labels, self.data.model.n_clusters)
         layer = self.output_layer("clusters")
@@ -130,19 +206,51 @@ class LayerActions:
         self.table.select_labels(chosen)
         return layer
 
-    def merge_clusters(self, labels, background: bool = False):
-        """Merge clusters into one (model updated, labels renumbered); returns the updated clusters layer.
+    def merge_clusters(self, labels: Sequence[int], background: bool = False) -> napari.layers.Labels | None:
+        """Merge clusters into one (model updated, labels renumbered).
 
         With ``background`` (the table's Merge button), a big in-memory image's layers are rewritten in a
-        worker: None is returned and the layers change when it is done.
+        worker and the layers change when it is done.
+
+        Parameters
+        ----------
+        labels : sequence of int
+            At least two cluster labels 1..K.
+        background : bool
+            Rewrite big images' layers in a worker thread.
+
+        Returns
+        -------
+        napari.layers.Labels or None
+            The updated clusters layer; None when it is rewritten in the background.
+
+        Raises
+        ------
+        ValueError
+            Before a run, for fewer than two labels or labels out of range, or when the clusters layer was removed.
         """
         from .merge_layers import apply_merge
 
         self._require()
         return apply_merge(self, labels, background)
 
-    def clusters_to_mask(self, labels):
-        """A binary ``<image> mask`` Labels layer of the pixels in clusters ``labels``."""
+    def clusters_to_mask(self, labels: int | Sequence[int]) -> napari.layers.Labels:
+        """A binary ``<image> mask`` Labels layer of the pixels in clusters ``labels``.
+
+        Parameters
+        ----------
+        labels : int or sequence of int
+            Cluster labels 1..K.
+
+        Returns
+        -------
+        napari.layers.Labels
+
+        Raises
+        ------
+        ValueError
+            Before a run, for labels out of range, or when the clusters layer was removed.
+        """
         self._require()
         layer = self.output_layer("clusters")
         if layer is None:
@@ -152,8 +260,23 @@ class LayerActions:
         mask = explore.clusters_mask(labels_image, chosen, self.data.model.n_clusters)
         return self._put_layer("mask", mask, {"clusters": chosen}, SELECTION_COLOURS)
 
-    def selection_to_objects(self, min_size: int = 1):
-        """Connected components of the current selection (at least ``min_size`` pixels) as ``<image> objects``."""
+    def selection_to_objects(self, min_size: int = 1) -> napari.layers.Labels:
+        """Connected components of the current selection (at least ``min_size`` pixels) as ``<image> objects``.
+
+        Parameters
+        ----------
+        min_size : int
+            Smallest object kept, in pixels.
+
+        Returns
+        -------
+        napari.layers.Labels
+
+        Raises
+        ------
+        ValueError
+            Before a run, when nothing is selected, or for ``min_size`` < 1.
+        """
         self._require()
         selection = self.output_layer("selection")
         if selection is None or not self.selection.steps:
@@ -165,8 +288,19 @@ class LayerActions:
         meta = {"selection": self.selection.to_list(), "min_size": int(min_size), "n_objects": int(found.max())}
         return self._put_layer("objects", found, meta)
 
-    def show_all_clusters(self):
-        """Show every cluster again in the clusters layer; returns that layer."""
+    def show_all_clusters(self) -> napari.layers.Labels:
+        """Show every cluster again in the clusters layer.
+
+        Returns
+        -------
+        napari.layers.Labels
+            The clusters layer.
+
+        Raises
+        ------
+        ValueError
+            Before a run, or when the clusters layer was removed.
+        """
         from napari.utils import DirectLabelColormap
 
         self._require()
@@ -180,7 +314,20 @@ class LayerActions:
         return layer
 
     def rename_cluster(self, label: int, name: str) -> None:
-        """Name a cluster; the name is kept in the clusters layer's features and its model's parameters."""
+        """Name a cluster; the name is kept in the clusters layer's features and its model's parameters.
+
+        Parameters
+        ----------
+        label : int
+            Cluster label 1..K.
+        name : str
+            The new name.
+
+        Raises
+        ------
+        ValueError
+            Before a run (the explorer has no result yet).
+        """
         self._require()
         label = explore._check_labels([label], self.data.model.n_clusters)[0]
         self._cluster_names[label - 1] = str(name)
@@ -195,8 +342,21 @@ class LayerActions:
             layer.metadata = {**layer.metadata, "colorquant": info}
         self.redraw()
 
-    def recolour_cluster(self, label: int, colour) -> None:
-        """Give a cluster another display colour (RGB or RGBA in 0..1) in the clusters layer and the plot."""
+    def recolour_cluster(self, label: int, colour: Sequence[float]) -> None:
+        """Give a cluster another display colour (RGB or RGBA in 0..1) in the clusters layer and the plot.
+
+        Parameters
+        ----------
+        label : int
+            Cluster label 1..K.
+        colour : sequence of float
+            RGB or RGBA in 0..1.
+
+        Raises
+        ------
+        ValueError
+            Before a run (the explorer has no result yet).
+        """
         self._require()
         label = explore._check_labels([label], self.data.model.n_clusters)[0]
         rgba = np.ones(4)

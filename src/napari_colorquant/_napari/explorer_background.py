@@ -28,7 +28,17 @@ class Background:
         return bool(self._running)
 
     def running(self, kind: str) -> bool:
-        """A job of ``kind`` ("selection", "brush", "merge") is running."""
+        """A job of ``kind`` ("selection", "brush", "merge") is running.
+
+        Parameters
+        ----------
+        kind : str
+            The job kind.
+
+        Returns
+        -------
+        bool
+        """
         return kind in self._running.values()
 
     def _in_background(self, kind: str, compute: Callable, done: Callable, message: str) -> None:

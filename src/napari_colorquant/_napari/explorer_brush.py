@@ -6,21 +6,35 @@ and the ``brush_layer`` choice).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from .. import explore
+
+if TYPE_CHECKING:
+    import napari
 
 
 class Brushing:
     """Overlay a region's density on the plot and follow the region's edits."""
 
     # --- brushing ----------------------------------------------------------------------------
-    def brush(self, layer) -> float | None:
+    def brush(self, layer: napari.layers.Layer | None) -> float | None:
         """Overlay the density of the pixels inside a Shapes or Labels ``layer`` (None removes it).
 
-        The overlay follows the layer as it is edited. Returns the number of valid pixels inside, or
-        None when they are counted in a worker (a lazy image, or a region of at least ``BACKGROUND_PIXELS``
-        pixels): the overlay appears when the count is done.
+        The overlay follows the layer as it is edited.
+
+        Parameters
+        ----------
+        layer : napari.layers.Shapes, napari.layers.Labels or None
+            The region drawn on the image.
+
+        Returns
+        -------
+        float or None
+            The number of valid pixels inside, or None when they are counted in a worker (a lazy image,
+            or a region of at least ``BACKGROUND_PIXELS`` pixels): the overlay appears when the count is done.
         """
         self._require()
         if self._brushed is not None:

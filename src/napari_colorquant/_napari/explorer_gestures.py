@@ -19,7 +19,13 @@ class Gestures:
 
     # --- interaction ----------------------------------------------------------------------
     def set_tool(self, tool: str) -> None:
-        """Choose the selection gesture: lasso, rectangle, ellipse or none (a span for histograms)."""
+        """Choose the selection gesture: lasso, rectangle, ellipse or none (a span for histograms).
+
+        Parameters
+        ----------
+        tool : str
+            One of ``TOOLS``.
+        """
         if tool not in TOOLS:
             raise ValueError(f"unknown tool {tool!r}; accepted: {', '.join(TOOLS)}")
         self.tool = tool

@@ -12,11 +12,28 @@ _BACKGROUND = "#262930"
 _FOREGROUND = "#f0f1f2"
 
 
-def pair_grid(features: np.ndarray, counts: np.ndarray, names: list[str], means: np.ndarray, colours: np.ndarray):
+def pair_grid(
+    features: np.ndarray, counts: np.ndarray, names: list[str], means: np.ndarray, colours: np.ndarray
+) -> Figure:
     """A figure with the weighted density of every feature pair (lower triangle) and each feature's histogram.
 
-    Returns the :class:`matplotlib.figure.Figure`; ``figure.pair_axes[(i, j)]`` is the plot of feature i (x)
-    against j (y).
+    Parameters
+    ----------
+    features : ndarray (U, F)
+        Feature rows of the distinct values.
+    counts : ndarray (U,)
+        Pixels per row.
+    names : list of str
+        Feature names (axis labels).
+    means : ndarray (K, F)
+        Cluster centres, drawn as markers.
+    colours : ndarray (K, 3) or (K, 4)
+        The clusters' colours (0..1).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        ``figure.pair_axes[(i, j)]`` is the plot of feature i (x) against j (y).
     """
     n = features.shape[1]
     figure = Figure(figsize=(1.9 * n, 1.9 * n), facecolor=_BACKGROUND, layout="constrained")

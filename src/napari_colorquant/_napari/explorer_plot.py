@@ -10,7 +10,8 @@ No maths here: the numbers come from :mod:`napari_colorquant.explore`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -102,7 +103,13 @@ class FeaturePlot(Gestures):
 
     # --- drawing --------------------------------------------------------------------------
     def draw(self, view: PlotView) -> None:
-        """Redraw everything for ``view`` (rendered in a worker thread; see :class:`.BackgroundCanvas`)."""
+        """Redraw everything for ``view`` (rendered in a worker thread; see :class:`.BackgroundCanvas`).
+
+        Parameters
+        ----------
+        view : PlotView
+            What to draw: the feature data, the shown axes, names, colours, highlighted clusters.
+        """
         with self.canvas.lock:
             self._build(view)
         self.canvas.draw_idle()
@@ -199,8 +206,14 @@ class FeaturePlot(Gestures):
                 artist.set_picker(True)
                 self._legend_lines[artist] = k + 1
 
-    def show_selection(self, steps) -> None:
-        """Outline the selection's regions drawn on the shown features (added: yellow, subtracted: red dashed)."""
+    def show_selection(self, steps: Sequence[tuple[str, explore.Region]]) -> None:
+        """Outline the selection's regions drawn on the shown features (added: yellow, subtracted: red dashed).
+
+        Parameters
+        ----------
+        steps : sequence of (str, explore.Region)
+            The selection's ``(mode, region)`` steps (``Selection.steps``).
+        """
         with self.canvas.lock:
             self._outline_selection(steps)
         self._background = None
@@ -227,7 +240,15 @@ class FeaturePlot(Gestures):
             self._outlines += self.axes.plot(x, y, **style)
 
     def show_brush(self, features: np.ndarray | None, counts: np.ndarray | None) -> None:
-        """Overlay the density of a region's pixels (None removes it), on the same bins as the main plot."""
+        """Overlay the density of a region's pixels (None removes it), on the same bins as the main plot.
+
+        Parameters
+        ----------
+        features : ndarray (V, F) or None
+            Feature rows of the region's distinct values.
+        counts : ndarray (V,) or None
+            Pixels per row.
+        """
         with self.canvas.lock:
             self._overlay_brush(features, counts)
         self.canvas.draw_idle()
@@ -252,11 +273,16 @@ class FeaturePlot(Gestures):
                 alpha=0.9,
             )  # fmt: skip
 
-    def mark(self, point) -> None:
+    def mark(self, point: tuple[float, float] | None) -> None:
         """Mark one position ``(x, y)`` in the shown features (None hides the mark).
 
         Only the marker is redrawn (blitting): the figure drawn last is restored from its cached
         pixels, the marker drawn over it and that rectangle repainted, whatever the density's size.
+
+        Parameters
+        ----------
+        point : (float, float) or None
+            The position in the shown features' units.
         """
         if self._marker is None:
             return
@@ -281,13 +307,29 @@ class FeaturePlot(Gestures):
             self.axes.draw_artist(self._marker)
 
     def data_to_widget(self, x: float, y: float) -> tuple[float, float]:
-        """Widget coordinates (logical pixels, origin top-left) of a point in data units (for tests and scripts)."""
+        """Widget coordinates (logical pixels, origin top-left) of a point in data units (for tests and scripts).
+
+        Parameters
+        ----------
+        x, y : float
+            The point in the shown features' units.
+
+        Returns
+        -------
+        (float, float)
+        """
         px, py = self.axes.transData.transform((x, y))
         ratio = self.canvas.device_pixel_ratio or 1.0
         return px / ratio, (self.figure.bbox.height - py) / ratio
 
-    def save(self, path) -> None:
-        """Write the figure (PNG, SVG, PDF: by the file's extension)."""
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the figure (PNG, SVG, PDF: by the file's extension).
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The file to write.
+        """
         # "tight": axis labels are kept whole even when the docked canvas is short.
         self.figure.savefig(path, facecolor=self.figure.get_facecolor(), bbox_inches="tight", pad_inches=0.08)
 

@@ -7,7 +7,12 @@ run with ``n_clusters="auto"`` so that opening the widget does not import matplo
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from magicgui.widgets import Container
+
+if TYPE_CHECKING:
+    from ..autok import KCurve
 
 _BACKGROUND = "#262930"  # napari's dark theme
 _FOREGROUND = "#f0f1f2"
@@ -40,8 +45,14 @@ class KCurvePlot(Container):
         self.axes = self.figure.add_axes((0.22, 0.27, 0.74, 0.66))
         self.native.layout().addWidget(self.canvas)
 
-    def show_curve(self, curve) -> None:
-        """Draw ``curve`` (a :class:`~napari_colorquant.autok.KCurve`), or hide the plot for None."""
+    def show_curve(self, curve: KCurve | None) -> None:
+        """Draw ``curve`` (a :class:`~napari_colorquant.autok.KCurve`), or hide the plot for None.
+
+        Parameters
+        ----------
+        curve : KCurve or None
+            The sweep of the last run.
+        """
         if curve is None:
             self.visible = False
             return

@@ -27,7 +27,12 @@ WINDOW_SIZE = (1500, 950)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The viewer's argument parser."""
+    """The viewer's argument parser.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+    """
     parser = argparse.ArgumentParser(prog="napari-colorquant-viewer", description=__doc__.splitlines()[0])
     names = sorted({*SAMPLES, *SAMPLE_ALIASES})
     parser.add_argument("--sample", choices=names, default="photo",
@@ -42,7 +47,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def display_problem() -> str | None:
-    """Why Qt cannot open a window here (Linux without a display), or None; checked before Qt is imported."""
+    """Why Qt cannot open a window here (Linux without a display), or None; checked before Qt is imported.
+
+    Returns
+    -------
+    str or None
+        A message saying how to run it (e.g. under ``xvfb-run``), or None when a window can open.
+    """
     if not sys.platform.startswith("linux") or os.environ.get("QT_QPA_PLATFORM"):
         return None
     if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):

@@ -2,15 +2,37 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .. import explore
 
+if TYPE_CHECKING:
+    import napari
+
+    from .explorer import FeatureExplorer
+
 
 def merged_colours(colours: np.ndarray, counts: np.ndarray, mapping: np.ndarray) -> dict:
-    """Display colour of each new label: the pixel-weighted mean of the old clusters' colours."""
+    """Display colour of each new label: the pixel-weighted mean of the old clusters' colours.
+
+    Parameters
+    ----------
+    colours : ndarray (K, 3) or (K, 4)
+        The old clusters' colours (0..1).
+    counts : ndarray (K,)
+        Pixels per old cluster.
+    mapping : ndarray (K + 1,)
+        New label of each old label (``Merge.mapping``).
+
+    Returns
+    -------
+    dict
+        New label (and ``None``/0, transparent) to its RGBA colour: a napari ``DirectLabelColormap`` mapping.
+    """
     out: dict = {None: (0.0, 0.0, 0.0, 0.0), 0: (0.0, 0.0, 0.0, 0.0)}
     for new in np.unique(mapping[1:]):
         old = np.flatnonzero(mapping[1:] == new)
@@ -19,12 +41,32 @@ def merged_colours(colours: np.ndarray, counts: np.ndarray, mapping: np.ndarray)
     return out
 
 
-def apply_merge(explorer, labels, background: bool = False):
+def apply_merge(
+    explorer: FeatureExplorer, labels: Sequence[int], background: bool = False
+) -> napari.layers.Labels | None:
     """Merge clusters in the explorer's model and update the clusters (and quantized) layers.
 
     The new model comes from the distinct values; the label and quantized images are rewritten by one
-    lookup each, in a worker when ``background`` and the image is big (then None is returned and the
-    layers change when it is done). Returns the clusters layer.
+    lookup each, in a worker when ``background`` and the image is big (the layers change when it is done).
+
+    Parameters
+    ----------
+    explorer : FeatureExplorer
+        The explorer holding the run's feature data and layers.
+    labels : sequence of int
+        At least two cluster labels 1..K.
+    background : bool
+        Rewrite big images' layers in a worker thread.
+
+    Returns
+    -------
+    napari.layers.Labels or None
+        The clusters layer; None when the layers are rewritten in the background.
+
+    Raises
+    ------
+    ValueError
+        When the clusters layer was removed, a merge is still being written, or the labels are not valid.
     """
     from .explorer_background import BACKGROUND_PIXELS
 
@@ -96,7 +138,20 @@ def _merged_names(names: list[str], mapping: np.ndarray) -> list[str]:
 
 
 def table_features(data: explore.FeatureData, names: list[str]) -> dict[str, np.ndarray]:
-    """Per-label features for the clusters Labels layer (napari's ``features`` table)."""
+    """Per-label features for the clusters Labels layer (napari's ``features`` table).
+
+    Parameters
+    ----------
+    data : explore.FeatureData
+        The run's feature data.
+    names : list of str
+        Each cluster's name.
+
+    Returns
+    -------
+    dict of str to ndarray
+        Columns of one row per label 1..K: index, name, pixel count, fraction, feature means (and EM weight).
+    """
     stats = explore.cluster_statistics(data)
     features = {"index": stats["label"], "name": np.asarray(names, dtype=object), "pixel_count": stats["count"],
                 "fraction": stats["percent"] / 100.0}  # fmt: skip

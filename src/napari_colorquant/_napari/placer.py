@@ -17,12 +17,15 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from napari.layers import Layer
 
 from .layers import FEATURE_ROLES, output_name
+
+if TYPE_CHECKING:
+    import napari
 
 _GEOMETRY = ("scale", "translate", "rotate", "shear", "affine", "axis_labels", "units")
 _FIXED = ("multiscale", "rgb", "shape_type", "name")
@@ -139,7 +142,18 @@ class Placer:
 
     # --- main viewer -----------------------------------------------------------------
     def outputs(self, source: Layer) -> dict[str, Layer]:
-        """The live output layers of ``source`` by role key (``"clusters:"``, ``"quantized:0"``, …)."""
+        """The live output layers of ``source`` by role key (``"clusters:"``, ``"quantized:0"``, …).
+
+        Parameters
+        ----------
+        source : Layer
+            The input layer.
+
+        Returns
+        -------
+        dict of str to Layer
+            Only layers still in a viewer.
+        """
         owned = self._outputs.get(id(source), {})
         return {key: layer for key, layer in owned.items() if layer in self._viewer.layers}
 
@@ -170,7 +184,24 @@ class Placer:
         to the end (the widget's "placed") runs before the canvas paints it.
 
         The caller resumes it one event-loop turn later, so the canvas paints between layers.
-        Parameters as for :meth:`place`.
+
+        Parameters
+        ----------
+        source : Layer
+            The input layer (outputs follow its current name).
+        tuples : list of LayerDataTuple
+            Labels, quantized, posterior layers.
+        feature_tuples : list of LayerDataTuple, optional
+            The feature-space layers.
+        feature_view : {"separate window", "same viewer", "none"}
+            Where the feature-space layers go.
+        result : QuantizeResult, optional
+            Passed to the ``after_run`` hooks.
+
+        Yields
+        ------
+        None
+            Once after each layer is placed.
         """
         tuples = [self._renamed(t, source) for t in tuples]
         owned = self._outputs.setdefault(id(source), {})
@@ -275,8 +306,13 @@ class Placer:
         self._feature_layers = {}
         return self._feature_viewer
 
-    def feature_viewer_alive(self):
-        """The separate feature-space viewer if it is open, else None."""
+    def feature_viewer_alive(self) -> napari.Viewer | None:
+        """The separate feature-space viewer if it is open, else None.
+
+        Returns
+        -------
+        napari.Viewer or None
+        """
         viewer = self._feature_viewer
         if viewer is None:
             return None
@@ -286,7 +322,7 @@ class Placer:
             return None
 
     @property
-    def feature_viewer(self):
+    def feature_viewer(self) -> napari.Viewer | None:
         """The separate feature-space viewer (None until a run opened it)."""
         return self._feature_viewer
 

@@ -19,7 +19,18 @@ FALLBACK_COLORMAPS = ("magenta", "green", "cyan", "yellow", "red", "blue")
 
 
 def get_reader(path: str | os.PathLike | list) -> Callable[[str], list[tuple]] | None:
-    """npe2 ``get_reader``: a reader for ``.ome.tif``, ``.ome.tiff`` and ``.ome.zarr`` paths, else None."""
+    """npe2 ``get_reader``: a reader for ``.ome.tif``, ``.ome.tiff`` and ``.ome.zarr`` paths, else None.
+
+    Parameters
+    ----------
+    path : str, os.PathLike or list
+        What napari asks about (a list: its first path decides).
+
+    Returns
+    -------
+    callable or None
+        :func:`read_ome`, or None to let other readers try.
+    """
     if isinstance(path, list):
         if len(path) != 1:
             return None
@@ -75,7 +86,23 @@ def layer_data(levels: list, info: AxesInfo | None, name: str) -> list[tuple]:
 
 
 def read_ome(path: str | os.PathLike) -> list[tuple]:
-    """Read an OME-TIFF / OME-Zarr file into per-channel layer data (see :func:`layer_data`)."""
+    """Read an OME-TIFF / OME-Zarr file into per-channel layer data (see :func:`layer_data`).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file (or a one-element list of it, as napari passes it).
+
+    Returns
+    -------
+    list of LayerDataTuple
+        One image layer per channel, with the file's channel names, colours and scale.
+
+    Raises
+    ------
+    ValueError
+        If the file cannot be read.
+    """
     path = os.fspath(path[0] if isinstance(path, list) else path)
     stem = os.path.basename(path.rstrip("/\\")).split(".")[0]
     return layer_data(read_levels(path), read_axes(path), stem)

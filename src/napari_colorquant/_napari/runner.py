@@ -54,7 +54,7 @@ class Runner:
         return self._worker is not None
 
     @property
-    def worker(self):
+    def worker(self) -> Any:
         """The running worker, or None."""
         return self._worker
 
@@ -73,6 +73,21 @@ class Runner:
         """Run ``function(*args)`` in a worker thread; the handlers run on the GUI thread unless shut down.
 
         A generator ``function`` hands each yielded value to ``yielded`` while it goes on working.
+
+        Parameters
+        ----------
+        function : callable
+            The work (a function or a generator function).
+        *args
+            Its arguments.
+        returned : callable
+            Called with the return value.
+        errored : callable
+            Called with the exception (not for a cancelled job).
+        finished : callable
+            Called last, whatever happened.
+        yielded : callable, optional
+            Called with each value a generator yields.
         """
         self._cancel.clear()
         self._last = (-1, "")
@@ -100,7 +115,13 @@ class Runner:
         worker.start()
 
     def cancel(self) -> bool:
-        """Ask the running job to stop at its next step. Returns False when nothing was running."""
+        """Ask the running job to stop at its next step.
+
+        Returns
+        -------
+        bool
+            False when nothing was running.
+        """
         if self._worker is None:
             return False
         self._cancel.set()
@@ -117,7 +138,20 @@ class Runner:
             raise Cancelled()
 
     def progress(self, stage: str, fraction: float) -> None:
-        """Progress callback for the worker: stops a cancelled job, forwards whole percents to the GUI."""
+        """Progress callback for the worker: stops a cancelled job, forwards whole percents to the GUI.
+
+        Parameters
+        ----------
+        stage : str
+            The stage (a key of ``STAGES``), which maps ``fraction`` to the overall bar.
+        fraction : float
+            Done within the stage, 0..1.
+
+        Raises
+        ------
+        Cancelled
+            When Cancel was pressed (the worker stops there).
+        """
         self.check()
         start, span = STAGES.get(stage, (0, 100))
         percent = int(start + span * min(max(float(fraction), 0.0), 1.0))

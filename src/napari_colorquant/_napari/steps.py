@@ -36,12 +36,24 @@ class StepQueue:
         return bool(self._queue) or self._running
 
     def add(self, *steps: Callable[[], object]) -> None:
-        """Queue ``steps``; each runs in a later event-loop turn, after the steps queued before it."""
+        """Queue ``steps``; each runs in a later event-loop turn, after the steps queued before it.
+
+        Parameters
+        ----------
+        *steps : callable
+            Called with no arguments.
+        """
         self._queue.extend(steps)
         self._schedule()
 
     def add_iterator(self, steps: Iterator[object]) -> None:
-        """Queue an iterator: one ``next()`` per event-loop turn until it is exhausted."""
+        """Queue an iterator: one ``next()`` per event-loop turn until it is exhausted.
+
+        Parameters
+        ----------
+        steps : iterator
+            E.g. :meth:`Placer.place_steps`.
+        """
         self.add(partial(self._advance, steps))
 
     def clear(self) -> None:

@@ -25,7 +25,13 @@ _thread: threading.Thread | None = None
 
 
 def start() -> threading.Thread:
-    """Start the warm-up thread (once per process); returns it."""
+    """Start the warm-up thread (once per process).
+
+    Returns
+    -------
+    threading.Thread
+        The thread (already started; the same one on later calls).
+    """
     global _thread
     with _lock:
         if _thread is None:

@@ -17,8 +17,9 @@ while the GUI thread places the layers one per event-loop turn; the report follo
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from functools import partial
+from typing import Any
 
 import napari
 from magicgui.widgets import Container, Label, ProgressBar, PushButton, TextEdit
@@ -297,14 +298,14 @@ class ClusterWidget(Container):
 
     # --- for tests and other widgets ----------------------------------------------------
     @property
-    def worker(self):
+    def worker(self) -> Any:
         """The running worker (or the queue still placing its outputs); None once the run is complete."""
         if self.runner.worker is not None:
             return self.runner.worker
         return self._steps if self._steps.busy else None
 
     @property
-    def feature_viewer(self):
+    def feature_viewer(self) -> napari.Viewer | None:
         """The separate feature-space viewer (None until a run opened it)."""
         return self.placer.feature_viewer
 
@@ -314,13 +315,27 @@ class ClusterWidget(Container):
 
 
 def set_report(report: TextEdit, text: str) -> None:
-    """Show ``text`` in ``report``, grown to its lines (``changed`` is not emitted for every programmatic set)."""
+    """Show ``text`` in ``report``, grown to its lines (``changed`` is not emitted for every programmatic set).
+
+    Parameters
+    ----------
+    report : TextEdit
+        The widget's report box.
+    text : str
+        The report.
+    """
     report.value = text
     fit_to_text(report.native)
 
 
-def fit_to_text(edit) -> None:
-    """Grow the report box to its text, so every line shows without scrolling."""
+def fit_to_text(edit: TextEdit) -> None:
+    """Grow the report box to its text, so every line shows without scrolling.
+
+    Parameters
+    ----------
+    edit : TextEdit
+        The report box.
+    """
     document = edit.document()
     document.setTextWidth(max(edit.viewport().width(), 200))
     margins = edit.contentsMargins()
@@ -330,8 +345,17 @@ def fit_to_text(edit) -> None:
 def queue_placement(steps: StepQueue, placer: Placer, outcome: tuple, placed: Callable[[], object]) -> None:
     """Queue a run's outputs, one per step: the main viewer's first, then the separate feature window's.
 
-    ``outcome`` is what the worker yielded, ``(job, output, tuples, feature_tuples)``. ``placed()`` runs in
-    the step that sets the main viewer's last output, before the canvas paints it (not one turn later).
+    Parameters
+    ----------
+    steps : StepQueue
+        The widget's queue of event-loop steps.
+    placer : Placer
+        Puts the layers into the viewer(s).
+    outcome : tuple
+        What the worker yielded, ``(job, output, tuples, feature_tuples)``.
+    placed : callable
+        Runs in the step that sets the main viewer's last output, before the canvas paints it
+        (not one turn later).
     """
     job, out, tuples, features = outcome
     window = job.feature_view == "separate window"
@@ -343,16 +367,43 @@ def queue_placement(steps: StepQueue, placer: Placer, outcome: tuple, placed: Ca
 
 
 def then(steps: Iterator[None], after: Callable[[], object]) -> Iterator[None]:
-    """The ``steps``, then ``after()`` in the same step as the last of them."""
+    """The ``steps``, then ``after()`` in the same step as the last of them.
+
+    Parameters
+    ----------
+    steps : iterator
+        Steps to run (one ``next()`` each).
+    after : callable
+        Called once ``steps`` is exhausted.
+
+    Yields
+    ------
+    None
+        One per step of ``steps``.
+    """
     yield from steps
     after()
 
 
-def compute_run(job: _job.Job, runner: Runner):
+def compute_run(job: _job.Job, runner: Runner) -> Generator[tuple, None, tuple]:
     """Worker thread: cluster, build every layer tuple and yield them, then compute the last figures.
 
-    Yields ``(job, output, tuples, feature_tuples)`` as soon as the layers exist; returns
-    ``(job, output, summary)`` once the explorer's data and the perceptual figures (CIEDE2000) are computed too.
+    Parameters
+    ----------
+    job : Job
+        What to run (request, parameters, source layer).
+    runner : Runner
+        Gives the progress callback (and stops a cancelled job).
+
+    Yields
+    ------
+    (job, output, tuples, feature_tuples)
+        As soon as the layers exist.
+
+    Returns
+    -------
+    (job, output, summary)
+        Once the explorer's data and the perceptual figures (CIEDE2000) are computed too.
     """
     out = workflows.run(job.request, runner.progress)
     runner.progress("layers", 0.0)

@@ -61,7 +61,13 @@ def prefer_plugin_writers(manager: Any = None) -> bool:
 
 
 def on_activate(context: Any = None) -> None:
-    """npe2 activation hook (the plugin's first command): make this plugin's writers the default."""
+    """npe2 activation hook (the plugin's first command): make this plugin's writers the default.
+
+    Parameters
+    ----------
+    context : object, optional
+        npe2's activation context (unused).
+    """
     prefer_plugin_writers()
 
 
@@ -92,7 +98,23 @@ def _suffixed(path: str, default: str) -> Path:
 
 
 def write_labels(path: str, data: Any, meta: dict) -> list[str]:
-    """Clusters: ``.tif``/``.tiff`` (smallest integer dtype) or ``.png`` (palette index = label, 2-D, 0..255)."""
+    """Clusters: ``.tif``/``.tiff`` (smallest integer dtype) or ``.png`` (palette index = label, 2-D, 0..255).
+
+    Parameters
+    ----------
+    path : str
+        The file to write.
+    data : array_like
+        The labels layer's data.
+    meta : dict
+        The layer's attributes (its ``metadata`` gives the model's colours).
+
+    Returns
+    -------
+    list of str
+        The paths written; empty when the labels cannot be saved so (another suffix, labels a PNG
+        cannot hold): a notification says why, nothing is raised to napari.
+    """
     target = _suffixed(path, ".tif")
     try:
         labels = np.asarray(data)
@@ -107,7 +129,23 @@ def write_labels(path: str, data: Any, meta: dict) -> list[str]:
 
 
 def write_quantized(path: str, data: Any, meta: dict) -> list[str]:
-    """A quantized image as shown: ``.png`` (indexed when it is exactly the palette's colours) or ``.tif``."""
+    """A quantized image as shown: ``.png`` (indexed when it is exactly the palette's colours) or ``.tif``.
+
+    Parameters
+    ----------
+    path : str
+        The file to write.
+    data : array_like
+        The image layer's data.
+    meta : dict
+        The layer's attributes (its ``metadata`` gives the palette).
+
+    Returns
+    -------
+    list of str
+        The paths written; empty when the image cannot be saved so (another suffix, an image a PNG
+        cannot hold): a notification says why, nothing is raised to napari.
+    """
     target = _suffixed(path, ".png")
     try:
         image = np.asarray(data)
@@ -125,7 +163,22 @@ def _unclaimed(path: str, default: str, meta: dict) -> bool:
 
 
 def save_labels_layer(path: str, data: Any, meta: dict) -> list[str]:
-    """File → Save of a labels layer: :func:`write_labels`, or napari's labels writer for other suffixes."""
+    """File → Save of a labels layer: :func:`write_labels`, or napari's labels writer for other suffixes.
+
+    Parameters
+    ----------
+    path : str
+        The file to write.
+    data : array_like
+        The layer's data.
+    meta : dict
+        The layer's attributes.
+
+    Returns
+    -------
+    list of str
+        The paths written.
+    """
     if _unclaimed(path, ".tif", meta):
         from napari_builtins.io import napari_write_labels
 
@@ -135,7 +188,22 @@ def save_labels_layer(path: str, data: Any, meta: dict) -> list[str]:
 
 
 def save_image_layer(path: str, data: Any, meta: dict) -> list[str]:
-    """File → Save of an image layer: :func:`write_quantized`, or napari's image writer for other suffixes."""
+    """File → Save of an image layer: :func:`write_quantized`, or napari's image writer for other suffixes.
+
+    Parameters
+    ----------
+    path : str
+        The file to write.
+    data : array_like
+        The layer's data.
+    meta : dict
+        The layer's attributes.
+
+    Returns
+    -------
+    list of str
+        The paths written.
+    """
     if _unclaimed(path, ".png", meta):
         from napari_builtins.io import napari_write_image
 
