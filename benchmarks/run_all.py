@@ -333,11 +333,11 @@ def section_em(report, inputs, groups, quick, repeat):
                 {"cv2-em": partial(cv2_em, image, 4)}, repeat, None, quality="log_likelihood")  # fmt: skip
 
 
-def _process_seconds(code: list[str], repeat: int) -> list[float]:
+def _process_seconds(code: list[str], repeat: int, env: dict[str, str] | None = None) -> list[float]:
     times = []
     for _ in range(repeat):
         start = time.perf_counter()
-        done = subprocess.run(code, capture_output=True, text=True)
+        done = subprocess.run(code, capture_output=True, text=True, env=env)
         if done.returncode != 0:  # a failing command is a result (NaN, its last error line), not a crash
             print(f"{' '.join(code)} failed: {(done.stderr.strip().splitlines() or ['?'])[-1]}", flush=True)
             return [math.nan]
@@ -345,9 +345,25 @@ def _process_seconds(code: list[str], repeat: int) -> list[float]:
     return times
 
 
+def _installed_env(cache: str) -> dict[str, str]:
+    """The environment of a process started from an installed package: bytecode cached (as ``pip install``
+    leaves it for numpy, cv2 and every other dependency), here in ``cache`` so the source tree is not written.
+    Without it (``PYTHONDONTWRITEBYTECODE`` set, as on some shared machines) every call compiles this
+    package's ~14,000 lines again, about 35 ms that no installed copy pays."""
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = cache
+    return env
+
+
 def section_startup(report, inputs, groups, quick, repeat):
-    """Import time vs numpy + cv2; the CLI on a 0.27 MP photo vs the same process's fit + write + start-up."""
+    """Import time vs numpy + cv2; the CLI on a 0.27 MP photo vs the same process's fit + write + start-up.
+
+    Every command runs as from an installed package (bytecode cached, :func:`_installed_env`) after one
+    warm-up run that writes the cache; times are the best of several runs.
+    """
     python = sys.executable
+    cache = tempfile.TemporaryDirectory(prefix="colorquant-pycache-")
+    env = _installed_env(cache.name)
     env_code = {
         "import napari_colorquant": [python, "-c", "import napari_colorquant"],
         "import numpy, cv2": [python, "-c", "import numpy, cv2"],
@@ -355,9 +371,11 @@ def section_startup(report, inputs, groups, quick, repeat):
         "napari-colorquant --help": [python, "-m", "napari_colorquant", "--help"],
     }
     best = {name: math.inf for name in env_code}
+    for code in env_code.values():
+        _process_seconds(code, 1, env)  # warm-up: writes the bytecode cache
     for _ in range(max(3, repeat)):
         for name, code in env_code.items():
-            best[name] = min(best[name], _process_seconds(code, 1)[0])
+            best[name] = min(best[name], _process_seconds(code, 1, env)[0])
     ours_import, cv2_import = best["import napari_colorquant"], best["import numpy, cv2"]
     report.add(section="startup", image="", k=0, competitor="import numpy, cv2", ours_s=ours_import,
                theirs_s=cv2_import, ratio=cv2_import / ours_import,
@@ -375,7 +393,8 @@ def section_startup(report, inputs, groups, quick, repeat):
         Image.fromarray(inputs["china"]).save(path)
         out = str(Path(folder) / "out")
         cli = [python, "-m", "napari_colorquant", str(path), "-k", "8", "-o", out, "-q", "--overwrite"]
-        cli_best = min(_process_seconds(cli, max(3, repeat)))
+        runs = _process_seconds(cli, max(3, repeat) + 1, env)
+        cli_best = min(runs[1:] or runs)  # the first run is the warm-up (a failure is one NaN)
         in_process = math.inf
         for _ in range(max(3, repeat)):
             start = time.perf_counter()
@@ -385,7 +404,9 @@ def section_startup(report, inputs, groups, quick, repeat):
     budget = 1.5 * (in_process + best["python -c pass"])
     report.add(section="startup", image="china", k=8, competitor="CLI vs 1.5x (fit + write + Python start-up)",
                ours_s=cli_best, theirs_s=budget, ratio=budget / cli_best, target=1.0,
-               met="yes" if cli_best <= budget else "no")  # fmt: skip
+               met="yes" if cli_best <= budget else "no",
+               note="processes with cached bytecode, as installed")  # fmt: skip
+    cache.cleanup()
 
 
 def _write_like_cli(folder: Path, result) -> dict[str, tuple[float, int]]:
