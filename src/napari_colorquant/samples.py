@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from importlib import resources
-
 import numpy as np
 
 SAMPLES = {
@@ -60,6 +58,8 @@ def load_sample(name: str) -> np.ndarray:
     ValueError
         For an unknown name.
     """
+    from importlib import resources  # only when a sample is loaded: the CLI imports this module every run
+
     name = canonical_sample(name)
     if name in ("china", "flower"):
         from sklearn.datasets import load_sample_image
