@@ -232,7 +232,14 @@ class Placer:
         source : Layer
             The input layer (outputs follow its current name).
         feature_tuples : list of LayerDataTuple
+            The feature-space layers.
         result : QuantizeResult
+            The run's result.
+
+        Yields
+        ------
+        None
+            Once after the window opens and after each layer.
         """
         yield from self._show_features(result, [self._renamed(t, source) for t in feature_tuples])
 
