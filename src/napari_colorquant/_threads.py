@@ -24,7 +24,9 @@ def single_threaded_blas() -> AbstractContextManager:
     The matrices here are small (distinct colours x clusters); OpenBLAS threads
     add little to them and keep spinning afterwards, stealing the cores from
     the chunked work. The controller is built once: finding the libraries is
-    the slow part.
+    the slow part. A BLAS library loaded later (scipy.linalg's own OpenBLAS,
+    say) is therefore not limited; the work run on the pool calls numpy's
+    BLAS only, which is loaded before any call here.
 
     Returns
     -------
