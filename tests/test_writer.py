@@ -115,8 +115,8 @@ def test_float_image_to_tiff_keeps_values(tmp_path):
     np.testing.assert_array_equal(tifffile.imread(tmp_path / "f.tif"), image)
 
 
-def test_saving_from_the_viewer_writes_small_labels(make_napari_viewer, tmp_path):
-    viewer = make_napari_viewer()
+def test_saving_from_the_viewer_writes_small_labels(make_viewer, tmp_path):
+    viewer = make_viewer()
     labels = np.zeros((8, 8), np.int32)
     labels[2:5, 2:5] = 3
     viewer.add_labels(labels, name="clusters")

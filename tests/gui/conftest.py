@@ -23,7 +23,7 @@ def notifications(monkeypatch):
 
 
 @pytest.fixture
-def dock(make_napari_viewer, qtbot):
+def dock(qtbot):
     """A viewer with a sample loaded, and a function docking a widget by its plugin name."""
 
     def open_widget(viewer, name="K-means clustering"):

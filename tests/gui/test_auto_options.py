@@ -24,8 +24,8 @@ def _shown(widget, name) -> bool:
     return getattr(widget, name).native.isVisibleTo(widget.native)
 
 
-def test_auto_k_runs_the_sweep_and_draws_the_curve(make_napari_viewer, dock, run_and_wait, qtbot):
-    viewer = make_napari_viewer(show=True)
+def test_auto_k_runs_the_sweep_and_draws_the_curve(make_viewer, dock, run_and_wait, qtbot):
+    viewer = make_viewer(show=True)
     viewer.add_image(_four_colours(), name="four", rgb=True)
     widget = dock(viewer)
     widget.feature_view.value = "none"
@@ -59,8 +59,8 @@ def test_auto_k_runs_the_sweep_and_draws_the_curve(make_napari_viewer, dock, run
     assert not _shown(widget, "k_curve")
 
 
-def test_auto_k_with_a_target_and_the_dock_stays_compact(make_napari_viewer, dock, run_and_wait):
-    viewer = make_napari_viewer(show=True)
+def test_auto_k_with_a_target_and_the_dock_stays_compact(make_viewer, dock, run_and_wait):
+    viewer = make_viewer(show=True)
     launch.fit_window(viewer)
     viewer.open_sample("napari-colorquant", "photo")
     widget = dock(viewer)
@@ -81,8 +81,8 @@ def test_auto_k_with_a_target_and_the_dock_stays_compact(make_napari_viewer, doc
     assert edit.verticalScrollBar().maximum() == 0
 
 
-def test_advanced_smoothing_dither_and_fixed_colours(make_napari_viewer, dock, run_and_wait, qtbot):
-    viewer = make_napari_viewer(show=True)
+def test_advanced_smoothing_dither_and_fixed_colours(make_viewer, dock, run_and_wait, qtbot):
+    viewer = make_viewer(show=True)
     image = load_sample("china")[::4, ::4]
     viewer.add_image(image, name="small", rgb=True)
     widget = dock(viewer)
@@ -111,8 +111,8 @@ def test_advanced_smoothing_dither_and_fixed_colours(make_napari_viewer, dock, r
     assert not _shown(widget, "fixed_colors")
 
 
-def test_bad_fixed_colours_text_is_reported_not_raised(make_napari_viewer, dock, run_and_wait, notifications):
-    viewer = make_napari_viewer()
+def test_bad_fixed_colours_text_is_reported_not_raised(make_viewer, dock, run_and_wait, notifications):
+    viewer = make_viewer()
     viewer.add_image(_four_colours(), name="four", rgb=True)
     widget = dock(viewer)
     widget.feature_view.value = "none"

@@ -13,8 +13,8 @@ def _params(widget):
     return widget.controls.params()
 
 
-def test_channel_axis_is_picked_from_axis_labels(make_napari_viewer, dock, run_and_wait):
-    viewer = make_napari_viewer()
+def test_channel_axis_is_picked_from_axis_labels(make_viewer, dock, run_and_wait):
+    viewer = make_viewer()
     cyx = np.moveaxis(load_sample("kidney")[3], 0, 0)  # (3, 128, 128), C first
     viewer.add_image(cyx, name="cells", axis_labels=("c", "y", "x"))
     widget = dock(viewer)
@@ -34,8 +34,8 @@ def test_channel_axis_is_picked_from_axis_labels(make_napari_viewer, dock, run_a
     assert tuple(labels.axis_labels) == ("y", "x")
 
 
-def test_setting_channel_axis_on_an_unlabelled_zcyx_stack(make_napari_viewer, dock, run_and_wait):
-    viewer = make_napari_viewer()
+def test_setting_channel_axis_on_an_unlabelled_zcyx_stack(make_viewer, dock, run_and_wait):
+    viewer = make_viewer()
     zcyx = load_sample("kidney")[:4, :, :64, :64]
     layer = viewer.add_image(zcyx, name="stack", scale=(2.0, 1.0, 0.5, 0.5))
     widget = dock(viewer)
@@ -52,8 +52,8 @@ def test_setting_channel_axis_on_an_unlabelled_zcyx_stack(make_napari_viewer, do
     assert layer.data.shape == zcyx.shape
 
 
-def test_time_lapse_fit_on_every_nth_frame(make_napari_viewer, dock, run_and_wait):
-    viewer = make_napari_viewer()
+def test_time_lapse_fit_on_every_nth_frame(make_viewer, dock, run_and_wait):
+    viewer = make_viewer()
     rng = np.random.default_rng(3)
     frames = np.stack([rng.integers(0, 200, (24, 24)) + 5 * t for t in range(6)]).astype(np.uint8)  # T, Y, X
     viewer.add_image(frames, name="movie", axis_labels=("t", "y", "x"))
@@ -84,8 +84,8 @@ def test_fit_on_frames_core_is_one_model_for_all_frames():
         fit_on_frames(tcyx, 0, 0, channel_axis=1, n_clusters=3)
 
 
-def test_apply_a_channels_model_to_another_one_layer_stack(make_napari_viewer, dock, run_and_wait, qtbot):
-    viewer = make_napari_viewer()
+def test_apply_a_channels_model_to_another_one_layer_stack(make_viewer, dock, run_and_wait, qtbot):
+    viewer = make_viewer()
     kidney = load_sample("kidney")
     first, second = kidney[2], kidney[5]  # (3, 128, 128) each, C first
     viewer.add_image(first, name="a", axis_labels=("c", "y", "x"))
@@ -125,13 +125,13 @@ def test_large_time_lapse_is_labelled_lazily_frame_by_frame_with_one_model(monke
     assert isinstance(small.labels, np.ndarray)  # below the limit: in memory as before
 
 
-def test_widget_labels_a_large_time_lapse_lazily(make_napari_viewer, dock, run_and_wait, monkeypatch):
+def test_widget_labels_a_large_time_lapse_lazily(make_viewer, dock, run_and_wait, monkeypatch):
     from napari_colorquant import workflows
 
     monkeypatch.setattr(workflows, "LAZY_STACK_BYTES", 2_000)
     rng = np.random.default_rng(4)
     frames = np.stack([rng.integers(0, 200, (24, 24)) + 5 * t for t in range(6)]).astype(np.uint8)  # 3.5 kB
-    viewer = make_napari_viewer()
+    viewer = make_viewer()
     viewer.add_image(frames, name="movie", axis_labels=("t", "y", "x"))
     widget = dock(viewer, "EM clustering")
     widget.scope.value = "every n-th frame"

@@ -11,8 +11,8 @@ from napari_colorquant._napari import writer
 from napari_colorquant.params import MAX_CLUSTERS, NOTEBOOK_CRITERIA, ClusterParameters
 
 
-def test_every_field_of_the_record_has_a_control_with_its_default_help_choices_and_bounds(make_napari_viewer, dock):
-    viewer = make_napari_viewer()
+def test_every_field_of_the_record_has_a_control_with_its_default_help_choices_and_bounds(make_viewer, dock):
+    viewer = make_viewer()
     viewer.open_sample("napari-colorquant", "photo")
     widget = dock(viewer)
     shown = {w.name for w in widget}
@@ -39,8 +39,8 @@ def test_every_field_of_the_record_has_a_control_with_its_default_help_choices_a
     assert widget.controls.params()["n_clusters"] == 300
 
 
-def test_the_controls_give_what_quantize_takes(make_napari_viewer, dock):
-    viewer = make_napari_viewer()
+def test_the_controls_give_what_quantize_takes(make_viewer, dock):
+    viewer = make_viewer()
     viewer.add_image(quantize_input := _small_rgb(), name="small", rgb=True)
     widget = dock(viewer, "EM clustering")
     params = widget.controls.params()
@@ -60,8 +60,8 @@ def _small_rgb():
 
 
 @pytest.mark.parametrize("method", ["kmeans", "em"])
-def test_method_specific_and_advanced_controls_show_only_when_they_apply(make_napari_viewer, dock, method):
-    viewer = make_napari_viewer(show=True)
+def test_method_specific_and_advanced_controls_show_only_when_they_apply(make_viewer, dock, method):
+    viewer = make_viewer(show=True)
     viewer.open_sample("napari-colorquant", "photo")
     widget = dock(viewer)
 
@@ -80,9 +80,9 @@ def test_method_specific_and_advanced_controls_show_only_when_they_apply(make_na
         assert shown(name)
 
 
-def test_k_above_an_8_bit_palette_runs_and_the_png_writer_says_what_to_do(make_napari_viewer, dock, run_and_wait,
+def test_k_above_an_8_bit_palette_runs_and_the_png_writer_says_what_to_do(make_viewer, dock, run_and_wait,
                                                                           tmp_path):  # fmt: skip
-    viewer = make_napari_viewer()
+    viewer = make_viewer()
     gray = np.arange(24 * 24, dtype=np.uint16).reshape(24, 24)  # 576 distinct values
     viewer.add_image(gray, name="ramp")
     widget = dock(viewer)

@@ -43,8 +43,8 @@ def _drag(explorer, data_points, modifiers=None) -> None:
 
 
 @pytest.fixture
-def photo_viewer(make_napari_viewer, dock, run_and_wait, astronaut):
-    viewer = make_napari_viewer(show=True)
+def photo_viewer(make_viewer, dock, run_and_wait, astronaut):
+    viewer = make_viewer(show=True)
     image = np.ascontiguousarray(astronaut[::4, ::4])  # 128 x 128 RGB
     viewer.add_image(image, name="astro")
     widget = dock(viewer)
@@ -223,8 +223,8 @@ def test_export_png_and_svg(photo_viewer, tmp_path):
     assert b"<svg" in (tmp_path / "plot.svg").read_bytes()[:500]
 
 
-def test_gray_histogram_span_selects_an_interval(make_napari_viewer, dock, run_and_wait, camera):
-    viewer = make_napari_viewer(show=True)
+def test_gray_histogram_span_selects_an_interval(make_viewer, dock, run_and_wait, camera):
+    viewer = make_viewer(show=True)
     image = np.ascontiguousarray(camera[::4, ::4])
     viewer.add_image(image, name="camera")
     widget = dock(viewer, "EM clustering")
@@ -260,11 +260,11 @@ def test_brushing_a_shapes_region_overlays_its_pixels(photo_viewer):
     assert explorer.plot._brush.get_array().sum() == (shapes.to_labels(labels_shape=image.shape[:2]) > 0).sum()
 
 
-def test_dask_layer_selection_stays_lazy(make_napari_viewer, dock, run_and_wait, astronaut):
+def test_dask_layer_selection_stays_lazy(make_viewer, dock, run_and_wait, astronaut):
     da = pytest.importorskip("dask.array")
     from skimage.measure import points_in_poly
 
-    viewer = make_napari_viewer()
+    viewer = make_viewer()
     image = np.ascontiguousarray(astronaut[::4, ::4])
     viewer.add_image(da.from_array(image, chunks=(64, 64, 3)), name="lazy", rgb=True)
     widget = dock(viewer)
@@ -281,10 +281,10 @@ def test_dask_layer_selection_stays_lazy(make_napari_viewer, dock, run_and_wait,
     np.testing.assert_array_equal(np.asarray(layer.data).astype(bool), expected)
 
 
-def test_one_layer_with_a_channel_axis(make_napari_viewer, dock, run_and_wait, kidney_zcyx):
+def test_one_layer_with_a_channel_axis(make_viewer, dock, run_and_wait, kidney_zcyx):
     from skimage.measure import points_in_poly
 
-    viewer = make_napari_viewer()
+    viewer = make_viewer()
     stack = np.asarray(kidney_zcyx)  # z, c, y, x
     layer = viewer.add_image(stack, name="kidney", axis_labels=("z", "c", "y", "x"), scale=(2.0, 1.0, 0.5, 0.5))
     widget = dock(viewer)
@@ -344,7 +344,7 @@ def test_big_image_selection_and_brush_run_in_a_worker(photo_viewer, qtbot, monk
 
 
 def test_pyramid_density_from_fitted_level_and_lazy_full_resolution_selection(
-    make_napari_viewer, dock, run_and_wait, astronaut, monkeypatch
+    make_viewer, dock, run_and_wait, astronaut, monkeypatch
 ):
     da = pytest.importorskip("dask.array")
     from skimage.measure import points_in_poly
@@ -353,7 +353,7 @@ def test_pyramid_density_from_fitted_level_and_lazy_full_resolution_selection(
 
     # A big pyramid is fitted on a coarse level; this small one is told to do the same.
     monkeypatch.setattr(lazy, "pick_level", lambda shapes, pixel_budget=None: 1)
-    viewer = make_napari_viewer()
+    viewer = make_viewer()
     full = np.ascontiguousarray(astronaut[::2, ::2])  # 256 x 256
     levels = [full, np.ascontiguousarray(full[::2, ::2])]
     source = viewer.add_image(levels, multiscale=True, rgb=True, name="pyr", scale=(0.5, 0.5))

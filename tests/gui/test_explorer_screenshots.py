@@ -42,8 +42,8 @@ def _run(viewer, dock, run_and_wait, name, **values):
     return explorer
 
 
-def test_figure_rgb_photo_with_selection(make_napari_viewer, dock, run_and_wait, shots):
-    viewer = make_napari_viewer(show=True)
+def test_figure_rgb_photo_with_selection(make_viewer, dock, run_and_wait, shots):
+    viewer = make_viewer(show=True)
     viewer.open_sample("napari-colorquant", "photo")
     explorer = _run(viewer, dock, run_and_wait, "K-means clustering", n_clusters=6)
     explorer.show_axes(0, 2)
@@ -59,8 +59,8 @@ def test_figure_rgb_photo_with_selection(make_napari_viewer, dock, run_and_wait,
     _check_figure(shots / "explorer_window.png")
 
 
-def test_figure_ycrcb_chroma_ellipses(make_napari_viewer, dock, run_and_wait, shots):
-    viewer = make_napari_viewer(show=True)
+def test_figure_ycrcb_chroma_ellipses(make_viewer, dock, run_and_wait, shots):
+    viewer = make_viewer(show=True)
     viewer.open_sample("napari-colorquant", "photo")
     explorer = _run(viewer, dock, run_and_wait, "EM clustering", n_clusters=4, color_space="ycrcb-chroma")
     assert explorer.axis_names == ("Cr", "Cb")
@@ -72,8 +72,8 @@ def test_figure_ycrcb_chroma_ellipses(make_napari_viewer, dock, run_and_wait, sh
     _check_figure(shots / "explorer_ycrcb_chroma.png")
 
 
-def test_figure_gray_histogram(make_napari_viewer, dock, run_and_wait, shots):
-    viewer = make_napari_viewer(show=True)
+def test_figure_gray_histogram(make_viewer, dock, run_and_wait, shots):
+    viewer = make_viewer(show=True)
     viewer.open_sample("napari-colorquant", "plate")
     explorer = _run(viewer, dock, run_and_wait, "EM clustering", n_clusters=3)
     assert explorer.axis_names[0] == explorer.axis_names[1]
@@ -81,8 +81,8 @@ def test_figure_gray_histogram(make_napari_viewer, dock, run_and_wait, shots):
     _check_figure(shots / "explorer_gray_histogram.png")
 
 
-def test_figure_named_channels(make_napari_viewer, dock, run_and_wait, shots):
-    viewer = make_napari_viewer(show=True)
+def test_figure_named_channels(make_viewer, dock, run_and_wait, shots):
+    viewer = make_viewer(show=True)
     viewer.open_sample("napari-colorquant", "fluorescence")
     widget = dock(viewer)
     widget.feature_view.value = "none"

@@ -54,12 +54,12 @@ def _screenshot(viewer, path: Path, angles=None) -> np.ndarray:
     return image
 
 
-def test_guide_three_channel_stack(make_napari_viewer, dock, run_and_wait, shots, tmp_path):
+def test_guide_three_channel_stack(make_viewer, dock, run_and_wait, shots, tmp_path):
     stack = load_sample("kidney")  # Z, C, Y, X = 8, 3, 128, 128
     path = _write_stack(tmp_path / "kidney.ome.tif", stack)
 
     # 1. open: one layer per channel, named and coloured from the OME metadata
-    viewer = make_napari_viewer(show=True)
+    viewer = make_viewer(show=True)
     layers = viewer.open(str(path), plugin="napari-colorquant")
     assert [layer.name for layer in layers] == NAMES
     viewer.dims.set_point(0, 4)  # a z in the middle

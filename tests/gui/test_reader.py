@@ -15,13 +15,13 @@ def tczyx():
     return rng.integers(0, 4000, (3, 2, 4, 16, 20), dtype=np.uint16)  # T, C, Z, Y, X
 
 
-def test_reader_opens_channels_as_named_coloured_layers(make_napari_viewer, tmp_path, tczyx):
+def test_reader_opens_channels_as_named_coloured_layers(make_viewer, tmp_path, tczyx):
     path = tmp_path / "cells.ome.tif"
     tifffile.imwrite(
         path, tczyx, ome=True,
         metadata={"axes": "TCZYX", "Channel": {"Name": ["DAPI", "GFP"], "Color": [BLUE, GREEN]}, "PhysicalSizeX": 0.25},
     )  # fmt: skip
-    viewer = make_napari_viewer()
+    viewer = make_viewer()
     layers = viewer.open(str(path), plugin="napari-colorquant")
     assert [layer.name for layer in layers] == ["DAPI", "GFP"]
     np.testing.assert_array_equal(np.asarray(layers[1].data), tczyx[:, 1])
@@ -32,7 +32,7 @@ def test_reader_opens_channels_as_named_coloured_layers(make_napari_viewer, tmp_
     assert layers[0].metadata["ome"]["axes"] == "TCZYX"
 
 
-def test_reader_ome_zarr_pyramid_stays_lazy(make_napari_viewer, tmp_path):
+def test_reader_ome_zarr_pyramid_stays_lazy(make_viewer, tmp_path):
     import dask.array as da
     import zarr
 
@@ -46,7 +46,7 @@ def test_reader_ome_zarr_pyramid_stays_lazy(make_napari_viewer, tmp_path):
     datasets = [{"path": level, "coordinateTransformations": scale} for level in ("0", "1")]
     group.attrs["multiscales"] = [{"version": "0.4", "axes": axes, "datasets": datasets}]
     group.attrs["omero"] = {"channels": [{"label": "A", "color": "FF0000"}, {"label": "B", "color": "00FF00"}]}
-    viewer = make_napari_viewer()
+    viewer = make_viewer()
     layers = viewer.open(str(tmp_path / "img.ome.zarr"), plugin="napari-colorquant")
     assert [layer.name for layer in layers] == ["A", "B"]
     assert layers[0].multiscale and len(layers[0].data) == 2

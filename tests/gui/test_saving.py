@@ -13,9 +13,9 @@ from napari_colorquant.samples import load_sample
 
 
 @pytest.fixture
-def outputs(make_napari_viewer, dock, run_and_wait):
+def outputs(make_viewer, dock, run_and_wait):
     """A viewer holding a small photo's clusters and quantized layers, made by the docked widget."""
-    viewer = make_napari_viewer()
+    viewer = make_viewer()
     viewer.add_image(np.ascontiguousarray(load_sample("china")[:48, :64]), name="crop")
     widget = dock(viewer)
     widget.n_clusters.value = 4

@@ -83,8 +83,8 @@ def _assert_todays_defaults(widget) -> None:
     assert "(converged)" in widget.report.value, widget.report.value
 
 
-def test_screenshot_kmeans_photo(make_napari_viewer, dock, run_and_wait, shots):
-    viewer = make_napari_viewer(show=True)
+def test_screenshot_kmeans_photo(make_viewer, dock, run_and_wait, shots):
+    viewer = make_viewer(show=True)
     viewer.open_sample("napari-colorquant", "photo")
     widget = dock(viewer)
     widget.n_clusters.value = 8
@@ -106,8 +106,8 @@ def test_screenshot_kmeans_photo(make_napari_viewer, dock, run_and_wait, shots):
         widget.close_feature_viewer()
 
 
-def test_screenshot_em_chroma(make_napari_viewer, dock, run_and_wait, shots):
-    viewer = make_napari_viewer(show=True)
+def test_screenshot_em_chroma(make_viewer, dock, run_and_wait, shots):
+    viewer = make_viewer(show=True)
     viewer.open_sample("napari-colorquant", "photo")
     widget = dock(viewer, "EM clustering")
     widget.n_clusters.value = 3
@@ -124,8 +124,8 @@ def test_screenshot_em_chroma(make_napari_viewer, dock, run_and_wait, shots):
         widget.close_feature_viewer()
 
 
-def test_screenshot_em_plate_histogram(make_napari_viewer, dock, run_and_wait, shots):
-    viewer = make_napari_viewer(show=True)
+def test_screenshot_em_plate_histogram(make_viewer, dock, run_and_wait, shots):
+    viewer = make_viewer(show=True)
     viewer.open_sample("napari-colorquant", "plate")
     widget = dock(viewer, "EM clustering")
     widget.n_clusters.value = 2
@@ -139,8 +139,8 @@ def test_screenshot_em_plate_histogram(make_napari_viewer, dock, run_and_wait, s
         widget.close_feature_viewer()
 
 
-def test_screenshot_fluorescence_channels(make_napari_viewer, dock, run_and_wait, shots):
-    viewer = make_napari_viewer(show=True)
+def test_screenshot_fluorescence_channels(make_viewer, dock, run_and_wait, shots):
+    viewer = make_viewer(show=True)
     viewer.open_sample("napari-colorquant", "fluorescence")
     widget = dock(viewer)
     widget.image.value = viewer.layers["kidney ch0"]

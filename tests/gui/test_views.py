@@ -16,8 +16,8 @@ def _whole_image_in_view(viewer, layer) -> bool:
     return bool(np.all(size <= canvas + 1) and np.allclose(viewer.camera.center[-2:], centre, atol=1))
 
 
-def test_sample_and_run_show_the_whole_image(make_napari_viewer, dock, run_and_wait):
-    viewer = make_napari_viewer(show=True)
+def test_sample_and_run_show_the_whole_image(make_viewer, dock, run_and_wait):
+    viewer = make_viewer(show=True)
     launch.fit_window(viewer)
     width = viewer.window._qt_window.width()
     assert width >= 1000 or width >= 0.9 * viewer.window._qt_window.screen().availableGeometry().width()
@@ -38,9 +38,9 @@ def test_sample_and_run_show_the_whole_image(make_napari_viewer, dock, run_and_w
     assert edit.document().size().height() <= edit.viewport().height() + 1
 
 
-def test_widget_defaults_converge_and_the_notebook_criteria_are_one_click(make_napari_viewer, dock, run_and_wait,
+def test_widget_defaults_converge_and_the_notebook_criteria_are_one_click(make_viewer, dock, run_and_wait,
                                                                            qtbot):  # fmt: skip
-    viewer = make_napari_viewer(show=True)
+    viewer = make_viewer(show=True)
     viewer.open_sample("napari-colorquant", "plate")
     widget = dock(viewer, "EM clustering")
     assert widget.max_iter.value == 300 and widget.epsilon.value == 1e-6  # not rounded away by the spin box

@@ -18,16 +18,16 @@ def _layer(viewer, name):
     return viewer.layers[name]
 
 
-def test_widgets_open_by_plugin_name_with_their_method(make_napari_viewer, dock):
-    viewer = make_napari_viewer()
+def test_widgets_open_by_plugin_name_with_their_method(make_viewer, dock):
+    viewer = make_viewer()
     assert dock(viewer, "K-means clustering").method.value == "kmeans"
     assert dock(viewer, "EM clustering").method.value == "em"
 
 
-def test_widgets_are_in_the_segment_and_classify_menus(make_napari_viewer):
+def test_widgets_are_in_the_segment_and_classify_menus(make_viewer):
     from napari._app_model import get_app_model
 
-    make_napari_viewer()
+    make_viewer()
     app = get_app_model()
     for menu in ("napari/layers/segment", "napari/layers/classify"):
         commands = [item.command.id for item in app.menus.get_menu(menu) if hasattr(item, "command")]
@@ -35,8 +35,8 @@ def test_widgets_are_in_the_segment_and_classify_menus(make_napari_viewer):
         assert any("napari-colorquant" in c and "em" in c.lower() for c in commands), commands
 
 
-def test_kmeans_on_rgb_photo_adds_overlaying_layers(make_napari_viewer, dock, qtbot, run_and_wait):
-    viewer = make_napari_viewer()
+def test_kmeans_on_rgb_photo_adds_overlaying_layers(make_viewer, dock, qtbot, run_and_wait):
+    viewer = make_viewer()
     viewer.open_sample("napari-colorquant", "photo")
     source = viewer.layers["china"]
     source.scale = (0.5, 0.25)
@@ -87,8 +87,8 @@ def test_kmeans_on_rgb_photo_adds_overlaying_layers(make_napari_viewer, dock, qt
     assert viewer.layers["china clusters"].data.max() == 4
 
 
-def test_em_on_gray_plate_with_posterior_and_histogram(make_napari_viewer, dock, qtbot, run_and_wait):
-    viewer = make_napari_viewer()
+def test_em_on_gray_plate_with_posterior_and_histogram(make_viewer, dock, qtbot, run_and_wait):
+    viewer = make_viewer()
     viewer.open_sample("napari-colorquant", "plate")
     widget = dock(viewer, "EM clustering")
     assert widget.color_space.choices == ("auto", "gray")
@@ -112,8 +112,8 @@ def test_em_on_gray_plate_with_posterior_and_histogram(make_napari_viewer, dock,
     assert "log-likelihood" in widget.report.value and "BIC" in widget.report.value
 
 
-def test_uint16_stack_fitted_on_current_slice(make_napari_viewer, dock, qtbot, run_and_wait):
-    viewer = make_napari_viewer()
+def test_uint16_stack_fitted_on_current_slice(make_viewer, dock, qtbot, run_and_wait):
+    viewer = make_viewer()
     viewer.open_sample("napari-colorquant", "fluorescence")
     channel = viewer.layers["kidney ch1"]
     assert channel.data.shape == (8, 128, 128) and channel.data.dtype == np.uint16
@@ -136,8 +136,8 @@ def test_uint16_stack_fitted_on_current_slice(make_napari_viewer, dock, qtbot, r
     assert quantized.data.dtype == np.uint16 and quantized.data.shape == (8, 128, 128)
 
 
-def test_two_channel_layers_as_features(make_napari_viewer, dock, qtbot, run_and_wait):
-    viewer = make_napari_viewer()
+def test_two_channel_layers_as_features(make_viewer, dock, qtbot, run_and_wait):
+    viewer = make_viewer()
     viewer.open_sample("napari-colorquant", "fluorescence")
     widget = dock(viewer)
     widget.image.value = viewer.layers["kidney ch0"]
@@ -158,8 +158,8 @@ def test_two_channel_layers_as_features(make_napari_viewer, dock, qtbot, run_and
     assert _layer(viewer, "kidney ch0 feature space").data.shape[1] == 2
 
 
-def test_mask_from_shapes_layer(make_napari_viewer, dock, qtbot, run_and_wait):
-    viewer = make_napari_viewer()
+def test_mask_from_shapes_layer(make_viewer, dock, qtbot, run_and_wait):
+    viewer = make_viewer()
     viewer.open_sample("napari-colorquant", "photo")
     shapes = viewer.add_shapes([np.array([[50, 60], [50, 300], [250, 300], [250, 60]])], shape_type="polygon")
     widget = dock(viewer)
@@ -172,8 +172,8 @@ def test_mask_from_shapes_layer(make_napari_viewer, dock, qtbot, run_and_wait):
     assert (labels[:40] == 0).all() and (labels[60:240, 70:290] > 0).all()
 
 
-def test_bad_input_notifies_and_adds_nothing(make_napari_viewer, dock, qtbot, notifications, run_and_wait):
-    viewer = make_napari_viewer()
+def test_bad_input_notifies_and_adds_nothing(make_viewer, dock, qtbot, notifications, run_and_wait):
+    viewer = make_viewer()
     viewer.open_sample("napari-colorquant", "plate")
     widget = dock(viewer)
     widget.n_clusters.value = 250  # more clusters than the plate has gray levels
@@ -202,8 +202,8 @@ def _blocking_quantize(monkeypatch, release: threading.Event, started: threading
     monkeypatch.setattr(workflows, "quantize", slow)
 
 
-def test_cancel_adds_nothing_and_keeps_the_gui_responsive(make_napari_viewer, dock, qtbot, monkeypatch, notifications):
-    viewer = make_napari_viewer()
+def test_cancel_adds_nothing_and_keeps_the_gui_responsive(make_viewer, dock, qtbot, monkeypatch, notifications):
+    viewer = make_viewer()
     viewer.open_sample("napari-colorquant", "photo")
     widget = dock(viewer)
     release, started = threading.Event(), threading.Event()
@@ -221,8 +221,8 @@ def test_cancel_adds_nothing_and_keeps_the_gui_responsive(make_napari_viewer, do
     assert [layer.name for layer in viewer.layers] == ["china"]
 
 
-def test_layer_removed_mid_run_adds_nothing(make_napari_viewer, dock, qtbot, monkeypatch, notifications):
-    viewer = make_napari_viewer()
+def test_layer_removed_mid_run_adds_nothing(make_viewer, dock, qtbot, monkeypatch, notifications):
+    viewer = make_viewer()
     viewer.open_sample("napari-colorquant", "photo")
     widget = dock(viewer)
     widget.feature_view.value = "same viewer"
@@ -237,8 +237,8 @@ def test_layer_removed_mid_run_adds_nothing(make_napari_viewer, dock, qtbot, mon
     assert len(viewer.layers) == 0
 
 
-def test_apply_fitted_model_to_another_layer(make_napari_viewer, dock, qtbot, run_and_wait):
-    viewer = make_napari_viewer()
+def test_apply_fitted_model_to_another_layer(make_viewer, dock, qtbot, run_and_wait):
+    viewer = make_viewer()
     viewer.open_sample("napari-colorquant", "photo")
     flower = viewer.add_image(load_sample("flower"), name="flower", rgb=True)
     widget = dock(viewer)
@@ -255,8 +255,8 @@ def test_apply_fitted_model_to_another_layer(make_napari_viewer, dock, qtbot, ru
     np.testing.assert_array_equal(flower_labels.data, ClusterModel.from_dict(china_model).predict(flower.data))
 
 
-def test_separate_feature_viewer_keeps_main_dims(make_napari_viewer, dock, qtbot, run_and_wait):
-    viewer = make_napari_viewer()
+def test_separate_feature_viewer_keeps_main_dims(make_viewer, dock, qtbot, run_and_wait):
+    viewer = make_viewer()
     viewer.open_sample("napari-colorquant", "photo")
     widget = dock(viewer, "EM clustering")
     widget.n_clusters.value = 3
@@ -273,11 +273,11 @@ def test_separate_feature_viewer_keeps_main_dims(make_napari_viewer, dock, qtbot
         widget.close_feature_viewer()
 
 
-def test_writer_saves_indexed_png_and_tiff(make_napari_viewer, dock, qtbot, tmp_path, run_and_wait):
+def test_writer_saves_indexed_png_and_tiff(make_viewer, dock, qtbot, tmp_path, run_and_wait):
     from napari_colorquant._napari.writer import write_labels, write_quantized
     from napari_colorquant.files import read_image
 
-    viewer = make_napari_viewer()
+    viewer = make_viewer()
     viewer.open_sample("napari-colorquant", "photo")
     widget = dock(viewer)
     widget.n_clusters.value = 4
@@ -302,10 +302,10 @@ def test_writer_saves_indexed_png_and_tiff(make_napari_viewer, dock, qtbot, tmp_
     assert (tmp_path / "quantized.png").stat().st_size < quantized.data.nbytes / 8
 
 
-def test_dask_stack_layer_stays_lazy(make_napari_viewer, dock, run_and_wait, monkeypatch):
+def test_dask_stack_layer_stays_lazy(make_viewer, dock, run_and_wait, monkeypatch):
     import dask.array as da
 
-    viewer = make_napari_viewer()
+    viewer = make_viewer()
     stack = load_sample("kidney")[:, 1]
     lazy = da.from_array(stack, chunks=(2, 64, 64))
     layer = viewer.add_image(lazy, name="lazy stack")
@@ -348,8 +348,8 @@ class _NumpyRefusingDask:
         return guarded
 
 
-def test_multiscale_layer_gives_multiscale_outputs(make_napari_viewer, dock, run_and_wait):
-    viewer = make_napari_viewer()
+def test_multiscale_layer_gives_multiscale_outputs(make_viewer, dock, run_and_wait):
+    viewer = make_viewer()
     photo = load_sample("china")
     levels = [photo, photo[::2, ::2], photo[::4, ::4]]
     layer = viewer.add_image(levels, multiscale=True, rgb=True, name="pyramid")

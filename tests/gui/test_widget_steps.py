@@ -18,10 +18,10 @@ def _photo(viewer, name="photo"):
     return viewer.add_image(load_sample("china")[::2, ::2], name=name, rgb=True)
 
 
-def test_outputs_are_placed_in_separate_event_loop_turns(make_napari_viewer, dock, qtbot, run_and_wait):
+def test_outputs_are_placed_in_separate_event_loop_turns(make_viewer, dock, qtbot, run_and_wait):
     from qtpy.QtCore import QTimer
 
-    viewer = make_napari_viewer()
+    viewer = make_viewer()
     _photo(viewer)
     widget = dock(viewer)
     widget.n_clusters.value = 4
@@ -43,8 +43,8 @@ def test_outputs_are_placed_in_separate_event_loop_turns(make_napari_viewer, doc
     assert timeline["run"] < timeline["layers"] <= timeline["placed"] <= timeline["done"]
 
 
-def test_delta_e_reaches_report_and_metadata_after_the_layers(make_napari_viewer, dock, run_and_wait):
-    viewer = make_napari_viewer()
+def test_delta_e_reaches_report_and_metadata_after_the_layers(make_viewer, dock, run_and_wait):
+    viewer = make_viewer()
     layer = _photo(viewer)
     widget = dock(viewer)
     widget.n_clusters.value = 5
@@ -61,8 +61,8 @@ def test_delta_e_reaches_report_and_metadata_after_the_layers(make_napari_viewer
     assert widget.run_button.enabled and not widget.cancel_button.enabled
 
 
-def test_run_is_refused_while_outputs_are_being_placed(make_napari_viewer, dock, qtbot, notifications):
-    viewer = make_napari_viewer()
+def test_run_is_refused_while_outputs_are_being_placed(make_viewer, dock, qtbot, notifications):
+    viewer = make_viewer()
     _photo(viewer)
     widget = dock(viewer)
     widget.n_clusters.value = 3
@@ -98,12 +98,12 @@ def test_progress_is_forwarded_a_few_times_per_stage():
     assert len(forwarded) < 60  # not one repaint per percent (100 here) or per call (1000)
 
 
-def test_opening_the_widget_starts_the_warm_up_imports_once(make_napari_viewer, dock):
+def test_opening_the_widget_starts_the_warm_up_imports_once(make_viewer, dock):
     import sys
 
     from napari_colorquant._napari import warmup
 
-    viewer = make_napari_viewer()
+    viewer = make_viewer()
     dock(viewer)
     thread = warmup.start()
     assert warmup.start() is thread  # once per process
@@ -118,9 +118,9 @@ def test_opening_the_widget_starts_the_warm_up_imports_once(make_napari_viewer, 
     assert _threads._CONTROLLER is not None  # the tiny fit built the BLAS controller the first run needs
 
 
-def test_separate_feature_window_follows_the_main_outputs(make_napari_viewer, dock, run_and_wait):
+def test_separate_feature_window_follows_the_main_outputs(make_viewer, dock, run_and_wait):
     """The main viewer's outputs are placed (and "done" shown) before the separate feature window is filled."""
-    viewer = make_napari_viewer()
+    viewer = make_viewer()
     _photo(viewer)
     widget = dock(viewer)
     widget.n_clusters.value = 3

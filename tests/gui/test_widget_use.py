@@ -40,9 +40,9 @@ def _photo_layer(viewer, name="photo", step=2):
 
 # --- item 1: dask and multiscale layers with the separate feature window -----------------------
 @pytest.mark.parametrize("kind", ["dask", "multiscale"])
-def test_lazy_layers_with_the_separate_feature_window(make_napari_viewer, dock, qtbot, run_and_wait, kind):
+def test_lazy_layers_with_the_separate_feature_window(make_viewer, dock, qtbot, run_and_wait, kind):
     da = pytest.importorskip("dask.array")
-    viewer = make_napari_viewer()
+    viewer = make_viewer()
     photo = load_sample("china")
     if kind == "dask":
         layer = viewer.add_image(da.from_array(photo, chunks=(200, 200, 3)), name="lazy", rgb=True)
@@ -69,8 +69,8 @@ def test_lazy_layers_with_the_separate_feature_window(make_napari_viewer, dock, 
 
 
 # --- item 2: closing the viewer during a run -------------------------------------------------
-def test_closing_the_viewer_mid_run_cancels_quietly(make_napari_viewer, dock, qtbot, monkeypatch, capfd):
-    viewer = make_napari_viewer()
+def test_closing_the_viewer_mid_run_cancels_quietly(own_viewer, dock, qtbot, monkeypatch, capfd):
+    viewer = own_viewer
     _photo_layer(viewer)
     widget = dock(viewer)
     runner = widget.runner
@@ -88,8 +88,8 @@ def test_closing_the_viewer_mid_run_cancels_quietly(make_napari_viewer, dock, qt
 
 
 # --- item 3: fit on the current slice of an RGB time-lapse -----------------------------------
-def test_fit_on_current_slice_of_an_rgb_timelapse(make_napari_viewer, dock, qtbot, run_and_wait):
-    viewer = make_napari_viewer()
+def test_fit_on_current_slice_of_an_rgb_timelapse(make_viewer, dock, qtbot, run_and_wait):
+    viewer = make_viewer()
     photo = load_sample("china")[::2, ::2]
     movie = np.stack([photo, photo[::-1], photo[:, ::-1]])
     layer = viewer.add_image(movie, name="movie", rgb=True)
@@ -109,8 +109,8 @@ def test_fit_on_current_slice_of_an_rgb_timelapse(make_napari_viewer, dock, qtbo
 
 
 # --- item 4: the feature window shows the latest run only ------------------------------------
-def test_feature_window_shows_only_the_latest_run(make_napari_viewer, dock, qtbot, run_and_wait):
-    viewer = make_napari_viewer()
+def test_feature_window_shows_only_the_latest_run(make_viewer, dock, qtbot, run_and_wait):
+    viewer = make_viewer()
     _photo_layer(viewer)
     gray = viewer.add_image(load_sample("plate"), name="gray2d")
     widget = dock(viewer, "EM clustering")
@@ -133,8 +133,8 @@ def test_feature_window_shows_only_the_latest_run(make_napari_viewer, dock, qtbo
 
 
 # --- item 5: layers tracked by identity, not name --------------------------------------------
-def test_renamed_input_stays_selected_and_keeps_its_outputs(make_napari_viewer, dock, qtbot, run_and_wait):
-    viewer = make_napari_viewer()
+def test_renamed_input_stays_selected_and_keeps_its_outputs(make_viewer, dock, qtbot, run_and_wait):
+    viewer = make_viewer()
     layer = _photo_layer(viewer)
     widget = dock(viewer)
     widget.n_clusters.value = 3
@@ -153,8 +153,8 @@ def test_renamed_input_stays_selected_and_keeps_its_outputs(make_napari_viewer, 
     assert [x.name for x in viewer.layers] == ["again", "again clusters", "again quantized"]
 
 
-def test_rename_during_a_run_names_outputs_after_the_new_name(make_napari_viewer, dock, qtbot, monkeypatch):
-    viewer = make_napari_viewer()
+def test_rename_during_a_run_names_outputs_after_the_new_name(make_viewer, dock, qtbot, monkeypatch):
+    viewer = make_viewer()
     layer = _photo_layer(viewer)
     widget = dock(viewer)
     widget.n_clusters.value = 3
@@ -175,8 +175,8 @@ def test_rename_during_a_run_names_outputs_after_the_new_name(make_napari_viewer
 
 
 # --- item 6: the input's data replaced during a run ------------------------------------------
-def test_data_replaced_mid_run_drops_the_stale_result(make_napari_viewer, dock, qtbot, monkeypatch, notifications):
-    viewer = make_napari_viewer()
+def test_data_replaced_mid_run_drops_the_stale_result(make_viewer, dock, qtbot, monkeypatch, notifications):
+    viewer = make_viewer()
     layer = _photo_layer(viewer)
     widget = dock(viewer)
     widget.feature_view.value = "none"
@@ -193,13 +193,13 @@ def test_data_replaced_mid_run_drops_the_stale_result(make_napari_viewer, dock, 
 
 
 # --- item 7: the feature-view sample only when shown, cancellable, inside the progress range -------
-def test_no_feature_sample_when_the_view_is_none(make_napari_viewer, dock, qtbot, run_and_wait, monkeypatch):
+def test_no_feature_sample_when_the_view_is_none(make_viewer, dock, qtbot, run_and_wait, monkeypatch):
     from napari_colorquant import feature_space
 
     calls = []
     original = feature_space.sample_features
     monkeypatch.setattr(feature_space, "sample_features", lambda *a, **k: calls.append(1) or original(*a, **k))
-    viewer = make_napari_viewer()
+    viewer = make_viewer()
     _photo_layer(viewer)
     widget = dock(viewer)
     widget.feature_view.value = "none"
@@ -210,7 +210,7 @@ def test_no_feature_sample_when_the_view_is_none(make_napari_viewer, dock, qtbot
     assert calls == [1]
 
 
-def test_feature_sample_is_cancellable_and_inside_the_progress(make_napari_viewer, dock, qtbot, monkeypatch):
+def test_feature_sample_is_cancellable_and_inside_the_progress(make_viewer, dock, qtbot, monkeypatch):
     from napari_colorquant import feature_space
 
     release, started = threading.Event(), threading.Event()
@@ -222,7 +222,7 @@ def test_feature_sample_is_cancellable_and_inside_the_progress(make_napari_viewe
         return original(*args, **kwargs)
 
     monkeypatch.setattr(feature_space, "sample_features", slow)
-    viewer = make_napari_viewer()
+    viewer = make_viewer()
     _photo_layer(viewer)
     widget = dock(viewer)
     widget.feature_view.value = "same viewer"
@@ -238,8 +238,8 @@ def test_feature_sample_is_cancellable_and_inside_the_progress(make_napari_viewe
 
 
 # --- item 8: outputs updated in place ---------------------------------------------------------
-def test_rerun_updates_output_layers_in_place(make_napari_viewer, dock, qtbot, run_and_wait):
-    viewer = make_napari_viewer()
+def test_rerun_updates_output_layers_in_place(make_viewer, dock, qtbot, run_and_wait):
+    viewer = make_viewer()
     _photo_layer(viewer)
     widget = dock(viewer, "EM clustering")
     widget.n_clusters.value = 3
@@ -265,8 +265,8 @@ def test_rerun_updates_output_layers_in_place(make_napari_viewer, dock, qtbot, r
 
 
 # --- item 10 and issue 8 item 16: status and report after failures ------------------------------
-def test_removed_mid_run_says_so_in_the_status(make_napari_viewer, dock, qtbot, monkeypatch):
-    viewer = make_napari_viewer()
+def test_removed_mid_run_says_so_in_the_status(make_viewer, dock, qtbot, monkeypatch):
+    viewer = make_viewer()
     _photo_layer(viewer)
     widget = dock(viewer)
     widget.feature_view.value = "none"
@@ -281,8 +281,8 @@ def test_removed_mid_run_says_so_in_the_status(make_napari_viewer, dock, qtbot, 
     assert widget.progress.value == 0
 
 
-def test_cancel_while_idle_changes_nothing(make_napari_viewer, dock):
-    viewer = make_napari_viewer()
+def test_cancel_while_idle_changes_nothing(make_viewer, dock):
+    viewer = make_viewer()
     _photo_layer(viewer)
     widget = dock(viewer)
     widget.cancel()
@@ -290,8 +290,8 @@ def test_cancel_while_idle_changes_nothing(make_napari_viewer, dock):
     assert widget.run_button.enabled and not widget.cancel_button.enabled
 
 
-def test_failed_run_explains_itself_in_the_report(make_napari_viewer, dock, qtbot, run_and_wait, notifications):
-    viewer = make_napari_viewer()
+def test_failed_run_explains_itself_in_the_report(make_viewer, dock, qtbot, run_and_wait, notifications):
+    viewer = make_viewer()
     viewer.open_sample("napari-colorquant", "plate")
     widget = dock(viewer)
     widget.n_clusters.value = 250  # more clusters than the plate has gray levels
@@ -304,8 +304,8 @@ def test_failed_run_explains_itself_in_the_report(make_napari_viewer, dock, qtbo
 
 
 # --- issue 12: live preview ------------------------------------------------------------------
-def test_live_preview_reruns_on_k_and_feature_space(make_napari_viewer, dock, qtbot, run_and_wait):
-    viewer = make_napari_viewer()
+def test_live_preview_reruns_on_k_and_feature_space(make_viewer, dock, qtbot, run_and_wait):
+    viewer = make_viewer()
     _photo_layer(viewer, step=4)
     widget = dock(viewer)
     widget.feature_view.value = "none"
@@ -321,8 +321,8 @@ def test_live_preview_reruns_on_k_and_feature_space(make_napari_viewer, dock, qt
     assert viewer.layers["photo clusters"] is clusters
 
 
-def test_live_preview_is_off_by_default(make_napari_viewer, dock, qtbot, run_and_wait):
-    viewer = make_napari_viewer()
+def test_live_preview_is_off_by_default(make_viewer, dock, qtbot, run_and_wait):
+    viewer = make_viewer()
     _photo_layer(viewer, step=4)
     widget = dock(viewer)
     widget.feature_view.value = "none"
