@@ -1,22 +1,27 @@
-"""The README's main-job command: napari opens with a sample and the widget docked, and runs."""
+"""The README's main-job command: napari opens with a sample and the widget docked, and runs.
+
+The launcher's ``main`` runs in this (Xvfb) test process, as its console script calls it: a new Python
+process would spend seconds importing napari again. Its ``python -m`` entry is run as a process by
+``tests/test_launch_errors.py::test_no_display_is_said_in_one_line``.
+"""
 
 from __future__ import annotations
-
-import subprocess
-import sys
 
 import numpy as np
 from PIL import Image
 
+from napari_colorquant._napari import launch
 
-def test_viewer_launcher_runs_and_saves_a_screenshot(tmp_path):
+
+def test_viewer_launcher_runs_and_saves_a_screenshot(tmp_path, qapp, capsys):
+    from napari._qt.qt_viewer import QtViewer
+
     shot = tmp_path / "launch.png"
-    done = subprocess.run(
-        [sys.executable, "-m", "napari_colorquant._napari.launch", "--sample", "plate", "--widget", "em", "-k", "2",
-         "--run", "--screenshot", str(shot)],
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert f"saved {shot}" in done.stdout
+    before = set(QtViewer._instances)
+    code = launch.main(["--sample", "plate", "--widget", "em", "-k", "2", "--run", "--screenshot", str(shot)])
+    out, err = capsys.readouterr()
+    assert code == 0, err[-2000:]
+    assert f"saved {shot}" in out
     image = np.asarray(Image.open(shot))
     assert image.shape[0] > 400 and image[..., :3].std() > 20
+    assert not [viewer for viewer in QtViewer._instances if viewer not in before and viewer.isVisible()]
