@@ -236,16 +236,26 @@ def make_viewer(_shared_viewers, qtbot):
 
 
 @pytest.fixture
-def own_viewer(_shared_viewers, qtbot):
-    """A new hidden napari viewer of this test's own (for tests that close it); closed at the end if still open."""
-    import napari
-
-    viewer = napari.Viewer(show=False, show_welcome_screen=False)
-    yield viewer
+def make_own_viewer(_shared_viewers, qtbot):
+    """``make_own_viewer(show=False)``: a new napari viewer of this test's own (for tests that close it or that
+    measure the window's layout); closed at the end if still open."""
     from unittest import mock
 
-    if hasattr(viewer.window, "_qt_window"):
-        with mock.patch.object(viewer.window._qt_window, "_save_current_window_settings"):
-            viewer.close()
+    import napari
+
+    made = []
+
+    def make(show: bool = False):
+        viewer = napari.Viewer(show=show, show_welcome_screen=False)
+        if show:
+            qtbot.wait_exposed(viewer.window._qt_window, timeout=5000)
+        made.append(viewer)
+        return viewer
+
+    yield make
+    for viewer in made:
+        if hasattr(viewer.window, "_qt_window"):
+            with mock.patch.object(viewer.window._qt_window, "_save_current_window_settings"):
+                viewer.close()
     leaked = _leaked_viewers([viewer for viewer, _ in _shared_viewers.values()])
     assert not leaked, f"viewers left open by the test: {leaked}"

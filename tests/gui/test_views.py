@@ -16,8 +16,8 @@ def _whole_image_in_view(viewer, layer) -> bool:
     return bool(np.all(size <= canvas + 1) and np.allclose(viewer.camera.center[-2:], centre, atol=1))
 
 
-def test_sample_and_run_show_the_whole_image(make_viewer, dock, run_and_wait):
-    viewer = make_viewer(show=True)
+def test_sample_and_run_show_the_whole_image(make_own_viewer, dock, run_and_wait):
+    viewer = make_own_viewer(show=True)  # a new window: what it measures is the launcher's layout
     launch.fit_window(viewer)
     width = viewer.window._qt_window.width()
     assert width >= 1000 or width >= 0.9 * viewer.window._qt_window.screen().availableGeometry().width()

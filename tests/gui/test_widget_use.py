@@ -69,8 +69,8 @@ def test_lazy_layers_with_the_separate_feature_window(make_viewer, dock, qtbot, 
 
 
 # --- item 2: closing the viewer during a run -------------------------------------------------
-def test_closing_the_viewer_mid_run_cancels_quietly(own_viewer, dock, qtbot, monkeypatch, capfd):
-    viewer = own_viewer
+def test_closing_the_viewer_mid_run_cancels_quietly(make_own_viewer, dock, qtbot, monkeypatch, capfd):
+    viewer = make_own_viewer()
     _photo_layer(viewer)
     widget = dock(viewer)
     runner = widget.runner
