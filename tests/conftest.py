@@ -205,12 +205,14 @@ def make_viewer(_shared_viewers, qtbot):
     """
     import napari
     from napari._qt.qt_main_window import _QtMainWindow
+    from napari.settings import get_settings
 
     used = []
 
     def make(show: bool = False):
         show = bool(show)
         if show not in _shared_viewers:
+            get_settings().reset()  # as make_napari_viewer: no window geometry saved by an earlier viewer
             viewer = napari.Viewer(show=show, show_welcome_screen=False)
             if show:
                 qtbot.wait_exposed(viewer.window._qt_window, timeout=5000)
@@ -242,10 +244,16 @@ def make_own_viewer(_shared_viewers, qtbot):
     from unittest import mock
 
     import napari
+    from napari.settings import get_settings
 
-    made = []
+    made, hidden = [], []
 
     def make(show: bool = False):
+        if show and True in _shared_viewers:  # the only shown window, as under make_napari_viewer
+            window = _shared_viewers[True][0].window._qt_window
+            window.hide()
+            hidden.append(window)
+        get_settings().reset()
         viewer = napari.Viewer(show=show, show_welcome_screen=False)
         if show:
             qtbot.wait_exposed(viewer.window._qt_window, timeout=5000)
@@ -257,5 +265,8 @@ def make_own_viewer(_shared_viewers, qtbot):
         if hasattr(viewer.window, "_qt_window"):
             with mock.patch.object(viewer.window._qt_window, "_save_current_window_settings"):
                 viewer.close()
+    for window in hidden:
+        window.show()
+        qtbot.wait_exposed(window, timeout=5000)
     leaked = _leaked_viewers([viewer for viewer, _ in _shared_viewers.values()])
     assert not leaked, f"viewers left open by the test: {leaked}"

@@ -44,7 +44,16 @@ def _drag(explorer, data_points, modifiers=None) -> None:
 
 @pytest.fixture
 def photo_viewer(make_viewer, dock, run_and_wait, astronaut):
-    viewer = make_viewer(show=True)
+    return _photo_viewer(make_viewer(show=True), dock, run_and_wait, astronaut)
+
+
+@pytest.fixture
+def new_photo_viewer(make_own_viewer, dock, run_and_wait, astronaut):
+    """In a new window: the hover tests' first mouse move only enters it (the shared window may hold the pointer)."""
+    return _photo_viewer(make_own_viewer(show=True), dock, run_and_wait, astronaut)
+
+
+def _photo_viewer(viewer, dock, run_and_wait, astronaut):
     image = np.ascontiguousarray(astronaut[::4, ::4])  # 128 x 128 RGB
     viewer.add_image(image, name="astro")
     widget = dock(viewer)
@@ -119,10 +128,10 @@ def test_click_on_a_centre_shows_only_that_cluster(photo_viewer):
     assert explorer.table.selected_labels() == [3]
 
 
-def test_hover_on_the_image_marks_its_pixel(photo_viewer, qtbot):
+def test_hover_on_the_image_marks_its_pixel(new_photo_viewer, qtbot):
     from qtpy.QtCore import QPoint
 
-    viewer, image = photo_viewer
+    viewer, image = new_photo_viewer
     explorer = ncq.feature_explorer(viewer)
     native = viewer.window._qt_viewer.canvas._scene_canvas.native
     qtbot.mouseMove(native, QPoint(native.width() // 2 - 20, native.height() // 2 + 15))
@@ -145,11 +154,11 @@ def _marker_red_near(canvas, widget_point, radius: int = 4) -> bool:
     return bool((np.abs(window - (255, 59, 48)).sum(axis=-1) < 40).any())
 
 
-def test_hover_blits_only_the_marker(photo_viewer, qtbot):
+def test_hover_blits_only_the_marker(new_photo_viewer, qtbot):
     from qtpy.QtCore import QPoint
     from qtpy.QtWidgets import QApplication
 
-    viewer, image = photo_viewer
+    viewer, image = new_photo_viewer
     explorer = ncq.feature_explorer(viewer)
     plot = explorer.plot
     plot.canvas.draw()

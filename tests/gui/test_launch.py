@@ -14,11 +14,16 @@ from napari_colorquant._napari import launch
 
 
 def test_viewer_launcher_runs_and_saves_a_screenshot(tmp_path, qapp, capsys):
+    from unittest import mock
+
+    from napari._qt.qt_main_window import _QtMainWindow
     from napari._qt.qt_viewer import QtViewer
 
     shot = tmp_path / "launch.png"
     before = set(QtViewer._instances)
-    code = launch.main(["--sample", "plate", "--widget", "em", "-k", "2", "--run", "--screenshot", str(shot)])
+    # as make_napari_viewer does: closing does not store this window's geometry for the next tests' viewers
+    with mock.patch.object(_QtMainWindow, "_save_current_window_settings"):
+        code = launch.main(["--sample", "plate", "--widget", "em", "-k", "2", "--run", "--screenshot", str(shot)])
     out, err = capsys.readouterr()
     assert code == 0, err[-2000:]
     assert f"saved {shot}" in out
