@@ -190,8 +190,14 @@ def weighted_means(
     ndarray (K, F) of float64
         The new centres (Lloyd's update step).
     """
-    weighted = (samples * sample_weight[:, None]).T.copy()
-    return _means_from(weighted, sample_weight, labels, previous)
+    return _means_from(_weighted_t(samples, sample_weight), sample_weight, labels, previous)
+
+
+def _weighted_t(samples: np.ndarray, sample_weight: np.ndarray) -> np.ndarray:
+    """Feature-major weighted samples ``(F, n)``, written in place (a transposed copy costs several times more)."""
+    weighted_t = np.empty(samples.shape[::-1])
+    np.multiply(samples.T, sample_weight, out=weighted_t)
+    return weighted_t
 
 
 def _cluster_sums(weighted_t: np.ndarray, sample_weight: np.ndarray, labels: np.ndarray, n_clusters: int):
@@ -458,9 +464,7 @@ def lloyd(
     samples = np.asarray(samples, dtype=np.float64)
     sample_weight = np.asarray(sample_weight, dtype=np.float64)
     centers = np.array(centers, dtype=np.float64)
-    # Feature-major weighted samples, written in place (a transposed copy costs several times more).
-    weighted_t = np.empty(samples.shape[::-1])
-    np.multiply(samples.T, sample_weight, out=weighted_t)
+    weighted_t = _weighted_t(samples, sample_weight)
     exact = _ExactSums(weighted_t, sample_weight, centers.shape[0])
     if not _ExactSums.applies(weighted_t, sample_weight):
         exact = None
@@ -480,16 +484,35 @@ def lloyd(
             converged = True
             break
     labels, _ = nearest_center(samples, centers, with_distances=False)
-    return KMeansFit(centers, labels, _inertia(samples, sample_weight, centers, labels), n_iter, converged)
+    inertia = float(sample_weight @ assigned_squared_distances(samples, centers, labels))
+    return KMeansFit(centers, labels, inertia, n_iter, converged)
 
 
-def _inertia(samples: np.ndarray, sample_weight: np.ndarray, centers: np.ndarray, labels: np.ndarray) -> float:
-    """Weighted sum of squared distances to the assigned centres, one feature at a time (1-D gathers are cheap)."""
+def assigned_squared_distances(samples: np.ndarray, centers: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Squared Euclidean distance of each sample to its assigned centre.
+
+    Computed one feature at a time: gathering a column of K centres per sample is several times
+    cheaper than gathering whole centre rows.
+
+    Parameters
+    ----------
+    samples : ndarray (n, F)
+        Feature rows.
+    centers : ndarray (K, F)
+        Centres.
+    labels : ndarray (n,) of int
+        Centre 0..K-1 assigned to each row.
+
+    Returns
+    -------
+    ndarray (n,) of float64
+        ``sum_f (samples[i, f] - centers[labels[i], f]) ** 2``.
+    """
     distances = np.zeros(samples.shape[0])
     for feature in range(samples.shape[1]):
         diff = samples[:, feature] - np.take(centers[:, feature], labels)
         distances += diff * diff
-    return float(sample_weight @ distances)
+    return distances
 
 
 def weighted_kmeans(

@@ -18,6 +18,7 @@ import numpy as np
 
 from . import colorspaces
 from ._threads import for_chunks
+from .kmeans import assigned_squared_distances
 from .methods import get_method
 from .model import ClusterModel
 from .pixels import ImageLayout, PixelTable, pixel_rows
@@ -398,14 +399,9 @@ def weighted_mse(
     if np.sum(counts) == 0:  # nothing valid (an all-NaN or all-masked image given to a model)
         return 0.0
     if labels is not None and model.color_space not in colorspaces.CHROMA_SPACES:
-        # Round the K palette colours once, then gather one channel at a time (1-D gathers of U values
-        # cost a fraction of gathering U rows).
+        # Round the K palette colours once, then measure against them.
         palette = to_dtype(model.palette, layout.dtype).astype(np.float64)
-        index = labels.astype(np.intp) - 1
-        errors = np.zeros(values.shape[0])
-        for channel in range(values.shape[1]):
-            diff = np.take(palette[:, channel], index) - values[:, channel]
-            errors += diff * diff
+        errors = assigned_squared_distances(values, palette, labels.astype(np.intp) - 1)
     else:
         approx = to_dtype(model.quantized_values(values, labels), layout.dtype).astype(np.float64)
         approx -= values
