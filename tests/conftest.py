@@ -127,9 +127,7 @@ def _disconnect_foreign(viewer) -> None:
     for group in groups:
         for emitter in [group, *group.emitters.values()]:
             for callback in [c for c in emitter.callbacks if _from_tests_or_plugin(c)]:
-                index = emitter._callbacks.index(callback)
-                for attribute in ("_callbacks", "_callback_refs", "_callback_pass_event"):
-                    getattr(emitter, attribute).pop(index)
+                emitter.disconnect(callback)
 
 
 def _reset_viewer(viewer, state: dict) -> None:
