@@ -651,13 +651,21 @@ def _count_rgb8(array: np.ndarray, layout: ImageLayout, valid: np.ndarray | None
 
 
 def _sorted_distinct(keys: np.ndarray, valid: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct keys (ascending) and their counts, from one plain sort of the valid pixels' keys."""
-    ordered = np.sort(keys if valid is None else keys[valid])
+    """Distinct keys (ascending) and their counts, from one plain sort of the valid pixels' keys.
+
+    The keys are below 2**24, so they are sorted as int32 by OpenCV's row sort: measured 1.0 ms
+    CPU for 262 144 keys against 6.6 ms for ``np.sort`` (numpy 2.4, this machine's AMD EPYC).
+    """
+    chosen = keys if valid is None else keys[valid]
+    if chosen.size == 0:
+        return chosen, np.zeros(0, np.int64)
+    ordered = cv2.sort(chosen.astype(np.int32).reshape(1, -1), cv2.SORT_EVERY_ROW | cv2.SORT_ASCENDING)
+    ordered = ordered.reshape(-1)
     starts = np.empty(ordered.size, dtype=bool)
     starts[:1] = True
     np.not_equal(ordered[1:], ordered[:-1], out=starts[1:])
     first = np.flatnonzero(starts)
-    return ordered[first], np.diff(first, append=ordered.size)
+    return ordered[first].astype(keys.dtype), np.diff(first, append=ordered.size)
 
 
 def _count_gray(array: np.ndarray, layout: ImageLayout, valid: np.ndarray | None, bits: int) -> np.ndarray:
