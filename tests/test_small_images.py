@@ -47,3 +47,45 @@ def test_small_image_quantize_equals_histogram_path(china, monkeypatch, init):
     np.testing.assert_array_equal(small.quantized, general.quantized)
     assert small.model.n_iter == general.model.n_iter
     assert small.mse == general.mse
+
+
+@pytest.mark.parametrize("n_clusters", [2, 4, 16])
+def test_one_chunk_per_thread_assignment_equals_cache_blocks(monkeypatch, n_clusters):
+    from napari_colorquant import kmeans
+
+    rng = np.random.default_rng(n_clusters)
+    samples = rng.integers(0, 256, size=(100_003, 3)).astype(np.float64)
+    centers = samples[:n_clusters] + 0.5
+    assert kmeans._rows_per_task(samples.shape[0], n_clusters) != kmeans._block_shape(n_clusters)[0]
+    labels, distances = kmeans.nearest_center(samples, centers)
+    with monkeypatch.context() as patch:
+        patch.setattr(kmeans, "_rows_per_task", lambda n, k: kmeans._block_shape(k)[0])
+        blocked_labels, blocked_distances = kmeans.nearest_center(samples, centers)
+    np.testing.assert_array_equal(labels, blocked_labels)
+    np.testing.assert_array_equal(distances, blocked_distances)
+    brute = ((samples[:, None, :] - centers[None]) ** 2).sum(axis=2)
+    np.testing.assert_array_equal(labels, brute.argmin(axis=1))
+
+
+def test_run_all_keeps_task_order_and_waits_for_every_task_before_raising():
+    import threading
+
+    from napari_colorquant import _threads
+
+    if _threads.n_threads() == 1:
+        pytest.skip("one thread: run_all runs the tasks one after the other")
+    assert _threads.run_all([lambda i=i: i * i for i in range(5)]) == [0, 1, 4, 9, 16]
+    finished = []
+    release = threading.Event()
+
+    def slow():
+        release.wait(5)
+        finished.append(True)
+
+    def failing():
+        release.set()
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        _threads.run_all([failing, slow])
+    assert finished == [True]

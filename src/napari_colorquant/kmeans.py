@@ -36,7 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._threads import for_chunks
+from ._threads import for_chunks, n_threads
 
 #: Named initialisations of :func:`initial_centers`.
 #: ``init`` names: "auto" (the exact optimum for one feature, else k-means++; see ``optimal1d.resolve_init``),
@@ -50,6 +50,8 @@ _BLOCK_ELEMENTS = 1 << 19
 # comparisons still win by 13 %, the one-hot product no longer does).
 _FEW_CLUSTERS = 16
 _ONE_HOT_CLUSTERS = 8
+# Largest chunk of an assignment pass handed to one thread at few clusters (see _rows_per_task).
+_TASK_ROWS = 1 << 16
 # Seeding on a coarse grid: at most this many cells, used above this many distinct values.
 _COARSE_CELLS = 1 << 15
 _COARSE_FROM = 1 << 18
@@ -124,11 +126,13 @@ def _nearest_few(rows: np.ndarray, centers: np.ndarray, norms: np.ndarray, with_
     """
     partial = (-2.0 * centers) @ rows.T
     partial += norms[:, None]
-    best = partial[0].copy()
+    best = partial[0]  # the best so far is kept in place of the first centre's row (no copy)
     labels = np.zeros(rows.shape[0], dtype=np.intp)
-    for index in range(1, centers.shape[0]):
+    last = centers.shape[0] - 1
+    for index in range(1, last + 1):
         np.copyto(labels, index, where=partial[index] < best)
-        np.minimum(best, partial[index], out=best)
+        if with_best or index < last:
+            np.minimum(best, partial[index], out=best)
     return labels, best if with_best else None
 
 
@@ -165,8 +169,21 @@ def nearest_center(
         if distances is not None:
             distances[start:stop] = np.maximum(best + np.einsum("nf,nf->n", rows, rows), 0.0)
 
-    for_chunks(block, n, _block_shape(centers.shape[0])[0])
+    for_chunks(block, n, _rows_per_task(n, centers.shape[0]))
     return labels, distances
+
+
+def _rows_per_task(n: int, n_clusters: int) -> int:
+    """Rows per chunk of an assignment pass: the cache-sized block, or one chunk per thread when that is small.
+
+    At a 0.27 MP photo's ~100 000 colours, one chunk per thread spares most of the per-chunk calls
+    (measured at K = 2: 0.84 -> 0.78 ms CPU per pass); up to _FEW_CLUSTERS its distances still fit in cache.
+    """
+    rows = _block_shape(n_clusters)[0]
+    if n_clusters > _FEW_CLUSTERS:
+        return rows
+    per_thread = -(-n // n_threads())
+    return per_thread if rows < per_thread <= _TASK_ROWS else rows
 
 
 def weighted_means(
@@ -242,10 +259,9 @@ class _ExactSums:
         if changed is None or changed.size > labels.size // 4:
             self.mass, self.sums = _cluster_sums(self.weighted_t, self.weight, labels, self.n_clusters)
         elif changed.size:
-            left = _cluster_sums(
-                self.weighted_t[:, changed], self.weight[changed], self.labels[changed], self.n_clusters
-            )
-            joined = _cluster_sums(self.weighted_t[:, changed], self.weight[changed], labels[changed], self.n_clusters)
+            weighted, weight = self.weighted_t[:, changed], self.weight[changed]
+            left = _cluster_sums(weighted, weight, self.labels[changed], self.n_clusters)
+            joined = _cluster_sums(weighted, weight, labels[changed], self.n_clusters)
             self.mass = self.mass - left[0] + joined[0]
             self.sums = self.sums - left[1] + joined[1]
         self.labels = labels

@@ -631,19 +631,21 @@ def _cluster_order(means: np.ndarray, color_space: str, scale: float, offset: fl
 def _palette(color_space, layout, values, weights, labels, means) -> np.ndarray:
     """Colour of each cluster in the input's units."""
     n_clusters = means.shape[0]
+    by_luma = color_space == "gray" and layout.n_channels > 1
+    if not by_luma and color_space not in colorspaces.CHROMA_SPACES:
+        # The means themselves: no pass over the values (a bincount of every value, spared).
+        return colorspaces.from_features(means, color_space, layout.scale, layout.offset)
     mass = np.maximum(np.bincount(labels, weights=weights, minlength=n_clusters), 1e-300)
-    if color_space == "gray" and layout.n_channels > 1:
+    if by_luma:
         # Clustered on luma: the cluster's colour is the mean colour of its pixels.
         values = np.asarray(values, np.float64)
         sums = np.column_stack(
             [np.bincount(labels, weights=weights * values[:, c], minlength=n_clusters) for c in range(values.shape[1])]
         )
         return sums / mass[:, None]
-    if color_space in colorspaces.CHROMA_SPACES:
-        luminance = colorspaces.kept_luminance(values, color_space, layout.scale, layout.offset)
-        mean_luminance = np.bincount(labels, weights=weights * luminance, minlength=n_clusters) / mass
-        return colorspaces.from_features(means, color_space, layout.scale, layout.offset, mean_luminance)
-    return colorspaces.from_features(means, color_space, layout.scale, layout.offset)
+    luminance = colorspaces.kept_luminance(values, color_space, layout.scale, layout.offset)
+    mean_luminance = np.bincount(labels, weights=weights * luminance, minlength=n_clusters) / mass
+    return colorspaces.from_features(means, color_space, layout.scale, layout.offset, mean_luminance)
 
 
 @dataclass

@@ -601,6 +601,9 @@ def _key_chunks(array: np.ndarray, layout: ImageLayout) -> list[tuple[int, int, 
 
 def _decode_keys(keys: np.ndarray, layout: ImageLayout) -> np.ndarray:
     bits = layout.dtype.itemsize * 8
+    if layout.dtype == np.uint8 and layout.n_channels <= 4:
+        # Channel c sits in byte c of a little-endian 32-bit key: its bytes are the value row.
+        return np.ascontiguousarray(keys.astype("<u4").view(np.uint8).reshape(-1, 4)[:, : layout.n_channels])
     keys = keys.astype(np.uint64)
     cols = [(keys >> np.uint64(bits * c)) & np.uint64((1 << bits) - 1) for c in range(layout.n_channels)]
     values = np.column_stack(cols).astype(np.int64)
@@ -659,13 +662,16 @@ def _sorted_distinct(keys: np.ndarray, valid: np.ndarray | None) -> tuple[np.nda
     chosen = keys if valid is None else keys[valid]
     if chosen.size == 0:
         return chosen, np.zeros(0, np.int64)
-    ordered = cv2.sort(chosen.astype(np.int32).reshape(1, -1), cv2.SORT_EVERY_ROW | cv2.SORT_ASCENDING)
-    ordered = ordered.reshape(-1)
+    as_int32 = chosen.view(np.int32) if chosen.dtype == np.uint32 else chosen.astype(np.int32)
+    ordered = cv2.sort(as_int32.reshape(1, -1), cv2.SORT_EVERY_ROW | cv2.SORT_ASCENDING).reshape(-1)
     starts = np.empty(ordered.size, dtype=bool)
     starts[:1] = True
     np.not_equal(ordered[1:], ordered[:-1], out=starts[1:])
     first = np.flatnonzero(starts)
-    return ordered[first].astype(keys.dtype), np.diff(first, append=ordered.size)
+    counts = np.empty(first.size, np.int64)
+    np.subtract(first[1:], first[:-1], out=counts[:-1])
+    counts[-1] = ordered.size - first[-1]
+    return ordered[first].astype(keys.dtype), counts
 
 
 def _count_gray(array: np.ndarray, layout: ImageLayout, valid: np.ndarray | None, bits: int) -> np.ndarray:
