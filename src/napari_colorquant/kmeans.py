@@ -287,15 +287,31 @@ def _means_from(
     return centers
 
 
-def _coarse_grid(samples: np.ndarray, sample_weight: np.ndarray, n_clusters: int) -> tuple[np.ndarray, np.ndarray]:
+def coarse_grid(
+    samples: np.ndarray, sample_weight: np.ndarray, n_clusters: int, smallest: int = _COARSE_FROM
+) -> tuple[np.ndarray, np.ndarray]:
     """Weighted means and total weights of the occupied cells of a regular grid over the samples.
 
-    Returns the samples themselves when there are few of them, or when the grid would have too few
-    occupied cells (fewer than 4 per cluster) to seed from.
+    At most ``_COARSE_CELLS`` cells (32 per axis for 3 features). Returns the samples themselves when
+    there are at most ``smallest`` of them, or when the grid would have too few occupied cells (fewer
+    than 4 per cluster) to seed from.
+
+    Parameters
+    ----------
+    samples : ndarray (n, F)
+    sample_weight : ndarray (n,)
+    n_clusters : int
+    smallest : int
+        Up to this many samples, no grid.
+
+    Returns
+    -------
+    cells : ndarray (m, F)
+    cell_weight : ndarray (m,)
     """
     n, n_features = samples.shape
     bins = int(_COARSE_CELLS ** (1.0 / n_features))
-    if n <= _COARSE_FROM or bins < 2:
+    if n <= smallest or bins < 2:
         return samples, sample_weight
     low = samples.min(axis=0)
     span = samples.max(axis=0) - low
@@ -418,7 +434,7 @@ def initial_centers(
         init = init(samples, sample_weight, n_clusters, rng)
     elif isinstance(init, str):
         if init == "kmeans++":
-            seeds, seed_weights = _coarse_grid(samples, sample_weight, n_clusters)
+            seeds, seed_weights = coarse_grid(samples, sample_weight, n_clusters)
             return kmeans_plusplus(seeds, seed_weights, n_clusters, np.random.RandomState(int(rng.integers(2**31 - 1))))
         if init == "random":
             picks = rng.choice(samples.shape[0], size=n_clusters, replace=False, p=sample_weight / sample_weight.sum())
