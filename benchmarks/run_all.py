@@ -320,7 +320,13 @@ def section_k256(report, inputs, groups, quick, repeat):
 
 
 def section_em(report, inputs, groups, quick, repeat):
-    """EM, K = 4, full covariance, 10 iterations, tolerance 0: >= 50x GaussianMixture at 2 MP, >= 100x at 12 MP."""
+    """EM, K = 4, full covariance, 10 iterations, tolerance 0: >= 50x GaussianMixture at 2 MP, >= 100x at 12 MP.
+
+    The 10 iterations are each library's EM iterations on all the data; the starts are each library's own
+    and not counted: ours k-means then EM, to convergence, on a coarse grid of the distinct values
+    (``em_start.py``); scikit-learn's default ``init_params="kmeans"``, ``KMeans(n_init=1)`` to its own
+    convergence on every pixel; ``cv2.ml.EM.trainEM``, its own k-means.
+    """
     for name in groups["em"]:
         image = inputs[name]
         target = 100.0 if image.shape[0] * image.shape[1] > 8e6 else 50.0

@@ -24,6 +24,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from .em import bic, e_step, initial_parameters, most_probable, weighted_em
+from .em_start import mixture_start
 from .kmeans import initial_centers, nearest_center, weighted_kmeans
 from .optimal1d import optimal_centers, resolve_init
 from .pinned import pinned_kmeans
@@ -144,18 +145,22 @@ def _em_starts_directly(params: Mapping[str, Any]) -> bool:
 
 
 def _fit_em(features, sample_weight, n_clusters, params, on_step) -> FittedClusters:
-    """EM started from a weighted k-means (as cv2.ml.EM.trainEM does), or from given means (trainE)."""
+    """EM from given means (as cv2.ml.EM.trainE), or from k-means then EM on a coarse summary (em_start)."""
     if _em_starts_directly(params):
         start_centers = initial_centers(features, sample_weight, n_clusters, params["init"], np.random.default_rng(0))
         start_labels = nearest_center(features, start_centers)[0]
-        offset = 0
+        mixing, means, covariances = initial_parameters(
+            features, sample_weight, start_centers, start_labels, params["covariance"], params["reg_covar"]
+        )
     else:
-        start = _kmeans_run(features, sample_weight, n_clusters, params, on_step)
-        start_centers, start_labels = start.centers, start.labels
-        offset = params["attempts"] * params["max_iter"]
-    mixing, means, covariances = initial_parameters(
-        features, sample_weight, start_centers, start_labels, params["covariance"], params["reg_covar"]
-    )
+
+        def cluster(samples, weight, max_iter, epsilon, on_iteration):
+            criteria = dict(params, max_iter=max_iter, epsilon=epsilon)
+            return _kmeans_run(samples, weight, n_clusters, criteria, on_iteration)
+
+        mixing, means, covariances = mixture_start(
+            features, sample_weight, n_clusters, cluster, params["covariance"], params["reg_covar"], on_step
+        )
     run = weighted_em(
         features,
         sample_weight,
@@ -166,7 +171,7 @@ def _fit_em(features, sample_weight, n_clusters, params, on_step) -> FittedClust
         max_iter=params["max_iter"],
         epsilon=params["epsilon"],
         reg_covar=params["reg_covar"],
-        on_iteration=None if on_step is None else (lambda done: on_step(offset + done)),
+        on_iteration=on_step,
     )
     figures = dict(
         n_iter=run.n_iter,
@@ -215,7 +220,7 @@ REGISTRY: dict[str, Method] = {
             name="em",
             label="EM (Gaussian mixture)",
             fit=_fit_em,
-            steps=lambda p: (0 if _em_starts_directly(p) else p["attempts"] * p["max_iter"]) + p["max_iter"],
+            steps=lambda p: p["max_iter"],  # the start reports 0 (em_start: a few ms on a coarse summary)
             predict=_predict_most_probable,
             log_posteriors=_em_log_posteriors,
             figures=("log_likelihood", "bic"),

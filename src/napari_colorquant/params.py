@@ -159,13 +159,14 @@ class ClusterParameters:
     channel_axis : int or None
         Axis holding channels (None: last axis if it has 3 or 4 entries, else gray).
     max_iter : int
-        Maximum iterations per run.
+        Maximum iterations per run (EM: exact iterations after its start, which runs to convergence on
+        its own on a coarse summary of the values; see :mod:`~napari_colorquant.em_start`).
     epsilon : float
         Stopping tolerance (k-means: centre shift; EM: relative log-likelihood gain), in the
         features' units for integer images (as ``cv2.kmeans``) and in 1/255 of the features'
         range for float images, so that a float image's unit changes nothing.
     attempts : int
-        k-means starts; the lowest inertia is kept.
+        k-means starts (also of EM's start); the lowest inertia is kept.
     init : str or array (K, F)
         ``"kmeans++"``, ``"random"`` or initial centres in the fitted feature space
         (stored as a tuple of tuples of float, so the record stays hashable).
@@ -228,7 +229,13 @@ class ClusterParameters:
         int,
         optional=True,
     )
-    max_iter: int = _spec(DEFAULT_MAX_ITER, "iteration cap (the notebook used 10)", int, minimum=1)
+    max_iter: int = _spec(
+        DEFAULT_MAX_ITER,
+        "iteration cap (the notebook used 10); EM: exact iterations after its start (k-means, then EM on a coarse "
+        "grid of the values, each to convergence)",
+        int,
+        minimum=1,
+    )
     epsilon: float = _spec(
         DEFAULT_EPSILON,
         "convergence tolerance; k-means: stop when no centre moves more than this; EM: when the log-likelihood "
