@@ -129,8 +129,11 @@ def _nearest_few(rows: np.ndarray, centers: np.ndarray, norms: np.ndarray, with_
     best = partial[0]  # the best so far is kept in place of the first centre's row (no copy)
     labels = np.zeros(rows.shape[0], dtype=np.intp)
     last = centers.shape[0] - 1
+    if last >= 1:
+        np.less(partial[1], best, out=labels)  # 1 where the second centre is strictly nearer: one pass
     for index in range(1, last + 1):
-        np.copyto(labels, index, where=partial[index] < best)
+        if index > 1:
+            np.copyto(labels, index, where=partial[index] < best)
         if with_best or index < last:
             np.minimum(best, partial[index], out=best)
     return labels, best if with_best else None

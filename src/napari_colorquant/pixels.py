@@ -45,7 +45,7 @@ from .colorspaces import COLOR_SPACES, THREE_CHANNEL_SPACES
 
 CHUNK_PIXELS = 1 << 20
 _DENSE_LUT_BYTES = 64 << 20
-_SORT_COUNT_PIXELS = 1 << 20
+_SORT_COUNT_PIXELS = 1 << 21  # 2 MP photos too: with OpenCV's sort, 21 ms CPU against the histogram's 36 (gen2)
 DEFAULT_MAX_SAMPLES = 2_000_000
 _ACCEPTED_DTYPES = "bool, uint8, uint16, uint32, int8, int16, int32, float32 or float64"
 
