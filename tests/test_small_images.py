@@ -89,3 +89,31 @@ def test_run_all_keeps_task_order_and_waits_for_every_task_before_raising():
     with pytest.raises(RuntimeError, match="boom"):
         _threads.run_all([failing, slow])
     assert finished == [True]
+
+
+def test_weighted_draw_is_random_state_choice():
+    from napari_colorquant.kmeans import _weighted_draw
+
+    rng = np.random.default_rng(7)
+    for n in (1, 2, 5, 1000, 100_000):
+        weight = rng.integers(1, 300, size=n).astype(np.float64)
+        for seed in range(40):
+            theirs, ours = np.random.RandomState(seed), np.random.RandomState(seed)
+            assert _weighted_draw(weight, ours) == theirs.choice(n, p=weight / weight.sum())
+            assert ours.random_sample() == theirs.random_sample()  # the same stream afterwards
+
+
+def test_masked_pixels_get_the_fill_whatever_the_lookup_table_held(china):
+    image = china[:120, :160]
+    mask = np.zeros(image.shape[:2], bool)
+    mask[30:90, 40:120] = True  # outside: colours that are not in the table
+    array, layout, _ = describe_image(image, None, "rgb")
+    table = build_table(array, layout, mask)
+    per_value = np.arange(1, table.values.shape[0] + 1, dtype=np.int32)
+    for _ in range(3):  # fresh tables may reuse memory that held other results
+        scattered = table.scatter(per_value, fill=-7)
+        assert (scattered[~mask] == -7).all()
+        assert (scattered[mask] >= 1).all()
+    result = quantize(image, 3, mask=mask)
+    assert (result.labels[~mask] == 0).all() and (result.labels[mask] >= 1).all()
+    np.testing.assert_array_equal(result.quantized[~mask], image[~mask])

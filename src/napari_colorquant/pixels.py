@@ -443,7 +443,9 @@ class PixelTable:
                 np.take(rows, index_lut[keys()], axis=0, out=out[start:stop])
             self._fill_invalid(out, fill)
             return
-        lut = np.full((n_keys, *tail), fill, dtype=per_value.dtype)
+        # Entries of keys not in the table are read only for invalid pixels, which _fill_invalid
+        # overwrites: the table is left unfilled (clearing its 2**24 entries cost as much as filling it).
+        lut = np.empty((n_keys, *tail), dtype=per_value.dtype)
         lut[self._keys] = per_value
         flat = self.array.reshape(-1) if self.layout.channel_axis is None else None
         if not tail and lut.dtype == np.uint8 and flat is not None and flat.dtype == np.uint8:
