@@ -14,13 +14,13 @@ from collections.abc import Callable
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._threads import single_threaded_blas
+from ._threads import run_all, single_threaded_blas
 from .colorspaces import CHROMA_SPACES
 from .fitting import fit_values, run_record
 from .model import ClusterModel
 from .params import ClusterParameters
 from .pixels import PixelTable, build_table, check_mask, describe_image
-from .result import QuantizeResult, make_result
+from .result import QuantizeResult, make_result, weighted_mse
 
 Progress = Callable[[str, float], None]
 
@@ -81,17 +81,26 @@ def _quantize_fast(array, layout, space, mask, params: ClusterParameters, record
     timings["fit"] = time.perf_counter() - start
     report("write", 0.0)
     start = time.perf_counter()
-    value_labels = None
+    value_labels = mse = None
     if table.approximate or table.strategy == "direct":
         labels = table.map(model.predict_values, model.label_dtype)
-    else:
+    elif params.smoothing > 0:
         labels = table.scatter(fit_labels)
         value_labels = fit_labels  # the labels of table.values: the figures need not predict them again
+    else:
+        value_labels = fit_labels
+        # Every pixel's label, and the error per distinct value that the figures report, at once.
+        labels, mse = run_all(
+            [
+                lambda: table.scatter(fit_labels),
+                lambda: weighted_mse(model, layout, table.values, table.counts, fit_labels),
+            ]
+        )
     timings["write"] = time.perf_counter() - start
     if params.smoothing > 0:
         result = _smoothed_result(model, array, layout, labels, table, params.smoothing, timings, report)
     else:
-        result = make_result(model, array, layout, labels, table.valid, table, timings, value_labels)
+        result = make_result(model, array, layout, labels, table.valid, table, timings, value_labels, mse)
     if params.dither != "none":
         _dither(result, array, layout, table)
     report("write", 1.0)

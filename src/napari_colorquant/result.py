@@ -418,6 +418,7 @@ def make_result(
     table: PixelTable | None,
     timings: dict[str, float],
     value_labels: np.ndarray | None = None,
+    mse: float | None = None,
 ) -> QuantizeResult:
     """The in-memory result: quantized image, figures, and the table the image was counted into.
 
@@ -431,6 +432,8 @@ def make_result(
         Seconds so far by stage; ``"write"`` is added to.
     value_labels : ndarray, optional
         The labels of ``table.values`` when the fit gave them: the figures need not predict them again.
+    mse : float, optional
+        The error when already computed (:func:`weighted_mse` of the table's values and counts).
 
     Returns
     -------
@@ -438,7 +441,8 @@ def make_result(
     """
     start = time.perf_counter()
     quantized = quantized_image(model, array, layout, labels, valid, table, value_labels)
-    mse = image_mse(model, array, layout, quantized, valid, table, value_labels)
+    if mse is None:
+        mse = image_mse(model, array, layout, quantized, valid, table, value_labels)
     timings["write"] = timings.get("write", 0.0) + time.perf_counter() - start
     n_valid = layout.n_pixels if valid is None else int(np.count_nonzero(valid))
     counted = table is not None and table.exact_counts
