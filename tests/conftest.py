@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import os
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,10 @@ import pytest
 
 DATA = Path(__file__).parent / "data"
 SHARED = Path(__file__).parents[1].parent / "shared" / "data"
+
+# napari's settings live in memory only (read before napari is imported): no test reads the user's saved
+# settings or writes them (napari saves the file on every change, ~150 times a run, shared by all processes).
+os.environ["NAPARI_CONFIG"] = ""
 
 
 @pytest.hookimpl(tryfirst=True)
