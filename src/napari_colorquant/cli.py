@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import shutil
 import signal
 import sys
@@ -377,19 +378,25 @@ def _ignored_with_apply(parser: argparse.ArgumentParser, args: argparse.Namespac
     return ", ".join(flags[d] for d in FIT_OPTIONS if d in flags and getattr(args, d) != parser.get_default(d))
 
 
-#: Modules a run imports only when it gets there (writing the labels TIFF, k-means++ draws, the PNG codec):
-#: imported in a thread while the main thread reads and counts the image (both release the GIL).
-_LATE_IMPORTS = ("tifffile", "numpy.random", "PIL.PngImagePlugin")
+#: Modules a run imports only when it gets there (OpenCV when counting colours, k-means++ draws, writing the
+#: labels TIFF, the PNG codec): imported in a thread while the main thread reads and counts the image (both
+#: release the GIL), in the order the run needs them.
+_LATE_IMPORTS = ("cv2", "numpy.random", "tifffile", "PIL.PngImagePlugin")
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc mallopt parameters (malloc.h)
 
 
 def _prepare_process() -> None:
     """One-time costs of a CLI process, paid while there is other work, or not at all.
 
-    The CLI owns its process (the library leaves its host's allocator alone): glibc returns every freed
-    buffer above 128 KiB to the system and page-faults it in again on the next allocation, which in a
-    short run costs as much as the imports. Keeping freed memory for reuse halves the first run's page
-    faults. And the modules a run needs only later are imported in a background thread meanwhile.
+    The CLI owns its process (the library leaves its host's allocator and collector alone):
+
+    - glibc returns every freed buffer above 128 KiB to the system and page-faults it in again on the next
+      allocation, which in a short run costs as much as the imports. Keeping freed memory for reuse halves
+      the first run's page faults.
+    - The modules a run needs only later are imported in a background thread meanwhile.
+    - The objects made by the imports live as long as the process: frozen (``gc.freeze``), the cyclic
+      collector no longer walks them on every full collection of the run and once more at exit (~20 ms of
+      a 0.27 MP photo's run). Cycles made by the run itself are still collected.
     """
     if sys.platform.startswith("linux"):
         with contextlib.suppress(OSError, AttributeError):
@@ -398,6 +405,7 @@ def _prepare_process() -> None:
             libc = ctypes.CDLL("libc.so.6")
             libc.mallopt(_M_MMAP_THRESHOLD, 256 << 20)
             libc.mallopt(_M_TRIM_THRESHOLD, 512 << 20)
+    gc.freeze()
     threading.Thread(target=_import_late, name="napari-colorquant imports", daemon=True).start()
 
 
@@ -407,6 +415,7 @@ def _import_late() -> None:
     for name in _LATE_IMPORTS:
         with contextlib.suppress(ImportError):  # the step that needs it says what is missing
             importlib.import_module(name)
+    gc.freeze()  # the modules just imported live as long as the process too
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -36,7 +36,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import cv2
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
@@ -450,6 +449,8 @@ class PixelTable:
         flat = self.array.reshape(-1) if self.layout.channel_axis is None else None
         if not tail and lut.dtype == np.uint8 and flat is not None and flat.dtype == np.uint8:
             # OpenCV's LUT is one vectorized pass over 8-bit data.
+            import cv2
+
             out[:] = cv2.LUT(flat.reshape(1, -1), lut).reshape(-1)
         else:
             tasks = [
@@ -626,6 +627,8 @@ def _count_rgb8(array: np.ndarray, layout: ImageLayout, valid: np.ndarray | None
     image = channels_last.reshape(-1, width, layout.total_channels)
     flat_valid = None if valid is None else valid.reshape(-1, width)
     rows_per_slice = max(1, (1 << 24) // width)
+    import cv2
+
     # Each thread counts one range of blue values over the whole slice: the same
     # 64 MiB of bins in total, split between threads.
     bounds = [int(b) for b in np.linspace(0, 256, min(n_threads(), 4) + 1)]
@@ -661,6 +664,8 @@ def _sorted_distinct(keys: np.ndarray, valid: np.ndarray | None) -> tuple[np.nda
     The keys are below 2**24, so they are sorted as int32 by OpenCV's row sort: measured 1.0 ms
     CPU for 262 144 keys against 6.6 ms for ``np.sort`` (numpy 2.4, this machine's AMD EPYC).
     """
+    import cv2
+
     chosen = keys if valid is None else keys[valid]
     if chosen.size == 0:
         return chosen, np.zeros(0, np.int64)
@@ -682,6 +687,8 @@ def _count_gray(array: np.ndarray, layout: ImageLayout, valid: np.ndarray | None
     ``cv2.calcHist`` counts in float32, exact up to 2**24 per bin: slices of at
     most 2**24 pixels, summed in int64.
     """
+    import cv2
+
     flat = array.reshape(-1)
     flat_valid = None if valid is None else valid.reshape(-1)
     total = np.zeros(1 << bits, dtype=np.int64)

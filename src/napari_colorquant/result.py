@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-import cv2
 import numpy as np
 
 from . import colorspaces
@@ -284,6 +283,8 @@ def quantized_image(
 def _palette_lookup(palette: np.ndarray, flat_labels: np.ndarray, layout: ImageLayout) -> np.ndarray:
     """``palette[labels]`` as ``(n, C)`` rows; one OpenCV colour-map pass for uint8 RGB."""
     if palette.dtype == np.uint8 and palette.shape[1] == 3 and flat_labels.dtype == np.uint8:
+        import cv2
+
         colour_map = np.zeros((256, 1, 3), np.uint8)
         colour_map[: palette.shape[0], 0] = palette
         width = layout.spatial_shape[-1]
