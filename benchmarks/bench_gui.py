@@ -12,7 +12,9 @@ process), K = 8 k-means with the widget's defaults, and reports (issue 13, Done 
 * **overhead** — round trip minus the core time of the same run (target: a quarter of 0.4 s, 0.1 s);
 * **longest gap** — the longest stretch the Qt event loop did not turn (a 1 ms timer ticks throughout),
   from the worker handing over its layers until 0.3 s after the widget's last step (report shown):
-  what a user sees as a frozen canvas at the end of a run (target: under 0.1 s);
+  what a user sees as a frozen canvas at the end of a run (target: under 0.1 s); and the longest garbage
+  collection in that window (``gc.callbacks``; a full one held the GIL for ~0.2 s before the widget froze
+  napari's long-lived objects, see ``_napari/collector.py``);
 * **first / repeat** — the first run in the process against the best of the repeats (target: at most 1.10).
   The first Run is pressed 2 s after the widget opened (a user picks the image and the parameters
   meanwhile; the widget imports the libraries a run needs in the background during that time).
@@ -72,6 +74,27 @@ def load_image(which: str) -> tuple[str, np.ndarray]:
     return "china.jpg upscaled 12 MP", cv2.resize(china, (4000, 3000), interpolation=cv2.INTER_CUBIC)
 
 
+class GcMeter:
+    """Every garbage collection's start and length (any thread), through :data:`gc.callbacks`."""
+
+    def __init__(self) -> None:
+        import gc
+
+        self.spans: list[tuple[float, float, int]] = []
+        self._start = 0.0
+        gc.callbacks.append(self._callback)
+
+    def _callback(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._start = time.perf_counter()
+        else:
+            self.spans.append((self._start, time.perf_counter() - self._start, info["generation"]))
+
+    def longest(self, after: float) -> float:
+        """The longest collection that ended after ``after`` (a perf_counter time), in seconds."""
+        return max((length for start, length, _ in self.spans if start + length > after), default=0.0)
+
+
 class GapMeter:
     """A 1 ms Qt timer; the longest interval between its ticks is the longest event-loop stall.
 
@@ -113,7 +136,7 @@ def pump(app, seconds: float) -> None:
         time.sleep(0.001)
 
 
-def widget_run(app, viewer, widget, meter: GapMeter, core: list[float]) -> dict:
+def widget_run(app, viewer, widget, meter: GapMeter, core: list[float], collections: GcMeter | None = None) -> dict:
     """Press Run; the round trip, the core time inside it and the longest event-loop gap after it."""
     draws: list[float] = []
     scene = viewer.window._qt_viewer.canvas._scene_canvas
@@ -133,7 +156,9 @@ def widget_run(app, viewer, widget, meter: GapMeter, core: list[float]) -> dict:
     scene.events.draw.disconnect(on_draw)
     shown = min((t for t in draws if t > timeline["placed"]), default=timeline["placed"])
     trip = shown - timeline["run"]
-    return {"core": core[0], "trip": trip, "overhead": trip - core[0], "gap": gap, "gap cpu": gap_cpu}
+    longest_gc = collections.longest(after=timeline["layers"]) if collections is not None else float("nan")
+    return {"core": core[0], "trip": trip, "overhead": trip - core[0], "gap": gap, "gap cpu": gap_cpu,
+            "gc": longest_gc}  # fmt: skip
 
 
 def bench_one(which: str, view: str, repeats: int, k: int) -> dict:
@@ -162,15 +187,15 @@ def bench_one(which: str, view: str, repeats: int, k: int) -> dict:
     _, widget = viewer.window.add_plugin_dock_widget("napari-colorquant", "K-means clustering")
     widget.n_clusters.value = k
     widget.feature_view.value = view
-    meter = GapMeter()
+    meter, collections = GapMeter(), GcMeter()
     pump(app, SETTLE)
     runs = []
     for attempt in range(1 + repeats):
-        runs.append(widget_run(app, viewer, widget, meter, core))
+        runs.append(widget_run(app, viewer, widget, meter, core, collections))
         r = runs[-1]
         print(f"  {name} · view {view} · run {attempt}: core {r['core']:.3f} s, round trip {r['trip']:.3f} s, "
               f"overhead {r['overhead']:.3f} s, longest gap {r['gap'] * 1000:.0f} ms "
-              f"(GUI thread CPU {r['gap cpu'] * 1000:.0f} ms)",
+              f"(GUI thread CPU {r['gap cpu'] * 1000:.0f} ms), longest gc {r['gc'] * 1000:.0f} ms",
               file=sys.stderr, flush=True)  # fmt: skip
     widget.close_feature_viewer()
     viewer.close()
@@ -188,7 +213,7 @@ def summarise(result: dict) -> dict:
         "core repeat": min(r["core"] for r in repeats), "trip first": first["trip"], "trip repeat": best["trip"],
         "overhead first": first["overhead"], "overhead repeat": min(r["overhead"] for r in repeats),
         "gap first": first["gap"], "gap repeat": worst["gap"], "gap cpu first": first["gap cpu"],
-        "gap cpu repeat": worst["gap cpu"],
+        "gap cpu repeat": worst["gap cpu"], "gc first": first["gc"], "gc repeat": max(r["gc"] for r in repeats),
         "first / repeat": first["trip"] / best["trip"],
     }  # fmt: skip
 
@@ -209,8 +234,8 @@ def markdown(rows: list[dict], command: str, elapsed: float, load: tuple[float, 
         "",
         "| image | feature view | core quantize first / repeat (s) | widget round trip first / repeat (s) "
         "| widget overhead first / repeat (s) | longest event-loop gap after the run first / repeat (ms) "
-        "| first run / repeat run |",
-        "|---|---|---:|---:|---:|---:|---:|",
+        "| longest garbage collection in that window first / repeat (ms) | first run / repeat run |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         lines.append(
@@ -218,7 +243,8 @@ def markdown(rows: list[dict], command: str, elapsed: float, load: tuple[float, 
             f"{r['trip first']:.3f} / {r['trip repeat']:.3f} | "
             f"{r['overhead first']:.3f} / {r['overhead repeat']:.3f} | "
             f"{r['gap first'] * 1000:.0f} ({r['gap cpu first'] * 1000:.0f}) / "
-            f"{r['gap repeat'] * 1000:.0f} ({r['gap cpu repeat'] * 1000:.0f}) | {r['first / repeat']:.2f} |"
+            f"{r['gap repeat'] * 1000:.0f} ({r['gap cpu repeat'] * 1000:.0f}) | "
+            f"{r['gc first'] * 1000:.0f} / {r['gc repeat'] * 1000:.0f} | {r['first / repeat']:.2f} |"
         )
     return "\n".join(lines) + "\n"
 

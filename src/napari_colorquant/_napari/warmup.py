@@ -17,6 +17,8 @@ import contextlib
 import importlib
 import threading
 
+from . import collector
+
 #: Imported in this order; the first is by far the slowest.
 MODULES = ("sklearn.cluster", "scipy.linalg", "skimage.color")
 
@@ -53,6 +55,7 @@ def _import_all() -> None:
 
         DashAtlas()  # its dash patterns are cached per process: the first Labels layer's outline visual reuses them
     _first_fit()
+    collector.warmed()  # what a run needs is loaded: keep full collections off these objects
 
 
 def _first_fit() -> None:

@@ -30,9 +30,9 @@ from .. import workflows
 from ..model import ClusterModel
 from ..quantize import apply_model
 from ..report import report_text
+from . import collector, warmup
 from . import job as _job
 from . import layers as _layers
-from . import warmup
 from .controls import Controls, guess_channel_axis
 from .explorer import prepare_outcome, show_outcome
 from .k_curve_plot import KCurvePlot
@@ -105,6 +105,7 @@ class ClusterWidget(Container):
         self._viewer.layers.selection.events.active.connect(self._on_active_layer)
         self.native.destroyed.connect(self.runner.shutdown)
         self.native.destroyed.connect(self.placer.close_feature_viewer)
+        self.native.destroyed.connect(collector.hold(self._viewer))  # frozen after the warm-up: short full gcs
         self.controls.reset_choices()
         self._on_active_layer()
         self.controls.update_visibility()
