@@ -30,6 +30,10 @@ import gc
 import threading
 import weakref
 from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import napari
 
 _lock = threading.RLock()  # re-entrant: a collection may run finalizers that release a widget
 _viewers: list = []  # viewers of the open widgets (one entry per widget)
@@ -39,7 +43,7 @@ _frozen_layers: weakref.WeakSet = weakref.WeakSet()
 _refresh_due = False
 
 
-def hold(viewer) -> Callable[[], None]:
+def hold(viewer: napari.Viewer) -> Callable[[], None]:
     """Keep objects frozen while a widget of ``viewer`` is open (from the warm-up's end on).
 
     Parameters
