@@ -13,12 +13,13 @@ def _open(viewer, dock, qtbot):
 
     layer = viewer.add_image(np.zeros((64, 64, 3), np.uint8), name="photo", rgb=True)
     widget = dock(viewer)
+    assert collector.frozen()  # as it opens: a run pressed before the warm-up ends is covered too
     warmup.start().join(120)
     qtbot.waitUntil(collector.frozen, timeout=5000)
     return layer, widget
 
 
-def test_objects_are_frozen_after_the_warm_up_and_unfrozen_when_the_viewer_closes(make_own_viewer, dock, qtbot):
+def test_objects_are_frozen_as_the_widget_opens_and_unfrozen_when_the_viewer_closes(make_own_viewer, dock, qtbot):
     from napari_colorquant._napari import collector
 
     gc.unfreeze()  # the test suite's own freeze (tests/conftest.py) would make the widget stay out of it

@@ -8,8 +8,9 @@ the longest event-loop stall after a run. :func:`gc.freeze` moves every object a
 a permanent generation that collections skip (the standard library's tool for this); a full collection
 then walks only what was made since (some 30 000 objects after a few runs: 3-7 ms).
 
-When: once the widget's warm-up thread has imported what a run needs (:mod:`.warmup`), off the GUI
-thread; ``gc.freeze`` itself only relinks two lists and costs nothing.
+When: as the widget opens (napari, Qt and the viewer are built by then), and again once its warm-up
+thread has imported what a run needs (:mod:`.warmup`), so that a run started before the warm-up ends
+is covered too; ``gc.freeze`` itself only relinks two lists and costs nothing.
 
 The trade-off, and how it is bounded:
 
@@ -37,14 +38,13 @@ if TYPE_CHECKING:
 
 _lock = threading.RLock()  # re-entrant: a collection may run finalizers that release a widget
 _viewers: list = []  # viewers of the open widgets (one entry per widget)
-_ready = False  # the warm-up has loaded what a run needs
 _ours = False  # the frozen generation is ours (we froze it and will unfreeze it)
 _frozen_layers: weakref.WeakSet = weakref.WeakSet()
 _refresh_due = False
 
 
 def hold(viewer: napari.Viewer) -> Callable[[], None]:
-    """Keep objects frozen while a widget of ``viewer`` is open (from the warm-up's end on).
+    """Freeze the objects alive now, and keep them frozen while a widget of ``viewer`` is open.
 
     Parameters
     ----------
@@ -59,8 +59,7 @@ def hold(viewer: napari.Viewer) -> Callable[[], None]:
     with _lock:
         _viewers.append(viewer)
     viewer.layers.events.removed.connect(_on_removed)
-    if _ready:
-        _freeze()
+    _freeze()
     released = False
 
     def release(*_) -> None:
@@ -74,9 +73,7 @@ def hold(viewer: napari.Viewer) -> Callable[[], None]:
 
 
 def warmed() -> None:
-    """Called by the warm-up thread once a run's libraries are loaded: freeze if a widget is open."""
-    global _ready
-    _ready = True
+    """Called by the warm-up thread once a run's libraries are loaded: freeze them too if a widget is open."""
     _freeze()
 
 
@@ -93,7 +90,7 @@ def frozen() -> bool:
 def _freeze() -> None:
     global _ours
     with _lock:
-        if not _viewers or _ours or gc.get_freeze_count():
+        if not _viewers or (gc.get_freeze_count() and not _ours):  # none open, or someone else's freeze
             return
         gc.freeze()
         _ours = True
