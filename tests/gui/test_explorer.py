@@ -452,3 +452,31 @@ def test_plot_is_rendered_once_off_the_gui_thread(photo_viewer, qtbot):
     plot.canvas.draw()
     np.testing.assert_array_equal(background, np.asarray(plot.canvas.buffer_rgba()))
     assert threads[-1] == gui
+
+
+def test_a_render_finishing_after_its_canvas_is_deleted_is_dropped(qtbot):
+    """The worker hands its render to a relay that outlives the canvas; a deleted canvas is skipped."""
+    import threading
+
+    from matplotlib.figure import Figure
+    from qtpy import sip
+
+    from napari_colorquant._napari import explorer_canvas
+
+    figure = Figure()
+    figure.add_subplot().plot([0, 1], [1, 0])
+    canvas = explorer_canvas.BackgroundCanvas(figure)
+    delivered = []
+    canvas._deliver = delivered.append
+    key = canvas._size_key()
+    canvas._render(canvas._token, key)  # a render that finished: its message is queued to the relay
+    qtbot.waitUntil(lambda: len(delivered) == 1)
+    assert delivered[0][2] is not None  # the renderer reached the canvas
+
+    sip.delete(canvas)  # the dock closed on the GUI thread while a render was still running
+    worker = threading.Thread(target=canvas._render, args=(canvas._token, key))
+    worker.start()
+    worker.join()
+    qtbot.wait(20)  # the relay's queued delivery runs here
+    assert len(delivered) == 1  # for a deleted canvas: dropped, nothing raised or crashed
+    assert not sip.isdeleted(explorer_canvas._the_relay())  # the relay lives on for the next canvas

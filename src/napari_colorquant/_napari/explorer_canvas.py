@@ -12,20 +12,54 @@ of a canvas already shown, so that it never flashes blank) supersedes any backgr
 
 No library offers this for Qt (matplotlib's own Qt canvas always renders on the GUI thread), hence
 this small class.
+
+A finished render reaches the GUI thread through one module-level relay object that lives as long as
+the application, never through a signal of the canvas itself: the canvas may be deleted on the GUI
+thread (its dock closed, the viewer reset) while the worker is about to emit, and emitting on a Qt
+object being destroyed in another thread can crash the process. The relay's slot runs on the GUI
+thread, where a deleted canvas is detected safely and the render dropped.
 """
 
 from __future__ import annotations
 
-import contextlib
 import threading
+import weakref
 
 from matplotlib.backend_bases import DrawEvent
 from matplotlib.backends.backend_agg import RendererAgg
 from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
 from matplotlib.cbook import CallbackRegistry
-from qtpy.QtCore import QTimer, Signal
+from qtpy import sip
+from qtpy.QtCore import QObject, QTimer, Signal, Slot
 
 _SILENT = CallbackRegistry()  # what draw-event handlers see in the worker: nobody listens there
+
+
+class _Relay(QObject):
+    """Carries finished renders to the GUI thread for canvases that may be gone by then."""
+
+    rendered = Signal(object, object)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rendered.connect(self._deliver)
+
+    @Slot(object, object)
+    def _deliver(self, canvas_ref: weakref.ref, message: tuple) -> None:
+        canvas = canvas_ref()
+        if canvas is not None and not sip.isdeleted(canvas):
+            canvas._deliver(message)
+
+
+_relay: _Relay | None = None
+
+
+def _the_relay() -> _Relay:
+    """The relay, made on first use by a canvas (on the GUI thread, so its slot runs there)."""
+    global _relay
+    if _relay is None:
+        _relay = _Relay()
+    return _relay
 
 
 class BackgroundCanvas(FigureCanvasQTAgg):
@@ -36,8 +70,6 @@ class BackgroundCanvas(FigureCanvasQTAgg):
     figure : matplotlib.figure.Figure
     """
 
-    _rendered = Signal(object)
-
     def __init__(self, figure) -> None:
         super().__init__(figure)
         #: Held by the worker while it renders; hold it to change the figure's artists.
@@ -47,7 +79,7 @@ class BackgroundCanvas(FigureCanvasQTAgg):
         self._scheduled = self._rendering = self._again = False
         self._shown_key: tuple | None = None  # (width, height, dpi) of the pixels on screen
         self._renderer: tuple[tuple, RendererAgg] | None = None  # the worker's, reused while the size stays
-        self._rendered.connect(self._deliver)
+        self._relay = _the_relay()
 
     @property
     def callbacks(self) -> CallbackRegistry:
@@ -111,8 +143,7 @@ class BackgroundCanvas(FigureCanvasQTAgg):
                     outcome = renderer
         except Exception as error:  # handed to the GUI thread, which draws there instead
             outcome = error
-        with contextlib.suppress(RuntimeError):  # the canvas was deleted meanwhile
-            self._rendered.emit((token, key, outcome))
+        self._relay.rendered.emit(weakref.ref(self), (token, key, outcome))
 
     def _deliver(self, message: tuple) -> None:
         """GUI thread: show a finished render (unless superseded or resized), then start a waiting one."""
