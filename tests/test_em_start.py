@@ -12,7 +12,7 @@ from sklearn.mixture import GaussianMixture
 from napari_colorquant import quantize
 from napari_colorquant.em import initial_parameters, weighted_em
 from napari_colorquant.em_start import START_EPSILON, START_MAX_ITER, mixture_start, summarise
-from napari_colorquant.kmeans import weighted_kmeans
+from napari_colorquant.kmeans import coarse_grid, weighted_kmeans
 from reference import match_clusters
 
 
@@ -119,3 +119,21 @@ def test_a_start_that_cannot_fit_the_grid_falls_back_to_the_k_means_partition(ch
     mixing, means, covariances = mixture_start(values, counts, 2, cluster, "full", 0.0)
     np.testing.assert_array_equal(means, fits[0].centers)  # the k-means centres, with the values' partition
     assert np.all(np.linalg.eigvalsh(covariances) > 0) and mixing.sum() == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("n_features", [1, 3, 5])
+def test_the_coarse_grid_is_each_occupied_cells_weighted_mean_and_weight(n_features):
+    rng = np.random.default_rng(n_features)
+    samples = rng.normal(size=(5000, n_features)) * [10.0, 1.0, 1e-3, 4.0, 2.0][:n_features]
+    samples[:, -1] = np.round(samples[:, -1])  # repeated values on one axis
+    weight = rng.integers(1, 20, 5000).astype(np.float64)
+    cells, cell_weight = coarse_grid(samples, weight, 2, smallest=0)
+    bins = int((1 << 15) ** (1.0 / n_features))
+    low, high = samples.min(axis=0), samples.max(axis=0)
+    index = np.minimum(np.floor((samples - low) * (bins / (high - low))), bins - 1).astype(np.int64)
+    occupied, inverse = np.unique(index, axis=0, return_inverse=True)  # lexicographic: the grid's own order
+    mass = np.bincount(inverse.ravel(), weights=weight)
+    means = np.stack([np.bincount(inverse.ravel(), weights=weight * column) for column in samples.T], axis=1)
+    np.testing.assert_array_equal(cell_weight, mass)
+    np.testing.assert_allclose(cells, means / mass[:, None], rtol=1e-12, atol=1e-12)
+    assert cells.shape == (occupied.shape[0], n_features) and cell_weight.sum() == weight.sum()

@@ -317,23 +317,26 @@ def coarse_grid(
     bins = int(_COARSE_CELLS ** (1.0 / n_features))
     if n <= smallest or bins < 2:
         return samples, sample_weight
-    # Column by column: numpy reduces an (n, 3) array along axis 0 some 25x slower (10 ms at 400 000 values).
-    low = np.array([column.min() for column in samples.T])
-    span = np.array([column.max() for column in samples.T]) - low
-    scale = np.where(span > 0, bins / np.where(span > 0, span, 1.0), 0.0)
-    cells = np.minimum(((samples - low) * scale).astype(np.intp), bins - 1)
-    keys = np.ravel_multi_index(tuple(cells.T), (bins,) * n_features)
+    # Feature-major, one contiguous column at a time: 4-5x faster than whole (n, F) temporaries, strided
+    # columns and ravel_multi_index (gen12's 1.4 million values: 0.129 -> 0.030 s), with the same arithmetic.
+    columns = samples.T.copy()
+    keys = np.zeros(n, np.intp)
+    for column in columns:
+        low = column.min()
+        span = column.max() - low
+        cell = ((column - low) * (bins / span if span > 0 else 0.0)).astype(np.intp)
+        np.minimum(cell, bins - 1, out=cell)
+        keys *= bins
+        keys += cell
     mass = np.bincount(keys, weights=sample_weight, minlength=bins**n_features)
     occupied = np.flatnonzero(mass > 0)
     if occupied.size < 4 * n_clusters:
         return samples, sample_weight
-    sums = np.column_stack(
-        [
-            np.bincount(keys, weights=sample_weight * samples[:, f], minlength=bins**n_features)
-            for f in range(n_features)
-        ]
-    )
-    return sums[occupied] / mass[occupied, None], mass[occupied]
+    sums = np.empty((occupied.size, n_features))
+    for feature, column in enumerate(columns):
+        column *= sample_weight
+        sums[:, feature] = np.bincount(keys, weights=column, minlength=bins**n_features)[occupied]
+    return sums / mass[occupied, None], mass[occupied]
 
 
 def _squared_distances(samples: np.ndarray, norms: np.ndarray, centers: np.ndarray) -> np.ndarray:
