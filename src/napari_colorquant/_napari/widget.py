@@ -66,7 +66,7 @@ class ClusterWidget(Container):
         self._superseded = False
         self._dropped = self._reset_view = False
         #: ``time.perf_counter()`` of the last run's stages: "run" (Run pressed), "layers" (the worker's
-        #: layers reached the GUI thread), "placed" (every output in the viewer), "done" (report shown).
+        #: layers reached the GUI thread), "placed" (every output in the viewer), "done" (report, view).
         self.timeline: dict[str, float] = {}
         self.controls = Controls(napari_viewer, method)
         self.placer = Placer(napari_viewer)
@@ -225,15 +225,18 @@ class ClusterWidget(Container):
             return
         job, out, summary = outcome
         self._steps.add(partial(show_outcome, self._viewer, job, out))
-        if self._reset_view:  # after the explorer docked: the docks took canvas width; show the whole image
-            self._steps.add(self._viewer.reset_view)
         self._steps.add(partial(self._show_report, out, job.source, summary))
+        if self._reset_view:  # last: the explorer's dock and the report's lines took canvas space
+            self._steps.add(self._viewer.reset_view)
+        self._steps.add(self._mark_done)
 
     def _show_report(self, out, source: _layers.Source, summary: dict) -> None:
         if source.summary is not None:  # the dict every output's metadata holds: it gains the last figures
             source.summary.update(summary)
         set_report(self.report, report_text(summary, seconds=out.seconds))
         self.k_curve.show_curve(out.result.k_curve)
+
+    def _mark_done(self) -> None:
         self.timeline["done"] = time.perf_counter()
 
     # --- live preview -----------------------------------------------------------------
