@@ -675,10 +675,7 @@ def _sorted_distinct(keys: np.ndarray, valid: np.ndarray | None) -> tuple[np.nda
     starts[:1] = True
     np.not_equal(ordered[1:], ordered[:-1], out=starts[1:])
     first = np.flatnonzero(starts)
-    counts = np.empty(first.size, np.int64)
-    np.subtract(first[1:], first[:-1], out=counts[:-1])
-    counts[-1] = ordered.size - first[-1]
-    return ordered[first].astype(keys.dtype), counts
+    return ordered[first].astype(keys.dtype), np.diff(first, append=ordered.size).astype(np.int64, copy=False)
 
 
 def _count_gray(array: np.ndarray, layout: ImageLayout, valid: np.ndarray | None, bits: int) -> np.ndarray:
