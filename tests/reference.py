@@ -11,14 +11,34 @@ import numpy as np
 from scipy.stats import multivariate_normal
 
 
+def _give_empty_clusters_a_pixel(pixels: np.ndarray, labels: np.ndarray, n_clusters: int) -> np.ndarray:
+    """cv2.kmeans's rule, pixel by pixel: each empty cluster (in index order) takes the pixel farthest from
+    the mean of the biggest cluster (lowest index on a tie); distance ties go to the largest value
+    (lexicographic), where OpenCV would take the last in pixel order."""
+    labels = labels.copy()
+    for k in range(n_clusters):
+        counts = np.bincount(labels, minlength=n_clusters)
+        if counts[k]:
+            continue
+        biggest = int(np.argmax(counts))
+        members = np.flatnonzero(labels == biggest)
+        mean = pixels[members].sum(axis=0) / len(members)
+        distance = ((pixels[members] - mean) ** 2).sum(axis=1)
+        farthest = members[distance == distance.max()]
+        largest = max(farthest, key=lambda i: tuple(pixels[i]))
+        labels[largest] = k
+    return labels
+
+
 def pixel_lloyd(pixels: np.ndarray, centers: np.ndarray, max_iter: int, epsilon: float):
-    """Lloyd on every pixel: returns (centers, labels, n_iter)."""
+    """Lloyd on every pixel, an empty cluster given a pixel as cv2.kmeans does: returns (centers, labels, n_iter)."""
     pixels = pixels.astype(np.float64)
     centers = np.array(centers, dtype=np.float64)
     n_iter = 0
     for iteration in range(1, max_iter + 1):
         n_iter = iteration
         labels = ((pixels[:, None, :] - centers[None]) ** 2).sum(axis=2).argmin(axis=1)
+        labels = _give_empty_clusters_a_pixel(pixels, labels, centers.shape[0])
         updated = centers.copy()
         for k in range(centers.shape[0]):
             members = pixels[labels == k]

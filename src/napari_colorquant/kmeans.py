@@ -18,6 +18,14 @@ call and the widget's first run. With many distinct values it seeds on a coarse 
 values (each cell its weighted mean and total weight), a coarse-to-fine start that costs a
 fraction of seeding on every value, after which Lloyd runs on every distinct value as before.
 
+A cluster left empty by an assignment takes a pixel as ``cv2.kmeans`` does (:func:`relocate_empty`):
+the pixel farthest from the centre of the biggest cluster becomes a one-pixel cluster, so no centre
+is lost. Applied to the weighted values it moves one pixel's weight, which is exactly the rule applied
+to every pixel (the tests check it against pixel-level Lloyd and against ``cv2.kmeans`` itself).
+``init="uniform"`` draws the centres uniformly in the values' range widened by 1/F of it on each side,
+``cv2.KMEANS_RANDOM_CENTERS``'s kind of start; ``init="random"`` draws distinct values with
+probability proportional to their pixel count (random pixels of distinct colours).
+
 Distances are taken in blocks of rows and of clusters (a few MB per thread whatever K), which
 also keeps each block in cache: at K = 256 this alone halves the time of one unblocked pass.
 Hamerly's bounds were tried and measured slower here at every K from 8 to 256 (keeping them
@@ -40,8 +48,9 @@ from ._threads import for_chunks, n_threads
 
 #: Named initialisations of :func:`initial_centers`.
 #: ``init`` names: "auto" (the exact optimum for one feature, else k-means++; see ``optimal1d.resolve_init``),
-#: "kmeans++", "random", "optimal" (the exact 1-D optimum, one feature only).
-INITS = ("auto", "kmeans++", "random", "optimal")
+#: "kmeans++", "random" (random pixels of distinct colours), "optimal" (the exact 1-D optimum, one feature
+#: only), "uniform" (uniform in the values' widened range, as ``cv2.KMEANS_RANDOM_CENTERS``).
+INITS = ("auto", "kmeans++", "random", "optimal", "uniform")
 _ROWS_PER_BLOCK = 1 << 14
 _CLUSTERS_PER_BLOCK = 512
 _BLOCK_ELEMENTS = 1 << 19
@@ -193,7 +202,7 @@ def _rows_per_task(n: int, n_clusters: int) -> int:
 def weighted_means(
     samples: np.ndarray, sample_weight: np.ndarray, labels: np.ndarray, previous: np.ndarray
 ) -> np.ndarray:
-    """Weighted mean of the samples of each cluster; an empty cluster keeps its previous centre.
+    """Weighted mean of the samples of each cluster (an empty one takes a pixel: :func:`relocate_empty`).
 
     Parameters
     ----------
@@ -211,7 +220,9 @@ def weighted_means(
     ndarray (K, F) of float64
         The new centres (Lloyd's update step).
     """
-    return _means_from(_weighted_t(samples, sample_weight), sample_weight, labels, previous)
+    samples = np.asarray(samples, dtype=np.float64)
+    sample_weight = np.asarray(sample_weight, dtype=np.float64)
+    return _means_from(_weighted_t(samples, sample_weight), sample_weight, labels, previous, samples=samples)
 
 
 def _weighted_t(samples: np.ndarray, sample_weight: np.ndarray) -> np.ndarray:
@@ -278,17 +289,99 @@ def _means_from(
     labels: np.ndarray,
     previous: np.ndarray,
     sums: tuple[np.ndarray, np.ndarray] | None = None,
+    samples: np.ndarray | None = None,
+    fixed: np.ndarray | None = None,
 ) -> np.ndarray:
     """Weighted means from the pre-multiplied, feature-major samples ``(F, n)`` (computed once per fit).
 
-    ``sums``: the clusters' weights and sums when already known (:class:`_ExactSums`).
+    ``sums``: the clusters' weights and sums when already known (:class:`_ExactSums`; never changed here).
+    ``samples``: the rows, to give an empty cluster a pixel (:func:`relocate_empty`); without them an
+    empty cluster keeps its previous centre. ``fixed``: pinned clusters, never given a pixel.
     """
     n_clusters = previous.shape[0]
     mass, sums = _cluster_sums(weighted_t, sample_weight, labels, n_clusters) if sums is None else sums
+    if samples is not None and not (mass > 0).all():
+        mass, sums = relocate_empty(samples, sample_weight, labels, mass, sums, fixed)
     centers = previous.copy()
     filled = mass > 0
     centers[filled] = sums[filled] / mass[filled, None]
     return centers
+
+
+def relocate_empty(
+    samples: np.ndarray,
+    sample_weight: np.ndarray,
+    labels: np.ndarray,
+    mass: np.ndarray,
+    sums: np.ndarray,
+    fixed: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Give every empty cluster one pixel, as ``cv2.kmeans`` does: the farthest pixel of the biggest cluster.
+
+    For each empty cluster in index order: take the cluster with the most weight (the lowest index
+    on a tie), the sample farthest from that cluster's current mean (on a tie, the lexicographically
+    largest sample), and move one pixel of it (one unit of its weight, or all of it when less is left)
+    into the empty cluster. The donor's weight and sum shrink by that pixel before the next empty
+    cluster is served, exactly as OpenCV's loop over pixels. On weighted distinct values this is the
+    rule applied to every pixel; OpenCV breaks distance ties by pixel order, which distinct values do
+    not have, hence the tie rule by value.
+
+    Parameters
+    ----------
+    samples : ndarray (n, F)
+    sample_weight : ndarray (n,)
+        Positive weights (pixel counts).
+    labels : ndarray (n,) of int
+        The assignment that left clusters empty.
+    mass, sums : ndarray (K,), ndarray (K, F)
+        Each cluster's weight and weighted feature sum under ``labels`` (not modified).
+    fixed : ndarray (K,) of bool, optional
+        Pinned clusters: never given a pixel.
+
+    Returns
+    -------
+    mass, sums : ndarray (K,), ndarray (K, F)
+        New arrays, after the moves.
+
+    References
+    ----------
+    OpenCV, ``cv::kmeans`` (modules/core/src/kmeans.cpp): "if some cluster appeared to be empty then find
+    the biggest cluster, find the farthest from the center point in the biggest cluster, exclude it and form
+    a new 1-point cluster".
+    """
+    empty = mass <= 0
+    if fixed is not None:
+        empty &= ~fixed
+    mass, sums = mass.astype(np.float64), sums.astype(np.float64)
+    taken = np.zeros(samples.shape[0])  # weight already moved out of each sample (it may donate again later)
+    donor = -1
+    for cluster in np.flatnonzero(empty):
+        biggest = int(np.argmax(mass))
+        if mass[biggest] <= 0:
+            break
+        if biggest != donor:
+            donor, members = biggest, np.flatnonzero(labels == biggest)
+            rows, left = samples[members], sample_weight[members] - taken[members]
+            origin = sums[donor] / mass[donor]
+            reach = np.sqrt(((rows - origin) ** 2).sum(axis=1))
+            reach[left <= 0] = -np.inf
+        mean = sums[donor] / mass[donor]
+        # The donor's mean moved by `shift` since `reach` was measured, so the farthest sample (and every
+        # tie) is among those whose old distance is within 2 * shift of the old largest: measure only those.
+        shift, top = float(np.sqrt(((mean - origin) ** 2).sum())), float(reach.max())
+        near = np.flatnonzero(reach >= top - 2.0 * shift - 1e-9 * (top + 1.0))
+        distance = ((rows[near] - mean) ** 2).sum(axis=1)
+        ties = near[distance == distance.max()]
+        pick = ties[0] if ties.size == 1 else ties[np.lexsort(rows[ties][:, ::-1].T)[-1]]
+        moved = min(1.0, float(left[pick]))
+        left[pick] -= moved
+        if left[pick] <= 0:
+            reach[pick] = -np.inf
+        taken[members[pick]] += moved
+        mass[donor] -= moved
+        sums[donor] -= moved * rows[pick]
+        mass[cluster], sums[cluster] = moved, moved * rows[pick]
+    return mass, sums
 
 
 def coarse_grid(
@@ -413,6 +506,35 @@ def kmeans_plusplus(
     return centers
 
 
+def uniform_centers(samples: np.ndarray, n_clusters: int, rng: np.random.Generator) -> np.ndarray:
+    """``cv2.KMEANS_RANDOM_CENTERS``'s kind of start: points drawn uniformly in the samples' widened range.
+
+    Each feature of each centre is ``low + (u (1 + 2 m) - m) (high - low)`` with ``u`` uniform in [0, 1),
+    ``low``/``high`` the feature's smallest and largest value and ``m = 1 / F`` (F features), as OpenCV's
+    ``generateRandomCenter``: the box of the data widened by 1/F of its size on each side. Centres that no
+    value is nearest to are then given a pixel by Lloyd's update (:func:`relocate_empty`), as in OpenCV.
+    The draws come from ``rng``, not from OpenCV's generator, so a seed gives other centres than ``cv2``'s.
+
+    Parameters
+    ----------
+    samples : ndarray (n, F)
+    n_clusters : int
+    rng : numpy.random.Generator
+
+    Returns
+    -------
+    ndarray (K, F) of float64
+
+    References
+    ----------
+    OpenCV, ``cv::kmeans`` with ``KMEANS_RANDOM_CENTERS`` (modules/core/src/kmeans.cpp, ``generateRandomCenter``).
+    """
+    samples = np.asarray(samples, dtype=np.float64)
+    low, high = samples.min(axis=0), samples.max(axis=0)
+    margin = 1.0 / samples.shape[1]
+    return low + (rng.random((n_clusters, samples.shape[1])) * (1.0 + 2.0 * margin) - margin) * (high - low)
+
+
 def initial_centers(
     samples: np.ndarray,
     sample_weight: np.ndarray,
@@ -420,10 +542,11 @@ def initial_centers(
     init: str | np.ndarray | Callable[..., np.ndarray],
     rng: np.random.Generator,
 ) -> np.ndarray:
-    """Initial centres: ``"kmeans++"``, ``"random"`` (weighted random samples), an array, or a callable.
+    """Initial centres: ``"kmeans++"``, ``"random"`` (weighted random samples), ``"uniform"``, an array, or a callable.
 
     ``"random"`` picks ``n_clusters`` distinct samples with probability
-    proportional to their weight, i.e. random pixels of distinct colours. A callable is called as
+    proportional to their weight, i.e. random pixels of distinct colours. ``"uniform"`` draws points
+    uniformly in the samples' widened range (:func:`uniform_centers`). A callable is called as
     ``init(samples, sample_weight, n_clusters, rng)`` and its centres are checked as an array's.
 
     Parameters
@@ -434,7 +557,7 @@ def initial_centers(
         Pixels per row.
     n_clusters : int
         K.
-    init : {"kmeans++", "random"}, ndarray (K, F) or callable
+    init : {"kmeans++", "random", "uniform"}, ndarray (K, F) or callable
         How to start.
     rng : numpy.random.Generator
         Source of the random draws (k-means++ draws through a ``RandomState`` seeded from it).
@@ -461,7 +584,11 @@ def initial_centers(
         if init == "random":
             picks = rng.choice(samples.shape[0], size=n_clusters, replace=False, p=sample_weight / sample_weight.sum())
             return samples[np.sort(picks)].astype(np.float64)
-        raise ValueError(f"unknown init {init!r}; accepted: 'kmeans++', 'random' or an array of initial centres")
+        if init == "uniform":
+            return uniform_centers(samples, n_clusters, rng)
+        raise ValueError(
+            f"unknown init {init!r}; accepted: 'kmeans++', 'random', 'uniform' or an array of initial centres"
+        )
     centers = np.asarray(init, dtype=np.float64)
     if centers.shape != (n_clusters, samples.shape[1]):
         raise ValueError(
@@ -527,7 +654,7 @@ def lloyd(
         n_iter = iteration
         labels, _ = nearest_center(samples, centers, with_distances=False)
         sums = None if exact is None else exact.update(labels)
-        updated = _means_from(weighted_t, sample_weight, labels, centers, sums)
+        updated = _means_from(weighted_t, sample_weight, labels, centers, sums, samples, fixed)
         if fixed is not None:
             updated[fixed] = centers[fixed]
         shift = np.sqrt(((updated - centers) ** 2).sum(axis=1)).max()
@@ -592,7 +719,7 @@ def weighted_kmeans(
         Non-negative sample weights (e.g. pixel counts).
     n_clusters : int
         K.
-    init : {"kmeans++", "random"}, ndarray (K, F) or callable
+    init : {"kmeans++", "random", "uniform"}, ndarray (K, F) or callable
         A callable draws each attempt's start: ``init(samples, sample_weight, n_clusters, rng)``.
     max_iter : int
         Largest number of Lloyd iterations per attempt.

@@ -8,7 +8,10 @@ exact assignments; it is slower and needs ~9x the image's memory.
 Parameters OpenCV cannot honour are refused rather than recorded: ``cv2.ml.EM``
 always starts from its own k-means++ (so ``init="random"`` and ``attempts > 1``
 are errors for EM), and OpenCV's random generator takes a C ``int`` seed.
-An init array is checked exactly as the fast engine checks it.
+An init array is checked exactly as the fast engine checks it. OpenCV seeds k-means in two ways only:
+``init="random"`` is the notebook's ``KMEANS_RANDOM_CENTERS`` here (uniform in the data's widened range,
+which the fast engine calls ``"uniform"``; the fast engine's ``"random"`` draws random pixels), and
+``"uniform"`` is the same flag.
 
 OpenCV floors each covariance eigenvalue internally before using it, but returns
 the unfloored matrices (all zero for a cluster of one colour). The model stores
@@ -129,7 +132,8 @@ def notebook_features(values: np.ndarray, layout: ImageLayout, color_space: str)
 def _kmeans_cv(samples: np.ndarray, n_clusters: int, init, criteria: tuple, params: dict) -> FittedClusters:
     """``cv2.kmeans`` as the notebook calls it."""
     if isinstance(init, str):
-        flags = cv2.KMEANS_RANDOM_CENTERS if init == "random" else cv2.KMEANS_PP_CENTERS  # "auto": k-means++
+        # OpenCV has two seedings: "random" (the notebook's flag) and "uniform" are its KMEANS_RANDOM_CENTERS.
+        flags = cv2.KMEANS_RANDOM_CENTERS if init in ("random", "uniform") else cv2.KMEANS_PP_CENTERS  # auto: ++
         best_labels = None
     else:
         flags = cv2.KMEANS_USE_INITIAL_LABELS

@@ -168,7 +168,8 @@ class ClusterParameters:
     attempts : int
         k-means starts (also of EM's start); the lowest inertia is kept.
     init : str or array (K, F)
-        ``"kmeans++"``, ``"random"`` or initial centres in the fitted feature space
+        ``"auto"``, ``"kmeans++"``, ``"random"``, ``"uniform"``, ``"optimal"`` or initial centres in the fitted
+        feature space
         (stored as a tuple of tuples of float, so the record stays hashable).
     covariance : str
         EM covariance type (``"diag"`` is read as ``"diagonal"``).
@@ -247,7 +248,7 @@ class ClusterParameters:
     init: Any = _spec(  # noqa: RUF009
         "auto",
         "initial centres: auto (the exact optimum for one feature, else k-means++), k-means++ spreading, random "
-        "pixels, or optimal (exact 1-D k-means, one feature only)",
+        "pixels, uniform in the colour range (cv2's random centres), or optimal (exact 1-D k-means, one feature only)",
         str,
         choices=INITS,
     )
