@@ -7,7 +7,11 @@ at that moment is reported as a multiple of the input's bytes. Times are the
 best of ``--repeat`` calls (one call for methods slower than 5 s). Quality is
 computed the same way for everyone, outside the timing: MSE/PSNR of
 ``centres[labels]`` against the input; for EM also the mean log-likelihood
-per pixel.
+per pixel. For k-means, ``--mse-seeds N`` also reports the MSE's mean and worst over seeds
+``seed .. seed + N - 1`` (untimed): one seed of two different random generators is a coin flip between
+local optima. ``ours-kmeans-uniform`` (uniform in the colour range) is the same kind of start as
+``cv2-kmeans-random`` (``KMEANS_RANDOM_CENTERS``) and is the reference of that row; ``ours-kmeans-random``
+draws random pixels.
 
     python benchmarks/bench_quantize.py                       # everything (~15 min)
     python benchmarks/bench_quantize.py --images small --ks 4,16
@@ -43,6 +47,7 @@ IMAGES = {
 }
 KMEANS_METHODS = [
     "ours-kmeans-random",
+    "ours-kmeans-uniform",
     "ours-kmeans++",
     "cv2-kmeans-random",
     "cv2-kmeans++",
@@ -90,7 +95,7 @@ def run_method(method: str, image: np.ndarray, k: int, seed: int):
         if method == "ours-em":
             r = quantize(image, k, method="em", covariance="full", max_iter=MAX_ITER, epsilon=0.0, seed=seed)
             return r.labels, None, {"mse": r.mse, "log_likelihood": r.model.log_likelihood, "result": r}
-        init = "random" if method.endswith("random") else "kmeans++"
+        init = method.removeprefix("ours-kmeans-") if method.endswith(("random", "uniform")) else "kmeans++"
         r = quantize(image, k, init=init, max_iter=MAX_ITER, epsilon=EPSILON, seed=seed)
         return r.labels, None, {"mse": r.mse, "result": r}
     if method in COMPETITORS:
@@ -128,7 +133,16 @@ def _rss_bytes(field: str) -> int:
     raise RuntimeError(field)
 
 
-def worker(image_name: str, method: str, k: int, repeat: int, seed: int) -> dict:
+def _mse_over_seeds(image, method: str, k: int, seed: int, seeds: int, first: float) -> dict:
+    """Mean and worst MSE over ``seeds`` seeds starting at ``seed`` (whose MSE is ``first``), untimed."""
+    values = [first]
+    for other in range(seed + 1, seed + seeds):
+        labels, centres, extra = run_method(method, image, k, other)
+        values.append(_quality(image, labels, centres, extra)["mse"])
+    return {"mse_mean": float(np.mean(values)), "mse_worst": float(np.max(values)), "mse_seeds": seeds}
+
+
+def worker(image_name: str, method: str, k: int, repeat: int, seed: int, mse_seeds: int = 1) -> dict:
     """One measurement, in this (fresh) process."""
     image = load_image(image_name)
     import cv2  # noqa: F401  (imports outside the measured region)
@@ -151,6 +165,9 @@ def worker(image_name: str, method: str, k: int, repeat: int, seed: int) -> dict
             start = time.perf_counter()
             run_method(method, image, k, seed)
             times.append(time.perf_counter() - start)
+    kmeans_like = "kmeans" in method or method.startswith("sklearn-minibatch")
+    if mse_seeds > 1 and kmeans_like and "mse" in quality:
+        quality.update(_mse_over_seeds(image, method, k, seed, mse_seeds, quality["mse"]))
     return {
         "image": image_name,
         "method": method,
@@ -162,8 +179,8 @@ def worker(image_name: str, method: str, k: int, repeat: int, seed: int) -> dict
     }
 
 
-def measure(image_name, method, k, repeat, seed, timeout) -> dict:
-    command = [sys.executable, __file__, "--worker", image_name, method, str(k), str(repeat), str(seed)]
+def measure(image_name, method, k, repeat, seed, timeout, mse_seeds=1) -> dict:
+    command = [sys.executable, __file__, "--worker", image_name, method, str(k), str(repeat), str(seed), str(mse_seeds)]
     env = dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", str(os.cpu_count())))
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
@@ -209,20 +226,24 @@ def tables(rows: list[dict]) -> str:
         ours = {r["method"]: r for r in group if r["method"].startswith("ours") and "error" not in r}
         lines.append(f"\n### {IMAGES[image][0]}, K = {k}\n")
         lines.append(
-            "| method | time (s) | speed-up of ours | MSE | PSNR (dB) | MSE ours / theirs | log-lik./px "
-            "| peak extra memory (x input) |"
+            "| method | time (s) | speed-up of ours | MSE | PSNR (dB) | MSE ours / theirs "
+            "| MSE mean (worst) over seeds | log-lik./px | peak extra memory (x input) |"
         )
-        lines.append("|---|---:|---:|---:|---:|---:|---:|---:|")
+        lines.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
         for r in group:
             if "error" in r:
-                lines.append(f"| {r['method']} | {r['error']} |  |  |  |  |  |  |")
+                lines.append(f"| {r['method']} | {r['error']} |  |  |  |  |  |  |  |")
                 continue
+            # cv2's random centres are uniform in the data's range: our "uniform" is the same kind of start.
             family = (
                 "ours-em"
                 if r["method"] in EM_METHODS
-                else "ours-kmeans-random"
-                if r["method"].endswith("random")
+                else "ours-kmeans-uniform"
+                if r["method"] == "cv2-kmeans-random"
                 else "ours-kmeans++"
+            )
+            over_seeds = (
+                f"{r['mse_mean']:.2f} ({r['mse_worst']:.2f}), {r['mse_seeds']} seeds" if "mse_mean" in r else ""
             )
             reference = ours.get(family)
             speedup = reference and r["seconds"] / reference["seconds"]
@@ -231,7 +252,7 @@ def tables(rows: list[dict]) -> str:
                 f"| {r['method']} | {r['seconds']:.3f} | "
                 f"{'' if r['method'].startswith('ours') else _fmt(speedup, '.1f') + 'x'} | "
                 f"{_fmt(r.get('mse'), '.2f')} | {_fmt(r.get('psnr'), '.2f')} | "
-                f"{'' if r['method'].startswith('ours') else _fmt(mse_ratio, '.3f')} | "
+                f"{'' if r['method'].startswith('ours') else _fmt(mse_ratio, '.3f')} | {over_seeds} | "
                 f"{_fmt(r.get('log_likelihood'), '.3f')} | "
                 f"{r['peak_extra_bytes'] / r['input_bytes']:.2f} |"
             )
@@ -248,8 +269,8 @@ def tables(rows: list[dict]) -> str:
 
 def main() -> int:
     if len(sys.argv) > 1 and sys.argv[1] == "--worker":
-        image, method, k, repeat, seed = sys.argv[2:7]
-        print(json.dumps(worker(image, method, int(k), int(repeat), int(seed))))
+        image, method, k, repeat, seed, mse_seeds = sys.argv[2:8]
+        print(json.dumps(worker(image, method, int(k), int(repeat), int(seed), int(mse_seeds))))
         return 0
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--images", default="small,large,u16")
@@ -257,6 +278,7 @@ def main() -> int:
     parser.add_argument("--em-ks", default="4")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--mse-seeds", type=int, default=5, help="k-means: MSE mean and worst over this many seeds")
     parser.add_argument("--skip", default="", help="comma-separated methods to leave out")
     parser.add_argument("--timeout", type=float, default=600)
     parser.add_argument("--csv", type=Path, default=RESULTS / "local" / "latest.csv")
@@ -274,7 +296,7 @@ def main() -> int:
     em_ks = [int(k) for k in args.em_ks.split(",") if k]
     rows = []
     for image, method, k in plan(available, ks, em_ks, set(args.skip.split(","))):
-        row = measure(image, method, k, args.repeat, args.seed, args.timeout)
+        row = measure(image, method, k, args.repeat, args.seed, args.timeout, args.mse_seeds)
         rows.append(row)
         summary = row.get("error") or (
             f"{row['seconds']:.3f} s, mse {row.get('mse', float('nan')):.2f}, "
@@ -290,6 +312,9 @@ def main() -> int:
         "seconds",
         "mse",
         "psnr",
+        "mse_mean",
+        "mse_worst",
+        "mse_seeds",
         "log_likelihood",
         "peak_extra_bytes",
         "input_bytes",

@@ -52,6 +52,16 @@ MAX_ITER, EPSILON = competitors.MAX_ITER, competitors.EPSILON
 # (docs/performance.md, bench_quality.py); a row meets its target with MSE at most 3 % above the
 # competitor's, and a mean log-likelihood per pixel at most 0.001 below it.
 MSE_TOLERANCE, LL_TOLERANCE = 1.03, 1e-3
+# One seed of two different random generators is a coin flip between local optima, so the k-means rows
+# judge "MSE no worse" on the mean over several seeds (0, 1, ...; seed 0 is the timed call), computed
+# outside the timed region: 10 seeds below 1 MP, 5 above (cv2 takes seconds at K = 64 on 2 MP), 3 quick.
+# Ours is worse only if its mean is above cv2's by more than MSE_TOLERANCE and by more than two standard
+# errors of the difference of the means: the same algorithm from another generator (init="uniform" and
+# KMEANS_RANDOM_CENTERS) lands 5-15 % apart on ten seeds when a few starts fall into a poor optimum.
+MSE_SEEDS_SMALL, MSE_SEEDS_MEDIUM, MSE_SEEDS_QUICK = 10, 5, 3
+# cv2.kmeans's start for each init kind of ours: KMEANS_RANDOM_CENTERS draws uniformly in the data's
+# widened range, which is our init="uniform" (our "random" draws random pixels, another kind of start).
+SAME_KIND = {"random": "uniform", "kmeans++": "kmeans++"}
 
 
 def shared_data() -> Path | None:
@@ -262,14 +272,41 @@ def compare(report: Report, section: str, image_name: str, image: np.ndarray, k:
         )  # fmt: skip
 
 
+def mse_over_seeds(row: dict, image: np.ndarray, k: int, init: str, seeds: int) -> None:
+    """Add to a cv2 k-means row the MSE of ours and of cv2 over ``seeds`` seeds (mean and worst), and judge
+    "no worse" on the means. Seed 0 is the timed call's; the others run here, untimed. For cv2's random
+    centres, ours is init="uniform" (same kind); our "random" (random pixels) is reported beside it."""
+    ours_mse, theirs_mse = [row["ours_quality"]], [row["theirs_quality"]]
+    pixels_mse = []
+    for seed in range(1, seeds):
+        ours_mse.append(mse(image, ours(image, k, SAME_KIND[init], seed=seed)[0]))
+        theirs_mse.append(mse(image, cv2_kmeans(image, k, init, seed=seed)[0]))
+    if init == "random":
+        pixels_mse = [mse(image, ours(image, k, "random", seed=seed)[0]) for seed in range(seeds)]
+        row["note"] = (f"init='random' (random pixels): MSE mean {np.mean(pixels_mse):.2f}, worst "
+                       f"{np.max(pixels_mse):.2f}")  # fmt: skip
+    row.update(seeds=seeds, ours_mean=float(np.mean(ours_mse)), ours_worst=float(np.max(ours_mse)),
+               theirs_mean=float(np.mean(theirs_mse)), theirs_worst=float(np.max(theirs_mse)))  # fmt: skip
+    spread = math.sqrt((np.var(ours_mse, ddof=1) + np.var(theirs_mse, ddof=1)) / seeds) if seeds > 1 else 0.0
+    row["mse_2se"] = 2 * spread
+    excess = row["ours_mean"] - row["theirs_mean"]
+    row["quality_ok"] = excess <= max((MSE_TOLERANCE - 1) * row["theirs_mean"], 2 * spread)
+    row["met"] = "yes" if row["ratio"] >= row["target"] and row["quality_ok"] else "no"
+
+
 # --- sections --------------------------------------------------------------------------------------------
 def section_kmeans(report, inputs, groups, quick, repeat):
-    """K = 2..64 on small and medium photos against cv2 (same init kind), scikit-learn and Pillow."""
+    """K = 2..64 on small and medium photos against cv2 (same init kind), scikit-learn and Pillow.
+
+    Speed is the timed call (seed 0); "MSE no worse" is judged on the mean over several seeds
+    (:func:`mse_over_seeds`), against cv2 only.
+    """
     ks_small = [2, 8, 16] if quick else [2, 4, 8, 16, 64]
     ks_medium = [8] if quick else [2, 8, 64]
     for names, ks in ((groups["small"], ks_small), (groups["medium"], ks_medium)):
         for name in names:
             image = inputs[name]
+            seeds = MSE_SEEDS_QUICK if quick else MSE_SEEDS_SMALL if image.size < 3e6 else MSE_SEEDS_MEDIUM
             for k in ks:
                 for init in ("random", "kmeans++"):
                     theirs = {f"cv2-kmeans-{init}": partial(cv2_kmeans, image, k, init)}
@@ -277,12 +314,14 @@ def section_kmeans(report, inputs, groups, quick, repeat):
                         theirs["sklearn-kmeans"] = partial(sklearn_kmeans, image, k)
                         theirs["pillow-mediancut"] = partial(pillow, image, k, "mediancut")
                         theirs["pillow-fastoctree"] = partial(pillow, image, k, "fastoctree")
-                    compare(report, "kmeans", name, image, k, partial(ours, image, k, init), theirs,
+                    compare(report, "kmeans", name, image, k, partial(ours, image, k, SAME_KIND[init]), theirs,
                             repeat, target=1.0)  # fmt: skip
                     # only cv2 rows carry the "never slower" target
                     for row in report.rows[-len(theirs) :]:
                         if not row["competitor"].startswith("cv2"):
                             row["target"], row["met"] = None, ""
+                        elif not row.get("error"):
+                            mse_over_seeds(row, image, k, init, seeds)
             inputs.forget(name)
 
 
@@ -295,7 +334,7 @@ def section_photos16(report, inputs, groups, quick, repeat):
             if init == "kmeans++" and index == 0 and not quick:
                 theirs["sklearn-kmeans"] = partial(sklearn_kmeans, image, 16)
                 theirs["pillow-mediancut"] = partial(pillow, image, 16, "mediancut")
-            compare(report, "photos16", name, image, 16, partial(ours, image, 16, init), theirs,
+            compare(report, "photos16", name, image, 16, partial(ours, image, 16, SAME_KIND[init]), theirs,
                     repeat, target=25.0)  # fmt: skip
             for row in report.rows[-len(theirs) :]:
                 if not row["competitor"].startswith("cv2"):
@@ -563,8 +602,8 @@ def markdown(report: Report, inputs: Inputs, args, elapsed: float) -> str:
         "Inputs: " + "; ".join(f"`{name}` = {inputs.described[name]}" for name in used) + ".",
         "",
         "| section | image | K | versus | ours (s) | theirs (s) | speed-up | target | met "
-        "| quality ours / theirs | note |",
-        "|---|---|---:|---|---:|---:|---:|---:|---|---|---|",
+        "| quality ours / theirs (seed 0) | MSE over seeds: mean (worst) ours / theirs | note |",
+        "|---|---|---:|---|---:|---:|---:|---:|---|---|---|---|",
     ]
     for r in report.rows:
         target = r.get("target")
@@ -575,10 +614,15 @@ def markdown(report: Report, inputs: Inputs, args, elapsed: float) -> str:
             quality = f"log-lik. {_fmt(r['ours_quality'], '.3f')} / {_fmt(r['theirs_quality'], '.3f')}"
         note = "; ".join(x for x in (r.get("note", ""), r.get("error", ""),
                                       f"{r['distinct']} distinct colours" if "distinct" in r else "") if x)  # fmt: skip
+        seeds = ""
+        if r.get("seeds"):
+            seeds = (f"{r['ours_mean']:.2f} ({r['ours_worst']:.2f}) / {r['theirs_mean']:.2f} "
+                     f"({r['theirs_worst']:.2f}), {r['seeds']} seeds, difference "
+                     f"{r['ours_mean'] - r['theirs_mean']:+.2f} (2 SE {r['mse_2se']:.2f})")  # fmt: skip
         lines.append(
             f"| {r['section']} | {r['image']} | {r['k'] or ''} | {r['competitor']} | {_fmt(r['ours_s'], '.3f')} | "
             f"{_fmt(r['theirs_s'], '.3f')} | {_fmt(r.get('ratio'), '.2f')}{'x' if r.get('ratio') else ''} | "
-            f"{_fmt(target, '.2f')}{'x' if target else ''} | {r.get('met', '')} | {quality} | {note} |"
+            f"{_fmt(target, '.2f')}{'x' if target else ''} | {r.get('met', '')} | {quality} | {seeds} | {note} |"
         )
     return "\n".join(lines) + "\n"
 
