@@ -128,3 +128,23 @@ def test_relocation_moves_one_pixel_of_a_repeated_value():
     )
     np.testing.assert_array_equal(mass, [6.0, 1.0, 1.0])
     np.testing.assert_array_equal(sums[:, 0], [3.0, 9.0, 9.0])
+
+
+def test_fast_engine_equals_opencv_engine_from_a_start_with_empty_clusters(china):
+    """Through the front door: an init array with three centres far outside the data, notebook's OpenCV call."""
+    crop = china[::4, ::4]
+    start = np.vstack([[[60.0, 60.0, 60.0], [150.0, 150.0, 150.0]], FAR])
+    fast = quantize(crop, 5, init=start, max_iter=5, epsilon=0.0)
+    opencv = quantize(crop, 5, init=start, max_iter=5, epsilon=0.0, engine="opencv")
+    gap = np.sqrt(((fast.model.means[:, None, :] - opencv.model.means[None]) ** 2).sum(axis=2))
+    assert gap.min(axis=1).max() < 1e-3 and gap.min(axis=0).max() < 1e-3
+
+
+def test_opencv_engine_runs_random_centres_for_uniform_and_refuses_it_for_em():
+    """With engine="opencv", "uniform" is the notebook's KMEANS_RANDOM_CENTERS, as "random" is there."""
+    image = np.random.default_rng(0).integers(0, 256, (12, 14, 3), dtype=np.uint8)
+    uniform = quantize(image, 4, init="uniform", seed=3, engine="opencv")
+    random = quantize(image, 4, init="random", seed=3, engine="opencv")
+    np.testing.assert_array_equal(uniform.model.means, random.model.means)
+    with pytest.raises(ValueError, match="init"):
+        quantize(image, 2, method="em", init="uniform", engine="opencv")

@@ -6,7 +6,7 @@ and the fit is ``cv2.kmeans`` or ``cv2.ml.EM``. For users who want the course's
 exact assignments; it is slower and needs ~9x the image's memory.
 
 Parameters OpenCV cannot honour are refused rather than recorded: ``cv2.ml.EM``
-always starts from its own k-means++ (so ``init="random"`` and ``attempts > 1``
+always starts from its own k-means++ (so ``init="random"`` or ``"uniform"`` and ``attempts > 1``
 are errors for EM), and OpenCV's random generator takes a C ``int`` seed.
 An init array is checked exactly as the fast engine checks it. OpenCV seeds k-means in two ways only:
 ``init="random"`` is the notebook's ``KMEANS_RANDOM_CENTERS`` here (uniform in the data's widened range,
