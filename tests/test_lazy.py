@@ -158,3 +158,45 @@ def test_the_front_door_keeps_dask_lazy_and_says_so_on_the_result():
     lazy_result = quantize(lazy, 2, channel_axis=0)
     assert not eager_result.lazy and lazy_result.lazy
     np.testing.assert_array_equal(lazy_result.cluster_counts(), eager_result.cluster_counts())
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+@pytest.mark.parametrize("masked", [False, True])
+def test_gray_chunk_histograms_give_the_in_memory_table(hela_u16, dtype, masked):
+    # Gray uint8/uint16 chunks are counted into dense histograms and summed: the merged values and
+    # counts must be the in-memory table's, value for value, in its order and dtype.
+    from napari_colorquant.lazy import _layout_for, collect_samples
+    from napari_colorquant.pixels import build_table, describe_image
+
+    image = np.asarray(hela_u16) if dtype == np.uint16 else (np.asarray(hela_u16) >> 4).astype(np.uint8)
+    stack = np.stack([image, image[::-1], image[:, ::-1].T])
+    mask = None
+    if masked:
+        mask = np.zeros(stack.shape, bool)
+        mask[:, 17:230, 40:201] = True
+        mask[1] = False  # a whole chunk row with nothing valid
+    data, layout, _ = _layout_for(da.from_array(stack, chunks=(2, 100, 77)), None, "auto")
+    dask_mask = None if mask is None else da.from_array(mask, chunks=(2, 100, 77))
+    lazy = collect_samples(data, layout, dask_mask, None, 0)
+    _, eager_layout, _ = describe_image(stack)
+    table = build_table(stack, eager_layout, mask, max_samples=None)
+    assert lazy.exact
+    assert lazy.values.dtype == table.values.dtype and lazy.values.shape == table.values.shape
+    np.testing.assert_array_equal(lazy.values, table.values)
+    np.testing.assert_array_equal(lazy.counts, table.counts)
+    assert lazy.counts.sum() == (stack.size if mask is None else mask.sum())
+
+
+def test_staircase_labels_slice_by_slice_match_the_lookup_table(hela_u16, monkeypatch):
+    # Slices smaller than a chunk, the last one partial: every pixel gets the table's label.
+    from napari_colorquant import lazy as lazy_module
+
+    monkeypatch.setattr(lazy_module, "_STEP_SLICE", 1000)
+    image = np.asarray(hela_u16)
+    mask = np.ones(image.shape, bool)
+    mask[::7, ::5] = False
+    result = quantize(da.from_array(image, chunks=(97, 131)), 5, mask=mask)
+    labels = result.labels.compute()
+    expected = result.model.predict(image, mask=mask)
+    np.testing.assert_array_equal(labels, expected)
+    assert (labels[~mask] == 0).all() and labels[mask].min() == 1 and labels.max() == 5

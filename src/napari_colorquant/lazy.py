@@ -42,6 +42,8 @@ from .params import ClusterParameters
 from .pixels import (
     DEFAULT_MAX_SAMPLES,
     ImageLayout,
+    _count_gray,
+    _decode_keys,
     build_table,
     check_mask,
     describe_image,
@@ -112,6 +114,44 @@ def _sample_block(
         candidates = np.sort(rng.choice(candidates, size=quota, replace=False))
     values = np.ascontiguousarray(rows[candidates])
     return values, np.ones(values.shape[0], np.int64), _positions(block_layout, origin, layout, candidates)
+
+
+def _dense_counting(layout: ImageLayout) -> bool:
+    """True for gray uint8/uint16: chunks are counted into dense histograms, merged by adding them."""
+    return layout.kind == "gray" and layout.dtype in (np.uint8, np.uint16)
+
+
+def _histogram_block(block: np.ndarray, mask: np.ndarray | None, layout: ImageLayout) -> np.ndarray:
+    """Dense histogram (int64, one bin per possible value) of one gray uint8/uint16 chunk's valid pixels."""
+    valid = None if mask is None else np.asarray(mask, bool)
+    return _count_gray(block, layout, valid, layout.dtype.itemsize * 8)
+
+
+def _dense_histogram(data: da.Array, layout: ImageLayout, mask: da.Array | None) -> da.Array:
+    """The valid pixels' histogram as a dask array: one per chunk, summed in a tree.
+
+    Built as array operations, not one ``dask.delayed`` per chunk: their argument traversal
+    cost more than the chunks' counting does in Python.
+    """
+    bins = 1 << (layout.dtype.itemsize * 8)
+    index = tuple(f"i{axis}" for axis in range(data.ndim))
+    spatial = tuple(name for axis, name in enumerate(index) if axis != layout.channel_axis)
+    args = [data, index] + ([] if mask is None else [mask, spatial])
+
+    def count(block, mask_block=None):
+        return _histogram_block(block, mask_block, layout).reshape((1,) * len(spatial) + (bins,))
+
+    hists = da.blockwise(
+        count, (*spatial, "bins"), *args, new_axes={"bins": bins}, adjust_chunks=dict.fromkeys(spatial, 1),
+        dtype=np.int64, concatenate=True,
+    )  # fmt: skip
+    return hists.sum(axis=tuple(range(len(spatial))), split_every=_MERGE_FAN_IN)
+
+
+def _histogram_table(total: np.ndarray, layout: ImageLayout):
+    """Values and counts of a dense histogram, as the in-memory table orders them (by value)."""
+    keys = np.flatnonzero(total)
+    return _decode_keys(keys, layout), total[keys], None
 
 
 def _merge(parts, layout: ImageLayout):
@@ -241,17 +281,25 @@ def collect_samples(
     """
     start = time.perf_counter()
     exact = _exact_possible(layout, max_samples)
-    blocks = _blocks(data, layout, mask)
-    if exact:
-        parts = [dask.delayed(_count_block)(b, m, layout, o) for b, m, _, o in blocks]
+    dense = exact and _dense_counting(layout) and data.size > 0
+    if dense:
+        # One histogram per chunk and a sum: no per-chunk table or sort, little work holding the GIL
+        # (zarr's codecs hold it while they read a chunk), and the same values and counts as in memory.
+        merged = _dense_histogram(data, layout, mask)
     else:
-        total = layout.n_pixels
-        parts = [
-            dask.delayed(_sample_block)(b, m, layout, o, max(1, math.ceil(max_samples * size / total)), seed, i)
-            for i, (b, m, size, o) in enumerate(blocks)
-        ]
+        blocks = _blocks(data, layout, mask)
+        if exact:
+            merged = _tree_merge([dask.delayed(_count_block)(b, m, layout, o) for b, m, _, o in blocks], layout)
+        else:
+            total = layout.n_pixels
+            parts = [
+                dask.delayed(_sample_block)(b, m, layout, o, max(1, math.ceil(max_samples * size / total)), seed, i)
+                for i, (b, m, size, o) in enumerate(blocks)
+            ]
+            merged = _tree_merge(parts, layout)
     with _TaskProgress(progress):
-        values, counts, _ = dask.compute(_tree_merge(parts, layout))[0]
+        computed = dask.compute(merged)[0]
+    values, counts, _ = _histogram_table(computed, layout) if dense else computed
     if counts.sum() == 0 and not allow_empty:
         what = "all pixels are NaN/inf or outside the mask" if layout.dtype.kind == "f" else "the mask is empty"
         raise ValueError(f"nothing to cluster: {what}")
@@ -318,12 +366,34 @@ def _unit_steps(lut: np.ndarray) -> np.ndarray | None:
     return thresholds if thresholds.size <= _MAX_THRESHOLDS else None
 
 
-def _lookup(block: np.ndarray, mask: np.ndarray | None, lut: np.ndarray, keep_input: bool) -> np.ndarray:
-    thresholds = None if keep_input else _unit_steps(lut)
+_STEP_SLICE = 1 << 18  # values compared per slice: input, output and comparison stay in cache together
+
+
+def _staircase(block: np.ndarray, thresholds: np.ndarray, dtype) -> np.ndarray:
+    """1 + the number of ``thresholds`` at or below each value, a cache-sized slice at a time.
+
+    Whole-chunk comparisons each made a chunk-sized boolean array: fresh memory whose page
+    faults (zeroing huge pages) cost as much as the comparisons themselves.
+    """
+    out = np.empty(block.shape, dtype)
+    flat, result = block.reshape(-1), out.reshape(-1)
+    step = np.empty(min(flat.size, _STEP_SLICE), bool)
+    ones = step.view(np.uint8)
+    thresholds = thresholds.astype(block.dtype)
+    for start in range(0, flat.size, _STEP_SLICE):
+        values, labels = flat[start : start + _STEP_SLICE], result[start : start + _STEP_SLICE]
+        n = values.size
+        labels.fill(1)
+        for threshold in thresholds:
+            np.greater_equal(values, threshold, out=step[:n])
+            labels += ones[:n]
+    return out
+
+
+def _lookup(block: np.ndarray, mask: np.ndarray | None, lut: np.ndarray, keep_input: bool, thresholds=None):
+    """``lut`` at each value (``thresholds``: the same as a staircase); masked pixels 0 or their input."""
     if thresholds is not None:
-        out = np.ones(block.shape, lut.dtype)
-        for threshold in thresholds.astype(block.dtype):
-            out += (block >= threshold).view(np.uint8)
+        out = _staircase(block, thresholds, lut.dtype)
     else:
         out = np.empty(block.shape, lut.dtype)
         flat, result = block.reshape(-1), out.reshape(-1)
@@ -338,8 +408,11 @@ def _map_lut(lut: np.ndarray, data: da.Array, mask: da.Array | None, keep_input:
     index = tuple(range(data.ndim))
     args = [data, index] + ([] if mask is None else [mask, index])
 
+    thresholds = None if keep_input else _unit_steps(lut)
+
     def call(block, mask_block=None):
-        return _lookup(block, None if mask_block is None else np.asarray(mask_block, bool), lut, keep_input)
+        mask_block = None if mask_block is None else np.asarray(mask_block, bool)
+        return _lookup(block, mask_block, lut, keep_input, thresholds)
 
     return da.blockwise(call, index, *args, dtype=lut.dtype, concatenate=True)
 
