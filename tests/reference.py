@@ -30,14 +30,34 @@ def _give_empty_clusters_a_pixel(pixels: np.ndarray, labels: np.ndarray, n_clust
     return labels
 
 
-def pixel_lloyd(pixels: np.ndarray, centers: np.ndarray, max_iter: int, epsilon: float):
-    """Lloyd on every pixel, an empty cluster given a pixel as cv2.kmeans does: returns (centers, labels, n_iter)."""
+def _has_near_tie(distances: np.ndarray, centers: np.ndarray) -> bool:
+    """Whether a pixel is (to rounding) as near to two different centres: then which one wins depends on how
+    the distance is computed (the fast engine uses ||c||^2 - 2 x.c), not on the algorithm."""
+    order = np.argsort(distances, axis=1, kind="stable")
+    for rank in range(1, distances.shape[1]):
+        other = order[:, rank]
+        gap = np.take_along_axis(distances, other[:, None], axis=1)[:, 0] - distances.min(axis=1)
+        different = np.any(centers[other] != centers[order[:, 0]], axis=1)
+        if np.any(different & (gap <= 1e-9 * (1.0 + distances.min(axis=1)))):
+            return True
+    return False
+
+
+def pixel_lloyd(pixels: np.ndarray, centers: np.ndarray, max_iter: int, epsilon: float, ties: list | None = None):
+    """Lloyd on every pixel, an empty cluster given a pixel as cv2.kmeans does: returns (centers, labels, n_iter).
+
+    ``ties``: a list to which True is appended when some assignment had a pixel equally near two different
+    centres (tests on tiny integer images ``assume`` none).
+    """
     pixels = pixels.astype(np.float64)
     centers = np.array(centers, dtype=np.float64)
     n_iter = 0
     for iteration in range(1, max_iter + 1):
         n_iter = iteration
-        labels = ((pixels[:, None, :] - centers[None]) ** 2).sum(axis=2).argmin(axis=1)
+        distances = ((pixels[:, None, :] - centers[None]) ** 2).sum(axis=2)
+        if ties is not None and _has_near_tie(distances, centers):
+            ties.append(True)
+        labels = distances.argmin(axis=1)
         labels = _give_empty_clusters_a_pixel(pixels, labels, centers.shape[0])
         updated = centers.copy()
         for k in range(centers.shape[0]):
@@ -48,8 +68,10 @@ def pixel_lloyd(pixels: np.ndarray, centers: np.ndarray, max_iter: int, epsilon:
         centers = updated
         if shift <= epsilon:
             break
-    labels = ((pixels[:, None, :] - centers[None]) ** 2).sum(axis=2).argmin(axis=1)
-    return centers, labels, n_iter
+    distances = ((pixels[:, None, :] - centers[None]) ** 2).sum(axis=2)
+    if ties is not None and _has_near_tie(distances, centers):
+        ties.append(True)
+    return centers, distances.argmin(axis=1), n_iter
 
 
 def _covariances(pixels, resp, means, covariance, reg):
