@@ -200,3 +200,17 @@ def test_staircase_labels_slice_by_slice_match_the_lookup_table(hela_u16, monkey
     expected = result.model.predict(image, mask=mask)
     np.testing.assert_array_equal(labels, expected)
     assert (labels[~mask] == 0).all() and labels[mask].min() == 1 and labels.max() == 5
+
+
+@pytest.mark.parametrize("masked", [False, True])
+def test_gray_with_a_channel_axis_of_one_gives_the_in_memory_result(hela_u16, masked):
+    # The lookup paths once kept the length-one channel axis on the labels and failed with a mask.
+    image = np.asarray(hela_u16)[None]
+    mask = None
+    if masked:
+        mask = np.zeros(image.shape[1:], bool)
+        mask[10:200, 20:150] = True
+    lazy = quantize(da.from_array(image, chunks=(1, 100, 100)), 3, channel_axis=0, mask=mask)
+    eager = quantize(image, 3, channel_axis=0, mask=mask)
+    assert lazy.labels.shape == eager.labels.shape == image.shape[1:]
+    _same(lazy, eager)

@@ -404,17 +404,26 @@ def _lookup(block: np.ndarray, mask: np.ndarray | None, lut: np.ndarray, keep_in
     return out
 
 
-def _map_lut(lut: np.ndarray, data: da.Array, mask: da.Array | None, keep_input: bool) -> da.Array:
-    index = tuple(range(data.ndim))
-    args = [data, index] + ([] if mask is None else [mask, index])
+def _map_lut(lut: np.ndarray, data: da.Array, layout: ImageLayout, mask: da.Array | None, keep_input: bool):
+    """``_lookup`` over every chunk: labels on the pixel grid, or quantized values in the input's shape.
 
+    A gray image may carry a channel axis of length one: labels drop it (as in memory), and the
+    mask, on the pixel grid, is broadcast over it.
+    """
+    channel_axis = layout.channel_axis
+    index = tuple(f"i{axis}" for axis in range(data.ndim))
+    spatial = tuple(name for axis, name in enumerate(index) if axis != channel_axis)
+    args = [data, index] + ([] if mask is None else [mask, spatial])
     thresholds = None if keep_input else _unit_steps(lut)
 
     def call(block, mask_block=None):
-        mask_block = None if mask_block is None else np.asarray(mask_block, bool)
-        return _lookup(block, mask_block, lut, keep_input, thresholds)
+        if mask_block is not None:
+            mask_block = np.asarray(mask_block, bool)
+            mask_block = mask_block if channel_axis is None else np.expand_dims(mask_block, channel_axis)
+        out = _lookup(block, mask_block, lut, keep_input, thresholds)
+        return out if keep_input or channel_axis is None else np.squeeze(out, axis=channel_axis)
 
-    return da.blockwise(call, index, *args, dtype=lut.dtype, concatenate=True)
+    return da.blockwise(call, index if keep_input else spatial, *args, dtype=lut.dtype, concatenate=True)
 
 
 def lazy_labels(model: ClusterModel, data: da.Array, layout: ImageLayout, mask: da.Array | None = None) -> da.Array:
@@ -436,7 +445,7 @@ def lazy_labels(model: ClusterModel, data: da.Array, layout: ImageLayout, mask: 
     """
     lut = _dense_lut(model, layout, quantized=False)
     if lut is not None:
-        return _map_lut(lut, data, mask, keep_input=False)
+        return _map_lut(lut, data, layout, mask, keep_input=False)
     return _map_model(_predict_labels, model, data, layout, mask, keep_channels=False)
 
 
@@ -496,7 +505,7 @@ def lazy_quantized(model: ClusterModel, data: da.Array, layout: ImageLayout, mas
     """
     lut = _dense_lut(model, layout, quantized=True)
     if lut is not None:
-        return _map_lut(lut, data, mask, keep_input=True)
+        return _map_lut(lut, data, layout, mask, keep_input=True)
     return _map_model(_predict_quantized, model, data, layout, mask, keep_channels=True)
 
 
