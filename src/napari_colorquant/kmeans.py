@@ -30,7 +30,9 @@ Distances are taken in blocks of rows and of clusters (a few MB per thread whate
 also keeps each block in cache: at K = 256 this alone halves the time of one unblocked pass.
 Hamerly's bounds were tried and measured slower here at every K from 8 to 256 (keeping them
 costs several passes over all values per iteration, and the lower bounds decay fast while the
-centres still move), so every iteration is a full, exact assignment.
+centres still move). With many distinct values and exact integer sums, whole grid cells are assigned
+at once instead (:mod:`~napari_colorquant.kmeans_filter`, Kanungo et al.'s filtering), with the same
+result bit for bit.
 
 References
 ----------
@@ -45,6 +47,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._threads import for_chunks, n_threads
+from .kmeans_filter import FilterGrid, filter_applies
 
 #: Named initialisations of :func:`initial_centers`.
 #: ``init`` names: "auto" (the exact optimum for one feature, else k-means++; see ``optimal1d.resolve_init``),
@@ -649,11 +652,19 @@ def lloyd(
     exact = _ExactSums(weighted_t, sample_weight, centers.shape[0])
     if not _ExactSums.applies(weighted_t, sample_weight):
         exact = None
+    grid = None
+    if exact is not None and filter_applies(samples.shape[0], centers.shape[0], samples.shape[1], max_iter):
+        grid = FilterGrid.build(samples, sample_weight, nearest_center)
     n_iter, converged = 0, False
     for iteration in range(1, max_iter + 1):
         n_iter = iteration
-        labels, _ = nearest_center(samples, centers, with_distances=False)
-        sums = None if exact is None else exact.update(labels)
+        if grid is not None:
+            sums = grid.cluster_sums(centers)
+            # An empty cluster takes a pixel by the labels (relocate_empty): the same labels as the plain pass.
+            labels = None if (sums[0] > 0).all() else grid.labels(centers)
+        else:
+            labels, _ = nearest_center(samples, centers, with_distances=False)
+            sums = None if exact is None else exact.update(labels)
         updated = _means_from(weighted_t, sample_weight, labels, centers, sums, samples, fixed)
         if fixed is not None:
             updated[fixed] = centers[fixed]
@@ -664,7 +675,7 @@ def lloyd(
         if shift <= epsilon:
             converged = True
             break
-    labels, _ = nearest_center(samples, centers, with_distances=False)
+    labels = nearest_center(samples, centers, with_distances=False)[0] if grid is None else grid.labels(centers)
     inertia = float(sample_weight @ assigned_squared_distances(samples, centers, labels))
     return KMeansFit(centers, labels, inertia, n_iter, converged)
 

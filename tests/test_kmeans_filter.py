@@ -1,0 +1,131 @@
+"""Filtered Lloyd (kmeans_filter) against the plain kernel: the same centres, labels, inertia and iterations."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from napari_colorquant import kmeans, kmeans_filter
+
+
+def _tied_data(n_features: int, seed: int, n: int = 6000, top: int = 48):
+    """Integer values on a small range (many exact ties with integer and half-integer centres), integer weights."""
+    rng = np.random.default_rng(seed)
+    samples = rng.integers(0, top, (n, n_features)).astype(np.float64)
+    samples = np.unique(samples, axis=0)
+    rng.shuffle(samples)
+    weights = rng.integers(1, 30, samples.shape[0]).astype(np.float64)
+    return samples, weights
+
+
+def _plain_and_filtered(monkeypatch, samples, weights, start, max_iter=20, epsilon=0.0):
+    monkeypatch.setattr(kmeans_filter, "FILTER_FROM", 1 << 62)
+    plain = kmeans.lloyd(samples, weights, start, max_iter, epsilon)
+    built = []
+    original = kmeans_filter.FilterGrid.build.__func__
+
+    def spy(cls, *args, **kwargs):
+        built.append(True)
+        return original(cls, *args, **kwargs)
+
+    monkeypatch.setattr(kmeans_filter, "FILTER_FROM", 0)
+    monkeypatch.setattr(kmeans_filter, "FILTER_MIN_ITER", 1)
+    monkeypatch.setattr(kmeans_filter.FilterGrid, "build", classmethod(spy))
+    filtered = kmeans.lloyd(samples, weights, start, max_iter, epsilon)
+    assert built, "the filtered path was not taken"
+    return plain, filtered
+
+
+def _assert_same(plain, filtered):
+    assert filtered.n_iter == plain.n_iter
+    assert filtered.converged == plain.converged
+    np.testing.assert_array_equal(filtered.centers, plain.centers)
+    np.testing.assert_array_equal(filtered.labels, plain.labels)
+    assert filtered.inertia == plain.inertia
+
+
+@pytest.mark.parametrize("n_features", [2, 3, 4])
+@pytest.mark.parametrize("k", [1, 2, 3, 5, 8, 16])
+def test_filtered_lloyd_equals_plain_lloyd_bit_for_bit(n_features, k, monkeypatch):
+    samples, weights = _tied_data(n_features, seed=k * 10 + n_features)
+    start = kmeans.initial_centers(samples, weights, k, "random", np.random.default_rng(k))
+    _assert_same(*_plain_and_filtered(monkeypatch, samples, weights, start))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_filtered_lloyd_with_tied_and_duplicated_centres(seed, monkeypatch):
+    """Values exactly between two centres and a duplicated centre: ties go to the lowest index in both paths."""
+    samples, weights = _tied_data(3, seed=seed, top=24)
+    rng = np.random.default_rng(seed)
+    start = samples[rng.choice(samples.shape[0], 8, replace=False)].copy()
+    start[5] = start[1]  # a duplicate: it keeps nothing, ties to centre 1
+    start[6] = start[2] + 1.0  # integer neighbours: half-integer bisectors through integer values' cells
+    start[7] = start[2] + np.array([2.0, 0.0, 0.0])  # midpoint start[2] + (1, 0, 0) is an integer value
+    plain, filtered = _plain_and_filtered(monkeypatch, samples, weights, start, max_iter=1)
+    _assert_same(plain, filtered)
+    _assert_same(*_plain_and_filtered(monkeypatch, samples, weights, start, max_iter=30, epsilon=0.2))
+
+
+def test_filtered_lloyd_relocates_empty_clusters_as_the_plain_pass(monkeypatch):
+    """Centres far outside the data start empty: they take a pixel by the same labels in both paths."""
+    samples, weights = _tied_data(3, seed=11)
+    start = kmeans.initial_centers(samples, weights, 6, "random", np.random.default_rng(2))
+    start[2] = [500.0, 500.0, 500.0]
+    start[4] = [-300.0, 40.0, 900.0]
+    _assert_same(*_plain_and_filtered(monkeypatch, samples, weights, start, max_iter=15))
+
+
+@pytest.mark.parametrize("k", [2, 7, 16])
+def test_grid_labels_and_sums_equal_the_plain_kernel(k):
+    samples, weights = _tied_data(3, seed=k, n=20000, top=64)
+    grid = kmeans_filter.FilterGrid.build(samples, weights, kmeans.nearest_center)
+    rng = np.random.default_rng(k)
+    for centers in (rng.integers(0, 64, (k, 3)).astype(np.float64), rng.uniform(-5, 70, (k, 3))):
+        labels, _ = kmeans.nearest_center(samples, centers, with_distances=False)
+        np.testing.assert_array_equal(grid.labels(centers), labels)
+        mass, sums = grid.cluster_sums(centers)
+        expected_mass, expected_sums = kmeans._cluster_sums(kmeans._weighted_t(samples, weights), weights, labels, k)
+        np.testing.assert_array_equal(mass, expected_mass)
+        np.testing.assert_array_equal(sums, expected_sums)
+
+
+def test_whole_cells_are_assigned_at_once():
+    """The filter decides most values by their cells: only values near a boundary reach the per-value kernel."""
+    samples, weights = _tied_data(3, seed=3, n=60000, top=256)
+    seen = []
+
+    def counting(rows, centers, with_distances=False):
+        seen.append(rows.shape[0])
+        return kmeans.nearest_center(rows, centers, with_distances=with_distances)
+
+    grid = kmeans_filter.FilterGrid.build(samples, weights, counting)
+    centers = np.array([[60.0, 60, 60], [190, 190, 190]])
+    np.testing.assert_array_equal(grid.labels(centers), kmeans.nearest_center(samples, centers)[0])
+    assert 0 < seen[0] < samples.shape[0] // 4
+
+
+def test_filter_engages_only_where_it_pays(monkeypatch):
+    calls = []
+    monkeypatch.setattr(kmeans_filter.FilterGrid, "build", classmethod(lambda cls, *a: calls.append(1) or 1 / 0))
+    rng = np.random.default_rng(0)
+    n = kmeans_filter.FILTER_FROM
+    samples = rng.integers(0, 256, (n, 3)).astype(np.float64)
+    weights = np.ones(n)
+    start = samples[:16].copy()
+    kmeans.lloyd(samples + 0.5, weights, start, 10, 0.0)  # not exact sums: plain
+    kmeans.lloyd(samples[: n - 1], weights[: n - 1], start, 10, 0.0)  # too few values
+    kmeans.lloyd(samples, weights, start, 2, 0.0)  # too few iterations
+    kmeans.lloyd(np.repeat(samples, 6, axis=1)[:, :5], weights, np.repeat(start, 6, axis=1)[:, :5], 10, 0.0)
+    assert not calls
+    with pytest.raises(ZeroDivisionError):
+        kmeans.lloyd(samples, weights, start, 10, 0.0)
+    assert kmeans_filter.filter_applies(n, 16, 3, 10)
+    assert not kmeans_filter.filter_applies(n, kmeans_filter.FILTER_MAX_CLUSTERS + 1, 3, 10)
+
+
+def test_concatenated_ranges_equals_a_loop():
+    bounds = np.array([0, 3, 3, 7, 12, 20])
+    which = np.array([0, 1, 3, 4])
+    expected = np.concatenate([np.arange(bounds[i], bounds[i + 1]) for i in which])
+    np.testing.assert_array_equal(kmeans_filter.concatenated_ranges(bounds, which), expected)
+    assert kmeans_filter.concatenated_ranges(bounds, np.array([1])).size == 0
