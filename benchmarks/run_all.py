@@ -400,6 +400,16 @@ def _installed_env(cache: str) -> dict[str, str]:
     return env
 
 
+def _console_script(python: str) -> list[str]:
+    """The ``napari-colorquant`` console script as ``pip install`` writes it (import the entry point named in
+    pyproject.toml, call it), run from this tree: an installed script may predate the tree's entry point."""
+    import tomllib
+
+    entry = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]["napari-colorquant"]
+    module, function = entry.split(":")
+    return [python, "-c", f"import sys; from {module} import {function}; sys.exit({function}())"]
+
+
 def section_startup(report, inputs, groups, quick, repeat):
     """Import time vs numpy + cv2; the CLI on a 0.27 MP photo vs the same process's fit + write + start-up.
 
@@ -413,7 +423,7 @@ def section_startup(report, inputs, groups, quick, repeat):
         "import napari_colorquant": [python, "-c", "import napari_colorquant"],
         "import numpy, cv2": [python, "-c", "import numpy, cv2"],
         "python -c pass": [python, "-c", "pass"],
-        "napari-colorquant --help": [python, "-m", "napari_colorquant", "--help"],
+        "napari-colorquant --help": [*_console_script(python), "--help"],
     }
     best = {name: math.inf for name in env_code}
     for code in env_code.values():
@@ -437,7 +447,7 @@ def section_startup(report, inputs, groups, quick, repeat):
 
         Image.fromarray(inputs["china"]).save(path)
         out = str(Path(folder) / "out")
-        cli = [python, "-m", "napari_colorquant", str(path), "-k", "8", "-o", out, "-q", "--overwrite"]
+        cli = [*_console_script(python), str(path), "-k", "8", "-o", out, "-q", "--overwrite"]
         runs = _process_seconds(cli, max(3, repeat) + 1, env)
         cli_best = min(runs[1:] or runs)  # the first run is the warm-up (a failure is one NaN)
         in_process = math.inf

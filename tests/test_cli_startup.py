@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import subprocess
 import sys
+import tomllib
+from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
 
@@ -56,3 +60,55 @@ def test_import_and_help_do_not_load_opencv_or_the_writers():
     loaded = set(json.loads(out.splitlines()[-1]))
     assert "numpy" in loaded and "napari_colorquant.cli" in loaded
     assert not loaded & {"cv2", "tifffile", "numpy.random"}
+
+
+def _launcher_blas_threads(tmp_path, image: np.ndarray, env: dict[str, str]) -> int:
+    """OpenBLAS's thread count in a process run through the console script's entry point (after a run)."""
+    Image.fromarray(image).save(tmp_path / "in.png")
+    script = (
+        "import sys, json\n"
+        "from napari_colorquant_launcher import main\n"
+        "sys.argv = ['napari-colorquant', *sys.argv[1:]]\n"
+        "status = main()\n"
+        "from threadpoolctl import threadpool_info\n"
+        "blas = [i['num_threads'] for i in threadpool_info() if i['internal_api'] == 'openblas']\n"
+        "print(json.dumps([status, blas]))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "in.png"), "-k", "3", "-o", str(tmp_path / "out"), "-q"],
+        capture_output=True,
+        text=True,
+        env={**env, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
+    status, blas = json.loads(done.stdout.splitlines()[-1])
+    assert status == 0, done.stderr
+    written = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert written == ["in_labels.tif", "in_model.json", "in_quantized.png"]
+    if not blas:
+        pytest.skip("numpy is not linked to OpenBLAS here")
+    return blas[0]
+
+
+def test_console_script_loads_openblas_with_one_thread(tmp_path, china):
+    # Set before numpy loads: OpenBLAS's spinning threads cost a third of a short run's CPU and no fit uses them.
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")}
+    assert _launcher_blas_threads(tmp_path, china[:100, :150], env) == 1
+
+
+def test_console_script_keeps_the_users_blas_thread_count(tmp_path, china):
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "2"}
+    assert _launcher_blas_threads(tmp_path, china[:100, :150], env) == 2
+
+
+def test_console_script_entry_point_is_the_launcher():
+    # pyproject.toml's script names a module outside the package (whose __init__ imports numpy) that is shipped.
+    root = Path(__file__).resolve().parents[1]
+    project = tomllib.loads((root / "pyproject.toml").read_text())
+    module, function = project["project"]["scripts"]["napari-colorquant"].split(":")
+    assert module in project["tool"]["setuptools"]["py-modules"]
+    assert "." not in module and (root / "src" / f"{module}.py").is_file()
+    code = f"import sys; import {module}; print(json.dumps(sorted(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", "import json; " + code], capture_output=True, text=True, check=True)
+    loaded = set(json.loads(out.stdout.splitlines()[-1]))
+    assert "numpy" not in loaded and "napari_colorquant" not in loaded
+    assert callable(getattr(importlib.import_module(module), function))
