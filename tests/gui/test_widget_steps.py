@@ -147,3 +147,72 @@ def test_separate_feature_window_follows_the_main_outputs(make_viewer, dock, run
         assert order == ["placed", "window photo feature space"]
     finally:
         widget.close_feature_viewer()
+
+
+def test_worker_finishes_its_figures_only_after_the_outputs_are_placed(make_viewer, dock, monkeypatch, run_and_wait):
+    # The explorer's pixel pass and the CIEDE2000 figures wait for the placement (they competed with it for the CPU).
+    from napari_colorquant._napari import widget as widget_module
+
+    viewer = make_viewer()
+    _photo(viewer)
+    widget = dock(viewer)
+    widget.n_clusters.value = 3
+    widget.feature_view.value = "none"
+    original = widget_module.prepare_outcome
+    seen = []
+
+    def recording(job, out):
+        seen.append(("placed" in widget.timeline, job.placed.is_set()))  # read from the worker thread
+        return original(job, out)
+
+    monkeypatch.setattr(widget_module, "prepare_outcome", recording)
+    run_and_wait(widget)
+    assert seen == [(True, True)]
+    assert widget.status.value.startswith("done") and "ΔE00" in widget.report.value
+
+
+def test_a_dropped_result_releases_the_waiting_worker(make_viewer, dock, qtbot, monkeypatch):
+    from napari_colorquant._napari import handover
+
+    viewer = make_viewer()
+    _photo(viewer)
+    widget = dock(viewer)
+    widget.n_clusters.value = 3
+    widget.feature_view.value = "none"
+    waits = []
+    original = handover.wait_until_placed
+
+    def recording(job, runner, timeout=handover.PLACED_TIMEOUT):
+        released = original(job, runner, timeout=60.0)  # would only time out if nobody set job.placed
+        waits.append(released)
+        return released
+
+    monkeypatch.setattr(handover, "wait_until_placed", recording)
+    on_layers = widget._on_layers
+
+    def remove_then_hand_over(outcome):
+        viewer.layers.remove("photo")  # the input goes away just as the layers arrive
+        on_layers(outcome)
+
+    widget._on_layers = remove_then_hand_over
+    widget.run()
+    qtbot.waitUntil(lambda: widget.worker is None, timeout=30_000)
+    assert waits == [True]
+    assert widget.status.value == "removed" and len(viewer.layers) == 0
+
+
+def test_cancel_stops_a_worker_waiting_for_the_placement():
+    import threading
+
+    from napari_colorquant._napari import handover
+    from napari_colorquant._napari.runner import Cancelled, Runner
+
+    runner = Runner(lambda percent, stage: None)
+    job = type("J", (), {"placed": threading.Event()})()
+    threading.Timer(0.05, runner.shutdown).start()  # the widget closes while the worker waits
+    with pytest.raises(Cancelled):
+        handover.wait_until_placed(job, runner, timeout=60.0)
+    idle = Runner(lambda percent, stage: None)
+    assert not handover.wait_until_placed(job, idle, timeout=0.0)  # nobody released it: the worker goes on anyway
+    job.placed.set()
+    assert handover.wait_until_placed(job, idle)

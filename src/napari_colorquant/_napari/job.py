@@ -6,6 +6,7 @@ plus what the output layers need to overlay the input. Dask-backed layers stay l
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +33,8 @@ class Job:
     posterior: str = "none"
     feature_view: str = "separate window"
     stale: list[str] = field(default_factory=list)
+    #: Set by the GUI thread once the outputs are placed (or dropped): the worker's last work waits for it.
+    placed: threading.Event = field(default_factory=threading.Event)
 
 
 def layer_geometry(layer: Layer) -> dict[str, Any]:

@@ -30,7 +30,7 @@ from .. import workflows
 from ..model import ClusterModel
 from ..quantize import apply_model
 from ..report import report_text
-from . import collector, warmup
+from . import collector, handover, warmup
 from . import job as _job
 from . import layers as _layers
 from .controls import Controls, guess_channel_axis
@@ -199,14 +199,11 @@ class ClusterWidget(Container):
         """The worker's layers are ready: place them one per event-loop turn (the worker goes on meanwhile)."""
         job, out, tuples, features = outcome
         self.timeline["layers"] = time.perf_counter()
-        if job.layer not in self._viewer.layers:
+        dropped = handover.drop_reason(job, self._viewer)
+        if dropped is not None:
             self._dropped = True
-            self._fail(f"layer {job.source.name!r} was removed while clustering; nothing was added", "removed")
-            return
-        if job.stale:
-            self._dropped = True
-            self._fail(f"the data of layer {job.layer.name!r} changed while clustering; the result was dropped "
-                       "(run again)", "dropped")  # fmt: skip
+            job.placed.set()  # nothing to place: the worker may go on
+            self._fail(*dropped)
             return
         self.cancel_button.enabled = False  # nothing left to cancel: the outputs are on their way
         queue_placement(self._steps, self.placer, (job, out, tuples, features), self._placed)
@@ -368,6 +365,7 @@ def queue_placement(steps: StepQueue, placer: Placer, outcome: tuple, placed: Ca
     steps.add_iterator(then(placing, placed))
     if window and features:  # what a user waits for first; the window follows
         steps.add_iterator(placer.feature_window_steps(job.layer, features, out.result))
+    steps.add(job.placed.set)  # a turn after the last output (the canvas has painted it): the worker goes on
 
 
 def then(steps: Iterator[None], after: Callable[[], object]) -> Iterator[None]:
@@ -421,6 +419,7 @@ def compute_run(job: _job.Job, runner: Runner) -> Generator[tuple, None, tuple]:
         features = _layers.feature_space_layers(out.result, job.source, out.sample)
     runner.check()
     yield job, out, tuples, features
+    handover.wait_until_placed(job, runner)  # not competing with the GUI thread while it places and paints
     # While the GUI places the layers: the explorer's pixel pass (off the GUI thread) and the CIEDE2000 figures.
     out.extra["explorer"] = prepare_outcome(job, out)
     return job, out, out.result.summary()
