@@ -30,6 +30,7 @@ def _plain_and_filtered(monkeypatch, samples, weights, start, max_iter=20, epsil
 
     monkeypatch.setattr(kmeans_filter, "FILTER_FROM", 0)
     monkeypatch.setattr(kmeans_filter, "FILTER_MIN_ITER", 1)
+    monkeypatch.setattr(kmeans_filter, "FILTER_MIN_CLUSTERS", 1)
     monkeypatch.setattr(kmeans_filter.FilterGrid, "build", classmethod(spy))
     filtered = kmeans.lloyd(samples, weights, start, max_iter, epsilon)
     assert built, "the filtered path was not taken"
@@ -78,7 +79,7 @@ def test_filtered_lloyd_relocates_empty_clusters_as_the_plain_pass(monkeypatch):
 @pytest.mark.parametrize("k", [2, 7, 16])
 def test_grid_labels_and_sums_equal_the_plain_kernel(k):
     samples, weights = _tied_data(3, seed=k, n=20000, top=64)
-    grid = kmeans_filter.FilterGrid.build(samples, weights, kmeans.nearest_center)
+    grid = kmeans_filter.FilterGrid.build(samples, weights, kmeans.nearest_labels)
     rng = np.random.default_rng(k)
     for centers in (rng.integers(0, 64, (k, 3)).astype(np.float64), rng.uniform(-5, 70, (k, 3))):
         labels, _ = kmeans.nearest_center(samples, centers, with_distances=False)
@@ -94,14 +95,14 @@ def test_whole_cells_are_assigned_at_once():
     samples, weights = _tied_data(3, seed=3, n=60000, top=256)
     seen = []
 
-    def counting(rows, centers, with_distances=False):
+    def counting(rows, centers):
         seen.append(rows.shape[0])
-        return kmeans.nearest_center(rows, centers, with_distances=with_distances)
+        return kmeans.nearest_labels(rows, centers)
 
     grid = kmeans_filter.FilterGrid.build(samples, weights, counting)
     centers = np.array([[60.0, 60, 60], [190, 190, 190]])
     np.testing.assert_array_equal(grid.labels(centers), kmeans.nearest_center(samples, centers)[0])
-    assert 0 < seen[0] < samples.shape[0] // 4
+    assert 0 < sum(seen) < samples.shape[0] // 4
 
 
 def test_filter_engages_only_where_it_pays(monkeypatch):
@@ -121,6 +122,7 @@ def test_filter_engages_only_where_it_pays(monkeypatch):
         kmeans.lloyd(samples, weights, start, 10, 0.0)
     assert kmeans_filter.filter_applies(n, 16, 3, 10)
     assert not kmeans_filter.filter_applies(n, kmeans_filter.FILTER_MAX_CLUSTERS + 1, 3, 10)
+    assert not kmeans_filter.filter_applies(n, 2, 3, 10)
 
 
 def test_concatenated_ranges_equals_a_loop():

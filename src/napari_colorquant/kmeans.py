@@ -188,6 +188,21 @@ def nearest_center(
     return labels, distances
 
 
+def nearest_labels(samples: np.ndarray, centers: np.ndarray) -> np.ndarray:
+    """The labels of :func:`nearest_center` alone.
+
+    Parameters
+    ----------
+    samples : ndarray (n, F)
+    centers : ndarray (K, F)
+
+    Returns
+    -------
+    ndarray (n,) of intp
+    """
+    return nearest_center(samples, centers, with_distances=False)[0]
+
+
 def _rows_per_task(n: int, n_clusters: int) -> int:
     """Rows per chunk of an assignment pass: the cache-sized block, or one chunk per thread when that is small.
 
@@ -654,7 +669,7 @@ def lloyd(
         exact = None
     grid = None
     if exact is not None and filter_applies(samples.shape[0], centers.shape[0], samples.shape[1], max_iter):
-        grid = FilterGrid.build(samples, sample_weight, nearest_center)
+        grid = FilterGrid.build(samples, sample_weight, nearest_labels)
     n_iter, converged = 0, False
     for iteration in range(1, max_iter + 1):
         n_iter = iteration
@@ -676,8 +691,22 @@ def lloyd(
             converged = True
             break
     labels = nearest_center(samples, centers, with_distances=False)[0] if grid is None else grid.labels(centers)
-    inertia = float(sample_weight @ assigned_squared_distances(samples, centers, labels))
-    return KMeansFit(centers, labels, inertia, n_iter, converged)
+    return KMeansFit(centers, labels, _inertia(samples, sample_weight, centers, labels), n_iter, converged)
+
+
+def _inertia(samples: np.ndarray, sample_weight: np.ndarray, centers: np.ndarray, labels: np.ndarray) -> float:
+    """``sample_weight @ assigned_squared_distances(samples, centers, labels)``, the distances in parallel chunks.
+
+    Each distance is computed on its own, so the chunks give the same numbers and the one dot product
+    the same inertia.
+    """
+    distances = np.empty(samples.shape[0])
+
+    def block(start: int, stop: int) -> None:
+        distances[start:stop] = assigned_squared_distances(samples[start:stop], centers, labels[start:stop])
+
+    for_chunks(block, samples.shape[0], _TASK_ROWS)
+    return float(sample_weight @ distances)
 
 
 def assigned_squared_distances(samples: np.ndarray, centers: np.ndarray, labels: np.ndarray) -> np.ndarray:

@@ -48,7 +48,10 @@ _MARGIN = 1e-10
 
 #: The filter is used from this many distinct values (below, the plain pass is cheap) ...
 FILTER_FROM = 1 << 17
-#: ... up to this many clusters, with 2 to 4 features, and for at least this many iterations.
+#: ... from 3 to 16 clusters (at K = 2 a plain iteration is cheap and the grid costs more than it saves;
+#: above 16 the plain pass on two threads kept up with it), with 2 to 4 features, and for at least this
+#: many iterations.
+FILTER_MIN_CLUSTERS = 3
 FILTER_MAX_CLUSTERS = 16
 FILTER_MIN_ITER = 3
 
@@ -68,7 +71,7 @@ def filter_applies(n_samples: int, n_clusters: int, n_features: int, max_iter: i
     """
     return (
         n_samples >= FILTER_FROM
-        and n_clusters <= FILTER_MAX_CLUSTERS
+        and FILTER_MIN_CLUSTERS <= n_clusters <= FILTER_MAX_CLUSTERS
         and 2 <= n_features <= 4
         and max_iter >= FILTER_MIN_ITER
     )
@@ -121,17 +124,23 @@ def morton_keys(samples: np.ndarray) -> tuple[np.ndarray, int]:
     """
     n_features = samples.shape[1]
     bits = min(8, _KEY_BITS // n_features)
-    spread = _spread(bits, n_features)
-    keys = np.zeros(samples.shape[0], np.int64)
+    spread = _spread(bits, n_features).astype(np.int32)
+    keys = np.zeros(samples.shape[0], np.int32)
     for feature in range(n_features):
         column = samples[:, feature]
         low = column.min()
         span = column.max() - low
-        # Steps a little wider than span / 2**bits, so that the largest value stays in the last step.
-        step = ((column - low) * ((1 << bits) / (span * (1 + 1e-9)) if span > 0 else 0.0)).astype(np.intp)
-        np.clip(step, 0, (1 << bits) - 1, out=step)
-        keys |= spread[step] << (n_features - 1 - feature)
-    return keys.astype(np.int32), bits
+        if span < (1 << bits):
+            # Steps of one unit (8-bit data): the offset truncated is already a step, no scaling or clipping.
+            step = (column - low).astype(np.int32)
+        else:
+            # Steps a little wider than span / 2**bits, so that the largest value stays in the last step.
+            step = ((column - low) * ((1 << bits) / (span * (1 + 1e-9)))).astype(np.int32)
+            np.clip(step, 0, (1 << bits) - 1, out=step)
+        step = spread[step]
+        step <<= n_features - 1 - feature
+        keys |= step
+    return keys, bits
 
 
 def _run_starts(keys: np.ndarray) -> np.ndarray:
@@ -282,8 +291,8 @@ class FilterGrid:
         samples : ndarray (n, F)
         weight : ndarray (n,)
         nearest : callable
-            ``nearest(rows, centers, with_distances=False)``: the plain assignment kernel
-            (:func:`~napari_colorquant.kmeans.nearest_center`), used for the values left undecided.
+            ``nearest(rows, centers)``: the labels of the plain assignment kernel
+            (:func:`~napari_colorquant.kmeans.nearest_center`), for the values left undecided.
 
         Returns
         -------
@@ -311,32 +320,21 @@ class FilterGrid:
         reach = self.scale + float(np.abs(centers).max(initial=0.0))
         return _MARGIN * centers.shape[1] * reach * reach
 
-    def _walk(self, centers: np.ndarray, on_cells, on_values) -> None:
-        """Visit the levels from the coarsest: ``on_cells(level, cells, owner)`` for owned cells, then
-        ``on_values(indices, labels)`` for the values still undecided (sorted-order indices)."""
+    def _walk(self, centers: np.ndarray, active: np.ndarray, on_cells, on_values) -> None:
+        """Visit the levels from the coarsest cells ``active``: ``on_cells(level, cells, owner)`` for owned
+        cells, then ``on_values(indices, labels)`` for the values still undecided (sorted-order indices)."""
         norms = np.einsum("kf,kf->k", centers, centers)
         margin = self._margin(centers)
-        active = np.arange(self.levels[0].weight.size)
         for level in self.levels:
             owner = owners(level.middle[active], level.half[active], centers, norms, margin)
             owned = owner >= 0
             on_cells(level, active[owned], owner[owned])
             active = concatenated_ranges(level.children, active[~owned])
         rows = np.stack([column[active] for column in self.columns], axis=1)
-        on_values(active, self.nearest(rows, centers, with_distances=False)[0])
+        on_values(active, self.nearest(rows, centers))
 
-    def cluster_sums(self, centers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Weight ``(K,)`` and weighted feature sums ``(K, F)`` of the values nearest each centre.
-
-        Parameters
-        ----------
-        centers : ndarray (K, F)
-
-        Returns
-        -------
-        mass : ndarray (K,)
-        sums : ndarray (K, F)
-        """
+    def _sums_of(self, centers: np.ndarray, active: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`cluster_sums` of the values under the coarsest cells ``active``; sums ``(F, K)``."""
         n_clusters = centers.shape[0]
         mass = np.zeros(n_clusters)
         sums = np.zeros((len(self.columns), n_clusters))
@@ -352,7 +350,22 @@ class FilterGrid:
         def on_values(indices, labels):
             add(labels, self.weight[indices], [row[indices] for row in self.weighted_t])
 
-        self._walk(centers, on_cells, on_values)
+        self._walk(centers, active, on_cells, on_values)
+        return mass, sums
+
+    def cluster_sums(self, centers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Weight ``(K,)`` and weighted feature sums ``(K, F)`` of the values nearest each centre.
+
+        Parameters
+        ----------
+        centers : ndarray (K, F)
+
+        Returns
+        -------
+        mass : ndarray (K,)
+        sums : ndarray (K, F)
+        """
+        mass, sums = self._sums_of(centers, np.arange(self.levels[0].weight.size))
         return mass, sums.T.copy()
 
     def labels(self, centers: np.ndarray) -> np.ndarray:
@@ -375,7 +388,7 @@ class FilterGrid:
         def on_values(indices, labels):
             in_order[indices] = labels
 
-        self._walk(centers, on_cells, on_values)
+        self._walk(centers, np.arange(self.levels[0].weight.size), on_cells, on_values)
         labels = np.empty_like(in_order)
         labels[self.order] = in_order
         return labels
