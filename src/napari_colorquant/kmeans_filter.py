@@ -84,7 +84,7 @@ class _Level:
     ``low``/``high``: their members' bounding boxes (m, F), also as ``middle``/``half``; ``weight`` (m,);
     ``sums`` (F, m);
     ``children``: (m + 1,) bounds of each cell's run in the next finer level (of values for the finest);
-    ``values``: (m + 1,) bounds of each cell's run of values.
+    ``values``: (m + 1,) bounds of each cell's run of values; ``finest``: of its run of finest-level cells.
     """
 
     low: np.ndarray
@@ -93,6 +93,7 @@ class _Level:
     sums: np.ndarray
     children: np.ndarray
     values: np.ndarray
+    finest: np.ndarray
 
     def __post_init__(self) -> None:
         self.middle = (self.low + self.high) / 2
@@ -185,7 +186,7 @@ def _finest_level(keys, columns, weight, weighted_t, n_features) -> _Level:
     high = np.stack([np.maximum.reduceat(column, starts) for column in columns], axis=1)
     bounds = np.append(starts, keys.size)
     sums = np.stack([np.add.reduceat(row, starts) for row in weighted_t])
-    return _Level(low, high, np.add.reduceat(weight, starts), sums, bounds, bounds)
+    return _Level(low, high, np.add.reduceat(weight, starts), sums, bounds, bounds, np.arange(bounds.size))
 
 
 def _coarser_level(finer: _Level, cell_keys: np.ndarray) -> _Level:
@@ -195,8 +196,8 @@ def _coarser_level(finer: _Level, cell_keys: np.ndarray) -> _Level:
     high = np.maximum.reduceat(finer.high, starts, axis=0)
     sums = np.add.reduceat(finer.sums, starts, axis=1)
     children = np.append(starts, cell_keys.size)
-    values = finer.values[children]
-    return _Level(low, high, np.add.reduceat(finer.weight, starts), sums, children, values)
+    weight = np.add.reduceat(finer.weight, starts)
+    return _Level(low, high, weight, sums, children, finer.values[children], finer.finest[children])
 
 
 def _nearest_two(partial: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -379,16 +380,23 @@ class FilterGrid:
         -------
         ndarray (n,) of intp
         """
-        in_order = np.empty(self.weight.size, np.intp)
+        finest = self.levels[-1]
+        # A label per finest cell (those of undecided cells are overwritten value by value below), then one
+        # repeat over the values: cheaper than writing the values of every owned cell range by range.
+        cell_labels = np.zeros(finest.weight.size, np.intp)
+        undecided = []
 
         def on_cells(level, cells, owner):
-            lengths = level.values[cells + 1] - level.values[cells]
-            in_order[concatenated_ranges(level.values, cells)] = np.repeat(owner, lengths)
+            lengths = level.finest[cells + 1] - level.finest[cells]
+            cell_labels[concatenated_ranges(level.finest, cells)] = np.repeat(owner, lengths)
 
         def on_values(indices, labels):
-            in_order[indices] = labels
+            undecided.append((indices, labels))
 
         self._walk(centers, np.arange(self.levels[0].weight.size), on_cells, on_values)
+        in_order = np.repeat(cell_labels, np.diff(finest.values))
+        indices, value_labels = undecided[0]
+        in_order[indices] = value_labels
         labels = np.empty_like(in_order)
         labels[self.order] = in_order
         return labels
