@@ -66,13 +66,13 @@ def _launcher_blas_threads(tmp_path, image: np.ndarray, env: dict[str, str]) -> 
     """OpenBLAS's thread count in a process run through the console script's entry point (after a run)."""
     Image.fromarray(image).save(tmp_path / "in.png")
     script = (
-        "import sys, json\n"
+        "import sys, json, gc\n"
         "from napari_colorquant_launcher import main\n"
         "sys.argv = ['napari-colorquant', *sys.argv[1:]]\n"
         "status = main()\n"
         "from threadpoolctl import threadpool_info\n"
         "blas = [i['num_threads'] for i in threadpool_info() if i['internal_api'] == 'openblas']\n"
-        "print(json.dumps([status, blas]))\n"
+        "print(json.dumps([status, blas, gc.isenabled()]))\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", script, str(tmp_path / "in.png"), "-k", "3", "-o", str(tmp_path / "out"), "-q"],
@@ -80,8 +80,9 @@ def _launcher_blas_threads(tmp_path, image: np.ndarray, env: dict[str, str]) -> 
         text=True,
         env={**env, "PYTHONPATH": os.pathsep.join(sys.path)},
     )
-    status, blas = json.loads(done.stdout.splitlines()[-1])
+    status, blas, collecting = json.loads(done.stdout.splitlines()[-1])
     assert status == 0, done.stderr
+    assert collecting  # the collector is off only while the modules load
     written = sorted(p.name for p in (tmp_path / "out").iterdir())
     assert written == ["in_labels.tif", "in_model.json", "in_quantized.png"]
     if not blas:
