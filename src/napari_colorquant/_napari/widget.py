@@ -8,9 +8,10 @@
 
 The clustering itself is :func:`napari_colorquant.workflows.run`, the same from Python.
 
-After a run, the worker hands over finished layer tuples as soon as they exist and goes on
-with the costliest quality figure (CIEDE2000, one colour conversion per distinct colour)
-while the GUI thread places the layers one per event-loop turn; the report follows.
+After a run, the worker hands over finished layer tuples as soon as they exist; the GUI thread
+places them one per event-loop turn, and once the canvas has painted them the worker goes on with
+the explorer's data and the costliest quality figure (CIEDE2000, one colour conversion per distinct
+colour), no longer competing with the placement for the CPU (:mod:`.handover`); the report follows.
 :attr:`ClusterWidget.timeline` records when each stage happened (for the GUI benchmark).
 """
 
@@ -196,7 +197,7 @@ class ClusterWidget(Container):
             self._fail(str(error) or type(error).__name__)
 
     def _on_layers(self, outcome: tuple) -> None:
-        """The worker's layers are ready: place them one per event-loop turn (the worker goes on meanwhile)."""
+        """The worker's layers are ready: place them one per event-loop turn (the worker waits for them)."""
         job, out, tuples, features = outcome
         self.timeline["layers"] = time.perf_counter()
         dropped = handover.drop_reason(job, self._viewer)
@@ -420,7 +421,7 @@ def compute_run(job: _job.Job, runner: Runner) -> Generator[tuple, None, tuple]:
     runner.check()
     yield job, out, tuples, features
     handover.wait_until_placed(job, runner)  # not competing with the GUI thread while it places and paints
-    # While the GUI places the layers: the explorer's pixel pass (off the GUI thread) and the CIEDE2000 figures.
+    # Once the layers are placed and painted: the explorer's pixel pass (off the GUI thread) and the CIEDE2000 figures.
     out.extra["explorer"] = prepare_outcome(job, out)
     return job, out, out.result.summary()
 
