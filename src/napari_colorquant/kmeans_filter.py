@@ -175,7 +175,7 @@ def concatenated_ranges(bounds: np.ndarray, which: np.ndarray) -> np.ndarray:
     return np.repeat(starts - offsets, lengths) + np.arange(total)
 
 
-def _finest_level(keys, columns, weight, weighted_t, n_features) -> _Level:
+def _finest_level(keys, columns, weight, n_features) -> _Level:
     """Cells of side ``2**_FINEST`` key steps from the sorted values.
 
     Finer cells were measured not to pay: at side 2 the per-value sums over 300 000 cells of gen12's 1.4
@@ -185,7 +185,8 @@ def _finest_level(keys, columns, weight, weighted_t, n_features) -> _Level:
     low = np.stack([np.minimum.reduceat(column, starts) for column in columns], axis=1)
     high = np.stack([np.maximum.reduceat(column, starts) for column in columns], axis=1)
     bounds = np.append(starts, keys.size)
-    sums = np.stack([np.add.reduceat(row, starts) for row in weighted_t])
+    # The same products as the caller's samples.T * weight, so the cells' sums are the same integers.
+    sums = np.stack([np.add.reduceat(column * weight, starts) for column in columns])
     return _Level(low, high, np.add.reduceat(weight, starts), sums, bounds, bounds, np.arange(bounds.size))
 
 
@@ -279,8 +280,8 @@ class FilterGrid:
     final assignment :meth:`labels`.
     """
 
-    def __init__(self, order, columns, weight, weighted_t, levels, scale, nearest) -> None:
-        self.order, self.columns, self.weight, self.weighted_t = order, columns, weight, weighted_t
+    def __init__(self, order, columns, weight, levels, scale, nearest) -> None:
+        self.order, self.columns, self.weight = order, columns, weight
         self.levels, self.scale, self.nearest = levels, scale, nearest
 
     @classmethod
@@ -307,15 +308,13 @@ class FilterGrid:
         keys = keys[order]
         columns = list(np.take(samples, order, axis=0).T.copy())
         weight = weight[order]
-        # The same products as the caller's samples.T * weight, so the cells' sums are the same integers.
-        weighted_t = [column * weight for column in columns]
-        levels = [_finest_level(keys, columns, weight, weighted_t, n_features)]
+        levels = [_finest_level(keys, columns, weight, n_features)]
         top = max(_FINEST, bits - _TOP_CELL_BITS // n_features)
         for level in range(_FINEST + 1, top + 1):
             finest_keys = keys[levels[-1].values[:-1]]
             levels.append(_coarser_level(levels[-1], finest_keys >> (n_features * level)))
         scale = float(max(np.abs(column).max() for column in columns))
-        return cls(order, columns, weight, weighted_t, levels[::-1], scale, nearest)
+        return cls(order, columns, weight, levels[::-1], scale, nearest)
 
     def _margin(self, centers: np.ndarray) -> float:
         reach = self.scale + float(np.abs(centers).max(initial=0.0))
@@ -349,7 +348,9 @@ class FilterGrid:
             add(owner, level.weight[cells], level.sums[:, cells])
 
         def on_values(indices, labels):
-            add(labels, self.weight[indices], [row[indices] for row in self.weighted_t])
+            weight = self.weight[indices]
+            # Multiplied here, as the caller's samples.T * weight (the same products): not kept for every value.
+            add(labels, weight, [column[indices] * weight for column in self.columns])
 
         self._walk(centers, active, on_cells, on_values)
         return mass, sums
