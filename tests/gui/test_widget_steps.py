@@ -18,14 +18,20 @@ def _photo(viewer, name="photo"):
     return viewer.add_image(load_sample("china")[::2, ::2], name=name, rgb=True)
 
 
+def _docked_on_photo(make_viewer, dock, n_clusters, feature_view="none"):
+    """A viewer with the photo and the widget docked, set to cluster it into ``n_clusters``."""
+    viewer = make_viewer()
+    layer = _photo(viewer)
+    widget = dock(viewer)
+    widget.n_clusters.value = n_clusters
+    widget.feature_view.value = feature_view
+    return viewer, layer, widget
+
+
 def test_outputs_are_placed_in_separate_event_loop_turns(make_viewer, dock, qtbot, run_and_wait):
     from qtpy.QtCore import QTimer
 
-    viewer = make_viewer()
-    _photo(viewer)
-    widget = dock(viewer)
-    widget.n_clusters.value = 4
-    widget.feature_view.value = "none"
+    viewer, _, widget = _docked_on_photo(make_viewer, dock, 4)
     turns = [0]
     ticker = QTimer()
     ticker.setInterval(0)
@@ -44,11 +50,7 @@ def test_outputs_are_placed_in_separate_event_loop_turns(make_viewer, dock, qtbo
 
 
 def test_delta_e_reaches_report_and_metadata_after_the_layers(make_viewer, dock, run_and_wait):
-    viewer = make_viewer()
-    layer = _photo(viewer)
-    widget = dock(viewer)
-    widget.n_clusters.value = 5
-    widget.feature_view.value = "none"
+    viewer, layer, widget = _docked_on_photo(make_viewer, dock, 5)
     run_and_wait(widget)
     expected = quantize(np.asarray(layer.data), 5, **{k: v for k, v in widget.controls.params().items()
                                                       if k != "n_clusters"})  # fmt: skip
@@ -62,11 +64,7 @@ def test_delta_e_reaches_report_and_metadata_after_the_layers(make_viewer, dock,
 
 
 def test_run_is_refused_while_outputs_are_being_placed(make_viewer, dock, qtbot, notifications):
-    viewer = make_viewer()
-    _photo(viewer)
-    widget = dock(viewer)
-    widget.n_clusters.value = 3
-    widget.feature_view.value = "none"
+    viewer, _, widget = _docked_on_photo(make_viewer, dock, 3)
     original = widget._on_layers
     states = []
 
@@ -120,11 +118,7 @@ def test_opening_the_widget_starts_the_warm_up_imports_once(make_viewer, dock):
 
 def test_separate_feature_window_follows_the_main_outputs(make_viewer, dock, run_and_wait):
     """The main viewer's outputs are placed (and "done" shown) before the separate feature window is filled."""
-    viewer = make_viewer()
-    _photo(viewer)
-    widget = dock(viewer)
-    widget.n_clusters.value = 3
-    widget.feature_view.value = "separate window"
+    viewer, _, widget = _docked_on_photo(make_viewer, dock, 3, "separate window")
     order: list[str] = []
     viewer.layers.events.inserted.connect(lambda event: order.append(event.value.name))
     placed = widget._placed
@@ -153,11 +147,7 @@ def test_worker_finishes_its_figures_only_after_the_outputs_are_placed(make_view
     # The explorer's pixel pass and the CIEDE2000 figures wait for the placement (they competed with it for the CPU).
     from napari_colorquant._napari import widget as widget_module
 
-    viewer = make_viewer()
-    _photo(viewer)
-    widget = dock(viewer)
-    widget.n_clusters.value = 3
-    widget.feature_view.value = "none"
+    _, _, widget = _docked_on_photo(make_viewer, dock, 3)
     original = widget_module.prepare_outcome
     seen = []
 
@@ -174,11 +164,7 @@ def test_worker_finishes_its_figures_only_after_the_outputs_are_placed(make_view
 def test_a_dropped_result_releases_the_waiting_worker(make_viewer, dock, qtbot, monkeypatch):
     from napari_colorquant._napari import handover
 
-    viewer = make_viewer()
-    _photo(viewer)
-    widget = dock(viewer)
-    widget.n_clusters.value = 3
-    widget.feature_view.value = "none"
+    viewer, _, widget = _docked_on_photo(make_viewer, dock, 3)
     waits = []
     original = handover.wait_until_placed
 
