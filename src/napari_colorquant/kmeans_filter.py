@@ -36,6 +36,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .pixels import run_starts
+
 #: Bits of the Morton key in all (at most 8 per feature); the key fits an int32 for OpenCV's sort.
 _KEY_BITS = 24
 #: About this many cells (as a power of two) on the coarsest level.
@@ -144,14 +146,6 @@ def morton_keys(samples: np.ndarray) -> tuple[np.ndarray, int]:
     return keys, bits
 
 
-def _run_starts(keys: np.ndarray) -> np.ndarray:
-    """Indices where a sorted key array changes value, the first included."""
-    change = np.empty(keys.size, dtype=bool)
-    change[:1] = True
-    np.not_equal(keys[1:], keys[:-1], out=change[1:])
-    return np.flatnonzero(change)
-
-
 def concatenated_ranges(bounds: np.ndarray, which: np.ndarray) -> np.ndarray:
     """``np.concatenate([np.arange(bounds[i], bounds[i + 1]) for i in which])`` without the loop.
 
@@ -181,7 +175,7 @@ def _finest_level(keys, columns, weight, n_features) -> _Level:
     Finer cells were measured not to pay: at side 2 the per-value sums over 300 000 cells of gen12's 1.4
     million values cost more to build (reductions over many short runs) than they saved per iteration.
     """
-    starts = _run_starts(keys >> (n_features * _FINEST))
+    starts = run_starts(keys >> (n_features * _FINEST))
     low = np.stack([np.minimum.reduceat(column, starts) for column in columns], axis=1)
     high = np.stack([np.maximum.reduceat(column, starts) for column in columns], axis=1)
     bounds = np.append(starts, keys.size)
@@ -192,7 +186,7 @@ def _finest_level(keys, columns, weight, n_features) -> _Level:
 
 def _coarser_level(finer: _Level, cell_keys: np.ndarray) -> _Level:
     """The cells one level up: runs of ``finer``'s cells with equal ``cell_keys``."""
-    starts = _run_starts(cell_keys)
+    starts = run_starts(cell_keys)
     low = np.minimum.reduceat(finer.low, starts, axis=0)
     high = np.maximum.reduceat(finer.high, starts, axis=0)
     sums = np.add.reduceat(finer.sums, starts, axis=1)

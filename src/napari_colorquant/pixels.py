@@ -658,6 +658,24 @@ def _count_rgb8(array: np.ndarray, layout: ImageLayout, valid: np.ndarray | None
     return keys, np.bincount(inverse, weights=counts).astype(np.int64)
 
 
+def run_starts(ordered: np.ndarray) -> np.ndarray:
+    """Indices where a sorted array changes value, the first index included (empty for an empty array).
+
+    Parameters
+    ----------
+    ordered : ndarray (n,)
+        Sorted values.
+
+    Returns
+    -------
+    ndarray of intp
+    """
+    change = np.empty(ordered.size, dtype=bool)
+    change[:1] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=change[1:])
+    return np.flatnonzero(change)
+
+
 def _sorted_distinct(keys: np.ndarray, valid: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
     """Distinct keys (ascending) and their counts, from one plain sort of the valid pixels' keys.
 
@@ -671,10 +689,7 @@ def _sorted_distinct(keys: np.ndarray, valid: np.ndarray | None) -> tuple[np.nda
         return chosen, np.zeros(0, np.int64)
     as_int32 = chosen.view(np.int32) if chosen.dtype == np.uint32 else chosen.astype(np.int32)
     ordered = cv2.sort(as_int32.reshape(1, -1), cv2.SORT_EVERY_ROW | cv2.SORT_ASCENDING).reshape(-1)
-    starts = np.empty(ordered.size, dtype=bool)
-    starts[:1] = True
-    np.not_equal(ordered[1:], ordered[:-1], out=starts[1:])
-    first = np.flatnonzero(starts)
+    first = run_starts(ordered)
     return ordered[first].astype(keys.dtype), np.diff(first, append=ordered.size).astype(np.int64, copy=False)
 
 
