@@ -678,7 +678,7 @@ def lloyd(
             # An empty cluster takes a pixel by the labels (relocate_empty): the same labels as the plain pass.
             labels = None if (sums[0] > 0).all() else grid.labels(centers)
         else:
-            labels, _ = nearest_center(samples, centers, with_distances=False)
+            labels = nearest_labels(samples, centers)
             sums = None if exact is None else exact.update(labels)
         updated = _means_from(weighted_t, sample_weight, labels, centers, sums, samples, fixed)
         if fixed is not None:
@@ -690,7 +690,7 @@ def lloyd(
         if shift <= epsilon:
             converged = True
             break
-    labels = nearest_center(samples, centers, with_distances=False)[0] if grid is None else grid.labels(centers)
+    labels = nearest_labels(samples, centers) if grid is None else grid.labels(centers)
     return KMeansFit(centers, labels, _inertia(samples, sample_weight, centers, labels), n_iter, converged)
 
 

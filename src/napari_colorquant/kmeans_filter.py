@@ -57,7 +57,8 @@ FILTER_MIN_CLUSTERS = 3
 FILTER_MAX_CLUSTERS = 16
 FILTER_MIN_ITER = 3
 
-Nearest = Callable[..., tuple[np.ndarray, np.ndarray | None]]
+#: ``nearest(rows, centers) -> labels``: the plain kernel's labels (:func:`~napari_colorquant.kmeans.nearest_labels`).
+Nearest = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
 def filter_applies(n_samples: int, n_clusters: int, n_features: int, max_iter: int) -> bool:
@@ -288,7 +289,7 @@ class FilterGrid:
         weight : ndarray (n,)
         nearest : callable
             ``nearest(rows, centers)``: the labels of the plain assignment kernel
-            (:func:`~napari_colorquant.kmeans.nearest_center`), for the values left undecided.
+            (:func:`~napari_colorquant.kmeans.nearest_labels`), for the values left undecided.
 
         Returns
         -------
