@@ -127,6 +127,12 @@ def _histogram_block(block: np.ndarray, mask: np.ndarray | None, layout: ImageLa
     return _count_gray(block, layout, valid, layout.dtype.itemsize * 8)
 
 
+def _block_indices(ndim: int, channel_axis: int | None) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """``da.blockwise`` index names of the image's axes, and of its pixel grid (the channel axis left out)."""
+    index = tuple(f"i{axis}" for axis in range(ndim))
+    return index, tuple(name for axis, name in enumerate(index) if axis != channel_axis)
+
+
 def _dense_histogram(data: da.Array, layout: ImageLayout, mask: da.Array | None) -> da.Array:
     """The valid pixels' histogram as a dask array: one per chunk, summed in a tree.
 
@@ -134,8 +140,7 @@ def _dense_histogram(data: da.Array, layout: ImageLayout, mask: da.Array | None)
     cost more than the chunks' counting does in Python.
     """
     bins = 1 << (layout.dtype.itemsize * 8)
-    index = tuple(f"i{axis}" for axis in range(data.ndim))
-    spatial = tuple(name for axis, name in enumerate(index) if axis != layout.channel_axis)
+    index, spatial = _block_indices(data.ndim, layout.channel_axis)
     args = [data, index] + ([] if mask is None else [mask, spatial])
 
     def count(block, mask_block=None):
@@ -411,8 +416,7 @@ def _map_lut(lut: np.ndarray, data: da.Array, layout: ImageLayout, mask: da.Arra
     mask, on the pixel grid, is broadcast over it.
     """
     channel_axis = layout.channel_axis
-    index = tuple(f"i{axis}" for axis in range(data.ndim))
-    spatial = tuple(name for axis, name in enumerate(index) if axis != channel_axis)
+    index, spatial = _block_indices(data.ndim, channel_axis)
     args = [data, index] + ([] if mask is None else [mask, spatial])
     thresholds = None if keep_input else _unit_steps(lut)
 
