@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from napari_colorquant import kmeans, kmeans_filter
 
@@ -131,3 +133,85 @@ def test_concatenated_ranges_equals_a_loop():
     expected = np.concatenate([np.arange(bounds[i], bounds[i + 1]) for i in which])
     np.testing.assert_array_equal(kmeans_filter.concatenated_ranges(bounds, which), expected)
     assert kmeans_filter.concatenated_ranges(bounds, np.array([1])).size == 0
+
+
+@pytest.mark.parametrize("n_features", [2, 3, 4])
+def test_packed_steps_give_the_morton_keys_and_the_values_back(n_features):
+    """The integer fast path of the grid: the same Morton keys as morton_keys, and the samples exactly."""
+    bits = min(8, kmeans_filter._KEY_BITS // n_features)
+    rng = np.random.default_rng(n_features)
+    samples = (rng.integers(0, 1 << bits, (5000, n_features)) - rng.integers(-70, 70, n_features)).astype(np.float64)
+    samples[0] = samples.min(axis=0)
+    samples[1] = samples.min(axis=0) + (1 << bits) - 1  # the widest span the path takes
+    packed, low, span = kmeans_filter._packed_steps(samples, bits)
+    np.testing.assert_array_equal(low, samples.min(axis=0))
+    np.testing.assert_array_equal(span, samples.max(axis=0) - samples.min(axis=0))
+    low_table, high_table = kmeans_filter._morton_tables(n_features, bits)
+    keys = low_table[packed & ((1 << kmeans_filter._CHUNK_BITS) - 1)] | high_table[packed >> kmeans_filter._CHUNK_BITS]
+    np.testing.assert_array_equal(keys, kmeans_filter.morton_keys(samples)[0])
+    columns = kmeans_filter._unpacked_columns(packed, low, bits)
+    np.testing.assert_array_equal(np.stack(columns, axis=1), samples)
+
+
+def test_packed_steps_refuse_what_they_cannot_give_back():
+    samples = np.array([[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]])
+    assert kmeans_filter._packed_steps(samples, 8) is not None
+    assert kmeans_filter._packed_steps(samples + 0.5, 8) is None  # not integers
+    assert kmeans_filter._packed_steps(samples * 100, 8) is None  # a column spans 256 or more
+    assert kmeans_filter._packed_steps(samples + 2.0**31, 8) is None  # beyond int32
+    with_nan = samples.copy()
+    with_nan[1, 2] = np.nan
+    assert kmeans_filter._packed_steps(with_nan, 8) is None
+
+
+def test_filtered_lloyd_on_values_that_are_not_integers(monkeypatch):
+    """Half-integer values with even weights have exact sums but no packed steps: the general grid, same result."""
+    samples, weights = _tied_data(3, seed=5)
+    samples = samples + 0.5
+    weights = 2.0 * weights
+    packed = []
+    original = kmeans_filter._packed_steps
+    monkeypatch.setattr(kmeans_filter, "_packed_steps", lambda *a: packed.append(original(*a)) or packed[-1])
+    start = kmeans.initial_centers(samples, weights, 7, "random", np.random.default_rng(5))
+    _assert_same(*_plain_and_filtered(monkeypatch, samples, weights, start))
+    assert packed and all(found is None for found in packed)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    n_features=st.integers(2, 4),
+    k=st.integers(1, 12),
+    offset=st.integers(-300, 300),
+    top=st.integers(2, 255),
+    seed=st.integers(0, 2**16),
+    integer_centres=st.booleans(),
+)
+def test_grid_equals_the_plain_kernel_on_generated_integer_data(n_features, k, offset, top, seed, integer_centres):
+    """Any integer data the packed path takes, any centres: the grid's labels and sums are the plain kernel's."""
+    rng = np.random.default_rng(seed)
+    samples = np.unique(rng.integers(0, top + 1, (3000, n_features)), axis=0).astype(np.float64) + offset
+    assume(samples.shape[0] >= 4 * k)
+    assume(kmeans_filter._packed_steps(samples, min(8, kmeans_filter._KEY_BITS // n_features)) is not None)
+    weights = rng.integers(1, 50, samples.shape[0]).astype(np.float64)
+    if integer_centres:  # exact ties between values and bisectors
+        centers = samples[rng.choice(samples.shape[0], k, replace=False)] + rng.integers(-1, 2, (k, n_features))
+    else:
+        centers = rng.uniform(offset - 10, offset + top + 10, (k, n_features))
+    grid = kmeans_filter.FilterGrid.build(samples, weights, kmeans.nearest_labels)
+    labels = kmeans.nearest_labels(samples, centers)
+    np.testing.assert_array_equal(grid.labels(centers), labels)
+    mass, sums = grid.cluster_sums(centers)
+    expected_mass, expected_sums = kmeans._cluster_sums(kmeans._weighted_t(samples, weights), weights, labels, k)
+    np.testing.assert_array_equal(mass, expected_mass)
+    np.testing.assert_array_equal(sums, expected_sums)
+
+
+def test_integer_grid_only_where_the_sums_stay_exact():
+    """build_for_integers: integer values and weights with totals below 2**53, or no grid (the caller checks)."""
+    samples, weights = _tied_data(3, seed=8)
+    assert isinstance(kmeans_filter.FilterGrid.build_for_integers(samples, weights, kmeans.nearest_labels),
+                      kmeans_filter.FilterGrid)  # fmt: skip
+    assert kmeans_filter.FilterGrid.build_for_integers(samples, weights + 0.25, kmeans.nearest_labels) is None
+    huge = np.full_like(weights, 2.0**40)  # integers, but their weighted sums pass 2**53
+    assert kmeans_filter.FilterGrid.build_for_integers(samples, huge, kmeans.nearest_labels) is None
+    assert kmeans_filter.FilterGrid.build_for_integers(samples + 0.5, weights, kmeans.nearest_labels) is None

@@ -547,10 +547,12 @@ def uniform_centers(samples: np.ndarray, n_clusters: int, rng: np.random.Generat
     ----------
     OpenCV, ``cv::kmeans`` with ``KMEANS_RANDOM_CENTERS`` (modules/core/src/kmeans.cpp, ``generateRandomCenter``).
     """
-    columns = np.ascontiguousarray(np.asarray(samples, dtype=np.float64).T)  # 30x faster than min(axis=0) on rows
-    low, high = columns.min(axis=1), columns.max(axis=1)
-    margin = 1.0 / columns.shape[0]
-    return low + (rng.random((n_clusters, columns.shape[0])) * (1.0 + 2.0 * margin) - margin) * (high - low)
+    samples = np.asarray(samples, dtype=np.float64)
+    # One column at a time: 30x faster than min(axis=0) on rows, and no transposed copy (gen12: 9.5 -> 4.6 ms).
+    low = np.array([samples[:, feature].min() for feature in range(samples.shape[1])])
+    high = np.array([samples[:, feature].max() for feature in range(samples.shape[1])])
+    margin = 1.0 / samples.shape[1]
+    return low + (rng.random((n_clusters, samples.shape[1])) * (1.0 + 2.0 * margin) - margin) * (high - low)
 
 
 def initial_centers(
@@ -663,13 +665,7 @@ def lloyd(
     samples = np.asarray(samples, dtype=np.float64)
     sample_weight = np.asarray(sample_weight, dtype=np.float64)
     centers = np.array(centers, dtype=np.float64)
-    weighted_t = _weighted_t(samples, sample_weight)
-    exact = _ExactSums(weighted_t, sample_weight, centers.shape[0])
-    if not _ExactSums.applies(weighted_t, sample_weight):
-        exact = None
-    grid = None
-    if exact is not None and filter_applies(samples.shape[0], centers.shape[0], samples.shape[1], max_iter):
-        grid = FilterGrid.build(samples, sample_weight, nearest_labels)
+    weighted_t, exact, grid = _sums_and_grid(samples, sample_weight, centers.shape[0], max_iter)
     n_iter, converged = 0, False
     for iteration in range(1, max_iter + 1):
         n_iter = iteration
@@ -692,6 +688,27 @@ def lloyd(
             break
     labels = nearest_labels(samples, centers) if grid is None else grid.labels(centers)
     return KMeansFit(centers, labels, _inertia(samples, sample_weight, centers, labels), n_iter, converged)
+
+
+def _sums_and_grid(samples: np.ndarray, sample_weight: np.ndarray, n_clusters: int, max_iter: int):
+    """``(weighted_t, exact, grid)``: how :func:`lloyd` gets its cluster sums.
+
+    The filter's grid where it pays and the sums are exact; integer samples and weights are checked first
+    by the grid itself, without the weighted samples (the grid's iterations never read them: 17 ms at 1.4
+    million values). Otherwise the weighted samples, kept sums when they are exact (:class:`_ExactSums`),
+    and the grid when the sums are exact in another way (half-integer values with even weights, say).
+    """
+    applies = filter_applies(samples.shape[0], n_clusters, samples.shape[1], max_iter)
+    grid = FilterGrid.build_for_integers(samples, sample_weight, nearest_labels) if applies else None
+    if grid is not None:
+        return None, None, grid
+    weighted_t = _weighted_t(samples, sample_weight)
+    exact = _ExactSums(weighted_t, sample_weight, n_clusters)
+    if not _ExactSums.applies(weighted_t, sample_weight):
+        exact = None
+    if exact is not None and applies:
+        grid = FilterGrid.build(samples, sample_weight, nearest_labels)
+    return weighted_t, exact, grid
 
 
 def _inertia(samples: np.ndarray, sample_weight: np.ndarray, centers: np.ndarray, labels: np.ndarray) -> float:
