@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from napari.layers import Layer
 
-from .layers import FEATURE_ROLES, output_name
+from .layers import FEATURE_ROLES, is_placeholder, output_name
 
 if TYPE_CHECKING:
     import napari
@@ -96,8 +96,11 @@ def _update(layer: Layer, data, meta: dict, layer_type: str) -> None:
     """Give ``layer`` the tuple's data and attributes without removing it from the viewer.
 
     The layer's refresh is held back until everything is set, so it is sliced and drawn once.
+    A placeholder is shown once filled.
     """
     rest = {k: v for k, v in meta.items() if k not in _FIXED and not _unchanged(layer, k, v)}
+    if is_placeholder(layer):
+        rest["visible"] = True
     block = getattr(layer, "_block_refresh", None)
     with block() if block is not None else contextlib.nullcontext():
         if layer_type == "shapes":
@@ -243,6 +246,42 @@ class Placer:
         """
         yield from self._show_features(result, [self._renamed(t, source) for t in feature_tuples])
 
+    def placeholder_steps(self, source: Layer, tuples: list[tuple]) -> Iterator[None]:
+        """Insert hidden placeholders for the outputs ``source`` has not got yet, pausing (yielding) between two.
+
+        A run's outputs then fill them in place (:meth:`place_steps`); :meth:`drop_placeholders` removes
+        those left unfilled.
+
+        Parameters
+        ----------
+        source : Layer
+            The input layer.
+        tuples : list of LayerDataTuple
+            From :func:`.layers.placeholder_tuples`.
+
+        Yields
+        ------
+        None
+            Before each layer but the first.
+        """
+        owned = self._outputs.setdefault(id(source), {})
+        missing = [t for t in tuples if _key(t[1]) not in self.outputs(source)]
+        for number, layer_tuple in enumerate(missing):
+            if number:
+                yield
+            if source not in self._viewer.layers:
+                return
+            yield from self._put_steps(self._viewer, owned, [layer_tuple])
+
+    def drop_placeholders(self) -> None:
+        """Remove every placeholder not filled by a run (it was cancelled, failed or its result dropped)."""
+        for owned in self._outputs.values():
+            for key, layer in list(owned.items()):
+                if is_placeholder(layer):
+                    del owned[key]
+                    if layer in self._viewer.layers:
+                        self._viewer.layers.remove(layer)
+
     def _renamed(self, layer_tuple: tuple, source: Layer) -> tuple:
         """Outputs named after the source's current name (it may have been renamed during the run)."""
         data, meta, layer_type = layer_tuple
@@ -332,6 +371,15 @@ class Placer:
     def feature_viewer(self) -> napari.Viewer | None:
         """The separate feature-space viewer (None until a run opened it)."""
         return self._feature_viewer
+
+    def close(self, *_) -> None:
+        """The widget is gone: remove its unfilled placeholders (if the viewer is still open), close the window."""
+        try:
+            self._viewer.window._qt_window.objectName()  # raises once Qt deleted the window
+            self.drop_placeholders()
+        except (RuntimeError, AttributeError):  # the viewer was closed with the widget
+            pass
+        self.close_feature_viewer()
 
     def close_feature_viewer(self, *_) -> None:
         """Close the separate feature-space viewer, if open."""

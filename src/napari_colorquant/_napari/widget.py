@@ -8,6 +8,12 @@
 
 The clustering itself is :func:`napari_colorquant.workflows.run`, the same from Python.
 
+When Run is pressed, the outputs a source has not got yet are inserted as hidden, one-pixel placeholders
+("<name> clusters (computing…)") while the worker computes: napari's layer insertion (its canvas visual,
+controls and overlays: ~0.15-0.25 s of the GUI thread) then no longer lengthens the end of a first run,
+which fills them in place like a repeat. Placeholders left unfilled (Cancel, an error, a dropped result,
+the widget closed) are removed when the run finishes.
+
 After a run, the worker hands over finished layer tuples as soon as they exist; the GUI thread
 places them one per event-loop turn, and once the canvas has painted them the worker goes on with
 the explorer's data and the costliest quality figure (CIEDE2000, one colour conversion per distinct
@@ -105,7 +111,7 @@ class ClusterWidget(Container):
             event.connect(self.controls.reset_choices)
         self._viewer.layers.selection.events.active.connect(self._on_active_layer)
         self.native.destroyed.connect(self.runner.shutdown)
-        self.native.destroyed.connect(self.placer.close_feature_viewer)
+        self.native.destroyed.connect(self.placer.close)  # no placeholder left, no feature window
         self.native.destroyed.connect(collector.hold(self._viewer))  # frozen after the warm-up: short full gcs
         self.controls.reset_choices()
         self._on_active_layer()
@@ -146,6 +152,7 @@ class ClusterWidget(Container):
         # bound method reads every control (deleted ones too, once the viewer is closed).
         self.runner.start(compute_run, job, self.runner, yielded=self._on_layers, returned=self._on_done,
                           errored=self._on_error, finished=self._on_finished)  # fmt: skip
+        self._steps.add_iterator(self.placer.placeholder_steps(job.layer, _job.placeholders(job)))  # filled at the end
 
     def _track_data(self, job: _job.Job) -> None:
         """Note when the input's data is replaced during the run (its result would not fit it)."""
@@ -172,7 +179,8 @@ class ClusterWidget(Container):
         untrack, self._untrack = self._untrack, None
         if untrack is not None:
             untrack()
-        self._steps.add(lambda: self._set_running(False, self.status.value))  # after the outputs are placed
+        # After the outputs are placed; placeholders not filled (a cancelled, failed or dropped run) go.
+        self._steps.add(self.placer.drop_placeholders, lambda: self._set_running(False, self.status.value))
 
     def cancel(self) -> None:
         """Ask the running job to stop at its next step; nothing will be added."""
