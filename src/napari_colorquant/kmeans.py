@@ -379,9 +379,9 @@ def relocate_empty(
             break
         if biggest != donor:
             donor, members = biggest, np.flatnonzero(labels == biggest)
-            rows, left = samples[members], sample_weight[members] - taken[members]
+            rows, left = np.take(samples, members, axis=0), np.take(sample_weight, members) - np.take(taken, members)
             origin = sums[donor] / mass[donor]
-            reach = np.sqrt(((rows - origin) ** 2).sum(axis=1))
+            reach = _distances_to(rows, origin)
             reach[left <= 0] = -np.inf
         mean = sums[donor] / mass[donor]
         # The donor's mean moved by `shift` since `reach` was measured, so the farthest sample (and every
@@ -400,6 +400,21 @@ def relocate_empty(
         sums[donor] -= moved * rows[pick]
         mass[cluster], sums[cluster] = moved, moved * rows[pick]
     return mass, sums
+
+
+def _distances_to(rows: np.ndarray, point: np.ndarray) -> np.ndarray:
+    """``np.sqrt(((rows - point) ** 2).sum(axis=1))``, the same sums in the same order, a column at a time.
+
+    Reducing an ``(n, 3)`` array along its short axis is several times slower than three passes over columns
+    (the reach of gen12's biggest cluster, 361 000 values: 8 -> 2 ms).
+    """
+    total = np.zeros(rows.shape[0])
+    step = np.empty(rows.shape[0])
+    for feature in range(rows.shape[1]):
+        np.subtract(rows[:, feature], point[feature], out=step)
+        step *= step
+        total += step
+    return np.sqrt(total, out=total)
 
 
 def coarse_grid(
