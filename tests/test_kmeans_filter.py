@@ -215,3 +215,26 @@ def test_integer_grid_only_where_the_sums_stay_exact():
     huge = np.full_like(weights, 2.0**40)  # integers, but their weighted sums pass 2**53
     assert kmeans_filter.FilterGrid.build_for_integers(samples, huge, kmeans.nearest_labels) is None
     assert kmeans_filter.FilterGrid.build_for_integers(samples + 0.5, weights, kmeans.nearest_labels) is None
+
+
+@pytest.mark.parametrize("init", ["kmeans++", "uniform"])
+def test_attempts_share_one_grid_and_equal_separate_runs(init, monkeypatch):
+    """weighted_kmeans builds the grid once (beside the first start) for every attempt: the same fit as
+    drawing the starts in turn and running each attempt on its own."""
+    samples, weights = _tied_data(3, seed=21, n=20000, top=64)
+    monkeypatch.setattr(kmeans_filter, "FILTER_FROM", 0)
+    built = []
+    original = kmeans_filter.FilterGrid.build.__func__
+    monkeypatch.setattr(
+        kmeans_filter.FilterGrid, "build", classmethod(lambda cls, *a: built.append(1) or original(cls, *a))
+    )
+    fit = kmeans.weighted_kmeans(samples, weights, 6, init=init, attempts=3, seed=4, max_iter=15, epsilon=0.0)
+    assert len(built) == 1
+    rng = np.random.default_rng(4)
+    runs = [
+        kmeans.lloyd(samples, weights, kmeans.initial_centers(samples, weights, 6, init, rng), 15, 0.0)
+        for _ in range(3)
+    ]
+    assert len(built) == 4
+    expected = min(runs, key=lambda run: run.inertia)
+    _assert_same(expected, fit)
