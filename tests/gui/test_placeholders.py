@@ -157,3 +157,59 @@ def test_closing_the_widget_mid_run_leaves_no_placeholder(make_viewer, dock, qtb
     release.set()
     qtbot.waitUntil(lambda: not runner.busy, timeout=20_000)
     assert _names(viewer) == ["photo"]
+
+
+def test_separate_window_opens_while_computing_and_is_filled_at_the_end(make_viewer, dock, qtbot, monkeypatch):
+    viewer = make_viewer()
+    viewer.add_image(load_sample("china")[::4, ::4], name="photo", rgb=True)
+    widget = dock(viewer)
+    widget.n_clusters.value = 3
+    widget.feature_view.value = "separate window"
+    release, started = threading.Event(), threading.Event()
+    _blocking_quantize(monkeypatch, release, started)
+    try:
+        widget.run()
+        qtbot.waitUntil(lambda: widget.placer.feature_viewer_alive() is not None, timeout=5000)
+        window = widget.feature_viewer
+        assert window.title.endswith(PENDING.strip()) and len(window.layers) == 0
+        release.set()
+        qtbot.waitUntil(lambda: widget.worker is None, timeout=20_000)
+        assert widget.feature_viewer is window and not window.title.endswith(PENDING.strip())
+        assert "photo feature space" in window.layers
+    finally:
+        release.set()
+        widget.close_feature_viewer()
+
+
+def test_cancel_closes_the_still_empty_separate_window(make_viewer, dock, qtbot, monkeypatch, notifications):
+    viewer = make_viewer()
+    viewer.add_image(load_sample("china")[::4, ::4], name="photo", rgb=True)
+    widget = dock(viewer)
+    widget.feature_view.value = "separate window"
+    release, started = threading.Event(), threading.Event()
+    _blocking_quantize(monkeypatch, release, started)
+    try:
+        widget.run()
+        qtbot.waitUntil(lambda: widget.placer.feature_viewer_alive() is not None, timeout=5000)
+        widget.cancel()
+        release.set()
+        qtbot.waitUntil(lambda: widget.worker is None, timeout=20_000)
+        assert widget.placer.feature_viewer_alive() is None and widget.feature_viewer is None
+        assert _names(viewer) == ["photo"]
+    finally:
+        release.set()
+        widget.close_feature_viewer()
+
+
+def test_explorer_is_built_while_computing_and_docked_at_the_end(make_viewer, dock, qtbot, monkeypatch):
+    from napari_colorquant._napari import explorer as _explorer
+
+    viewer, _, widget, release = _start_blocked(make_viewer, dock, qtbot, monkeypatch)
+    qtbot.waitUntil(lambda: _explorer._EXPLORERS.get(id(viewer)) is not None, timeout=5000)
+    built = _explorer._EXPLORERS[id(viewer)]
+    assert built.parent() is None  # not docked yet: the clustering widget (Cancel) stays in front
+    assert _explorer.DOCK_NAME not in viewer.window._wrapped_dock_widgets
+    release.set()
+    qtbot.waitUntil(lambda: widget.worker is None, timeout=20_000)
+    assert _explorer.find_explorer(viewer) is built and built.parent() is not None
+    assert _explorer.DOCK_NAME in viewer.window._wrapped_dock_widgets

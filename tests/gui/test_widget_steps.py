@@ -133,11 +133,14 @@ def test_separate_feature_window_follows_the_main_outputs(make_viewer, dock, run
     viewer.layers.events.inserted.connect(lambda event: order.append(event.value.name.removesuffix(" (computing…)")))
     placed = widget._placed
 
+    watched = []
+
     def note_placed():
         order.append("placed")
         placed()
         opened = widget.feature_viewer
-        if opened is not None:  # a second run: its window is already open
+        if opened is not None and opened not in watched:  # opened while the first run computed
+            watched.append(opened)
             opened.layers.events.inserted.connect(lambda event: order.append("window " + event.value.name))
 
     widget._placed = note_placed

@@ -41,7 +41,7 @@ from . import collector, handover, warmup
 from . import job as _job
 from . import layers as _layers
 from .controls import Controls, guess_channel_axis
-from .explorer import prepare_outcome, show_outcome
+from .explorer import explorer_for, prepare_explorer, prepare_outcome, show_outcome
 from .k_curve_plot import KCurvePlot
 from .placer import Placer
 from .runner import Cancelled, Runner
@@ -152,7 +152,7 @@ class ClusterWidget(Container):
         # bound method reads every control (deleted ones too, once the viewer is closed).
         self.runner.start(compute_run, job, self.runner, yielded=self._on_layers, returned=self._on_done,
                           errored=self._on_error, finished=self._on_finished)  # fmt: skip
-        self._steps.add_iterator(self.placer.placeholder_steps(job.layer, _job.placeholders(job)))  # filled at the end
+        queue_preparation(self._steps, self.placer, job, self._viewer)  # while the worker computes
 
     def _track_data(self, job: _job.Job) -> None:
         """Note when the input's data is replaced during the run (its result would not fit it)."""
@@ -230,7 +230,7 @@ class ClusterWidget(Container):
         if self._dropped:
             return
         job, out, summary = outcome
-        self._steps.add(partial(show_outcome, self._viewer, job, out))
+        self._steps.add(partial(explorer_for, self._viewer), partial(show_outcome, self._viewer, job, out))
         self._steps.add(partial(self._show_report, out, job.source, summary))
         if self._reset_view:  # last: the explorer's dock and the report's lines took canvas space
             self._steps.add(self._viewer.reset_view)
@@ -350,6 +350,30 @@ def fit_to_text(edit: TextEdit) -> None:
     document.setTextWidth(max(edit.viewport().width(), 200))
     margins = edit.contentsMargins()
     edit.setMinimumHeight(int(document.size().height()) + margins.top() + margins.bottom() + 2 * edit.frameWidth())
+
+
+def queue_preparation(steps: StepQueue, placer: Placer, job: _job.Job, viewer: napari.Viewer) -> None:
+    """Queue what a run's end would otherwise wait for, one per step, while the worker computes.
+
+    The output layers a source has not got yet, as hidden placeholders (:meth:`Placer.placeholder_steps`),
+    the explorer's widgets (:func:`.explorer.prepare_explorer`) and the separate feature-space window
+    (:meth:`Placer.open_feature_window_steps`); each costs nothing once made.
+
+    Parameters
+    ----------
+    steps : StepQueue
+        The widget's queue of event-loop steps.
+    placer : Placer
+        Puts the layers into the viewer.
+    job : Job
+        The run.
+    viewer : napari.Viewer
+        The main viewer.
+    """
+    steps.add_iterator(placer.placeholder_steps(job.layer, _job.placeholders(job)))
+    steps.add(partial(prepare_explorer, viewer))
+    if job.feature_view == "separate window":
+        steps.add_iterator(placer.open_feature_window_steps())
 
 
 def queue_placement(steps: StepQueue, placer: Placer, outcome: tuple, placed: Callable[[], object]) -> None:
