@@ -447,7 +447,8 @@ class FilterGrid:
 
     def _walk(self, centers: np.ndarray, active: np.ndarray, on_cells, on_values) -> None:
         """Visit the levels from the coarsest cells ``active``: ``on_cells(level, cells, owner)`` for owned
-        cells, then ``on_values(indices, labels)`` for the values still undecided (sorted-order indices)."""
+        cells, then ``on_values(indices, labels, columns)`` for the values still undecided (sorted-order indices,
+        and their feature columns, gathered once for the kernel and the caller)."""
         norms = np.einsum("kf,kf->k", centers, centers)
         margin = self._margin(centers)
         for level in self.levels:
@@ -455,8 +456,8 @@ class FilterGrid:
             owned = owner >= 0
             on_cells(level, active[owned], owner[owned])
             active = concatenated_ranges(level.children, active[~owned])
-        rows = np.stack([column[active] for column in self.columns], axis=1)
-        on_values(active, self.nearest(rows, centers))
+        columns = [column[active] for column in self.columns]
+        on_values(active, self.nearest(np.stack(columns, axis=1), centers), columns)
 
     def _sums_of(self, centers: np.ndarray, active: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """:meth:`cluster_sums` of the values under the coarsest cells ``active``; sums ``(F, K)``."""
@@ -472,10 +473,10 @@ class FilterGrid:
         def on_cells(level, cells, owner):
             add(owner, level.weight[cells], level.sums[:, cells])
 
-        def on_values(indices, labels):
+        def on_values(indices, labels, columns):
             weight = self.weight[indices]
             # Multiplied here, as the caller's samples.T * weight (the same products): not kept for every value.
-            add(labels, weight, [column[indices] * weight for column in self.columns])
+            add(labels, weight, [column * weight for column in columns])
 
         self._walk(centers, active, on_cells, on_values)
         return mass, sums
@@ -516,7 +517,7 @@ class FilterGrid:
             lengths = level.finest[cells + 1] - level.finest[cells]
             cell_labels[concatenated_ranges(level.finest, cells)] = np.repeat(owner, lengths)
 
-        def on_values(indices, labels):
+        def on_values(indices, labels, columns):
             undecided.append((indices, labels))
 
         self._walk(centers, np.arange(self.levels[0].weight.size), on_cells, on_values)
