@@ -30,15 +30,28 @@ def _give_empty_clusters_a_pixel(pixels: np.ndarray, labels: np.ndarray, n_clust
     return labels
 
 
-def _has_near_tie(distances: np.ndarray, centers: np.ndarray) -> bool:
+def _exact_integers(values: np.ndarray) -> np.ndarray:
+    """Rows whose features are all integers small enough that any sum of squared differences is exact."""
+    return np.all((values == np.rint(values)) & (np.abs(values) < 2.0**24), axis=-1)
+
+
+def _has_near_tie(distances: np.ndarray, centers: np.ndarray, pixels: np.ndarray) -> bool:
     """Whether a pixel is (to rounding) as near to two different centres: then which one wins depends on how
-    the distance is computed (the fast engine uses ||c||^2 - 2 x.c), not on the algorithm."""
+    the distance is computed (the fast engine uses ||c||^2 - 2 x.c), not on the algorithm.
+
+    A tie between two integer centres at an integer pixel is not counted: every way of computing those
+    distances gives them exactly, so both implementations give it to the lowest index (the tests check that).
+    Ties at fractional centres (means) are counted: 0.4 or 2.6 is not a float, and the two formulas round
+    their distances differently.
+    """
     order = np.argsort(distances, axis=1, kind="stable")
+    exact_centers, exact_pixels = _exact_integers(centers), _exact_integers(pixels)
     for rank in range(1, distances.shape[1]):
         other = order[:, rank]
         gap = np.take_along_axis(distances, other[:, None], axis=1)[:, 0] - distances.min(axis=1)
         different = np.any(centers[other] != centers[order[:, 0]], axis=1)
-        if np.any(different & (gap <= 1e-9 * (1.0 + distances.min(axis=1)))):
+        exact = exact_pixels & exact_centers[other] & exact_centers[order[:, 0]]
+        if np.any(different & ~exact & (gap <= 1e-9 * (1.0 + distances.min(axis=1)))):
             return True
     return False
 
@@ -55,7 +68,7 @@ def pixel_lloyd(pixels: np.ndarray, centers: np.ndarray, max_iter: int, epsilon:
     for iteration in range(1, max_iter + 1):
         n_iter = iteration
         distances = ((pixels[:, None, :] - centers[None]) ** 2).sum(axis=2)
-        if ties is not None and _has_near_tie(distances, centers):
+        if ties is not None and _has_near_tie(distances, centers, pixels):
             ties.append(True)
         labels = distances.argmin(axis=1)
         labels = _give_empty_clusters_a_pixel(pixels, labels, centers.shape[0])
@@ -69,7 +82,7 @@ def pixel_lloyd(pixels: np.ndarray, centers: np.ndarray, max_iter: int, epsilon:
         if shift <= epsilon:
             break
     distances = ((pixels[:, None, :] - centers[None]) ** 2).sum(axis=2)
-    if ties is not None and _has_near_tie(distances, centers):
+    if ties is not None and _has_near_tie(distances, centers, pixels):
         ties.append(True)
     return centers, distances.argmin(axis=1), n_iter
 
