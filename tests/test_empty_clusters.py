@@ -163,3 +163,31 @@ def test_relocation_breaks_distance_ties_by_the_largest_value():
         )
         np.testing.assert_array_equal(sums[1], [4.0, 0.0, 0.0])
         np.testing.assert_array_equal(mass, [2.0, 1.0])
+
+
+@pytest.mark.parametrize(("k", "seed", "epsilon"), [(8, 4, 0.5), (16, 7, 0.2)])
+def test_stopping_rule_and_iteration_count_equal_cv2_kmeans(china, k, seed, epsilon):
+    """From the same start, cv2.kmeans and lloyd stop at the same update with the same centres.
+
+    cv2 stops once the largest squared centre shift is at most epsilon squared; lloyd once the largest
+    shift is at most epsilon: the same test. cv2 counts its start as an iteration: from initial labels
+    ``maxCount = m`` is m updates (as ``max_iter = m``), from its own random centres m - 1.
+    """
+    pixels, values, inverse, counts = _china_values(china)
+    start = kmeans.uniform_centers(values, k, np.random.default_rng(seed))
+    fit = kmeans.lloyd(values, counts, start, 100, epsilon)
+    assert fit.converged and 3 <= fit.n_iter < 100
+    initial = kmeans.nearest_center(values, start, with_distances=False)[0][inverse].astype(np.int32).reshape(-1, 1)
+
+    def opencv(max_count):
+        criteria = (cv2.TERM_CRITERIA_MAX_ITER + cv2.TERM_CRITERIA_EPS, max_count, epsilon)
+        flags = cv2.KMEANS_USE_INITIAL_LABELS
+        return cv2.kmeans(np.float32(pixels), k, initial.copy(), criteria, 1, flags)[2].astype(np.float64)
+
+    def same(centers):
+        gap = np.sqrt(((fit.centers[:, None, :] - centers[None]) ** 2).sum(axis=2))
+        return gap.min(axis=1).max() < 1e-3 and gap.min(axis=0).max() < 1e-3
+
+    assert same(opencv(100))  # stopped by epsilon, at lloyd's centres
+    assert same(opencv(fit.n_iter))  # within lloyd's count of updates ...
+    assert not same(opencv(fit.n_iter - 1))  # ... and not one fewer
