@@ -36,25 +36,15 @@ def test_outputs_are_placed_in_separate_event_loop_turns(make_viewer, dock, qtbo
     ticker = QTimer()
     ticker.setInterval(0)
     ticker.timeout.connect(lambda: turns.__setitem__(0, turns[0] + 1))
-    seen: dict[str, int] = {}  # the turn each output was inserted in (as a hidden placeholder while computing)
-    shown: dict[str, int] = {}  # the turn each was filled and shown in
-
-    def inserted(event):
-        layer = event.value
-        seen.setdefault(layer.name.removesuffix(" (computing…)"), turns[0])
-        layer.events.visible.connect(
-            lambda _: layer.visible and shown.setdefault(layer.name.removesuffix(" (computing…)"), turns[0])
-        )
-
-    viewer.layers.events.inserted.connect(inserted)
+    seen: dict[str, int] = {}
+    viewer.layers.events.inserted.connect(lambda event: seen.setdefault(event.value.name, turns[0]))
     ticker.start()
     try:
         run_and_wait(widget)
     finally:
         ticker.stop()
-    assert set(seen) == set(shown) == {"photo clusters", "photo quantized"}
+    assert set(seen) == {"photo clusters", "photo quantized"}
     assert seen["photo clusters"] != seen["photo quantized"]  # the event loop turned in between
-    assert shown["photo clusters"] != shown["photo quantized"]
     timeline = widget.timeline
     assert timeline["run"] < timeline["layers"] <= timeline["placed"] <= timeline["done"]
 
@@ -129,18 +119,15 @@ def test_opening_the_widget_starts_the_warm_up_imports_once(make_viewer, dock):
 def test_separate_feature_window_follows_the_main_outputs(make_viewer, dock, run_and_wait):
     """The main viewer's outputs are placed (and "done" shown) before the separate feature window is filled."""
     viewer, _, widget = _docked_on_photo(make_viewer, dock, 3, "separate window")
-    order: list[str] = []  # the main outputs are inserted as placeholders while computing, filled at the end
-    viewer.layers.events.inserted.connect(lambda event: order.append(event.value.name.removesuffix(" (computing…)")))
+    order: list[str] = []
+    viewer.layers.events.inserted.connect(lambda event: order.append(event.value.name))
     placed = widget._placed
-
-    watched = []
 
     def note_placed():
         order.append("placed")
         placed()
         opened = widget.feature_viewer
-        if opened is not None and opened not in watched:  # opened while the first run computed
-            watched.append(opened)
+        if opened is not None:  # a second run: its window is already open
             opened.layers.events.inserted.connect(lambda event: order.append("window " + event.value.name))
 
     widget._placed = note_placed

@@ -20,7 +20,6 @@ from napari.layers import Image, Labels, Layer, Shapes
 from ..colorspaces import spaces_for
 from ..methods import REGISTRY as METHOD_REGISTRY
 from ..params import NOTEBOOK_CRITERIA, ClusterParameters, ParameterField
-from .layers import is_placeholder
 
 FEATURE_VIEWS = ("separate window", "same viewer", "none")
 POSTERIOR_CHOICES = ("none", "max posterior", "per cluster")
@@ -325,8 +324,7 @@ class Controls:
 
     # --- choices ------------------------------------------------------------------
     def _image_choices(self, widget=None) -> list[tuple[str, Image]]:
-        layers = self._viewer.layers
-        return [(layer.name, layer) for layer in layers if isinstance(layer, Image) and not is_placeholder(layer)]
+        return [(layer.name, layer) for layer in self._viewer.layers if isinstance(layer, Image)]
 
     def _channel_axis_choices(self, widget=None) -> list[tuple[str, int]]:
         layer = self.image.value if "image" in self.__dict__ else None

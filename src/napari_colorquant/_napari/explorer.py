@@ -71,38 +71,6 @@ def find_explorer(viewer: napari.Viewer) -> FeatureExplorer | None:
     return explorer if explorer is not None and explorer.viewer is viewer and explorer.data is not None else None
 
 
-def prepare_explorer(viewer: napari.Viewer) -> FeatureExplorer:
-    """The explorer of ``viewer``, created (not docked) if it has none yet.
-
-    Its widgets and matplotlib figure take ~50 ms of the GUI thread: the clustering widget makes them
-    while its first run computes, so that the end of the run only docks the explorer.
-
-    Parameters
-    ----------
-    viewer : napari.Viewer
-        The viewer (or napari's public proxy of it).
-
-    Returns
-    -------
-    FeatureExplorer
-        Kept alive by the viewer (its mouse-move callback), docked by :func:`explorer_for`.
-    """
-    viewer = _unwrap(viewer)
-    explorer = _EXPLORERS.get(id(viewer))
-    if explorer is None or explorer.viewer is not viewer or _docked(explorer) is None:
-        explorer = FeatureExplorer(viewer)
-        _EXPLORERS[id(viewer)] = explorer
-    return explorer
-
-
-def _docked(explorer: FeatureExplorer) -> bool | None:
-    """Whether ``explorer`` is docked; None once Qt deleted it (with its dock)."""
-    try:
-        return explorer.parent() is not None
-    except RuntimeError:
-        return None
-
-
 def explorer_for(viewer: napari.Viewer) -> FeatureExplorer:
     """The explorer of ``viewer``, created and docked on first use.
 
@@ -115,10 +83,13 @@ def explorer_for(viewer: napari.Viewer) -> FeatureExplorer:
     -------
     FeatureExplorer
     """
-    explorer = prepare_explorer(viewer)
-    if not _docked(explorer):
+    viewer = _unwrap(viewer)
+    explorer = _EXPLORERS.get(id(viewer))
+    if explorer is None or explorer.viewer is not viewer:
+        explorer = FeatureExplorer(viewer)
         # A tab next to the clustering widget: stacked under it, both would be squeezed on a laptop screen.
-        _unwrap(viewer).window.add_dock_widget(explorer, name=DOCK_NAME, area="right", tabify=True)
+        viewer.window.add_dock_widget(explorer, name=DOCK_NAME, area="right", tabify=True)
+        _EXPLORERS[id(viewer)] = explorer
         # Let the new dock take its room now, so that a view reset after the run fits the smaller canvas.
         from qtpy.QtWidgets import QApplication
 

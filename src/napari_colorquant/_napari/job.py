@@ -15,7 +15,7 @@ from napari.layers import Image, Layer, Shapes
 
 from ..quantize import as_array, channel_ranges
 from ..workflows import RunRequest, stack_channels
-from .layers import Source, placeholder_tuples
+from .layers import Source
 
 MAX_FEATURE_POINTS = 5000
 
@@ -231,27 +231,6 @@ def collect(controls: Any, viewer: Any) -> Job:
         levels=levels, frames=frames, posterior=posterior, sample_points=MAX_FEATURE_POINTS if view != "none" else 0,
     )  # fmt: skip
     return Job(layer, request, source, kind, colormaps, limits, posterior, view)
-
-
-def placeholders(job: Job) -> list[tuple]:
-    """Hidden stand-ins for the outputs of ``job`` (:func:`.layers.placeholder_tuples`); none for a pyramid.
-
-    Parameters
-    ----------
-    job : Job
-
-    Returns
-    -------
-    list of LayerDataTuple
-    """
-    request = job.request
-    if request.levels is not None:
-        return []
-    shape = tuple(np.shape(request.data))
-    colours = shape[-1] if job.layer.rgb else 3
-    axis = request.channel_axis if not job.layer.rgb else len(shape) - 1
-    grid = [size for i, size in enumerate(shape) if axis is None or i != axis % len(shape)]
-    return placeholder_tuples(job.source, len(grid), request.data.dtype, colours)
 
 
 def frame_axis(layer: Image, channel_axis: int | None) -> int:

@@ -381,65 +381,6 @@ def _histogram_layers(result: QuantizeResult, source: Source, colours: np.ndarra
     return layers
 
 
-#: Said in a placeholder's name while the run that fills it computes.
-PENDING = "computing…"
-
-
-def placeholder_tuples(source: Source, ndim: int, dtype: Any = np.uint8, colours: int = 3) -> list[tuple]:
-    """Hidden, empty stand-ins for a run's clusters and quantized layers, to be filled in place when it ends.
-
-    Inserting a new layer costs the GUI thread far more than updating one (napari builds its canvas
-    visual, its controls and its overlays): the widget inserts these while the worker computes, so that
-    the end of a first run is as short as the end of a repeat. Each is named ``"<name> <role> (computing…)"``,
-    hidden, one pixel big (so neither the canvas nor the world extent changes), and placed on the input's
-    grid; its metadata says ``placeholder``. Several layers stacked as channels get a clusters stand-in only.
-
-    Parameters
-    ----------
-    source : Source
-        The input, as the outputs will overlay it.
-    ndim : int
-        Dimensions of the input's pixel grid (without the RGB or channel axis).
-    dtype : dtype
-        The input's data type (that of the quantized image).
-    colours : int
-        Colour components of an RGB(A) input (3 or 4).
-
-    Returns
-    -------
-    list of tuple
-        napari LayerDataTuples.
-    """
-
-    def meta(role: str, **extra: Any) -> dict:
-        info = {"role": role, "source": source.name, "placeholder": True}
-        return {"name": f"{output_name(source.name, role)} ({PENDING})", "visible": False,
-                "metadata": {"colorquant": info}, **source.geometry, **extra}  # fmt: skip
-
-    pixel = (1,) * ndim
-    tuples = [(np.zeros(pixel, np.uint8), meta("clusters", opacity=0.8), "labels")]
-    if source.rgb:
-        tuples.append((np.zeros((*pixel, colours), dtype), meta("quantized", rgb=True), "image"))
-    elif not source.channel_names and source.contrast_limits is not None:
-        extra = {"colormap": source.colormap, "contrast_limits": source.contrast_limits}
-        tuples.append((np.zeros(pixel, dtype), meta("quantized", **extra), "image"))
-    return tuples
-
-
-def is_placeholder(layer: Any) -> bool:
-    """Whether ``layer`` is a hidden stand-in for an output still being computed (:func:`.layers.placeholder_tuples`).
-
-    Parameters
-    ----------
-    layer : napari.layers.Layer
-
-    Returns
-    -------
-    bool
-    """
-    return bool((layer.metadata.get("colorquant") or {}).get("placeholder"))
-
-
 def display_colours(
     palette: np.ndarray, color_space: str, kind: str, colormaps: list, limits: list[tuple[float, float]], scale: float
 ) -> np.ndarray:

@@ -22,14 +22,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from napari.layers import Layer
 
-from .layers import FEATURE_ROLES, PENDING, is_placeholder, output_name
+from .layers import FEATURE_ROLES, output_name
 
 if TYPE_CHECKING:
     import napari
 
 _GEOMETRY = ("scale", "translate", "rotate", "shear", "affine", "axis_labels", "units")
 _FIXED = ("multiscale", "rgb", "shape_type", "name")
-FEATURE_TITLE = "napari-colorquant: feature space"
 
 
 def _info(meta: dict) -> dict:
@@ -97,11 +96,8 @@ def _update(layer: Layer, data, meta: dict, layer_type: str) -> None:
     """Give ``layer`` the tuple's data and attributes without removing it from the viewer.
 
     The layer's refresh is held back until everything is set, so it is sliced and drawn once.
-    A placeholder is shown once filled.
     """
     rest = {k: v for k, v in meta.items() if k not in _FIXED and not _unchanged(layer, k, v)}
-    if is_placeholder(layer):
-        rest["visible"] = True
     block = getattr(layer, "_block_refresh", None)
     with block() if block is not None else contextlib.nullcontext():
         if layer_type == "shapes":
@@ -247,48 +243,6 @@ class Placer:
         """
         yield from self._show_features(result, [self._renamed(t, source) for t in feature_tuples])
 
-    def placeholder_steps(self, source: Layer, tuples: list[tuple]) -> Iterator[None]:
-        """Insert hidden placeholders for the outputs ``source`` has not got yet, pausing (yielding) between two.
-
-        A run's outputs then fill them in place (:meth:`place_steps`); :meth:`drop_placeholders` removes
-        those left unfilled.
-
-        Parameters
-        ----------
-        source : Layer
-            The input layer.
-        tuples : list of LayerDataTuple
-            From :func:`.layers.placeholder_tuples`.
-
-        Yields
-        ------
-        None
-            Before each layer but the first.
-        """
-        owned = self._outputs.setdefault(id(source), {})
-        missing = [t for t in tuples if _key(t[1]) not in self.outputs(source)]
-        for number, layer_tuple in enumerate(missing):
-            if number:
-                yield
-            if source not in self._viewer.layers:
-                return
-            yield from self._put_steps(self._viewer, owned, [layer_tuple])
-
-    def drop_placeholders(self) -> None:
-        """Remove every placeholder not filled by a run (it was cancelled, failed or its result dropped).
-
-        The separate feature-space window goes too if it was opened for the run and is still empty.
-        """
-        window = self._feature_viewer
-        if window is not None and not len(window.layers) and window.title.endswith(f"({PENDING})"):
-            self.close_feature_viewer()
-        for owned in self._outputs.values():
-            for key, layer in list(owned.items()):
-                if is_placeholder(layer):
-                    del owned[key]
-                    if layer in self._viewer.layers:
-                        self._viewer.layers.remove(layer)
-
     def _renamed(self, layer_tuple: tuple, source: Layer) -> tuple:
         """Outputs named after the source's current name (it may have been renamed during the run)."""
         data, meta, layer_type = layer_tuple
@@ -336,38 +290,14 @@ class Placer:
             owned[key] = layer
 
     # --- separate feature-space window ----------------------------------------------------
-    def open_feature_window_steps(self) -> Iterator[None]:
-        """Open the separate feature-space window for a run that is computing, pausing between building and showing it.
-
-        Building a napari viewer takes ~0.3 s of the GUI thread: done while the worker computes, the end of a
-        first run only fills the window. Its title says it is computing; :meth:`drop_placeholders` closes it
-        while still empty (the run was cancelled, failed or dropped).
-
-        Yields
-        ------
-        None
-            Once, between building the window and showing it.
-        """
-        if self.feature_viewer_alive() is not None:
-            return
-        viewer = self._open_feature_viewer(show=False)
-        viewer.title = f"{FEATURE_TITLE} ({PENDING})"
-        yield
-        if viewer is self._feature_viewer:
-            viewer.window.show()
-
     def _show_features(self, result: Any, tuples: list[tuple]) -> Iterator[None]:
         """Show the run's feature space in the separate window, yielding after the window and each layer."""
         viewer = self.feature_viewer_alive()
         if viewer is None:
             viewer = self._open_feature_viewer()
             yield
-        viewer.title = FEATURE_TITLE
         model = result.model
-        ndisplay = 3 if model.n_features >= 3 else 2
-        if viewer.dims.ndisplay != ndisplay:
-            viewer.dims.ndisplay = ndisplay  # a new camera and canvas setup: a step of its own
-            yield
+        viewer.dims.ndisplay = 3 if model.n_features >= 3 else 2
         yield from self._put_steps(viewer, self._feature_layers, tuples, prune=FEATURE_ROLES)
         yield
         for layer in [layer for layer in viewer.layers if layer not in self._feature_layers.values()]:
@@ -376,10 +306,10 @@ class Placer:
             "sqrt(count)", model.feature_names[0])  # fmt: skip
         viewer.reset_view()
 
-    def _open_feature_viewer(self, show: bool = True):
+    def _open_feature_viewer(self):
         import napari
 
-        self._feature_viewer = napari.Viewer(title=FEATURE_TITLE, show=show)
+        self._feature_viewer = napari.Viewer(title="napari-colorquant: feature space", show=True)
         self._feature_layers = {}
         return self._feature_viewer
 
@@ -402,15 +332,6 @@ class Placer:
     def feature_viewer(self) -> napari.Viewer | None:
         """The separate feature-space viewer (None until a run opened it)."""
         return self._feature_viewer
-
-    def close(self, *_) -> None:
-        """The widget is gone: remove its unfilled placeholders (if the viewer is still open), close the window."""
-        try:
-            getattr(self._viewer, "__wrapped__", self._viewer).window._qt_window.objectName()  # raises once deleted
-            self.drop_placeholders()
-        except (RuntimeError, AttributeError):  # the viewer was closed with the widget
-            pass
-        self.close_feature_viewer()
 
     def close_feature_viewer(self, *_) -> None:
         """Close the separate feature-space viewer, if open."""

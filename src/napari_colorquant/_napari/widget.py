@@ -8,12 +8,6 @@
 
 The clustering itself is :func:`napari_colorquant.workflows.run`, the same from Python.
 
-When Run is pressed, the outputs a source has not got yet are inserted as hidden, one-pixel placeholders
-("<name> clusters (computing…)") while the worker computes: napari's layer insertion (its canvas visual,
-controls and overlays: ~0.15-0.25 s of the GUI thread) then no longer lengthens the end of a first run,
-which fills them in place like a repeat. Placeholders left unfilled (Cancel, an error, a dropped result,
-the widget closed) are removed when the run finishes.
-
 After a run, the worker hands over finished layer tuples as soon as they exist; the GUI thread
 places them one per event-loop turn, and once the canvas has painted them the worker goes on with
 the explorer's data and the costliest quality figure (CIEDE2000, one colour conversion per distinct
@@ -41,7 +35,7 @@ from . import collector, handover, warmup
 from . import job as _job
 from . import layers as _layers
 from .controls import Controls, guess_channel_axis
-from .explorer import explorer_for, prepare_explorer, prepare_outcome, show_outcome
+from .explorer import prepare_outcome, show_outcome
 from .k_curve_plot import KCurvePlot
 from .placer import Placer
 from .runner import Cancelled, Runner
@@ -111,7 +105,7 @@ class ClusterWidget(Container):
             event.connect(self.controls.reset_choices)
         self._viewer.layers.selection.events.active.connect(self._on_active_layer)
         self.native.destroyed.connect(self.runner.shutdown)
-        self.native.destroyed.connect(self.placer.close)  # no placeholder left, no feature window
+        self.native.destroyed.connect(self.placer.close_feature_viewer)
         self.native.destroyed.connect(collector.hold(self._viewer))  # frozen after the warm-up: short full gcs
         self.controls.reset_choices()
         self._on_active_layer()
@@ -152,7 +146,6 @@ class ClusterWidget(Container):
         # bound method reads every control (deleted ones too, once the viewer is closed).
         self.runner.start(compute_run, job, self.runner, yielded=self._on_layers, returned=self._on_done,
                           errored=self._on_error, finished=self._on_finished)  # fmt: skip
-        queue_preparation(self._steps, self.placer, job, self._viewer)  # while the worker computes
 
     def _track_data(self, job: _job.Job) -> None:
         """Note when the input's data is replaced during the run (its result would not fit it)."""
@@ -179,8 +172,7 @@ class ClusterWidget(Container):
         untrack, self._untrack = self._untrack, None
         if untrack is not None:
             untrack()
-        # After the outputs are placed; placeholders not filled (a cancelled, failed or dropped run) go.
-        self._steps.add(self.placer.drop_placeholders, lambda: self._set_running(False, self.status.value))
+        self._steps.add(lambda: self._set_running(False, self.status.value))  # after the outputs are placed
 
     def cancel(self) -> None:
         """Ask the running job to stop at its next step; nothing will be added."""
@@ -230,7 +222,7 @@ class ClusterWidget(Container):
         if self._dropped:
             return
         job, out, summary = outcome
-        self._steps.add(partial(explorer_for, self._viewer), partial(show_outcome, self._viewer, job, out))
+        self._steps.add(partial(show_outcome, self._viewer, job, out))
         self._steps.add(partial(self._show_report, out, job.source, summary))
         if self._reset_view:  # last: the explorer's dock and the report's lines took canvas space
             self._steps.add(self._viewer.reset_view)
@@ -350,30 +342,6 @@ def fit_to_text(edit: TextEdit) -> None:
     document.setTextWidth(max(edit.viewport().width(), 200))
     margins = edit.contentsMargins()
     edit.setMinimumHeight(int(document.size().height()) + margins.top() + margins.bottom() + 2 * edit.frameWidth())
-
-
-def queue_preparation(steps: StepQueue, placer: Placer, job: _job.Job, viewer: napari.Viewer) -> None:
-    """Queue what a run's end would otherwise wait for, one per step, while the worker computes.
-
-    The output layers a source has not got yet, as hidden placeholders (:meth:`Placer.placeholder_steps`),
-    the explorer's widgets (:func:`.explorer.prepare_explorer`) and the separate feature-space window
-    (:meth:`Placer.open_feature_window_steps`); each costs nothing once made.
-
-    Parameters
-    ----------
-    steps : StepQueue
-        The widget's queue of event-loop steps.
-    placer : Placer
-        Puts the layers into the viewer.
-    job : Job
-        The run.
-    viewer : napari.Viewer
-        The main viewer.
-    """
-    steps.add_iterator(placer.placeholder_steps(job.layer, _job.placeholders(job)))
-    steps.add(partial(prepare_explorer, viewer))
-    if job.feature_view == "separate window":
-        steps.add_iterator(placer.open_feature_window_steps())
 
 
 def queue_placement(steps: StepQueue, placer: Placer, outcome: tuple, placed: Callable[[], object]) -> None:
