@@ -78,18 +78,24 @@ def test_filtered_lloyd_relocates_empty_clusters_as_the_plain_pass(monkeypatch):
     _assert_same(*_plain_and_filtered(monkeypatch, samples, weights, start, max_iter=15))
 
 
+def _assert_grid_equals_plain(grid, samples, weights, centers):
+    """The grid's labels and cluster sums are those of the plain kernel, exactly."""
+    labels = kmeans.nearest_labels(samples, centers)
+    np.testing.assert_array_equal(grid.labels(centers), labels)
+    mass, sums = grid.cluster_sums(centers)
+    weighted = kmeans._weighted_t(samples, weights)
+    expected_mass, expected_sums = kmeans._cluster_sums(weighted, weights, labels, centers.shape[0])
+    np.testing.assert_array_equal(mass, expected_mass)
+    np.testing.assert_array_equal(sums, expected_sums)
+
+
 @pytest.mark.parametrize("k", [2, 7, 16])
 def test_grid_labels_and_sums_equal_the_plain_kernel(k):
     samples, weights = _tied_data(3, seed=k, n=20000, top=64)
     grid = kmeans_filter.FilterGrid.build(samples, weights, kmeans.nearest_labels)
     rng = np.random.default_rng(k)
     for centers in (rng.integers(0, 64, (k, 3)).astype(np.float64), rng.uniform(-5, 70, (k, 3))):
-        labels, _ = kmeans.nearest_center(samples, centers, with_distances=False)
-        np.testing.assert_array_equal(grid.labels(centers), labels)
-        mass, sums = grid.cluster_sums(centers)
-        expected_mass, expected_sums = kmeans._cluster_sums(kmeans._weighted_t(samples, weights), weights, labels, k)
-        np.testing.assert_array_equal(mass, expected_mass)
-        np.testing.assert_array_equal(sums, expected_sums)
+        _assert_grid_equals_plain(grid, samples, weights, centers)
 
 
 def test_whole_cells_are_assigned_at_once():
@@ -198,12 +204,7 @@ def test_grid_equals_the_plain_kernel_on_generated_integer_data(n_features, k, o
     else:
         centers = rng.uniform(offset - 10, offset + top + 10, (k, n_features))
     grid = kmeans_filter.FilterGrid.build(samples, weights, kmeans.nearest_labels)
-    labels = kmeans.nearest_labels(samples, centers)
-    np.testing.assert_array_equal(grid.labels(centers), labels)
-    mass, sums = grid.cluster_sums(centers)
-    expected_mass, expected_sums = kmeans._cluster_sums(kmeans._weighted_t(samples, weights), weights, labels, k)
-    np.testing.assert_array_equal(mass, expected_mass)
-    np.testing.assert_array_equal(sums, expected_sums)
+    _assert_grid_equals_plain(grid, samples, weights, centers)
 
 
 def test_integer_grid_only_where_the_sums_stay_exact():
