@@ -131,7 +131,7 @@ def morton_keys(samples: np.ndarray) -> tuple[np.ndarray, int]:
         Bits per feature.
     """
     n_features = samples.shape[1]
-    bits = min(8, _KEY_BITS // n_features)
+    bits = _bits_per_feature(n_features)
     spread = _spread(bits, n_features).astype(np.int32)
     keys = np.zeros(samples.shape[0], np.int32)
     for feature in range(n_features):
@@ -204,6 +204,17 @@ def _packed_steps(samples: np.ndarray, bits: int) -> tuple[np.ndarray, np.ndarra
         step <<= bits * feature
         packed |= step
     return packed, low, span
+
+
+def _bits_per_feature(n_features: int) -> int:
+    """Bits of each feature in a Morton key: at most 8, and ``_KEY_BITS`` in all."""
+    return min(8, _KEY_BITS // n_features)
+
+
+def _packed_reach(compact: tuple[np.ndarray, np.ndarray, np.ndarray]) -> float:
+    """The largest absolute value of samples packed by :func:`_packed_steps` (from each column's least and span)."""
+    _, low, span = compact
+    return float(np.abs(np.concatenate([low, low + span])).max())
 
 
 def _unpacked_columns(packed: np.ndarray, low: np.ndarray, bits: int) -> list[np.ndarray]:
@@ -375,10 +386,10 @@ class FilterGrid:
         -------
         FilterGrid or None
         """
-        compact = _packed_steps(samples, min(8, _KEY_BITS // samples.shape[1]))
+        compact = _packed_steps(samples, _bits_per_feature(samples.shape[1]))
         if compact is None or not np.array_equal(weight, np.rint(weight)):
             return None
-        reach = float(np.abs(np.concatenate([compact[1], compact[1] + compact[2]])).max())
+        reach = _packed_reach(compact)
         if (reach + 1.0) * float(np.abs(weight).sum()) >= 2.0**53:
             return None
         return cls.build(samples, weight, nearest, compact)
@@ -410,7 +421,7 @@ class FilterGrid:
         import cv2
 
         n_features = samples.shape[1]
-        bits = min(8, _KEY_BITS // n_features)
+        bits = _bits_per_feature(n_features)
         compact = _packed_steps(samples, bits) if compact is None else compact
         if compact is None:
             keys, bits = morton_keys(samples)
@@ -424,7 +435,7 @@ class FilterGrid:
             scale = float(max(np.abs(column).max() for column in columns))
         else:
             columns = None  # unpacked on the pool below, beside the other gathers
-            scale = float(np.abs(np.concatenate([compact[1], compact[1] + compact[2]])).max())
+            scale = _packed_reach(compact)
         # Independent gathers (NumPy releases the GIL in them): on the pool.
         keys, weight, unpacked = run_all(
             [
