@@ -17,7 +17,7 @@ process), K = 8 k-means with the widget's defaults, and reports (issue 13, Done 
   napari's long-lived objects, see ``_napari/collector.py``);
 * **first / repeat** — the first run in the process against the best of the repeats (target: at most 1.10);
 * **longest gap while computing** — the same measure from Run pressed until the worker hands over its layers
-  (a first run inserts its output layers as hidden placeholders then: that work must not freeze the canvas either).
+  (GUI work placed there competes with the worker for the GIL and freezes the canvas as surely as after the run).
   The first Run is pressed 2 s after the widget opened (a user picks the image and the parameters
   meanwhile; the widget imports the libraries a run needs in the background during that time).
 
