@@ -7,6 +7,8 @@ the GUI at most a few times per stage. These tests check results, never timings.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -202,3 +204,71 @@ def test_cancel_stops_a_worker_waiting_for_the_placement():
     assert not handover.wait_until_placed(job, idle, timeout=0.0)  # nobody released it: the worker goes on anyway
     job.placed.set()
     assert handover.wait_until_placed(job, idle)
+
+
+def test_other_timers_run_between_two_steps(qtbot):
+    """Steps chained by zero-delay timers starved every other timer: the canvas froze for the steps' sum."""
+    import time
+
+    from qtpy.QtCore import QTimer
+
+    from napari_colorquant._napari.steps import StepQueue
+
+    ticks: list[float] = []
+    spans: list[tuple[float, float]] = []
+
+    def step():
+        start = time.perf_counter()
+        time.sleep(0.02)  # a step of GUI work
+        spans.append((start, time.perf_counter()))
+
+    ticker = QTimer()
+    ticker.setInterval(1)
+    ticker.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    ticker.start()
+    queue = StepQueue()
+    try:
+        queue.add(step, step, step)
+        qtbot.waitUntil(lambda: len(spans) == 3 and not queue.busy, timeout=5_000)
+    finally:
+        ticker.stop()
+    for (_, end), (start, _) in itertools.pairwise(spans):
+        assert any(end <= tick <= start for tick in ticks)  # the other timer had its turn in between
+
+
+def test_new_outputs_are_shown_a_turn_after_insertion_and_never_made_active(make_viewer, dock, run_and_wait):
+    """Each new output is inserted hidden (its controls and visual are made) and shown in the next turn
+    (its data sliced and drawn); the input stays the active layer throughout."""
+    viewer, layer, widget = _docked_on_photo(make_viewer, dock, 4)
+    visible_when_inserted: dict[str, bool] = {}
+    actives: list[str] = []
+    viewer.layers.events.inserted.connect(
+        lambda event: visible_when_inserted.setdefault(event.value.name, event.value.visible)
+    )
+    viewer.layers.selection.events.active.connect(lambda event: actives.append(getattr(event.value, "name", None)))
+    run_and_wait(widget)
+    assert visible_when_inserted == {"photo clusters": False, "photo quantized": False}
+    assert viewer.layers["photo clusters"].visible and viewer.layers["photo quantized"].visible
+    assert viewer.layers.selection.active is layer
+    assert not {"photo clusters", "photo quantized"} & set(actives)
+
+
+def test_separate_window_layers_are_made_after_the_main_outputs_are_placed(make_viewer, dock):
+    """The worker yields the main viewer's layers, waits until they are placed, then the window's."""
+    from napari_colorquant._napari import job as job_module
+    from napari_colorquant._napari.runner import Runner
+    from napari_colorquant._napari.widget import compute_run
+
+    viewer, _, widget = _docked_on_photo(make_viewer, dock, 3, "separate window")
+    job = job_module.collect(widget.controls, viewer)
+    steps = compute_run(job, Runner(lambda percent, stage: None))
+    _, _, tuples, features = next(steps)
+    assert [meta["name"] for _, meta, _ in tuples] == ["photo clusters", "photo quantized"] and features is None
+    job.placed.set()  # what the GUI thread does once they are painted
+    _, _, tuples, features = next(steps)
+    assert tuples is None and [meta["name"] for _, meta, _ in features] == ["photo feature space"]
+    assert not job.placed.is_set()  # the worker waits again, now for the window
+    job.placed.set()
+    with pytest.raises(StopIteration) as stop:
+        next(steps)
+    assert stop.value.value[2]["n_clusters"] == 3

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import os
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -71,13 +72,16 @@ def find_explorer(viewer: napari.Viewer) -> FeatureExplorer | None:
     return explorer if explorer is not None and explorer.viewer is viewer and explorer.data is not None else None
 
 
-def explorer_for(viewer: napari.Viewer) -> FeatureExplorer:
+def explorer_for(viewer: napari.Viewer, settle: bool = True) -> FeatureExplorer:
     """The explorer of ``viewer``, created and docked on first use.
 
     Parameters
     ----------
     viewer : napari.Viewer
         The viewer (or napari's public proxy of it).
+    settle : bool
+        Let a new dock take its room at once (events are processed here). False when the caller
+        lets the event loop turn before it draws in the explorer.
 
     Returns
     -------
@@ -90,10 +94,10 @@ def explorer_for(viewer: napari.Viewer) -> FeatureExplorer:
         # A tab next to the clustering widget: stacked under it, both would be squeezed on a laptop screen.
         viewer.window.add_dock_widget(explorer, name=DOCK_NAME, area="right", tabify=True)
         _EXPLORERS[id(viewer)] = explorer
-        # Let the new dock take its room now, so that a view reset after the run fits the smaller canvas.
-        from qtpy.QtWidgets import QApplication
+        if settle:  # let the new dock take its room now, so that a view reset after the run fits the smaller canvas
+            from qtpy.QtWidgets import QApplication
 
-        QApplication.processEvents()
+            QApplication.processEvents()
     return explorer
 
 
@@ -162,6 +166,29 @@ def show_outcome(viewer: napari.Viewer, job: Job, output: RunOutput) -> FeatureE
         show_error(f"napari-colorquant explorer: {error}")
         return None
     return explorer
+
+
+def outcome_steps(viewer: napari.Viewer, job: Job, output: RunOutput) -> list[Callable[[], object]]:
+    """:func:`show_outcome` as steps of GUI work: docking the explorer (on the first run), then drawing in it.
+
+    Parameters
+    ----------
+    viewer : napari.Viewer
+        The viewer the run's layers were added to.
+    job : Job
+        The widget's :class:`~.job.Job`.
+    output : RunOutput
+        The run's output.
+
+    Returns
+    -------
+    list of callable
+        To be called in order, each in its own event-loop turn.
+    """
+    steps: list[Callable[[], object]] = [partial(show_outcome, viewer, job, output)]
+    if "error" not in output.extra.get("explorer", {}):
+        steps.insert(0, partial(explorer_for, viewer, settle=False))
+    return steps
 
 
 def axis_labels(model: ClusterModel, channel_names: list[str] | None = None) -> tuple[list[str], list[str]]:

@@ -14,9 +14,14 @@ from functools import partial
 
 from qtpy.QtCore import QTimer
 
+#: Delay before the next step, in ms. Zero-delay timers are posted events, which Qt delivers one after
+#: another before it looks at expired timers or the window system's input: chained, the steps froze the
+#: event loop for their sum. A 1 ms timer fires in turn with every other expired timer, after input.
+_TURN_MS = 1
+
 
 class StepQueue:
-    """Runs queued callables in order, each in its own event-loop turn (a zero-delay timer).
+    """Runs queued callables in order, each in its own event-loop turn (a 1 ms timer).
 
     Parameters
     ----------
@@ -72,7 +77,7 @@ class StepQueue:
         # inside it): the step's end schedules the next.
         if self._queue and not self._scheduled and not self._running:
             self._scheduled = True
-            QTimer.singleShot(0, self._run_next)
+            QTimer.singleShot(_TURN_MS, self._run_next)
 
     def _run_next(self) -> None:
         self._scheduled = False

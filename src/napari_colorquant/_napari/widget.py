@@ -35,7 +35,7 @@ from . import collector, handover, warmup
 from . import job as _job
 from . import layers as _layers
 from .controls import Controls, guess_channel_axis
-from .explorer import prepare_outcome, show_outcome
+from .explorer import outcome_steps, prepare_outcome
 from .k_curve_plot import KCurvePlot
 from .placer import Placer
 from .runner import Cancelled, Runner
@@ -199,6 +199,9 @@ class ClusterWidget(Container):
     def _on_layers(self, outcome: tuple) -> None:
         """The worker's layers are ready: place them one per event-loop turn (the worker waits for them)."""
         job, out, tuples, features = outcome
+        if tuples is None:  # the separate window's layers, made once the main viewer's were placed
+            queue_window(self._steps, self.placer, outcome, show=not self._dropped and job.layer in self._viewer.layers)
+            return
         self.timeline["layers"] = time.perf_counter()
         dropped = handover.drop_reason(job, self._viewer)
         if dropped is not None:
@@ -207,14 +210,14 @@ class ClusterWidget(Container):
             self._fail(*dropped)
             return
         self.cancel_button.enabled = False  # nothing left to cancel: the outputs are on their way
-        queue_placement(self._steps, self.placer, (job, out, tuples, features), self._placed)
+        queue_placement(self._steps, self.placer, (job, out, tuples, features), self._placed,
+                        partial(setattr, self.progress, "value", 100))  # fmt: skip
         self._reset_view = self._last_model is None or job.feature_view == "same viewer"
         self._last_model = out.result.model
         self._last_seconds = out.seconds
 
     def _placed(self) -> None:
         self.timeline["placed"] = time.perf_counter()
-        self.progress.value = 100
         self.status.value = f"done in {self.timeline['placed'] - self.timeline['run']:.2f} s"
 
     def _on_done(self, outcome: tuple) -> None:
@@ -222,7 +225,7 @@ class ClusterWidget(Container):
         if self._dropped:
             return
         job, out, summary = outcome
-        self._steps.add(partial(show_outcome, self._viewer, job, out))
+        self._steps.add(*outcome_steps(self._viewer, job, out))
         self._steps.add(partial(self._show_report, out, job.source, summary))
         if self._reset_view:  # last: the explorer's dock and the report's lines took canvas space
             self._steps.add(self._viewer.reset_view)
@@ -344,8 +347,9 @@ def fit_to_text(edit: TextEdit) -> None:
     edit.setMinimumHeight(int(document.size().height()) + margins.top() + margins.bottom() + 2 * edit.frameWidth())
 
 
-def queue_placement(steps: StepQueue, placer: Placer, outcome: tuple, placed: Callable[[], object]) -> None:
-    """Queue a run's outputs, one per step: the main viewer's first, then the separate feature window's.
+def queue_placement(steps: StepQueue, placer: Placer, outcome: tuple, placed: Callable[[], object],
+                    shown: Callable[[], object] | None = None) -> None:  # fmt: skip
+    """Queue a run's outputs for the main viewer, one per step (the worker waits until they are painted).
 
     Parameters
     ----------
@@ -358,15 +362,41 @@ def queue_placement(steps: StepQueue, placer: Placer, outcome: tuple, placed: Ca
     placed : callable
         Runs in the step that sets the main viewer's last output, before the canvas paints it
         (not one turn later).
+    shown : callable, optional
+        Runs one turn later, once the canvas has painted the outputs (e.g. the progress bar's 100 %: a
+        progress bar repaints at once, and with it the canvas just given a layer, whose paint, ~50 ms
+        at 12 MP, was then added to that layer's step).
     """
     job, out, tuples, features = outcome
     window = job.feature_view == "separate window"
     placing = placer.place_steps(job.layer, tuples, feature_tuples=None if window else features,
                                  feature_view=job.feature_view, result=out.result)  # fmt: skip
     steps.add_iterator(then(placing, placed))
-    if window and features:  # what a user waits for first; the window follows
+    if shown is not None:
+        steps.add(shown)
+    if window and features:  # given with the main outputs (Apply, older callers): the window follows them
         steps.add_iterator(placer.feature_window_steps(job.layer, features, out.result))
     steps.add(job.placed.set)  # a turn after the last output (the canvas has painted it): the worker goes on
+
+
+def queue_window(steps: StepQueue, placer: Placer, outcome: tuple, show: bool = True) -> None:
+    """Queue the separate feature window's layers, one per step, then let the worker go on.
+
+    Parameters
+    ----------
+    steps : StepQueue
+        The widget's queue of event-loop steps.
+    placer : Placer
+        Puts the layers into the window.
+    outcome : tuple
+        What the worker yielded, ``(job, output, None, feature_tuples)``.
+    show : bool
+        False when the run's outputs were dropped or its input removed: nothing is shown, the worker goes on.
+    """
+    job, out, _, features = outcome
+    if show and features:
+        steps.add_iterator(placer.feature_window_steps(job.layer, features, out.result))
+    steps.add(job.placed.set)
 
 
 def then(steps: Iterator[None], after: Callable[[], object]) -> Iterator[None]:
@@ -401,7 +431,8 @@ def compute_run(job: _job.Job, runner: Runner) -> Generator[tuple, None, tuple]:
     Yields
     ------
     (job, output, tuples, feature_tuples)
-        As soon as the layers exist.
+        As soon as the layers exist; then, with the separate feature window, ``(job, output, None,
+        feature_tuples)`` once the main viewer's outputs are placed (each waits for the GUI thread).
 
     Returns
     -------
@@ -416,11 +447,16 @@ def compute_run(job: _job.Job, runner: Runner) -> Generator[tuple, None, tuple]:
         perceptual=False,
     )  # fmt: skip
     features = None
-    if job.feature_view != "none":
+    if job.feature_view == "same viewer":
         features = _layers.feature_space_layers(out.result, job.source, out.sample)
     runner.check()
     yield job, out, tuples, features
     handover.wait_until_placed(job, runner)  # not competing with the GUI thread while it places and paints
+    if job.feature_view == "separate window":  # shown after the main viewer's outputs: made after them too
+        features = _layers.feature_space_layers(out.result, job.source, out.sample)
+        job.placed.clear()
+        yield job, out, None, features
+        handover.wait_until_placed(job, runner)
     # Once the layers are placed and painted: the explorer's pixel pass (off the GUI thread) and the CIEDE2000 figures.
     out.extra["explorer"] = prepare_outcome(job, out)
     return job, out, out.result.summary()
