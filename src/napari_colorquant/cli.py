@@ -378,10 +378,11 @@ def _ignored_with_apply(parser: argparse.ArgumentParser, args: argparse.Namespac
     return ", ".join(flags[d] for d in FIT_OPTIONS if d in flags and getattr(args, d) != parser.get_default(d))
 
 
-#: Modules a run imports only when it gets there (OpenCV when counting colours, k-means++ draws, writing the
-#: labels TIFF, the PNG codec): imported in a thread while the main thread reads and counts the image (both
-#: release the GIL), in the order the run needs them.
-_LATE_IMPORTS = ("cv2", "numpy.random", "tifffile", "PIL.PngImagePlugin")
+#: Modules a run imports only when it gets there (k-means++ draws, writing the labels TIFF, the PNG codec):
+#: imported in a thread while the main thread reads and counts the image, in the order the run needs them.
+#: Not OpenCV: a small photo's run does without it (:mod:`napari_colorquant._loaded`); a step that needs it
+#: imports it.
+_LATE_IMPORTS = ("numpy.random", "tifffile", "PIL.PngImagePlugin")
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc mallopt parameters (malloc.h)
 
 
