@@ -16,15 +16,19 @@ from PIL import Image
 
 
 def _cli_process(tmp_path, image: np.ndarray, *args: str) -> tuple[set[str], int]:
-    """Top-level modules loaded by one CLI process (its own command line, as the console script runs) and
-    how many objects it froze out of the cyclic collector's reach."""
+    """Modules loaded by one CLI process (its own command line, as the console script runs; the background
+    imports waited for) and how many objects it froze out of the cyclic collector's reach."""
     Image.fromarray(image).save(tmp_path / "in.png")
     script = (
         "import sys, json, gc\n"
         "from napari_colorquant.cli import main\n"
         "sys.argv = ['napari-colorquant', *sys.argv[1:]]\n"
         "status = main()\n"
-        "print(json.dumps([status, sorted({m.split('.')[0] for m in sys.modules}), gc.get_freeze_count()]))\n"
+        "import threading\n"
+        "for thread in threading.enumerate():\n"
+        "    if thread.name.startswith('napari-colorquant'):\n"
+        "        thread.join()\n"
+        "print(json.dumps([status, sorted(sys.modules), gc.get_freeze_count()]))\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", script, str(tmp_path / "in.png"), "-k", "4", "-o", str(tmp_path / "out"), *args],
@@ -43,10 +47,21 @@ def test_cli_process_imports_what_the_run_needs_and_freezes_its_imports(tmp_path
     # The run needs tifffile, which the package's import does not load: the CLI imports it in the background;
     # the imports' objects are kept out of the collector's walks. A small photo's run does without OpenCV
     # (~16 ms to import, more than its sort saves there): NumPy sorts the colours and looks up the palette.
+    # Writing the PNG loads Pillow's PNG plugin only, not the four others a named format brings in.
     loaded, frozen = _cli_process(tmp_path, china[:200, :300])
-    assert {"numpy", "PIL", "tifffile"} <= loaded
-    assert "cv2" not in loaded
+    assert {"numpy", "PIL", "tifffile", "PIL.PngImagePlugin"} <= loaded
+    assert not loaded & {"cv2", "PIL.JpegImagePlugin", "PIL.GifImagePlugin", "PIL.BmpImagePlugin"}
     assert frozen > 10_000
+
+
+@pytest.mark.parametrize("name", ["out.png", "OUT.PNG", "out.dat"])
+def test_png_is_the_same_whether_the_format_is_named_or_read_from_the_name(tmp_path, china, name):
+    from napari_colorquant.files import _save_png
+
+    image = Image.fromarray(china[:60, :80]).quantize(7)
+    _save_png(image, tmp_path / name, compress_level=1, bits=3)
+    image.save(tmp_path / "named", format="PNG", compress_level=1, bits=3)
+    assert (tmp_path / name).read_bytes() == (tmp_path / "named").read_bytes()
 
 
 def test_import_and_help_do_not_load_opencv_or_the_writers():
