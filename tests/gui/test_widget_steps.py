@@ -272,3 +272,34 @@ def test_separate_window_layers_are_made_after_the_main_outputs_are_placed(make_
     with pytest.raises(StopIteration) as stop:
         next(steps)
     assert stop.value.value[2]["n_clusters"] == 3
+
+
+def test_repeat_updates_share_one_turn_within_the_byte_budget(make_viewer, dock, qtbot, monkeypatch, run_and_wait):
+    """A repeat run updates its outputs in place, cheap GUI work: together in one turn (one paint), unless
+    their textures exceed the budget for a turn."""
+    from qtpy.QtCore import QTimer
+
+    from napari_colorquant._napari import placer as placer_module
+
+    viewer, _, widget = _docked_on_photo(make_viewer, dock, 4)
+    run_and_wait(widget)
+    turns = [0]
+    ticker = QTimer()
+    ticker.setInterval(0)
+    ticker.timeout.connect(lambda: turns.__setitem__(0, turns[0] + 1))
+    seen: dict[str, int] = {}
+    for name in ("photo clusters", "photo quantized"):
+        viewer.layers[name].events.data.connect(lambda event, name=name: seen.__setitem__(name, turns[0]))
+    ticker.start()
+    try:
+        widget.n_clusters.value = 5
+        run_and_wait(widget)
+        together = dict(seen)
+        monkeypatch.setattr(placer_module, "_TURN_BYTES", 1)  # every update its own turn
+        widget.n_clusters.value = 6
+        run_and_wait(widget)
+    finally:
+        ticker.stop()
+    assert together["photo clusters"] == together["photo quantized"]
+    assert seen["photo clusters"] != seen["photo quantized"]
+    assert viewer.layers["photo clusters"].data.max() == 6  # labels 1..6: the last update did land

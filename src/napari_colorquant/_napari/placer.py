@@ -31,6 +31,21 @@ _GEOMETRY = ("scale", "translate", "rotate", "shear", "affine", "axis_labels", "
 _FIXED = ("multiscale", "rgb", "shape_type", "name")
 
 
+#: Texture bytes that in-place updates may give the canvas to upload in one turn (the 12 MP clusters
+#: and RGB quantized layers together are 48 MB, ~25 ms of upload; an EM posterior is 48 MB alone).
+_TURN_BYTES = 64 << 20
+
+
+def _plane_bytes(data, meta: dict, layer_type: str) -> int:
+    """Bytes of the plane a layer's paint uploads (an image's last 2 axes, 3 for RGB); 0 for points and shapes."""
+    if layer_type not in ("image", "labels"):
+        return 0
+    level = data[0] if meta.get("multiscale") else data  # a pyramid: its largest level, to be safe
+    shape = np.shape(level)
+    axes = 3 if meta.get("rgb") else 2
+    return int(np.prod(shape[-axes:], dtype=np.int64)) * np.dtype(getattr(level, "dtype", np.float64)).itemsize
+
+
 def _info(meta: dict) -> dict:
     return meta["metadata"]["colorquant"]
 
@@ -281,7 +296,11 @@ class Placer:
 
     def _put_steps(self, viewer, owned: dict[str, Layer], tuples: list[tuple],
                    prune: tuple[str, ...] = ()) -> Iterator[None]:  # fmt: skip
-        """Place ``tuples`` in ``viewer`` (in place where possible), yielding between two layers."""
+        """Place ``tuples`` in ``viewer`` (in place where possible), yielding between two steps of GUI work.
+
+        A new layer takes two turns (inserted hidden, then shown); in-place updates share one turn up to
+        :data:`_TURN_BYTES` of texture.
+        """
         keys = {_key(meta) for _, meta, _ in tuples}
         for key in [k for k in owned if k.split(":")[0] in prune and k not in keys]:
             layer = owned.pop(key)
@@ -289,14 +308,21 @@ class Placer:
                 viewer.layers.remove(layer)
         live = [layer for layer in owned.values() if layer in viewer.layers]
         position = max((viewer.layers.index(layer) + 1 for layer in live), default=len(viewer.layers))
-        for number, (data, meta, layer_type) in enumerate(tuples):
-            if number:
-                yield
+        turn_bytes = None  # what this turn's paint will upload; None: the turn is over, yield first
+        for data, meta, layer_type in tuples:
+            plane = _plane_bytes(data, meta, layer_type)
+            if turn_bytes is None or turn_bytes + plane > _TURN_BYTES:
+                if turn_bytes is not None:
+                    yield
+                turn_bytes = 0
             key = _key(meta)
             layer = owned.get(key)
             if layer is not None and layer in viewer.layers:
                 if _compatible(layer, data, meta, layer_type):
+                    # In-place updates are cheap for the GUI thread: several share a turn (and one
+                    # paint) up to _TURN_BYTES of texture upload.
                     _update(layer, data, meta, layer_type)
+                    turn_bytes += plane
                     continue
                 index = viewer.layers.index(layer)
                 viewer.layers.remove(layer)
@@ -313,6 +339,7 @@ class Placer:
             if shown:
                 yield
                 layer.visible = True
+            turn_bytes = None
 
     # --- separate feature-space window ----------------------------------------------------
     def _show_features(self, result: Any, tuples: list[tuple]) -> Iterator[None]:
