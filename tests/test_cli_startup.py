@@ -79,17 +79,19 @@ def test_import_and_help_do_not_load_opencv_or_the_writers():
     assert not loaded & {"cv2", "tifffile", "numpy.random"}
 
 
-def _launcher_blas_threads(tmp_path, image: np.ndarray, env: dict[str, str]) -> int:
-    """OpenBLAS's thread count in a process run through the console script's entry point (after a run)."""
+def _launcher_blas_threads(tmp_path, image: np.ndarray, env: dict[str, str]) -> tuple[int, bool]:
+    """OpenBLAS's thread count in a process run through the console script's entry point (after a run), and
+    whether the run loaded threadpoolctl (to limit BLAS around the fits)."""
     Image.fromarray(image).save(tmp_path / "in.png")
     script = (
         "import sys, json, gc\n"
         "from napari_colorquant_launcher import main\n"
         "sys.argv = ['napari-colorquant', *sys.argv[1:]]\n"
         "status = main()\n"
+        "limiter = 'threadpoolctl' in sys.modules\n"
         "from threadpoolctl import threadpool_info\n"
         "blas = [i['num_threads'] for i in threadpool_info() if i['internal_api'] == 'openblas']\n"
-        "print(json.dumps([status, blas, gc.isenabled()]))\n"
+        "print(json.dumps([status, blas, gc.isenabled(), limiter]))\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", script, str(tmp_path / "in.png"), "-k", "3", "-o", str(tmp_path / "out"), "-q"],
@@ -97,25 +99,31 @@ def _launcher_blas_threads(tmp_path, image: np.ndarray, env: dict[str, str]) -> 
         text=True,
         env={**env, "PYTHONPATH": os.pathsep.join(sys.path)},
     )
-    status, blas, collecting = json.loads(done.stdout.splitlines()[-1])
+    status, blas, collecting, limiter = json.loads(done.stdout.splitlines()[-1])
     assert status == 0, done.stderr
     assert collecting  # the collector is off only while the modules load
     written = sorted(p.name for p in (tmp_path / "out").iterdir())
     assert written == ["in_labels.tif", "in_model.json", "in_quantized.png"]
     if not blas:
         pytest.skip("numpy is not linked to OpenBLAS here")
-    return blas[0]
+    return blas[0], limiter
 
 
 def test_console_script_loads_openblas_with_one_thread(tmp_path, china):
     # Set before numpy loads: OpenBLAS's spinning threads cost a third of a short run's CPU and no fit uses them.
-    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")}
-    assert _launcher_blas_threads(tmp_path, china[:100, :150], env) == 1
+    # BLAS then has one thread from the start: the fits need no limiter (threadpoolctl is not even imported).
+    env = {k: v for k, v in os.environ.items() if k not in THREAD_VARIABLES}
+    assert _launcher_blas_threads(tmp_path, china[:100, :150], env) == (1, False)
 
 
 def test_console_script_keeps_the_users_blas_thread_count(tmp_path, china):
-    env = {**os.environ, "OPENBLAS_NUM_THREADS": "2"}
-    assert _launcher_blas_threads(tmp_path, china[:100, :150], env) == 2
+    # Two threads kept as the user asked; the fits limit BLAS to one thread around their own work.
+    env = {**{k: v for k, v in os.environ.items() if k not in THREAD_VARIABLES}, "OPENBLAS_NUM_THREADS": "2"}
+    assert _launcher_blas_threads(tmp_path, china[:100, :150], env) == (2, True)
+
+
+#: The variables that set BLAS's thread count (the launcher's and OpenMP's).
+THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OMP_NUM_THREADS")
 
 
 def test_console_script_entry_point_is_the_launcher():
