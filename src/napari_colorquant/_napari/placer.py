@@ -8,9 +8,11 @@ froze the canvas for ~0.2 s per layer.
 
 The separate feature-space window shows the latest run only.
 
-:meth:`Placer.place_steps` does the same work one layer at a time, so that the widget
-can let the event loop turn (and the canvas paint) between layers: no single stretch of
-GUI work grows with the number of outputs.
+:meth:`Placer.place_steps` does the same work in steps, so that the widget can let the
+event loop turn (and the canvas paint) between them: a new layer is inserted hidden (its
+controls and visual are made) and shown a step later (its data sliced and drawn); in-place
+updates share a step up to a texture budget. No single stretch of GUI work grows with the
+number of outputs.
 """
 
 from __future__ import annotations

@@ -9,9 +9,10 @@
 The clustering itself is :func:`napari_colorquant.workflows.run`, the same from Python.
 
 After a run, the worker hands over finished layer tuples as soon as they exist; the GUI thread
-places them one per event-loop turn, and once the canvas has painted them the worker goes on with
-the explorer's data and the costliest quality figure (CIEDE2000, one colour conversion per distinct
-colour), no longer competing with the placement for the CPU (:mod:`.handover`); the report follows.
+places them in short steps (a new layer in two: inserted hidden, then shown), and once the canvas has
+painted them the worker goes on with the separate feature window's layers, the explorer's data and the
+costliest quality figure (CIEDE2000, one colour conversion per distinct colour), no longer competing
+with the placement for the CPU (:mod:`.handover`); the report follows.
 :attr:`ClusterWidget.timeline` records when each stage happened (for the GUI benchmark).
 """
 
