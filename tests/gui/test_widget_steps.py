@@ -303,3 +303,23 @@ def test_repeat_updates_share_one_turn_within_the_byte_budget(make_viewer, dock,
     assert together["photo clusters"] == together["photo quantized"]
     assert seen["photo clusters"] != seen["photo quantized"]
     assert viewer.layers["photo clusters"].data.max() == 6  # labels 1..6: the last update did land
+
+
+def test_explorer_first_plot_index_is_built_in_the_worker(make_viewer, dock, monkeypatch, run_and_wait):
+    """The pair index of the explorer's first plot (~15 ms at 12 MP) is made off the GUI thread."""
+    import threading
+
+    from napari_colorquant import explore
+
+    built: list[bool] = []
+    original = explore._plane
+
+    def recording(data, axes):
+        if (int(axes[0]), int(axes[1])) not in data._planes:
+            built.append(threading.current_thread() is threading.main_thread())
+        return original(data, axes)
+
+    monkeypatch.setattr(explore, "_plane", recording)
+    _, _, widget = _docked_on_photo(make_viewer, dock, 4)
+    run_and_wait(widget)
+    assert built == [False]

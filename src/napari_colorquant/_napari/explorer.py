@@ -131,6 +131,9 @@ def prepare_outcome(job: Job, output: RunOutput) -> dict:
         features = explore.feature_data(result, data, mask=mask, channel_axis=request.channel_axis)
     except (ValueError, TypeError, MemoryError) as error:
         return {"error": str(error)}
+    explore.shown_values(
+        features, default_axes(result.model)
+    )  # the first plot's pair index, cached, off the GUI thread
     return dict(features=features, channel_names=job.source.channel_names or None, downsample=downsample,
                 geometry=job.source.geometry, layer_channel_axis=getattr(job.source, "channel_axis", None),
                 levels=request.levels)  # fmt: skip
@@ -166,6 +169,22 @@ def show_outcome(viewer: napari.Viewer, job: Job, output: RunOutput) -> FeatureE
         show_error(f"napari-colorquant explorer: {error}")
         return None
     return explorer
+
+
+def default_axes(model: ClusterModel) -> tuple[int, int]:
+    """The features a run's plot shows first: the last two, or the histogram of the only one.
+
+    Parameters
+    ----------
+    model : ClusterModel
+        The fitted model.
+
+    Returns
+    -------
+    (int, int)
+        Feature indices on x and y (equal for a histogram).
+    """
+    return (0, 0) if model.n_features == 1 else (model.n_features - 2, model.n_features - 1)
 
 
 def outcome_steps(viewer: napari.Viewer, job: Job, output: RunOutput) -> list[Callable[[], object]]:
@@ -364,8 +383,7 @@ class FeatureExplorer(LayerActions, Brushing, Background, QWidget):
         self.y_axis.setEnabled(model.n_features > 1)
         self.confidence.setEnabled(model.method == "em")
         self.pairs_button.setEnabled(model.n_features >= 3)
-        default = (0, 0) if model.n_features == 1 else (model.n_features - 2, model.n_features - 1)
-        self.show_axes(*default)
+        self.show_axes(*default_axes(model))
         self._refresh_brush_choices()
         kind = "counted values" if self.data.exact else "fitted sample"
         self.status.setText(
