@@ -54,6 +54,30 @@ def test_cli_process_imports_what_the_run_needs_and_freezes_its_imports(tmp_path
     assert frozen > 10_000
 
 
+def test_cli_process_with_several_inputs_imports_opencv_in_the_background(tmp_path, china):
+    # Its faster sort and palette lookup pay for its import from the second photo on.
+    for name in ("a.png", "b.png"):
+        Image.fromarray(china[:60, :80]).save(tmp_path / name)
+    script = (
+        "import sys, json, threading\n"
+        "from napari_colorquant.cli import main\n"
+        "sys.argv = ['napari-colorquant', *sys.argv[1:]]\n"
+        "status = main()\n"
+        "for thread in threading.enumerate():\n"
+        "    if thread.name.startswith('napari-colorquant'):\n"
+        "        thread.join()\n"
+        "print(json.dumps([status, 'cv2' in sys.modules]))\n"
+    )
+    inputs = [str(tmp_path / "a.png"), str(tmp_path / "b.png")]
+    done = subprocess.run(
+        [sys.executable, "-c", script, *inputs, "-k", "3", "-o", str(tmp_path / "out"), "-q"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
+    assert json.loads(done.stdout.splitlines()[-1]) == [0, True], done.stderr
+
+
 @pytest.mark.parametrize("name", ["out.png", "OUT.PNG", "out.dat"])
 def test_png_is_the_same_whether_the_format_is_named_or_read_from_the_name(tmp_path, china, name):
     from napari_colorquant.files import _save_png

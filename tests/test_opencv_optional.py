@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
 import sys
 
 import numpy as np
@@ -15,14 +17,29 @@ from napari_colorquant import _loaded, pixels, result
 def without_opencv(monkeypatch):
     """The kernels' choice as in a process that has not imported OpenCV (NumPy's sort and ``np.take``)."""
     for module in (pixels, result):
-        monkeypatch.setattr(module, "opencv_if_loaded", lambda: None)
+        monkeypatch.setattr(module, "opencv", lambda: None)
 
 
-def test_opencv_if_loaded_is_the_loaded_module_or_none():
+@pytest.mark.parametrize(("short", "loaded"), [(False, True), (True, False)])
+def test_the_library_imports_opencv_and_a_short_process_can_do_without(short, loaded):
+    # The widget and scripts import OpenCV on first use and keep its faster kernels; the CLI on one input
+    # (a short process) does without it.
+    code = (
+        "import sys, json, numpy as np, napari_colorquant as q\n"
+        "from napari_colorquant import _loaded\n"
+        f"if {short}:\n"
+        "    _loaded.keep_opencv_unloaded()\n"
+        "q.quantize(np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8), 4)\n"
+        "print(json.dumps('cv2' in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert json.loads(out.splitlines()[-1]) is loaded
+
+
+def test_opencv_is_the_module_once_loaded():
     import cv2
 
-    assert _loaded.opencv_if_loaded() is cv2
-    assert sys.modules["cv2"] is cv2
+    assert _loaded.opencv() is cv2
 
 
 @pytest.mark.parametrize(("k", "masked"), [(2, False), (8, False), (8, True), (16, False)])
@@ -54,7 +71,7 @@ def test_sorted_distinct_matches_numpy_unique_either_way(monkeypatch, with_mask)
     import cv2  # noqa: F401
 
     fast = pixels._sorted_distinct(keys, valid)
-    monkeypatch.setattr(pixels, "opencv_if_loaded", lambda: None)
+    monkeypatch.setattr(pixels, "opencv", lambda: None)
     plain = pixels._sorted_distinct(keys, valid)
     for found_keys, found_counts in (fast, plain):
         assert found_keys.dtype == keys.dtype

@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
+from ._loaded import keep_opencv_unloaded
 from .files import (
     ZARR_SUFFIXES,
     can_write_indexed,
@@ -380,13 +381,13 @@ def _ignored_with_apply(parser: argparse.ArgumentParser, args: argparse.Namespac
 
 #: Modules a run imports only when it gets there (k-means++ draws, writing the labels TIFF, the PNG codec):
 #: imported in a thread while the main thread reads and counts the image, in the order the run needs them.
-#: Not OpenCV: a small photo's run does without it (:mod:`napari_colorquant._loaded`); a step that needs it
-#: imports it.
+#: OpenCV only for several inputs: one small photo's run does without it (:mod:`napari_colorquant._loaded`),
+#: and a step that needs it (large images) imports it.
 _LATE_IMPORTS = ("numpy.random", "tifffile", "PIL.PngImagePlugin")
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD, _M_ARENA_MAX = -1, -3, -8  # glibc mallopt parameters (malloc.h)
 
 
-def _prepare_process() -> None:
+def _prepare_process(n_inputs: int) -> None:
     """One-time costs of a CLI process, paid while there is other work, or not at all.
 
     The CLI owns its process (the library leaves its host's allocator and collector alone):
@@ -396,7 +397,9 @@ def _prepare_process() -> None:
       the first run's page faults. One malloc arena for all threads: the pool's threads then reuse memory
       the main thread has already touched instead of faulting in arenas of their own (a 0.27 MP photo's run:
       ~1 800 page faults and ~10 ms CPU fewer; the few allocations per chunk hardly contend for it).
-    - The modules a run needs only later are imported in a background thread meanwhile.
+    - The modules a run needs only later are imported in a background thread meanwhile. OpenCV, whose import
+      costs more than its kernels save on one small photo, is left out for a single input and used only if
+      a step needs it (:func:`napari_colorquant._loaded.keep_opencv_unloaded`).
     - The objects made by the imports live as long as the process: frozen (``gc.freeze``), the cyclic
       collector no longer walks them on every full collection of the run and once more at exit (~20 ms of
       a 0.27 MP photo's run). Cycles made by the run itself are still collected.
@@ -410,13 +413,16 @@ def _prepare_process() -> None:
             libc.mallopt(_M_TRIM_THRESHOLD, 512 << 20)
             libc.mallopt(_M_ARENA_MAX, 1)
     gc.freeze()
-    threading.Thread(target=_import_late, name="napari-colorquant imports", daemon=True).start()
+    if n_inputs <= 1:
+        keep_opencv_unloaded()
+    modules = _LATE_IMPORTS if n_inputs <= 1 else ("cv2", *_LATE_IMPORTS)
+    threading.Thread(target=_import_late, args=(modules,), name="napari-colorquant imports", daemon=True).start()
 
 
-def _import_late() -> None:
+def _import_late(modules: Sequence[str]) -> None:
     import importlib
 
-    for name in _LATE_IMPORTS:
+    for name in modules:
         with contextlib.suppress(ImportError):  # the step that needs it says what is missing
             importlib.import_module(name)
     gc.freeze()  # the modules just imported live as long as the process too
@@ -441,7 +447,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if argv is None:  # the process's own command line: this process is the CLI's (not a script calling main)
-        _prepare_process()
+        _prepare_process(len(args.inputs) + bool(args.sample))
     ignored = _ignored_with_apply(parser, args)
     if ignored:
         print(f"napari-colorquant: --apply reuses the model's own parameters; ignoring {ignored}", file=sys.stderr)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from . import colorspaces
-from ._loaded import opencv_if_loaded
+from ._loaded import opencv
 from ._threads import for_chunks
 from .kmeans import assigned_squared_distances
 from .methods import get_method
@@ -282,8 +282,8 @@ def quantized_image(
 
 
 def _palette_lookup(palette: np.ndarray, flat_labels: np.ndarray, layout: ImageLayout) -> np.ndarray:
-    """``palette[labels]`` as ``(n, C)`` rows; one OpenCV colour-map pass for uint8 RGB if OpenCV is loaded."""
-    cv2 = opencv_if_loaded()
+    """``palette[labels]`` as ``(n, C)`` rows; one OpenCV colour-map pass for uint8 RGB (:mod:`._loaded`)."""
+    cv2 = opencv()
     if cv2 is not None and palette.dtype == np.uint8 and palette.shape[1] == 3 and flat_labels.dtype == np.uint8:
         colour_map = np.zeros((256, 1, 3), np.uint8)
         colour_map[: palette.shape[0], 0] = palette
