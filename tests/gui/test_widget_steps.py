@@ -323,3 +323,32 @@ def test_explorer_first_plot_index_is_built_in_the_worker(make_viewer, dock, mon
     _, _, widget = _docked_on_photo(make_viewer, dock, 4)
     run_and_wait(widget)
     assert built == [False]
+
+
+def test_showing_one_new_output_and_inserting_the_next_are_separate_turns(make_viewer, dock, qtbot, run_and_wait):
+    """Showing a new layer (its texture is uploaded at the next paint) ends a turn: the next layer's
+    insertion must not add its work to that paint's turn."""
+    from qtpy.QtCore import QTimer
+
+    viewer, _, widget = _docked_on_photo(make_viewer, dock, 4)
+    turns = [0]
+    ticker = QTimer()
+    ticker.setInterval(0)
+    ticker.timeout.connect(lambda: turns.__setitem__(0, turns[0] + 1))
+    events: list[tuple[str, int]] = []
+
+    def inserted(event):
+        layer = event.value
+        events.append((f"insert {layer.name}", turns[0]))
+        layer.events.visible.connect(lambda _, name=layer.name: events.append((f"show {name}", turns[0])))
+
+    viewer.layers.events.inserted.connect(inserted)
+    ticker.start()
+    try:
+        run_and_wait(widget)
+    finally:
+        ticker.stop()
+    names = [name for name, _ in events]
+    assert names == ["insert photo clusters", "show photo clusters", "insert photo quantized", "show photo quantized"]
+    turn = [number for _, number in events]
+    assert turn[0] < turn[1] < turn[2] < turn[3]

@@ -310,12 +310,11 @@ class Placer:
                 viewer.layers.remove(layer)
         live = [layer for layer in owned.values() if layer in viewer.layers]
         position = max((viewer.layers.index(layer) + 1 for layer in live), default=len(viewer.layers))
-        turn_bytes = None  # what this turn's paint will upload; None: the turn is over, yield first
-        for data, meta, layer_type in tuples:
+        turn_bytes: int | None = 0  # texture this turn's paint will upload; None: a layer was shown, yield first
+        for number, (data, meta, layer_type) in enumerate(tuples):
             plane = _plane_bytes(data, meta, layer_type)
-            if turn_bytes is None or turn_bytes + plane > _TURN_BYTES:
-                if turn_bytes is not None:
-                    yield
+            if number and (turn_bytes is None or turn_bytes + plane > _TURN_BYTES):
+                yield
                 turn_bytes = 0
             key = _key(meta)
             layer = owned.get(key)
