@@ -352,3 +352,36 @@ def test_showing_one_new_output_and_inserting_the_next_are_separate_turns(make_v
     assert names == ["insert photo clusters", "show photo clusters", "insert photo quantized", "show photo quantized"]
     turn = [number for _, number in events]
     assert turn[0] < turn[1] < turn[2] < turn[3]
+
+
+def test_first_run_makes_and_docks_the_explorer_in_separate_turns(make_viewer, dock, qtbot, monkeypatch, run_and_wait):
+    """Making the explorer's widgets and docking it (which resizes and repaints the canvas) are two turns."""
+    from qtpy.QtCore import QTimer
+
+    from napari_colorquant._napari import explorer as explorer_module
+
+    turns = [0]
+    events: list[tuple[str, int]] = []
+    original_init, original_dock = explorer_module.FeatureExplorer.__init__, explorer_module._dock
+
+    def init(self, viewer):
+        events.append(("made", turns[0]))
+        original_init(self, viewer)
+
+    def docking(viewer, explorer):
+        events.append(("docked", turns[0]))
+        return original_dock(viewer, explorer)
+
+    monkeypatch.setattr(explorer_module.FeatureExplorer, "__init__", init)
+    monkeypatch.setattr(explorer_module, "_dock", docking)
+    viewer, _, widget = _docked_on_photo(make_viewer, dock, 4)
+    ticker = QTimer()
+    ticker.setInterval(0)
+    ticker.timeout.connect(lambda: turns.__setitem__(0, turns[0] + 1))
+    ticker.start()
+    try:
+        run_and_wait(widget)
+    finally:
+        ticker.stop()
+    assert [name for name, _ in events] == ["made", "docked"] and events[0][1] < events[1][1]
+    assert explorer_module.explorer_of(viewer) is not None

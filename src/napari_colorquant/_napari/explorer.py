@@ -90,14 +90,22 @@ def explorer_for(viewer: napari.Viewer, settle: bool = True) -> FeatureExplorer:
     viewer = _unwrap(viewer)
     explorer = _EXPLORERS.get(id(viewer))
     if explorer is None or explorer.viewer is not viewer:
-        explorer = FeatureExplorer(viewer)
-        # A tab next to the clustering widget: stacked under it, both would be squeezed on a laptop screen.
-        viewer.window.add_dock_widget(explorer, name=DOCK_NAME, area="right", tabify=True)
-        _EXPLORERS[id(viewer)] = explorer
+        explorer = _dock(viewer, FeatureExplorer(viewer))
         if settle:  # let the new dock take its room now, so that a view reset after the run fits the smaller canvas
             from qtpy.QtWidgets import QApplication
 
             QApplication.processEvents()
+    return explorer
+
+
+def _dock(viewer: napari.Viewer, explorer: FeatureExplorer) -> FeatureExplorer:
+    """Dock a new explorer in ``viewer``, unless one is there already (then that one is returned)."""
+    docked = _EXPLORERS.get(id(viewer))
+    if docked is not None and docked.viewer is viewer:
+        return docked
+    # A tab next to the clustering widget: stacked under it, both would be squeezed on a laptop screen.
+    viewer.window.add_dock_widget(explorer, name=DOCK_NAME, area="right", tabify=True)
+    _EXPLORERS[id(viewer)] = explorer
     return explorer
 
 
@@ -188,7 +196,7 @@ def default_axes(model: ClusterModel) -> tuple[int, int]:
 
 
 def outcome_steps(viewer: napari.Viewer, job: Job, output: RunOutput) -> list[Callable[[], object]]:
-    """:func:`show_outcome` as steps of GUI work: docking the explorer (on the first run), then drawing in it.
+    """:func:`show_outcome` as steps of GUI work: on the first run making the explorer, then docking it; drawing in it.
 
     Parameters
     ----------
@@ -205,8 +213,11 @@ def outcome_steps(viewer: napari.Viewer, job: Job, output: RunOutput) -> list[Ca
         To be called in order, each in its own event-loop turn.
     """
     steps: list[Callable[[], object]] = [partial(show_outcome, viewer, job, output)]
-    if "error" not in output.extra.get("explorer", {}):
-        steps.insert(0, partial(explorer_for, viewer, settle=False))
+    viewer = _unwrap(viewer)
+    docked = _EXPLORERS.get(id(viewer))
+    if "error" not in output.extra.get("explorer", {}) and (docked is None or docked.viewer is not viewer):
+        made: list[FeatureExplorer] = []  # holds the new explorer between its two steps (the registry is weak)
+        steps[:0] = [lambda: made.append(FeatureExplorer(viewer)), lambda: _dock(viewer, made[0])]
     return steps
 
 
