@@ -384,4 +384,4 @@ def test_first_run_makes_and_docks_the_explorer_in_separate_turns(make_viewer, d
     finally:
         ticker.stop()
     assert [name for name, _ in events] == ["made", "docked"] and events[0][1] < events[1][1]
-    assert explorer_module.explorer_of(viewer) is not None
+    assert explorer_module.find_explorer(viewer) is not None
