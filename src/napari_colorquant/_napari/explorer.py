@@ -67,9 +67,8 @@ def find_explorer(viewer: napari.Viewer) -> FeatureExplorer | None:
     -------
     FeatureExplorer or None
     """
-    viewer = _unwrap(viewer)
-    explorer = _EXPLORERS.get(id(viewer))
-    return explorer if explorer is not None and explorer.viewer is viewer and explorer.data is not None else None
+    explorer = _docked(_unwrap(viewer))
+    return explorer if explorer is not None and explorer.data is not None else None
 
 
 def explorer_for(viewer: napari.Viewer, settle: bool = True) -> FeatureExplorer:
@@ -88,8 +87,8 @@ def explorer_for(viewer: napari.Viewer, settle: bool = True) -> FeatureExplorer:
     FeatureExplorer
     """
     viewer = _unwrap(viewer)
-    explorer = _EXPLORERS.get(id(viewer))
-    if explorer is None or explorer.viewer is not viewer:
+    explorer = _docked(viewer)
+    if explorer is None:
         explorer = _dock(viewer, FeatureExplorer(viewer))
         if settle:  # let the new dock take its room now, so that a view reset after the run fits the smaller canvas
             from qtpy.QtWidgets import QApplication
@@ -98,10 +97,16 @@ def explorer_for(viewer: napari.Viewer, settle: bool = True) -> FeatureExplorer:
     return explorer
 
 
+def _docked(viewer: napari.Viewer) -> FeatureExplorer | None:
+    """The explorer docked in ``viewer`` (unwrapped), with or without a result; None before the first."""
+    explorer = _EXPLORERS.get(id(viewer))
+    return explorer if explorer is not None and explorer.viewer is viewer else None
+
+
 def _dock(viewer: napari.Viewer, explorer: FeatureExplorer) -> FeatureExplorer:
     """Dock a new explorer in ``viewer``, unless one is there already (then that one is returned)."""
-    docked = _EXPLORERS.get(id(viewer))
-    if docked is not None and docked.viewer is viewer:
+    docked = _docked(viewer)
+    if docked is not None:
         return docked
     # A tab next to the clustering widget: stacked under it, both would be squeezed on a laptop screen.
     viewer.window.add_dock_widget(explorer, name=DOCK_NAME, area="right", tabify=True)
@@ -139,9 +144,8 @@ def prepare_outcome(job: Job, output: RunOutput) -> dict:
         features = explore.feature_data(result, data, mask=mask, channel_axis=request.channel_axis)
     except (ValueError, TypeError, MemoryError) as error:
         return {"error": str(error)}
-    explore.shown_values(
-        features, default_axes(result.model)
-    )  # the first plot's pair index, cached, off the GUI thread
+    # The first plot's pair index (cached in ``features``), made here rather than on the GUI thread.
+    explore.shown_values(features, default_axes(result.model))
     return dict(features=features, channel_names=job.source.channel_names or None, downsample=downsample,
                 geometry=job.source.geometry, layer_channel_axis=getattr(job.source, "channel_axis", None),
                 levels=request.levels)  # fmt: skip
@@ -214,8 +218,7 @@ def outcome_steps(viewer: napari.Viewer, job: Job, output: RunOutput) -> list[Ca
     """
     steps: list[Callable[[], object]] = [partial(show_outcome, viewer, job, output)]
     viewer = _unwrap(viewer)
-    docked = _EXPLORERS.get(id(viewer))
-    if "error" not in output.extra.get("explorer", {}) and (docked is None or docked.viewer is not viewer):
+    if "error" not in output.extra.get("explorer", {}) and _docked(viewer) is None:
         made: list[FeatureExplorer] = []  # holds the new explorer between its two steps (the registry is weak)
         steps[:0] = [lambda: made.append(FeatureExplorer(viewer)), lambda: _dock(viewer, made[0])]
     return steps

@@ -368,15 +368,12 @@ def queue_placement(steps: StepQueue, placer: Placer, outcome: tuple, placed: Ca
         progress bar repaints at once, and with it the canvas just given a layer, whose paint, ~50 ms
         at 12 MP, was then added to that layer's step).
     """
-    job, out, tuples, features = outcome
-    window = job.feature_view == "separate window"
-    placing = placer.place_steps(job.layer, tuples, feature_tuples=None if window else features,
-                                 feature_view=job.feature_view, result=out.result)  # fmt: skip
+    job, out, tuples, features = outcome  # the separate window's features come later (queue_window)
+    placing = placer.place_steps(job.layer, tuples, feature_tuples=features, feature_view=job.feature_view,
+                                 result=out.result)  # fmt: skip
     steps.add_iterator(then(placing, placed))
     if shown is not None:
         steps.add(shown)
-    if window and features:  # given with the main outputs (Apply, older callers): the window follows them
-        steps.add_iterator(placer.feature_window_steps(job.layer, features, out.result))
     steps.add(job.placed.set)  # a turn after the last output (the canvas has painted it): the worker goes on
 
 
