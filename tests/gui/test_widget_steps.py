@@ -354,11 +354,86 @@ def test_showing_one_new_output_and_inserting_the_next_are_separate_turns(make_v
     assert turn[0] < turn[1] < turn[2] < turn[3]
 
 
-def test_first_run_makes_and_docks_the_explorer_in_separate_turns(make_viewer, dock, qtbot, monkeypatch, run_and_wait):
-    """Making the explorer's widgets and docking it (which resizes and repaints the canvas) are two turns."""
+def _front_tab(viewer, title):
+    """The text of the front tab in the main window's tab bar that holds ``title`` (a shown window's)."""
+    from qtpy.QtWidgets import QTabBar
+
+    for bar in viewer.window._qt_window.findChildren(QTabBar):
+        if bar.isVisible() and title in [bar.tabText(index) for index in range(bar.count())]:
+            return bar.tabText(bar.currentIndex())
+    return None
+
+
+def test_explorer_is_docked_empty_behind_the_widget_when_it_opens(make_viewer, dock, qtbot, monkeypatch, run_and_wait):
+    """Making and docking the explorer is paid while the widget opens, not when the first run's outputs arrive."""
+    from napari_colorquant._napari import explorer as explorer_module
+
+    viewer = make_viewer(show=True)
+    _photo(viewer)
+    widget = dock(viewer)
+    widget.n_clusters.value, widget.feature_view.value = 4, "none"
+    qtbot.waitUntil(lambda: explorer_module._docked(viewer) is not None, timeout=5000)
+    explorer = explorer_module._docked(viewer)
+    assert explorer_module.find_explorer(viewer) is None  # docked, but nothing to show yet
+    widget_title = explorer_module._dock_of(widget.native).windowTitle()
+    qtbot.waitUntil(lambda: _front_tab(viewer, explorer_module.DOCK_NAME) == widget_title, timeout=5000)
+    made: list[str] = []
+    monkeypatch.setattr(explorer_module.FeatureExplorer, "__init__", lambda *a: made.append("made"))
+    monkeypatch.setattr(explorer_module, "_dock", lambda *a: made.append("docked"))
+    run_and_wait(widget)
+    qtbot.waitUntil(lambda: "done" in widget.timeline, timeout=10_000)
+    assert made == []
+    assert explorer_module.find_explorer(viewer) is explorer and explorer.axis_names == ("G", "B")
+    assert _front_tab(viewer, explorer_module.DOCK_NAME) == explorer_module.DOCK_NAME  # its first result in front
+
+
+def test_a_closed_explorer_comes_back_with_the_next_result(make_viewer, dock, qtbot, run_and_wait):
+    from qtpy.QtCore import Qt
+
+    from napari_colorquant._napari import explorer as explorer_module
+
+    viewer, _, widget = _docked_on_photo(make_viewer, dock, 3)
+    qtbot.waitUntil(lambda: explorer_module._docked(viewer) is not None, timeout=5000)
+    explorer = explorer_module._docked(viewer)
+    holder = explorer_module._dock_of(explorer)
+    qtbot.mouseClick(holder.titleBarWidget().close_button, Qt.MouseButton.LeftButton)  # its title bar's "x"
+    assert explorer_module._docked(viewer) is None and explorer_module._dock_of(explorer) is None
+    run_and_wait(widget)
+    qtbot.waitUntil(lambda: "done" in widget.timeline, timeout=10_000)
+    assert explorer_module.find_explorer(viewer) is explorer  # the same explorer, docked again, with the result
+    assert explorer_module._dock_of(explorer) is not None and explorer.data is not None
+
+
+def test_new_labels_layers_make_their_drawing_overlays_after_being_shown(make_viewer, dock, qtbot, run_and_wait):
+    """A Labels layer's polygon and brush-stroke overlays (~35 ms of visuals) are not made in its insertion's turn."""
+    import napari
+
+    viewer, _, widget = _docked_on_photo(make_viewer, dock, 3)
+    drawing = ("polygon", "brush_stroke")
+    seen = {}
+
+    def inserted(event):
+        if isinstance(event.value, napari.layers.Labels):
+            seen[event.value.name] = [event.value._overlays[name].visible for name in drawing]
+
+    viewer.layers.events.inserted.connect(inserted)
+    run_and_wait(widget)
+    qtbot.waitUntil(lambda: "done" in widget.timeline, timeout=10_000)
+    assert seen == {"photo clusters": [False, False]}
+    layer = viewer.layers["photo clusters"]
+    overlays = [layer._overlays[name] for name in drawing]
+    assert all(overlay.visible for overlay in overlays)
+    assert set(overlays) <= set(viewer.window._qt_viewer.canvas._layer_overlay_to_visual[layer])  # their visuals
+    layer.mode = "polygon"
+    assert layer._overlays["polygon"].enabled
+
+
+def test_first_run_makes_and_docks_the_explorer_in_separate_turns(make_viewer, qtbot, monkeypatch, run_and_wait):
+    """Without an explorer yet (a widget made outside a dock), making and docking it are two turns."""
     from qtpy.QtCore import QTimer
 
     from napari_colorquant._napari import explorer as explorer_module
+    from napari_colorquant._napari.widget import KMeansWidget
 
     turns = [0]
     events: list[tuple[str, int]] = []
@@ -374,7 +449,11 @@ def test_first_run_makes_and_docks_the_explorer_in_separate_turns(make_viewer, d
 
     monkeypatch.setattr(explorer_module.FeatureExplorer, "__init__", init)
     monkeypatch.setattr(explorer_module, "_dock", docking)
-    viewer, _, widget = _docked_on_photo(make_viewer, dock, 4)
+    viewer = make_viewer()
+    _photo(viewer)
+    widget = KMeansWidget(viewer)
+    widget.n_clusters.value, widget.feature_view.value = 4, "none"
+    qtbot.wait(50)  # the turn in which a docked widget would dock the explorer
     ticker = QTimer()
     ticker.setInterval(0)
     ticker.timeout.connect(lambda: turns.__setitem__(0, turns[0] + 1))
@@ -385,3 +464,5 @@ def test_first_run_makes_and_docks_the_explorer_in_separate_turns(make_viewer, d
         ticker.stop()
     assert [name for name, _ in events] == ["made", "docked"] and events[0][1] < events[1][1]
     assert explorer_module.find_explorer(viewer) is not None
+    widget.native.close()
+    widget.native.deleteLater()

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import ArrayLike
+from qtpy.QtCore import QTimer
 from qtpy.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -89,7 +90,7 @@ def explorer_for(viewer: napari.Viewer, settle: bool = True) -> FeatureExplorer:
     viewer = _unwrap(viewer)
     explorer = _docked(viewer)
     if explorer is None:
-        explorer = _dock(viewer, FeatureExplorer(viewer))
+        explorer = _dock(viewer, _registered(viewer) or FeatureExplorer(viewer))
         if settle:  # let the new dock take its room now, so that a view reset after the run fits the smaller canvas
             from qtpy.QtWidgets import QApplication
 
@@ -97,14 +98,24 @@ def explorer_for(viewer: napari.Viewer, settle: bool = True) -> FeatureExplorer:
     return explorer
 
 
-def _docked(viewer: napari.Viewer) -> FeatureExplorer | None:
-    """The explorer docked in ``viewer`` (unwrapped), with or without a result; None before the first."""
+def _registered(viewer: napari.Viewer) -> FeatureExplorer | None:
+    """The explorer made for ``viewer`` (unwrapped), docked or closed by the user; None before the first."""
     explorer = _EXPLORERS.get(id(viewer))
     return explorer if explorer is not None and explorer.viewer is viewer else None
 
 
+def _docked(viewer: napari.Viewer) -> FeatureExplorer | None:
+    """The explorer docked in ``viewer`` (unwrapped), with or without a result; None before the first.
+
+    None as well once the user has closed its dock (napari keeps the widget, without a parent): the next
+    run docks the same explorer again rather than drawing in one nobody can see.
+    """
+    explorer = _registered(viewer)
+    return explorer if explorer is not None and _dock_of(explorer) is not None else None
+
+
 def _dock(viewer: napari.Viewer, explorer: FeatureExplorer) -> FeatureExplorer:
-    """Dock a new explorer in ``viewer``, unless one is there already (then that one is returned)."""
+    """Dock ``explorer`` in ``viewer``, unless one is docked there already (then that one is returned)."""
     docked = _docked(viewer)
     if docked is not None:
         return docked
@@ -112,6 +123,44 @@ def _dock(viewer: napari.Viewer, explorer: FeatureExplorer) -> FeatureExplorer:
     viewer.window.add_dock_widget(explorer, name=DOCK_NAME, area="right", tabify=True)
     _EXPLORERS[id(viewer)] = explorer
     return explorer
+
+
+def dock_beside(viewer: napari.Viewer, widget: QWidget) -> FeatureExplorer | None:
+    """Dock the viewer's explorer, still empty, as a tab behind ``widget``'s dock (a clustering widget opening).
+
+    Docked when the clustering widget opens rather than after the first run: making and docking it (its
+    figure, the main window's new layout, napari saving the dock's place in its settings) is ~0.1-0.15 s
+    of the GUI thread in one piece, which froze the canvas just as the first run's outputs were shown.
+
+    Parameters
+    ----------
+    viewer : napari.Viewer
+        The viewer (or napari's public proxy of it).
+    widget : QWidget
+        The clustering widget's Qt widget; its dock stays in front.
+
+    Returns
+    -------
+    FeatureExplorer or None
+        None when the viewer has its explorer already, or ``widget`` is not in a dock (the first run then
+        docks the explorer).
+    """
+    viewer = _unwrap(viewer)
+    holder = _dock_of(widget)
+    if _docked(viewer) is not None or holder is None:
+        return None
+    explorer = _dock(viewer, _registered(viewer) or FeatureExplorer(viewer))
+    # napari brings a new tab to the front once the main window has laid it out: the widget being opened
+    # comes back in front after that.
+    QTimer.singleShot(0, holder.raise_)
+    return explorer
+
+
+def _dock_of(widget: QWidget | None) -> QWidget | None:
+    """The dock widget holding ``widget``, or None."""
+    while widget is not None and not widget.inherits("QDockWidget"):
+        widget = widget.parentWidget()
+    return widget
 
 
 def prepare_outcome(job: Job, output: RunOutput) -> dict:
@@ -218,10 +267,23 @@ def outcome_steps(viewer: napari.Viewer, job: Job, output: RunOutput) -> list[Ca
     """
     steps: list[Callable[[], object]] = [partial(show_outcome, viewer, job, output)]
     viewer = _unwrap(viewer)
-    if "error" not in output.extra.get("explorer", {}) and _docked(viewer) is None:
+    if "error" in output.extra.get("explorer", {}):
+        return steps
+    docked, closed = _docked(viewer), _registered(viewer)
+    if closed is not None and docked is None:  # the user closed its dock: the run's result brings it back
+        steps[:0] = [partial(_dock, viewer, closed)]
+    elif docked is None:
         made: list[FeatureExplorer] = []  # holds the new explorer between its two steps (the registry is weak)
         steps[:0] = [lambda: made.append(FeatureExplorer(viewer)), lambda: _dock(viewer, made[0])]
+    elif docked.data is None:  # docked empty when the widget opened: its first result brings its tab to the front
+        steps[:0] = [partial(_raise_tab, docked)]
     return steps
+
+
+def _raise_tab(explorer: FeatureExplorer) -> None:
+    holder = _dock_of(explorer)
+    if holder is not None:
+        holder.raise_()
 
 
 def axis_labels(model: ClusterModel, channel_names: list[str] | None = None) -> tuple[list[str], list[str]]:

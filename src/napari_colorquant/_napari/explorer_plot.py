@@ -100,6 +100,15 @@ class FeaturePlot(Gestures):
         self.canvas.mpl_connect("button_press_event", self._remember_modifiers)
         self.canvas.mpl_connect("pick_event", self._on_pick)
         self.canvas.mpl_connect("button_release_event", self._on_release)
+        self._show_empty()
+
+    def _show_empty(self) -> None:
+        """Before the first result (the explorer is docked when the clustering widget opens): say what comes here."""
+        self.colorbar_axes.set_visible(False)
+        self.axes.set_axis_off()
+        message = "Run the clustering:\nits clusters appear here in feature space."
+        self.axes.text(0.5, 0.5, message, ha="center", va="center", color=_FOREGROUND, fontsize=11,
+                       transform=self.axes.transAxes)  # fmt: skip
 
     # --- drawing --------------------------------------------------------------------------
     def draw(self, view: PlotView) -> None:
@@ -121,6 +130,7 @@ class FeaturePlot(Gestures):
         self._brush = None
         self.axes.clear()
         self.colorbar_axes.clear()
+        self.axes.set_axis_on()
         _style(self.axes)
         one_feature = view.axes[0] == view.axes[1]
         self.axes.set_position(_WIDE_AXES_BOX if one_feature else _AXES_BOX)

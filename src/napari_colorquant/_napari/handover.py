@@ -13,6 +13,7 @@ at once; Cancel and closing the widget stop it; :data:`PLACED_TIMEOUT` bounds th
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -77,3 +78,24 @@ def drop_reason(job: Job, viewer: Any) -> tuple[str, str] | None:
             "dropped"
         )
     return None
+
+
+def track_data(job: Job) -> Callable[[], None]:
+    """Note in ``job.stale`` when the input's data is replaced during the run (its result would not fit it).
+
+    Parameters
+    ----------
+    job : Job
+        The run that starts.
+
+    Returns
+    -------
+    callable
+        Stops the tracking (called when the run ends).
+    """
+
+    def changed(*_):
+        job.stale.append("data")
+
+    job.layer.events.data.connect(changed)
+    return lambda: job.layer.events.data.disconnect(changed)

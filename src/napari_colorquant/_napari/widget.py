@@ -36,7 +36,7 @@ from . import collector, handover, warmup
 from . import job as _job
 from . import layers as _layers
 from .controls import Controls, guess_channel_axis
-from .explorer import outcome_steps, prepare_outcome
+from .explorer import dock_beside, outcome_steps, prepare_outcome
 from .k_curve_plot import KCurvePlot
 from .placer import Placer
 from .runner import Cancelled, Runner
@@ -95,6 +95,7 @@ class ClusterWidget(Container):
         self._live_timer.timeout.connect(self._live_run)
         self._connect()
         warmup.start()
+        QTimer.singleShot(0, lambda: self.runner.closed or dock_beside(self._viewer, self.native))  # once docked
 
     def _connect(self) -> None:
         self.run_button.changed.connect(self.run)
@@ -139,7 +140,7 @@ class ClusterWidget(Container):
         except (ValueError, TypeError) as error:
             self._fail(str(error))
             return
-        self._track_data(job)
+        self._untrack = handover.track_data(job)
         self._superseded = self._dropped = False
         self.timeline = {"run": time.perf_counter()}
         self._set_running(True, "clustering…")
@@ -147,15 +148,6 @@ class ClusterWidget(Container):
         # bound method reads every control (deleted ones too, once the viewer is closed).
         self.runner.start(compute_run, job, self.runner, yielded=self._on_layers, returned=self._on_done,
                           errored=self._on_error, finished=self._on_finished)  # fmt: skip
-
-    def _track_data(self, job: _job.Job) -> None:
-        """Note when the input's data is replaced during the run (its result would not fit it)."""
-
-        def changed(*_):
-            job.stale.append("data")
-
-        job.layer.events.data.connect(changed)
-        self._untrack = lambda: job.layer.events.data.disconnect(changed)
 
     def _show_progress(self, percent: int, stage: str) -> None:
         self.progress.value = percent
