@@ -588,13 +588,19 @@ def section_widget(report, inputs, groups, quick, repeat):
         report.add(section="widget", image=name, k=8, competitor="overhead (round trip - core) vs 0.1 s",
                    ours_s=r["overhead repeat"], theirs_s=0.1, ratio=0.1 / max(r["overhead repeat"], 1e-9), target=1.0,
                    met="yes" if r["overhead repeat"] <= 0.1 else "no", note=note)  # fmt: skip
-        report.add(section="widget", image=name, k=8, competitor="longest event-loop gap vs 0.1 s",
+        report.add(section="widget", image=name, k=8, competitor="longest event-loop gap after repeat runs vs 0.1 s",
                    ours_s=r["gap repeat"], theirs_s=0.1, ratio=0.1 / r["gap repeat"], target=1.0,
                    met="yes" if r["gap repeat"] < 0.1 else "no",
-                   note=f"GUI thread CPU in it {r['gap cpu repeat'] * 1000:.0f} ms; first run: "
-                        f"{r['gap first'] * 1000:.0f} ms; while the worker computes: first run "
+                   note=f"GUI thread CPU in it {r['gap cpu repeat'] * 1000:.0f} ms; while the worker computes: "
+                        f"first run "
                         f"{r.get('computing gap first', math.nan) * 1000:.0f} ms, repeats "
                         f"{r.get('computing gap repeat', math.nan) * 1000:.0f} ms")  # fmt: skip
+        report.add(section="widget", image=name, k=8, competitor="longest event-loop gap after the first run vs 0.1 s",
+                   ours_s=r["gap first"], theirs_s=0.1, ratio=0.1 / r["gap first"], target=1.0,
+                   met="yes" if r["gap first"] < 0.1 else "no",
+                   note=f"GUI thread CPU in it {r['gap cpu first'] * 1000:.0f} ms; opening the widget before it: "
+                        f"{r.get('opening', math.nan) * 1000:.0f} ms, then a longest gap of "
+                        f"{r.get('after opening', math.nan) * 1000:.0f} ms")  # fmt: skip
         report.add(section="widget", image=name, k=8, competitor="first run vs repeat (round trip)",
                    ours_s=r["trip first"], theirs_s=r["trip repeat"], ratio=r["trip repeat"] / r["trip first"],
                    target=1 / 1.1, met="yes" if r["first / repeat"] <= 1.1 else "no")  # fmt: skip
