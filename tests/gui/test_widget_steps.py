@@ -466,3 +466,26 @@ def test_first_run_makes_and_docks_the_explorer_in_separate_turns(make_viewer, q
     assert explorer_module.find_explorer(viewer) is not None
     widget.native.close()
     widget.native.deleteLater()
+
+
+def test_explorer_docking_waits_for_the_warm_up_thread(qtbot, monkeypatch):
+    """GUI work after the widget opens waits until the warm-up's imports (which hold the GIL) are done."""
+    import threading
+
+    from napari_colorquant._napari import warmup
+
+    release = threading.Event()
+    busy = threading.Thread(target=release.wait, daemon=True)
+    busy.start()
+    monkeypatch.setattr(warmup, "_thread", busy)
+    called: list[float] = []
+    warmup.after(lambda: called.append(1), poll_ms=10)
+    qtbot.wait(200)
+    assert called == []  # still importing
+    release.set()
+    qtbot.waitUntil(lambda: called == [1], timeout=2000)
+    stuck = threading.Thread(target=threading.Event().wait, daemon=True)
+    stuck.start()
+    monkeypatch.setattr(warmup, "_thread", stuck)
+    warmup.after(lambda: called.append(2), poll_ms=10, limit_s=0.1)
+    qtbot.waitUntil(lambda: called == [1, 2], timeout=2000)  # a stuck warm-up delays it only so long

@@ -16,6 +16,8 @@ from __future__ import annotations
 import contextlib
 import importlib
 import threading
+import time
+from collections.abc import Callable
 
 from . import collector
 
@@ -40,6 +42,34 @@ def start() -> threading.Thread:
             _thread = threading.Thread(target=_import_all, name="napari-colorquant warm-up", daemon=True)
             _thread.start()
         return _thread
+
+
+def after(callback: Callable[[], object], poll_ms: int = 50, limit_s: float = 5.0) -> None:
+    """Call ``callback`` on the GUI thread once the warm-up thread has finished (at most ``limit_s`` later).
+
+    For GUI work that can wait a moment after the widget opens (docking the explorer): done while the
+    warm-up thread imports, it waits on the GIL those imports hold, and its freeze doubles.
+
+    Parameters
+    ----------
+    callback : callable
+        Called with no arguments, on the GUI thread.
+    poll_ms : int
+        How often the thread is checked.
+    limit_s : float
+        ``callback`` runs after this long in any case.
+    """
+    from qtpy.QtCore import QTimer
+
+    deadline = time.perf_counter() + limit_s
+
+    def check() -> None:
+        if _thread is not None and _thread.is_alive() and time.perf_counter() < deadline:
+            QTimer.singleShot(poll_ms, check)
+        else:
+            callback()
+
+    QTimer.singleShot(0, check)
 
 
 def _import_all() -> None:

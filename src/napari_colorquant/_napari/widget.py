@@ -95,7 +95,7 @@ class ClusterWidget(Container):
         self._live_timer.timeout.connect(self._live_run)
         self._connect()
         warmup.start()
-        QTimer.singleShot(0, lambda: self.runner.closed or dock_beside(self._viewer, self.native))  # once docked
+        warmup.after(lambda: self.runner.closed or dock_beside(self._viewer, self.native))  # docked by then
 
     def _connect(self) -> None:
         self.run_button.changed.connect(self.run)
