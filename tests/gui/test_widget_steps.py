@@ -417,9 +417,16 @@ def test_new_labels_layers_make_their_drawing_overlays_after_being_shown(make_vi
             seen[event.value.name] = [event.value._overlays[name].visible for name in drawing]
 
     viewer.layers.events.inserted.connect(inserted)
+    original_placed = widget._placed
+
+    def placed():  # the step that shows the last output: the round trip ends with its paint
+        seen["at placed"] = [viewer.layers["photo clusters"]._overlays[name].visible for name in drawing]
+        original_placed()
+
+    widget._placed = placed
     run_and_wait(widget)
     qtbot.waitUntil(lambda: "done" in widget.timeline, timeout=10_000)
-    assert seen == {"photo clusters": [False, False]}
+    assert seen == {"photo clusters": [False, False], "at placed": [False, False]}  # made after the outputs
     layer = viewer.layers["photo clusters"]
     overlays = [layer._overlays[name] for name in drawing]
     assert all(overlay.visible for overlay in overlays)

@@ -157,11 +157,11 @@ def _not_activated(layers) -> Iterator[None]:
 
 
 def _hide_overlays(layer: Layer) -> list:
-    """Hide a new layer's visible overlays until it is in the viewer and shown (see :func:`_show_overlays`).
+    """Hide a new layer's visible overlays until the run's outputs are shown (see :func:`_show_overlays`).
 
     napari makes an overlay's visuals only once it is visible. A Labels layer's polygon and brush-stroke
-    overlays (shown only while drawing) took ~35 ms of the turn that inserts the layer; made a turn
-    after it is shown, the GUI work of a new Labels layer comes in three stretches instead of two.
+    overlays (shown only while drawing) took ~35 ms of the turn that inserts the layer; they are made in
+    a turn of their own once every output is shown.
     """
     overlays = getattr(layer, "_overlays", None)  # napari's per-layer overlays (not public API)
     hidden = [overlay for overlay in getattr(overlays, "values", list)() if getattr(overlay, "visible", False)]
@@ -232,11 +232,12 @@ class Placer:
             pass
 
     def place_steps(self, source: Layer, tuples: list[tuple], *, feature_tuples: list[tuple] | None = None,
-                    feature_view: str = "none", result: Any = None) -> Iterator[None]:  # fmt: skip
+                    feature_view: str = "none", result: Any = None,
+                    on_placed: Callable[[], object] | None = None) -> Iterator[None]:  # fmt: skip
         """:meth:`place`, pausing (yielding) between two layers and before the feature window.
 
-        The last output is set in the same step as the work after it, so that a caller chaining a step
-        to the end (the widget's "placed") runs before the canvas paints it.
+        ``on_placed`` runs in the step that shows the last output (before the canvas paints it); new
+        Labels layers' drawing overlays are made a turn after that (see :func:`_hide_overlays`).
 
         The caller resumes it one event-loop turn later, so the canvas paints between layers.
 
@@ -252,6 +253,8 @@ class Placer:
             Where the feature-space layers go.
         result : QuantizeResult, optional
             Passed to the ``after_run`` hooks.
+        on_placed : callable, optional
+            Called once every output is in the viewer.
 
         Yields
         ------
@@ -260,9 +263,10 @@ class Placer:
         """
         tuples = [self._renamed(t, source) for t in tuples]
         owned = self._outputs.setdefault(id(source), {})
+        deferred: list = []
         self.placing = True
         try:
-            yield from self._put_steps(self._viewer, owned, tuples)
+            yield from self._put_steps(self._viewer, owned, tuples, deferred=deferred)
             if feature_tuples and feature_view == "same viewer":
                 feature_tuples = [self._renamed(t, source) for t in feature_tuples]
                 yield
@@ -271,6 +275,11 @@ class Placer:
                 self._viewer.layers.selection.active = source
         finally:
             self.placing = False
+        if on_placed is not None:
+            on_placed()
+        if deferred:
+            yield
+            _show_overlays(deferred)
         if feature_tuples and feature_view == "separate window":
             yield
             yield from self.feature_window_steps(source, feature_tuples, result)
@@ -316,12 +325,13 @@ class Placer:
         for _ in self._put_steps(viewer, owned, tuples, prune):
             pass
 
-    def _put_steps(self, viewer, owned: dict[str, Layer], tuples: list[tuple],
-                   prune: tuple[str, ...] = ()) -> Iterator[None]:  # fmt: skip
+    def _put_steps(self, viewer, owned: dict[str, Layer], tuples: list[tuple], prune: tuple[str, ...] = (),
+                   deferred: list | None = None) -> Iterator[None]:  # fmt: skip
         """Place ``tuples`` in ``viewer`` (in place where possible), yielding between two steps of GUI work.
 
         A new layer takes two turns (inserted hidden, then shown); in-place updates share one turn up to
-        :data:`_TURN_BYTES` of texture.
+        :data:`_TURN_BYTES` of texture. New layers' drawing overlays are hidden and added to ``deferred``
+        when it is given (the caller shows them later).
         """
         keys = {_key(meta) for _, meta, _ in tuples}
         for key in [k for k in owned if k.split(":")[0] in prune and k not in keys]:
@@ -353,7 +363,8 @@ class Placer:
             # drawing its data (a 12 MP texture), are two stretches of GUI work instead of one.
             layer = Layer.create(data, dict(meta, visible=False) if shown else meta, layer_type)
             position = min(position, len(viewer.layers))
-            deferred = _hide_overlays(layer)
+            if deferred is not None:
+                deferred += _hide_overlays(layer)
             with _not_activated(viewer.layers):
                 viewer.layers.insert(position, layer)
             position += 1
@@ -361,9 +372,6 @@ class Placer:
             if shown:
                 yield
                 layer.visible = True
-            if deferred:
-                yield
-                _show_overlays(deferred)
             turn_bytes = None
 
     # --- separate feature-space window ----------------------------------------------------

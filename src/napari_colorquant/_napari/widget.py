@@ -19,7 +19,7 @@ with the placement for the CPU (:mod:`.handover`); the report follows.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator
 from functools import partial
 from typing import Any
 
@@ -361,9 +361,8 @@ def queue_placement(steps: StepQueue, placer: Placer, outcome: tuple, placed: Ca
         at 12 MP, was then added to that layer's step).
     """
     job, out, tuples, features = outcome  # the separate window's features come later (queue_window)
-    placing = placer.place_steps(job.layer, tuples, feature_tuples=features, feature_view=job.feature_view,
-                                 result=out.result)  # fmt: skip
-    steps.add_iterator(then(placing, placed))
+    steps.add_iterator(placer.place_steps(job.layer, tuples, feature_tuples=features, feature_view=job.feature_view,
+                                          result=out.result, on_placed=placed))  # fmt: skip
     if shown is not None:
         steps.add(shown)
     steps.add(job.placed.set)  # a turn after the last output (the canvas has painted it): the worker goes on
@@ -387,25 +386,6 @@ def queue_window(steps: StepQueue, placer: Placer, outcome: tuple, show: bool = 
     if show and features:
         steps.add_iterator(placer.feature_window_steps(job.layer, features, out.result))
     steps.add(job.placed.set)
-
-
-def then(steps: Iterator[None], after: Callable[[], object]) -> Iterator[None]:
-    """The ``steps``, then ``after()`` in the same step as the last of them.
-
-    Parameters
-    ----------
-    steps : iterator
-        Steps to run (one ``next()`` each).
-    after : callable
-        Called once ``steps`` is exhausted.
-
-    Yields
-    ------
-    None
-        One per step of ``steps``.
-    """
-    yield from steps
-    after()
 
 
 def compute_run(job: _job.Job, runner: Runner) -> Generator[tuple, None, tuple]:
