@@ -496,3 +496,25 @@ def test_explorer_docking_waits_for_the_warm_up_thread(qtbot, monkeypatch):
     monkeypatch.setattr(warmup, "_thread", stuck)
     warmup.after(lambda: called.append(2), poll_ms=10, limit_s=0.1)
     qtbot.waitUntil(lambda: called == [1, 2], timeout=2000)  # a stuck warm-up delays it only so long
+
+
+def test_placement_dropped_half_way_leaves_the_drawing_overlays_visible(make_viewer):
+    """Steps dropped after a Labels layer was inserted (the widget closed meanwhile): its tools still draw."""
+    import napari
+
+    from napari_colorquant._napari.placer import Placer
+
+    viewer = make_viewer()
+    layer = _photo(viewer)
+    result = quantize(np.asarray(layer.data), 3)
+
+    def meta(role):
+        return {"name": f"photo {role}", "metadata": {"colorquant": {"source": "photo", "role": role}}}
+
+    tuples = [(result.labels, meta("clusters"), "labels"), (result.quantized, meta("quantized"), "image")]
+    steps = Placer(viewer).place_steps(layer, tuples)
+    next(steps)  # the clusters layer is inserted, hidden, with its overlays hidden
+    labels = [item for item in viewer.layers if isinstance(item, napari.layers.Labels)]
+    assert len(labels) == 1 and not labels[0]._overlays["polygon"].visible
+    steps.close()
+    assert labels[0]._overlays["polygon"].visible and labels[0]._overlays["brush_stroke"].visible

@@ -173,7 +173,8 @@ def _hide_overlays(layer: Layer) -> list:
 def _show_overlays(overlays: list) -> None:
     """Undo :func:`_hide_overlays`."""
     for overlay in overlays:
-        overlay.visible = True
+        with contextlib.suppress(RuntimeError):  # a closed viewer's canvas no longer listens
+            overlay.visible = True
 
 
 class Placer:
@@ -264,21 +265,23 @@ class Placer:
         tuples = [self._renamed(t, source) for t in tuples]
         owned = self._outputs.setdefault(id(source), {})
         deferred: list = []
-        self.placing = True
         try:
-            yield from self._put_steps(self._viewer, owned, tuples, deferred=deferred)
-            if feature_tuples and feature_view == "same viewer":
-                feature_tuples = [self._renamed(t, source) for t in feature_tuples]
+            self.placing = True
+            try:
+                yield from self._put_steps(self._viewer, owned, tuples, deferred=deferred)
+                if feature_tuples and feature_view == "same viewer":
+                    feature_tuples = [self._renamed(t, source) for t in feature_tuples]
+                    yield
+                    yield from self._put_steps(self._viewer, owned, feature_tuples, prune=FEATURE_ROLES)
+                if source in self._viewer.layers:
+                    self._viewer.layers.selection.active = source
+            finally:
+                self.placing = False
+            if on_placed is not None:
+                on_placed()
+            if deferred:
                 yield
-                yield from self._put_steps(self._viewer, owned, feature_tuples, prune=FEATURE_ROLES)
-            if source in self._viewer.layers:
-                self._viewer.layers.selection.active = source
-        finally:
-            self.placing = False
-        if on_placed is not None:
-            on_placed()
-        if deferred:
-            yield
+        finally:  # also when the steps are dropped half-way (the widget closed): the layers stay usable
             _show_overlays(deferred)
         if feature_tuples and feature_view == "separate window":
             yield
