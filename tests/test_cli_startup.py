@@ -54,6 +54,14 @@ def test_cli_process_imports_what_the_run_needs_and_freezes_its_imports(tmp_path
     assert frozen > 10_000
 
 
+def test_cli_summary_computes_delta_e_without_scikit_image_or_scipy(tmp_path, china):
+    # Without -q the summary line prints the mean CIEDE2000 ΔE. scikit-image's colour module would import SciPy's
+    # linear algebra (~0.12-0.16 s of the process); the package's own conversion and formula compute it instead.
+    loaded, _ = _cli_process(tmp_path, china[:40, :60])
+    assert "napari_colorquant.quality" in loaded  # the summary's ΔE was computed (the module loads on first use)
+    assert not {name.split(".")[0] for name in loaded} & {"scipy", "skimage"}
+
+
 def test_cli_process_with_several_inputs_imports_opencv_in_the_background(tmp_path, china):
     # Its faster sort and palette lookup pay for its import from the second photo on.
     for name in ("a.png", "b.png"):
