@@ -12,10 +12,11 @@ is ``numpy.percentile(per_pixel, 95, method="inverted_cdf")``.
 The sRGB to CIE L*a*b* conversion (:func:`srgb_to_lab`) and the CIEDE2000
 formula (:func:`ciede2000`) are written here in NumPy rather than taken from
 scikit-image's ``rgb2lab`` and ``deltaE_ciede2000``, whose results they
-reproduce (same constants; the tests compare them at a relative 1e-9 and on
-the published test pairs of [1]_): importing ``skimage.color`` imports SciPy's
-linear algebra, ~0.12-0.16 s of every CLI call that prints its summary line,
-more than the fit of a 0.27 MP photo. The conversion is scikit-image's, not
+reproduce (the same constants: the sRGB curve and matrix of [2]_, the D65
+2 degree white; the tests compare them at a relative 1e-9 and on the published
+test pairs of [1]_): importing ``skimage.color`` imports SciPy's linear
+algebra, ~0.12-0.16 s of CPU in every CLI call that prints its summary line,
+about as long as the fit of a 0.27 MP photo. The conversion is scikit-image's, not
 :func:`napari_colorquant.colorspaces.rgb_to_lab` (the feature space, whose
 white point is the sRGB matrix's row sums, not scikit-image's D65 white).
 
