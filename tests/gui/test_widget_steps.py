@@ -387,6 +387,29 @@ def test_explorer_is_docked_empty_behind_the_widget_when_it_opens(make_viewer, d
     assert _front_tab(viewer, explorer_module.DOCK_NAME) == explorer_module.DOCK_NAME  # its first result in front
 
 
+def test_a_widget_docked_on_the_left_does_not_cover_a_right_dock_with_an_empty_explorer(make_viewer, qtbot,
+                                                                                          run_and_wait):  # fmt: skip
+    """The empty explorer is docked only as a tab behind the widget: not in front of another dock elsewhere."""
+    from qtpy.QtWidgets import QLabel
+
+    from napari_colorquant._napari import explorer as explorer_module
+    from napari_colorquant._napari.widget import KMeansWidget
+
+    viewer = make_viewer(show=True)
+    _photo(viewer)
+    viewer.window.add_dock_widget(QLabel("another plugin"), name="Other", area="right")
+    widget = KMeansWidget(viewer)
+    viewer.window.add_dock_widget(widget, name="K-means on the left", area="left")
+    widget.n_clusters.value, widget.feature_view.value = 3, "none"
+    qtbot.wait(50)  # the turn in which the widget's timer docks the explorer beside it
+    assert explorer_module._registered(viewer) is None
+    assert _front_tab(viewer, "Other") in (None, "Other")  # nothing tabbed in front of the other dock
+    run_and_wait(widget)
+    qtbot.waitUntil(lambda: "done" in widget.timeline, timeout=10_000)
+    explorer = explorer_module.find_explorer(viewer)  # the first result docks it, as before
+    assert explorer is not None and explorer_module._dock_of(explorer) is not None
+
+
 def test_a_closed_explorer_comes_back_with_the_next_result(make_viewer, dock, qtbot, run_and_wait):
     from qtpy.QtCore import Qt
 

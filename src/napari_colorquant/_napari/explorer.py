@@ -142,18 +142,32 @@ def dock_beside(viewer: napari.Viewer, widget: QWidget) -> FeatureExplorer | Non
     Returns
     -------
     FeatureExplorer or None
-        None when the viewer has its explorer already, or ``widget`` is not in a dock (the first run then
-        docks the explorer).
+        None when the viewer has its explorer already, or ``widget`` is not in a dock on the main window's
+        right (the first run then docks the explorer).
     """
     viewer = _unwrap(viewer)
     holder = _dock_of(widget)
-    if _docked(viewer) is not None or holder is None:
+    if _docked(viewer) is not None or not _on_the_right(holder):
         return None
     explorer = _dock(viewer, _registered(viewer) or FeatureExplorer(viewer))
     # napari brings a new tab to the front once the main window has laid it out: the widget being opened
     # comes back in front after that.
     QTimer.singleShot(0, holder.raise_)
     return explorer
+
+
+def _on_the_right(holder: QWidget | None) -> bool:
+    """``holder`` is a dock in its main window's right area, where :func:`_dock` puts the explorer as a tab.
+
+    Elsewhere (docked left, floating) the explorer's new tab would not be behind the widget but in front of
+    another dock on the right, hiding it behind an empty plot: the first run docks the explorer then.
+    """
+    from qtpy.QtCore import Qt
+
+    window = holder.parentWidget() if holder is not None else None
+    if window is None or holder.isFloating() or not window.inherits("QMainWindow"):
+        return False
+    return window.dockWidgetArea(holder) == Qt.DockWidgetArea.RightDockWidgetArea
 
 
 def _dock_of(widget: QWidget | None) -> QWidget | None:
