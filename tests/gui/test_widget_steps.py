@@ -410,6 +410,32 @@ def test_a_widget_docked_on_the_left_does_not_cover_a_right_dock_with_an_empty_e
     assert explorer is not None and explorer_module._dock_of(explorer) is not None
 
 
+def test_the_empty_explorer_exports_no_placeholder_plot(make_viewer, dock, qtbot, monkeypatch, tmp_path):
+    """Export plot… before any run says there is nothing to export; it asks for no file and writes none."""
+    from qtpy.QtCore import Qt
+    from qtpy.QtWidgets import QFileDialog
+
+    from napari_colorquant._napari import explorer as explorer_module
+
+    viewer = make_viewer(show=True)
+    _photo(viewer)
+    dock(viewer)
+    qtbot.waitUntil(lambda: explorer_module._docked(viewer) is not None, timeout=5000)
+    explorer = explorer_module._docked(viewer)
+    explorer_module._raise_tab(explorer)
+    asked: list[str] = []
+    target = tmp_path / "feature_space.png"
+
+    def dialog(*_args, **_kwargs):
+        asked.append("asked")
+        return str(target), ""
+
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(dialog))
+    qtbot.mouseClick(explorer.export_button, Qt.MouseButton.LeftButton)
+    assert not target.exists() and asked == []
+    assert "no result yet" in explorer.status.text()
+
+
 def test_a_closed_explorer_comes_back_with_the_next_result(make_viewer, dock, qtbot, run_and_wait):
     from qtpy.QtCore import Qt
 

@@ -573,7 +573,13 @@ class FeatureExplorer(LayerActions, Brushing, Background, QWidget):
         ----------
         path : str or os.PathLike
             The file to write.
+
+        Raises
+        ------
+        ValueError
+            Before a run (the explorer, docked empty when a clustering widget opens, shows only a placeholder).
         """
+        self._require()
         self.plot.save(path)
 
     # --- plumbing ---------------------------------------------------------------------------
@@ -592,6 +598,9 @@ class FeatureExplorer(LayerActions, Brushing, Background, QWidget):
             return None
 
     def _export_dialog(self) -> None:
+        if self.data is None:  # say so before asking for a file name that nothing would be written to
+            self._guarded(self._require)
+            return
         path, _ = QFileDialog.getSaveFileName(self, "Export plot", "feature_space.png", "Images (*.png *.svg *.pdf)")
         if path:
             self._guarded(self.save_plot, path)
