@@ -410,6 +410,24 @@ def test_a_widget_docked_on_the_left_does_not_cover_a_right_dock_with_an_empty_e
     assert explorer is not None and explorer_module._dock_of(explorer) is not None
 
 
+def test_the_empty_explorer_is_tabbed_with_its_widget_not_a_dock_added_after_it(make_viewer, dock, qtbot):
+    """Another dock added on the right in the same turn as the widget: the empty explorer does not cover it."""
+    from qtpy.QtWidgets import QLabel
+
+    from napari_colorquant._napari import explorer as explorer_module
+
+    viewer = make_viewer(show=True)
+    _photo(viewer)
+    widget = dock(viewer)
+    viewer.window.add_dock_widget(QLabel("another plugin"), name="Other", area="right")
+    qtbot.waitUntil(lambda: explorer_module._docked(viewer) is not None, timeout=5000)
+    holder = explorer_module._dock_of(widget.native)
+    explorer_dock = explorer_module._dock_of(explorer_module._docked(viewer))
+    assert explorer_dock in viewer.window._qt_window.tabifiedDockWidgets(holder)
+    qtbot.waitUntil(lambda: _front_tab(viewer, explorer_module.DOCK_NAME) == holder.windowTitle(), timeout=5000)
+    assert _front_tab(viewer, "Other") in (None, "Other")
+
+
 def test_the_empty_explorer_exports_no_placeholder_plot(make_viewer, dock, qtbot, monkeypatch, tmp_path):
     """Export plot… before any run says there is nothing to export; it asks for no file and writes none."""
     from qtpy.QtCore import Qt

@@ -150,6 +150,8 @@ def dock_beside(viewer: napari.Viewer, widget: QWidget) -> FeatureExplorer | Non
     if _docked(viewer) is not None or not _on_the_right(holder):
         return None
     explorer = _dock(viewer, _registered(viewer) or FeatureExplorer(viewer))
+    # napari tabs a new dock with the area's last one, which is not the widget's when another dock was added since.
+    holder.parentWidget().tabifyDockWidget(holder, _dock_of(explorer))
     # napari brings a new tab to the front once the main window has laid it out: the widget being opened
     # comes back in front after that.
     QTimer.singleShot(0, holder.raise_)
