@@ -18,7 +18,9 @@ __version__ = "0.1.0"
 
 
 def feature_explorer(viewer: Any) -> Any:
-    """The feature-space explorer docked in a napari viewer (after a clustering run there; None before).
+    """The feature-space explorer of a napari viewer (after a clustering run there; None before).
+
+    It stays available while the user has closed its panel; the next run docks it again.
 
     Parameters
     ----------

@@ -585,3 +585,23 @@ def test_placement_dropped_half_way_leaves_the_drawing_overlays_visible(make_vie
     assert len(labels) == 1 and not labels[0]._overlays["polygon"].visible
     steps.close()
     assert labels[0]._overlays["polygon"].visible and labels[0]._overlays["brush_stroke"].visible
+
+
+def test_the_explorer_api_keeps_working_while_its_dock_is_closed(make_viewer, dock, qtbot, run_and_wait):
+    """``feature_explorer(viewer)`` after the user closed the panel: the last result's explorer, still usable."""
+    from qtpy.QtCore import Qt
+
+    import napari_colorquant as ncq
+    from napari_colorquant._napari import explorer as explorer_module
+
+    viewer, _, widget = _docked_on_photo(make_viewer, dock, 3)
+    run_and_wait(widget)
+    qtbot.waitUntil(lambda: "done" in widget.timeline, timeout=10_000)
+    explorer = ncq.feature_explorer(viewer)
+    holder = explorer_module._dock_of(explorer)
+    qtbot.mouseClick(holder.titleBarWidget().close_button, Qt.MouseButton.LeftButton)
+    assert explorer_module._dock_of(explorer) is None
+    assert ncq.feature_explorer(viewer) is explorer
+    explorer.select_clusters([2])
+    clusters = viewer.layers["photo clusters"]
+    assert clusters.selected_label == 2 and clusters.show_selected_label  # the selection reached the layer

@@ -57,7 +57,10 @@ def _unwrap(viewer):
 
 
 def find_explorer(viewer: napari.Viewer) -> FeatureExplorer | None:
-    """The explorer docked in ``viewer`` once a run has shown a result there, else None.
+    """The explorer of ``viewer`` once a run has shown a result there, else None.
+
+    Also while the user has closed its dock (the next run docks it again): a script's selections on the
+    last result go on working.
 
     Parameters
     ----------
@@ -68,7 +71,7 @@ def find_explorer(viewer: napari.Viewer) -> FeatureExplorer | None:
     -------
     FeatureExplorer or None
     """
-    explorer = _docked(_unwrap(viewer))
+    explorer = _registered(_unwrap(viewer))
     return explorer if explorer is not None and explorer.data is not None else None
 
 
