@@ -605,3 +605,19 @@ def test_the_explorer_api_keeps_working_while_its_dock_is_closed(make_viewer, do
     explorer.select_clusters([2])
     clusters = viewer.layers["photo clusters"]
     assert clusters.selected_label == 2 and clusters.show_selected_label  # the selection reached the layer
+
+
+def test_an_explorer_hidden_while_empty_comes_back_with_the_first_result(make_viewer, dock, qtbot, run_and_wait):
+    """Hidden with its title bar's button before any run (it showed only a placeholder): the first result shows it."""
+    from qtpy.QtCore import Qt
+
+    from napari_colorquant._napari import explorer as explorer_module
+
+    viewer, _, widget = _docked_on_photo(make_viewer, dock, 3)
+    qtbot.waitUntil(lambda: explorer_module._docked(viewer) is not None, timeout=5000)
+    holder = explorer_module._dock_of(explorer_module._docked(viewer))
+    qtbot.mouseClick(holder.titleBarWidget().hide_button, Qt.MouseButton.LeftButton)
+    assert holder.isHidden()
+    run_and_wait(widget)
+    qtbot.waitUntil(lambda: "done" in widget.timeline, timeout=10_000)
+    assert not holder.isHidden() and explorer_module.find_explorer(viewer) is not None

@@ -300,8 +300,10 @@ def outcome_steps(viewer: napari.Viewer, job: Job, output: RunOutput) -> list[Ca
 
 
 def _raise_tab(explorer: FeatureExplorer) -> None:
+    """Bring the explorer to the front for its first result (shown again if the user hid it while empty)."""
     holder = _dock_of(explorer)
     if holder is not None:
+        holder.show()
         holder.raise_()
 
 
