@@ -288,9 +288,9 @@ def outcome_steps(viewer: napari.Viewer, job: Job, output: RunOutput) -> list[Ca
     viewer = _unwrap(viewer)
     if "error" in output.extra.get("explorer", {}):
         return steps
-    docked, closed = _docked(viewer), _registered(viewer)
-    if closed is not None and docked is None:  # the user closed its dock: the run's result brings it back
-        steps[:0] = [partial(_dock, viewer, closed)]
+    docked, registered = _docked(viewer), _registered(viewer)
+    if registered is not None and docked is None:  # the user closed its dock: the run's result brings it back
+        steps[:0] = [partial(_dock, viewer, registered)]
     elif docked is None:
         made: list[FeatureExplorer] = []  # holds the new explorer between its two steps (the registry is weak)
         steps[:0] = [lambda: made.append(FeatureExplorer(viewer)), lambda: _dock(viewer, made[0])]
