@@ -621,3 +621,33 @@ def test_an_explorer_hidden_while_empty_comes_back_with_the_first_result(make_vi
     run_and_wait(widget)
     qtbot.waitUntil(lambda: "done" in widget.timeline, timeout=10_000)
     assert not holder.isHidden() and explorer_module.find_explorer(viewer) is not None
+
+
+def test_closing_the_widget_takes_its_still_empty_explorer_away(make_viewer, dock, qtbot):
+    """napari's "x" on the clustering widget does not delete it: the empty explorer it docked must not stay behind."""
+    from qtpy.QtCore import Qt
+
+    from napari_colorquant._napari import explorer as explorer_module
+
+    viewer, _, widget = _docked_on_photo(make_viewer, dock, 3)
+    qtbot.waitUntil(lambda: explorer_module._docked(viewer) is not None, timeout=5000)
+    holder = explorer_module._dock_of(widget.native)
+    qtbot.mouseClick(holder.titleBarWidget().close_button, Qt.MouseButton.LeftButton)  # the widget's title bar "x"
+    qtbot.waitUntil(lambda: explorer_module._docked(viewer) is None, timeout=5000)
+    assert explorer_module.DOCK_NAME not in viewer.window._wrapped_dock_widgets
+
+
+def test_closing_the_widget_keeps_an_explorer_with_a_result(make_viewer, dock, qtbot, run_and_wait):
+    from qtpy.QtCore import Qt
+
+    from napari_colorquant._napari import explorer as explorer_module
+
+    viewer, _, widget = _docked_on_photo(make_viewer, dock, 3)
+    qtbot.waitUntil(lambda: explorer_module._docked(viewer) is not None, timeout=5000)
+    run_and_wait(widget)
+    qtbot.waitUntil(lambda: "done" in widget.timeline, timeout=10_000)
+    explorer = explorer_module.find_explorer(viewer)
+    holder = explorer_module._dock_of(widget.native)
+    qtbot.mouseClick(holder.titleBarWidget().close_button, Qt.MouseButton.LeftButton)
+    qtbot.wait(50)  # the turn in which an empty explorer would be undocked
+    assert explorer_module._docked(viewer) is explorer and explorer.data is not None

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import ArrayLike
-from qtpy.QtCore import QTimer
+from qtpy.QtCore import QEvent, QObject, QTimer
 from qtpy.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -158,7 +158,34 @@ def dock_beside(viewer: napari.Viewer, widget: QWidget) -> FeatureExplorer | Non
     # napari brings a new tab to the front once the main window has laid it out: the widget being opened
     # comes back in front after that.
     QTimer.singleShot(0, holder.raise_)
+    _ClosingWatch(holder.widget(), viewer, explorer)
     return explorer
+
+
+class _ClosingWatch(QObject):
+    """Undocks the explorer, if it is still empty, when the user closes the clustering widget that docked it.
+
+    napari's "x" on a plugin dock takes the widget out of its dock (its parent becomes None) and deletes the
+    dock, without deleting the widget: the widget is never told. An empty explorer left behind would be a
+    panel with nothing to show and no widget to fill it; one with a result stays (its selections still work).
+    Watching the parent, not the dock's deletion: when the viewer closes, the docks are deleted with the
+    window and nothing may be undocked.
+    """
+
+    def __init__(self, watched: QWidget, viewer: napari.Viewer, explorer: FeatureExplorer) -> None:
+        super().__init__(watched)
+        self._viewer, self._explorer = weakref.ref(viewer), weakref.ref(explorer)
+        watched.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.ParentChange and watched.parent() is None:
+            QTimer.singleShot(0, self._undock_if_empty)  # after napari has finished removing the dock
+        return False
+
+    def _undock_if_empty(self) -> None:
+        viewer, explorer = self._viewer(), self._explorer()
+        if viewer is not None and explorer is not None and explorer.data is None and _docked(viewer) is explorer:
+            viewer.window.remove_dock_widget(explorer)
 
 
 def _on_the_right(holder: QWidget | None) -> bool:
