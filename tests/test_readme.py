@@ -85,3 +85,30 @@ def test_every_documented_image_exists():
     for path in DOCS:
         for target in re.findall(r"!\[[^\]]*\]\(([^)\s]+)\)", path.read_text(encoding="utf-8")):
             assert (path.parent / target).is_file(), f"{path.name}: missing image {target}"
+
+
+@pytest.mark.parametrize("path", DOCS, ids=lambda p: p.name)
+def test_documented_commands_pasted_in_order_do_not_collide(path):
+    """Pasting a page's command lines in order never stops at "already exists": each run writes new names.
+
+    The CLI refuses to overwrite outputs (without ``--overwrite``), so two documented commands that write
+    the same input name into the same folder make the second one fail when a reader pastes them.
+    """
+    from napari_colorquant.cli import build_parser
+    from napari_colorquant.outputs import output_stem
+
+    written: dict[tuple[str, str], str] = {}
+    for block in code_blocks(path, "bash"):
+        for program, arguments in _commands(block):
+            if program != "napari-colorquant" or "--help" in arguments or "-h" in arguments:
+                continue
+            args = build_parser().parse_args(arguments)
+            if args.overwrite:
+                continue
+            folder = str(Path(args.output)).rstrip("/")
+            names = [Path(name).name for name in args.inputs] + ([args.sample] if args.sample else [])
+            line = " ".join(arguments)
+            for name in names:
+                key = (folder, output_stem(name))
+                assert key not in written, f"{path.name}: `{line}` overwrites the outputs of `{written[key]}`"
+                written[key] = line
