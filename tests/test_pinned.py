@@ -138,3 +138,34 @@ def test_cli_fixed_color_is_repeatable(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["--sample", "china", "-k", "5", "--fixed-color", "1,2,x", "-o", str(tmp_path / "b")])
     assert "fixed_colors: expected R,G,B" in capsys.readouterr().err
+
+
+def test_white_as_r_g_b_is_a_gray_level_on_a_gray_image(camera):
+    """The README's `scan.png --fixed-color 255,255,255` on a gray scan: white is gray level 255, not three levels."""
+    from napari_colorquant.quantize import quantize
+
+    image = np.asarray(camera)[::4, ::4]
+    white = quantize(image, 4, fixed_colors=[[255, 255, 255]])
+    assert white.model.palette.shape == (4, 1) and (white.model.palette[:, 0] == 255).sum() == 1
+    np.testing.assert_array_equal(white.model.palette, quantize(image, 4, fixed_colors=[255]).model.palette)
+    both = quantize(image, 4, fixed_colors=[[255, 255, 255], [0, 0, 0]])
+    assert {0.0, 255.0} <= set(both.model.palette[:, 0].tolist())
+    levels = quantize(image, 4, fixed_colors=[0, 128, 255])  # one non-neutral row: three gray levels, as before
+    assert {0.0, 128.0, 255.0} <= set(levels.model.palette[:, 0].tolist())
+    with pytest.raises(ValueError, match=r"the image is gray .* neutral R,G,B colour"):
+        quantize(image, 4, fixed_colors=[[255, 0, 0], [0, 0, 0]])
+
+
+def test_cli_white_background_on_a_gray_scan(tmp_path, camera):
+    """The README line `napari-colorquant scan.png -k 6 --fixed-color 255,255,255 -o pinned/` works on a gray scan."""
+    import json
+
+    from PIL import Image
+
+    from napari_colorquant.cli import main
+
+    scan = tmp_path / "scan.png"
+    Image.fromarray(np.asarray(camera)[::4, ::4]).save(scan)
+    assert main([str(scan), "-k", "6", "--fixed-color", "255,255,255", "-q", "-o", str(tmp_path / "pinned")]) == 0
+    model = json.loads((tmp_path / "pinned" / "scan_model.json").read_text())
+    assert [255.0] in model["palette"]

@@ -281,10 +281,27 @@ def _pinned_colors(params: ClusterParameters, layout: ImageLayout, color_space: 
             "so no colour can be kept; use color_space 'rgb' (or another colour space)"
         )
     colors = np.array(params.fixed_colors, np.float64)
-    if layout.n_channels == 1 and colors.shape[0] == 1:
-        colors = colors.reshape(-1)  # (v1, v2, ...) for a gray image: one gray level each
+    if layout.n_channels == 1:
+        colors = _gray_levels(colors)
     smallest = params.k_range[0] if params.is_auto else params.n_clusters
     return check_fixed_colors(colors, layout.n_channels, smallest)
+
+
+def _gray_levels(colors: np.ndarray) -> np.ndarray:
+    """Fixed colours for a gray image as gray levels: neutral R,G,B rows (white ``255,255,255``) are their level.
+
+    One row ``(v1, v2, ...)`` that is not neutral lists several gray levels, as ``fixed_colors=[0, 255]`` does.
+    """
+    if colors.shape[1] == 3 and (colors == colors[:, :1]).all():
+        return colors[:, :1]
+    if colors.shape[0] == 1:
+        return colors.reshape(-1, 1)
+    if colors.shape[1] != 1:
+        raise ValueError(
+            f"fixed_colors: the image is gray (one channel), so each fixed colour is one gray level (e.g. 255) or a "
+            f"neutral R,G,B colour (e.g. 255,255,255); got colours of {colors.shape[1]} values that are not all gray"
+        )
+    return colors
 
 
 def _pinned_features(shared: _Values) -> np.ndarray:

@@ -294,8 +294,8 @@ class ClusterParameters:
     )
     fixed_colors: tuple | None = _spec(
         None,
-        "a colour kept exactly in the palette while the other centres move, in the input's own values "
-        "(k-means; repeat for several)",
+        "a colour kept exactly in the palette while the other centres move, in the input's own values; "
+        "a gray image takes one value or R = G = B (k-means; repeat for several)",
         tuple,
         optional=True,
         repeat=True,
