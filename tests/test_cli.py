@@ -83,6 +83,22 @@ def test_errors_exit_non_zero_and_leave_nothing(tmp_path, capsys):
     assert list(out.iterdir()) == []
 
 
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--color-space", "rgb"], "gray.png: error: --color-space 'rgb' needs an RGB image"),
+        (["--channel-axis", "5"], "gray.png: error: --channel-axis 5 is out of range"),
+        (["--fixed-color", "1,2,3", "--fixed-color", "4,5,6"], "gray.png: error: --fixed-color: the image is gray"),
+    ],
+)
+def test_errors_about_one_file_name_the_command_line_option(tmp_path, capsys, options, message):
+    """An option that does not fit one input is named as the user typed it (--color-space), not color_space."""
+    image = tmp_path / "gray.png"
+    Image.fromarray(np.arange(64, dtype=np.uint8).reshape(8, 8)).save(image)
+    assert main([str(image), "-k", "3", *options, "-o", str(tmp_path / "out")]) == 1
+    assert message in capsys.readouterr().err
+
+
 def test_too_many_clusters_leaves_no_partial_output(tmp_path, capsys):
     image = tmp_path / "two.png"
     Image.fromarray(np.array([[0, 255], [255, 0]], np.uint8)).save(image)

@@ -161,7 +161,7 @@ def parameters_from(args: argparse.Namespace) -> ClusterParameters:
 def _as_flags(message: str) -> str:
     """A parameter's error in the command line's words: ``n_clusters must …`` → ``-k/--clusters must …``."""
     for spec in ClusterParameters.fields():
-        if message.startswith(spec.name + " "):
+        if message.startswith((spec.name + " ", spec.name + ":")):
             return "/".join(_FLAGS.get(spec.name, (spec.flag,))) + message[len(spec.name) :]
     return message
 
@@ -316,7 +316,7 @@ def _message(error: Exception) -> str:
     """One line for an error; file-system errors say what happened, not the staging path."""
     if isinstance(error, OSError) and error.strerror:
         return f"{error.strerror} while writing the outputs; nothing was written for this input"
-    return str(error)
+    return _as_flags(str(error))
 
 
 class Interrupted(BaseException):
