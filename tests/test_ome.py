@@ -149,3 +149,39 @@ def test_real_neuron_ome_tiff(tmp_path, capsys):
     assert main([str(NEURON), "-k", "3", "-o", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "4 channels [AF647, AF568, AF488, DAPI] (C axis from OME metadata) × 1 z × 1 t" in out
+
+
+def test_cli_outputs_keep_the_axes_pixel_size_and_channel_names(tmp_path, tcyx):
+    """A TZCYX-style OME-TIFF in gives OME-TIFFs out: labels TYX, quantized TCYX, with their pixel size.
+
+    Without axes the 4-D quantized stack read back as unnamed ``QQYX`` pages (Fiji: one long stack)
+    and the pixel size was lost, so measurements on the labels were in pixels.
+    """
+    metadata = {"axes": "TCYX", "Channel": {"Name": ["DAPI", "GFP", "RFP"]}, "PhysicalSizeX": 0.25}
+    metadata |= {"PhysicalSizeY": 0.25, "PhysicalSizeXUnit": "µm", "PhysicalSizeYUnit": "µm"}
+    path = tmp_path / "cells.ome.tif"
+    tifffile.imwrite(path, tcyx, ome=True, metadata=metadata)
+    assert main([str(path), "-k", "4", "-q", "-o", str(tmp_path / "out")]) == 0
+    expected = quantize(tcyx, 4, channel_axis=1)
+
+    labels = read_axes(tmp_path / "out" / "cells_labels.tif")
+    assert labels.axes == "TYX" and labels.scale == (1.0, 0.25, 0.25) and labels.units == (None, "µm", "µm")
+    np.testing.assert_array_equal(tifffile.imread(tmp_path / "out" / "cells_labels.tif"), expected.labels)
+    quantized = read_axes(tmp_path / "out" / "cells_quantized.tif")
+    assert quantized.axes == "TCYX" and quantized.channel_names == ("DAPI", "GFP", "RFP")
+    assert quantized.scale == (1.0, 1.0, 0.25, 0.25)
+    np.testing.assert_array_equal(tifffile.imread(tmp_path / "out" / "cells_quantized.tif"), expected.quantized)
+
+
+def test_output_axes_drop_the_clustered_axis_or_give_up():
+    from napari_colorquant.ome import AxesInfo, output_axes
+
+    info = AxesInfo("ZCYX", (2, 3, 4, 5), "OME metadata", ("a", "b", "c"), (), (2.0, 1.0, 0.5, 0.5), ("µm",) * 4)
+    labels = output_axes(info, (2, 4, 5), (2, 3, 4, 5), 1)
+    assert labels.axes == "ZYX" and labels.scale == (2.0, 0.5, 0.5) and labels.channel_names == ()
+    assert output_axes(info, (2, 3, 4, 5), (2, 3, 4, 5), 1) is info  # the quantized image: the input's axes
+    assert output_axes(info, (2, 3, 4), (2, 3, 4, 5), 3) is None  # --channel-axis 3: no Y, X plane is left
+    assert output_axes(info, (2, 4, 5), (9, 3, 4, 5), 1) is None  # info describes another shape
+    assert output_axes(None, (2, 4, 5), (2, 3, 4, 5), 1) is None
+    rgb = AxesInfo("YXS", (4, 5, 3), "OME metadata")
+    assert output_axes(rgb, (4, 5), (4, 5, 3), None).axes == "YX"

@@ -47,7 +47,7 @@ from .files import (
     write_model,
     write_zarr,
 )
-from .ome import AxesInfo, decide_channel_axis, read_axes
+from .ome import AxesInfo, decide_channel_axis, output_axes, read_axes
 from .outputs import commit, plan_outputs, prepare_folder, remove_stale_staging, staging_folder
 from .params import NOTEBOOK_CRITERIA, ClusterParameters, ParameterField
 from .quantize import QuantizeResult, apply_model, quantize_with
@@ -166,14 +166,17 @@ def _as_flags(message: str) -> str:
     return message
 
 
-def _write_outputs(folder: Path, stem: str, result: QuantizeResult, lazy: bool, quiet: bool) -> list[Path]:
+def _write_outputs(
+    folder: Path, stem: str, result: QuantizeResult, lazy: bool, quiet: bool, axes: tuple = (None, None)
+) -> list[Path]:
+    """Labels, quantized image and model of one input; ``axes`` = the labels' and quantized image's AxesInfo."""
     if lazy:
         written = []
         with _progress_bar(quiet):
             written.append(write_zarr(folder / f"{stem}_labels.zarr", result.labels))
             written.append(write_zarr(folder / f"{stem}_quantized.zarr", result.quantized))
     else:
-        written = [write_labels_tiff(folder / f"{stem}_labels.tif", result.labels)]
+        written = [write_labels_tiff(folder / f"{stem}_labels.tif", result.labels, axes[0])]
         indexed = result.labels if result.dithered_labels is None else result.dithered_labels
         if can_write_indexed(result.model, indexed):
             written.append(write_indexed_png(folder / f"{stem}_quantized.png", indexed, result.model))
@@ -182,7 +185,7 @@ def _write_outputs(folder: Path, stem: str, result: QuantizeResult, lazy: bool, 
                 result.quantized.ndim == 3 and result.quantized.shape[-1] in (3, 4)
             )
             suffix = ".png" if pngable and result.quantized.dtype == np.uint8 else ".tif"
-            written.append(write_image(folder / f"{stem}_quantized{suffix}", result.quantized))
+            written.append(write_image(folder / f"{stem}_quantized{suffix}", result.quantized, axes[1]))
     written.append(write_model(folder / f"{stem}_model.json", result.model))
     return written
 
@@ -282,9 +285,8 @@ def _process(args, model, position: tuple[int, int], name: str, source, stem: st
     work = staging / str(number)
     try:
         image = _load(source, args.lazy)
-        channel_axis, decision = decide_channel_axis(
-            _axes_info(source, image), args.channel_axis, args.color_space, tuple(image.shape)
-        )
+        info = _axes_info(source, image)
+        channel_axis, decision = decide_channel_axis(info, args.channel_axis, args.color_space, tuple(image.shape))
         if decision and not args.quiet:
             print(f"[{number}/{total}] {name}: {decision}")
         if model is not None:
@@ -293,7 +295,9 @@ def _process(args, model, position: tuple[int, int], name: str, source, stem: st
             result = quantize_with(image, args.parameters.replace(channel_axis=channel_axis))
         lazy = not isinstance(result.labels, np.ndarray)  # the front door kept chunked input chunked
         work.mkdir()
-        staged = _write_outputs(work, stem, result, lazy, args.quiet)
+        shapes = (tuple(result.labels.shape), tuple(result.quantized.shape))
+        axes = tuple(output_axes(info, shape, tuple(image.shape), channel_axis) for shape in shapes)
+        staged = _write_outputs(work, stem, result, lazy, args.quiet, axes)
         backup = work / ".replaced"
         backup.mkdir()
         with _signals_deferred():

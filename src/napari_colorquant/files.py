@@ -21,6 +21,7 @@ from PIL import Image
 
 from .colorspaces import CHROMA_SPACES
 from .model import ClusterModel
+from .ome import AxesInfo, ome_tiff_metadata
 
 TIFF_SUFFIXES = (".tif", ".tiff")
 ZARR_SUFFIXES = (".zarr",)
@@ -305,7 +306,7 @@ def write_indexed_png(path: str | os.PathLike, labels: np.ndarray, model: Cluste
     return Path(path)
 
 
-def write_labels_tiff(path: str | os.PathLike, labels: np.ndarray) -> Path:
+def write_labels_tiff(path: str | os.PathLike, labels: np.ndarray, axes: AxesInfo | None = None) -> Path:
     """Write a label image (any dimensionality) as a compressed TIFF, in the smallest integer dtype that fits.
 
     Parameters
@@ -314,6 +315,9 @@ def write_labels_tiff(path: str | os.PathLike, labels: np.ndarray) -> Path:
         The TIFF to write (atomically).
     labels : ndarray of int
         The label image.
+    axes : AxesInfo, optional
+        The labels' axes and pixel sizes (:func:`napari_colorquant.ome.output_axes`): written as OME-XML,
+        so that the file opens as a Z stack / time series with its pixel size, not as unnamed pages.
 
     Returns
     -------
@@ -330,11 +334,21 @@ def write_labels_tiff(path: str | os.PathLike, labels: np.ndarray) -> Path:
     labels = np.asarray(labels)
     labels = labels.astype(smallest_label_dtype(labels), copy=False)
     with atomic_path(path) as temporary:
-        tifffile.imwrite(temporary, labels, compression="zlib", compressionargs={"level": 1}, photometric="minisblack")
+        tifffile.imwrite(
+            temporary, labels, compression="zlib", compressionargs={"level": 1}, photometric="minisblack",
+            **_ome_keywords(axes, labels.ndim),
+        )  # fmt: skip
     return Path(path)
 
 
-def write_image(path: str | os.PathLike, image: np.ndarray) -> Path:
+def _ome_keywords(axes: AxesInfo | None, ndim: int) -> dict:
+    """tifffile keywords that record ``axes`` as OME-XML, or none (a plain TIFF) when they do not fit the array."""
+    if axes is None or len(axes.axes) != ndim:
+        return {}
+    return {"ome": True, "metadata": ome_tiff_metadata(axes)}
+
+
+def write_image(path: str | os.PathLike, image: np.ndarray, axes: AxesInfo | None = None) -> Path:
     """Write an image as TIFF (``.tif``/``.tiff``: any shape and dtype) or PNG (``.png``: see :func:`write_png`).
 
     Parameters
@@ -343,6 +357,8 @@ def write_image(path: str | os.PathLike, image: np.ndarray) -> Path:
         The file to write (atomically); its suffix chooses the format.
     image : ndarray
         The pixels.
+    axes : AxesInfo, optional
+        For a TIFF: the image's axes, pixel sizes and channel names, written as OME-XML.
 
     Returns
     -------
@@ -365,7 +381,12 @@ def write_image(path: str | os.PathLike, image: np.ndarray) -> Path:
     image = np.asarray(image)
     with atomic_path(path) as temporary:
         rgb = image.ndim == 3 and image.shape[-1] in (3, 4) and image.dtype == np.uint8
-        tifffile.imwrite(temporary, image, compression="zlib", photometric="rgb" if rgb else "minisblack")
+        keywords = _ome_keywords(axes, image.ndim)
+        if keywords and rgb != axes.axes.endswith("S"):
+            keywords = {}  # tifffile's photometric and the OME axes must agree on RGB samples
+        tifffile.imwrite(
+            temporary, image, compression="zlib", photometric="rgb" if rgb else "minisblack", **keywords
+        )  # fmt: skip
     return path
 
 

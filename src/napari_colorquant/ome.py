@@ -332,3 +332,77 @@ def decide_channel_axis(
     if color_space == "gray":
         return None, f"gray as asked: the {info.size('C')} channels of the C axis are pooled{extra}"
     return info.channel_axis, info.describe()
+
+
+#: Axis letters an OME-TIFF written by tifffile can name.
+_OME_WRITABLE = set("TZCYXSQ")
+
+
+def output_axes(info: AxesInfo | None, shape: tuple[int, ...], image_shape: tuple[int, ...],
+                channel_axis: int | None) -> AxesInfo | None:  # fmt: skip
+    """What an output array made from an input described by ``info`` holds on each axis.
+
+    The quantized image has the input's axes; the label image has them without the axis whose values
+    were the features (the channel axis, or an RGB pixel's ``S``).
+
+    Parameters
+    ----------
+    info : AxesInfo or None
+        The input's axes (:func:`read_axes`).
+    shape : tuple of int
+        Shape of the output array (labels or quantized image).
+    image_shape : tuple of int
+        Shape of the input array that was clustered.
+    channel_axis : int or None
+        The axis clustered as features, or None.
+
+    Returns
+    -------
+    AxesInfo or None
+        None when ``info`` is None or does not describe ``image_shape``, or when the output's axes
+        cannot be told (then the output is written without axes, as before).
+    """
+    if info is None or tuple(info.shape) != tuple(image_shape) or not set(info.axes) <= _OME_WRITABLE:
+        return None
+    if tuple(shape) == tuple(image_shape):
+        return info
+    drop = None
+    if channel_axis is not None and -len(image_shape) <= channel_axis < len(image_shape):
+        drop = channel_axis % len(image_shape)
+    elif info.axes.endswith("S"):
+        drop = len(image_shape) - 1
+    if drop is None or len(shape) != len(image_shape) - 1:
+        return None
+    keep = [i for i in range(len(image_shape)) if i != drop]
+    if tuple(image_shape[i] for i in keep) != tuple(shape) or not "".join(info.axes[i] for i in keep).endswith("YX"):
+        return None  # e.g. X held the features: the labels' last axes are not an image plane
+    return AxesInfo(
+        "".join(info.axes[i] for i in keep),
+        tuple(shape),
+        info.source,
+        scale=tuple(info.scale[i] for i in keep) if info.scale else (),
+        units=tuple(info.units[i] for i in keep) if info.units else (),
+    )
+
+
+def ome_tiff_metadata(info: AxesInfo) -> dict:
+    """``tifffile.imwrite(..., ome=True, metadata=...)`` keywords that record ``info`` in OME-XML.
+
+    Parameters
+    ----------
+    info : AxesInfo
+        Axes, pixel sizes and units, channel names of the array to write.
+
+    Returns
+    -------
+    dict
+        ``axes``, ``PhysicalSize{X,Y,Z}`` (and their units) where known, and the channel names.
+    """
+    metadata: dict = {"axes": info.axes}
+    for index, letter in enumerate(info.axes):
+        if letter in "XYZ" and info.units and info.units[index]:
+            metadata[f"PhysicalSize{letter}"] = float(info.scale[index])
+            metadata[f"PhysicalSize{letter}Unit"] = info.units[index]
+    if "C" in info.axes and len(info.channel_names) == info.size("C"):
+        metadata["Channel"] = {"Name": list(info.channel_names)}
+    return metadata
