@@ -239,3 +239,76 @@ def test_attempts_share_one_grid_and_equal_separate_runs(init, monkeypatch):
     assert len(built) == 4
     expected = min(runs, key=lambda run: run.inertia)
     _assert_same(expected, fit)
+
+
+def _boxes_of(samples: np.ndarray, side: int):
+    """Each value's box of ``side`` steps (grouped box after box), as middle/half arrays and run lengths."""
+    cells = np.floor_divide(samples, side)
+    inverse = np.unique(cells, axis=0, return_inverse=True)[1]
+    order = np.argsort(inverse.reshape(-1), kind="stable")
+    grouped = samples[order]
+    lengths = np.bincount(inverse.reshape(-1))
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    low = np.minimum.reduceat(grouped, starts, axis=0)
+    high = np.maximum.reduceat(grouped, starts, axis=0)
+    return grouped, lengths, (low + high) / 2, (high - low) / 2
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_pair_labels_equal_brute_force_and_leave_ties_undecided(seed):
+    """Boxes cut by one bisector: the sign test labels every value as the brute-force nearest centre, and every
+    value (nearly) equidistant from the two is left undecided, never guessed."""
+    rng = np.random.default_rng(seed)
+    samples = np.unique(rng.integers(0, 40, (4000, 3)), axis=0).astype(np.float64)
+    centers = rng.integers(0, 40, (5, 3)).astype(np.float64)
+    centers[1] = centers[0] + 2.0 * rng.integers(-3, 4, 3)  # integer midpoint: exact ties on lattice values
+    centers[3] = centers[2] + 1e-12 * rng.standard_normal(3)  # near duplicates: near ties everywhere between them
+    grouped, lengths, middle, half = _boxes_of(samples, 4)
+    norms = np.einsum("kf,kf->k", centers, centers)
+    margin = kmeans_filter._MARGIN * 3 * (80.0**2)
+    owner, nearest, rival = kmeans_filter.owners(middle, half, centers, norms, margin)
+    split = owner < 0
+    assert (rival[split] >= 0).any(), "no box with a single rival: the sign test was not exercised"
+    keep = np.repeat(split, lengths)
+    labels, undecided = kmeans_filter.pair_labels(
+        list(grouped[keep].T.copy()), lengths[split], nearest[split], rival[split], centers, norms, margin
+    )
+    values = grouped[keep]
+    distances = ((values[:, None, :] - centers[None]) ** 2).sum(axis=2)
+    brute = distances.argmin(axis=1)
+    decided = np.ones(values.shape[0], bool)
+    decided[undecided] = False
+    np.testing.assert_array_equal(labels[decided], brute[decided])
+    ordered = np.sort(distances, axis=1)
+    ties = ordered[:, 1] - ordered[:, 0] <= 1e-9
+    assert ties.any() and not decided[ties].any()  # every (near) tie goes to the plain kernel
+    # Most values of boxes paired with a centre that is not a near duplicate of their z* are decided.
+    pairs = np.repeat(rival[split], lengths[split])
+    distinct_pair = (pairs >= 0) & (np.minimum(pairs, np.repeat(nearest[split], lengths[split])) != 2)
+    assert distinct_pair.sum() > 0 and (distinct_pair & decided).sum() > 0.5 * distinct_pair.sum()
+
+
+def test_pair_labels_of_owners_name_the_only_other_close_centre():
+    """A box straddling one bisector gets that rival; one near three centres gets none; an owned box none."""
+    centers = np.array([[0.0, 0.0], [10.0, 0.0], [5.0, 9.0], [100.0, 100.0]])
+    norms = np.einsum("kf,kf->k", centers, centers)
+    middle = np.array([[5.0, -3.0], [5.0, 3.0], [-5.0, -5.0]])
+    half = np.array([[1.0, 1.0], [2.5, 2.5], [1.0, 1.0]])
+    owner, nearest, rival = kmeans_filter.owners(middle, half, centers, norms, 1e-9)
+    np.testing.assert_array_equal(owner, [-1, -1, 0])
+    np.testing.assert_array_equal(nearest, [0, 0, 0])  # ties at the middle go to the lowest index
+    np.testing.assert_array_equal(rival, [1, -1, -1])
+
+
+@pytest.mark.parametrize("threads", ["1", "3"])
+def test_grid_walks_split_between_threads_give_the_same_sums_and_labels(threads, monkeypatch):
+    """The coarsest cells cut into one run per thread: the runs' sums add up to the plain ones, labels unchanged."""
+    monkeypatch.setenv("COLORQUANT_THREADS", threads)
+    samples, weights = _tied_data(3, seed=31, n=30000, top=96)
+    grid = kmeans_filter.FilterGrid.build(samples, weights, kmeans.serial_nearest_labels)
+    parts = grid._parts()
+    assert len(parts) == min(int(threads), grid.levels[0].weight.size)
+    np.testing.assert_array_equal(np.concatenate(parts), np.arange(grid.levels[0].weight.size))
+    rng = np.random.default_rng(int(threads))
+    centers = samples[rng.choice(samples.shape[0], 9, replace=False)] + rng.integers(-1, 2, (9, 3))
+    _assert_grid_equals_plain(grid, samples, weights, centers)

@@ -152,12 +152,12 @@ def _nearest_few(rows: np.ndarray, centers: np.ndarray, norms: np.ndarray, with_
 
 
 def nearest_center(
-    samples: np.ndarray, centers: np.ndarray, with_distances: bool = True
+    samples: np.ndarray, centers: np.ndarray, with_distances: bool = True, parallel: bool = True
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Index of and squared distance to the nearest centre, for every sample.
 
     Rows and clusters are both taken in blocks (a few MB per thread whatever n and K);
-    ties go to the lowest index.
+    ties go to the lowest index. Each row's result does not depend on the blocks or threads.
 
     Parameters
     ----------
@@ -165,6 +165,8 @@ def nearest_center(
     centers : ndarray (K, F)
     with_distances : bool
         Also return the squared distances.
+    parallel : bool
+        Run the blocks on the thread pool; False for a caller that is itself one of several pool tasks.
 
     Returns
     -------
@@ -184,12 +186,34 @@ def nearest_center(
         if distances is not None:
             distances[start:stop] = np.maximum(best + np.einsum("nf,nf->n", rows, rows), 0.0)
 
-    for_chunks(block, n, _rows_per_task(n, centers.shape[0]))
+    if parallel:
+        for_chunks(block, n, _rows_per_task(n, centers.shape[0]))
+    else:
+        rows = _block_shape(centers.shape[0])[0]
+        for start in range(0, n, rows):
+            block(start, min(n, start + rows))
     return labels, distances
 
 
-def nearest_labels(samples: np.ndarray, centers: np.ndarray) -> np.ndarray:
+def nearest_labels(samples: np.ndarray, centers: np.ndarray, parallel: bool = True) -> np.ndarray:
     """The labels of :func:`nearest_center` alone.
+
+    Parameters
+    ----------
+    samples : ndarray (n, F)
+    centers : ndarray (K, F)
+    parallel : bool
+        As for :func:`nearest_center`.
+
+    Returns
+    -------
+    ndarray (n,) of intp
+    """
+    return nearest_center(samples, centers, with_distances=False, parallel=parallel)[0]
+
+
+def serial_nearest_labels(samples: np.ndarray, centers: np.ndarray) -> np.ndarray:
+    """:func:`nearest_labels` on the calling thread: the kernel of the filter's walks, which run on the pool.
 
     Parameters
     ----------
@@ -200,7 +224,7 @@ def nearest_labels(samples: np.ndarray, centers: np.ndarray) -> np.ndarray:
     -------
     ndarray (n,) of intp
     """
-    return nearest_center(samples, centers, with_distances=False)[0]
+    return nearest_labels(samples, centers, parallel=False)
 
 
 def _rows_per_task(n: int, n_clusters: int) -> int:
@@ -744,13 +768,13 @@ def prepare_sums(samples: np.ndarray, sample_weight: np.ndarray, n_clusters: int
     _Prepared
     """
     applies = filter_applies(samples.shape[0], n_clusters, samples.shape[1], max_iter)
-    grid = FilterGrid.build_for_integers(samples, sample_weight, nearest_labels) if applies else None
+    grid = FilterGrid.build_for_integers(samples, sample_weight, serial_nearest_labels) if applies else None
     if grid is not None:
         return _Prepared(None, True, grid)
     weighted_t = _weighted_t(samples, sample_weight)
     exact = _ExactSums.applies(weighted_t, sample_weight)
     if exact and applies:
-        grid = FilterGrid.build(samples, sample_weight, nearest_labels)
+        grid = FilterGrid.build(samples, sample_weight, serial_nearest_labels)
     return _Prepared(weighted_t, exact, grid)
 
 

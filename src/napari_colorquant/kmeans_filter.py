@@ -31,13 +31,14 @@ Pattern Analysis and Machine Intelligence, 24(7), 881-892.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 
-from ._threads import run_all
+from ._threads import n_threads, run_all
 from .pixels import run_starts
 
 #: Bits of the Morton key in all (at most 8 per feature); the key fits an int32 for OpenCV's sort.
@@ -297,18 +298,27 @@ def _nearest_two(partial: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarra
     return nearest, best, second
 
 
-def _kanungo_owned(partial, best, nearest, half, centers, margin) -> np.ndarray:
-    """Kanungo et al.'s test: no centre but ``z*`` comes within ``margin`` of it anywhere in the box.
+def _kanungo_close(partial, best, nearest, half, centers, margin) -> tuple[np.ndarray, np.ndarray]:
+    """Kanungo et al.'s test: the centres that come within ``margin`` of ``z*`` somewhere in each box.
 
     For centre ``z``, the least of ``|x - z|^2 - |x - z*|^2`` over the box is its value at the middle less
     ``2 sum_f half_f |z_f - z*_f|``; it is exactly 0 for ``z*`` itself, so the box is owned when only one
     centre comes out at or below ``margin``.
+
+    Returns
+    -------
+    close : ndarray (m,) of int8
+        How many centres come within ``margin`` (``z*`` included).
+    rival : ndarray (m,) of intp
+        The last such centre that is not ``z*`` (meaningful where ``close`` is 2).
     """
     chosen = centers[nearest].T
     twice_half = 2.0 * half.T
     close = np.zeros(best.size, np.int8)
+    rival = np.zeros(best.size, np.intp)
     gap = np.empty_like(best)
     reach = np.empty_like(best)
+    is_close = np.empty(best.size, bool)
     for index, center in enumerate(centers):
         np.subtract(partial[index], best, out=gap)
         for feature, value in enumerate(center):
@@ -316,11 +326,16 @@ def _kanungo_owned(partial, best, nearest, half, centers, margin) -> np.ndarray:
             np.abs(reach, out=reach)
             reach *= twice_half[feature]
             gap -= reach
-        close += gap <= margin
-    return close == 1
+        np.less_equal(gap, margin, out=is_close)
+        close += is_close
+        is_close &= nearest != index
+        np.copyto(rival, index, where=is_close)
+    return close, rival
 
 
-def owners(middle: np.ndarray, half: np.ndarray, centers: np.ndarray, norms: np.ndarray, margin: float) -> np.ndarray:
+def owners(
+    middle: np.ndarray, half: np.ndarray, centers: np.ndarray, norms: np.ndarray, margin: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The one centre that owns each whole box, or -1 where another centre may be as near to some point of it.
 
     A cheap sufficient test first (the second-nearest centre, measured from the box's middle, is farther
@@ -339,7 +354,13 @@ def owners(middle: np.ndarray, half: np.ndarray, centers: np.ndarray, norms: np.
 
     Returns
     -------
-    ndarray (m,) of intp
+    owner : ndarray (m,) of intp
+        The owning centre, or -1.
+    nearest : ndarray (m,) of intp
+        ``z*``, the centre nearest each box's middle (ties to the lowest index).
+    rival : ndarray (m,) of intp
+        For a box that is not owned, the one other centre that may be nearer somewhere in it; -1 where
+        there are several (or the box is owned).
     """
     partial = (-2.0 * centers) @ middle.T
     partial += norms[:, None]
@@ -351,9 +372,61 @@ def owners(middle: np.ndarray, half: np.ndarray, centers: np.ndarray, norms: np.
     near = np.sqrt(np.maximum(best + middle_norms + margin, 0.0)) + radius
     sure = (far > near) & ((far - near) * (far + near) > margin)
     unsure = np.flatnonzero(~sure)
+    rival = np.full(nearest.size, -1, np.intp)
     if unsure.size:
-        sure[unsure] = _kanungo_owned(partial[:, unsure], best[unsure], nearest[unsure], half[unsure], centers, margin)
-    return np.where(sure, nearest, -1)
+        close, rivals = _kanungo_close(partial[:, unsure], best[unsure], nearest[unsure], half[unsure], centers, margin)
+        sure[unsure] = close == 1
+        rival[unsure] = np.where(close == 2, rivals, -1)
+    return np.where(sure, nearest, -1), nearest, rival
+
+
+def pair_labels(
+    columns: list[np.ndarray],
+    lengths: np.ndarray,
+    nearest: np.ndarray,
+    rival: np.ndarray,
+    centers: np.ndarray,
+    norms: np.ndarray,
+    margin: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Labels of the values of boxes where only ``nearest`` and ``rival`` can be nearest, and the values undecided.
+
+    Every other centre is farther than ``z* = nearest`` by more than ``margin`` everywhere in the box, so a
+    value's label is ``z*`` or its rival: the sign of ``g = |b|^2 - |a|^2 - 2 x.(b - a)`` (``a = z*``, ``b`` the
+    rival), the difference of their partial distances, decides it. The plain kernel's partial distances
+    and this ``g`` are both within a rounding error far below ``margin`` of the exact ones, so wherever
+    ``|g| > margin`` the plain kernel gives the same label; values with ``|g| <= margin`` (ties and near
+    ties), and those of boxes without a single rival (``rival`` -1, ``g`` taken as 0), are left undecided.
+
+    Parameters
+    ----------
+    columns : list of ndarray (n,)
+        The values' features, box after box.
+    lengths : ndarray (m,)
+        Values per box.
+    nearest, rival : ndarray (m,) of intp
+        Each box's ``z*`` and its rival (-1: several or none).
+    centers : ndarray (K, F)
+    norms : ndarray (K,)
+    margin : float
+
+    Returns
+    -------
+    labels : ndarray (n,) of intp
+        ``z*`` or the rival (to be overwritten where undecided).
+    undecided : ndarray of intp
+        Positions of the values the plain kernel must label.
+    """
+    paired = rival >= 0
+    other = np.where(paired, rival, nearest)
+    step = 2.0 * (centers[other] - centers[nearest])
+    step[~paired] = 0.0
+    gap = np.repeat(np.where(paired, norms[other] - norms[nearest], 0.0), lengths)
+    for feature, column in enumerate(columns):
+        gap -= column * np.repeat(step[:, feature], lengths)
+    labels = np.where(gap < 0.0, np.repeat(other, lengths), np.repeat(nearest, lengths))
+    np.abs(gap, out=gap)
+    return labels, np.flatnonzero(gap <= margin)
 
 
 class FilterGrid:
@@ -458,17 +531,37 @@ class FilterGrid:
 
     def _walk(self, centers: np.ndarray, active: np.ndarray, on_cells, on_values) -> None:
         """Visit the levels from the coarsest cells ``active``: ``on_cells(level, cells, owner)`` for owned
-        cells, then ``on_values(indices, labels, columns)`` for the values still undecided (sorted-order indices,
-        and their feature columns, gathered once for the kernel and the caller)."""
+        cells, then ``on_values(indices, labels, columns)`` for the values of the finest cells still undecided
+        (sorted-order indices and their feature columns, gathered once for the labels and the caller): labelled
+        by :func:`pair_labels`, and by the plain kernel where that leaves them undecided."""
         norms = np.einsum("kf,kf->k", centers, centers)
         margin = self._margin(centers)
         for level in self.levels:
-            owner = owners(level.middle[active], level.half[active], centers, norms, margin)
+            owner, nearest, rival = owners(level.middle[active], level.half[active], centers, norms, margin)
             owned = owner >= 0
             on_cells(level, active[owned], owner[owned])
-            active = concatenated_ranges(level.children, active[~owned])
-        columns = [column[active] for column in self.columns]
-        on_values(active, self.nearest(np.stack(columns, axis=1), centers), columns)
+            if level is not self.levels[-1]:
+                active = concatenated_ranges(level.children, active[~owned])
+        cells, nearest, rival = active[~owned], nearest[~owned], rival[~owned]
+        bounds = self.levels[-1].values
+        indices = concatenated_ranges(bounds, cells)
+        columns = [column[indices] for column in self.columns]
+        lengths = bounds[cells + 1] - bounds[cells]
+        labels, undecided = pair_labels(columns, lengths, nearest, rival, centers, norms, margin)
+        if undecided.size:
+            labels[undecided] = self.nearest(np.stack([column[undecided] for column in columns], axis=1), centers)
+        on_values(indices, labels, columns)
+
+    def _parts(self) -> list[np.ndarray]:
+        """The coarsest cells in one contiguous run per thread, with about as many values each.
+
+        The walks of the runs are independent (each writes its own sums or its own cells' labels), so they run
+        on the pool; the sums are exact integers, so adding the runs' sums gives the same numbers in any order.
+        """
+        top = self.levels[0]
+        wanted = np.linspace(0, top.values[-1], n_threads() + 1)[1:-1]
+        cuts = np.unique(np.concatenate([[0], np.searchsorted(top.values, wanted), [top.weight.size]]))
+        return [np.arange(low, high) for low, high in itertools.pairwise(cuts) if high > low]
 
     def _sums_of(self, centers: np.ndarray, active: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """:meth:`cluster_sums` of the values under the coarsest cells ``active``; sums ``(F, K)``."""
@@ -504,7 +597,10 @@ class FilterGrid:
         mass : ndarray (K,)
         sums : ndarray (K, F)
         """
-        mass, sums = self._sums_of(centers, np.arange(self.levels[0].weight.size))
+        parts = run_all([lambda part=part: self._sums_of(centers, part) for part in self._parts()])
+        mass, sums = parts[0]
+        for more_mass, more_sums in parts[1:]:
+            mass, sums = mass + more_mass, sums + more_sums
         return mass, sums.T.copy()
 
     def labels(self, centers: np.ndarray) -> np.ndarray:
@@ -531,10 +627,10 @@ class FilterGrid:
         def on_values(indices, labels, columns):
             undecided.append((indices, labels))
 
-        self._walk(centers, np.arange(self.levels[0].weight.size), on_cells, on_values)
+        run_all([lambda part=part: self._walk(centers, part, on_cells, on_values) for part in self._parts()])
         in_order = np.repeat(cell_labels, np.diff(finest.values))
-        indices, value_labels = undecided[0]
-        in_order[indices] = value_labels
+        for indices, value_labels in undecided:
+            in_order[indices] = value_labels
         labels = np.empty_like(in_order)
         labels[self.order] = in_order
         return labels
