@@ -251,6 +251,17 @@ def concatenated_ranges(bounds: np.ndarray, which: np.ndarray) -> np.ndarray:
     return np.repeat(starts - offsets, lengths) + np.arange(total)
 
 
+def _narrowed(column: np.ndarray, exact: bool = False) -> np.ndarray:
+    """A float64 column as float32 when that holds every value exactly (8-bit colours, pixel counts below 2**24).
+
+    The walks gather the undecided values from these columns every iteration: half the bytes. Every use
+    meets a float64 operand first (the weights are widened before the products), so the arithmetic is the
+    float64 arithmetic on the same values. ``exact``: known to fit (integers below 2**24), not checked.
+    """
+    narrowed = column.astype(np.float32)
+    return narrowed if exact or np.array_equal(narrowed, column) else column
+
+
 def _finest_level(keys, columns, weight, n_features) -> _Level:
     """Cells of side ``2**_FINEST`` key steps from the sorted values.
 
@@ -523,7 +534,9 @@ class FilterGrid:
         for level in range(_FINEST + 1, top + 1):
             finest_keys = keys[levels[-1].values[:-1]]
             levels.append(_coarser_level(levels[-1], finest_keys >> (n_features * level)))
-        return cls(order, columns, weight, levels[::-1], scale, nearest)
+        small = compact is not None and scale < 2.0**24
+        columns = [_narrowed(column, exact=True) for column in columns] if small else columns
+        return cls(order, columns, _narrowed(weight), levels[::-1], scale, nearest)
 
     def _margin(self, centers: np.ndarray) -> float:
         reach = self.scale + float(np.abs(centers).max(initial=0.0))
@@ -578,8 +591,8 @@ class FilterGrid:
             add(owner, level.weight[cells], level.sums[:, cells])
 
         def on_values(indices, labels, columns):
-            weight = self.weight[indices]
-            # Multiplied here, as the caller's samples.T * weight (the same products): not kept for every value.
+            weight = self.weight[indices].astype(np.float64)
+            # Multiplied here in float64, as the caller's samples.T * weight (the same products): not kept per value.
             add(labels, weight, [column * weight for column in columns])
 
         self._walk(centers, active, on_cells, on_values)
