@@ -185,3 +185,30 @@ def test_ome_tiff_input(tmp_path, kidney_zcyx):
     assert main([str(path), "--channel-axis", "1", "-k", "3", "-o", str(tmp_path / "out"), "-q"]) == 0
     labels = read_image(tmp_path / "out" / "stack_labels.tif")
     np.testing.assert_array_equal(labels, quantize(np.asarray(kidney_zcyx), 3, channel_axis=1).labels)
+
+
+def test_16_bit_rgb_quantized_tiff_is_one_rgb_image(tmp_path):
+    """A uint16 RGB input's quantized TIFF is one RGB page, not Y pages of X x 3 gray pixels.
+
+    Only tifffile could put the old file back together (from its shaped description); Fiji and other
+    readers saw a stack of 512 images 3 pixels wide.
+    """
+    import tifffile
+
+    rng = np.random.default_rng(0)
+    image = (rng.integers(0, 4, (16, 12, 1)) * np.array([[[9000, 30000, 60000]]])).astype(np.uint16)
+    tifffile.imwrite(tmp_path / "rgb16.tif", image, photometric="rgb")
+    assert main([str(tmp_path / "rgb16.tif"), "-k", "3", "-q", "-o", str(tmp_path / "out")]) == 0
+    with tifffile.TiffFile(tmp_path / "out" / "rgb16_quantized.tif") as tif:
+        assert len(tif.pages) == 1 and tif.pages[0].photometric == tifffile.PHOTOMETRIC.RGB
+        np.testing.assert_array_equal(tif.asarray(), quantize(image, 3).quantized)
+
+
+def test_bilevel_png_is_read_as_gray(tmp_path):
+    """A 1-bit PNG (scanned text, a mask) is a gray image of 0 and 255, not an RGB photo."""
+    bits = np.zeros((6, 8), bool)
+    bits[2:4, 3:6] = True
+    Image.fromarray(bits).save(tmp_path / "bw.png")
+    image = read_image(tmp_path / "bw.png")
+    assert image.shape == (6, 8) and image.dtype == np.uint8
+    np.testing.assert_array_equal(image, bits * 255)

@@ -185,3 +185,13 @@ def test_output_axes_drop_the_clustered_axis_or_give_up():
     assert output_axes(None, (2, 4, 5), (2, 3, 4, 5), 1) is None
     rgb = AxesInfo("YXS", (4, 5, 3), "OME metadata")
     assert output_axes(rgb, (4, 5), (4, 5, 3), None).axes == "YX"
+
+
+def test_axes_a_tiff_plane_cannot_hold_are_left_out_not_an_error(tmp_path):
+    """OME-TIFF planes end in Y, X: an array labelled YXC is written as a plain TIFF, values kept."""
+    from napari_colorquant.files import write_image
+    from napari_colorquant.ome import AxesInfo
+
+    image = np.arange(90, dtype=np.uint16).reshape(5, 6, 3)
+    write_image(tmp_path / "yxc.tif", image, AxesInfo("YXC", image.shape, "OME metadata", ("a", "b", "c")))
+    np.testing.assert_array_equal(tifffile.imread(tmp_path / "yxc.tif"), image)

@@ -57,7 +57,9 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
             return _read_tiff(path)
         if suffix in PIL_SUFFIXES:
             with Image.open(path) as image:
-                if image.mode in ("P", "PA", "CMYK", "YCbCr", "LA", "1"):
+                if image.mode == "1":
+                    image = image.convert("L")  # bilevel: gray 0 / 255, not a colour photo
+                if image.mode in ("P", "PA", "CMYK", "YCbCr", "LA"):
                     image = image.convert("RGBA" if "A" in image.mode or "transparency" in image.info else "RGB")
                 return np.asarray(image)
     except Exception as error:
@@ -343,8 +345,8 @@ def write_labels_tiff(path: str | os.PathLike, labels: np.ndarray, axes: AxesInf
 
 def _ome_keywords(axes: AxesInfo | None, ndim: int) -> dict:
     """tifffile keywords that record ``axes`` as OME-XML, or none (a plain TIFF) when they do not fit the array."""
-    if axes is None or len(axes.axes) != ndim:
-        return {}
+    if axes is None or len(axes.axes) != ndim or not axes.axes.endswith(("YX", "YXS")):
+        return {}  # OME-TIFF planes are Y, X (and an RGB pixel's samples)
     return {"ome": True, "metadata": ome_tiff_metadata(axes)}
 
 
@@ -380,10 +382,11 @@ def write_image(path: str | os.PathLike, image: np.ndarray, axes: AxesInfo | Non
 
     image = np.asarray(image)
     with atomic_path(path) as temporary:
-        rgb = image.ndim == 3 and image.shape[-1] in (3, 4) and image.dtype == np.uint8
+        # TIFF RGB(A) holds 8- and 16-bit samples; written as gray, a (Y, X, 3) image is Y pages of X x 3 pixels
+        rgb = image.ndim == 3 and image.shape[-1] in (3, 4) and image.dtype in (np.uint8, np.uint16)
         keywords = _ome_keywords(axes, image.ndim)
-        if keywords and rgb != axes.axes.endswith("S"):
-            keywords = {}  # tifffile's photometric and the OME axes must agree on RGB samples
+        if keywords:
+            rgb = axes.axes.endswith("S")  # the file's axes say whether the last axis is an RGB pixel's samples
         tifffile.imwrite(
             temporary, image, compression="zlib", photometric="rgb" if rgb else "minisblack", **keywords
         )  # fmt: skip
