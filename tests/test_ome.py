@@ -195,3 +195,23 @@ def test_axes_a_tiff_plane_cannot_hold_are_left_out_not_an_error(tmp_path):
     image = np.arange(90, dtype=np.uint16).reshape(5, 6, 3)
     write_image(tmp_path / "yxc.tif", image, AxesInfo("YXC", image.shape, "OME metadata", ("a", "b", "c")))
     np.testing.assert_array_equal(tifffile.imread(tmp_path / "yxc.tif"), image)
+
+
+def test_apply_warns_when_the_files_channels_are_named_in_another_order(tmp_path, tcyx, capsys):
+    """A model fitted on [DAPI, GFP, RFP] applied to a file of [GFP, DAPI, RFP] says so (features are positional)."""
+    import json
+
+    first = write_ome_tiff(tmp_path / "a.ome.tif", tcyx, "TCYX", ["DAPI", "GFP", "RFP"])
+    assert main([str(first), "-k", "3", "-q", "-o", str(tmp_path / "fit")]) == 0
+    model = tmp_path / "fit" / "a_model.json"
+    assert json.loads(model.read_text())["params"]["channel_names"] == ["DAPI", "GFP", "RFP"]
+
+    same = write_ome_tiff(tmp_path / "b.ome.tif", tcyx, "TCYX", ["DAPI", "GFP", "RFP"])
+    swapped = write_ome_tiff(tmp_path / "c.ome.tif", tcyx[:, [1, 0, 2]], "TCYX", ["GFP", "DAPI", "RFP"])
+    assert main([str(same), str(swapped), "--apply", str(model), "-q", "-o", str(tmp_path / "out")]) == 0
+    err = capsys.readouterr().err
+    assert "b.ome.tif: warning" not in err
+    assert (
+        "c.ome.tif: warning: the model was fitted on channels [DAPI, GFP, RFP], this file has [GFP, DAPI, RFP]" in err
+    )
+    assert "(the same channels in another order)" in err

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import gc
 import shutil
 import signal
@@ -289,10 +290,14 @@ def _process(args, model, position: tuple[int, int], name: str, source, stem: st
         channel_axis, decision = decide_channel_axis(info, args.channel_axis, args.color_space, tuple(image.shape))
         if decision and not args.quiet:
             print(f"[{number}/{total}] {name}: {decision}")
+        names = _channel_names(info, channel_axis)
         if model is not None:
+            _check_channel_names(model, names, f"[{number}/{total}] {name}")
             result = apply_model(model, image, channel_axis=channel_axis)
         else:
             result = quantize_with(image, args.parameters.replace(channel_axis=channel_axis))
+            if names:  # recorded so that --apply can tell a file whose channels come in another order
+                result.model = dataclasses.replace(result.model, params={**result.model.params, "channel_names": names})
         lazy = not isinstance(result.labels, np.ndarray)  # the front door kept chunked input chunked
         work.mkdir()
         shapes = (tuple(result.labels.shape), tuple(result.quantized.shape))
@@ -314,6 +319,31 @@ def _process(args, model, position: tuple[int, int], name: str, source, stem: st
         return 1
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _channel_names(info: AxesInfo | None, channel_axis: int | None) -> list[str]:
+    """The names of the channels clustered as features, when the file's metadata gives them."""
+    if info is None or channel_axis is None or info.channel_axis is None or not info.channel_names:
+        return []
+    if channel_axis % len(info.shape) != info.channel_axis:
+        return []
+    return list(info.channel_names)
+
+
+def _check_channel_names(model, names: list[str], where: str) -> None:
+    """Warn when a model fitted on named channels is applied to a file whose channels are named otherwise.
+
+    A model's features are positional: the same stains in another order would be labelled silently wrong.
+    """
+    fitted = model.params.get("channel_names")
+    if not fitted or not names or list(fitted) == names:
+        return
+    order = " (the same channels in another order)" if sorted(fitted) == sorted(names) else ""
+    print(
+        f"{where}: warning: the model was fitted on channels [{', '.join(map(str, fitted))}], this file has "
+        f"[{', '.join(names)}]{order}; features are taken by position",
+        file=sys.stderr,
+    )
 
 
 def _message(error: Exception) -> str:
