@@ -629,8 +629,9 @@ class FilterGrid:
         """
         finest = self.levels[-1]
         # A label per finest cell (those of undecided cells are overwritten value by value below), then one
-        # repeat over the values: cheaper than writing the values of every owned cell range by range.
-        cell_labels = np.zeros(finest.weight.size, np.intp)
+        # repeat over the values: cheaper than writing the values of every owned cell range by range. In bytes
+        # up to 127 centres: the scatter into the samples' order writes a table that stays in cache.
+        cell_labels = np.zeros(finest.weight.size, np.int8 if centers.shape[0] <= 127 else np.intp)
         undecided = []
 
         def on_cells(level, cells, owner):
@@ -646,4 +647,4 @@ class FilterGrid:
             in_order[indices] = value_labels
         labels = np.empty_like(in_order)
         labels[self.order] = in_order
-        return labels
+        return labels.astype(np.intp, copy=False)
