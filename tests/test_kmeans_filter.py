@@ -312,3 +312,38 @@ def test_grid_walks_split_between_threads_give_the_same_sums_and_labels(threads,
     rng = np.random.default_rng(int(threads))
     centers = samples[rng.choice(samples.shape[0], 9, replace=False)] + rng.integers(-1, 2, (9, 3))
     _assert_grid_equals_plain(grid, samples, weights, centers)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_owners_against_the_exact_least_gap_of_every_centre_over_each_box(seed):
+    """Owners and rivals against the exact least of ``|x - z|^2 - |x - z*|^2`` over each box, centre by centre:
+    an owned box has no other centre that comes near, a clearly owned box is owned, and a box with one clearly
+    close centre (the rest clearly far) names it as the rival, whatever distance bounds pruned first."""
+    rng = np.random.default_rng(seed)
+    centers = rng.uniform(0, 60, (12, 3))
+    centers[5] = centers[4] + rng.uniform(-0.5, 0.5, 3)  # a close pair: many boxes straddle its bisector
+    middle = rng.uniform(-5, 65, (4000, 3))
+    half = rng.choice([0.5, 1.0, 1.5, 3.5], (4000, 3))
+    norms = np.einsum("kf,kf->k", centers, centers)
+    margin = 1e-6
+    owner, nearest, rival = kmeans_filter.owners(middle, half, centers, norms, margin)
+    chosen = centers[nearest]
+    # The least of the linear function 2 x.(z* - z) + |z|^2 - |z*|^2 over the box, for every centre z.
+    gap = np.stack(
+        [
+            2.0 * np.einsum("mf,mf->m", middle, chosen - z)
+            + z @ z
+            - np.einsum("mf,mf->m", chosen, chosen)
+            - 2.0 * np.einsum("mf,mf->m", half, np.abs(chosen - z))
+            for z in centers
+        ],
+        axis=1,
+    )
+    gap[np.arange(gap.shape[0]), nearest] = np.inf
+    owned = owner >= 0
+    assert owned.any() and (~owned).any()
+    assert (gap[owned] > 0).all() and (owner[owned] == nearest[owned]).all()
+    np.testing.assert_array_equal(owner[(gap > 10 * margin).all(axis=1)], nearest[(gap > 10 * margin).all(axis=1)])
+    one_close = ((gap <= margin / 10).sum(axis=1) == 1) & ((gap <= 10 * margin).sum(axis=1) == 1)
+    assert one_close.sum() > 10
+    np.testing.assert_array_equal(rival[one_close], gap[one_close].argmin(axis=1))
