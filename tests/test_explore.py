@@ -203,6 +203,26 @@ def test_mask_and_objects_match_scikit_image(photo_run):
         explore.objects(mask, min_size=0)
 
 
+def test_objects_of_a_single_region_raise_no_warning():
+    """One connected selection is the common case; scikit-image warned 'Only one label was provided' on it."""
+    import warnings
+
+    mask = np.zeros((12, 12), np.uint8)
+    mask[2:8, 3:9] = 1
+    mask[10, 10] = 1  # a 1-pixel speck, removed by min_size
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        found = explore.objects(mask, min_size=4)
+        assert found.max() == 1 and (found == 1).sum() == 36 and found[10, 10] == 0
+        one = np.zeros((6, 6), bool)
+        one[1:4, 1:4] = True
+        np.testing.assert_array_equal(explore.objects(one, min_size=2), one.astype(np.int32))
+    np.testing.assert_array_equal(explore.objects(mask, min_size=1) > 0, mask > 0)  # min_size 1 keeps the speck
+    diagonal = np.eye(4, dtype=bool)
+    assert explore.objects(diagonal, min_size=4).max() == 1  # all-neighbour connectivity by default
+    assert explore.objects(diagonal, min_size=2, connectivity=1).max() == 0  # faces only: four 1-pixel objects
+
+
 def test_projected_ellipse_is_the_marginal_contour():
     mean = np.array([1.0, 2.0, 3.0])
     cov = np.array([[4.0, 1.0, 0.5], [1.0, 3.0, -0.7], [0.5, -0.7, 2.0]])

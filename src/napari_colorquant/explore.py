@@ -1022,7 +1022,10 @@ def objects(mask: ArrayLike, min_size: int = 1, connectivity: int | None = None)
     if isinstance(min_size, bool) or not isinstance(min_size, (int, np.integer)) or min_size < 1:
         raise ValueError(f"min_size must be an integer >= 1 (pixels), got {min_size!r}")
     foreground = np.asarray(mask) != 0  # a dask mask is computed here
-    components = label(foreground, connectivity=connectivity).astype(np.int32)
     if min_size > 1:
-        components = remove_small_objects(components, max_size=int(min_size) - 1)
+        # On the boolean mask, with label()'s connectivity: on a label image scikit-image warns
+        # "Only one label was provided" whenever the selection is one region, the common case.
+        connectivity_used = foreground.ndim if connectivity is None else connectivity
+        foreground = remove_small_objects(foreground, max_size=int(min_size) - 1, connectivity=connectivity_used)
+    components = label(foreground, connectivity=connectivity).astype(np.int32)
     return relabel_sequential(components)[0].astype(np.int32)
