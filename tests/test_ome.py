@@ -215,3 +215,24 @@ def test_apply_warns_when_the_files_channels_are_named_in_another_order(tmp_path
         "c.ome.tif: warning: the model was fitted on channels [DAPI, GFP, RFP], this file has [GFP, DAPI, RFP]" in err
     )
     assert "(the same channels in another order)" in err
+
+
+def test_imagej_stack_pixel_size_is_read_and_kept_in_the_outputs(tmp_path, capsys):
+    """An ImageJ Z stack in microns (the commonest microscopy TIFF): its voxel size reaches the outputs."""
+    rng = np.random.default_rng(3)
+    stack = (rng.integers(0, 3, (3, 16, 16)) * 1000 + 100).astype(np.uint16)
+    path = tmp_path / "zstack.tif"
+    tifffile.imwrite(
+        path, stack, imagej=True, metadata={"axes": "ZYX", "unit": "um", "spacing": 2.5}, resolution=(4.0, 4.0)
+    )
+    info = read_axes(path)
+    assert info.axes == "ZYX" and info.source == "ImageJ metadata"
+    assert info.scale == (2.5, 0.25, 0.25) and info.units == ("µm", "µm", "µm")
+    assert main([str(path), "-k", "3", "-o", str(tmp_path / "out")]) == 0
+    assert "gray (no channel axis in ImageJ metadata, axes ZYX) × 3 z × 1 t" in capsys.readouterr().out
+    labels = read_axes(tmp_path / "out" / "zstack_labels.tif")
+    assert labels.axes == "ZYX" and labels.scale == (2.5, 0.25, 0.25) and labels.units == ("µm",) * 3
+
+    tifffile.imwrite(tmp_path / "nounit.tif", stack, imagej=True, metadata={"axes": "ZYX"}, resolution=(4.0, 4.0))
+    plain = read_axes(tmp_path / "nounit.tif")  # without a unit ImageJ calibrates in pixels
+    assert plain.scale == (1.0, 1.0, 1.0) and plain.units == (None, None, None)

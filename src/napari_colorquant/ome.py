@@ -185,9 +185,32 @@ def _tiff_axes(path: Path) -> AxesInfo | None:
         axes, shape = series.axes.upper(), tuple(series.shape)
         if tif.is_ome:
             return _from_ome_xml(tif.ome_metadata, axes, shape)
-        if tif.is_imagej and "C" in axes:
-            return AxesInfo(axes, shape, "ImageJ metadata", scale=(1.0,) * len(axes), units=(None,) * len(axes))
+        if tif.is_imagej:
+            return _from_imagej(tif, axes, shape)
     return None
+
+
+#: ImageJ's spellings of the micrometre.
+_MICRON = {"micron": "µm", "microns": "µm", "um": "µm", "\\u00B5m": "µm"}
+
+
+def _from_imagej(tif, axes: str, shape: tuple[int, ...]) -> AxesInfo:
+    """Axes and pixel size of an ImageJ TIFF: X/Y from the resolution tags, Z from ``spacing``, in its ``unit``."""
+    metadata = tif.imagej_metadata or {}
+    unit = metadata.get("unit")
+    unit = _MICRON.get(str(unit), str(unit)) if unit not in (None, "", "pixel", "pixels") else None
+    sizes: dict[str, float] = {}
+    if unit is not None:
+        for letter, tag in (("X", "XResolution"), ("Y", "YResolution")):
+            found = tif.pages[0].tags.get(tag)
+            numerator, denominator = found.value if found is not None else (0, 0)
+            if numerator > 0 and denominator > 0:
+                sizes[letter] = denominator / numerator  # the tag is pixels per unit
+        if float(metadata.get("spacing", 0) or 0) > 0:
+            sizes["Z"] = float(metadata["spacing"])
+    scale = tuple(sizes.get(letter, 1.0) for letter in axes)
+    units = tuple(unit if letter in sizes else None for letter in axes)
+    return AxesInfo(axes, shape, "ImageJ metadata", scale=scale, units=units)
 
 
 def _as_list(value) -> list:
