@@ -218,14 +218,24 @@ def _packed_reach(compact: tuple[np.ndarray, np.ndarray, np.ndarray]) -> float:
     return float(np.abs(np.concatenate([low, low + span])).max())
 
 
-def _unpacked_columns(packed: np.ndarray, low: np.ndarray, bits: int) -> list[np.ndarray]:
-    """The float64 feature columns of packed steps (:func:`_packed_steps`): the samples' values exactly."""
+def _unpacked_columns(packed: np.ndarray, low: np.ndarray, bits: int, dtype=np.float64) -> list[np.ndarray]:
+    """The feature columns of packed steps (:func:`_packed_steps`): the samples' values exactly.
+
+    ``dtype`` float32 only for values below 2**24 in magnitude (then exact too: half the bytes to write and to
+    gather in every walk; see :func:`_narrowed`).
+    """
     columns = []
     for feature, least in enumerate(low):
-        column = np.bitwise_and(np.right_shift(packed, bits * feature), (1 << bits) - 1).astype(np.float64)
+        column = np.bitwise_and(np.right_shift(packed, bits * feature), (1 << bits) - 1).astype(dtype)
         column += least
         columns.append(column)
     return columns
+
+
+def _sorted_columns(compact: tuple[np.ndarray, np.ndarray, np.ndarray], order: np.ndarray, bits: int, scale: float):
+    """The packed samples' columns in ``order``: float32 when every value is below 2**24 in magnitude, else float64."""
+    dtype = np.float32 if scale < 2.0**24 else np.float64
+    return _unpacked_columns(np.take(compact[0], order), compact[1], bits, dtype)
 
 
 def concatenated_ranges(bounds: np.ndarray, which: np.ndarray) -> np.ndarray:
@@ -251,15 +261,15 @@ def concatenated_ranges(bounds: np.ndarray, which: np.ndarray) -> np.ndarray:
     return np.repeat(starts - offsets, lengths) + np.arange(total)
 
 
-def _narrowed(column: np.ndarray, exact: bool = False) -> np.ndarray:
+def _narrowed(column: np.ndarray) -> np.ndarray:
     """A float64 column as float32 when that holds every value exactly (8-bit colours, pixel counts below 2**24).
 
     The walks gather the undecided values from these columns every iteration: half the bytes. Every use
-    meets a float64 operand first (the weights are widened before the products), so the arithmetic is the
-    float64 arithmetic on the same values. ``exact``: known to fit (integers below 2**24), not checked.
+    meets a float64 operand first (the weights are widened before the products, a box's bounds before its
+    middle is taken), so the arithmetic is the float64 arithmetic on the same values.
     """
     narrowed = column.astype(np.float32)
-    return narrowed if exact or np.array_equal(narrowed, column) else column
+    return narrowed if np.array_equal(narrowed, column) else column
 
 
 def _finest_level(keys, columns, weight, n_features) -> _Level:
@@ -280,7 +290,8 @@ def _finest_level(keys, columns, weight, n_features) -> _Level:
         [lambda column=column: reduce(column) for column in columns] + [lambda: np.add.reduceat(weight, starts)]
     )
     lows, highs, sums = zip(*reduced[:-1], strict=True)
-    low, high = np.stack(lows, axis=1), np.stack(highs, axis=1)
+    # float64 bounds whatever the columns (float32 ones are exact, their middles need not be).
+    low, high = np.stack(lows, axis=1).astype(np.float64), np.stack(highs, axis=1).astype(np.float64)
     bounds = np.append(starts, keys.size)
     return _Level(low, high, reduced[-1], np.stack(sums), bounds, bounds, np.arange(bounds.size))
 
@@ -527,7 +538,7 @@ class FilterGrid:
             [
                 lambda: np.take(keys, order),
                 lambda: np.take(weight, order),
-                lambda: None if compact is None else _unpacked_columns(np.take(compact[0], order), compact[1], bits),
+                lambda: None if compact is None else _sorted_columns(compact, order, bits, scale),
             ]
         )
         columns = unpacked if columns is None else columns
@@ -536,8 +547,6 @@ class FilterGrid:
         for level in range(_FINEST + 1, top + 1):
             finest_keys = keys[levels[-1].values[:-1]]
             levels.append(_coarser_level(levels[-1], finest_keys >> (n_features * level)))
-        small = compact is not None and scale < 2.0**24
-        columns = [_narrowed(column, exact=True) for column in columns] if small else columns
         return cls(order, columns, _narrowed(weight), levels[::-1], scale, nearest)
 
     def _margin(self, centers: np.ndarray) -> float:
