@@ -347,3 +347,21 @@ def test_owners_against_the_exact_least_gap_of_every_centre_over_each_box(seed):
     one_close = ((gap <= margin / 10).sum(axis=1) == 1) & ((gap <= 10 * margin).sum(axis=1) == 1)
     assert one_close.sum() > 10
     np.testing.assert_array_equal(rival[one_close], gap[one_close].argmin(axis=1))
+
+
+def test_packed_steps_block_by_block_equal_the_whole_array_at_once(monkeypatch):
+    """Blocks of 97 rows: the same packed numbers as one formula over all rows, and a refusal wherever in the
+    array the value that cannot be packed sits (a fraction, NaN, or a span that only the last block widens)."""
+    monkeypatch.setattr(kmeans_filter, "_PACK_ROWS", 97)
+    rng = np.random.default_rng(7)
+    samples = (rng.integers(0, 200, (5000, 3)) + np.array([-40, 3, 1000])).astype(np.float64)
+    packed, low, span = kmeans_filter._packed_steps(samples, 8)
+    steps = (samples - samples.min(axis=0)).astype(np.int64)
+    np.testing.assert_array_equal(packed, steps[:, 0] | steps[:, 1] << 8 | steps[:, 2] << 16)
+    np.testing.assert_array_equal(low, samples.min(axis=0))
+    np.testing.assert_array_equal(span, np.ptp(samples, axis=0))
+    for row, value in [(4999, 0.5), (2000, np.nan), (4998, 1300.0), (98, -(2.0**31))]:
+        spoiled = samples.copy()
+        spoiled[row, 2] = value
+        assert kmeans_filter._packed_steps(spoiled, 8) is None, (row, value)
+    assert kmeans_filter._packed_steps(samples[:0], 8) is None

@@ -49,6 +49,8 @@ _CHUNK_BITS = _KEY_BITS // 2
 _TOP_CELL_BITS = 12
 #: The finest level: cells of 2**_FINEST key steps on a side.
 _FINEST = 2
+#: Rows per block of :func:`_packed_steps` (a few MB: the block stays in cache between its passes).
+_PACK_ROWS = 1 << 16
 #: Relative margin by which a pruned centre must be farther than ``z*`` (float64 rounding of the
 #: partial distances ``||c||^2 - 2 x.c`` is a few units of 1e-16 of the same scale).
 _MARGIN = 1e-10
@@ -187,24 +189,31 @@ def _packed_steps(samples: np.ndarray, bits: int) -> tuple[np.ndarray, np.ndarra
     """
     n_features = samples.shape[1]
     head = samples[:4096]
-    if not np.array_equal(head, np.rint(head)):
+    if samples.shape[0] == 0 or not np.array_equal(head, np.rint(head)):
         return None  # at once for most features that are not integers (CIELAB, YCrCb)
-    low, span = np.empty(n_features), np.empty(n_features)
-    for feature in range(n_features):
-        column = samples[:, feature]
-        low[feature], high = column.min(), column.max()
-        span[feature] = high - low[feature]
-        if not (span[feature] < (1 << bits) and low[feature] > -(2.0**30) and high < 2.0**30):
-            return None  # too wide, or NaN
-    whole = samples.astype(np.int32)
-    if not np.array_equal(whole, samples):
-        return None
-    packed = np.zeros(samples.shape[0], np.int32)
-    for feature in range(n_features):
-        step = whole[:, feature] - np.int32(low[feature])
-        step <<= bits * feature
-        packed |= step
-    return packed, low, span
+    # One pass in blocks that stay in cache: the integer check, the bounds and the packing of each block at once
+    # (gen12, 1.4 million values: 14.8 -> 9.2 ms CPU). Each value is packed unshifted first, in int64; the
+    # shift by the columns' least values comes after, and gives the same numbers since no step overlaps the next.
+    wide = np.empty(samples.shape[0], np.int64)
+    low = np.full(n_features, 2**31 - 1, np.int64)
+    high = np.full(n_features, -(2**31), np.int64)
+    with np.errstate(invalid="ignore"):  # NaN, inf or a value beyond int32 fails the comparison below
+        for start in range(0, samples.shape[0], _PACK_ROWS):
+            block = samples[start : start + _PACK_ROWS]
+            whole = block.astype(np.int32)
+            if not np.array_equal(whole, block):
+                return None
+            packed = wide[start : start + _PACK_ROWS]
+            for feature, column in enumerate(whole.T):
+                if feature:
+                    packed += column.astype(np.int64) << (bits * feature)
+                else:
+                    np.copyto(packed, column)
+                low[feature], high[feature] = min(low[feature], column.min()), max(high[feature], column.max())
+    if not ((high - low < (1 << bits)).all() and (low > -(2**30)).all() and (high < 2**30).all()):
+        return None  # too wide, or beyond the packed range
+    wide -= sum(int(least) << (bits * feature) for feature, least in enumerate(low))
+    return wide.astype(np.int32), low.astype(np.float64), (high - low).astype(np.float64)
 
 
 def _bits_per_feature(n_features: int) -> int:
