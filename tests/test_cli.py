@@ -212,3 +212,22 @@ def test_bilevel_png_is_read_as_gray(tmp_path):
     image = read_image(tmp_path / "bw.png")
     assert image.shape == (6, 8) and image.dtype == np.uint8
     np.testing.assert_array_equal(image, bits * 255)
+
+
+def test_a_long_fit_says_it_is_working_on_a_terminal_only(tmp_path, capsys, monkeypatch):
+    """-k auto fits every K: on a terminal a one-line note (erased at the end) says so; never in a pipe or file."""
+    from napari_colorquant import cli
+
+    image = tmp_path / "photo.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (24, 24, 3), dtype=np.uint8)).save(image)
+    argv = [str(image), "-k", "auto", "--k-range", "2,4", "-q"]
+    assert main([*argv, "-o", str(tmp_path / "piped")]) == 0
+    assert capsys.readouterr().err == ""  # not a terminal: nothing
+    monkeypatch.setattr(cli, "_interactive", lambda: True)
+    monkeypatch.setattr(cli._Ticker, "DELAY", 0.0)
+    assert main([*argv[:-1], "-o", str(tmp_path / "terminal")]) == 0
+    err = capsys.readouterr().err
+    assert "photo.png: counting values… 0 s" in err and "photo.png: fitting every K of the range… 0 s, " in err
+    assert err.endswith("\r") and err.rstrip("\r").endswith(" ")  # the note is erased at the end
+    assert main([*argv, "-o", str(tmp_path / "quiet")]) == 0
+    assert capsys.readouterr().err == ""  # --quiet: nothing either
