@@ -205,6 +205,7 @@ def test_apply_warns_when_the_files_channels_are_named_in_another_order(tmp_path
     assert main([str(first), "-k", "3", "-q", "-o", str(tmp_path / "fit")]) == 0
     model = tmp_path / "fit" / "a_model.json"
     assert json.loads(model.read_text())["params"]["channel_names"] == ["DAPI", "GFP", "RFP"]
+    assert json.loads(model.read_text())["feature_names"] == ["DAPI", "GFP", "RFP"]  # not "channel 0", ...
 
     same = write_ome_tiff(tmp_path / "b.ome.tif", tcyx, "TCYX", ["DAPI", "GFP", "RFP"])
     swapped = write_ome_tiff(tmp_path / "c.ome.tif", tcyx[:, [1, 0, 2]], "TCYX", ["GFP", "DAPI", "RFP"])
@@ -236,3 +237,17 @@ def test_imagej_stack_pixel_size_is_read_and_kept_in_the_outputs(tmp_path, capsy
     tifffile.imwrite(tmp_path / "nounit.tif", stack, imagej=True, metadata={"axes": "ZYX"}, resolution=(4.0, 4.0))
     plain = read_axes(tmp_path / "nounit.tif")  # without a unit ImageJ calibrates in pixels
     assert plain.scale == (1.0, 1.0, 1.0) and plain.units == (None, None, None)
+
+
+def test_recorded_channel_names_name_the_features_only_when_they_fit():
+    from napari_colorquant.model import ClusterModel
+
+    model = quantize(np.random.default_rng(0).integers(0, 9, (3, 8, 8)).astype(np.uint16), 2, channel_axis=0).model
+    assert model.feature_names == ("channel 0", "channel 1", "channel 2")
+    named = ClusterModel.from_json(
+        model.to_json().replace('"params": {', '"params": {"channel_names": ["a", "b", "c"], ')
+    )
+    assert named.feature_names == ("a", "b", "c")
+    for bad in ('["a", "b"]', '["a", "b", 3]', '"abc"'):
+        odd = ClusterModel.from_json(model.to_json().replace('"params": {', f'"params": {{"channel_names": {bad}, '))
+        assert odd.feature_names == ("channel 0", "channel 1", "channel 2")

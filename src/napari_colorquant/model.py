@@ -105,7 +105,19 @@ class ClusterModel:
 
     @property
     def feature_names(self) -> tuple[str, ...]:
-        """Names of the features, e.g. ``("Cr", "Cb")``."""
+        """Names of the features, e.g. ``("Cr", "Cb")``; for channels, the file's channel names when recorded.
+
+        ``params["channel_names"]`` (written by the command line from OME metadata) names the channel
+        features, e.g. ``("DAPI", "GFP")``; otherwise they are ``"channel 0"``, ``"channel 1"``, ...
+        """
+        names = self.params.get("channel_names")
+        if (
+            self.color_space == "channels"
+            and isinstance(names, list | tuple)
+            and len(names) == self.n_features
+            and all(isinstance(name, str) and name for name in names)
+        ):
+            return tuple(names)
         return colorspaces.feature_names(self.color_space, self.n_features)
 
     @property
