@@ -117,3 +117,32 @@ def test_masked_pixels_get_the_fill_whatever_the_lookup_table_held(china):
     result = quantize(image, 3, mask=mask)
     assert (result.labels[~mask] == 0).all() and (result.labels[mask] >= 1).all()
     np.testing.assert_array_equal(result.quantized[~mask], image[~mask])
+
+
+@pytest.mark.parametrize("threads", ["1", "2", "3", "4"])
+@pytest.mark.parametrize("blue", ["dark", "one value", "spread"])
+def test_histogram_count_split_by_work_between_threads_equals_unique(monkeypatch, threads, blue):
+    """The 3-D histogram counts each thread's range of blue values, the ranges cut by work (pixels and bins):
+    whatever the cut (one blue value everywhere, nearly all pixels dark), the counts are np.unique's, and in
+    several slices (masked too) the merge gives the same."""
+    monkeypatch.setenv("COLORQUANT_THREADS", threads)
+    rng = np.random.default_rng(len(blue) + int(threads))
+    image = rng.integers(0, 256, (300, 200, 3), dtype=np.uint8)
+    if blue == "dark":
+        image[..., 2] = np.minimum(image[..., 2], rng.integers(0, 12, (300, 200)))
+    elif blue == "one value":
+        image[..., 2] = 77
+    bounds = pixels._blue_bounds(image, int(threads))
+    assert bounds[0] == 0 and bounds[-1] == 256 and np.all(np.diff(bounds) > 0)
+    assert len(bounds) - 1 <= int(threads)
+    mask = rng.random((300, 200)) < 0.8
+    for slice_pixels, used in [(1 << 24, None), (7_000, None), (7_000, mask)]:
+        with monkeypatch.context() as patch:
+            patch.setattr(pixels, "_SORT_COUNT_PIXELS", 0)
+            patch.setattr(pixels, "_HISTOGRAM_SLICE_PIXELS", slice_pixels)  # 7 000: slices of 35 rows, merged
+            table = build_table(*describe_image(image, None, "rgb")[:2], used)
+        rows = image.reshape(-1, 3) if used is None else image[used]
+        values, counts = np.unique(rows, axis=0, return_counts=True)
+        order = np.lexsort(values.T)
+        np.testing.assert_array_equal(table.values, values[order])
+        np.testing.assert_array_equal(table.counts, counts[order])

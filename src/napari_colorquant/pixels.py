@@ -45,6 +45,8 @@ from .colorspaces import COLOR_SPACES, THREE_CHANNEL_SPACES
 
 CHUNK_PIXELS = 1 << 20
 _DENSE_LUT_BYTES = 64 << 20
+#: OpenCV's histogram counts in float32: at most this many pixels (2**24, exact) per slice of an image.
+_HISTOGRAM_SLICE_PIXELS = 1 << 24
 _SORT_COUNT_PIXELS = 1 << 21  # 2 MP photos too: with OpenCV's sort, 21 ms CPU against the histogram's 36 (gen2)
 DEFAULT_MAX_SAMPLES = 2_000_000
 _ACCEPTED_DTYPES = "bool, uint8, uint16, uint32, int8, int16, int32, float32 or float64"
@@ -627,15 +629,15 @@ def _count_rgb8(array: np.ndarray, layout: ImageLayout, valid: np.ndarray | None
     channels_last = np.ascontiguousarray(np.moveaxis(array, layout.channel_axis, -1))
     image = channels_last.reshape(-1, width, layout.total_channels)
     flat_valid = None if valid is None else valid.reshape(-1, width)
-    rows_per_slice = max(1, (1 << 24) // width)
+    rows_per_slice = max(1, _HISTOGRAM_SLICE_PIXELS // width)
     import cv2
 
     # Each thread counts one range of blue values over the whole slice: the same
     # 64 MiB of bins in total, split between threads.
-    bounds = [int(b) for b in np.linspace(0, 256, min(n_threads(), 4) + 1)]
     found_keys, found_counts = [], []
     for start in range(0, image.shape[0], rows_per_slice):
         part = image[start : start + rows_per_slice]
+        bounds = _blue_bounds(part, min(n_threads(), 4))
         part_mask = None
         if flat_valid is not None:
             part_mask = flat_valid[start : start + rows_per_slice].astype(np.uint8)
@@ -653,10 +655,45 @@ def _count_rgb8(array: np.ndarray, layout: ImageLayout, valid: np.ndarray | None
             found_counts.append(counts)
     keys = np.concatenate(found_keys)
     counts = np.concatenate(found_counts)
-    if len(found_keys) == len(bounds) - 1:  # one slice: keys are already sorted and distinct
+    if rows_per_slice >= image.shape[0]:  # one slice: keys are already sorted and distinct
         return keys, counts
     keys, inverse = np.unique(keys, return_inverse=True)
     return keys, np.bincount(inverse, weights=counts).astype(np.int64)
+
+
+#: What counting one pixel costs against clearing and scanning one bin of the 3-D histogram (measured on the
+#: 12 MP photos: about 3.2 and 1.8 ns), to split the blue range between threads by work, not by width.
+_PIXEL_COST = 1.75
+
+
+def _blue_bounds(part: np.ndarray, parts: int) -> list[int]:
+    """Bounds of ``parts`` ranges of blue values that give each thread of :func:`_count_rgb8` about as much work.
+
+    Each range costs its pixels (counted) and its ``256 * 256`` bins per blue value (cleared and scanned);
+    the pixels per blue value are estimated from about 256 evenly spaced rows. Equal widths left one thread
+    with 97 % of the pixels of a dark photo (gen12noisy: 63 ms against 26 ms on one core). Any bounds give
+    the same counts; only the time changes.
+
+    Parameters
+    ----------
+    part : ndarray (rows, width, channels) of uint8
+    parts : int
+
+    Returns
+    -------
+    list of int
+        Increasing, from 0 to 256.
+    """
+    import cv2
+
+    if parts <= 1:
+        return [0, 256]
+    step = max(1, part.shape[0] // 256)
+    sampled = part[::step]
+    pixels = cv2.calcHist([sampled], [2], None, [256], [0, 256])[:, 0] * (part.shape[0] / sampled.shape[0])
+    cost = np.cumsum(_PIXEL_COST * pixels.astype(np.float64) + 65536.0)
+    cuts = np.searchsorted(cost, cost[-1] * np.arange(1, parts) / parts) + 1
+    return sorted({0, 256, *(int(cut) for cut in np.clip(cuts, 1, 255))})
 
 
 def run_starts(ordered: np.ndarray) -> np.ndarray:
