@@ -306,6 +306,8 @@ def test_grid_walks_split_between_threads_give_the_same_sums_and_labels(threads,
     monkeypatch.setenv("COLORQUANT_THREADS", threads)
     samples, weights = _tied_data(3, seed=31, n=30000, top=96)
     grid = kmeans_filter.FilterGrid.build(samples, weights, kmeans.serial_nearest_labels)
+    assert len(grid._parts()) == 1  # too few values to be worth the threads
+    monkeypatch.setattr(kmeans_filter, "PARALLEL_FROM", 0)
     parts = grid._parts()
     assert len(parts) == min(int(threads), grid.levels[0].weight.size)
     np.testing.assert_array_equal(np.concatenate(parts), np.arange(grid.levels[0].weight.size))
