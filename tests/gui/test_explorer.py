@@ -73,7 +73,8 @@ def test_lasso_drag_selects_the_pixels_inside(photo_viewer, qtbot):
     explorer.show_axes(0, 1)
     assert explorer.axis_names == ("R", "G")
     assert explorer.plot.axes.get_xlabel() == "R (0–255)"
-    assert "astro" in explorer.plot.axes.get_title() and "K = 4" in explorer.plot.axes.get_title()
+    title = explorer.plot.figure.get_suptitle()  # above the legend, which is above the axes
+    assert "astro" in title and "K = 4" in title
     drawn = [(30.3, 20.2), (220.4, 30.1), (200.2, 200.3), (40.1, 150.2)]
     _drag(explorer, drawn)
     layer = viewer.layers["astro selection"]

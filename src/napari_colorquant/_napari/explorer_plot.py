@@ -19,6 +19,7 @@ from matplotlib import patheffects
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.transforms import blended_transform_factory
 
 from .. import explore
 from .explorer_canvas import BackgroundCanvas
@@ -27,8 +28,12 @@ from .explorer_gestures import Gestures
 _BACKGROUND = "#262930"  # napari's dark theme
 _FOREGROUND = "#f0f1f2"
 _AXES_BOX = (0.15, 0.16, 0.64, 0.76)
-_WIDE_AXES_BOX = (0.15, 0.16, 0.8, 0.76)
 _COLORBAR_BOX = (0.83, 0.16, 0.035, 0.76)
+_PAD = 6.0  # pixels between the figure's edge and any text, and between the title, legend and axes
+_COLORBAR_WIDTH = 14.0  # pixels
+_COLORBAR_GAP = 10.0  # pixels between the axes and the colour bar
+#: Above this share of the figure's height the legend goes inside the axes (many clusters).
+_LEGEND_SHARE = 0.3
 
 
 @dataclass
@@ -91,6 +96,8 @@ class FeaturePlot(Gestures):
         self._marker: Line2D | None = None
         self._centres = None
         self._legend_lines: dict = {}
+        self._legend_above = False
+        self._title = None
         self._picked: int | None = None
         self._outlines: list = []
         self._brush = None
@@ -100,6 +107,7 @@ class FeaturePlot(Gestures):
         self.canvas.mpl_connect("button_press_event", self._remember_modifiers)
         self.canvas.mpl_connect("pick_event", self._on_pick)
         self.canvas.mpl_connect("button_release_event", self._on_release)
+        self.canvas.mpl_connect("resize_event", lambda _event: self._fit_layout())
         self._show_empty()
 
     def _show_empty(self) -> None:
@@ -133,13 +141,14 @@ class FeaturePlot(Gestures):
         self.axes.set_axis_on()
         _style(self.axes)
         one_feature = view.axes[0] == view.axes[1]
-        self.axes.set_position(_WIDE_AXES_BOX if one_feature else _AXES_BOX)
         self.colorbar_axes.set_visible(not one_feature)
         if one_feature:
             self._draw_histogram(view)
         else:
             self._draw_density(view)
-        self.axes.set_title(view.title, color=_FOREGROUND, fontsize=10)
+        # A figure title: the legend sits between it and the axes.
+        self._title = self.figure.suptitle(view.title, color=_FOREGROUND, fontsize=10, y=1.0, va="top")
+        self._fit_layout()
         # Animated: left out of full draws (and exports), blitted over the cached background on hover.
         # Hidden while it marks nothing: a selector redraws the whole figure once more after every full
         # draw when it finds a visible animated artist (to keep it out of its own blitting background).
@@ -207,14 +216,79 @@ class FeaturePlot(Gestures):
                    markeredgecolor="white", label=view.names[k])
             for k in range(len(view.names))
         ]  # fmt: skip
-        legend = self.axes.legend(handles=handles, loc="best", fontsize=8, framealpha=0.6, facecolor=_BACKGROUND,
-                                  labelcolor=_FOREGROUND, title="clusters")  # fmt: skip
-        legend.get_title().set_color(_FOREGROUND)
+        legend, order = self._place_legend(handles)
         self._legend_lines = {}
-        for k, (line, text) in enumerate(zip(legend.get_lines(), legend.get_texts(), strict=True)):
+        for k, line, text in zip(order, legend.get_lines(), legend.get_texts(), strict=True):
             for artist in (line, text):
                 artist.set_picker(True)
                 self._legend_lines[artist] = k + 1
+
+    def _place_legend(self, handles: list) -> tuple[object, list[int]]:
+        """Above the axes (off the data) in as many columns as fit, or inside at the emptiest spot when too tall.
+
+        Returns the legend and the cluster index (0-based) of each of its entries, in its order.
+        """
+        style = dict(fontsize=8, facecolor=_BACKGROUND, labelcolor=_FOREGROUND, handletextpad=0.3, columnspacing=1.0,
+                     borderaxespad=0.0)  # fmt: skip
+        renderer = self.canvas.get_renderer()
+        n = len(handles)
+        one_row = self.axes.legend(handles=handles, ncols=max(n, 1), **style)
+        column = one_row.get_window_extent(renderer).width / max(n, 1)
+        columns = int(max(1, min(n, (self.figure.bbox.width - 2 * _PAD) // max(column, 1.0))))
+        rows = -(-n // columns)
+        columns = -(-n // rows)  # balanced: 3 + 2 rather than 4 + 1
+        # matplotlib fills a column before the next: reorder so that the entries read by rows, 1 2 3 / 4 5
+        order = [j + i * columns for j in range(columns) for i in range(rows) if j + i * columns < n]
+        # Centred in the figure (x), on the axes' top (y): it may be wider than the axes.
+        anchor = blended_transform_factory(self.figure.transFigure, self.axes.transAxes)
+        legend = self.axes.legend(handles=[handles[k] for k in order], ncols=columns, loc="lower center",
+                                  bbox_to_anchor=(0.5, 1.0), bbox_transform=anchor, frameon=False, **style)  # fmt: skip
+        self._legend_above = legend.get_window_extent(renderer).height <= _LEGEND_SHARE * self.figure.bbox.height
+        if not self._legend_above:
+            order = list(range(n))
+            legend = self.axes.legend(handles=handles, loc="best", framealpha=0.75, title="clusters", **style)
+            legend.get_title().set_color(_FOREGROUND)
+        return legend, order
+
+    def _fit_layout(self) -> None:
+        """Place the axes and colour bar so every label, tick label, the title and the legend lie in the figure.
+
+        Measured in pixels on every build and resize (no layout engine: the axes must not move between a
+        selection gesture's press and release); twice, since the ticks shown depend on the axes' size.
+        """
+        if self.view is None:
+            return
+        with self.canvas.lock:
+            if self._title is not None:  # a long image name: a smaller title rather than a clipped one
+                self._title.set_fontsize(10)
+                room = self.figure.bbox.width - 2 * _PAD
+                wide = self._title.get_window_extent(self.canvas.get_renderer()).width
+                self._title.set_fontsize(max(7.0, min(10.0, 10.0 * room / max(wide, 1.0))))
+            for _ in range(2):
+                self._place_axes(self.canvas.get_renderer())
+
+    def _place_axes(self, renderer) -> None:
+        width, height = self.figure.bbox.width, self.figure.bbox.height
+        box = self.axes.bbox
+        y_axis, x_axis = self.axes.yaxis.get_tightbbox(renderer), self.axes.xaxis.get_tightbbox(renderer)
+        left = _PAD + (box.x0 - y_axis.x0 if y_axis is not None else 0.0)
+        bottom = _PAD + (box.y0 - x_axis.y0 if x_axis is not None else 0.0)
+        top = _PAD
+        if self._title is not None:
+            self._title.set_y(1.0 - _PAD / height)
+            top += self._title.get_window_extent(renderer).height + _PAD
+        legend = self.axes.get_legend()
+        if legend is not None and self._legend_above:
+            top += legend.get_window_extent(renderer).height + _PAD
+        right = _PAD + max(0.0, (x_axis.x1 - box.x1) if x_axis is not None else 0.0)
+        if self.colorbar_axes.get_visible():
+            bar = self.colorbar_axes.get_tightbbox(renderer)
+            right = _PAD + (bar.x1 - self.colorbar_axes.bbox.x1) + _COLORBAR_WIDTH + _COLORBAR_GAP
+        tall = max(height - bottom - top, 1.0) / height
+        if self.colorbar_axes.get_visible():
+            x0 = (width - right + _COLORBAR_GAP) / width
+            self.colorbar_axes.set_position((x0, bottom / height, _COLORBAR_WIDTH / width, tall))
+        self.axes.set_position((left / width, bottom / height, max(width - left - right, 1.0) / width, tall))
 
     def show_selection(self, steps: Sequence[tuple[str, explore.Region]]) -> None:
         """Outline the selection's regions drawn on the shown features (added: yellow, subtracted: red dashed).
