@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -111,3 +113,34 @@ def test_explorer_layout_follows_a_resize(qtbot, two_channel_model):
     renderer = plot.canvas.get_renderer()
     assert _inside(plot.axes.yaxis.label.get_window_extent(renderer), plot.figure.bbox)
     assert _inside(plot.colorbar_axes.get_tightbbox(renderer), plot.figure.bbox)
+
+
+@pytest.mark.parametrize("width", [260, 420])
+def test_k_curve_ticks_are_whole_ks_apart_and_labels_fit(qtbot, width):
+    """K = 2..16 with BIC ~ 1e7: integer x ticks that do not touch, no offset text, every label in the figure."""
+    from napari_colorquant._napari.k_curve_plot import KCurvePlot
+    from napari_colorquant.autok import KCurve
+
+    plot = KCurvePlot()
+    qtbot.addWidget(plot.native)
+    ks = list(range(2, 17))
+    values = [9.8e6 - 1.8e6 * (1 - np.exp(-(k - 2) / 4)) + (0.6e6 if k > 11 else 0) for k in ks]
+    plot.show_curve(KCurve("bic", ks, values, chosen=11))
+    plot.native.resize(width, 200)
+    plot.native.show()
+    qtbot.waitExposed(plot.native)
+    plot.canvas.resize(width, plot.canvas.height())
+    plot.canvas.draw()
+    renderer = plot.canvas.get_renderer()
+    figure = plot.figure.bbox
+    ticks = _shown_tick_labels(plot.axes)
+    x_ticks = [t for t in ticks if t in plot.axes.get_xticklabels()]
+    assert len(x_ticks) >= 3
+    assert all(float(t.get_position()[0]).is_integer() for t in x_ticks)
+    boxes = sorted((t.get_window_extent(renderer) for t in x_ticks), key=lambda b: b.x0)
+    for a, b in itertools.pairwise(boxes):
+        assert a.x1 + 2 <= b.x0, "x tick labels touch"
+    for text in [*ticks, plot.axes.xaxis.label, plot.axes.yaxis.label, plot.axes.get_legend()]:
+        assert _inside(text.get_window_extent(renderer), figure), text
+    assert not plot.axes.yaxis.get_offset_text().get_text()  # no "1e6" in a corner: the scale is in the label
+    assert "×10⁶" in plot.axes.get_ylabel()

@@ -24,6 +24,25 @@ HEIGHT = 170
 CRITERION_LABELS = {"bic": "BIC (lower is better)", "psnr": "PSNR (dB)", "delta_e": "mean ΔE00"}
 
 
+def _scale(curve: KCurve) -> tuple[float, str]:
+    """A power of 1000 to divide the values by (BIC ~ 1e7 reads as 10.0, with ×10⁶ in the axis label) and the label.
+
+    The label is two short lines (name and scale, then the unit or direction): one line is longer than the plot is high.
+    """
+    import math
+
+    label = CRITERION_LABELS.get(curve.criterion, curve.criterion)
+    finite = [abs(v) for v in curve.values if math.isfinite(v)]
+    exponent = 3 * math.floor(math.log10(max(finite)) / 3) if finite and max(finite) >= 1e4 else 0
+    name, _, rest = label.partition(" ")
+    if exponent:
+        name += f" ×10{str(exponent).translate(_SUPERSCRIPT)}"
+    return 10.0**exponent, f"{name}\n{rest}" if rest else name
+
+
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
 class KCurvePlot(Container):
     """The K curve of the last run, hidden when the run had a fixed K."""
 
@@ -39,10 +58,12 @@ class KCurvePlot(Container):
         from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
         from matplotlib.figure import Figure
 
-        self.figure = Figure(figsize=(3.2, 1.7), facecolor=_BACKGROUND)
+        # Constrained layout: the margins fit the tick and axis labels at any dock width (nothing is dragged here).
+        self.figure = Figure(figsize=(3.2, 1.7), facecolor=_BACKGROUND, layout="constrained")
+        self.figure.get_layout_engine().set(w_pad=0.04, h_pad=0.04)
         self.canvas = FigureCanvasQTAgg(self.figure)
         self.canvas.setFixedHeight(HEIGHT)
-        self.axes = self.figure.add_axes((0.22, 0.27, 0.74, 0.66))
+        self.axes = self.figure.add_subplot()
         self.native.layout().addWidget(self.canvas)
 
     def show_curve(self, curve: KCurve | None) -> None:
@@ -58,22 +79,29 @@ class KCurvePlot(Container):
             return
         if self.canvas is None:
             self._make_canvas()
+        from matplotlib.ticker import MaxNLocator
+
         axes = self.axes
         axes.clear()
         axes.set_facecolor(_BACKGROUND)
         for spine in axes.spines.values():
             spine.set_color(_FOREGROUND)
         axes.tick_params(colors=_FOREGROUND, labelsize=7)
-        axes.plot(curve.ks, curve.values, marker="o", markersize=3, color=_LINE, linewidth=1.2)
-        chosen = curve.values[curve.ks.index(curve.chosen)]
+        scale, label = _scale(curve)
+        values = [v / scale for v in curve.values]
+        axes.plot(curve.ks, values, marker="o", markersize=3, color=_LINE, linewidth=1.2)
+        chosen = values[curve.ks.index(curve.chosen)]
         axes.plot([curve.chosen], [chosen], marker="o", markersize=7, color=_CHOSEN, linestyle="none",
                   label=f"chosen K = {curve.chosen}")  # fmt: skip
         if curve.target is not None:
-            axes.axhline(curve.target, color=_CHOSEN, linestyle="--", linewidth=0.8, label=f"target {curve.target:g}")
+            axes.axhline(curve.target / scale, color=_CHOSEN, linestyle="--", linewidth=0.8,
+                         label=f"target {curve.target:g}")  # fmt: skip
         axes.set_xlabel("K (clusters)", color=_FOREGROUND, fontsize=8)
-        axes.set_ylabel(CRITERION_LABELS.get(curve.criterion, curve.criterion), color=_FOREGROUND, fontsize=8)
-        step = max(1, len(curve.ks) // 8)
-        axes.set_xticks(curve.ks[::step])
+        axes.set_ylabel(label, color=_FOREGROUND, fontsize=8)
+        # Whole K only, as many as fit without touching (K = 2..16 in a narrow dock: every other one).
+        axes.xaxis.set_major_locator(MaxNLocator(nbins="auto", integer=True, min_n_ticks=2))
+        axes.yaxis.set_major_locator(MaxNLocator(nbins=4))
+        axes.yaxis.get_major_formatter().set_useOffset(False)
         legend = axes.legend(fontsize=7, frameon=False, labelcolor=_FOREGROUND, loc="best")
         legend.set_zorder(5)
         self.visible = True
