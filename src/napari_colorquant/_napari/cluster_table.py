@@ -64,7 +64,8 @@ class ClusterTable(QWidget):
         """
         self._updating = True
         try:
-            columns = ["", "name", "pixels", "%"] + [k for k in stats if k.startswith("mean ")]
+            means = [k for k in stats if k.startswith("mean ")]
+            columns = ["", "name", "pixels", "%", *_mean_headers(means, axis_labels)]
             if "weight" in stats:
                 columns.append("EM weight")
             self.grid.clear()
@@ -78,7 +79,7 @@ class ClusterTable(QWidget):
                 self.grid.setItem(row, 0, swatch)
                 self.grid.setItem(row, 1, QTableWidgetItem(names[row]))
                 cells = [f"{stats['count'][row]:,.0f}", f"{stats['percent'][row]:.2f}"]
-                cells += [f"{stats[k][row]:.4g}" for k in columns[4:] if k.startswith("mean ")]
+                cells += [f"{stats[k][row]:.4g}" for k in means]
                 if "weight" in stats:
                     cells.append(f"{stats['weight'][row]:.4f}")
                 for offset, text in enumerate(cells, start=2):
@@ -136,3 +137,18 @@ class ClusterTable(QWidget):
         colour = QColorDialog.getColor(parent=self)
         if colour.isValid():
             self.explorer._guarded(self.explorer.recolour_cluster, labels[0], colour.getRgbF())
+
+
+def _mean_headers(keys: list[str], axis_labels: list[str]) -> list[str]:
+    """Headers of the mean columns: the plot's feature names (``"mean DAPI"`` over its unit), one per feature.
+
+    The statistics name features as the model does (``"mean channel 0"`` for unnamed channels); the
+    plot and the layers use the channel names, so the table does too when there is one label per feature.
+    """
+    if len(axis_labels) != len(keys):
+        return keys
+    headers = []
+    for label in axis_labels:
+        name, bracket, unit = label.partition(" (")
+        headers.append(f"mean {name}\n({unit}" if bracket else f"mean {name}")
+    return headers
