@@ -216,39 +216,12 @@ class FeaturePlot(Gestures):
                    markeredgecolor="white", label=view.names[k])
             for k in range(len(view.names))
         ]  # fmt: skip
-        legend, order = self._place_legend(handles)
+        legend, order, self._legend_above = _place_legend(self.axes, self.canvas.get_renderer(), handles)
         self._legend_lines = {}
         for k, line, text in zip(order, legend.get_lines(), legend.get_texts(), strict=True):
             for artist in (line, text):
                 artist.set_picker(True)
                 self._legend_lines[artist] = k + 1
-
-    def _place_legend(self, handles: list) -> tuple[object, list[int]]:
-        """Above the axes (off the data) in as many columns as fit, or inside at the emptiest spot when too tall.
-
-        Returns the legend and the cluster index (0-based) of each of its entries, in its order.
-        """
-        style = dict(fontsize=8, facecolor=_BACKGROUND, labelcolor=_FOREGROUND, handletextpad=0.3, columnspacing=1.0,
-                     borderaxespad=0.0)  # fmt: skip
-        renderer = self.canvas.get_renderer()
-        n = len(handles)
-        one_row = self.axes.legend(handles=handles, ncols=max(n, 1), **style)
-        column = one_row.get_window_extent(renderer).width / max(n, 1)
-        columns = int(max(1, min(n, (self.figure.bbox.width - 2 * _PAD) // max(column, 1.0))))
-        rows = -(-n // columns)
-        columns = -(-n // rows)  # balanced: 3 + 2 rather than 4 + 1
-        # matplotlib fills a column before the next: reorder so that the entries read by rows, 1 2 3 / 4 5
-        order = [j + i * columns for j in range(columns) for i in range(rows) if j + i * columns < n]
-        # Centred in the figure (x), on the axes' top (y): it may be wider than the axes.
-        anchor = blended_transform_factory(self.figure.transFigure, self.axes.transAxes)
-        legend = self.axes.legend(handles=[handles[k] for k in order], ncols=columns, loc="lower center",
-                                  bbox_to_anchor=(0.5, 1.0), bbox_transform=anchor, frameon=False, **style)  # fmt: skip
-        self._legend_above = legend.get_window_extent(renderer).height <= _LEGEND_SHARE * self.figure.bbox.height
-        if not self._legend_above:
-            order = list(range(n))
-            legend = self.axes.legend(handles=handles, loc="best", framealpha=0.75, title="clusters", **style)
-            legend.get_title().set_color(_FOREGROUND)
-        return legend, order
 
     def _fit_layout(self) -> None:
         """Place the axes and colour bar so every label, tick label, the title and the legend lie in the figure.
@@ -265,30 +238,7 @@ class FeaturePlot(Gestures):
                 wide = self._title.get_window_extent(self.canvas.get_renderer()).width
                 self._title.set_fontsize(max(7.0, min(10.0, 10.0 * room / max(wide, 1.0))))
             for _ in range(2):
-                self._place_axes(self.canvas.get_renderer())
-
-    def _place_axes(self, renderer) -> None:
-        width, height = self.figure.bbox.width, self.figure.bbox.height
-        box = self.axes.bbox
-        y_axis, x_axis = self.axes.yaxis.get_tightbbox(renderer), self.axes.xaxis.get_tightbbox(renderer)
-        left = _PAD + (box.x0 - y_axis.x0 if y_axis is not None else 0.0)
-        bottom = _PAD + (box.y0 - x_axis.y0 if x_axis is not None else 0.0)
-        top = _PAD
-        if self._title is not None:
-            self._title.set_y(1.0 - _PAD / height)
-            top += self._title.get_window_extent(renderer).height + _PAD
-        legend = self.axes.get_legend()
-        if legend is not None and self._legend_above:
-            top += legend.get_window_extent(renderer).height + _PAD
-        right = _PAD + max(0.0, (x_axis.x1 - box.x1) if x_axis is not None else 0.0)
-        if self.colorbar_axes.get_visible():
-            bar = self.colorbar_axes.get_tightbbox(renderer)
-            right = _PAD + (bar.x1 - self.colorbar_axes.bbox.x1) + _COLORBAR_WIDTH + _COLORBAR_GAP
-        tall = max(height - bottom - top, 1.0) / height
-        if self.colorbar_axes.get_visible():
-            x0 = (width - right + _COLORBAR_GAP) / width
-            self.colorbar_axes.set_position((x0, bottom / height, _COLORBAR_WIDTH / width, tall))
-        self.axes.set_position((left / width, bottom / height, max(width - left - right, 1.0) / width, tall))
+                _place_axes(self.axes, self.colorbar_axes, self._title, self._legend_above, self.canvas.get_renderer())
 
     def show_selection(self, steps: Sequence[tuple[str, explore.Region]]) -> None:
         """Outline the selection's regions drawn on the shown features (added: yellow, subtracted: red dashed).
@@ -416,6 +366,60 @@ class FeaturePlot(Gestures):
         """
         # "tight": axis labels are kept whole even when the docked canvas is short.
         self.figure.savefig(path, facecolor=self.figure.get_facecolor(), bbox_inches="tight", pad_inches=0.08)
+
+
+def _place_legend(axes, renderer, handles: list) -> tuple[object, list[int], bool]:
+    """Above the axes (off the data) in as many columns as fit, or inside at the emptiest spot when too tall.
+
+    Returns the legend, the cluster index (0-based) of each of its entries in its order, and whether it is above.
+    """
+    style = dict(fontsize=8, facecolor=_BACKGROUND, labelcolor=_FOREGROUND, handletextpad=0.3, columnspacing=1.0,
+                 borderaxespad=0.0)  # fmt: skip
+    figure = axes.figure
+    n = len(handles)
+    one_row = axes.legend(handles=handles, ncols=max(n, 1), **style)
+    column = one_row.get_window_extent(renderer).width / max(n, 1)
+    columns = int(max(1, min(n, (figure.bbox.width - 2 * _PAD) // max(column, 1.0))))
+    rows = -(-n // columns)
+    columns = -(-n // rows)  # balanced: 3 + 2 rather than 4 + 1
+    # matplotlib fills a column before the next: reorder so that the entries read by rows, 1 2 3 / 4 5
+    order = [j + i * columns for j in range(columns) for i in range(rows) if j + i * columns < n]
+    # Centred in the figure (x), on the axes' top (y): it may be wider than the axes.
+    anchor = blended_transform_factory(figure.transFigure, axes.transAxes)
+    legend = axes.legend(handles=[handles[k] for k in order], ncols=columns, loc="lower center",
+                         bbox_to_anchor=(0.5, 1.0), bbox_transform=anchor, frameon=False, **style)  # fmt: skip
+    above = legend.get_window_extent(renderer).height <= _LEGEND_SHARE * figure.bbox.height
+    if not above:
+        order = list(range(n))
+        legend = axes.legend(handles=handles, loc="best", framealpha=0.75, title="clusters", **style)
+        legend.get_title().set_color(_FOREGROUND)
+    return legend, order, above
+
+
+def _place_axes(axes, colorbar_axes, title, legend_above: bool, renderer) -> None:
+    """Axes and colour bar positions leaving room for the labels, the title and a legend above (one pass)."""
+    figure = axes.figure
+    width, height = figure.bbox.width, figure.bbox.height
+    box = axes.bbox
+    y_axis, x_axis = axes.yaxis.get_tightbbox(renderer), axes.xaxis.get_tightbbox(renderer)
+    left = _PAD + (box.x0 - y_axis.x0 if y_axis is not None else 0.0)
+    bottom = _PAD + (box.y0 - x_axis.y0 if x_axis is not None else 0.0)
+    top = _PAD
+    if title is not None:
+        title.set_y(1.0 - _PAD / height)
+        top += title.get_window_extent(renderer).height + _PAD
+    legend = axes.get_legend()
+    if legend is not None and legend_above:
+        top += legend.get_window_extent(renderer).height + _PAD
+    right = _PAD + max(0.0, (x_axis.x1 - box.x1) if x_axis is not None else 0.0)
+    if colorbar_axes.get_visible():
+        bar = colorbar_axes.get_tightbbox(renderer)
+        right = _PAD + (bar.x1 - colorbar_axes.bbox.x1) + _COLORBAR_WIDTH + _COLORBAR_GAP
+    tall = max(height - bottom - top, 1.0) / height
+    if colorbar_axes.get_visible():
+        x0 = (width - right + _COLORBAR_GAP) / width
+        colorbar_axes.set_position((x0, bottom / height, _COLORBAR_WIDTH / width, tall))
+    axes.set_position((left / width, bottom / height, max(width - left - right, 1.0) / width, tall))
 
 
 def _outline(region: explore.Region) -> tuple[np.ndarray, np.ndarray]:
