@@ -18,9 +18,15 @@ from typing import Any
 import numpy as np
 
 from ..files import PNG_HELP, TIFF_SUFFIXES, write_image, write_labels_png, write_labels_tiff, write_quantized_png
+from ..ome import AxesInfo
 
 PLUGIN = "napari-colorquant"
 OWN_SUFFIXES = frozenset({".png", *TIFF_SUFFIXES})
+#: A layer's axis label (lower case) -> tifffile / OME axis letter (the reader names axes by these letters).
+_AXIS_LETTERS = {"t": "T", "time": "T", "z": "Z", "depth": "Z", "plane": "Z", "y": "Y", "x": "X", "c": "C",
+                 "channel": "C"}  # fmt: skip
+#: napari's unit of an axis with no physical size.
+_NO_UNITS = {"", "pixel", "pixels", "px", "dimensionless", "none"}
 
 
 def prefer_plugin_writers(manager: Any = None) -> bool:
@@ -86,6 +92,63 @@ def _colors(meta: dict[str, Any]) -> np.ndarray | None:
         return None
 
 
+def layer_axes(meta: dict[str, Any], shape: tuple[int, ...], rgb: bool = False) -> AxesInfo | None:
+    """The axes, pixel sizes and units of a layer, from its ``axis_labels``, ``scale`` and ``units``.
+
+    Named axes keep their letters (``"z"`` -> ``Z``: as the reader names them); unnamed ones (napari's
+    ``"-1"``, ``"-2"``, ...) are the image plane ``YX`` last, then ``Z``, then ``T``. A scale with napari's
+    default unit (``pixel``) is written in µm, OME's default unit, which is also what the plugin's reader
+    assumes for a size with no unit; a scale of 1 with no unit is no pixel size.
+
+    Parameters
+    ----------
+    meta : dict
+        The layer's attributes, as napari passes them to a writer.
+    shape : tuple of int
+        The array to write (an RGB(A) image's last axis holds the samples).
+    rgb : bool
+        The last axis holds an RGB(A) pixel's samples.
+
+    Returns
+    -------
+    AxesInfo or None
+        None when the axes cannot be told (the file is then written without axes).
+    """
+    spatial = len(shape) - (1 if rgb else 0)
+    labels = [str(label).strip().lower() for label in (meta.get("axis_labels") or ())][-spatial:]
+    if len(labels) != spatial:
+        labels = [""] * spatial
+    letters = [_AXIS_LETTERS.get(label, "") for label in labels]
+    unnamed = [i for i, letter in enumerate(letters) if not letter]
+    free = [letter for letter in "TZYX" if letter not in letters]
+    if len(unnamed) > len(free):
+        return None
+    for index, letter in zip(unnamed, free[len(free) - len(unnamed) :], strict=True):
+        letters[index] = letter
+    axes = "".join(letters) + ("S" if rgb else "")
+    if len(set(axes)) != len(axes) or not axes.endswith(("YX", "YXS")):
+        return None
+    scale, units = _sizes(meta, spatial)
+    if rgb:
+        scale, units = (*scale, 1.0), (*units, None)
+    return AxesInfo(axes, tuple(shape), "the napari layer", scale=scale, units=units)
+
+
+def _sizes(meta: dict[str, Any], n: int) -> tuple[tuple[float, ...], tuple]:
+    """Pixel size and unit of the last ``n`` axes of a layer (unit None: no physical size)."""
+    scale = [float(value) for value in (meta.get("scale") if meta.get("scale") is not None else ())][-n:]
+    scale = scale if len(scale) == n else [1.0] * n
+    given = list(meta.get("units") or ())[-n:]
+    given = given if len(given) == n else [None] * n
+    units = []
+    for size, unit in zip(scale, given, strict=True):
+        name = "" if unit is None else (f"{unit:~}" if hasattr(unit, "dimensionality") else str(unit)).strip()
+        if name.lower() in _NO_UNITS:
+            name = "µm" if size != 1.0 else ""
+        units.append({"um": "µm", "micron": "µm"}.get(name, name) or None)
+    return tuple(scale), tuple(units)
+
+
 def _notify(message: str) -> None:
     from napari.utils.notifications import show_error
 
@@ -119,7 +182,7 @@ def write_labels(path: str, data: Any, meta: dict) -> list[str]:
     try:
         labels = np.asarray(data)
         if target.suffix.lower() in TIFF_SUFFIXES:
-            return [str(write_labels_tiff(target, labels))]
+            return [str(write_labels_tiff(target, labels, layer_axes(meta, labels.shape)))]
         if target.suffix.lower() == ".png":
             return [str(write_labels_png(target, labels, _colors(meta)))]
         raise ValueError(f"cannot save clusters as {target.suffix}; {PNG_HELP}")
@@ -151,7 +214,7 @@ def write_quantized(path: str, data: Any, meta: dict) -> list[str]:
         image = np.asarray(data)
         if target.suffix.lower() == ".png":
             return [str(write_quantized_png(target, image, _colors(meta)))]
-        return [str(write_image(target, image))]
+        return [str(write_image(target, image, layer_axes(meta, image.shape, rgb=bool(meta.get("rgb")))))]
     except ValueError as error:
         _notify(f"Not saved: {error}")
         return []

@@ -1,0 +1,74 @@
+"""File → Save of a clusters / quantized layer as TIFF keeps the layer's axes and pixel size (OME-XML)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tifffile
+
+from napari_colorquant.ome import read_axes
+
+
+def _ome(path) -> tuple[str, dict]:
+    with tifffile.TiffFile(path) as tif:
+        assert tif.is_ome, "written without axes"
+        pixels = tifffile.xml2dict(tif.ome_metadata)["OME"]["Image"]["Pixels"]
+        return tif.series[0].axes, pixels
+
+
+@pytest.fixture
+def stack_outputs(make_viewer, dock, run_and_wait):
+    """Clusters and quantized layers of a Z stack with a physical pixel size, made by the docked widget."""
+    viewer = make_viewer()
+    rng = np.random.default_rng(0)
+    data = rng.integers(0, 4000, (4, 24, 32), dtype=np.uint16)
+    viewer.add_image(data, name="stack", scale=(2.0, 0.25, 0.25), units="micrometer", axis_labels=("z", "y", "x"))
+    widget = dock(viewer)
+    widget.n_clusters.value = 3
+    widget.feature_view.value = "none"
+    run_and_wait(widget)
+    return viewer
+
+
+def test_saved_clusters_read_back_with_axes_and_pixel_size(stack_outputs, tmp_path):
+    labels = stack_outputs.layers["stack clusters"]
+    written = labels.save(str(tmp_path / "clusters.tif"), plugin="napari-colorquant")
+    assert written == [str(tmp_path / "clusters.tif")]
+    axes, pixels = _ome(written[0])
+    assert axes == "ZYX"
+    assert float(pixels["PhysicalSizeX"]) == 0.25 and float(pixels["PhysicalSizeZ"]) == 2.0
+    assert pixels["PhysicalSizeXUnit"] == "µm"
+    np.testing.assert_array_equal(tifffile.imread(written[0]), labels.data)
+    info = read_axes(written[0])  # as the plugin's reader (and the CLI) see it
+    assert info.axes == "ZYX" and info.scale == (2.0, 0.25, 0.25)
+
+
+def test_saved_quantized_tiff_keeps_axes_too(stack_outputs, tmp_path):
+    quantized = stack_outputs.layers["stack quantized"]
+    written = quantized.save(str(tmp_path / "quantized.tif"), plugin="napari-colorquant")
+    axes, pixels = _ome(written[0])
+    assert axes == "ZYX" and float(pixels["PhysicalSizeY"]) == 0.25
+    np.testing.assert_array_equal(tifffile.imread(written[0]), quantized.data)
+
+
+def test_layer_axes_of_unnamed_and_rgb_layers():
+    """napari's default axis labels ("-3", ...) and scale 1: the plane is YX, a leading axis Z, no pixel size."""
+    from napari_colorquant._napari.writer import layer_axes
+
+    info = layer_axes({"axis_labels": ("-3", "-2", "-1"), "scale": (1.0, 1.0, 1.0), "units": ("pixel",) * 3}, (5, 8, 9))
+    assert info.axes == "ZYX" and info.units == (None, None, None)
+    info = layer_axes({"axis_labels": ("-2", "-1"), "scale": (0.5, 0.5), "units": ("pixel",) * 2}, (8, 9, 3), rgb=True)
+    assert info.axes == "YXS" and info.scale[:2] == (0.5, 0.5) and info.units[:2] == ("µm", "µm")
+    assert layer_axes({"axis_labels": ("t", "-4", "-3", "-2", "-1")}, (2, 2, 2, 2, 2)) is None  # too many unnamed
+
+
+def test_unnamed_stack_saved_from_the_fluorescence_sample_is_not_q(make_viewer, dock, run_and_wait, tmp_path):
+    """The tester's case: kidney clusters of the sample stack were written 'QYX' with no axes."""
+    viewer = make_viewer()
+    viewer.add_image(np.random.default_rng(1).integers(0, 900, (3, 16, 16), dtype=np.uint16), name="kidney C0")
+    widget = dock(viewer)
+    widget.n_clusters.value = 2
+    widget.feature_view.value = "none"
+    run_and_wait(widget)
+    written = viewer.layers["kidney C0 clusters"].save(str(tmp_path / "c.tif"), plugin="napari-colorquant")
+    assert _ome(written[0])[0] == "ZYX"
