@@ -145,3 +145,27 @@ def test_widget_labels_a_large_time_lapse_lazily(make_viewer, dock, run_and_wait
     model = ClusterModel.from_dict(labels.metadata["colorquant"]["model"])
     np.testing.assert_array_equal(np.asarray(labels.data), apply_model(model, frames).labels)
     assert "fitted on frames: 2 of 6 (every 3)" in widget.report.value
+
+
+def test_an_unnamed_short_axis_is_offered_as_channels_before_it_is_pooled_as_gray(make_viewer, dock, qtbot):
+    """napari's own reader opens a ZCYX file with numbered axes: the widget says which axis may be channels."""
+    viewer = make_viewer(show=True)
+    zcyx = load_sample("kidney")[:6, :, :48, :48]  # (6, 3, 48, 48), axes named -4..-1 by napari
+    viewer.add_image(zcyx, name="kidney")
+    widget = dock(viewer)
+    hint = widget.controls.channel_hint
+    assert widget.channel_axis.value is None
+    qtbot.waitUntil(lambda: hint.visible, timeout=5000)  # shown with the widget, under the channel axis
+    assert hint.value.startswith("axis 1 (3 planes) may be channels")
+    widget.channel_axis.value = 1
+    assert not hint.visible
+    widget.channel_axis.value = None
+    assert hint.visible
+    viewer.add_image(np.zeros((20, 32, 32), np.uint8), name="movie")  # 20 frames: not channels
+    widget.image.value = viewer.layers["movie"]
+    assert not hint.visible
+    viewer.add_image(zcyx, name="named", axis_labels=("z", "c", "y", "x"))
+    widget.image.value = viewer.layers["named"]
+    assert widget.channel_axis.value == 1 and not hint.visible
+    widget.image.value = viewer.layers["kidney"]
+    assert hint.visible

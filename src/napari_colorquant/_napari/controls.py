@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from magicgui.widgets import CheckBox, ComboBox, FloatSpinBox, LineEdit, Select, SpinBox, Widget
+from magicgui.widgets import CheckBox, ComboBox, FloatSpinBox, Label, LineEdit, Select, SpinBox, Widget
 from napari.layers import Image, Labels, Layer, Shapes
 
 from ..colorspaces import spaces_for
@@ -241,7 +241,7 @@ class Controls:
         self.parameters["method"].value = method
         self._make_run_options()
         self.image.changed.connect(self._on_image_changed)
-        self.channels.changed.connect(lambda: self.color_space.reset_choices())
+        self.channels.changed.connect(lambda: (self.color_space.reset_choices(), self._update_channel_hint()))
         self.channel_axis.changed.connect(self._on_channel_axis_changed)
         self.scope.changed.connect(self.update_visibility)
         self.advanced.changed.connect(self.update_visibility)
@@ -268,6 +268,8 @@ class Controls:
         }  # fmt: skip
         for name, (kind, label, choices, tooltip, extra) in pickers.items():
             setattr(self, name, kind(name=name, label=label, choices=choices, tooltip=tooltip, **extra))
+        self.channel_hint = Label(name="channel_hint", label=" ", visible=False)
+        self.channel_hint.native.setWordWrap(True)
 
     def _make_run_options(self) -> None:
         for name, (label, default, tooltip) in RUN_OPTIONS.items():
@@ -295,7 +297,7 @@ class Controls:
                 continue  # a layer picker, above
             widget = self.color_space if name == "color_space" else self.parameters[name]
             (advanced if name in ADVANCED else basic).extend([widget, *after.get(name, [])])
-        layers = [self.image, self.channel_axis, self.channels]
+        layers = [self.image, self.channel_axis, self.channel_hint, self.channels]
         options = [self.mask, self.scope, self.frame_step, self.posterior, self.feature_view, self.live]
         return [*layers, *basic, *options, self.advanced, *advanced]
 
@@ -380,6 +382,7 @@ class Controls:
     def _on_channel_axis_changed(self, *_) -> None:
         self.channels.reset_choices()
         self.color_space.reset_choices()
+        self.update_visibility()
 
     def update_visibility(self, *_) -> None:
         """Show method-specific, advanced and nD-only controls only when they apply."""
@@ -396,7 +399,21 @@ class Controls:
         stack = layer is not None and layer.ndim > 2 and not layer.multiscale
         self.scope.visible = stack
         self.channel_axis.visible = stack and not layer.rgb
+        self._update_channel_hint(stack and not layer.rgb)
         self.frame_step.visible = stack and self.scope.value == "every n-th frame"
+
+    def _update_channel_hint(self, pickable: bool = True) -> None:
+        """Say so when an unnamed short axis may be channels that would otherwise be pooled as one gray value."""
+        layer = self.image.value
+        axis = None
+        if pickable and self.channel_axis.value is None and not self.channels.value:
+            axis = possible_channel_axis(layer)
+        if axis is not None:
+            self.channel_hint.value = (
+                f"axis {axis} ({layer.data.shape[axis]} planes) may be channels: pick it as channel axis to cluster "
+                "them as features (now every voxel is one gray value)"
+            )
+        self.channel_hint.visible = axis is not None
 
     @property
     def auto_k(self) -> bool:
@@ -413,6 +430,37 @@ class Controls:
         """
         for widget in (self.parameters["n_clusters"], self.color_space, self.parameters["method"]):
             widget.changed.connect(callback)
+
+
+#: An unnamed axis this short, not one of the last two (the image plane), may hold channels.
+MAX_UNNAMED_CHANNELS = 8
+
+
+def possible_channel_axis(layer: Layer | None) -> int | None:
+    """An axis that may be channels although the layer does not name it so, or None.
+
+    napari's own reader opens a ZCYX or TCYX file as one layer with axes named by number: its few channels
+    would be clustered as one gray value per voxel, a silently poor segmentation. Of the axes before the image
+    plane with at most :data:`MAX_UNNAMED_CHANNELS` planes and a numeric (default) label, the shortest (the
+    later on a tie: C usually comes right before Y, X) is returned; the widget only suggests it, since a short
+    Z stack or time-lapse looks the same.
+
+    Parameters
+    ----------
+    layer : napari.layers.Layer or None
+
+    Returns
+    -------
+    int or None
+    """
+    if layer is None or layer.rgb or layer.multiscale or layer.ndim < 3 or guess_channel_axis(layer) is not None:
+        return None
+    short = [
+        (size, -axis)
+        for axis, (label, size) in enumerate(zip(layer.axis_labels[:-2], layer.data.shape[:-2], strict=True))
+        if 2 <= size <= MAX_UNNAMED_CHANNELS and str(label).lstrip("-").isdigit()
+    ]
+    return -min(short)[1] if short else None
 
 
 def guess_channel_axis(layer: Layer | None) -> int | None:
