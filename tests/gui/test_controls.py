@@ -95,3 +95,23 @@ def test_k_above_an_8_bit_palette_runs_and_the_png_writer_says_what_to_do(make_v
     assert writer.write_labels(str(tmp_path / "ramp.png"), labels, {}) == []  # refused, with a notification
     assert not (tmp_path / "ramp.png").exists()
     assert writer.write_labels(str(tmp_path / "ramp.tif"), labels, {}) == [str(tmp_path / "ramp.tif")]
+
+
+def test_a_library_error_names_the_control_not_the_python_parameter(make_viewer, dock, run_and_wait, notifications):
+    viewer = make_viewer()
+    viewer.add_image(np.repeat(np.arange(12, dtype=np.uint8) * 20, 10).reshape(12, 10), name="steps")  # 12 levels
+    widget = dock(viewer)
+    widget.n_clusters.value, widget.feature_view.value = 30, "none"
+    run_and_wait(widget)
+    assert widget.status.value == "failed"
+    assert widget.report.value.startswith("clusters (K) = 30 is larger than the number of distinct")
+    assert "n_clusters" not in widget.report.value and "n_clusters" not in notifications["error"][-1]
+
+
+def test_in_widget_words_translates_every_parameter_name_to_its_label():
+    assert _controls.in_widget_words("color_space 'rgb' needs an RGB image") == "feature space 'rgb' needs an RGB image"
+    assert (
+        _controls.in_widget_words("max_iter must be >= 1; n_clusters=3")
+        == "max iterations must be >= 1; clusters (K) = 3"
+    )
+    assert _controls.in_widget_words("n_clustersX stays") == "n_clustersX stays"

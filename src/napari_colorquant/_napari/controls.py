@@ -11,6 +11,7 @@ the arrow step of a float box, which method it belongs to, and whether it sits u
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -55,6 +56,39 @@ NONE_TEXTS = {"target_psnr": "none", "target_delta_e": "none"}
 ITEM_SEPARATOR = ";"
 
 
+def control_label(name: str) -> str:
+    """The label of the control for parameter ``name`` (without the "(0: auto)" of optional values).
+
+    Parameters
+    ----------
+    name : str
+        A field of :class:`~napari_colorquant.params.ClusterParameters`.
+
+    Returns
+    -------
+    str
+    """
+    return LABELS.get(name, name.replace("_", " "))
+
+
+def in_widget_words(message: str) -> str:
+    """An error from the library in the widget's words: ``n_clusters=300 is …`` → ``clusters (K) = 300 is …``.
+
+    The library names its Python parameters, which a widget user never sees.
+
+    Parameters
+    ----------
+    message : str
+
+    Returns
+    -------
+    str
+    """
+    names = "|".join(sorted((spec.name for spec in ClusterParameters.fields()), key=len, reverse=True))
+    message = re.sub(rf"\b({names})=", lambda match: control_label(match.group(1)) + " = ", message)
+    return re.sub(rf"\b({names})\b", lambda match: control_label(match.group(1)), message)
+
+
 def make_control(spec: ParameterField) -> Widget:
     """A magicgui widget for one parameter of the record: a combo box for choices, else a (float) spin box.
 
@@ -68,7 +102,7 @@ def make_control(spec: ParameterField) -> Widget:
     magicgui.widgets.Widget
         Named after the parameter; its tooltip is the field's help.
     """
-    common = dict(name=spec.name, label=LABELS.get(spec.name, spec.name.replace("_", " ")), tooltip=spec.help)
+    common = dict(name=spec.name, label=control_label(spec.name), tooltip=spec.help)
     if spec.choices:
         choices = [(CHOICE_LABELS.get(choice, choice), choice) for choice in spec.choices]
         return ComboBox(choices=choices, value=spec.default, **common)

@@ -35,7 +35,7 @@ from ..report import report_text
 from . import collector, handover, warmup
 from . import job as _job
 from . import layers as _layers
-from .controls import Controls, guess_channel_axis
+from .controls import Controls, guess_channel_axis, in_widget_words
 from .explorer import dock_beside, outcome_steps, prepare_outcome
 from .k_curve_plot import KCurvePlot
 from .placer import Placer
@@ -174,6 +174,7 @@ class ClusterWidget(Container):
 
     def _fail(self, message: str, status: str = "failed") -> None:
         """Say what went wrong in a notification, the status line and the report; reset the progress bar."""
+        message = in_widget_words(message)
         show_error(f"napari-colorquant: {message}")
         self.status.value = status
         set_report(self.report, message)
