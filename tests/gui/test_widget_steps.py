@@ -651,3 +651,22 @@ def test_closing_the_widget_keeps_an_explorer_with_a_result(make_viewer, dock, q
     qtbot.mouseClick(holder.titleBarWidget().close_button, Qt.MouseButton.LeftButton)
     qtbot.wait(50)  # the turn in which an empty explorer would be undocked
     assert explorer_module._docked(viewer) is explorer and explorer.data is not None
+
+
+def test_inserting_outputs_touches_no_private_attribute_through_napari_s_proxy(make_viewer):
+    """napari hands plugin widgets a public-only proxy of the viewer, which warns (FutureWarning) on private access."""
+    import warnings
+
+    import napari
+    from napari.utils._proxies import PublicOnlyProxy
+
+    from napari_colorquant._napari.placer import _not_activated
+
+    viewer = make_viewer()
+    first = viewer.add_image(np.zeros((8, 8), np.uint8), name="input")
+    proxy = PublicOnlyProxy(viewer)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)
+        with _not_activated(proxy.layers):
+            proxy.layers.insert(1, napari.layers.Labels(np.zeros((8, 8), np.uint8), name="output"))
+    assert viewer.layers.selection.active is first  # still not activated

@@ -144,7 +144,10 @@ def _not_activated(layers) -> Iterator[None]:
 
     The run ends by selecting its input again; activating each output on the way switched the layer
     controls and emitted the selection's events for nothing (~10-20 ms of the GUI thread per layer).
+    The flag is private: it is set on the list itself, not through napari's public-only proxy of the
+    viewer (which warns that private attributes will go), and a napari without it inserts as usual.
     """
+    layers = getattr(layers, "__wrapped__", layers)
     before = getattr(layers, "_activate_on_insert", None)
     if before is None:  # not this napari: insert as usual
         yield
