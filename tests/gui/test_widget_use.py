@@ -330,3 +330,23 @@ def test_live_preview_is_off_by_default(make_viewer, dock, qtbot, run_and_wait):
     widget.n_clusters.value = 4
     qtbot.wait(600)
     assert widget.worker is None and viewer.layers["photo clusters"].data.max() == 8
+
+
+@pytest.mark.parametrize("posterior", ["max posterior", "per cluster"])
+def test_posterior_outside_the_mask_is_transparent_not_zero(make_viewer, dock, run_and_wait, posterior):
+    """Outside a mask nothing was clustered: a posterior of 0 there painted an opaque band over the image."""
+    viewer = make_viewer()
+    photo = _photo_layer(viewer)
+    rows, cols = photo.data.shape[:2]
+    box = np.array([[rows // 4, cols // 4], [rows // 4, cols // 2], [rows // 2, cols // 2], [rows // 2, cols // 4]])
+    viewer.add_shapes([box], shape_type="rectangle", name="roi")
+    widget = dock(viewer, "EM clustering")
+    widget.image.value, widget.mask.value = photo, viewer.layers["roi"]
+    widget.n_clusters.value, widget.posterior.value, widget.feature_view.value = 3, posterior, "none"
+    run_and_wait(widget)
+    data = np.asarray(viewer.layers["photo posterior"].data)
+    inside = viewer.layers["photo clusters"].data > 0
+    assert 0 < inside.sum() < inside.size
+    per_pixel = data if posterior == "max posterior" else np.moveaxis(data, 0, -1)
+    assert np.isnan(per_pixel[~inside]).all()
+    assert np.isfinite(per_pixel[inside]).all() and (per_pixel[inside] >= 0).all()

@@ -224,6 +224,9 @@ def posterior_layer(posteriors: np.ndarray, result: QuantizeResult, source: Sour
     tuple
         A napari LayerDataTuple.
     """
+    unclustered = result.labels == 0  # outside the mask: no posterior (NaN is drawn transparent, not as 0)
+    if unclustered.shape == posteriors.shape[:-1]:
+        posteriors = np.where(unclustered[..., None], np.float32(np.nan), posteriors)
     if per_cluster:
         data = posteriors.transpose((posteriors.ndim - 1, *range(posteriors.ndim - 1)))
         geometry = _prepend_axis(source.geometry)
