@@ -124,7 +124,7 @@ def test_bad_fixed_colours_text_is_reported_not_raised(make_viewer, dock, run_an
     widget.run()
     assert "fixed colours: expected R,G,B" in widget.report.value  # the control's label, not the parameter
     assert widget.status.value == "failed" and "four clusters" not in viewer.layers
-    assert any("fixed_colors" in message for message in notifications["error"])
+    assert any("fixed colours" in message for message in notifications["error"])
     widget.fixed_colors.value = "255,255"
     run_and_wait(widget)
-    assert "fixed_colors must be a list of colours with 3 value" in widget.report.value
+    assert "fixed colours must be a list of colours with 3 value" in widget.report.value
