@@ -156,7 +156,7 @@ def test_an_unnamed_short_axis_is_offered_as_channels_before_it_is_pooled_as_gra
     hint = widget.controls.channel_hint
     assert widget.channel_axis.value is None
     qtbot.waitUntil(lambda: hint.visible, timeout=5000)  # shown with the widget, under the channel axis
-    assert hint.value.startswith("axis 1 (3 planes) may be channels")
+    assert hint.value == "↑ axis 1 (3) may be channels" and "one gray value" in hint.tooltip
     widget.channel_axis.value = 1
     assert not hint.visible
     widget.channel_axis.value = None

@@ -303,7 +303,6 @@ class Controls:
         for name, (kind, label, choices, tooltip, extra) in pickers.items():
             setattr(self, name, kind(name=name, label=label, choices=choices, tooltip=tooltip, **extra))
         self.channel_hint = Label(name="channel_hint", label=" ", visible=False)
-        self.channel_hint.native.setWordWrap(True)
 
     def _make_run_options(self) -> None:
         for name, (label, default, tooltip) in RUN_OPTIONS.items():
@@ -442,10 +441,11 @@ class Controls:
         axis = None
         if pickable and self.channel_axis.value is None and not self.channels.value:
             axis = possible_channel_axis(layer)
-        if axis is not None:
-            self.channel_hint.value = (
-                f"axis {axis} ({layer.data.shape[axis]} planes) may be channels: pick it as channel axis to cluster "
-                "them as features (now every voxel is one gray value)"
+        if axis is not None:  # short, unwrapped: a wrapping label re-flows the dock over several turns
+            self.channel_hint.value = f"↑ axis {axis} ({layer.data.shape[axis]}) may be channels"
+            self.channel_hint.tooltip = (
+                f"Axis {axis} has {layer.data.shape[axis]} planes: if they are channels, pick it as channel axis to "
+                "cluster them as features. Left empty, every voxel is clustered as one gray value."
             )
         self.channel_hint.visible = axis is not None
 
