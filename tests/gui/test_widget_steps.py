@@ -670,3 +670,16 @@ def test_inserting_outputs_touches_no_private_attribute_through_napari_s_proxy(m
         with _not_activated(proxy.layers):
             proxy.layers.insert(1, napari.layers.Labels(np.zeros((8, 8), np.uint8), name="output"))
     assert viewer.layers.selection.active is first  # still not activated
+
+
+def test_the_separate_feature_window_shows_axes_named_by_the_features(make_viewer, dock, qtbot, run_and_wait):
+    _, _, widget = _docked_on_photo(make_viewer, dock, 3, "separate window")
+    try:
+        run_and_wait(widget)
+        filled = lambda: widget.feature_viewer is not None and "photo feature space" in widget.feature_viewer.layers  # noqa: E731
+        qtbot.waitUntil(filled, timeout=10_000)
+        window = widget.feature_viewer
+        assert window.axes.visible and window.axes.labels
+        assert tuple(window.dims.axis_labels) == ("R", "G", "B")
+    finally:
+        widget.close_feature_viewer()

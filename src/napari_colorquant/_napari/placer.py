@@ -401,6 +401,7 @@ class Placer:
         import napari
 
         self._feature_viewer = napari.Viewer(title="napari-colorquant: feature space", show=True)
+        self._feature_viewer.axes.visible = True  # arrows named by the features (the dims' axis labels)
         self._feature_layers = {}
         return self._feature_viewer
 
