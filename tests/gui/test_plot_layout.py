@@ -144,3 +144,20 @@ def test_k_curve_ticks_are_whole_ks_apart_and_labels_fit(qtbot, width):
         assert _inside(text.get_window_extent(renderer), figure), text
     assert not plot.axes.yaxis.get_offset_text().get_text()  # no "1e6" in a corner: the scale is in the label
     assert "×10⁶" in plot.axes.get_ylabel()
+
+
+def test_a_redraw_measures_its_labels_in_the_render_thread_not_the_gui_thread(qtbot, monkeypatch, two_channel_model):
+    """Placing the axes measures every label (the log colour bar's are mathtext): ~0.1 s, kept off the GUI thread."""
+    import threading
+
+    from napari_colorquant._napari import explorer_plot
+
+    image, model = two_channel_model
+    plot = _plot(qtbot, image, model, (0, 1), (420, 380))
+    threads = []
+    place = explorer_plot._place_axes
+    monkeypatch.setattr(explorer_plot, "_place_axes", lambda *a: (threads.append(threading.get_ident()), place(*a)))
+    plot.draw(plot.view)
+    assert threads == []  # nothing measured while the GUI thread builds the figure
+    qtbot.waitUntil(lambda: not plot.canvas.busy and bool(threads), timeout=5000)
+    assert threading.get_ident() not in threads

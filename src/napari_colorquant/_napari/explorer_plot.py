@@ -18,6 +18,7 @@ import numpy as np
 from matplotlib import patheffects
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
+from matplotlib.layout_engine import LayoutEngine
 from matplotlib.lines import Line2D
 from matplotlib.transforms import blended_transform_factory
 
@@ -81,9 +82,10 @@ class FeaturePlot(Gestures):
     """
 
     def __init__(self) -> None:
-        # Fixed axes positions (no layout engine): a selection gesture must map the same way from press to release.
+        # Positions measured by the plot itself at each draw (no layout engine of matplotlib: see _MeasuredLayout).
         self.figure = Figure(figsize=(5.0, 4.2), facecolor=_BACKGROUND)
         self.canvas = BackgroundCanvas(self.figure)
+        self.figure.set_layout_engine(_MeasuredLayout(self._fit_layout))
         self.canvas.setMinimumHeight(360)
         self.axes = self.figure.add_axes(_AXES_BOX)
         self.colorbar_axes = self.figure.add_axes(_COLORBAR_BOX)
@@ -148,7 +150,8 @@ class FeaturePlot(Gestures):
             self._draw_density(view)
         # A figure title: the legend sits between it and the axes.
         self._title = self.figure.suptitle(view.title, color=_FOREGROUND, fontsize=10, y=1.0, va="top")
-        self._fit_layout()
+        # Placed when the figure is drawn (_MeasuredLayout), in the render thread: measuring every label here
+        # (the log colour bar's are mathtext) took ~0.1 s of the GUI thread after each run.
         # Animated: left out of full draws (and exports), blitted over the cached background on hover.
         # Hidden while it marks nothing: a selector redraws the whole figure once more after every full
         # draw when it finds a visible animated artist (to keep it out of its own blitting background).
@@ -366,6 +369,25 @@ class FeaturePlot(Gestures):
         """
         # "tight": axis labels are kept whole even when the docked canvas is short.
         self.figure.savefig(path, facecolor=self.figure.get_facecolor(), bbox_inches="tight", pad_inches=0.08)
+
+
+class _MeasuredLayout(LayoutEngine):
+    """Runs the plot's own placement (:meth:`FeaturePlot._fit_layout`) whenever the figure is drawn.
+
+    Not one of matplotlib's engines: those move the axes as the content changes, and a selection gesture
+    must map the same way from press to release; this one gives the same positions for the same figure.
+    """
+
+    _adjust_compatible = True
+    _colorbar_gridspec = False
+
+    def __init__(self, fit: Callable[[], None]) -> None:
+        super().__init__()
+        self._fit = fit
+
+    def execute(self, fig) -> None:
+        """Place the axes (called by ``Figure.draw``)."""
+        self._fit()
 
 
 def _place_legend(axes, renderer, handles: list) -> tuple[object, list[int], bool]:
