@@ -58,7 +58,7 @@ def test_layer_axes_of_unnamed_and_rgb_layers():
     info = layer_axes({"axis_labels": ("-3", "-2", "-1"), "scale": (1.0, 1.0, 1.0), "units": ("pixel",) * 3}, (5, 8, 9))
     assert info.axes == "ZYX" and info.units == (None, None, None)
     info = layer_axes({"axis_labels": ("-2", "-1"), "scale": (0.5, 0.5), "units": ("pixel",) * 2}, (8, 9, 3), rgb=True)
-    assert info.axes == "YXS" and info.scale[:2] == (0.5, 0.5) and info.units[:2] == ("µm", "µm")
+    assert info.axes == "YXS" and info.scale[:2] == (0.5, 0.5) and info.units[:2] == (None, None)  # no unit invented
     assert layer_axes({"axis_labels": ("t", "-4", "-3", "-2", "-1")}, (2, 2, 2, 2, 2)) is None  # too many unnamed
 
 
@@ -72,3 +72,21 @@ def test_unnamed_stack_saved_from_the_fluorescence_sample_is_not_q(make_viewer, 
     run_and_wait(widget)
     written = viewer.layers["kidney C0 clusters"].save(str(tmp_path / "c.tif"), plugin="napari-colorquant")
     assert _ome(written[0])[0] == "ZYX"
+
+
+def test_pixel_size_read_by_the_plugin_is_saved_in_its_unit(make_viewer, dock, run_and_wait, tmp_path):
+    """The reader gives the layer its file's unit, so the clusters saved from it say µm (none is guessed)."""
+    path = tmp_path / "stack.ome.tif"
+    data = np.random.default_rng(1).integers(0, 4000, (3, 24, 32), dtype=np.uint16)
+    tifffile.imwrite(path, data, ome=True, metadata={"axes": "ZYX", "PhysicalSizeX": 0.125, "PhysicalSizeY": 0.125,
+                                                     "PhysicalSizeZ": 0.5})  # fmt: skip
+    viewer = make_viewer()
+    (layer,) = viewer.open(str(path), plugin="napari-colorquant")
+    assert [str(unit) for unit in layer.units] == ["micrometer"] * 3
+    widget = dock(viewer)
+    widget.image.value, widget.n_clusters.value, widget.feature_view.value = layer, 3, "none"
+    run_and_wait(widget)
+    written = viewer.layers["stack clusters"].save(str(tmp_path / "clusters.tif"), plugin="napari-colorquant")
+    axes, pixels = _ome(written[0])
+    assert axes == "ZYX" and float(pixels["PhysicalSizeX"]) == 0.125 and pixels["PhysicalSizeXUnit"] == "µm"
+    assert float(pixels["PhysicalSizeZ"]) == 0.5

@@ -75,6 +75,9 @@ def layer_data(levels: list, info: AxesInfo | None, name: str) -> list[tuple]:
     axis = info.channel_axis
     keep = [i for i in range(len(info.axes)) if i != axis or info.size("C") == 1]
     meta["scale"] = [info.scale[i] for i in keep] if info.scale else None
+    units = [_NAPARI_UNITS.get(info.units[i]) for i in keep] if info.units else []
+    if units and all(units):  # napari knows these names; the writer keeps them when the layer is saved
+        meta["units"] = units
     meta["axis_labels"] = [info.axes[i].lower() for i in keep]
     meta["metadata"] = {"ome": {"axes": info.axes, "source": info.source, "channel_names": list(info.channel_names)}}
     if axis is None or info.size("C") == 1:
@@ -83,6 +86,13 @@ def layer_data(levels: list, info: AxesInfo | None, name: str) -> list[tuple]:
     names = list(info.channel_names) if len(info.channel_names) == n else [f"{name} C{i}" for i in range(n)]
     meta.update(channel_axis=axis, name=names, colormap=_colormaps(info), blending="additive")
     return [(data, meta, "image")]
+
+
+#: The files' length and time units (OME's symbols) as napari names them; other units are left out.
+_NAPARI_UNITS = {"µm": "micrometer", "um": "micrometer", "nm": "nanometer", "mm": "millimeter", "cm": "centimeter",
+                 "m": "meter", "pm": "picometer", "Å": "angstrom", "s": "second", "ms": "millisecond",
+                 "min": "minute", "h": "hour"}  # fmt: skip
+_NAPARI_UNITS.update({name: name for name in set(_NAPARI_UNITS.values())})  # OME-Zarr spells them out
 
 
 def read_ome(path: str | os.PathLike) -> list[tuple]:

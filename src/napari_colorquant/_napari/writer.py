@@ -141,10 +141,10 @@ def _sizes(meta: dict[str, Any], n: int) -> tuple[tuple[float, ...], tuple]:
     given = list(meta.get("units") or ())[-n:]
     given = given if len(given) == n else [None] * n
     units = []
-    for size, unit in zip(scale, given, strict=True):
+    for unit in given:
         name = "" if unit is None else (f"{unit:~}" if hasattr(unit, "dimensionality") else str(unit)).strip()
-        if name.lower() in _NO_UNITS:
-            name = "µm" if size != 1.0 else ""
+        if name.lower() in _NO_UNITS:  # a size without a unit is not invented one: no physical size is written
+            name = ""
         units.append({"um": "µm", "micron": "µm"}.get(name, name) or None)
     return tuple(scale), tuple(units)
 
