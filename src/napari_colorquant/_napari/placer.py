@@ -396,12 +396,14 @@ class Placer:
         viewer.dims.axis_labels = tuple(model.feature_names[-3:]) if model.n_features > 1 else (
             "sqrt(count)", model.feature_names[0])  # fmt: skip
         viewer.reset_view()
+        if not viewer.axes.visible:  # arrows named by the features; their text is drawn in a paint of its own
+            yield
+            viewer.axes.visible = True
 
     def _open_feature_viewer(self):
         import napari
 
         self._feature_viewer = napari.Viewer(title="napari-colorquant: feature space", show=True)
-        self._feature_viewer.axes.visible = True  # arrows named by the features (the dims' axis labels)
         self._feature_layers = {}
         return self._feature_viewer
 
