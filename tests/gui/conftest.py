@@ -42,3 +42,17 @@ def run_and_wait(qtbot):
         qtbot.waitUntil(lambda: widget.worker is None, timeout=timeout)
 
     return run
+
+
+@pytest.fixture
+def cluster_in_widget(dock, run_and_wait):
+    """``cluster_in_widget(viewer, n_clusters)``: dock the K-means widget, run it on the selected image without the
+    feature window, and return the viewer holding its outputs."""
+
+    def run(viewer, n_clusters):
+        widget = dock(viewer)
+        widget.n_clusters.value, widget.feature_view.value = n_clusters, "none"
+        run_and_wait(widget)
+        return viewer
+
+    return run

@@ -13,15 +13,11 @@ from napari_colorquant.samples import load_sample
 
 
 @pytest.fixture
-def outputs(make_viewer, dock, run_and_wait):
+def outputs(make_viewer, cluster_in_widget):
     """A viewer holding a small photo's clusters and quantized layers, made by the docked widget."""
     viewer = make_viewer()
     viewer.add_image(np.ascontiguousarray(load_sample("china")[:48, :64]), name="crop")
-    widget = dock(viewer)
-    widget.n_clusters.value = 4
-    widget.feature_view.value = "none"
-    run_and_wait(widget)
-    return viewer
+    return cluster_in_widget(viewer, 4)
 
 
 def _select(viewer, name):

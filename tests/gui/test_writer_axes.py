@@ -17,17 +17,13 @@ def _ome(path) -> tuple[str, dict]:
 
 
 @pytest.fixture
-def stack_outputs(make_viewer, dock, run_and_wait):
+def stack_outputs(make_viewer, cluster_in_widget):
     """Clusters and quantized layers of a Z stack with a physical pixel size, made by the docked widget."""
     viewer = make_viewer()
     rng = np.random.default_rng(0)
     data = rng.integers(0, 4000, (4, 24, 32), dtype=np.uint16)
     viewer.add_image(data, name="stack", scale=(2.0, 0.25, 0.25), units="micrometer", axis_labels=("z", "y", "x"))
-    widget = dock(viewer)
-    widget.n_clusters.value = 3
-    widget.feature_view.value = "none"
-    run_and_wait(widget)
-    return viewer
+    return cluster_in_widget(viewer, 3)
 
 
 def test_saved_clusters_read_back_with_axes_and_pixel_size(stack_outputs, tmp_path):
