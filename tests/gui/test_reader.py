@@ -27,6 +27,7 @@ def test_reader_opens_channels_as_named_coloured_layers(make_viewer, tmp_path, t
     np.testing.assert_array_equal(np.asarray(layers[1].data), tczyx[:, 1])
     assert tuple(layers[0].axis_labels) == ("t", "z", "y", "x")
     assert layers[0].scale[-1] == pytest.approx(0.25)
+    assert [str(unit) for unit in layers[0].units] == ["pixel", "pixel", "pixel", "micrometer"]  # only X has a size
     np.testing.assert_allclose(layers[0].colormap.colors[-1], [0, 0, 1, 1])
     np.testing.assert_allclose(layers[1].colormap.colors[-1], [0, 1, 0, 1])
     assert layers[0].metadata["ome"]["axes"] == "TCZYX"

@@ -76,8 +76,8 @@ def layer_data(levels: list, info: AxesInfo | None, name: str) -> list[tuple]:
     keep = [i for i in range(len(info.axes)) if i != axis or info.size("C") == 1]
     meta["scale"] = [info.scale[i] for i in keep] if info.scale else None
     units = [_NAPARI_UNITS.get(info.units[i]) for i in keep] if info.units else []
-    if units and all(units):  # napari knows these names; the writer keeps them when the layer is saved
-        meta["units"] = units
+    if any(units):  # napari knows these names; the writer keeps them when the layer is saved
+        meta["units"] = [unit or "pixel" for unit in units]  # an axis without a known unit: napari's none
     meta["axis_labels"] = [info.axes[i].lower() for i in keep]
     meta["metadata"] = {"ome": {"axes": info.axes, "source": info.source, "channel_names": list(info.channel_names)}}
     if axis is None or info.size("C") == 1:
