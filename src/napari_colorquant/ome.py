@@ -23,7 +23,8 @@ OME_TIFF_SUFFIXES = (".ome.tif", ".ome.tiff")
 OME_ZARR_SUFFIXES = (".ome.zarr",)
 #: Above this many bytes the reader keeps the full-resolution data lazy (dask).
 LAZY_BYTES = 256 * 2**20
-_NGFF_NAMES = {"t": "T", "time": "T", "c": "C", "channel": "C", "z": "Z", "y": "Y", "x": "X"}
+#: Axis names (lower case) -> OME / tifffile axis letters: OME-Zarr's names, and napari's labels of those axes.
+AXIS_LETTERS = {"t": "T", "time": "T", "c": "C", "channel": "C", "z": "Z", "y": "Y", "x": "X"}
 
 
 @dataclass(frozen=True)
@@ -190,15 +191,15 @@ def _tiff_axes(path: Path) -> AxesInfo | None:
     return None
 
 
-#: ImageJ's spellings of the micrometre.
-_MICRON = {"micron": "µm", "microns": "µm", "um": "µm", "\\u00B5m": "µm"}
+#: Spellings of the micrometre (ImageJ's, plain text) -> OME's symbol.
+MICRON_SPELLINGS = {"micron": "µm", "microns": "µm", "um": "µm", "\\u00B5m": "µm"}
 
 
 def _from_imagej(tif, axes: str, shape: tuple[int, ...]) -> AxesInfo:
     """Axes and pixel size of an ImageJ TIFF: X/Y from the resolution tags, Z from ``spacing``, in its ``unit``."""
     metadata = tif.imagej_metadata or {}
     unit = metadata.get("unit")
-    unit = _MICRON.get(str(unit), str(unit)) if unit not in (None, "", "pixel", "pixels") else None
+    unit = MICRON_SPELLINGS.get(str(unit), str(unit)) if unit not in (None, "", "pixel", "pixels") else None
     sizes: dict[str, float] = {}
     if unit is not None:
         for letter, tag in (("X", "XResolution"), ("Y", "YResolution")):
@@ -254,7 +255,7 @@ def _zarr_axes(path: Path) -> AxesInfo | None:
     if not names:  # NGFF 0.1/0.2 fixed TCZYX
         names = list("tczyx")[-array.ndim :]
     letters = "".join(
-        "C" if t == "channel" else _NGFF_NAMES.get(n.lower(), "Q") for n, t in zip(names, types, strict=True)
+        "C" if t == "channel" else AXIS_LETTERS.get(n.lower(), "Q") for n, t in zip(names, types, strict=True)
     )
     shape = tuple(array.shape)
     channels = attributes.get("omero", {}).get("channels", [])

@@ -18,13 +18,12 @@ from typing import Any
 import numpy as np
 
 from ..files import PNG_HELP, TIFF_SUFFIXES, write_image, write_labels_png, write_labels_tiff, write_quantized_png
-from ..ome import AxesInfo
+from ..ome import AXIS_LETTERS, MICRON_SPELLINGS, AxesInfo
 
 PLUGIN = "napari-colorquant"
 OWN_SUFFIXES = frozenset({".png", *TIFF_SUFFIXES})
 #: A layer's axis label (lower case) -> tifffile / OME axis letter (the reader names axes by these letters).
-_AXIS_LETTERS = {"t": "T", "time": "T", "z": "Z", "depth": "Z", "plane": "Z", "y": "Y", "x": "X", "c": "C",
-                 "channel": "C"}  # fmt: skip
+_AXIS_LETTERS = {**AXIS_LETTERS, "depth": "Z", "plane": "Z"}
 #: napari's unit of an axis with no physical size.
 _NO_UNITS = {"", "pixel", "pixels", "px", "dimensionless", "none"}
 
@@ -96,9 +95,8 @@ def layer_axes(meta: dict[str, Any], shape: tuple[int, ...], rgb: bool = False) 
     """The axes, pixel sizes and units of a layer, from its ``axis_labels``, ``scale`` and ``units``.
 
     Named axes keep their letters (``"z"`` -> ``Z``: as the reader names them); unnamed ones (napari's
-    ``"-1"``, ``"-2"``, ...) are the image plane ``YX`` last, then ``Z``, then ``T``. A scale with napari's
-    default unit (``pixel``) is written in µm, OME's default unit, which is also what the plugin's reader
-    assumes for a size with no unit; a scale of 1 with no unit is no pixel size.
+    ``"-1"``, ``"-2"``, ...) are the image plane ``YX`` last, then ``Z``, then ``T``. A scale whose unit is
+    napari's default (``pixel``) or none has no physical size in the file: no unit is invented for it.
 
     Parameters
     ----------
@@ -143,9 +141,8 @@ def _sizes(meta: dict[str, Any], n: int) -> tuple[tuple[float, ...], tuple]:
     units = []
     for unit in given:
         name = "" if unit is None else (f"{unit:~}" if hasattr(unit, "dimensionality") else str(unit)).strip()
-        if name.lower() in _NO_UNITS:  # a size without a unit is not invented one: no physical size is written
-            name = ""
-        units.append({"um": "µm", "micron": "µm"}.get(name, name) or None)
+        # a size without a unit is not invented one: no physical size is written
+        units.append(None if name.lower() in _NO_UNITS else MICRON_SPELLINGS.get(name, name))
     return tuple(scale), tuple(units)
 
 
