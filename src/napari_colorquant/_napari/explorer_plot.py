@@ -109,7 +109,6 @@ class FeaturePlot(Gestures):
         self.canvas.mpl_connect("button_press_event", self._remember_modifiers)
         self.canvas.mpl_connect("pick_event", self._on_pick)
         self.canvas.mpl_connect("button_release_event", self._on_release)
-        self.canvas.mpl_connect("resize_event", lambda _event: self._fit_layout())
         self._show_empty()
 
     def _show_empty(self) -> None:
@@ -229,8 +228,8 @@ class FeaturePlot(Gestures):
     def _fit_layout(self) -> None:
         """Place the axes and colour bar so every label, tick label, the title and the legend lie in the figure.
 
-        Measured in pixels on every build and resize (no layout engine: the axes must not move between a
-        selection gesture's press and release); twice, since the ticks shown depend on the axes' size.
+        Measured in pixels at every draw, by :class:`_MeasuredLayout` (so in the render thread, and after a
+        resize too); twice, since the ticks shown depend on the axes' size.
         """
         if self.view is None:
             return
