@@ -112,3 +112,18 @@ def test_core_modules_do_not_import_napari_or_qt():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_float_image_counts_every_pixel_once():
+    # A float image's table is one row per valid pixel (not made distinct): it still describes the pixels
+    # exactly, so the histogram and the sample come from it without the image.
+    image = np.random.default_rng(0).random((40, 50)).astype(np.float32)
+    image[:3] = np.nan
+    result = quantize(image, 3)
+    values, weights, labels = fs.histogram_source(result)
+    assert weights.sum() == np.isfinite(image).sum()
+    np.testing.assert_array_equal(np.sort(values), np.sort(image[np.isfinite(image)]))
+    np.testing.assert_array_equal(fs.cluster_counts(result), np.bincount(result.labels.ravel(), minlength=4)[1:])
+    features, labels, sampled = fs.sample_features(result, 500, seed=1)
+    assert features.shape == (500, 1) and np.isfinite(sampled).all()
+    np.testing.assert_array_equal(labels, result.model.predict_values(sampled))

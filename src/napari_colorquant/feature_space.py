@@ -34,11 +34,13 @@ def counted_values(result: Any) -> tuple[np.ndarray, np.ndarray] | None:
     Returns
     -------
     (values, counts) or None
-        ``values`` (U, n_channels) in the input dtype and ``counts`` (U,) float64;
-        None when the run kept no count (the OpenCV engine labels every pixel directly).
+        ``values`` (U, n_channels) in the input dtype and ``counts`` (U,) float64 (a float image's
+        table is not made distinct: one row per valid pixel, each counted once, which describes the
+        pixels as exactly); None when the run kept no table (the OpenCV engine labels every pixel
+        directly).
     """
     table = getattr(result, "table", None)
-    if table is not None and getattr(table, "exact_counts", False):
+    if table is not None and table.values is not None and table.counts is not None:
         return table.values, np.asarray(table.counts, np.float64)
     if getattr(result, "fit_values", None) is not None:
         return result.fit_values, np.asarray(result.fit_counts, np.float64)
