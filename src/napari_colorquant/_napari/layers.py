@@ -195,7 +195,9 @@ def quantized_layers(result: QuantizeResult, source: Source, levels: list | None
             channel_meta["colormap"] = source.channel_colormaps[c]
             channel_meta["contrast_limits"] = source.channel_limits[c]
             channel_meta["metadata"] = _metadata(result, source, "quantized", {"channel": c})
-            channel = data[..., c] if source.channel_axis is None else data.take(c, axis=source.channel_axis)
+            # Plain indexing: numpy and dask alike (a dask array has no ``take``).
+            axis = data.ndim - 1 if source.channel_axis is None else source.channel_axis % data.ndim
+            channel = data[(slice(None),) * axis + (c,)]
             tuples.append((as_array(channel, contiguous=True), channel_meta, "image"))
         return tuples
     meta["name"] = name
