@@ -104,6 +104,8 @@ def _single_layer_channels(layer: Image, axis: int) -> tuple[list, list, list]:
 
     n = layer.data.shape[axis]
     label = str(tuple(layer.axis_labels)[axis])
+    if label.lstrip("-").isdigit():  # napari's default label ("-3"): "photo -30" would read as minus thirty
+        label = "ch"
     names = [f"{layer.name} {label}{c}" for c in range(n)]
     colormaps = [ensure_colormap(FALLBACK_COLORMAPS[c % len(FALLBACK_COLORMAPS)]) for c in range(n)]
     limits = channel_ranges(layer.data, axis) or [tuple(layer.contrast_limits)] * n  # lazy: the layer's own
