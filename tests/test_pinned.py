@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from napari_colorquant import quantize
 from napari_colorquant.kmeans import lloyd, weighted_kmeans
 from napari_colorquant.pinned import check_fixed_colors, pinned_kmeans
 
@@ -169,3 +170,15 @@ def test_cli_white_background_on_a_gray_scan(tmp_path, camera):
     assert main([str(scan), "-k", "6", "--fixed-color", "255,255,255", "-q", "-o", str(tmp_path / "pinned")]) == 0
     model = json.loads((tmp_path / "pinned" / "scan_model.json").read_text())
     assert [255.0] in model["palette"]
+
+
+@pytest.mark.parametrize("color", [[300, 0, 0], [-5, 0, 0], [127.5, 0, 0]])
+def test_a_pinned_colour_the_image_cannot_hold_is_refused(china, color):
+    # 300 on a uint8 photo was accepted: the palette said 300 while the quantized image showed 255 (clipped).
+    with pytest.raises(ValueError, match=r"fixed_colors must be whole numbers in 0\.\.255 for a uint8 image"):
+        quantize(china, 4, fixed_colors=[color])
+
+
+def test_a_float_image_pins_any_finite_colour(china):
+    result = quantize(china.astype(np.float32), 4, fixed_colors=[[300.0, 0.0, 0.0]])
+    assert [300.0, 0.0, 0.0] in result.model.palette.tolist()

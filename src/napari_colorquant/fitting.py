@@ -284,7 +284,22 @@ def _pinned_colors(params: ClusterParameters, layout: ImageLayout, color_space: 
     if layout.n_channels == 1:
         colors = _gray_levels(colors)
     smallest = params.k_range[0] if params.is_auto else params.n_clusters
-    return check_fixed_colors(colors, layout.n_channels, smallest)
+    colors = check_fixed_colors(colors, layout.n_channels, smallest)
+    _check_in_dtype(colors, layout.dtype)
+    return colors
+
+
+def _check_in_dtype(colors: np.ndarray, dtype: np.dtype) -> None:
+    """Pinned colours of an integer image must be values it can hold, or the quantized image cannot show them."""
+    if dtype.kind not in "biu":
+        return
+    low, high = (0, 1) if dtype.kind == "b" else (np.iinfo(dtype).min, np.iinfo(dtype).max)
+    bad = colors[(colors < low) | (colors > high) | (colors != np.round(colors))]
+    if bad.size:
+        raise ValueError(
+            f"fixed_colors must be whole numbers in {low}..{high} for a {dtype} image (a pinned colour is kept "
+            f"exactly in the quantized image), got {bad[0]:g}"
+        )
 
 
 def _gray_levels(colors: np.ndarray) -> np.ndarray:
