@@ -89,6 +89,12 @@ def test_errors_exit_non_zero_and_leave_nothing(tmp_path, capsys):
         (["--color-space", "rgb"], "gray.png: error: --color-space 'rgb' needs an RGB image"),
         (["--channel-axis", "5"], "gray.png: error: --channel-axis 5 is out of range"),
         (["--fixed-color", "1,2,3", "--fixed-color", "4,5,6"], "gray.png: error: --fixed-color: the image is gray"),
+        (["-k", "70"], "gray.png: error: -k/--clusters 70 is larger than the number of distinct gray values"),
+        (["--fixed-color", "300"], "gray.png: error: --fixed-color must be whole numbers in 0..255 for a uint8"),
+        (
+            ["--engine", "opencv", "--method", "em", "--attempts", "2"],
+            "gray.png: error: --attempts 2 is not available with --engine 'opencv' EM (cv2.ml.EM fits once)",
+        ),
     ],
 )
 def test_errors_about_one_file_name_the_command_line_option(tmp_path, capsys, options, message):

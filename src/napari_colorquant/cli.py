@@ -24,6 +24,7 @@ import argparse
 import contextlib
 import dataclasses
 import gc
+import re
 import shutil
 import signal
 import sys
@@ -160,10 +161,17 @@ def parameters_from(args: argparse.Namespace) -> ClusterParameters:
 
 
 def _as_flags(message: str) -> str:
-    """A parameter's error in the command line's words: ``n_clusters must …`` → ``-k/--clusters must …``."""
-    for spec in ClusterParameters.fields():
-        if message.startswith((spec.name + " ", spec.name + ":")):
-            return "/".join(_FLAGS.get(spec.name, (spec.flag,))) + message[len(spec.name) :]
+    """A parameter's error in the command line's words: ``n_clusters must …`` → ``-k/--clusters must …``.
+
+    ``name=value`` anywhere in the message (``n_clusters=3 is larger …``, ``use attempts=1``) becomes
+    ``flag value``; a bare name only at the start (names such as ``method`` are also ordinary words).
+    """
+    flags = {spec.name: "/".join(_FLAGS.get(spec.name, (spec.flag,))) for spec in ClusterParameters.fields()}
+    names = "|".join(sorted(flags, key=len, reverse=True))
+    message = re.sub(rf"\b({names})=", lambda match: flags[match.group(1)] + " ", message)
+    for name, flag in flags.items():
+        if message.startswith((name + " ", name + ":")):
+            return flag + message[len(name) :]
     return message
 
 
