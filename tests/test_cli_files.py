@@ -83,6 +83,28 @@ def test_existing_output_is_not_overwritten_without_the_flag(tmp_path, capsys):
     assert {"img_labels.tif", "img_model.json"} <= set(_listing(out))
 
 
+def test_an_input_is_never_overwritten_by_another_inputs_output(tmp_path, capsys):
+    # img.jpg's output img_quantized.png is also the second input: --overwrite replaced the user's file with
+    # img.jpg's colours, then "clustered" that (PSNR inf) instead of the picture the user gave.
+    first, second = _tiny_png(tmp_path / "img.png", 0), _tiny_png(tmp_path / "img_quantized.png", 1)
+    before = second.read_bytes()
+    assert main([str(first), str(second), "-k", "2", "-o", str(tmp_path), "--overwrite", "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "img_quantized.png is an output name of this run but also one of its inputs" in err
+    assert second.read_bytes() == before and _listing(tmp_path) == ["img.png", "img_quantized.png"]
+
+
+def test_the_applied_model_is_never_overwritten(tmp_path, capsys):
+    image = _tiny_png(tmp_path / "img.png")
+    assert main([str(image), "-k", "2", "-o", str(tmp_path / "fit"), "-q"]) == 0
+    model = tmp_path / "img_model.json"
+    model.write_bytes((tmp_path / "fit" / "img_model.json").read_bytes())
+    before = model.read_bytes()
+    assert main([str(image), "--apply", str(model), "-o", str(tmp_path), "--overwrite", "-q"]) == 2
+    assert "img_model.json is an output name of this run but also one of its inputs" in capsys.readouterr().err
+    assert model.read_bytes() == before
+
+
 def test_a_folder_at_an_output_name_is_never_deleted(tmp_path, capsys):
     image = _tiny_png(tmp_path / "img.png")
     out = tmp_path / "out"

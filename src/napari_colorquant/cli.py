@@ -259,7 +259,8 @@ def run(args: argparse.Namespace) -> int:
         print("napari-colorquant: error: give input files or --sample NAME", file=sys.stderr)
         return 2
     overwrite = bool(getattr(args, "overwrite", False))
-    stems = plan_outputs(names, args.output, overwrite)
+    protected = [*args.inputs, *([Path(args.apply)] if args.apply else [])]
+    stems = plan_outputs(names, args.output, overwrite, protected)
     try:
         args.parameters = parameters_from(args)
     except TypeError as error:

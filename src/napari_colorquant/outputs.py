@@ -107,7 +107,9 @@ def is_zarr_store(path: Path) -> bool:
     return any((path / name).is_file() for name in ("zarr.json", ".zarray", ".zgroup"))
 
 
-def plan_outputs(inputs: Sequence[tuple[str, str]], folder: Path, overwrite: bool) -> list[str]:
+def plan_outputs(
+    inputs: Sequence[tuple[str, str]], folder: Path, overwrite: bool, protected: Sequence[Path] = ()
+) -> list[str]:
     """Output stems for the inputs, refusing collisions and existing outputs before anything is written.
 
     Parameters
@@ -118,6 +120,10 @@ def plan_outputs(inputs: Sequence[tuple[str, str]], folder: Path, overwrite: boo
         The output folder (may not exist yet).
     overwrite : bool
         Whether existing outputs may be replaced.
+    protected : sequence of Path
+        Files the run reads (its input images, the model it applies): an output standing at one of
+        them is refused even with ``overwrite`` (``img.jpg img_quantized.png -o .`` would otherwise
+        replace the second input with the first one's output before reading it).
 
     Returns
     -------
@@ -145,6 +151,12 @@ def plan_outputs(inputs: Sequence[tuple[str, str]], folder: Path, overwrite: boo
             target = folder / name
             if not os.path.lexists(target):
                 continue
+            read = next((path for path in protected if _same_file(target, path)), None)
+            if read is not None:
+                raise ValueError(
+                    f"{target} is an output name of this run but also one of its inputs ({read}); an input is "
+                    "never overwritten, even with --overwrite: choose another output folder (nothing was written)"
+                )
             if target.is_dir() and not target.is_symlink() and not (name.endswith(".zarr") and is_zarr_store(target)):
                 raise ValueError(
                     f"{target} is a folder that napari-colorquant did not write; it is never replaced or deleted: "
@@ -156,6 +168,14 @@ def plan_outputs(inputs: Sequence[tuple[str, str]], folder: Path, overwrite: boo
                     "(nothing was written)"
                 )
     return stems
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether two paths name the same file or folder (False when either does not exist)."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
 
 
 def prepare_folder(folder: Path) -> None:
