@@ -76,3 +76,23 @@ def test_other_layers_save_as_before(outputs, tmp_path):
     np.testing.assert_array_equal(next(iter(np.load(tmp_path / "regions.npz").values())), regions.data)
     _select(outputs, "spots")
     assert outputs.layers.save(str(tmp_path / "spots.csv"), selected=True)
+
+
+@pytest.mark.parametrize("suffix", [".tif", ".png"])
+def test_a_pyramids_outputs_save_at_full_resolution(make_viewer, dock, run_and_wait, tmp_path, suffix):
+    # np.asarray of napari's multiscale data is its coarsest level: the clusters of a 427 x 640 pyramid were
+    # saved as 214 x 320 without a word.
+    viewer = make_viewer()
+    photo = load_sample("china")
+    viewer.add_image([photo, photo[::2, ::2]], multiscale=True, rgb=True, name="pyramid")
+    widget = dock(viewer)
+    widget.n_clusters.value, widget.feature_view.value = 4, "none"
+    run_and_wait(widget)
+    for name in ("pyramid clusters", "pyramid quantized"):
+        layer = _select(viewer, name)
+        assert layer.multiscale
+        written = viewer.layers.save(str(tmp_path / f"{name}{suffix}"), selected=True)
+        with Image.open(written[0]) as image:
+            read = np.asarray(image if name.endswith("clusters") or image.mode != "P" else image.convert("RGB"))
+        assert read.shape[:2] == photo.shape[:2]
+        np.testing.assert_array_equal(read, np.asarray(layer.data[0]))

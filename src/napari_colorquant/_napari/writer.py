@@ -177,7 +177,7 @@ def write_labels(path: str, data: Any, meta: dict) -> list[str]:
     """
     target = _suffixed(path, ".tif")
     try:
-        labels = np.asarray(data)
+        labels = full_resolution(data, meta)
         if target.suffix.lower() in TIFF_SUFFIXES:
             return [str(write_labels_tiff(target, labels, layer_axes(meta, labels.shape)))]
         if target.suffix.lower() == ".png":
@@ -208,13 +208,35 @@ def write_quantized(path: str, data: Any, meta: dict) -> list[str]:
     """
     target = _suffixed(path, ".png")
     try:
-        image = np.asarray(data)
+        image = full_resolution(data, meta)
         if target.suffix.lower() == ".png":
             return [str(write_quantized_png(target, image, _colors(meta)))]
         return [str(write_image(target, image, layer_axes(meta, image.shape, rgb=bool(meta.get("rgb")))))]
     except ValueError as error:
         _notify(f"Not saved: {error}")
         return []
+
+
+def full_resolution(data: Any, meta: dict) -> np.ndarray:
+    """A layer's pixels at full resolution: level 0 of a multiscale layer.
+
+    ``np.asarray`` of napari's multiscale data is its *coarsest* level (what the canvas needs for a
+    thumbnail), so a pyramid's clusters were saved at a fraction of their size without a word.
+
+    Parameters
+    ----------
+    data : array_like, or a sequence of levels (napari's ``MultiScaleData``)
+        The layer's data.
+    meta : dict
+        The layer's attributes (``multiscale``).
+
+    Returns
+    -------
+    ndarray
+    """
+    if meta.get("multiscale") or isinstance(data, list | tuple):
+        data = data[0]
+    return np.asarray(data)
 
 
 def _unclaimed(path: str, default: str, meta: dict) -> bool:
