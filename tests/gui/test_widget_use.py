@@ -5,6 +5,9 @@ Each test drives a real viewer the way the hostile-user session did and checks w
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
 import threading
 
 import numpy as np
@@ -85,6 +88,37 @@ def test_closing_the_viewer_mid_run_cancels_quietly(make_own_viewer, dock, qtbot
     qtbot.wait(50)  # let queued progress updates arrive at the deleted controls
     assert runner.cancelled
     assert capfd.readouterr().err == ""
+
+
+_SCRIPT_LEAVING_THE_FEATURE_WINDOW_OPEN = """
+import time
+import napari
+from napari._qt.qt_event_loop import get_qapp
+from napari_colorquant.samples import load_sample
+
+app = get_qapp()
+viewer = napari.Viewer()
+viewer.add_image(load_sample("china")[::4, ::4], name="photo", rgb=True)
+_, widget = viewer.window.add_plugin_dock_widget("napari-colorquant", "K-means clustering")
+widget.n_clusters.value = 3
+widget.feature_view.value = "separate window"
+widget.run()
+deadline = time.monotonic() + 60
+while (widget.worker is not None or widget.feature_viewer is None) and time.monotonic() < deadline:
+    app.processEvents()
+    time.sleep(0.005)
+print("feature window open:", widget.feature_viewer is not None, flush=True)
+"""
+
+
+def test_a_script_ending_with_the_feature_window_open_exits_cleanly(tmp_path):
+    """A script (or notebook kernel) that ends with the separate feature window open exits with 0, silently."""
+    script = tmp_path / "leave_open.py"
+    script.write_text(textwrap.dedent(_SCRIPT_LEAVING_THE_FEATURE_WINDOW_OPEN))
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=180)
+    assert "feature window open: True" in done.stdout, done.stderr[-2000:]
+    assert done.returncode == 0, done.stderr[-2000:]  # was -11: a segmentation fault in Qt's teardown
+    assert "Traceback" not in done.stderr and "has been deleted" not in done.stderr, done.stderr[-2000:]
 
 
 # --- item 3: fit on the current slice of an RGB time-lapse -----------------------------------

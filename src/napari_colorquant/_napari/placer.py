@@ -17,7 +17,9 @@ number of outputs.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import weakref
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -178,6 +180,22 @@ def _show_overlays(overlays: list) -> None:
     for overlay in overlays:
         with contextlib.suppress(RuntimeError):  # a closed viewer's canvas no longer listens
             overlay.visible = True
+
+
+#: Placers whose separate feature window may be open (closed at interpreter exit, see below).
+_WITH_WINDOW: weakref.WeakSet[Placer] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_feature_windows() -> None:
+    """Close the separate feature windows still open when the interpreter exits, while Qt is whole.
+
+    A script that ends with the window open left it to Qt's teardown: the widget's ``destroyed``
+    signal then closed a viewer whose canvas was already deleted, vispy drew on it, and the process
+    ended in a segmentation fault. Registered after napari's own exit handler, this runs before it.
+    """
+    for placer in list(_WITH_WINDOW):
+        placer.close_feature_viewer()
 
 
 class Placer:
@@ -405,6 +423,7 @@ class Placer:
 
         self._feature_viewer = napari.Viewer(title="napari-colorquant: feature space", show=True)
         self._feature_layers = {}
+        _WITH_WINDOW.add(self)
         return self._feature_viewer
 
     def feature_viewer_alive(self) -> napari.Viewer | None:
