@@ -22,6 +22,7 @@ thread, where a deleted canvas is detected safely and the render dropped.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import weakref
 
@@ -123,7 +124,10 @@ class BackgroundCanvas(FigureCanvasQTAgg):
             return
         self._token += 1
         self._rendering = True
-        thread = threading.Thread(target=self._render, args=(self._token, self._size_key()), daemon=True,
+        # Not a daemon: the interpreter's exit waits for the render (a fraction of a second). A daemon
+        # thread still inside matplotlib's C++ renderer at exit was unwound through it, and the process
+        # ended in "terminate called without an active exception" (SIGABRT).
+        thread = threading.Thread(target=self._render, args=(self._token, self._size_key()),
                                   name="napari-colorquant plot render")  # fmt: skip
         thread.start()
 
@@ -143,7 +147,8 @@ class BackgroundCanvas(FigureCanvasQTAgg):
                     outcome = renderer
         except Exception as error:  # handed to the GUI thread, which draws there instead
             outcome = error
-        self._relay.rendered.emit(weakref.ref(self), (token, key, outcome))
+        with contextlib.suppress(RuntimeError):  # the relay is deleted (Qt torn down): nobody is left to show it
+            self._relay.rendered.emit(weakref.ref(self), (token, key, outcome))
 
     def _deliver(self, message: tuple) -> None:
         """GUI thread: show a finished render (unless superseded or resized), then start a waiting one."""
