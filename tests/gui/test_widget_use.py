@@ -166,6 +166,25 @@ def test_feature_window_shows_only_the_latest_run(make_viewer, dock, qtbot, run_
         widget.close_feature_viewer()
 
 
+# --- two widgets on one image -----------------------------------------------------------------
+def test_a_second_widgets_outputs_are_named_by_their_method(make_viewer, dock, run_and_wait):
+    viewer = make_viewer()
+    layer = _photo_layer(viewer, step=4)
+    kmeans, em = dock(viewer), dock(viewer, "EM clustering")
+    for widget in (kmeans, em):
+        widget.image.value = layer
+        widget.n_clusters.value, widget.feature_view.value = 3, "none"
+    run_and_wait(kmeans)
+    run_and_wait(em)
+    run_and_wait(em)  # a repeat updates its own outputs in place, names unchanged
+    run_and_wait(kmeans)
+    names = [layer.name for layer in viewer.layers]
+    assert sorted(names) == sorted(["photo", "photo clusters", "photo quantized", "photo clusters (EM)",
+                                    "photo quantized (EM)"])  # fmt: skip
+    assert viewer.layers["photo clusters (EM)"].metadata["colorquant"]["params"]["method"] == "em"
+    assert viewer.layers["photo clusters"].metadata["colorquant"]["params"]["method"] == "kmeans"
+
+
 # --- item 5: layers tracked by identity, not name --------------------------------------------
 def test_renamed_input_stays_selected_and_keeps_its_outputs(make_viewer, dock, qtbot, run_and_wait):
     viewer = make_viewer()

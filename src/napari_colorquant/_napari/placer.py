@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from napari.layers import Layer
 
+from ..methods import REGISTRY as METHOD_REGISTRY
 from .layers import FEATURE_ROLES, output_name
 
 if TYPE_CHECKING:
@@ -109,6 +110,21 @@ def _unchanged(layer: Layer, key: str, value) -> bool:
         return _same(current, value)
     except (AttributeError, TypeError, ValueError):
         return False
+
+
+def _named_apart(meta: dict, viewer, owned: dict[str, Layer]) -> dict:
+    """``meta`` with the method in its name when another layer, not one of ``owned``, holds the name.
+
+    A second widget's outputs of the same image (EM beside k-means) are then "photo clusters (EM)",
+    not napari's "photo clusters [1]", which said nothing of what they hold.
+    """
+    name, mine = meta["name"], {id(layer) for layer in owned.values()}
+    if not any(layer.name == name and id(layer) not in mine for layer in viewer.layers):
+        return meta
+    method = _info(meta).get("params", {}).get("method")
+    if method not in METHOD_REGISTRY:
+        return meta
+    return dict(meta, name=f"{name} ({METHOD_REGISTRY[method].label.split(' (')[0]})")
 
 
 def _update(layer: Layer, data, meta: dict, layer_type: str) -> None:
@@ -372,6 +388,7 @@ class Placer:
                 turn_bytes = 0
             key = _key(meta)
             layer = owned.get(key)
+            meta = _named_apart(meta, viewer, owned)
             if layer is not None and layer in viewer.layers:
                 if _compatible(layer, data, meta, layer_type):
                     # In-place updates are cheap for the GUI thread: several share a turn (and one
