@@ -268,3 +268,28 @@ def test_the_sweep_counts_the_image_once(monkeypatch):
     monkeypatch.setattr(eager, "build_table", counting)
     result = quantize(_four_colour_image(), "auto", k_range=(2, 9))
     assert len(result.k_curve.ks) == 8 and len(calls) == 1
+
+
+def test_bic_at_the_top_of_the_k_range_says_to_widen_it(tmp_path, capsys):
+    """The lowest BIC at the largest K tried may lie beyond the range: the report says so (CLI and widget)."""
+    from PIL import Image
+
+    from napari_colorquant.cli import main
+    from napari_colorquant.quantize import quantize
+    from napari_colorquant.report import report_lines
+
+    image = _four_colour_image()  # true K = 4
+    edge = quantize(image, "auto", k_range=(2, 3), seed=0)
+    assert edge.k_curve.chosen == 3
+    headline = next(line for line in report_lines(edge.summary()) if line.startswith("K chosen"))
+    assert "top of the K range" in headline and "wider K range" in headline
+    inside = quantize(image, "auto", k_range=(2, 7), seed=0)
+    assert not any("top of the K range" in line for line in report_lines(inside.summary()))
+    # The range cut short by the number of distinct values: no wider range could help, so no hint.
+    three = np.repeat(np.array([[10, 20, 30], [200, 20, 30], [10, 200, 30]], np.uint8), 30, axis=0).reshape(9, 10, 3)
+    few = quantize(three, "auto", seed=0)
+    assert few.k_curve.ks[-1] == few.k_curve.chosen == 3
+    assert not any("top of the K range" in line for line in report_lines(few.summary()))
+    Image.fromarray(image).save(tmp_path / "four.png")
+    assert main([str(tmp_path / "four.png"), "-k", "auto", "--k-range", "2,3", "-o", str(tmp_path / "out")]) == 0
+    assert "top of the K range" in capsys.readouterr().out

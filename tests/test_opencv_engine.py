@@ -73,3 +73,14 @@ def test_a_single_valid_pixel(method):
         ClusterModel.from_json(result.model.to_json())
     with pytest.raises(ValueError, match="n_clusters"):
         quantize(image, 2, method=method, engine="opencv")
+
+
+def test_report_says_opencv_gives_no_iteration_count():
+    """cv2.kmeans / cv2.ml.EM do not report iterations: the report says so instead of printing None."""
+    from napari_colorquant.report import report_lines
+
+    image = np.repeat(np.arange(0, 250, 25, dtype=np.uint8), 20).reshape(10, 20)
+    for method in ("kmeans", "em"):
+        lines = report_lines(quantize(image, 2, method=method, engine="opencv").summary())
+        iterations = next(line for line in lines if line.startswith("iterations"))
+        assert "None" not in iterations and "not reported by OpenCV" in iterations

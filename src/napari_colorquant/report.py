@@ -38,8 +38,13 @@ def report_lines(summary: Mapping[str, Any], *, applied: bool = False, seconds: 
         converged = {True: "converged", False: "not converged", None: "n/a"}[s.get("converged")]
         if s.get("k_chosen_by"):
             unmet = "" if s.get("k_target_met", True) else ", target not reached in the range"
+            if s.get("k_at_range_top"):
+                unmet = "; lowest at the top of the K range: try a wider K range, or a target PSNR / ΔE"
             lines.append(f"K chosen automatically ({s['k_chosen_by']}{unmet})")
-        lines.append(f"iterations: {s.get('n_iter')} ({converged})")
+        if s.get("n_iter") is None:  # cv2.kmeans and cv2.ml.EM do not say how many iterations they ran
+            lines.append("iterations: not reported by OpenCV")
+        else:
+            lines.append(f"iterations: {s['n_iter']} ({converged})")
         lines.extend(get_method(s["method"]).report_lines(s))
         if s.get("fitted_on_slice"):
             lines.append(f"fitted on slice {s['fitted_on_slice']}")

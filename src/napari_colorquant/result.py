@@ -195,6 +195,9 @@ class QuantizeResult:
         if curve is not None:
             out["k_chosen_by"] = curve.criterion if curve.target is None else f"{curve.criterion} {curve.target:g}"
             out["k_target_met"] = curve.target_met
+            top = (self.model.params.get("k_range") or (None, None))[1]
+            # BIC still falling at the largest K asked for: a better K may lie beyond the range.
+            out["k_at_range_top"] = curve.criterion == "bic" and len(curve.ks) > 1 and curve.chosen == top
         for figure in get_method(m.method).figures:
             out[figure] = getattr(m, figure)
         for key in ("fitted_on_slice", "fitted_on_frames"):
