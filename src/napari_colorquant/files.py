@@ -22,6 +22,7 @@ from PIL import Image
 from .colorspaces import CHROMA_SPACES
 from .model import ClusterModel
 from .ome import AxesInfo, ome_tiff_metadata
+from .tiff_codecs import check_decodable, read_with_pillow
 
 TIFF_SUFFIXES = (".tif", ".tiff")
 ZARR_SUFFIXES = (".zarr",)
@@ -110,6 +111,7 @@ def open_lazy(path: str | os.PathLike) -> Any:
             import tifffile
             import zarr
 
+            check_decodable(path)  # otherwise found out only when the chunks are read
             return da.from_zarr(zarr.open(tifffile.imread(path, aszarr=True), mode="r"))
     except ValueError as error:
         raise ValueError(f"{path}: cannot open lazily ({error})") from error
@@ -151,15 +153,14 @@ def import_lazy_stack(what: str) -> ModuleType:
 
 
 def _read_tiff(path: Path) -> np.ndarray:
-    """tifffile first (nD, OME, 16-bit); Pillow for 2D files whose compression needs a codec tifffile lacks."""
+    """tifffile first (nD, OME, 16-bit); Pillow, every page, for compressions (LZW) that need a codec tifffile lacks."""
     import tifffile
 
     try:
         return tifffile.imread(path)
     except ValueError as tiff_error:
         try:
-            with Image.open(path) as image:
-                return np.asarray(image)
+            return read_with_pillow(path)
         except Exception:
             raise tiff_error from None
 

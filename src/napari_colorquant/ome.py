@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .tiff_codecs import check_decodable, read_with_pillow
+
 OME_TIFF_SUFFIXES = (".ome.tif", ".ome.tiff")
 OME_ZARR_SUFFIXES = (".ome.zarr",)
 #: Above this many bytes the reader keeps the full-resolution data lazy (dask).
@@ -311,7 +313,11 @@ def read_levels(path: str | os.PathLike) -> list:
             n_levels = len(series.levels)
             nbytes = int(np.prod(series.shape)) * series.dtype.itemsize
             if n_levels == 1 and nbytes <= LAZY_BYTES:
-                return [series.asarray()]
+                try:
+                    return [series.asarray()]
+                except ValueError:  # a compression (LZW) tifffile decodes only with imagecodecs
+                    return [read_with_pillow(path)]
+        check_decodable(path)
         return [da.from_zarr(zarr.open(tifffile.imread(path, aszarr=True, level=i), mode="r")) for i in range(n_levels)]
     except Exception as error:
         raise ValueError(f"{path}: cannot read image ({type(error).__name__}: {error})") from error
