@@ -53,3 +53,15 @@ def test_table_of_a_run_on_named_channel_layers(make_viewer, dock, run_and_wait)
     means = [" ".join(h.split()) for h in _headers(explorer.table)[4:7]]
     assert means[0].startswith("mean DAPI") and means[1].startswith("mean GFP"), means
     assert explorer.plot.axes.get_xlabel().startswith("DAPI")
+
+
+def test_16_bit_means_are_written_out_not_in_scientific_notation(qtbot):
+    """Mean intensities of a uint16 image (HeLa nuclei: 33,030 and 33,100) read as numbers, not 3.303e+04."""
+    from napari_colorquant._napari.cluster_table import ClusterTable
+
+    table = ClusterTable(_Explorer())
+    qtbot.addWidget(table)
+    stats = {"label": np.array([1, 2]), "count": np.array([10.0, 30.0]), "percent": np.array([25.0, 75.0]),
+             "mean intensity": np.array([33030.4, 33100.2])}  # fmt: skip
+    table.show(stats, np.array([[0, 0, 0.0], [0.1, 0.1, 0.1]]), ["cluster 1", "cluster 2"], ["intensity (0–65535)"])
+    assert [table.grid.item(row, 4).text() for row in (0, 1)] == ["33030", "33100"]

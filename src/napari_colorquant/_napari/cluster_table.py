@@ -79,7 +79,7 @@ class ClusterTable(QWidget):
                 self.grid.setItem(row, 0, swatch)
                 self.grid.setItem(row, 1, QTableWidgetItem(names[row]))
                 cells = [f"{stats['count'][row]:,.0f}", f"{stats['percent'][row]:.2f}"]
-                cells += [f"{stats[k][row]:.4g}" for k in means]
+                cells += [_mean_text(stats[k][row]) for k in means]
                 if "weight" in stats:
                     cells.append(f"{stats['weight'][row]:.4f}")
                 for offset, text in enumerate(cells, start=2):
@@ -137,6 +137,11 @@ class ClusterTable(QWidget):
         colour = QColorDialog.getColor(parent=self)
         if colour.isValid():
             self.explorer._guarded(self.explorer.recolour_cluster, labels[0], colour.getRgbF())
+
+
+def _mean_text(value: float) -> str:
+    """Four significant digits, but 16-bit means in full (33030, not 3.303e+04, which also hides 33030 vs 33040)."""
+    return f"{value:.0f}" if abs(value) >= 1e4 else f"{value:.4g}"
 
 
 def _mean_headers(keys: list[str], axis_labels: list[str]) -> list[str]:
