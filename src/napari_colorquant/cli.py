@@ -94,7 +94,12 @@ def build_parser() -> argparse.ArgumentParser:
         "default: run to convergence)",
     )
     parser.add_argument("--apply", type=Path, metavar="MODEL.json", help="reuse a fitted model (same palette)")
-    parser.add_argument("--lazy", action="store_true", help="process TIFF inputs chunk by chunk (zarr always is)")
+    parser.add_argument(
+        "--lazy",
+        action="store_true",
+        help="process TIFF inputs chunk by chunk (zarr always is); "
+        "the outputs are then zarr arrays, without the TIFF's axes and pixel sizes",
+    )
     parser.add_argument("--scheduler", metavar="ADDRESS", help="address of a running dask.distributed scheduler")
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs (default: refuse)")
     parser.add_argument("-q", "--quiet", action="store_true", help="print errors only")
