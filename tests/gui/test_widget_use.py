@@ -357,7 +357,11 @@ def test_failed_run_explains_itself_in_the_report(make_viewer, dock, qtbot, run_
 
 
 # --- issue 12: live preview ------------------------------------------------------------------
-def test_live_preview_reruns_on_k_and_feature_space(make_viewer, dock, qtbot, run_and_wait):
+def test_live_preview_reruns_on_k_feature_space_and_smoothing(make_viewer, dock, qtbot, run_and_wait, monkeypatch):
+    from napari_colorquant._napari import widget as widget_module
+
+    # Runs of ~0.05 s: a loaded machine must not push one over the half second that turns live preview off.
+    monkeypatch.setattr(widget_module, "LIVE_MAX_SECONDS", 30.0)
     viewer = make_viewer()
     _photo_layer(viewer, step=4)
     widget = dock(viewer)
@@ -371,7 +375,25 @@ def test_live_preview_reruns_on_k_and_feature_space(make_viewer, dock, qtbot, ru
     qtbot.waitUntil(lambda: clusters.data.max() == 5 and widget.worker is None, timeout=20_000)
     widget.color_space.value = "lab"
     qtbot.waitUntil(lambda: clusters.metadata["colorquant"]["model"]["color_space"] == "lab", timeout=20_000)
+    widget.controls.parameters["smoothing"].value = 1.0  # the fourth value issue 12 names
+    qtbot.waitUntil(lambda: clusters.metadata["colorquant"]["params"]["smoothing"] == 1.0, timeout=20_000)
     assert viewer.layers["photo clusters"] is clusters
+
+
+def test_live_preview_waits_for_run_when_the_last_run_was_slow(make_viewer, dock, qtbot, run_and_wait, monkeypatch):
+    from napari_colorquant._napari import widget as widget_module
+
+    monkeypatch.setattr(widget_module, "LIVE_MAX_SECONDS", 0.0)  # every run is "too slow" for live preview
+    viewer = make_viewer()
+    _photo_layer(viewer, step=4)
+    widget = dock(viewer)
+    widget.feature_view.value = "none"
+    widget.n_clusters.value = 3
+    run_and_wait(widget)
+    widget.live.value = True
+    widget.n_clusters.value = 4
+    qtbot.wait(600)
+    assert widget.worker is None and viewer.layers["photo clusters"].data.max() == 3
 
 
 def test_live_preview_is_off_by_default(make_viewer, dock, qtbot, run_and_wait):

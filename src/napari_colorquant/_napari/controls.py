@@ -177,8 +177,8 @@ RUN_OPTIONS: dict[str, tuple[str, Any, str]] = {
                   "probability, or one channel per cluster) as an image layer."),
     "feature_view": ("feature space view", FEATURE_VIEWS, "Where to show the clusters in feature space (a separate "
                      "viewer keeps this viewer's dimensions untouched)."),
-    "live": ("live", False, "Re-run by itself when K, the feature space or the method changes (only while a run "
-             "takes under half a second)."),
+    "live": ("live", False, "Re-run by itself when K, the feature space, the method or the smoothing changes (only "
+             "while a run takes under half a second)."),
     "advanced": ("advanced", False, "Show the rarely changed parameters: " + ", ".join(ADVANCED) + "."),
 }  # fmt: skip
 
@@ -455,14 +455,16 @@ class Controls:
         return self.parameters["n_clusters"].value == self.parameters["n_clusters"].min
 
     def watch(self, callback: Callable[[], None]) -> None:
-        """Call ``callback`` when a value that live preview re-runs on changes (K, feature space, method).
+        """Call ``callback`` when a value that live preview re-runs on changes (K, feature space, method, smoothing).
 
         Parameters
         ----------
         callback : callable
             Called with no arguments.
         """
-        for widget in (self.parameters["n_clusters"], self.color_space, self.parameters["method"]):
+        watched = (self.parameters["n_clusters"], self.color_space, self.parameters["method"],
+                   self.parameters["smoothing"])  # fmt: skip
+        for widget in watched:
             widget.changed.connect(callback)
 
 
