@@ -9,7 +9,7 @@ import pytest
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture
 
-from napari_colorquant import quantize
+from napari_colorquant import kmeans_filter, quantize
 from napari_colorquant.em import initial_parameters, weighted_em
 from napari_colorquant.em_start import START_EPSILON, START_MAX_ITER, mixture_start, summarise
 from napari_colorquant.kmeans import coarse_grid, weighted_kmeans
@@ -137,3 +137,28 @@ def test_the_coarse_grid_is_each_occupied_cells_weighted_mean_and_weight(n_featu
     np.testing.assert_array_equal(cell_weight, mass)
     np.testing.assert_allclose(cells, means / mass[:, None], rtol=1e-12, atol=1e-12)
     assert cells.shape == (occupied.shape[0], n_features) and cell_weight.sum() == weight.sum()
+
+
+@pytest.mark.parametrize("n_features", [2, 3, 4])
+def test_the_coarse_grid_from_packed_integers_is_the_same_grid(n_features):
+    """Integer samples packed for the filter's grid (pack_integers): the cells read from tables of their steps are
+    each occupied cell's weighted mean and weight, bit for bit those of the general path."""
+    rng = np.random.default_rng(10 + n_features)
+    top = (1 << min(8, 24 // n_features)) - 1
+    samples = rng.integers(0, top + 1, (20000, n_features)).astype(np.float64) - 17.0
+    samples[:, 0] = np.minimum(samples[:, 0], top // 3)  # a narrower column: another factor per feature
+    weight = rng.integers(1, 50, samples.shape[0]).astype(np.float64)
+    packed = kmeans_filter.pack_integers(samples)
+    assert packed is not None
+    cells, cell_weight = coarse_grid(samples, weight, 2, smallest=0, packed=packed)
+    bins = int((1 << 15) ** (1.0 / n_features))
+    low, high = samples.min(axis=0), samples.max(axis=0)
+    index = np.minimum(np.floor((samples - low) * (bins / (high - low))), bins - 1).astype(np.int64)
+    _, inverse = np.unique(index, axis=0, return_inverse=True)
+    mass = np.bincount(inverse.ravel(), weights=weight)
+    means = np.stack([np.bincount(inverse.ravel(), weights=weight * column) for column in samples.T], axis=1)
+    np.testing.assert_array_equal(cell_weight, mass)
+    np.testing.assert_allclose(cells, means / mass[:, None], rtol=1e-12, atol=1e-12)
+    general = coarse_grid(samples, weight, 2, smallest=0)
+    np.testing.assert_array_equal(cells, general[0])
+    np.testing.assert_array_equal(cell_weight, general[1])

@@ -226,6 +226,75 @@ def _bits_per_feature(n_features: int) -> int:
     return min(8, _KEY_BITS // n_features)
 
 
+def pack_integers(samples: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """The samples packed one int32 each as the grid packs them (:func:`_packed_steps`), or None if they do not pack.
+
+    Made once per fit and shared by the grid (:meth:`FilterGrid.build_for_integers`) and the coarse grid of the
+    k-means++ start (:func:`~napari_colorquant.kmeans.coarse_grid`), which both need whole-number steps.
+
+    Parameters
+    ----------
+    samples : ndarray (n, F)
+
+    Returns
+    -------
+    tuple (packed, low, span) or None
+        ``packed`` (n,) of int32: feature ``f``'s offset from its column's least value at bit ``bits * f``;
+        ``low``, ``span`` (F,): each column's least value and its largest less its least.
+    """
+    return _packed_steps(samples, _bits_per_feature(samples.shape[1]))
+
+
+def steps_per_feature(n_features: int) -> int:
+    """How many steps each feature of packed samples (:func:`pack_integers`) can take: ``2**bits``.
+
+    Parameters
+    ----------
+    n_features : int
+
+    Returns
+    -------
+    int
+    """
+    return 1 << _bits_per_feature(n_features)
+
+
+def packed_lookup(packed: np.ndarray, tables: list[np.ndarray]) -> np.ndarray:
+    """``sum_f tables[f][step_f]`` for every packed sample (:func:`pack_integers`), in two or three gathers.
+
+    Each table maps one feature's step (``0 .. 2**bits - 1``) to a number; the tables of neighbouring features are
+    combined into one table of up to 16 bits (for 8-bit colours: one 65 536-entry table for the first two features
+    and one of 256 for the third), so the sum costs a gather per combined table instead of a shift, a mask and a
+    gather per feature. Integer tables give exact sums.
+
+    Parameters
+    ----------
+    packed : ndarray (n,) of int32
+    tables : list of ndarray (2**bits,)
+        One per feature, all of one dtype.
+
+    Returns
+    -------
+    ndarray (n,)
+        Of the tables' dtype.
+    """
+    bits = _bits_per_feature(len(tables))
+    mask = (1 << bits) - 1
+    per_group = max(1, 16 // bits)
+    total = None
+    for first in range(0, len(tables), per_group):
+        group = range(first, min(len(tables), first + per_group))
+        width = bits * len(group)
+        index = np.arange(1 << width)
+        combined = sum(tables[feature][(index >> (bits * (feature - first))) & mask] for feature in group)
+        field = np.right_shift(packed, bits * first) if first else packed
+        if group[-1] < len(tables) - 1:  # the last group holds the top bits: nothing above it to mask off
+            field = np.bitwise_and(field, (1 << width) - 1)
+        part = np.take(combined, field)
+        total = part if total is None else np.add(total, part, out=total)
+    return total
+
+
 def _packed_reach(compact: tuple[np.ndarray, np.ndarray, np.ndarray]) -> float:
     """The largest absolute value of samples packed by :func:`_packed_steps` (from each column's least and span)."""
     _, low, span = compact
@@ -480,7 +549,13 @@ class FilterGrid:
         self._cut = None
 
     @classmethod
-    def build_for_integers(cls, samples: np.ndarray, weight: np.ndarray, nearest: Nearest) -> FilterGrid | None:
+    def build_for_integers(
+        cls,
+        samples: np.ndarray,
+        weight: np.ndarray,
+        nearest: Nearest,
+        compact: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+    ) -> FilterGrid | None:
         """:meth:`build` when the samples are integers that pack (:func:`_packed_steps`) and the weights integers
         with weighted sums below 2**53, else None.
 
@@ -493,12 +568,14 @@ class FilterGrid:
         weight : ndarray (n,)
         nearest : callable
             As for :meth:`build`.
+        compact : tuple, optional
+            The samples' :func:`pack_integers` when already made (else made here).
 
         Returns
         -------
         FilterGrid or None
         """
-        compact = _packed_steps(samples, _bits_per_feature(samples.shape[1]))
+        compact = pack_integers(samples) if compact is None else compact
         if compact is None or not np.array_equal(weight, np.rint(weight)):
             return None
         reach = _packed_reach(compact)
