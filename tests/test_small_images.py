@@ -146,3 +146,20 @@ def test_histogram_count_split_by_work_between_threads_equals_unique(monkeypatch
         order = np.lexsort(values.T)
         np.testing.assert_array_equal(table.values, values[order])
         np.testing.assert_array_equal(table.counts, counts[order])
+
+
+@pytest.mark.parametrize("threads", ["1", "2", "3"])
+@pytest.mark.parametrize("shape", [(1, 1), (1, 2), (7, 9), (37, 41)])
+def test_uint8_rgb_lookup_in_reused_index_buffers_equals_searching_each_pixel(monkeypatch, threads, shape):
+    """Labels written back through the packed-key lookup (chunks per thread, each reusing one index buffer) are the
+    per-value results of each pixel's own value, found by searching the distinct keys; chunks far smaller than the
+    image make several chunks per thread and a short last one."""
+    monkeypatch.setenv("COLORQUANT_THREADS", threads)
+    monkeypatch.setattr(pixels, "CHUNK_PIXELS", 64)
+    rng = np.random.default_rng(len(shape) + shape[0])
+    image = rng.integers(0, 6, (*shape, 3), dtype=np.uint8) * 51
+    array, layout, _ = describe_image(image)
+    table = build_table(array, layout)
+    per_value = rng.integers(0, 250, table.values.shape[0]).astype(np.uint8)
+    keys = image[..., 0].astype(np.int64) | image[..., 1].astype(np.int64) << 8 | image[..., 2].astype(np.int64) << 16
+    np.testing.assert_array_equal(table.scatter(per_value), per_value[np.searchsorted(table._keys, keys)])
