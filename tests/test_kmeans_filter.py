@@ -351,10 +351,14 @@ def test_owners_against_the_exact_least_gap_of_every_centre_over_each_box(seed):
     np.testing.assert_array_equal(rival[one_close], gap[one_close].argmin(axis=1))
 
 
-def test_packed_steps_block_by_block_equal_the_whole_array_at_once(monkeypatch):
-    """Blocks of 97 rows: the same packed numbers as one formula over all rows, and a refusal wherever in the
-    array the value that cannot be packed sits (a fraction, NaN, or a span that only the last block widens)."""
+@pytest.mark.parametrize("threads", ["1", "2", "3"])
+def test_packed_steps_block_by_block_equal_the_whole_array_at_once(monkeypatch, threads):
+    """Blocks of 97 rows, in one run of blocks per thread: the same packed numbers as one formula over all rows, and
+    a refusal wherever in the array the value that cannot be packed sits (a fraction, NaN, or a span that only the
+    last block widens)."""
     monkeypatch.setattr(kmeans_filter, "_PACK_ROWS", 97)
+    monkeypatch.setattr(kmeans_filter, "PARALLEL_FROM", 1000)
+    monkeypatch.setenv("COLORQUANT_THREADS", threads)
     rng = np.random.default_rng(7)
     samples = (rng.integers(0, 200, (5000, 3)) + np.array([-40, 3, 1000])).astype(np.float64)
     packed, low, span = kmeans_filter._packed_steps(samples, 8)
