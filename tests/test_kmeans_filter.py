@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 from hypothesis import assume, given, settings
@@ -371,3 +373,31 @@ def test_packed_steps_block_by_block_equal_the_whole_array_at_once(monkeypatch, 
         spoiled[row, 2] = value
         assert kmeans_filter._packed_steps(spoiled, 8) is None, (row, value)
     assert kmeans_filter._packed_steps(samples[:0], 8) is None
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_pair_owners_against_every_vertex_of_each_box(seed):
+    """The pair test against brute force: ``g = |x - b|^2 - |x - a|^2`` at every vertex of each box (its extremes,
+    ``g`` being linear); ``a`` owns a box whose least exceeds the margin, ``b`` one whose largest is below minus the
+    margin, and any box that straddles gets -1."""
+    rng = np.random.default_rng(seed)
+    centers = rng.uniform(0, 60, (6, 3))
+    centers[3] = centers[2] + rng.uniform(-0.5, 0.5, 3)  # a close pair
+    first, second = rng.integers(0, 6, (2, 5000))
+    first[:500], second[:500] = 2, 3
+    keep = first != second
+    first, second = first[keep], second[keep]
+    low = rng.integers(-5, 60, (first.size, 3)).astype(np.float64)
+    high = low + rng.choice([0.0, 1.0, 3.0, 7.0], (first.size, 3))
+    margin = 1e-6
+    norms = np.einsum("kf,kf->k", centers, centers)
+    owner = kmeans_filter.pair_owners((low + high) / 2, (high - low) / 2, first, second, centers, norms, margin)
+    corners = np.array(list(itertools.product([0, 1], repeat=3)), dtype=bool)
+    vertices = np.where(corners[None], high[:, None], low[:, None])  # (m, 8, 3)
+    a, b = centers[first][:, None], centers[second][:, None]
+    gap = ((vertices - b) ** 2).sum(axis=2) - ((vertices - a) ** 2).sum(axis=2)
+    least, most = gap.min(axis=1), gap.max(axis=1)
+    clear = (np.abs(least - margin) > 1e-6) & (np.abs(most + margin) > 1e-6)
+    expected = np.where(least > margin, first, np.where(most < -margin, second, -1))
+    np.testing.assert_array_equal(owner[clear], expected[clear])
+    assert (expected == first).any() and (expected == second).any() and (expected == -1).any()
