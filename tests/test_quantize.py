@@ -193,3 +193,22 @@ def test_same_colour_same_label_and_palette_colour(image, k, method):
     np.testing.assert_array_equal(
         result.quantized.reshape(-1, 3), np.clip(np.rint(result.model.palette), 0, 255).astype(np.uint8)[labels - 1]
     )
+
+
+@pytest.mark.parametrize("k", [2, 16, 255, 300])
+def test_mse_of_uint8_values_from_byte_tables_is_the_float_sum_exactly(k):
+    """weighted_mse of uint8 values (squared errors read from per-feature tables of label and byte) equals the
+    brute-force sum over every pixel of the rounded palette colour's squared error, to the last bit."""
+    from napari_colorquant.result import to_dtype, weighted_mse
+
+    rng = np.random.default_rng(k)
+    image = rng.integers(0, 256, (60, 70, 3), dtype=np.uint8)
+    result = quantize(image, k, max_iter=2)
+    table, model = result.table, result.model
+    labels = model.predict_values(table.values)
+    palette = to_dtype(model.palette, np.uint8).astype(np.float64)
+    errors = ((table.values.astype(np.float64) - palette[labels.astype(np.intp) - 1]) ** 2).sum(axis=1)
+    expected = float(errors @ table.counts / (table.counts.sum() * 3))
+    assert weighted_mse(model, table.layout, table.values, table.counts, labels) == expected
+    diff = result.quantized.astype(np.float64) - image
+    assert expected == pytest.approx((diff**2).mean(), rel=1e-12)

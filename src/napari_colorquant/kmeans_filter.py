@@ -668,7 +668,12 @@ class FilterGrid:
     """
 
     def __init__(self, order, columns, weight, levels, scale, nearest) -> None:
-        self.order, self.columns, self.weight = order, columns, weight
+        # The features and the weight of each value side by side in one row: a walk gathers each undecided value's
+        # row in one go (np.take of rows: a quarter of the time of four gathers of a column each).
+        self.rows = np.empty((weight.size, len(columns) + 1), np.result_type(*columns, weight))
+        for feature, column in enumerate([*columns, weight]):
+            self.rows[:, feature] = column
+        self.order, self.columns, self.weight = order, list(self.rows[:, :-1].T), self.rows[:, -1]
         self.levels, self.scale, self.nearest = levels, scale, nearest
         self._cut = None
 
@@ -804,11 +809,13 @@ class FilterGrid:
             rival = np.concatenate([np.full(active.size, -1, np.intp), second])
             on_values(cells, np.concatenate([nearest, first]), rival, norms, margin)
 
-    def _gathered(self, cells: np.ndarray) -> tuple[np.ndarray, list[np.ndarray], np.ndarray]:
-        """The values of finest ``cells``: their sorted-order indices, feature columns and the runs' lengths."""
+    def _gathered(self, cells: np.ndarray) -> tuple[np.ndarray, list[np.ndarray], np.ndarray, np.ndarray]:
+        """The values of finest ``cells``: their sorted-order indices, feature columns, weights and the runs'
+        lengths."""
         bounds = self.levels[-1].values
         indices = concatenated_ranges(bounds, cells)
-        return indices, [np.take(column, indices) for column in self.columns], bounds[cells + 1] - bounds[cells]
+        rows = np.take(self.rows, indices, axis=0)
+        return indices, list(rows[:, :-1].T), rows[:, -1], bounds[cells + 1] - bounds[cells]
 
     def _parts(self) -> list[np.ndarray]:
         """The coarsest cells in one contiguous run per thread, with about as many values each.
@@ -843,8 +850,7 @@ class FilterGrid:
             # values left undecided moved from z* to their plain-kernel label (all sums exact integers).
             finest = self.levels[-1]
             add(nearest, finest.weight[cells], finest.sums[:, cells])
-            indices, columns, lengths = self._gathered(cells)
-            weight = np.take(self.weight, indices)
+            _, columns, weight, lengths = self._gathered(cells)
             gap = pair_gaps(columns, lengths, nearest, rival, centers, norms)
             moved, moved_sums, undecided = rival_sums(gap, weight, columns, lengths, margin)
             add(np.where(rival >= 0, rival, nearest), moved, moved_sums)
@@ -902,7 +908,7 @@ class FilterGrid:
             cell_labels[concatenated_ranges(level.finest, cells)] = np.repeat(owner, lengths)
 
         def on_values(cells, nearest, rival, norms, margin):
-            indices, columns, lengths = self._gathered(cells)
+            indices, columns, _, lengths = self._gathered(cells)
             labels, unsure = pair_labels(columns, lengths, nearest, rival, centers, norms, margin)
             if unsure.size:
                 labels[unsure] = self.nearest(np.stack([column[unsure] for column in columns], axis=1), centers)
