@@ -163,3 +163,15 @@ def test_uint8_rgb_lookup_in_reused_index_buffers_equals_searching_each_pixel(mo
     per_value = rng.integers(0, 250, table.values.shape[0]).astype(np.uint8)
     keys = image[..., 0].astype(np.int64) | image[..., 1].astype(np.int64) << 8 | image[..., 2].astype(np.int64) << 16
     np.testing.assert_array_equal(table.scatter(per_value), per_value[np.searchsorted(table._keys, keys)])
+
+
+@pytest.mark.parametrize("n_channels", [1, 2, 3, 4])
+def test_decoded_uint8_keys_are_each_channels_byte(n_channels):
+    """Distinct uint8 keys back to value rows (OpenCV's RGBA -> RGB copy for three channels): channel c is byte c."""
+    keys = np.sort(np.random.default_rng(n_channels).choice(1 << (8 * n_channels), 200, replace=False))
+    image = np.zeros((2, 2, n_channels) if n_channels > 1 else (2, 2), np.uint8)
+    _, layout, _ = describe_image(image, channel_axis=2 if n_channels > 1 else None, color_space="channels")
+    values = pixels._decode_keys(keys.astype(np.int64), layout)
+    expected = np.stack([(keys >> (8 * c)) & 255 for c in range(n_channels)], axis=1).astype(np.uint8)
+    assert values.dtype == np.uint8 and values.flags.c_contiguous
+    np.testing.assert_array_equal(values, expected)
