@@ -660,6 +660,20 @@ def rival_sums(
     return mass, sums, np.flatnonzero(gap <= margin)
 
 
+def _side_by_side(columns: list[np.ndarray]) -> np.ndarray:
+    """The columns as one ``(n, len(columns))`` array: OpenCV's channel merge for float32 (1.4 million rows of four:
+    0.9 ms against 3.7 ms for NumPy's strided writes), NumPy otherwise."""
+    dtype = np.result_type(*columns)
+    if dtype == np.float32 and len(columns) <= 4 and 0 < columns[0].size < 2**31:
+        import cv2
+
+        return cv2.merge([column.reshape(-1, 1) for column in columns]).reshape(columns[0].size, len(columns))
+    rows = np.empty((columns[0].size, len(columns)), dtype)
+    for index, column in enumerate(columns):
+        rows[:, index] = column
+    return rows
+
+
 class FilterGrid:
     """The distinct values sorted into grid cells, with each cell's weight, sums and bounding box.
 
@@ -670,9 +684,7 @@ class FilterGrid:
     def __init__(self, order, columns, weight, levels, scale, nearest) -> None:
         # The features and the weight of each value side by side in one row: a walk gathers each undecided value's
         # row in one go (np.take of rows: a quarter of the time of four gathers of a column each).
-        self.rows = np.empty((weight.size, len(columns) + 1), np.result_type(*columns, weight))
-        for feature, column in enumerate([*columns, weight]):
-            self.rows[:, feature] = column
+        self.rows = _side_by_side([*columns, weight])
         self.order, self.columns, self.weight = order, list(self.rows[:, :-1].T), self.rows[:, -1]
         self.levels, self.scale, self.nearest = levels, scale, nearest
         self._cut = None
