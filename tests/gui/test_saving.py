@@ -96,3 +96,29 @@ def test_a_pyramids_outputs_save_at_full_resolution(make_viewer, dock, run_and_w
             read = np.asarray(image if name.endswith("clusters") or image.mode != "P" else image.convert("RGB"))
         assert read.shape[:2] == photo.shape[:2]
         np.testing.assert_array_equal(read, np.asarray(layer.data[0]))
+
+
+@pytest.mark.parametrize("kind", ["4 channels", "uint16 gray"])
+def test_clusters_png_of_microscopy_data_takes_the_colours_shown(make_viewer, dock, run_and_wait, tmp_path, kind):
+    """A clusters layer of a 4-channel or 16-bit run saved as .png: the labels as palette indices, the colours
+    as the layer shows them (the model's palette is in the image's units: 4 values, or 33000 for 16 bits)."""
+    viewer = make_viewer()
+    rng = np.random.default_rng(0)
+    levels = np.array([33000, 33500, 34000, 36000], np.uint16)
+    plane = levels[rng.integers(0, 4, (40, 50))] + rng.integers(0, 20, (40, 50)).astype(np.uint16)
+    first = viewer.add_image(plane, name="ch0")
+    others = [viewer.add_image(np.roll(plane, 7 * i, axis=1), name=f"ch{i}") for i in (1, 2, 3)]
+    widget = dock(viewer)
+    widget.image.value = first
+    widget.channels.value = others if kind == "4 channels" else []
+    widget.n_clusters.value, widget.feature_view.value = 3, "none"
+    run_and_wait(widget)
+    labels = _select(viewer, "ch0 clusters")
+    written = viewer.layers.save(str(tmp_path / "clusters.png"), selected=True)
+    assert written == [str(tmp_path / "clusters.png")]
+    with Image.open(written[0]) as png:
+        assert png.mode == "P"
+        np.testing.assert_array_equal(np.asarray(png), labels.data)
+        palette = np.asarray(png.getpalette()[: 3 * 4], np.float64).reshape(4, 3)
+    shown = labels.colormap.map(np.array([1, 2, 3]))[:, :3] * 255
+    np.testing.assert_allclose(palette[1:], shown, atol=1)

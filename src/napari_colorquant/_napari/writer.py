@@ -91,6 +91,19 @@ def _colors(meta: dict[str, Any]) -> np.ndarray | None:
         return None
 
 
+def _shown_colors(meta: dict[str, Any]) -> np.ndarray | None:
+    """The colours (0..255 RGB) a clusters layer shows its labels 1..K in, as its colormap maps them.
+
+    The model's palette is in the image's own units (four values per cluster for four channels, 33000
+    for a 16-bit gray level), so the PNG takes the colours on screen, recolouring included.
+    """
+    palette, colormap = _colors(meta), meta.get("colormap")
+    if palette is None or colormap is None or not hasattr(colormap, "map"):
+        return palette
+    rgba = np.asarray(colormap.map(np.arange(1, min(len(palette), 255) + 1)), np.float64)
+    return rgba[:, :3] * 255  # labels painted above K stay mid-gray
+
+
 def layer_axes(meta: dict[str, Any], shape: tuple[int, ...], rgb: bool = False) -> AxesInfo | None:
     """The axes, pixel sizes and units of a layer, from its ``axis_labels``, ``scale`` and ``units``.
 
@@ -181,7 +194,7 @@ def write_labels(path: str, data: Any, meta: dict) -> list[str]:
         if target.suffix.lower() in TIFF_SUFFIXES:
             return [str(write_labels_tiff(target, labels, layer_axes(meta, labels.shape)))]
         if target.suffix.lower() == ".png":
-            return [str(write_labels_png(target, labels, _colors(meta)))]
+            return [str(write_labels_png(target, labels, _shown_colors(meta)))]
         raise ValueError(f"cannot save clusters as {target.suffix}; {PNG_HELP}")
     except ValueError as error:
         _notify(f"Not saved: {error}")
