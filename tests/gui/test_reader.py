@@ -33,6 +33,25 @@ def test_reader_opens_channels_as_named_coloured_layers(make_viewer, tmp_path, t
     assert layers[0].metadata["ome"]["axes"] == "TCZYX"
 
 
+@pytest.mark.parametrize("axes", ["YXS", "TYXS"])
+def test_reader_opens_an_rgb_ome_tiff_as_an_rgb_layer(make_viewer, tmp_path, axes):
+    # An RGB OME-TIFF (a slide scanner's H&E, a colour camera on a microscope): the samples axis got a scale of
+    # its own, one more than napari's RGB layer has axes, and napari refused to open the file at all.
+    from napari_colorquant.samples import load_sample
+
+    photo = load_sample("china")[::4, ::4]
+    data = photo if axes == "YXS" else np.stack([photo, photo[::-1]])
+    path = tmp_path / "slide.ome.tif"
+    tifffile.imwrite(path, data, ome=True, photometric="rgb",
+                     metadata={"axes": axes, "PhysicalSizeX": 0.5, "PhysicalSizeY": 0.25})  # fmt: skip
+    viewer = make_viewer()
+    (layer,) = viewer.open(str(path), plugin="napari-colorquant")
+    assert layer.rgb
+    np.testing.assert_array_equal(np.asarray(layer.data), data)
+    assert tuple(layer.axis_labels)[-2:] == ("y", "x") and len(layer.axis_labels) == data.ndim - 1
+    np.testing.assert_allclose(layer.scale[-2:], (0.25, 0.5))
+
+
 def test_reader_ome_zarr_pyramid_stays_lazy(make_viewer, tmp_path):
     import dask.array as da
     import zarr

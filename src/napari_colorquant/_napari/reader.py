@@ -73,7 +73,14 @@ def layer_data(levels: list, info: AxesInfo | None, name: str) -> list[tuple]:
     if info is None or tuple(info.shape) != tuple(levels[0].shape):
         return [(data, {**meta, "name": name}, "image")]
     axis = info.channel_axis
-    keep = [i for i in range(len(info.axes)) if i != axis or info.size("C") == 1]
+    # An RGB(A) file (OME "S" samples last, 3 or 4 of them): napari shows the samples as the pixel's colour,
+    # so they have no scale, unit or label of their own (a scale for them made napari refuse the layer).
+    rgb = info.axes.endswith("S") and info.shape[-1] in (3, 4)
+    if rgb:
+        meta["rgb"] = True
+    keep = [
+        i for i in range(len(info.axes)) if (i != axis or info.size("C") == 1) and not (rgb and info.axes[i] == "S")
+    ]
     meta["scale"] = [info.scale[i] for i in keep] if info.scale else None
     units = [_NAPARI_UNITS.get(info.units[i]) for i in keep] if info.units else []
     if any(units):  # napari knows these names; the writer keeps them when the layer is saved
