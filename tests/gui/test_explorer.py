@@ -481,3 +481,21 @@ def test_a_render_finishing_after_its_canvas_is_deleted_is_dropped(qtbot):
     qtbot.wait(20)  # the relay's queued delivery runs here
     assert len(delivered) == 1  # for a deleted canvas: dropped, nothing raised or crashed
     assert not sip.isdeleted(explorer_canvas._the_relay())  # the relay lives on for the next canvas
+
+
+def test_export_to_a_folder_that_cannot_be_written_is_a_notification(photo_viewer, tmp_path, monkeypatch):
+    # The Export button's file dialog accepts a typed name in a folder that does not exist (or cannot be written):
+    # the OSError escaped the button as a raw traceback.
+    from napari.utils import notifications
+
+    from napari_colorquant._napari import explorer as module
+
+    viewer, _ = photo_viewer
+    explorer = ncq.feature_explorer(viewer)
+    target = tmp_path / "no such folder" / "plot.png"
+    monkeypatch.setattr(module.QFileDialog, "getSaveFileName", lambda *args, **kwargs: (str(target), ""))
+    shown = []
+    monkeypatch.setattr(notifications, "show_error", shown.append)
+    explorer.export_button.click()
+    assert len(shown) == 1 and "cannot write the plot to" in shown[0] and "No such file or directory" in shown[0]
+    assert not target.parent.exists()

@@ -611,10 +611,16 @@ class FeatureExplorer(LayerActions, Brushing, Background, QWidget):
         Raises
         ------
         ValueError
-            Before a run (the explorer, docked empty when a clustering widget opens, shows only a placeholder).
+            Before a run (the explorer, docked empty when a clustering widget opens, shows only a placeholder),
+            for a format matplotlib cannot write, or when the file cannot be written (no such folder, no
+            permission, disk full): the Export button shows it as a notification instead of a traceback.
         """
         self._require()
-        self.plot.save(path)
+        try:
+            self.plot.save(path)
+        except OSError as error:
+            reason = error.strerror or str(error)
+            raise ValueError(f"cannot write the plot to {path}: {reason}; choose another folder") from error
 
     # --- plumbing ---------------------------------------------------------------------------
     def _require(self) -> None:
