@@ -251,3 +251,30 @@ def test_recorded_channel_names_name_the_features_only_when_they_fit():
     for bad in ('["a", "b"]', '["a", "b", 3]', '"abc"'):
         odd = ClusterModel.from_json(model.to_json().replace('"params": {', f'"params": {{"channel_names": {bad}, '))
         assert odd.feature_names == ("channel 0", "channel 1", "channel 2")
+
+
+@pytest.fixture
+def truncated_stack(tmp_path):
+    """A 5-D OME-TIFF cut short (a copy that stopped half-way): tifffile logs it and reads one plane."""
+    stack = np.arange(2 * 4 * 3 * 32 * 32, dtype=np.uint16).reshape(2, 4, 3, 32, 32)
+    whole = tmp_path / "whole.ome.tif"
+    tifffile.imwrite(whole, stack, ome=True, metadata={"axes": "TZCYX"})
+    cut = tmp_path / "cut.ome.tif"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    return cut
+
+
+def test_a_truncated_tiff_is_refused_not_read_in_part(truncated_stack, tmp_path, capsys):
+    # It opened as one 32 x 32 plane of the 2 x 4 x 3 stack, and was clustered and saved as if it were the file.
+    from napari_colorquant._napari.reader import read_ome
+    from napari_colorquant.files import read_image
+
+    message = "cut.ome.tif: the TIFF file is truncated or damaged"
+    with pytest.raises(ValueError, match=message):
+        read_image(truncated_stack)
+    with pytest.raises(ValueError, match=message):
+        read_ome(str(truncated_stack))
+    assert main([str(truncated_stack), "-k", "2", "-o", str(tmp_path / "out"), "-q"]) == 1
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert list((tmp_path / "out").iterdir()) == []

@@ -21,7 +21,7 @@ from PIL import Image
 
 from .colorspaces import CHROMA_SPACES
 from .model import ClusterModel
-from .ome import AxesInfo, ome_tiff_metadata
+from .ome import AxesInfo, DamagedTiffError, intact_tiff, ome_tiff_metadata
 from .tiff_codecs import check_decodable, read_with_pillow
 
 TIFF_SUFFIXES = (".tif", ".tiff")
@@ -63,6 +63,8 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
                 if image.mode in ("P", "PA", "CMYK", "YCbCr", "LA"):
                     image = image.convert("RGBA" if "A" in image.mode or "transparency" in image.info else "RGB")
                 return np.asarray(image)
+    except DamagedTiffError:
+        raise
     except Exception as error:
         raise ValueError(f"{path}: cannot read image ({type(error).__name__}: {error})") from error
     raise ValueError(
@@ -111,8 +113,11 @@ def open_lazy(path: str | os.PathLike) -> Any:
             import tifffile
             import zarr
 
-            check_decodable(path)  # otherwise found out only when the chunks are read
-            return da.from_zarr(zarr.open(tifffile.imread(path, aszarr=True), mode="r"))
+            with intact_tiff(path):
+                check_decodable(path)  # otherwise found out only when the chunks are read
+                return da.from_zarr(zarr.open(tifffile.imread(path, aszarr=True), mode="r"))
+    except DamagedTiffError:
+        raise
     except ValueError as error:
         raise ValueError(f"{path}: cannot open lazily ({error})") from error
     except Exception as error:
@@ -157,7 +162,10 @@ def _read_tiff(path: Path) -> np.ndarray:
     import tifffile
 
     try:
-        return tifffile.imread(path)
+        with intact_tiff(path):
+            return tifffile.imread(path)
+    except DamagedTiffError:
+        raise
     except ValueError as tiff_error:
         try:
             return read_with_pillow(path)

@@ -13,7 +13,11 @@ are mapped to the same letters.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
+import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -176,15 +180,69 @@ def read_axes(path: str | os.PathLike) -> AxesInfo | None:
         raise ValueError(f"{path}: cannot read its metadata ({type(error).__name__}: {error})") from error
 
 
+#: What tifffile logs (instead of raising) when a file's pages or tags point past its end: a truncated or
+#: damaged file, of which it then reads what it can (e.g. one plane of a 5-D stack) without an error.
+_DAMAGE = re.compile(r"invalid (page |value )?offset|failed to read|unexpected end", re.IGNORECASE)
+
+
+class DamagedTiffError(ValueError):
+    """A TIFF file that is truncated or damaged (see :func:`intact_tiff`)."""
+
+
+class _Collect(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+@contextlib.contextmanager
+def intact_tiff(path: str | os.PathLike) -> Iterator[None]:
+    """Read a TIFF inside this block: a truncated or damaged file raises instead of being read in part.
+
+    tifffile logs broken page and tag offsets and goes on with the pages it could reach, so a 5-D stack cut
+    short opened as its first plane, clustered and saved as if it were the whole file. What it logs in the
+    block is collected (not printed); a damage message raises.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file being read (for the message).
+
+    Raises
+    ------
+    DamagedTiffError
+        A ValueError naming the file and what tifffile found, when the file is damaged.
+    """
+    logger = logging.getLogger("tifffile")
+    handler = _Collect()
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+    damage = [message for message in handler.messages if _DAMAGE.search(message)]
+    if damage:
+        raise DamagedTiffError(
+            f"{path}: the TIFF file is truncated or damaged ({damage[0]}); only part of it could be read, so it "
+            "is not used: copy the file again, or re-export it"
+        )
+
+
 def _tiff_axes(path: Path) -> AxesInfo | None:
     import tifffile
 
     try:
-        tif = tifffile.TiffFile(path)
+        with intact_tiff(path):
+            tif = tifffile.TiffFile(path)
+            series = tif.series[0]
+    except DamagedTiffError:
+        raise
     except (tifffile.TiffFileError, ValueError):  # e.g. a TIFF only Pillow reads: it has no OME/ImageJ axes
         return None
     with tif:
-        series = tif.series[0]
         axes, shape = series.axes.upper(), tuple(series.shape)
         if tif.is_ome:
             return _from_ome_xml(tif.ome_metadata, axes, shape)
@@ -308,7 +366,7 @@ def read_levels(path: str | os.PathLike) -> list:
             return [da.from_zarr(group[d["path"]]) for d in datasets]
         import tifffile
 
-        with tifffile.TiffFile(path) as tif:
+        with intact_tiff(path), tifffile.TiffFile(path) as tif:
             series = tif.series[0]
             n_levels = len(series.levels)
             nbytes = int(np.prod(series.shape)) * series.dtype.itemsize
@@ -319,6 +377,8 @@ def read_levels(path: str | os.PathLike) -> list:
                     return [read_with_pillow(path)]
         check_decodable(path)
         return [da.from_zarr(zarr.open(tifffile.imread(path, aszarr=True, level=i), mode="r")) for i in range(n_levels)]
+    except DamagedTiffError:
+        raise
     except Exception as error:
         raise ValueError(f"{path}: cannot read image ({type(error).__name__}: {error})") from error
 
