@@ -211,6 +211,11 @@ def intact_tiff(path: str | os.PathLike) -> Iterator[None]:
     path : str or os.PathLike
         The file being read (for the message).
 
+    Yields
+    ------
+    None
+        While the file is read.
+
     Raises
     ------
     DamagedTiffError
