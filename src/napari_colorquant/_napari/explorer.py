@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from ..result import QuantizeResult
     from ..workflows import RunOutput
     from .job import Job
+    from .layers import Source
 
 _EXPLORERS: weakref.WeakValueDictionary[int, FeatureExplorer] = weakref.WeakValueDictionary()
 DOCK_NAME = "Feature space explorer"
@@ -241,9 +242,30 @@ def prepare_outcome(job: Job, output: RunOutput) -> dict:
         return {"error": str(error)}
     # The first plot's pair index (cached in ``features``), made here rather than on the GUI thread.
     explore.shown_values(features, default_axes(result.model))
-    return dict(features=features, channel_names=job.source.channel_names or None, downsample=downsample,
+    return dict(features=features, channel_names=plot_channel_names(job.source), downsample=downsample,
                 geometry=job.source.geometry, layer_channel_axis=getattr(job.source, "channel_axis", None),
                 levels=request.levels)  # fmt: skip
+
+
+def plot_channel_names(source: Source) -> list[str] | None:
+    """The channels' names on the plot's axes: one layer's own channels without its name before each.
+
+    The title names the image already; ``"<long file name> ch1 (0–65535)"`` ran off the plot's height.
+
+    Parameters
+    ----------
+    source : Source
+        The run's input (``name``, ``channel_names`` and, for one layer's channels, ``channel_axis``).
+
+    Returns
+    -------
+    list of str or None
+    """
+    names = list(source.channel_names or [])
+    prefix = f"{source.name} "
+    if getattr(source, "channel_axis", None) is not None and names and all(n.startswith(prefix) for n in names):
+        names = [name[len(prefix) :] for name in names]
+    return names or None
 
 
 def show_outcome(viewer: napari.Viewer, job: Job, output: RunOutput) -> FeatureExplorer | None:
