@@ -169,3 +169,41 @@ def test_an_unnamed_short_axis_is_offered_as_channels_before_it_is_pooled_as_gra
     assert widget.channel_axis.value == 1 and not hint.visible
     widget.image.value = viewer.layers["kidney"]
     assert hint.visible
+
+
+def test_explorer_names_a_one_layer_stacks_channels_without_repeating_the_layer_name(make_viewer, dock, run_and_wait):
+    """An ImageJ ZCYX file opened by napari as one layer: the plot's axes read 'ch1 (0–65535)', not
+    '<long file name> ch1 (0–65535)', which ran off the plot (the title already names the image)."""
+    import napari_colorquant as ncq
+
+    viewer = make_viewer()
+    viewer.add_image(load_sample("kidney")[:4, :, :48, :48], name="micro_skimage_kidney_3d_3ch_u16_crop256")
+    widget = dock(viewer)
+    widget.channel_axis.value = 1
+    widget.n_clusters.value, widget.feature_view.value = 3, "none"
+    run_and_wait(widget)
+    explorer = ncq.feature_explorer(viewer)
+    assert set(explorer.axis_names) <= {"ch0", "ch1", "ch2"}, explorer.axis_names
+    assert explorer.plot.axes.get_xlabel().startswith("ch") and explorer.plot.axes.get_ylabel().startswith("ch")
+
+
+def test_a_channel_axis_after_other_axes_warns_that_the_outputs_do_not_line_up(
+    make_viewer, dock, run_and_wait, notifications
+):
+    """napari lines layers up by their last axes: ZYX outputs of a ZCYX layer fall on its C, Y, X axes (the
+    clusters' plane z = 1 was shown over the input's z = 7). Until they can be placed right, say so."""
+    viewer = make_viewer()
+    zcyx = load_sample("kidney")[:4, :, :32, :32]
+    viewer.add_image(zcyx, name="zcyx")
+    widget = dock(viewer)
+    widget.channel_axis.value = 1
+    widget.n_clusters.value, widget.feature_view.value = 3, "none"
+    run_and_wait(widget)
+    assert any("last axes" in message and "channel_axis=1" in message for message in notifications["warning"])
+    notifications["warning"].clear()
+    viewer.add_image(np.ascontiguousarray(np.moveaxis(zcyx, 1, 0)), name="czyx")  # channels first: they line up
+    widget.image.value = viewer.layers["czyx"]
+    widget.channel_axis.value = 0
+    run_and_wait(widget)
+    assert not any("last axes" in message for message in notifications["warning"])
+    assert viewer.layers["czyx clusters"].data.shape == (4, 32, 32)
