@@ -74,3 +74,17 @@ def test_apply_says_fitting_options_are_ignored(tmp_path, capsys):
     assert "--apply reuses the model's own parameters; ignoring -k, --method" in err
     main(["--sample", "plate", "--apply", str(model), "-o", str(tmp_path / "c"), "-q"])
     assert "ignoring" not in capsys.readouterr().err
+
+
+def test_viewer_without_napari_is_said_in_one_line(monkeypatch, capsys):
+    """The headless install (`pip install -e .`) also installs napari-colorquant-viewer: it printed a
+    ModuleNotFoundError traceback for napari."""
+    import importlib.util
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "napari" else find_spec(name, *a))
+    monkeypatch.setenv("DISPLAY", ":99")
+    monkeypatch.setattr(launch, "open_viewer", lambda *args: pytest.fail("no viewer without napari"))
+    assert launch.main(["--sample", "photo"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "napari is not installed" in err[0] and 'pip install "napari-colorquant[all]"' in err[0]

@@ -46,6 +46,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def missing_napari() -> str | None:
+    """Why the viewer cannot start without napari (the plain ``pip install`` is headless), or None.
+
+    Returns
+    -------
+    str or None
+        What to install, or None when napari is importable.
+    """
+    import importlib.util
+
+    if importlib.util.find_spec("napari") is None:
+        return (
+            "napari is not installed (the plain install is headless: napari-colorquant works without it); "
+            'pip install "napari-colorquant[all]"'
+        )
+    return None
+
+
 def display_problem() -> str | None:
     """Why Qt cannot open a window here (Linux without a display), or None; checked before Qt is imported.
 
@@ -143,7 +161,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"-k/--clusters must be between 1 and {MAX_CLUSTERS}, got {n_clusters}")
     if args.screenshot and not args.run:
         parser.error("--screenshot needs --run")
-    problem = display_problem()
+    problem = missing_napari() or display_problem()
     if problem:
         print(f"napari-colorquant-viewer: error: {problem}", file=sys.stderr)
         return 1
