@@ -88,3 +88,11 @@ def test_viewer_without_napari_is_said_in_one_line(monkeypatch, capsys):
     assert launch.main(["--sample", "photo"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "napari is not installed" in err[0] and 'pip install "napari-colorquant[all]"' in err[0]
+
+
+def test_viewer_help_reads_as_text_not_markup(capsys):
+    """--help began with the docstring's reStructuredText: "``napari-colorquant-viewer``: open napari …"."""
+    with pytest.raises(SystemExit):
+        launch.main(["--help"])
+    out = capsys.readouterr().out
+    assert "``" not in out and "Open napari with a sample image and the clustering widget docked." in out

@@ -26,6 +26,10 @@ DEFAULT_CLUSTERS = {"plate": 2}
 WINDOW_SIZE = (1500, 950)
 
 
+#: The docstring's first line without its reStructuredText name: what --help says.
+_DESCRIPTION = __doc__.splitlines()[0].split(": ", 1)[1].capitalize()
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The viewer's argument parser.
 
@@ -33,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     -------
     argparse.ArgumentParser
     """
-    parser = argparse.ArgumentParser(prog="napari-colorquant-viewer", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="napari-colorquant-viewer", description=_DESCRIPTION)
     names = sorted({*SAMPLES, *SAMPLE_ALIASES})
     parser.add_argument("--sample", choices=names, default="photo",
                         help="sample image to open (napari-colorquant's names; default: photo)")  # fmt: skip
