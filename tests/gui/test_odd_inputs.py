@@ -79,3 +79,44 @@ def test_channels_of_numbered_axes_are_named_ch(make_viewer, dock, run_and_wait)
     run_and_wait(widget)
     names = [layer.name for layer in viewer.layers]
     assert names == ["stack", "stack clusters", "stack ch0 quantized", "stack ch1 quantized", "stack ch2 quantized"]
+
+
+@pytest.mark.parametrize("kind", ["shapes", "labels"])
+def test_a_2d_mask_over_a_stack_masks_every_plane(make_viewer, dock, run_and_wait, notifications, kind):
+    # napari draws a 2-D Shapes or Labels layer on every plane of a stack; as a mask it failed with napari's
+    # "mask shape length must either be 2 or the same as the dimensionality of the shape, expected 2 got 3".
+    viewer = make_viewer()
+    stack = load_sample("kidney")[:4, 0]  # Z, Y, X
+    viewer.add_image(stack, name="stack")
+    plane = np.zeros(stack.shape[1:], bool)
+    plane[20:90, 30:100] = True
+    if kind == "shapes":
+        mask_layer = viewer.add_shapes([np.array([[20, 30], [20, 99], [89, 99], [89, 30]])], name="region")
+    else:
+        mask_layer = viewer.add_labels(plane.astype(np.uint8), name="region")
+    widget = dock(viewer)
+    widget.image.value = viewer.layers["stack"]
+    widget.mask.value = mask_layer
+    widget.n_clusters.value, widget.feature_view.value = 3, "none"
+    run_and_wait(widget)
+    assert notifications["error"] == [], notifications["error"]
+    labels = np.asarray(viewer.layers["stack clusters"].data)
+    inside = np.broadcast_to(plane, stack.shape)
+    assert (labels[~inside] == 0).all() and (labels[inside] > 0).all()
+    expected = quantize(
+        stack, 3, mask=inside, **{k: v for k, v in widget.controls.params().items() if k != "n_clusters"}
+    )
+    np.testing.assert_array_equal(labels, expected.labels)
+
+
+def test_a_3d_mask_over_a_2d_image_is_refused_clearly(make_viewer, dock, run_and_wait, notifications):
+    viewer = make_viewer()
+    viewer.add_image(load_sample("plate"), name="plate")
+    region = viewer.add_labels(np.ones((2, 54, 151), np.uint8), name="region 3d")
+    widget = dock(viewer)
+    widget.image.value = viewer.layers["plate"]
+    widget.mask.value = region
+    widget.feature_view.value = "none"
+    run_and_wait(widget)
+    assert notifications["error"] == ["napari-colorquant: mask layer 'region 3d' has 3 dimensions; the image's pixel "
+                                      "grid (54, 151) has 2: draw the mask in a 2-D layer"]  # fmt: skip

@@ -267,20 +267,34 @@ def mask_array(mask_layer: Layer | None, layer: Image, channel_axis: int | None 
     Returns
     -------
     ndarray of bool, dask array or None
+        A mask with fewer axes than the image (a 2-D Shapes or Labels layer over a stack, which napari
+        draws on every plane) masks the same region of every plane (broadcast, not copied).
     """
     if mask_layer is None:
         return None
     spatial = tuple(layer.data.shape[:-1] if layer.rgb else layer.data.shape)
     if channel_axis is not None:
         spatial = tuple(size for axis, size in enumerate(layer.data.shape) if axis != channel_axis)
+    if mask_layer.ndim > len(spatial):
+        raise ValueError(
+            f"mask layer {mask_layer.name!r} has {mask_layer.ndim} dimensions; the image's pixel grid {spatial} has "
+            f"{len(spatial)}: draw the mask in a {len(spatial)}-D layer"
+        )
+    plane = spatial[len(spatial) - mask_layer.ndim :]  # the mask's own axes: the image's last ones
     if isinstance(mask_layer, Shapes):
         if len(mask_layer.data) == 0:
             raise ValueError(f"mask layer {mask_layer.name!r} has no shapes")
-        return mask_layer.to_labels(labels_shape=spatial) > 0
-    mask = as_array(mask_layer.data)
-    if mask.shape != spatial:
-        raise ValueError(f"mask layer {mask_layer.name!r} has shape {mask.shape}; the image's pixel grid is {spatial}")
-    return mask != 0
+        mask = mask_layer.to_labels(labels_shape=plane) > 0
+    else:
+        mask = as_array(mask_layer.data)
+        if mask.shape != plane:
+            raise ValueError(
+                f"mask layer {mask_layer.name!r} has shape {mask.shape}; the image's pixel grid is {spatial}"
+            )
+        mask = mask != 0
+    if mask.shape == spatial:
+        return mask
+    return np.broadcast_to(mask, spatial)  # numpy, or dask through __array_function__
 
 
 def slice_index(layer: Image, viewer: Any) -> tuple:
