@@ -207,3 +207,36 @@ def test_a_channel_axis_after_other_axes_warns_that_the_outputs_do_not_line_up(
     run_and_wait(widget)
     assert not any("last axes" in message for message in notifications["warning"])
     assert viewer.layers["czyx clusters"].data.shape == (4, 32, 32)
+
+
+def test_apply_a_model_of_channel_layers_to_the_same_stack_as_one_unlabelled_layer(
+    make_viewer, dock, run_and_wait, qtbot, notifications
+):
+    # Fitted on three channel layers (as the plugin's reader opens a file), applied to the same ZCYX stack as napari's
+    # own reader opens it (one layer, axes numbered): "got a gray image of shape (8, 3, 128, 128)", nothing to do.
+    viewer = make_viewer()
+    kidney = load_sample("kidney")[:4, :, :48, :48]
+    channels = [viewer.add_image(kidney[:, c], name=f"k{c}") for c in range(3)]
+    widget = dock(viewer)
+    widget.image.value = channels[0]
+    widget.channels.value = channels[1:]
+    widget.n_clusters.value, widget.feature_view.value = 3, "none"
+    run_and_wait(widget)
+    stack = viewer.add_image(kidney, name="stack")
+    widget.apply_target.value = stack
+    widget.apply_to_target()
+    qtbot.waitUntil(lambda: widget.worker is None, timeout=60_000)
+    assert notifications["error"] == []
+    model = widget._last_model
+    np.testing.assert_array_equal(
+        viewer.layers["stack clusters"].data, apply_model(model, kidney, channel_axis=1).labels
+    )
+    # Two axes of 3 planes: which one holds the channels cannot be told; the message says what to do.
+    ambiguous = viewer.add_image(kidney[:3], name="ambiguous")  # (3 z, 3 c, Y, X)
+    widget.apply_target.value = ambiguous
+    widget.apply_to_target()
+    qtbot.waitUntil(lambda: widget.worker is None, timeout=60_000)
+    assert notifications["error"] == [
+        "napari-colorquant: the fitted model has 3 channels; layer 'ambiguous' has no channel axis of that size it can "
+        "be told by: choose it as image and set its channel axis, or name the axis 'c' in its axis labels"
+    ]

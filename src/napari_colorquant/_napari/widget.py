@@ -266,11 +266,12 @@ class ClusterWidget(Container):
             show_warning("napari-colorquant: a run is already in progress")
             return
         multiscale = target.multiscale
-        axis = None
-        if model.input_kind == "channels" and not multiscale and not target.rgb:
-            # One layer holding channels (CYX, CZYX): the channel axis chosen for it, or the one its labels name.
-            chosen = self.controls.channel_axis.value if target is self.controls.image.value else None
-            axis = chosen if chosen is not None else guess_channel_axis(target)
+        chosen = self.controls.channel_axis.value if target is self.controls.image.value else None
+        try:
+            axis = apply_axis(target, model, chosen)
+        except ValueError as error:
+            self._fail(str(error))
+            return
         source, kind, colormaps, limits = _job.source_of(target, None, axis)
         data = _job.layer_data(target)
 
@@ -340,6 +341,43 @@ def misaligned_channel_axis(controls: Any) -> str | None:
         f"Split the channels into layers first (napari console: viewer.add_image(viewer.layers['{layer.name}']"
         f".data, channel_axis={axis}), then remove '{layer.name}') and cluster them with 'extra channels'."
     )
+
+
+def apply_axis(target: Any, model: ClusterModel, chosen: int | None = None) -> int | None:
+    """The channel axis of the layer a fitted model is applied to (None: no channel axis).
+
+    A model fitted on channels, applied to one layer holding them (CYX, ZCYX): the axis chosen for it in
+    the widget, the one its labels name (``c``), or its only axis before the image plane with as many
+    planes as the model has channels (napari's own reader numbers a ZCYX file's axes).
+
+    Parameters
+    ----------
+    target : napari.layers.Image
+    model : ClusterModel
+    chosen : int, optional
+        The widget's channel axis, when ``target`` is the layer it clusters.
+
+    Returns
+    -------
+    int or None
+
+    Raises
+    ------
+    ValueError
+        When a stack's channel axis cannot be told (no axis, or several, of the model's channel count).
+    """
+    if model.input_kind != "channels" or target.multiscale or target.rgb:
+        return None
+    axis = chosen if chosen is not None else guess_channel_axis(target)
+    if axis is None:
+        matches = [axis for axis, n in enumerate(target.data.shape[:-2]) if n == model.n_channels]
+        axis = matches[0] if len(matches) == 1 else None
+    if axis is None and target.ndim > 2:
+        raise ValueError(
+            f"the fitted model has {model.n_channels} channels; layer {target.name!r} has no channel axis of that size "
+            "it can be told by: choose it as image and set its channel axis, or name the axis 'c' in its axis labels"
+        )
+    return axis
 
 
 def set_report(report: TextEdit, text: str) -> None:
