@@ -105,6 +105,18 @@ def test_errors_about_one_file_name_the_command_line_option(tmp_path, capsys, op
     assert message in capsys.readouterr().err
 
 
+def test_apply_errors_name_the_command_line_options(tmp_path, capsys):
+    # "--apply" of an RGB model to a gray file said "color_space 'rgb' needs …, or pass channel_axis".
+    photo, gray = tmp_path / "photo.png", tmp_path / "gray.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (8, 8, 3), dtype=np.uint8)).save(photo)
+    Image.fromarray(np.arange(64, dtype=np.uint8).reshape(8, 8)).save(gray)
+    assert main([str(photo), "-k", "2", "-o", str(tmp_path / "fit"), "-q"]) == 0
+    assert main([str(gray), "--apply", str(tmp_path / "fit" / "photo_model.json"), "-o", str(tmp_path / "o")]) == 1
+    err = capsys.readouterr().err
+    assert "--color-space 'rgb' needs an RGB image" in err and "or pass --channel-axis" in err
+    assert "color_space" not in err and "channel_axis" not in err
+
+
 def test_too_many_clusters_leaves_no_partial_output(tmp_path, capsys):
     image = tmp_path / "two.png"
     Image.fromarray(np.array([[0, 255], [255, 0]], np.uint8)).save(image)

@@ -169,11 +169,14 @@ def _as_flags(message: str) -> str:
     """A parameter's error in the command line's words: ``n_clusters must …`` → ``-k/--clusters must …``.
 
     ``name=value`` anywhere in the message (``n_clusters=3 is larger …``, ``use attempts=1``) becomes
-    ``flag value``; a bare name only at the start (names such as ``method`` are also ordinary words).
+    ``flag value``, and so does a name with an underscore anywhere (``color_space 'rgb'``, ``pass
+    channel_axis``); a plain-word name only at the start (``method`` is also an ordinary word).
     """
     flags = {spec.name: "/".join(_FLAGS.get(spec.name, (spec.flag,))) for spec in ClusterParameters.fields()}
     names = "|".join(sorted(flags, key=len, reverse=True))
     message = re.sub(rf"\b({names})=", lambda match: flags[match.group(1)] + " ", message)
+    compound = "|".join(sorted((name for name in flags if "_" in name), key=len, reverse=True))
+    message = re.sub(rf"(?<![\w-])({compound})\b", lambda match: flags[match.group(1)], message)
     for name, flag in flags.items():
         if message.startswith((name + " ", name + ":")):
             return flag + message[len(name) :]
