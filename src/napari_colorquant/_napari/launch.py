@@ -177,7 +177,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.run:
         widget.run()
         deadline = time.monotonic() + 120
-        while widget.worker is not None and time.monotonic() < deadline:
+        while (widget.busy or _explorer_drawing(viewer)) and time.monotonic() < deadline:
             QApplication.processEvents()
             time.sleep(0.02)
         show_whole_image(viewer)
@@ -189,6 +189,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
     napari.run()
     return 0
+
+
+def _explorer_drawing(viewer) -> bool:
+    """The explorer is still computing or rendering its plot (a screenshot now shows it half drawn)."""
+    from .explorer import find_explorer
+
+    explorer = find_explorer(viewer)
+    return explorer is not None and (explorer.busy or explorer.plot.canvas.busy)
 
 
 if __name__ == "__main__":
