@@ -278,3 +278,14 @@ def test_a_truncated_tiff_is_refused_not_read_in_part(truncated_stack, tmp_path,
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
     assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_an_rgb_time_lapse_is_described_as_rgb_not_gray(tmp_path, capsys):
+    # An ImageJ TYXS file was announced as "gray (no channel axis …)" and then clustered as rgb.
+    photo = np.random.default_rng(0).integers(0, 256, (12, 16, 3), dtype=np.uint8)
+    path = tmp_path / "movie.tif"
+    tifffile.imwrite(path, np.stack([photo, photo[::-1]]), imagej=True, metadata={"axes": "TYXS"})
+    assert main([str(path), "-k", "2", "-o", str(tmp_path / "out")]) == 0
+    out = capsys.readouterr().out
+    assert "RGB (samples axis S in ImageJ metadata, axes TYXS) × 1 z × 2 t" in out and "gray" not in out
+    assert "kmeans K=2 rgb" in out

@@ -422,6 +422,10 @@ def decide_channel_axis(
         return channel_axis, f"{shape[channel_axis]} channels (axis {channel_axis} from --channel-axis){extra}"
     if info is None or tuple(info.shape) != tuple(shape):
         return None, None
+    if info.channel_axis is None and info.axes.endswith("S") and info.shape[-1] in (3, 4):
+        # the samples of an RGB(A) pixel: clustered as colours, not as gray
+        kind = "RGB" if info.shape[-1] == 3 else "RGBA"
+        return None, f"{kind} (samples axis S in {info.source}, axes {info.axes}){extra}"
     if info.channel_axis is None or info.size("C") == 1:
         return None, f"gray (no channel axis in {info.source}, axes {info.axes}){extra}"
     if color_space == "gray":
