@@ -357,17 +357,23 @@ def test_failed_run_explains_itself_in_the_report(make_viewer, dock, qtbot, run_
 
 
 # --- issue 12: live preview ------------------------------------------------------------------
-def test_live_preview_reruns_on_k_feature_space_and_smoothing(make_viewer, dock, qtbot, run_and_wait, monkeypatch):
+def _ran_once_with_live_limit(monkeypatch, viewer, dock, run_and_wait, limit: float):
+    """The widget run once (K = 3, no feature view) with live preview's time limit set to ``limit`` seconds."""
     from napari_colorquant._napari import widget as widget_module
 
-    # Runs of ~0.05 s: a loaded machine must not push one over the half second that turns live preview off.
-    monkeypatch.setattr(widget_module, "LIVE_MAX_SECONDS", 30.0)
-    viewer = make_viewer()
+    monkeypatch.setattr(widget_module, "LIVE_MAX_SECONDS", limit)
     _photo_layer(viewer, step=4)
     widget = dock(viewer)
     widget.feature_view.value = "none"
     widget.n_clusters.value = 3
     run_and_wait(widget)
+    return widget
+
+
+def test_live_preview_reruns_on_k_feature_space_and_smoothing(make_viewer, dock, qtbot, run_and_wait, monkeypatch):
+    viewer = make_viewer()
+    # Runs of ~0.05 s: a loaded machine must not push one over the half second that turns live preview off.
+    widget = _ran_once_with_live_limit(monkeypatch, viewer, dock, run_and_wait, 30.0)
     clusters = viewer.layers["photo clusters"]
     widget.live.value = True
     widget.n_clusters.value = 4
@@ -381,15 +387,8 @@ def test_live_preview_reruns_on_k_feature_space_and_smoothing(make_viewer, dock,
 
 
 def test_live_preview_waits_for_run_when_the_last_run_was_slow(make_viewer, dock, qtbot, run_and_wait, monkeypatch):
-    from napari_colorquant._napari import widget as widget_module
-
-    monkeypatch.setattr(widget_module, "LIVE_MAX_SECONDS", 0.0)  # every run is "too slow" for live preview
     viewer = make_viewer()
-    _photo_layer(viewer, step=4)
-    widget = dock(viewer)
-    widget.feature_view.value = "none"
-    widget.n_clusters.value = 3
-    run_and_wait(widget)
+    widget = _ran_once_with_live_limit(monkeypatch, viewer, dock, run_and_wait, 0.0)  # every run "too slow"
     widget.live.value = True
     widget.n_clusters.value = 4
     qtbot.wait(600)
