@@ -240,3 +240,21 @@ def test_apply_a_model_of_channel_layers_to_the_same_stack_as_one_unlabelled_lay
         "napari-colorquant: the fitted model has 3 channels; layer 'ambiguous' has no channel axis of that size it can "
         "be told by: choose it as image and set its channel axis, or name the axis 'c' in its axis labels"
     ]
+
+
+def test_separate_feature_window_names_a_stacks_channels_and_says_which_it_shows(make_viewer, dock, run_and_wait):
+    viewer = make_viewer()
+    kidney = load_sample("kidney")[3]  # (3, 128, 128)
+    cyx = np.concatenate([kidney, kidney[:1] // 2])  # four channels: the window can show three
+    viewer.add_image(cyx, name="cells", axis_labels=("c", "y", "x"))
+    widget = dock(viewer)
+    widget.n_clusters.value = 3
+    widget.feature_view.value = "separate window"
+    try:
+        run_and_wait(widget)
+        window = widget.feature_viewer
+        assert tuple(window.dims.axis_labels) == ("c1", "c2", "c3")  # was ("channel 1", "channel 2", "channel 3")
+        assert tuple(window.layers["cells feature space"].axis_labels) == ("c1", "c2", "c3")
+        assert "the last 3 of 4 features: c1, c2, c3" in window.title
+    finally:
+        widget.close_feature_viewer()

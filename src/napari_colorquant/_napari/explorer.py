@@ -37,6 +37,7 @@ from .explorer_background import Background
 from .explorer_brush import Brushing
 from .explorer_gestures import TOOLS
 from .explorer_plot import FeaturePlot, PlotView
+from .layers import feature_axis_names, plot_channel_names
 
 if TYPE_CHECKING:
     import napari
@@ -46,7 +47,6 @@ if TYPE_CHECKING:
     from ..result import QuantizeResult
     from ..workflows import RunOutput
     from .job import Job
-    from .layers import Source
 
 _EXPLORERS: weakref.WeakValueDictionary[int, FeatureExplorer] = weakref.WeakValueDictionary()
 DOCK_NAME = "Feature space explorer"
@@ -247,27 +247,6 @@ def prepare_outcome(job: Job, output: RunOutput) -> dict:
                 levels=request.levels)  # fmt: skip
 
 
-def plot_channel_names(source: Source) -> list[str] | None:
-    """The channels' names on the plot's axes: one layer's own channels without its name before each.
-
-    The title names the image already; ``"<long file name> ch1 (0–65535)"`` ran off the plot's height.
-
-    Parameters
-    ----------
-    source : Source
-        The run's input (``name``, ``channel_names`` and, for one layer's channels, ``channel_axis``).
-
-    Returns
-    -------
-    list of str or None
-    """
-    names = list(source.channel_names or [])
-    prefix = f"{source.name} "
-    if getattr(source, "channel_axis", None) is not None and names and all(n.startswith(prefix) for n in names):
-        names = [name[len(prefix) :] for name in names]
-    return names or None
-
-
 def show_outcome(viewer: napari.Viewer, job: Job, output: RunOutput) -> FeatureExplorer | None:
     """Hand a finished run of the clustering widget to the viewer's explorer (errors become notifications).
 
@@ -375,9 +354,7 @@ def axis_labels(model: ClusterModel, channel_names: list[str] | None = None) -> 
     scale = float(model.scale)
     integer = np.dtype(model.dtype).kind in "iu"
     span = f"0–{int(scale)}" if integer else f"0–{scale:g}"
-    names = list(model.feature_names)
-    if model.color_space == "channels" and channel_names and len(channel_names) == len(names):
-        names = list(channel_names)
+    names = feature_axis_names(model, channel_names)
     units = {
         "R": span, "G": span, "B": span, "Y": span, "intensity": span,
         "Cr": f"{span}, neutral {model.offset:g}", "Cb": f"{span}, neutral {model.offset:g}",

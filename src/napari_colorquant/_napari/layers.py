@@ -19,6 +19,7 @@ import numpy as np
 
 from .. import feature_space as fs
 from ..colorspaces import CHROMA_SPACES
+from ..model import ClusterModel
 from ..quantize import QuantizeResult, as_array
 
 ROLES = ("clusters", "quantized", "posterior", "feature space", "gaussians", "histogram")
@@ -255,6 +256,46 @@ def _prepend_axis(geometry: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def plot_channel_names(source: Source) -> list[str] | None:
+    """The channels' names on the plot's axes: one layer's own channels without its name before each.
+
+    The title names the image already; ``"<long file name> ch1 (0–65535)"`` ran off the plot's height.
+
+    Parameters
+    ----------
+    source : Source
+        The run's input (``name``, ``channel_names`` and, for one layer's channels, ``channel_axis``).
+
+    Returns
+    -------
+    list of str or None
+    """
+    names = list(source.channel_names or [])
+    prefix = f"{source.name} "
+    if getattr(source, "channel_axis", None) is not None and names and all(n.startswith(prefix) for n in names):
+        names = [name[len(prefix) :] for name in names]
+    return names or None
+
+
+def feature_axis_names(model: ClusterModel, channel_names: list[str] | None = None) -> list[str]:
+    """The names of a model's features on plot axes: the channels' names for the ``channels`` space.
+
+    Parameters
+    ----------
+    model : ClusterModel
+    channel_names : list of str, optional
+        E.g. from :func:`plot_channel_names`; used when there is one per feature.
+
+    Returns
+    -------
+    list of str
+    """
+    names = list(model.feature_names)
+    if model.color_space == "channels" and channel_names and len(channel_names) == len(names):
+        names = list(channel_names)
+    return names
+
+
 def feature_space_layers(
     result: QuantizeResult, source: Source, sample: tuple[np.ndarray, np.ndarray, np.ndarray] | None
 ) -> list[tuple]:
@@ -286,7 +327,7 @@ def feature_space_layers(
         return _histogram_layers(result, source, colours, weights)
     features, labels = (sample[0], sample[1]) if sample is not None else (np.zeros((0, model.n_features)), [])
     labels = np.asarray(labels, np.int64)
-    names = model.feature_names[-3:]
+    names = feature_axis_names(model, plot_channel_names(source))[-3:]
     dims = slice(-3, None)
     means = model.means[:, dims]
     n = len(features)
@@ -350,7 +391,7 @@ def _histogram_layers(result: QuantizeResult, source: Source, colours: np.ndarra
             bar_colours.append(colours[k])
             bar_labels.append(k + 1)
         stacked += counts[k]
-    geometry = {"axis_labels": ("sqrt(count)", model.feature_names[0])}
+    geometry = {"axis_labels": ("sqrt(count)", feature_axis_names(model, plot_channel_names(source))[0])}
     histogram = (bars, {
         "name": output_name(source.name, "histogram"), "shape_type": "rectangle",
         "face_color": np.array(bar_colours).reshape(-1, 4), "edge_width": 0,

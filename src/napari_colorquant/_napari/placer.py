@@ -198,6 +198,8 @@ def _show_overlays(overlays: list) -> None:
             overlay.visible = True
 
 
+_FEATURE_TITLE = "napari-colorquant: feature space"
+
 #: Placers whose separate feature window may be open (closed at interpreter exit, see below).
 _WITH_WINDOW: weakref.WeakSet[Placer] = weakref.WeakSet()
 
@@ -428,8 +430,12 @@ class Placer:
         yield
         for layer in [layer for layer in viewer.layers if layer not in self._feature_layers.values()]:
             viewer.layers.remove(layer)  # earlier runs' layers, whatever their source
-        viewer.dims.axis_labels = tuple(model.feature_names[-3:]) if model.n_features > 1 else (
-            "sqrt(count)", model.feature_names[0])  # fmt: skip
+        shown = next((tuple(meta["axis_labels"]) for _, meta, _ in tuples if "axis_labels" in meta), None)
+        if shown is not None:  # the layers' names of the features (a stack's channel names), not "channel 0"
+            viewer.dims.axis_labels = shown
+        viewer.title = _FEATURE_TITLE + (
+            f" (the last 3 of {model.n_features} features: {', '.join(shown or ())})" if model.n_features > 3 else ""
+        )
         viewer.reset_view()
         if not viewer.axes.visible:  # arrows named by the features; their text is drawn in a paint of its own
             yield
@@ -438,7 +444,7 @@ class Placer:
     def _open_feature_viewer(self):
         import napari
 
-        self._feature_viewer = napari.Viewer(title="napari-colorquant: feature space", show=True)
+        self._feature_viewer = napari.Viewer(title=_FEATURE_TITLE, show=True)
         self._feature_layers = {}
         _WITH_WINDOW.add(self)
         return self._feature_viewer
