@@ -12,7 +12,8 @@ For each input ``NAME`` it writes ``NAME_labels.tif``, ``NAME_quantized.png``
 (indexed, smallest bit depth, when the result fits a palette; otherwise a
 PNG/TIFF of the input's dtype) and ``NAME_model.json``. Zarr inputs (and any
 input with ``--lazy``) are processed chunk by chunk with dask and written as
-``NAME_labels.zarr`` / ``NAME_quantized.zarr``, so they never need to fit in
+``NAME_labels.zarr`` / ``NAME_quantized.zarr`` (OME-Zarr ``.ome.zarr`` images with
+the input's axes, pixel sizes and channel names when its metadata gives them), so they never need to fit in
 memory; ``--scheduler`` runs that on a dask.distributed cluster. Files of an input are
 written together or not at all. Exit status 1 if any input failed, 2 for bad
 arguments.
@@ -48,6 +49,7 @@ from .files import (
     write_labels_tiff,
     write_model,
     write_zarr,
+    zarr_store_suffix,
 )
 from .ome import AxesInfo, decide_channel_axis, output_axes, read_axes
 from .outputs import commit, plan_outputs, prepare_folder, remove_stale_staging, staging_folder
@@ -98,7 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--lazy",
         action="store_true",
         help="process TIFF inputs chunk by chunk (zarr always is); "
-        "the outputs are then zarr arrays, without the TIFF's axes and pixel sizes",
+        "the outputs are then zarr stores (OME-Zarr, with the TIFF's axes and pixel sizes, when it has OME or "
+        "ImageJ metadata)",
     )
     parser.add_argument("--scheduler", metavar="ADDRESS", help="address of a running dask.distributed scheduler")
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs (default: refuse)")
@@ -190,8 +193,9 @@ def _write_outputs(
     if lazy:
         written = []
         with _progress_bar(quiet):
-            written.append(write_zarr(folder / f"{stem}_labels.zarr", result.labels))
-            written.append(write_zarr(folder / f"{stem}_quantized.zarr", result.quantized))
+            for kind, data, info in (("labels", result.labels, axes[0]), ("quantized", result.quantized, axes[1])):
+                suffix = zarr_store_suffix(tuple(data.shape), info)  # OME-Zarr when the input's axes are known
+                written.append(write_zarr(folder / f"{stem}_{kind}{suffix}", data, info))
     else:
         written = [write_labels_tiff(folder / f"{stem}_labels.tif", result.labels, axes[0])]
         indexed = result.labels if result.dithered_labels is None else result.dithered_labels

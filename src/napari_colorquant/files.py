@@ -21,7 +21,7 @@ from PIL import Image
 
 from .colorspaces import CHROMA_SPACES
 from .model import ClusterModel
-from .ome import AxesInfo, DamagedTiffError, intact_tiff, ome_tiff_metadata
+from .ome import AxesInfo, DamagedTiffError, intact_tiff, ngff_metadata, ome_tiff_metadata
 from .tiff_codecs import check_decodable, read_with_pillow
 
 TIFF_SUFFIXES = (".tif", ".tiff")
@@ -402,7 +402,7 @@ def write_image(path: str | os.PathLike, image: np.ndarray, axes: AxesInfo | Non
     return path
 
 
-def write_zarr(path: str | os.PathLike, array: ArrayLike) -> Path:
+def write_zarr(path: str | os.PathLike, array: ArrayLike, axes: AxesInfo | None = None) -> Path:
     """Write a (dask) array to a zarr store chunk by chunk; memory stays bounded by the chunk size.
 
     Chosen for speed (measured on 8 MiB uint8 label chunks of a uint16 volume): Blosc LZ4, with byte
@@ -410,12 +410,19 @@ def write_zarr(path: str | os.PathLike, array: ArrayLike) -> Path:
     25.7 instead of 25.6), and every chunk written even when it holds only the fill value: zarr 3's
     check for such chunks cost 17 ms per chunk, six times the compression and the write together.
 
+    With ``axes`` that OME-Zarr can hold (:func:`~napari_colorquant.ome.ngff_metadata`), the store is an
+    OME-Zarr image instead: a group whose NGFF attributes keep the axes, pixel sizes, units and channel
+    names, with the array as its one level ``"0"`` (and the axes' names as its ``dimension_names``).
+
     Parameters
     ----------
     path : str or os.PathLike
         The ``.zarr`` store (overwritten).
     array : array_like or dask array
         A dask array is written as chunked; anything else is wrapped in one.
+    axes : AxesInfo, optional
+        What each axis of ``array`` holds; without it (or when OME-Zarr cannot express it) the store
+        is a plain zarr array.
 
     Returns
     -------
@@ -438,8 +445,48 @@ def write_zarr(path: str | os.PathLike, array: ArrayLike) -> Path:
 
         mode = Blosc.NOSHUFFLE if shuffle == "noshuffle" else Blosc.SHUFFLE
         options = {"compressor": Blosc(cname="lz4", clevel=5, shuffle=mode), "write_empty_chunks": True}
-    data.to_zarr(str(path), overwrite=True, **options)
+    metadata = _zarr_image_metadata(path.name, data.shape, axes)
+    if metadata is None:
+        if _describes(axes, data.shape) and "compressors" in options:  # zarr 3 arrays name their axes
+            options["dimension_names"] = [letter.lower() for letter in axes.axes]
+        data.to_zarr(str(path), overwrite=True, **options)
+        return path
+    group = zarr.open_group(str(path), mode="w", zarr_format=3)
+    group.attrs["ome"] = metadata
+    names = [axis["name"] for axis in metadata["multiscales"][0]["axes"]]
+    data.to_zarr(str(path), component="0", overwrite=True, dimension_names=names, **options)
     return path
+
+
+def zarr_store_suffix(shape: tuple[int, ...], axes: AxesInfo | None) -> str:
+    """``".ome.zarr"`` when :func:`write_zarr` writes an array of ``shape`` with ``axes`` as OME-Zarr, else ``".zarr"``.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        The array's shape.
+    axes : AxesInfo or None
+        What each of its axes holds.
+
+    Returns
+    -------
+    str
+    """
+    return ".ome.zarr" if _zarr_image_metadata("image.zarr", shape, axes) is not None else ".zarr"
+
+
+def _describes(axes: AxesInfo | None, shape: tuple[int, ...]) -> bool:
+    return axes is not None and tuple(axes.shape) == tuple(shape) and len(axes.axes) == len(shape)
+
+
+def _zarr_image_metadata(name: str, shape: tuple[int, ...], axes: AxesInfo | None) -> dict | None:
+    """The OME-Zarr attributes for ``axes`` when they describe ``shape`` and zarr 3 (NGFF 0.5) can write them."""
+    import zarr
+
+    if not _describes(axes, shape) or int(zarr.__version__.split(".")[0]) < 3:
+        return None
+    stem = name[: -len(".zarr")] if name.endswith(".zarr") else name
+    return ngff_metadata(axes, stem.removesuffix(".ome"))
 
 
 def write_model(path: str | os.PathLike, model: ClusterModel) -> Path:

@@ -331,9 +331,9 @@ def _zarr_axes(path: Path) -> AxesInfo | None:
     for transform in first["datasets"][0].get("coordinateTransformations", []):
         if transform.get("type") == "scale":
             scale = [float(s) for s in transform["scale"]]
-    units = tuple(a.get("unit") if isinstance(a, dict) else None for a in first.get("axes", [])) or (None,) * len(
-        letters
-    )
+    units = tuple(
+        _OME_SYMBOLS.get(a.get("unit"), a.get("unit")) if isinstance(a, dict) else None for a in first.get("axes", [])
+    ) or (None,) * len(letters)
     return AxesInfo(letters, shape, "OME-Zarr metadata", labels, colors, tuple(scale), units)
 
 
@@ -482,6 +482,76 @@ def output_axes(info: AxesInfo | None, shape: tuple[int, ...], image_shape: tupl
         scale=tuple(info.scale[i] for i in keep) if info.scale else (),
         units=tuple(info.units[i] for i in keep) if info.units else (),
     )
+
+
+#: Length and time units: OME-XML's symbols -> the names OME-Zarr (NGFF) and napari use; others are left out.
+UNIT_NAMES = {"µm": "micrometer", "μm": "micrometer", "um": "micrometer", "micron": "micrometer",
+              "nm": "nanometer", "mm": "millimeter", "cm": "centimeter", "m": "meter", "pm": "picometer",
+              "Å": "angstrom", "s": "second", "ms": "millisecond", "µs": "microsecond", "min": "minute",
+              "h": "hour"}  # fmt: skip
+UNIT_NAMES.update({name: name for name in set(UNIT_NAMES.values())})  # OME-Zarr spells them out already
+#: NGFF axis names and types of the axis letters an OME-Zarr image can hold, in the order NGFF requires.
+_NGFF_AXES = {"T": ("t", "time"), "C": ("c", "channel"), "Z": ("z", "space"), "Y": ("y", "space"),
+              "X": ("x", "space")}  # fmt: skip
+NGFF_VERSION = "0.5"
+#: OME-Zarr's unit names -> OME-XML's symbols, the spelling AxesInfo keeps (OME-TIFF outputs write it as is).
+_OME_SYMBOLS = {"micrometer": "µm", "nanometer": "nm", "millimeter": "mm", "centimeter": "cm", "meter": "m",
+                "picometer": "pm", "angstrom": "Å", "second": "s", "millisecond": "ms", "microsecond": "µs",
+                "minute": "min", "hour": "h"}  # fmt: skip
+
+
+def ngff_metadata(info: AxesInfo, name: str) -> dict | None:
+    """The OME-Zarr (NGFF 0.5) ``ome`` attributes of a one-level image group holding ``info``'s array at ``"0"``.
+
+    Axes keep their physical pixel sizes (a ``scale`` transformation) and units; channel names and colours
+    go into ``omero``. NGFF orders the axes time, channel, then 2 or 3 space axes: an array whose axes
+    cannot be written that way (an RGB pixel's samples last, an unknown axis) gets None, and is then
+    written as a plain zarr array.
+
+    Parameters
+    ----------
+    info : AxesInfo
+        Axes, pixel sizes, units and channel names of the array to write.
+    name : str
+        The image's name (``multiscales[0].name``).
+
+    Returns
+    -------
+    dict or None
+        ``{"version": ..., "multiscales": [...], ["omero": ...]}``, or None.
+
+    References
+    ----------
+    .. [1] Open Microscopy Environment, "OME-Zarr (NGFF) specification 0.5",
+       https://ngff.openmicroscopy.org/0.5/
+    """
+    letters = info.axes
+    order = "".join(letter for letter in "TCZYX" if letter in letters)
+    if letters != order or not letters.endswith("YX"):
+        return None
+    axes = []
+    for index, letter in enumerate(letters):
+        axis_name, kind = _NGFF_AXES[letter]
+        axis: dict = {"name": axis_name, "type": kind}
+        unit = UNIT_NAMES.get(info.units[index]) if info.units and info.units[index] else None
+        if unit and kind != "channel":
+            axis["unit"] = unit
+        axes.append(axis)
+    scale = [float(s) for s in info.scale] if info.scale else [1.0] * len(letters)
+    if "C" in letters:
+        scale[letters.index("C")] = 1.0
+    dataset = {"path": "0", "coordinateTransformations": [{"type": "scale", "scale": scale}]}
+    metadata: dict = {"version": NGFF_VERSION, "multiscales": [{"name": name, "axes": axes, "datasets": [dataset]}]}
+    if "C" in letters and len(info.channel_names) == info.size("C"):
+        colors = info.channel_colors or (None,) * len(info.channel_names)
+        channels = []
+        for label, color in zip(info.channel_names, colors, strict=True):
+            channel: dict = {"label": label, "active": True}
+            if color is not None:
+                channel["color"] = "".join(f"{round(255 * c):02X}" for c in color[:3])
+            channels.append(channel)
+        metadata["omero"] = {"channels": channels}
+    return metadata
 
 
 def ome_tiff_metadata(info: AxesInfo) -> dict:

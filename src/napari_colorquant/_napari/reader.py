@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
-from ..ome import AxesInfo, is_ome_path, read_axes, read_levels
+from ..ome import UNIT_NAMES, AxesInfo, is_ome_path, read_axes, read_levels
 
 #: Colours for channels whose file names none (napari's own channel cycle).
 FALLBACK_COLORMAPS = ("magenta", "green", "cyan", "yellow", "red", "blue")
@@ -82,7 +82,7 @@ def layer_data(levels: list, info: AxesInfo | None, name: str) -> list[tuple]:
         i for i in range(len(info.axes)) if (i != axis or info.size("C") == 1) and not (rgb and info.axes[i] == "S")
     ]
     meta["scale"] = [info.scale[i] for i in keep] if info.scale else None
-    units = [_NAPARI_UNITS.get(info.units[i]) for i in keep] if info.units else []
+    units = [UNIT_NAMES.get(info.units[i]) for i in keep] if info.units else []
     if any(units):  # napari knows these names; the writer keeps them when the layer is saved
         meta["units"] = [unit or "pixel" for unit in units]  # an axis without a known unit: napari's none
     meta["axis_labels"] = [info.axes[i].lower() for i in keep]
@@ -93,13 +93,6 @@ def layer_data(levels: list, info: AxesInfo | None, name: str) -> list[tuple]:
     names = list(info.channel_names) if len(info.channel_names) == n else [f"{name} C{i}" for i in range(n)]
     meta.update(channel_axis=axis, name=names, colormap=_colormaps(info), blending="additive")
     return [(data, meta, "image")]
-
-
-#: The files' length and time units (OME's symbols) as napari names them; other units are left out.
-_NAPARI_UNITS = {"µm": "micrometer", "um": "micrometer", "nm": "nanometer", "mm": "millimeter", "cm": "centimeter",
-                 "m": "meter", "pm": "picometer", "Å": "angstrom", "s": "second", "ms": "millisecond",
-                 "min": "minute", "h": "hour"}  # fmt: skip
-_NAPARI_UNITS.update({name: name for name in set(_NAPARI_UNITS.values())})  # OME-Zarr spells them out
 
 
 def read_ome(path: str | os.PathLike) -> list[tuple]:
