@@ -281,20 +281,58 @@ def mask_array(mask_layer: Layer | None, layer: Image, channel_axis: int | None 
             f"{len(spatial)}: draw the mask in a {len(spatial)}-D layer"
         )
     plane = spatial[len(spatial) - mask_layer.ndim :]  # the mask's own axes: the image's last ones
+    # Only when those are the image layer's last axes does napari draw the mask over the same pixels.
+    own = channel_axis % layer.ndim if channel_axis is not None and not layer.rgb else None
+    moved = (own is None or own < layer.ndim - mask_layer.ndim) and _placed_apart(mask_layer, layer)
     if isinstance(mask_layer, Shapes):
         if len(mask_layer.data) == 0:
             raise ValueError(f"mask layer {mask_layer.name!r} has no shapes")
-        mask = mask_layer.to_labels(labels_shape=plane) > 0
+        shapes = _on_image_grid(mask_layer, layer) if moved else mask_layer
+        mask = shapes.to_labels(labels_shape=plane) > 0
     else:
         mask = as_array(mask_layer.data)
         if mask.shape != plane:
             raise ValueError(
                 f"mask layer {mask_layer.name!r} has shape {mask.shape}; the image's pixel grid is {spatial}"
             )
+        if moved:
+            n = mask_layer.ndim
+            raise ValueError(
+                f"mask layer {mask_layer.name!r} lies elsewhere on the canvas than image {layer.name!r} (scale "
+                f"{tuple(mask_layer.scale)} vs {tuple(layer.scale[-n:])}, translate {tuple(mask_layer.translate)} "
+                f"vs {tuple(layer.translate[-n:])}), and a Labels mask is applied pixel by pixel: give it the "
+                "image's scale, translate, rotate, shear and affine, or draw the mask as Shapes"
+            )
         mask = mask != 0
     if mask.shape == spatial:
         return mask
     return np.broadcast_to(mask, spatial)  # numpy, or dask through __array_function__
+
+
+def _placed_apart(mask_layer: Layer, layer: Image) -> bool:
+    """Whether the mask's pixel grid lands elsewhere on the canvas than the image's last axes.
+
+    napari's own transforms map the mask's origin and unit steps, and the image's, to world coordinates.
+    """
+    n = mask_layer.ndim
+    lead = [0.0] * (layer.ndim - n)
+    for probe in [np.zeros(n), *np.eye(n)]:
+        here = np.asarray(mask_layer.data_to_world(list(probe)))[-n:]
+        there = np.asarray(layer.data_to_world(lead + list(probe)))[-n:]
+        if not np.allclose(here, there, rtol=1e-9, atol=1e-9 * max(1.0, float(np.abs(there).max()))):
+            return True
+    return False
+
+
+def _on_image_grid(mask_layer: Shapes, layer: Image) -> Shapes:
+    """A copy of the Shapes mask whose vertices are in the image's pixel coordinates (where napari draws them)."""
+    n = mask_layer.ndim
+    lead = [0.0] * (layer.ndim - n)
+    data = [
+        np.array([layer.world_to_data(lead + list(mask_layer.data_to_world(list(v))))[-n:] for v in shape])
+        for shape in mask_layer.data
+    ]
+    return Shapes(data, shape_type=list(mask_layer.shape_type), ndim=n)
 
 
 def slice_index(layer: Image, viewer: Any) -> tuple:
