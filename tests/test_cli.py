@@ -64,8 +64,8 @@ def test_multichannel_stack_and_em(tmp_path):
     assert (
         main(["--sample", "kidney", "--channel-axis", "1", "-k", "3", "--method", "em", "-o", str(tmp_path), "-q"]) == 0
     )
-    labels = read_image(tmp_path / "kidney_labels.tif")
-    quantized = read_image(tmp_path / "kidney_quantized.tif")
+    labels = read_image(tmp_path / "kidney_labels.ome.tif")
+    quantized = read_image(tmp_path / "kidney_quantized.ome.tif")
     assert labels.shape == (8, 128, 128) and quantized.shape == (8, 3, 128, 128) and quantized.dtype == np.uint16
 
 
@@ -201,7 +201,7 @@ def test_ome_tiff_input(tmp_path, kidney_zcyx):
     path = tmp_path / "stack.ome.tif"
     tifffile.imwrite(path, np.asarray(kidney_zcyx), ome=True, metadata={"axes": "ZCYX"})
     assert main([str(path), "--channel-axis", "1", "-k", "3", "-o", str(tmp_path / "out"), "-q"]) == 0
-    labels = read_image(tmp_path / "out" / "stack_labels.tif")
+    labels = read_image(tmp_path / "out" / "stack_labels.ome.tif")
     np.testing.assert_array_equal(labels, quantize(np.asarray(kidney_zcyx), 3, channel_axis=1).labels)
 
 

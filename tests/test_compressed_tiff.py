@@ -69,5 +69,5 @@ def test_an_lzw_ome_tiff_keeps_its_axes_and_opens_in_the_reader(tmp_path, kidney
     np.testing.assert_array_equal(read_levels(path)[0], zcyx)
     assert read_axes(path).axes == "ZCYX"
     assert main([str(path), "-k", "3", "-o", str(tmp_path / "out"), "-q"]) == 0
-    with tifffile.TiffFile(tmp_path / "out" / "lzw_labels.tif") as labels:
+    with tifffile.TiffFile(tmp_path / "out" / "lzw_labels.ome.tif") as labels:
         assert labels.series[0].axes == "ZYX" and labels.series[0].shape == (4, *zcyx.shape[-2:])

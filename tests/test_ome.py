@@ -114,7 +114,7 @@ def test_cli_clusters_ome_channels_by_default(tmp_path, tcyx, capsys):
     out = capsys.readouterr().out
     assert "3 channels [DAPI, GFP, RFP] (C axis from OME metadata) × 1 z × 4 t" in out
     assert "kmeans K=4 channels" in out
-    labels = tifffile.imread(tmp_path / "out" / "cells_3ch_labels.tif")
+    labels = tifffile.imread(tmp_path / "out" / "cells_3ch_labels.ome.tif")
     assert labels.shape == (4, 24, 24)
     np.testing.assert_array_equal(labels, quantize(tcyx, 4, channel_axis=1).labels)
 
@@ -164,13 +164,13 @@ def test_cli_outputs_keep_the_axes_pixel_size_and_channel_names(tmp_path, tcyx):
     assert main([str(path), "-k", "4", "-q", "-o", str(tmp_path / "out")]) == 0
     expected = quantize(tcyx, 4, channel_axis=1)
 
-    labels = read_axes(tmp_path / "out" / "cells_labels.tif")
+    labels = read_axes(tmp_path / "out" / "cells_labels.ome.tif")
     assert labels.axes == "TYX" and labels.scale == (1.0, 0.25, 0.25) and labels.units == (None, "µm", "µm")
-    np.testing.assert_array_equal(tifffile.imread(tmp_path / "out" / "cells_labels.tif"), expected.labels)
-    quantized = read_axes(tmp_path / "out" / "cells_quantized.tif")
+    np.testing.assert_array_equal(tifffile.imread(tmp_path / "out" / "cells_labels.ome.tif"), expected.labels)
+    quantized = read_axes(tmp_path / "out" / "cells_quantized.ome.tif")
     assert quantized.axes == "TCYX" and quantized.channel_names == ("DAPI", "GFP", "RFP")
     assert quantized.scale == (1.0, 1.0, 0.25, 0.25)
-    np.testing.assert_array_equal(tifffile.imread(tmp_path / "out" / "cells_quantized.tif"), expected.quantized)
+    np.testing.assert_array_equal(tifffile.imread(tmp_path / "out" / "cells_quantized.ome.tif"), expected.quantized)
 
 
 def test_output_axes_drop_the_clustered_axis_or_give_up():
@@ -231,7 +231,7 @@ def test_imagej_stack_pixel_size_is_read_and_kept_in_the_outputs(tmp_path, capsy
     assert info.scale == (2.5, 0.25, 0.25) and info.units == ("µm", "µm", "µm")
     assert main([str(path), "-k", "3", "-o", str(tmp_path / "out")]) == 0
     assert "gray (no channel axis in ImageJ metadata, axes ZYX) × 3 z × 1 t" in capsys.readouterr().out
-    labels = read_axes(tmp_path / "out" / "zstack_labels.tif")
+    labels = read_axes(tmp_path / "out" / "zstack_labels.ome.tif")
     assert labels.axes == "ZYX" and labels.scale == (2.5, 0.25, 0.25) and labels.units == ("µm",) * 3
 
     tifffile.imwrite(tmp_path / "nounit.tif", stack, imagej=True, metadata={"axes": "ZYX"}, resolution=(4.0, 4.0))

@@ -10,7 +10,8 @@
 
 For each input ``NAME`` it writes ``NAME_labels.tif``, ``NAME_quantized.png``
 (indexed, smallest bit depth, when the result fits a palette; otherwise a
-PNG/TIFF of the input's dtype) and ``NAME_model.json``. Zarr inputs (and any
+PNG/TIFF of the input's dtype) and ``NAME_model.json``; TIFFs that carry the
+input's OME or ImageJ axes as OME-XML are named ``.ome.tif``. Zarr inputs (and any
 input with ``--lazy``) are processed chunk by chunk with dask and written as
 ``NAME_labels.zarr`` / ``NAME_quantized.zarr`` (OME-Zarr ``.ome.zarr`` images with
 the input's axes, pixel sizes and channel names when its metadata gives them), so they never need to fit in
@@ -44,6 +45,7 @@ from .files import (
     open_lazy,
     read_image,
     read_model,
+    tiff_suffix,
     write_image,
     write_indexed_png,
     write_labels_tiff,
@@ -197,7 +199,8 @@ def _write_outputs(
                 suffix = zarr_store_suffix(tuple(data.shape), info)  # OME-Zarr when the input's axes are known
                 written.append(write_zarr(folder / f"{stem}_{kind}{suffix}", data, info))
     else:
-        written = [write_labels_tiff(folder / f"{stem}_labels.tif", result.labels, axes[0])]
+        labels_name = f"{stem}_labels{tiff_suffix(result.labels.ndim, axes[0])}"  # .ome.tif with OME-XML
+        written = [write_labels_tiff(folder / labels_name, result.labels, axes[0])]
         indexed = result.labels if result.dithered_labels is None else result.dithered_labels
         if can_write_indexed(result.model, indexed):
             written.append(write_indexed_png(folder / f"{stem}_quantized.png", indexed, result.model))
@@ -205,7 +208,8 @@ def _write_outputs(
             pngable = result.quantized.ndim == 2 or (
                 result.quantized.ndim == 3 and result.quantized.shape[-1] in (3, 4)
             )
-            suffix = ".png" if pngable and result.quantized.dtype == np.uint8 else ".tif"
+            png = pngable and result.quantized.dtype == np.uint8
+            suffix = ".png" if png else tiff_suffix(result.quantized.ndim, axes[1])
             written.append(write_image(folder / f"{stem}_quantized{suffix}", result.quantized, axes[1]))
     written.append(write_model(folder / f"{stem}_model.json", result.model))
     return written

@@ -359,6 +359,26 @@ def _ome_keywords(axes: AxesInfo | None, ndim: int) -> dict:
     return {"ome": True, "metadata": ome_tiff_metadata(axes)}
 
 
+def tiff_suffix(ndim: int, axes: AxesInfo | None) -> str:
+    """``".ome.tif"`` when a TIFF of ``ndim`` axes described by ``axes`` is written as OME-TIFF, else ``".tif"``.
+
+    OME-TIFF files are named ``*.ome.tif`` so that readers (this plugin's napari reader among them) know to
+    read the axes and pixel sizes in their OME-XML; napari's own reader of a plain ``.tif`` ignores them.
+
+    Parameters
+    ----------
+    ndim : int
+        Number of axes of the array to write.
+    axes : AxesInfo or None
+        What each axis holds (:func:`napari_colorquant.ome.output_axes`).
+
+    Returns
+    -------
+    str
+    """
+    return ".ome.tif" if _ome_keywords(axes, ndim) else ".tif"
+
+
 def write_image(path: str | os.PathLike, image: np.ndarray, axes: AxesInfo | None = None) -> Path:
     """Write an image as TIFF (``.tif``/``.tiff``: any shape and dtype) or PNG (``.png``: see :func:`write_png`).
 

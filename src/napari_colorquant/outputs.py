@@ -43,8 +43,9 @@ IMAGE_SUFFIXES = (
     ".webp",
     ".zarr",
 )
-OUTPUT_SUFFIXES = ("_labels.tif", "_labels.zarr", "_labels.ome.zarr", "_quantized.png", "_quantized.tif",
-                   "_quantized.zarr", "_quantized.ome.zarr", "_model.json")  # fmt: skip
+OUTPUT_SUFFIXES = ("_labels.tif", "_labels.ome.tif", "_labels.zarr", "_labels.ome.zarr", "_quantized.png",
+                   "_quantized.tif", "_quantized.ome.tif", "_quantized.zarr", "_quantized.ome.zarr",
+                   "_model.json")  # fmt: skip
 STAGING_PREFIX = ".colorquant-"
 # .colorquant-<pid>-<host>-<random>: mkdtemp's random part has no dash, a host name may.
 _STAGING_NAME = re.compile(r"^\.colorquant-(\d+)-(?:(.+)-)?[a-z0-9_]+$")

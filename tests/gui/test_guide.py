@@ -98,7 +98,7 @@ def test_guide_three_channel_stack(make_viewer, dock, run_and_wait, shots, tmp_p
     other = _write_stack(tmp_path / "kidney_flipped.ome.tif", stack[::-1].copy())
     out = tmp_path / "out"
     assert main([str(other), "--apply", str(tmp_path / "kidney_model.json"), "-o", str(out), "-q"]) == 0
-    labels = tifffile.imread(out / "kidney_flipped_labels.tif")
+    labels = tifffile.imread(out / "kidney_flipped_labels.ome.tif")
     np.testing.assert_array_equal(labels, apply_model(model, stack[::-1], channel_axis=1).labels)
     for name in ("guide_channels.png", "guide_clusters.png", "guide_feature_space.png"):
         assert Image.open(shots / name).size[0] >= 800

@@ -1,4 +1,4 @@
-"""Chunked (zarr) outputs keep what the input's metadata says: OME-Zarr images with axes, pixel sizes,
+"""Outputs keep what the input's metadata says: OME-TIFF (.ome.tif) and OME-Zarr images with axes, pixel sizes,
 units and channel names, read back by zarr itself (the attributes as the NGFF 0.5 text spells them),
 by this package's reader and by the CLI again."""
 
@@ -150,3 +150,36 @@ def test_units_are_written_as_ngff_names_and_read_back_as_ome_symbols(tmp_path, 
     assert [axis.get("unit") for axis in metadata["multiscales"][0]["axes"]] == names
     store = write_zarr(tmp_path / "x.ome.zarr", np.zeros((2, 3, 4), np.uint8), info)
     assert read_axes(store).units == units and read_axes(store).scale == (5.0, 0.1, 0.1)
+
+
+def test_ome_tiff_outputs_are_named_ome_tif_and_read_with_their_pixel_sizes(tmp_path, czyx):
+    """napari's own reader ignores a plain .tif's OME-XML; the .ome.tif name sends it to a reader that does not."""
+    pytest.importorskip("napari")
+    from napari_colorquant._napari.reader import read_ome
+    from napari_colorquant.ome import is_ome_path
+
+    path, image = czyx
+    out = tmp_path / "out"
+    assert main([str(path), "-k", "3", "-o", str(out), "-q"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == [
+        "cells_labels.ome.tif",
+        "cells_model.json",
+        "cells_quantized.ome.tif",
+    ]
+    labels = out / "cells_labels.ome.tif"
+    assert is_ome_path(labels)
+    with tifffile.TiffFile(labels) as tif:
+        assert tif.is_ome and tif.series[0].axes == "ZYX"
+        np.testing.assert_array_equal(tif.asarray(), quantize(image, 3, channel_axis=0).labels)
+    ((_, meta, _),) = read_ome(str(labels))
+    assert meta["scale"] == [1.5, 0.2, 0.2] and meta["units"] == ["micrometer"] * 3
+
+
+def test_tiff_without_axis_metadata_gives_plain_tif_outputs(tmp_path):
+    image = np.random.default_rng(3).integers(0, 60000, (3, 20, 30), dtype=np.uint16)
+    tifffile.imwrite(tmp_path / "plain.tif", image)
+    assert main([str(tmp_path / "plain.tif"), "-k", "2", "-o", str(tmp_path / "out"), "-q"]) == 0
+    names = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert names == ["plain_labels.tif", "plain_model.json", "plain_quantized.tif"]
+    with tifffile.TiffFile(tmp_path / "out" / "plain_labels.tif") as tif:
+        assert not tif.is_ome
