@@ -306,3 +306,16 @@ def test_selection_by_distinct_pairs_matches_every_pixel(monkeypatch, dense_cell
     expected = (points_in_poly(pixels[:, :2], np.array(polygon)) & ~box) | (pixels[:, 2] >= 250.5)
     mask = explore.selection_pixels(data, per_value)
     np.testing.assert_array_equal(mask.reshape(-1).astype(bool), expected)
+
+
+@pytest.mark.parametrize("lazy", [False, True])
+def test_labels_painted_above_k_are_kept_by_a_merge_and_in_no_cluster_mask(lazy):
+    labels = np.array([[1, 2, 3], [99, 2, 0]], np.uint8)  # 99: painted by hand in napari, above K = 3
+    image = labels
+    if lazy:
+        da = pytest.importorskip("dask.array")
+        image = da.from_array(labels, chunks=(1, 2))
+    merged = np.asarray(explore.relabel(image, np.array([0, 1, 1, 2])))
+    np.testing.assert_array_equal(merged, [[1, 1, 2], [99, 1, 0]])
+    mask = np.asarray(explore.clusters_mask(image, [1, 2], 3))
+    np.testing.assert_array_equal(mask, [[1, 1, 0], [0, 1, 0]])

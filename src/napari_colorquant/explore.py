@@ -945,25 +945,28 @@ def _check_labels(labels, n_clusters: int, minimum: int = 1) -> list[int]:
     return chosen
 
 
-def relabel(labels_image: ArrayLike, mapping: np.ndarray) -> ArrayLike:
+def relabel(labels_image: ArrayLike, mapping: np.ndarray, *, beyond: str | int = "keep") -> ArrayLike:
     """``mapping[labels]`` for an in-memory or dask label image (one lookup, through the front door's
     :func:`~napari_colorquant.quantize.lookup_labels`).
 
     Parameters
     ----------
     labels_image : array_like of int or dask array
-        A label image (0 = unlabelled).
+        A label image (0 = unlabelled); it may hold labels above the mapping, painted by hand in napari.
     mapping : ndarray (K + 1,)
         New value of each label.
+    beyond : "keep" or int
+        What labels above the mapping become: themselves (a label the user painted stays his), or this value.
 
     Returns
     -------
     ndarray or dask array
-        Of the smallest unsigned dtype that holds ``mapping``'s largest value; lazy for a dask image.
+        Of the smallest unsigned dtype that holds ``mapping``'s largest value (with ``beyond="keep"``, also
+        one that holds the label image's dtype); lazy for a dask image.
     """
     mapping = np.asarray(mapping)
     dtype = np.min_scalar_type(int(mapping.max()))
-    return lookup_labels(labels_image, mapping.astype(dtype))
+    return lookup_labels(labels_image, mapping.astype(dtype), beyond=beyond)
 
 
 def clusters_mask(labels_image: ArrayLike, labels: int | Sequence[int], n_clusters: int) -> ArrayLike:
@@ -972,7 +975,7 @@ def clusters_mask(labels_image: ArrayLike, labels: int | Sequence[int], n_cluste
     Parameters
     ----------
     labels_image : array_like of int or dask array
-        A label image with labels 1..``n_clusters``.
+        A label image with labels 1..``n_clusters`` (labels painted above it are in no cluster).
     labels : int or sequence of int
         The clusters to keep.
     n_clusters : int
@@ -990,7 +993,7 @@ def clusters_mask(labels_image: ArrayLike, labels: int | Sequence[int], n_cluste
     chosen = _check_labels(labels, n_clusters)
     table = np.zeros(n_clusters + 1, np.uint8)
     table[chosen] = 1
-    return relabel(labels_image, table)
+    return relabel(labels_image, table, beyond=0)
 
 
 def objects(mask: ArrayLike, min_size: int = 1, connectivity: int | None = None) -> np.ndarray:

@@ -219,7 +219,7 @@ def channel_ranges(image: ArrayLike, axis: int) -> list[tuple[float, float]] | N
     return [(float(np.nanmin(row)), float(np.nanmax(row))) for row in rows]
 
 
-def lookup_labels(labels: ArrayLike, table: np.ndarray) -> ArrayLike:
+def lookup_labels(labels: ArrayLike, table: np.ndarray, *, beyond: str | int = "error") -> ArrayLike:
     """``table[labels]`` for every pixel of a label image: in memory, or lazily (chunk by chunk) for a dask one.
 
     Parameters
@@ -228,6 +228,9 @@ def lookup_labels(labels: ArrayLike, table: np.ndarray) -> ArrayLike:
         A label image (values index ``table``).
     table : ndarray (n,)
         The new value of each label, e.g. a merge's mapping or a 0/1 selection of clusters.
+    beyond : "error", "keep" or int
+        What labels ``>= len(table)`` (e.g. painted by hand above K) become: an IndexError, themselves
+        (the result's dtype then also holds ``labels``' dtype), or this value.
 
     Returns
     -------
@@ -237,12 +240,26 @@ def lookup_labels(labels: ArrayLike, table: np.ndarray) -> ArrayLike:
     Raises
     ------
     IndexError
-        If a label is outside ``0 .. len(table) - 1`` (for a dask image: when it is computed).
+        With ``beyond="error"``, if a label is outside ``0 .. len(table) - 1`` (for a dask image: when it
+        is computed).
     """
     table = np.asarray(table)
+    if not is_lazy(labels):
+        labels = np.asarray(labels)
+    if beyond == "keep":
+        table = table.astype(np.promote_types(table.dtype, np.dtype(labels.dtype)))
     if is_lazy(labels):
-        return labels.map_blocks(lambda block: table[block], dtype=table.dtype)
-    return table[np.asarray(labels)]
+        return labels.map_blocks(_lookup_block, table, beyond, dtype=table.dtype)
+    return _lookup_block(labels, table, beyond)
+
+
+def _lookup_block(block: np.ndarray, table: np.ndarray, beyond: str | int) -> np.ndarray:
+    if beyond == "error" or block.size == 0 or int(block.max()) < table.size:
+        return table[block]
+    outside = block >= table.size
+    out = table[np.where(outside, 0, block)]
+    out[outside] = block[outside] if beyond == "keep" else beyond
+    return out
 
 
 def quantize_with(
