@@ -43,3 +43,26 @@ def test_mask_of_clusters_leaves_out_a_label_painted_above_k(painted):
     mask = ncq.feature_explorer(viewer).clusters_to_mask([1, 2])
     np.testing.assert_array_equal(mask.data.astype(bool), np.isin(layer.data, [1, 2]))
     assert not mask.data[where].any()
+
+
+def test_undo_after_a_rerun_does_not_bring_back_the_old_labels(painted, run_and_wait):
+    viewer, widget, layer, _ = painted
+    image = viewer.layers["photo"].data
+    layer.undo()  # start again: one stroke where the K = 4 and K = 6 labels differ
+    old = layer.data.copy()
+    differ = np.argwhere(ncq.quantize(image, 6).labels != old)
+    layer.paint(tuple(differ[len(differ) // 2]), 99, refresh=False)
+    widget.n_clusters.value = 6
+    run_and_wait(widget)
+    assert viewer.layers["photo clusters"] is layer  # updated in place
+    fresh = layer.data.copy()
+    layer.undo()  # Ctrl-Z: the stroke was made on the K = 4 labels, which are no longer shown
+    np.testing.assert_array_equal(layer.data, fresh)
+
+
+def test_undo_after_a_merge_does_not_bring_back_the_unmerged_labels(painted):
+    viewer, _, layer, _ = painted
+    merged = ncq.feature_explorer(viewer).merge_clusters([1, 2]).data.copy()
+    layer.undo()
+    np.testing.assert_array_equal(layer.data, merged)
+    assert layer.data.max() == 99 or not (layer.data == 4).any()

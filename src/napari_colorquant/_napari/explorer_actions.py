@@ -13,6 +13,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from .. import explore
+from .layers import replace_data
 
 if TYPE_CHECKING:
     import napari
@@ -74,7 +75,7 @@ class LayerActions:
         info = {"role": role, "source": self.source.name, **metadata}
         multiscale = isinstance(data, list)  # a pyramid's levels: on the source's own grid
         if layer is not None and layer.multiscale == multiscale:
-            layer.data = data
+            replace_data(layer, data)
             layer.metadata = {**layer.metadata, "colorquant": info}
             return layer
         if layer is not None:

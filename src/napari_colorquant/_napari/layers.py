@@ -27,6 +27,26 @@ FEATURE_ROLES = ("feature space", "gaussians", "histogram")
 ELLIPSE_PROBABILITY = fs.ELLIPSE_PROBABILITY
 
 
+def replace_data(layer: Any, data: Any) -> None:
+    """Give an existing output layer new data; a Labels layer also forgets its paint history.
+
+    napari keeps a Labels layer's undo/redo history across ``layer.data = …``: after a re-run or a
+    merge updated the layer in place, Ctrl-Z replayed a stroke made on the earlier result and wrote
+    that result's labels (another K, other clusters) back into the new one.
+
+    Parameters
+    ----------
+    layer : napari.layers.Layer
+        The layer to update.
+    data : array_like or list of array_like
+        Its new data (a pyramid's levels for a multiscale layer).
+    """
+    layer.data = data
+    reset = getattr(layer, "_reset_history", None)  # napari's own (private): a napari without it keeps it
+    if callable(reset):
+        reset()
+
+
 @dataclass
 class Source:
     """What the outputs need to know about the input layer(s).

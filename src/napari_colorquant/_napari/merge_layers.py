@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .. import explore
+from .layers import replace_data
 
 if TYPE_CHECKING:
     import napari
@@ -109,7 +110,7 @@ def _show_merge(explorer, layer, merged, merge, colours, names, new_labels, quan
     explorer.data = merged
     explorer._cluster_names = names
     explorer._colours = np.array([colours[k] for k in range(1, merge.model.n_clusters + 1)], np.float64)
-    layer.data = new_labels
+    replace_data(layer, new_labels)
     layer.colormap = DirectLabelColormap(color_dict=colours)
     layer.features = table_features(explorer.data, names)
     info = dict(layer.metadata.get("colorquant", {}))
@@ -121,7 +122,7 @@ def _show_merge(explorer, layer, merged, merge, colours, names, new_labels, quan
     layer.metadata = {**layer.metadata, "colorquant": info}
     quantized_layer = explorer.output_layer("quantized")
     if quantized is not None and quantized_layer is not None:
-        quantized_layer.data = quantized
+        replace_data(quantized_layer, quantized)
     explorer.selection = explore.Selection()
     explorer.redraw(highlighted=[merge.label])
     explorer.status.setText(f"merged clusters {', '.join(map(str, model.params['merges'][-1]['merged']))} "

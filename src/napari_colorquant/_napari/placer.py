@@ -27,7 +27,7 @@ import numpy as np
 from napari.layers import Layer
 
 from ..methods import REGISTRY as METHOD_REGISTRY
-from .layers import FEATURE_ROLES, output_name
+from .layers import FEATURE_ROLES, output_name, replace_data
 
 if TYPE_CHECKING:
     import napari
@@ -151,7 +151,7 @@ def _update(layer: Layer, data, meta: dict, layer_type: str) -> None:
         for key, value in rest.items():
             setattr(layer, key, value)
         if layer_type not in ("shapes", "points"):
-            layer.data = data
+            replace_data(layer, data)
         layer.name = meta["name"]
     layer.refresh()
 
