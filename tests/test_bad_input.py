@@ -131,3 +131,12 @@ def test_predict_rejects_mismatched_image(china):
         model.predict(china[:40, :40].astype(np.uint16))
     with pytest.raises(ValueError, match="posterior probabilities exist only for EM"):
         model.predict_proba(china[:40, :40])
+
+
+def test_masked_array_is_refused_not_clustered_with_its_masked_pixels():
+    image = np.ma.masked_array(GRAY, mask=GRAY > 200)  # np.asarray would drop the mask
+    for call in (lambda: quantize(image, 3), lambda: quantize(GRAY, 3).model.predict(image)):
+        with pytest.raises(TypeError, match=r"masked array, whose mask would be ignored: .*mask=~np.ma.getmaskarray"):
+            call()
+    unmasked = np.ma.masked_array(GRAY)  # nothing masked: nothing to lose
+    np.testing.assert_array_equal(quantize(unmasked, 3).labels, quantize(GRAY, 3).labels)

@@ -126,6 +126,13 @@ def _check_array(image):
     if isinstance(image, (str, bytes)) or image is None:
         raise TypeError(f"image must be a numeric array, got {type(image).__name__}")
     array = image if is_lazy(image) else np.asanyarray(image)
+    if isinstance(array, np.ma.MaskedArray) and np.ma.is_masked(array):
+        # np.asarray drops the mask: its pixels would be clustered and labelled like any other.
+        raise TypeError(
+            "image is a numpy masked array, whose mask would be ignored: pass its data and the pixels to use, "
+            "e.g. quantize(image.data, k, mask=~np.ma.getmaskarray(image)) (for a colour image, reduce that "
+            "mask over the channel axis, e.g. .any(axis=-1))"
+        )
     if array.dtype == object or array.dtype.kind not in "biuf":
         raise TypeError(f"image dtype {array.dtype} is not supported; accepted: {_ACCEPTED_DTYPES}")
     if array.dtype.kind == "f" and array.dtype.itemsize > 8:
