@@ -213,3 +213,16 @@ def test_write_zarr_round_trips_every_chunk_including_fill_value_ones(tmp_path, 
     np.testing.assert_array_equal(stored[...], labels)
     assert stored.dtype == dtype and stored.chunks == (2, 16, 24)
     assert stored.nchunks_initialized == 8  # the all-zero chunks are written too, not left to the fill value
+
+
+@pytest.mark.parametrize("blank", ["output", "input", "apply"])
+def test_an_empty_path_is_refused_not_read_as_the_current_folder(tmp_path, monkeypatch, capsys, blank):
+    # `-o "$OUT"` with OUT unset wrote every output into the current folder.
+    image = _tiny_png(tmp_path / "img.png")
+    monkeypatch.chdir(tmp_path)
+    argv = {"output": [str(image), "-o", ""], "input": ["", "-o", "out"], "apply": [str(image), "-o", "out"]}[blank]
+    with pytest.raises(SystemExit) as stop:
+        main([*argv, "--apply", ""] if blank == "apply" else argv)
+    assert stop.value.code == 2
+    assert "an empty path; give a file or folder name" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["img.png"]

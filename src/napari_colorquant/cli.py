@@ -82,13 +82,13 @@ def build_parser() -> argparse.ArgumentParser:
         prog="napari-colorquant",
         description="Segment and colour-quantize images with k-means or EM (Gaussian mixtures).",
     )
-    parser.add_argument("inputs", nargs="*", type=Path, help="image files (PNG, JPEG, TIFF, OME-TIFF, zarr)")
+    parser.add_argument("inputs", nargs="*", type=_path, help="image files (PNG, JPEG, TIFF, OME-TIFF, zarr)")
     parser.add_argument(
         "--sample",
         choices=sorted({*SAMPLES, *SAMPLE_ALIASES}),
         help="use a built-in sample image instead of files (the same names as napari-colorquant-viewer's)",
     )
-    parser.add_argument("-o", "--output", type=Path, required=True, help="output folder (created if missing)")
+    parser.add_argument("-o", "--output", type=_path, required=True, help="output folder (created if missing)")
     for spec in ClusterParameters.fields():
         parser.add_argument(*_FLAGS.get(spec.name, (spec.flag,)), **_argument(spec))
     parser.add_argument(
@@ -97,7 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="the course notebook's termination criteria: --max-iter 10 --epsilon 0.2 (fast, not converged; "
         "default: run to convergence)",
     )
-    parser.add_argument("--apply", type=Path, metavar="MODEL.json", help="reuse a fitted model (same palette)")
+    parser.add_argument("--apply", type=_path, metavar="MODEL.json", help="reuse a fitted model (same palette)")
     parser.add_argument(
         "--lazy",
         action="store_true",
@@ -110,6 +110,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-q", "--quiet", action="store_true", help="print errors only")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser
+
+
+def _path(text: str) -> Path:
+    """A path argument; an empty one (``-o "$OUT"`` with ``OUT`` unset) is refused, not read as the current folder."""
+    if not text:
+        raise argparse.ArgumentTypeError("an empty path; give a file or folder name ('.' for the current folder)")
+    return Path(text)
 
 
 def _argument(spec: ParameterField) -> dict:
