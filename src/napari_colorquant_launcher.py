@@ -25,6 +25,9 @@ import gc
 import os
 import sys
 
+#: What Ctrl-C during start-up prints (instead of a traceback of whichever import it interrupted).
+INTERRUPTED_AT_START = "napari-colorquant: interrupted by SIGINT before starting; nothing was written"
+
 #: Thread counts set for the CLI process unless the environment already names them.
 THREAD_SETTINGS = {"OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
@@ -44,6 +47,9 @@ def main() -> int:
     try:
         from napari_colorquant._threads import blas_loaded_single_threaded
         from napari_colorquant.cli import main as run_cli
+    except KeyboardInterrupt:  # Ctrl-C while the modules load: nothing has been written yet
+        print(INTERRUPTED_AT_START, file=sys.stderr)
+        return 130
     finally:
         gc.freeze()
         gc.enable()

@@ -170,3 +170,44 @@ def test_console_script_entry_point_is_the_launcher():
     loaded = set(json.loads(out.stdout.splitlines()[-1]))
     assert "numpy" not in loaded and "napari_colorquant" not in loaded
     assert callable(getattr(importlib.import_module(module), function))
+
+
+_INTERRUPT_IMPORT = """
+import importlib.abc, sys
+
+class Interrupt(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name == "napari_colorquant.cli":
+            raise KeyboardInterrupt  # Ctrl-C pressed while the CLI's modules load
+
+sys.meta_path.insert(0, Interrupt())
+sys.argv = ["napari-colorquant", "in.png", "-o", "out"]
+import napari_colorquant_launcher
+sys.exit(napari_colorquant_launcher.main())
+"""
+
+
+def test_ctrl_c_while_the_console_script_starts_is_one_line_not_a_traceback(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-c", _INTERRUPT_IMPORT],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
+    assert done.returncode == 130
+    assert done.stderr == "napari-colorquant: interrupted by SIGINT before starting; nothing was written\n"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_ctrl_c_before_the_signal_handlers_is_one_line_not_a_traceback(tmp_path, monkeypatch, capsys):
+    from napari_colorquant import cli
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "_prepare_process", interrupted)
+    monkeypatch.setattr(sys, "argv", ["napari-colorquant", str(tmp_path / "in.png"), "-o", str(tmp_path / "out")])
+    assert cli.main() == 130
+    assert capsys.readouterr().err == "napari-colorquant: interrupted by SIGINT before starting; nothing was written\n"
+    assert list(tmp_path.iterdir()) == []

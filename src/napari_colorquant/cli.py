@@ -555,10 +555,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     int
         The exit status.
     """
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if argv is None:  # the process's own command line: this process is the CLI's (not a script calling main)
-        _prepare_process(len(args.inputs) + bool(args.sample))
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if argv is None:  # the process's own command line: this process is the CLI's (not a script calling main)
+            _prepare_process(len(args.inputs) + bool(args.sample))
+    except KeyboardInterrupt:  # Ctrl-C before the signal handlers are in place: nothing has been written yet
+        print("napari-colorquant: interrupted by SIGINT before starting; nothing was written", file=sys.stderr)
+        return 130
     ignored = _ignored_with_apply(parser, args)
     if ignored:
         print(f"napari-colorquant: --apply reuses the model's own parameters; ignoring {ignored}", file=sys.stderr)
