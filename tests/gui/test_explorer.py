@@ -499,3 +499,25 @@ def test_export_to_a_folder_that_cannot_be_written_is_a_notification(photo_viewe
     explorer.export_button.click()
     assert len(shown) == 1 and "cannot write the plot to" in shown[0] and "No such file or directory" in shown[0]
     assert not target.parent.exists()
+
+
+@pytest.mark.parametrize("replacement", ["another size", "same size"])
+def test_actions_after_the_input_data_was_replaced_say_to_run_again(photo_viewer, replacement):
+    # Selections, masks and objects of the clustered pixels drawn over another image marked the wrong pixels.
+    viewer, image = photo_viewer
+    explorer = ncq.feature_explorer(viewer)
+    source = viewer.layers["astro"]
+    source.data = np.ascontiguousarray(image[::-1]) if replacement == "same size" else np.tile(image, (2, 2, 1))
+    before = {layer.name for layer in viewer.layers}
+    actions = {
+        "polygon": lambda: explorer.select_polygon([(0, 0), (255, 0), (255, 255)]),
+        "mask": lambda: explorer.clusters_to_mask([1]),
+        "merge": lambda: explorer.merge_clusters([1, 2]),
+    }
+    for action in actions.values():
+        with pytest.raises(ValueError, match=r"'astro' was replaced after the clustering.*run the clustering again"):
+            action()
+    explorer.show_axes(0, 1)
+    _drag(explorer, [(30.3, 20.2), (220.4, 30.1), (200.2, 200.3)])  # the plot's lasso: a notification, no traceback
+    assert explorer.status.text().endswith("run the clustering again")
+    assert {layer.name for layer in viewer.layers} == before

@@ -376,6 +376,7 @@ class FeatureExplorer(LayerActions, Brushing, Background, QWidget):
         self.data: explore.FeatureData | None = None
         self.result = None
         self.source = None
+        self._source_data = None  # the source layer's data object when the run was shown
         self.selection = explore.Selection()
         self.names: list[str] = []
         self.axis_labels_all: list[str] = []
@@ -389,7 +390,7 @@ class FeatureExplorer(LayerActions, Brushing, Background, QWidget):
         self._init_background()
         self.plot = FeaturePlot()
         # A gesture's selection of a big image is looked up in a worker (the Python surface waits for it).
-        self.plot.on_region = lambda region, mode: self.select_region(region, mode, background=True)
+        self.plot.on_region = lambda region, mode: self._guarded(self.select_region, region, mode, True)
         self.plot.on_cluster = lambda label: self.select_clusters([label])
         self.table = ClusterTable(self)
         self._build()
@@ -484,7 +485,7 @@ class FeatureExplorer(LayerActions, Brushing, Background, QWidget):
             features = explore.feature_data(result, image, mask=mask, channel_axis=channel_axis)
         self.data = features
         self._levels = None if levels is None else list(levels)
-        self.result, self.source = result, source_layer
+        self.result, self.source, self._source_data = result, source_layer, source_layer.data
         self._downsample = None if downsample is None else np.asarray(downsample, np.float64)
         names = ("scale", "translate", "rotate", "shear", "affine")
         self._geometry = {k: v for k, v in (geometry or {}).items() if k in names} or {

@@ -25,6 +25,19 @@ class LayerActions:
     """Everything the explorer adds to or changes in the viewer's layers (the public surface)."""
 
     # --- layers ----------------------------------------------------------------------------
+    def _require_current(self) -> None:
+        """Refuse an action that makes layers over the image when its data was replaced since the run.
+
+        The selection, mask and objects are computed from the clustered pixels: over another image (or
+        another size of it) they would mark the wrong pixels without a word.
+        """
+        self._require()
+        if self.source is not None and self.source.data is not self._source_data:
+            raise ValueError(
+                f"the data of layer {self.source.name!r} was replaced after the clustering, so selections, "
+                "masks and merges of that result would not fit it: run the clustering again"
+            )
+
     def output_layer(self, role: str) -> napari.layers.Layer | None:
         """The output layer of this source with ``role`` (e.g. ``"clusters"``), or None.
 
@@ -117,7 +130,7 @@ class LayerActions:
         """
         from .explorer_background import BACKGROUND_PIXELS
 
-        self._require()
+        self._require_current()
         self.selection = self.selection.then(region, mode)
         self.plot.show_selection(self.selection.steps)
         data, selection, levels = self.data, self.selection, self._levels
@@ -232,7 +245,7 @@ class LayerActions:
         """
         from .merge_layers import apply_merge
 
-        self._require()
+        self._require_current()
         return apply_merge(self, labels, background)
 
     def clusters_to_mask(self, labels: int | Sequence[int]) -> napari.layers.Labels:
@@ -252,7 +265,7 @@ class LayerActions:
         ValueError
             Before a run, for labels out of range, or when the clusters layer was removed.
         """
-        self._require()
+        self._require_current()
         layer = self.output_layer("clusters")
         if layer is None:
             raise ValueError(f"the layer {self.source.name!r} clusters was removed; run the clustering again")
@@ -278,7 +291,7 @@ class LayerActions:
         ValueError
             Before a run, when nothing is selected, or for ``min_size`` < 1.
         """
-        self._require()
+        self._require_current()
         selection = self.output_layer("selection")
         if selection is None or not self.selection.steps:
             raise ValueError("nothing is selected: draw a selection in the plot first")

@@ -36,7 +36,7 @@ class Brushing:
             The number of valid pixels inside, or None when they are counted in a worker (a lazy image,
             or a region of at least ``BACKGROUND_PIXELS`` pixels): the overlay appears when the count is done.
         """
-        self._require()
+        self._require_current()
         if self._brushed is not None:
             self._brushed.events.data.disconnect(self._update_brush)
         self._brushed = layer
