@@ -478,6 +478,49 @@ def write_zarr(path: str | os.PathLike, array: ArrayLike, axes: AxesInfo | None 
     return path
 
 
+def save_zarr(path: str | os.PathLike, array: ArrayLike, axes: AxesInfo | None = None) -> Path:
+    """:func:`write_zarr` into a folder beside ``path``, then moved into place: a failed write leaves no half store.
+
+    An existing zarr store at ``path`` is replaced (napari's save dialog asked); anything else there is
+    never replaced or deleted.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The ``.zarr`` (or ``.ome.zarr``) store to write.
+    array : array_like or dask array
+        Written chunk by chunk.
+    axes : AxesInfo, optional
+        Its axes and pixel sizes (an OME-Zarr image when they fit, see :func:`write_zarr`).
+
+    Returns
+    -------
+    Path
+        ``path``.
+
+    Raises
+    ------
+    ValueError
+        If something other than a zarr store is at ``path``.
+    """
+    import shutil
+
+    from .outputs import is_zarr_store
+
+    path = Path(path)
+    if os.path.lexists(path) and (path.is_symlink() or not path.is_dir() or not is_zarr_store(path)):
+        raise ValueError(f"{path} exists and is not a zarr store; it is never replaced: choose another name")
+    folder = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    try:
+        write_zarr(folder / path.name, array, axes)
+        if path.exists():
+            os.replace(path, folder / ".replaced")
+        os.replace(folder / path.name, path)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return path
+
+
 def zarr_store_suffix(shape: tuple[int, ...], axes: AxesInfo | None) -> str:
     """``".ome.zarr"`` when :func:`write_zarr` writes an array of ``shape`` with ``axes`` as OME-Zarr, else ``".zarr"``.
 
@@ -559,7 +602,8 @@ def read_model(path: str | os.PathLike) -> ClusterModel:
 
 PNG_HELP = (
     "napari-colorquant writes .png (2-D gray or RGB(A), 8 or 16 bits; clusters as an indexed PNG whose "
-    "palette index is the label) and .tif/.tiff (any shape and dtype)"
+    "palette index is the label), .tif/.tiff (any shape and dtype) and, in napari, .zarr / .ome.zarr "
+    "(chunk by chunk, for layers too large for memory)"
 )
 
 

@@ -86,3 +86,54 @@ def test_pixel_size_read_by_the_plugin_is_saved_in_its_unit(make_viewer, dock, r
     axes, pixels = _ome(written[0])
     assert axes == "ZYX" and float(pixels["PhysicalSizeX"]) == 0.125 and pixels["PhysicalSizeXUnit"] == "µm"
     assert float(pixels["PhysicalSizeZ"]) == 0.5
+
+
+def test_saved_clusters_as_ome_zarr_keep_axes_and_pixel_size(stack_outputs, tmp_path):
+    import zarr
+
+    labels = stack_outputs.layers["stack clusters"]
+    written = labels.save(str(tmp_path / "clusters.ome.zarr"), plugin="napari-colorquant")
+    assert written == [str(tmp_path / "clusters.ome.zarr")]
+    assert [p.name for p in tmp_path.iterdir()] == ["clusters.ome.zarr"]  # no staging folder left behind
+    info = read_axes(written[0])
+    assert info.axes == "ZYX" and info.scale == (2.0, 0.25, 0.25) and info.units == ("µm",) * 3
+    np.testing.assert_array_equal(zarr.open_array(written[0] + "/0", mode="r")[...], labels.data)
+
+
+def test_lazy_layer_saved_as_zarr_is_written_chunk_by_chunk(make_viewer, tmp_path, monkeypatch):
+    """A dask layer goes to the store chunk by chunk: the layer's array is never made whole in memory."""
+    import dask.array as da
+    import zarr
+
+    viewer = make_viewer()
+    labels = np.random.default_rng(1).integers(0, 5, (6, 40, 50), dtype=np.uint8)
+    layer = viewer.add_labels(da.from_array(labels, chunks=(1, 20, 25)), name="lazy clusters")
+    monkeypatch.setattr(da.Array, "__array__", lambda *a, **k: pytest.fail("the whole dask array was loaded"))
+    written = layer.save(str(tmp_path / "lazy.zarr"), plugin="napari-colorquant")
+    monkeypatch.undo()
+    stored = zarr.open_array(written[0] + "/0", mode="r")  # an OME-Zarr image: napari's unnamed axes are ZYX
+    assert stored.chunks == (1, 20, 25)
+    np.testing.assert_array_equal(stored[...], labels)
+
+
+def test_saving_over_a_zarr_store_replaces_it_and_never_a_plain_folder(make_viewer, tmp_path, monkeypatch):
+    from napari_colorquant._napari import writer
+
+    shown: list[str] = []
+    monkeypatch.setattr(writer, "_notify", shown.append)
+    viewer = make_viewer()
+    first = viewer.add_labels(np.ones((8, 9), np.uint8), name="first")
+    second = viewer.add_labels(np.full((8, 9), 2, np.uint8), name="second")
+    store = tmp_path / "clusters.zarr"
+    assert first.save(str(store), plugin="napari-colorquant") == [str(store)]
+    assert second.save(str(store), plugin="napari-colorquant") == [str(store)]
+    import zarr
+
+    assert (zarr.open_array(str(store / "0"), mode="r")[...] == 2).all()
+    precious = tmp_path / "notes.zarr"
+    precious.mkdir()
+    (precious / "keep.txt").write_text("mine")
+    assert second.save(str(precious), plugin="napari-colorquant") == []
+    assert (precious / "keep.txt").read_text() == "mine" and [p.name for p in precious.iterdir()] == ["keep.txt"]
+    assert len(shown) == 1 and "is not a zarr store; it is never replaced" in shown[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clusters.zarr", "notes.zarr"]

@@ -17,11 +17,20 @@ from typing import Any
 
 import numpy as np
 
-from ..files import PNG_HELP, TIFF_SUFFIXES, write_image, write_labels_png, write_labels_tiff, write_quantized_png
+from ..files import (
+    PNG_HELP,
+    TIFF_SUFFIXES,
+    ZARR_SUFFIXES,
+    save_zarr,
+    write_image,
+    write_labels_png,
+    write_labels_tiff,
+    write_quantized_png,
+)
 from ..ome import AXIS_LETTERS, MICRON_SPELLINGS, AxesInfo
 
 PLUGIN = "napari-colorquant"
-OWN_SUFFIXES = frozenset({".png", *TIFF_SUFFIXES})
+OWN_SUFFIXES = frozenset({".png", *TIFF_SUFFIXES, *ZARR_SUFFIXES})
 #: A layer's axis label (lower case) -> tifffile / OME axis letter (the reader names axes by these letters).
 _AXIS_LETTERS = {**AXIS_LETTERS, "depth": "Z", "plane": "Z"}
 #: napari's unit of an axis with no physical size.
@@ -171,7 +180,8 @@ def _suffixed(path: str, default: str) -> Path:
 
 
 def write_labels(path: str, data: Any, meta: dict) -> list[str]:
-    """Clusters: ``.tif``/``.tiff`` (smallest integer dtype) or ``.png`` (palette index = label, 2-D, 0..255).
+    """Clusters: ``.tif``/``.tiff`` (smallest integer dtype), ``.png`` (palette index = label, 2-D, 0..255)
+    or ``.zarr`` / ``.ome.zarr`` (chunk by chunk, an OME-Zarr image when the layer's axes fit).
 
     Parameters
     ----------
@@ -190,6 +200,8 @@ def write_labels(path: str, data: Any, meta: dict) -> list[str]:
     """
     target = _suffixed(path, ".tif")
     try:
+        if target.suffix.lower() in ZARR_SUFFIXES:
+            return [str(_save_chunked(target, data, meta))]
         labels = full_resolution(data, meta)
         if target.suffix.lower() in TIFF_SUFFIXES:
             return [str(write_labels_tiff(target, labels, layer_axes(meta, labels.shape)))]
@@ -202,7 +214,7 @@ def write_labels(path: str, data: Any, meta: dict) -> list[str]:
 
 
 def write_quantized(path: str, data: Any, meta: dict) -> list[str]:
-    """A quantized image as shown: ``.png`` (indexed when it is exactly the palette's colours) or ``.tif``.
+    """A quantized image as shown: ``.png`` (indexed when it is exactly the palette's colours), ``.tif`` or ``.zarr``.
 
     Parameters
     ----------
@@ -221,6 +233,8 @@ def write_quantized(path: str, data: Any, meta: dict) -> list[str]:
     """
     target = _suffixed(path, ".png")
     try:
+        if target.suffix.lower() in ZARR_SUFFIXES:
+            return [str(_save_chunked(target, data, meta, rgb=bool(meta.get("rgb"))))]
         image = full_resolution(data, meta)
         if target.suffix.lower() == ".png":
             return [str(write_quantized_png(target, image, _colors(meta)))]
@@ -228,6 +242,12 @@ def write_quantized(path: str, data: Any, meta: dict) -> list[str]:
     except ValueError as error:
         _notify(f"Not saved: {error}")
         return []
+
+
+def _save_chunked(target: Path, data: Any, meta: dict, rgb: bool = False) -> Path:
+    """A zarr store (OME-Zarr when the axes fit) written chunk by chunk: a lazy layer never goes into memory whole."""
+    level = data[0] if meta.get("multiscale") or isinstance(data, list | tuple) else data
+    return save_zarr(target, level, layer_axes(meta, tuple(level.shape), rgb=rgb))
 
 
 def full_resolution(data: Any, meta: dict) -> np.ndarray:
