@@ -127,3 +127,63 @@ def test_float_image_counts_every_pixel_once():
     features, labels, sampled = fs.sample_features(result, 500, seed=1)
     assert features.shape == (500, 1) and np.isfinite(sampled).all()
     np.testing.assert_array_equal(labels, result.model.predict_values(sampled))
+
+
+def test_marginal_on_chosen_axes_is_the_sub_covariance_of_the_points_and_of_a_fit_on_those_features():
+    rng = np.random.default_rng(5)
+    a = rng.normal(size=(5, 5))
+    covariance = a @ a.T + 0.2 * np.eye(5)  # five correlated features (a 5-channel stack)
+    mean = np.array([100.0, -3.0, 7.0, 40.0, 0.5])
+    points = rng.multivariate_normal(mean, covariance, size=400_000)
+    axes = (3, 0, 4)  # any three, in the plot's order
+    means, covariances = fs.marginal(mean[None], covariance[None], axes)
+    # Independent reference 1: the chosen columns of sampled points.
+    np.testing.assert_allclose(means[0], points[:, axes].mean(axis=0), atol=0.02)
+    np.testing.assert_allclose(covariances[0], np.cov(points[:, axes].T), rtol=0.02, atol=0.02)
+    # Independent reference 2: scikit-learn fitted on all five features, and on the chosen three only.
+    from sklearn.mixture import GaussianMixture
+
+    few = points[:20_000]
+    full = GaussianMixture(1, covariance_type="full", reg_covar=1e-9).fit(few)
+    chosen = GaussianMixture(1, covariance_type="full", reg_covar=1e-9).fit(few[:, axes])
+    sub_means, sub_covariances = fs.marginal(full.means_, full.covariances_, axes)
+    np.testing.assert_allclose(sub_means, chosen.means_, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(sub_covariances, chosen.covariances_, rtol=1e-7, atol=1e-9)
+
+
+def test_projected_ellipse_of_two_chosen_features_of_five_in_either_order_holds_its_probability():
+    rng = np.random.default_rng(6)
+    a = rng.normal(size=(5, 5))
+    covariance = a @ a.T + 0.1 * np.eye(5)
+    mean = rng.normal(size=5) * 10
+    points = rng.multivariate_normal(mean, covariance, size=200_000)
+    for dims in ((4, 1), (1, 4), (0, 3)):
+        (polygon,) = fs.projected_ellipses(mean[None], covariance[None], dims, probability=0.9)
+        assert PolygonPath(polygon).contains_points(points[:, dims]).mean() == pytest.approx(0.9 * 0.9987, abs=0.004)
+        np.testing.assert_allclose(polygon.mean(axis=0), mean[list(dims)], atol=1e-9)  # x is the first feature
+
+
+def test_view_axes_defaults_to_the_last_three_and_checks_a_choice():
+    assert fs.view_axes(5) == (2, 3, 4)
+    assert fs.view_axes(3) == (0, 1, 2)
+    assert fs.view_axes(2) == (0, 1)  # fewer features than axes: every feature
+    assert fs.view_axes(1) == (0,)
+    assert fs.view_axes(5, (0, -1, 2)) == (0, 4, 2)  # negative from the end, the order kept
+    assert fs.view_axes(2, [1, 0]) == (1, 0)
+    assert fs.view_axes(4, (3, 1), n_shown=2) == (3, 1)
+    with pytest.raises(ValueError, match="twice"):
+        fs.view_axes(5, (1, 3, 1))
+    with pytest.raises(ValueError, match="twice"):
+        fs.view_axes(5, (4, 0, -1))  # -1 is feature 4
+    with pytest.raises(ValueError, match="name 3 of the 5 features"):
+        fs.view_axes(5, (0, 1))
+    with pytest.raises(ValueError, match="name 2 of the 2 features"):
+        fs.view_axes(2, (0, 1, 1))
+    with pytest.raises(ValueError, match="out of range"):
+        fs.view_axes(4, (0, 1, 4))
+    with pytest.raises(TypeError, match="integers"):
+        fs.view_axes(4, (0, 1, True))
+    with pytest.raises(TypeError, match="integers"):
+        fs.view_axes(4, (0, 1, 2.0))
+    with pytest.raises(ValueError, match="at least 1"):
+        fs.view_axes(0)

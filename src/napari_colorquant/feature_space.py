@@ -12,6 +12,7 @@ rather than imported from scipy, so this module has no import-time cost.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -182,6 +183,83 @@ def ellipse_polygon(
     return np.asarray(mean, np.float64) + (vectors @ (np.sqrt(np.maximum(values, 0))[:, None] * circle)).T * radius
 
 
+def view_axes(n_features: int, axes: Sequence[int] | None = None, n_shown: int = 3) -> tuple[int, ...]:
+    """The features a plot of at most ``n_shown`` axes shows: the chosen ones checked, or the last ones.
+
+    With more features than axes the default is the last ``n_shown`` features (the colour spaces' chroma
+    comes last, and the last two are the feature explorer's first pair too); with fewer, every feature.
+
+    Parameters
+    ----------
+    n_features : int
+        Features of the model (1 or more).
+    axes : sequence of int, optional
+        Feature indices (0-based, negative counted from the end), one per axis of the plot:
+        ``min(n_shown, n_features)`` different ones. None: the default.
+    n_shown : int
+        Axes of the plot (3 for the separate feature window).
+
+    Returns
+    -------
+    tuple of int
+        Distinct feature indices in 0..n_features - 1, in the plot's axis order.
+
+    Raises
+    ------
+    TypeError
+        When ``axes`` holds something other than integers.
+    ValueError
+        When ``axes`` has the wrong length, an index out of range or a feature twice.
+    """
+    n_features, n_shown = int(n_features), int(n_shown)
+    if n_features < 1 or n_shown < 1:
+        raise ValueError(f"n_features and n_shown must be at least 1, got {n_features} and {n_shown}")
+    count = min(n_shown, n_features)
+    if axes is None:
+        return tuple(range(n_features - count, n_features))
+    axes = list(axes)
+    if any(isinstance(a, bool) or not isinstance(a, (int, np.integer)) for a in axes):
+        raise TypeError(f"axes must be feature indices (integers), got {axes!r}")
+    if len(axes) != count:
+        raise ValueError(f"axes must name {count} of the {n_features} features (one per axis), got {len(axes)}")
+    if not all(-n_features <= a < n_features for a in axes):
+        raise ValueError(f"axes {tuple(axes)} out of range: there are {n_features} features (0..{n_features - 1})")
+    chosen = tuple(int(a) % n_features for a in axes)
+    if len(set(chosen)) != len(chosen):
+        raise ValueError(f"axes {tuple(axes)} name a feature twice: choose a different feature for each axis")
+    return chosen
+
+
+def marginal(means: ArrayLike, covariances: ArrayLike, axes: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+    """Each Gaussian's marginal on chosen features: the entries of its mean and the sub-matrix of its covariance.
+
+    The projection of N(mu, S) onto features ``axes`` is exactly N(mu[axes], S[axes][:, axes]): what the
+    cluster's pixels look like in a plot of those features, in that order.
+
+    Parameters
+    ----------
+    means : array_like (K, F)
+        The Gaussians' means.
+    covariances : array_like (K, F, F)
+        Their full covariance matrices.
+    axes : sequence of int
+        Feature indices, in the order wanted (negative counted from the end).
+
+    Returns
+    -------
+    means : ndarray (K, len(axes))
+    covariances : ndarray (K, len(axes), len(axes))
+    """
+    means = np.asarray(means, np.float64)
+    covariances = np.asarray(covariances, np.float64)
+    n_features = means.shape[1]
+    if covariances.shape != (means.shape[0], n_features, n_features):
+        raise ValueError(f"covariances must be (K, F, F) = {(means.shape[0], n_features, n_features)}, "
+                         f"got {covariances.shape}")  # fmt: skip
+    chosen = [int(a) % n_features for a in axes]
+    return means[:, chosen], covariances[:, chosen][:, :, chosen]
+
+
 def projected_ellipses(
     means: np.ndarray, covariances: np.ndarray, dims: tuple[int, int], probability: float = ELLIPSE_PROBABILITY
 ) -> list[np.ndarray]:
@@ -209,8 +287,8 @@ def projected_ellipses(
     pair = [int(d) % n_features for d in dims]
     if len(pair) != 2 or pair[0] == pair[1]:
         raise ValueError(f"dims must name two different features, got {dims}")
-    pairs = zip(means, covariances, strict=True)
-    return [ellipse_polygon(m[pair], c[np.ix_(pair, pair)], probability) for m, c in pairs]
+    sub_means, sub_covariances = marginal(means, covariances, pair)
+    return [ellipse_polygon(m, c, probability) for m, c in zip(sub_means, sub_covariances, strict=True)]
 
 
 def histogram(
