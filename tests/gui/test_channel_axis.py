@@ -255,6 +255,6 @@ def test_separate_feature_window_names_a_stacks_channels_and_says_which_it_shows
         window = widget.feature_viewer
         assert tuple(window.dims.axis_labels) == ("c1", "c2", "c3")  # was ("channel 1", "channel 2", "channel 3")
         assert tuple(window.layers["cells feature space"].axis_labels) == ("c1", "c2", "c3")
-        assert "the last 3 of 4 features: c1, c2, c3" in window.title
+        assert window.title == "napari-colorquant: feature space (x c3, y c2, z c1; 3 of 4 features)"
     finally:
         widget.close_feature_viewer()

@@ -265,8 +265,9 @@ def test_separate_window_layers_are_made_after_the_main_outputs_are_placed(make_
     _, _, tuples, features = next(steps)
     assert [meta["name"] for _, meta, _ in tuples] == ["photo clusters", "photo quantized"] and features is None
     job.placed.set()  # what the GUI thread does once they are painted
-    _, _, tuples, features = next(steps)
-    assert tuples is None and [meta["name"] for _, meta, _ in features] == ["photo feature space"]
+    _, _, tuples, features = next(steps)  # what the window's layers are made from (on the features it shows)
+    assert tuples is None and [meta["name"] for _, meta, _ in features.layers()] == ["photo feature space"]
+    assert features.counts.sum() == viewer.layers["photo"].data.shape[0] * viewer.layers["photo"].data.shape[1]
     assert not job.placed.is_set()  # the worker waits again, now for the window
     job.placed.set()
     with pytest.raises(StopIteration) as stop:

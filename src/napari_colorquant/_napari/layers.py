@@ -12,6 +12,7 @@ results can be re-applied, compared and replaced.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -317,15 +318,17 @@ def feature_axis_names(model: ClusterModel, channel_names: list[str] | None = No
 
 
 def feature_space_layers(
-    result: QuantizeResult, source: Source, sample: tuple[np.ndarray, np.ndarray, np.ndarray] | None
-) -> list[tuple]:
+    result: QuantizeResult, source: Source, sample: tuple[np.ndarray, np.ndarray, np.ndarray] | None,
+    axes: Sequence[int] | None = None, counts: np.ndarray | None = None,
+) -> list[tuple]:  # fmt: skip
     """Clusters in feature space: centres and sampled pixels as Points, EM Gaussians as Shapes.
 
     1 feature (gray): a histogram of every counted pixel (sqrt of counts) with each cluster's
     part coloured, the fitted Gaussians (EM, same scale) as curves, centres as points on the axis.
-    2+ features: the last three features as point coordinates (``sample`` from
-    :func:`napari_colorquant.feature_space.sample_features`); EM covariance ellipses
-    (95 % contour of each Gaussian's exact projection onto the two displayed features), at each centre.
+    2+ features: three (or two) features as point coordinates (``sample`` from
+    :func:`napari_colorquant.feature_space.sample_features`), by default the last ones; EM covariance
+    ellipses (95 % contour of each Gaussian's exact projection onto the last two shown features, which
+    napari draws across the screen), at each centre.
 
     Parameters
     ----------
@@ -333,22 +336,28 @@ def feature_space_layers(
     source : Source
     sample : (features, labels, weights) or None
         Sampled pixels to draw.
+    axes : sequence of int, optional
+        The features on the layers' axes, in their order (see
+        :func:`napari_colorquant.feature_space.view_axes`); default: the last three.
+    counts : ndarray (K,), optional
+        Pixels per cluster (:func:`napari_colorquant.feature_space.cluster_counts`), when already counted.
 
     Returns
     -------
     list of tuple
-        napari LayerDataTuples.
+        napari LayerDataTuples; the points' ``metadata["colorquant"]["axes"]`` is the features shown.
     """
     model = result.model
     colours = np.asarray(source.display_colours, np.float64)
-    counts = fs.cluster_counts(result)
+    counts = fs.cluster_counts(result) if counts is None and model.method != "em" else counts
     weights = model.weights if model.method == "em" else counts
     if model.n_features == 1:
         return _histogram_layers(result, source, colours, weights)
     features, labels = (sample[0], sample[1]) if sample is not None else (np.zeros((0, model.n_features)), [])
     labels = np.asarray(labels, np.int64)
-    names = feature_axis_names(model, plot_channel_names(source))[-3:]
-    dims = slice(-3, None)
+    dims = list(fs.view_axes(model.n_features, axes))
+    all_names = feature_axis_names(model, plot_channel_names(source))
+    names = [all_names[d] for d in dims]
     means = model.means[:, dims]
     n = len(features)
     points = np.concatenate([features[:, dims], means])
@@ -362,19 +371,21 @@ def feature_space_layers(
         "features": {"kind": np.array(["pixel"] * n + ["centre"] * len(means)),
                      "label": np.concatenate([labels, np.arange(1, model.n_clusters + 1)])},
         "axis_labels": names,
-        "metadata": _metadata(result, source, "feature space"),
+        "metadata": _metadata(result, source, "feature space", {"axes": dims, "axis_names": names}),
     }  # fmt: skip
     layers = [(points, meta, "points")]
     if model.method == "em":
-        layers.append(_ellipse_layer(result, source, colours))
+        layers.append(_ellipse_layer(result, source, colours, dims, names))
     return layers
 
 
-def _ellipse_layer(result: QuantizeResult, source: Source, colours: np.ndarray) -> tuple:
+def _ellipse_layer(result: QuantizeResult, source: Source, colours: np.ndarray, dims: list[int],
+                   names: list[str]) -> tuple:  # fmt: skip
+    """Each Gaussian's 95 % contour in the plane of the last two shown features, at its centre's first one."""
     model = result.model
-    shapes = fs.projected_ellipses(model.means, model.covariances, (-2, -1), ELLIPSE_PROBABILITY)
-    if model.n_features >= 3:
-        shapes = [np.hstack([np.full((len(p), 1), model.means[k, -3]), p]) for k, p in enumerate(shapes)]
+    shapes = fs.projected_ellipses(model.means, model.covariances, (dims[-2], dims[-1]), ELLIPSE_PROBABILITY)
+    if len(dims) == 3:
+        shapes = [np.hstack([np.full((len(p), 1), model.means[k, dims[0]]), p]) for k, p in enumerate(shapes)]
     edge = colours.copy()
     edge[:, 3] = 1.0
     meta = {
@@ -387,8 +398,8 @@ def _ellipse_layer(result: QuantizeResult, source: Source, colours: np.ndarray) 
             "label": np.arange(1, model.n_clusters + 1),
             "probability": np.full(len(shapes), ELLIPSE_PROBABILITY),
         },
-        "axis_labels": model.feature_names[-3:],
-        "metadata": _metadata(result, source, "gaussians", {"probability": ELLIPSE_PROBABILITY}),
+        "axis_labels": names,
+        "metadata": _metadata(result, source, "gaussians", {"probability": ELLIPSE_PROBABILITY, "axes": dims}),
     }
     return shapes, meta, "shapes"
 

@@ -26,7 +26,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from napari.layers import Layer
 
+from .. import feature_space as fs
 from ..methods import REGISTRY as METHOD_REGISTRY
+from .feature_axes import TITLE as _FEATURE_TITLE
+from .feature_axes import AxisPicker, FeatureRun, kept_axes, window_title
 from .layers import FEATURE_ROLES, output_name, replace_data
 
 if TYPE_CHECKING:
@@ -198,8 +201,6 @@ def _show_overlays(overlays: list) -> None:
             overlay.visible = True
 
 
-_FEATURE_TITLE = "napari-colorquant: feature space"
-
 #: Placers whose separate feature window may be open (closed at interpreter exit, see below).
 _WITH_WINDOW: weakref.WeakSet[Placer] = weakref.WeakSet()
 
@@ -230,6 +231,10 @@ class Placer:
         self._outputs: dict[int, dict[str, Layer]] = {}
         self._feature_viewer = None
         self._feature_layers: dict[str, Layer] = {}
+        self._picker: AxisPicker | None = None
+        self._window_run: tuple[FeatureRun, Layer] | None = None
+        #: The separate window's last feature names and the features it showed: kept for runs of the same features.
+        self.window_axes: tuple[list[str], tuple[int, ...] | None] = ([], None)
         self.placing = False
         #: Called as ``hook(result, source_layer)`` after a run's outputs are placed
         #: (e.g. ``explorer.show_result``).
@@ -328,26 +333,54 @@ class Placer:
         for hook in self.after_run:
             hook(result, source)
 
-    def feature_window_steps(self, source: Layer, feature_tuples: list[tuple], result: Any) -> Iterator[None]:
+    def feature_window_steps(self, source: Layer, run: FeatureRun) -> Iterator[None]:
         """Show a run's feature space in the separate window, pausing (yielding) after the window and each layer.
 
-        The widget runs it after the main viewer's outputs are placed: those are what a user waits for.
+        The widget runs it after the main viewer's outputs are placed: those are what a user waits for. The
+        window shows the features shown last when the run's features have the same names, else the last three;
+        its x / y / z pickers redraw it from ``run`` (see :meth:`show_window_axes`).
 
         Parameters
         ----------
         source : Layer
             The input layer (outputs follow its current name).
-        feature_tuples : list of LayerDataTuple
-            The feature-space layers.
-        result : QuantizeResult
-            The run's result.
+        run : FeatureRun
+            The run's result, sample and cluster counts.
 
         Yields
         ------
         None
             Once after the window opens and after each layer.
         """
-        yield from self._show_features(result, [self._renamed(t, source) for t in feature_tuples])
+        self._window_run = (run, source)
+        tuples = run.layers(kept_axes(*self.window_axes, run.names, fs.view_axes(len(run.names))))
+        yield from self._show_features(run.result, [self._renamed(t, source) for t in tuples])
+
+    def show_window_axes(self, axes: tuple[int, ...]) -> None:
+        """Redraw the separate window with features ``axes`` on its axes (the last run's, not clustered again).
+
+        Parameters
+        ----------
+        axes : tuple of int
+            Feature indices in the layers' column order (z, y, x in 3-D; see
+            :func:`napari_colorquant.feature_space.view_axes`).
+        """
+        viewer = self.feature_viewer_alive()
+        if viewer is None or self._window_run is None:
+            return
+        run, source = self._window_run
+        try:
+            tuples = [self._renamed(t, source) for t in run.layers(axes)]
+        except (ValueError, TypeError) as error:
+            from napari.utils.notifications import show_error
+
+            show_error(f"napari-colorquant: {error}")
+            return
+        self._put(viewer, self._feature_layers, tuples, prune=FEATURE_ROLES)
+        self._name_window(viewer, tuples, run.names)
+        angles = viewer.camera.angles  # the cloud keeps the user's rotation; it is only framed again
+        viewer.reset_view()
+        viewer.camera.angles = angles
 
     def _renamed(self, layer_tuple: tuple, source: Layer) -> tuple:
         """Outputs named after the source's current name (it may have been renamed during the run)."""
@@ -430,22 +463,31 @@ class Placer:
         yield
         for layer in [layer for layer in viewer.layers if layer not in self._feature_layers.values()]:
             viewer.layers.remove(layer)  # earlier runs' layers, whatever their source
-        shown = next((tuple(meta["axis_labels"]) for _, meta, _ in tuples if "axis_labels" in meta), None)
-        if shown is not None:  # the layers' names of the features (a stack's channel names), not "channel 0"
-            viewer.dims.axis_labels = shown
-        viewer.title = _FEATURE_TITLE + (
-            f" (the last 3 of {model.n_features} features: {', '.join(shown or ())})" if model.n_features > 3 else ""
-        )
+        self._name_window(viewer, tuples, self._window_run[0].names if self._window_run else [])
         viewer.reset_view()
         if not viewer.axes.visible:  # arrows named by the features; their text is drawn in a paint of its own
             yield
             viewer.axes.visible = True
+
+    def _name_window(self, viewer, tuples: list[tuple], names: list[str]) -> None:
+        """Axis labels, title and pickers saying which features the window shows (and keep the choice)."""
+        shown = next((tuple(meta["axis_labels"]) for _, meta, _ in tuples if "axis_labels" in meta), None)
+        if shown is not None:  # the layers' names of the features (a stack's channel names), not "channel 0"
+            viewer.dims.axis_labels = shown
+        axes = next((_info(meta).get("axes") for _, meta, _ in tuples if _info(meta).get("axes")), None)
+        viewer.title = window_title(names, None if axes is None else shown)
+        if self._picker is not None:
+            self._picker.show_axes(names, axes)
+        if axes is not None:
+            self.window_axes = (list(names), tuple(axes))
 
     def _open_feature_viewer(self):
         import napari
 
         self._feature_viewer = napari.Viewer(title=_FEATURE_TITLE, show=True)
         self._feature_layers = {}
+        self._picker = AxisPicker(self.show_window_axes)
+        self._feature_viewer.window.add_dock_widget(self._picker, name="feature axes", area="right")
         _WITH_WINDOW.add(self)
         return self._feature_viewer
 
@@ -469,10 +511,15 @@ class Placer:
         """The separate feature-space viewer (None until a run opened it)."""
         return self._feature_viewer
 
+    @property
+    def axis_picker(self) -> AxisPicker | None:
+        """The separate window's x / y / z pickers (None while it is closed)."""
+        return self._picker
+
     def close_feature_viewer(self, *_) -> None:
         """Close the separate feature-space viewer, if open."""
         viewer, self._feature_viewer = self._feature_viewer, None
-        self._feature_layers = {}
+        self._feature_layers, self._picker = {}, None
         if viewer is not None:
             with contextlib.suppress(RuntimeError, AttributeError):  # already closed by the user
                 viewer.close()

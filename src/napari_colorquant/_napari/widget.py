@@ -37,6 +37,7 @@ from . import job as _job
 from . import layers as _layers
 from .controls import Controls, guess_channel_axis, in_widget_words
 from .explorer import dock_beside, outcome_steps, prepare_outcome
+from .feature_axes import FeatureRun
 from .k_curve_plot import KCurvePlot
 from .placer import Placer
 from .runner import Cancelled, Runner
@@ -446,13 +447,13 @@ def queue_window(steps: StepQueue, placer: Placer, outcome: tuple, show: bool = 
     placer : Placer
         Puts the layers into the window.
     outcome : tuple
-        What the worker yielded, ``(job, output, None, feature_tuples)``.
+        What the worker yielded, ``(job, output, None, feature_run)`` (a :class:`~.feature_axes.FeatureRun`).
     show : bool
         False when the run's outputs were dropped or its input removed: nothing is shown, the worker goes on.
     """
-    job, out, _, features = outcome
-    if show and features:
-        steps.add_iterator(placer.feature_window_steps(job.layer, features, out.result))
+    job, _, _, run = outcome
+    if show and run is not None:
+        steps.add_iterator(placer.feature_window_steps(job.layer, run))
     steps.add(job.placed.set)
 
 
@@ -470,7 +471,7 @@ def compute_run(job: _job.Job, runner: Runner) -> Generator[tuple, None, tuple]:
     ------
     (job, output, tuples, feature_tuples)
         As soon as the layers exist; then, with the separate feature window, ``(job, output, None,
-        feature_tuples)`` once the main viewer's outputs are placed (each waits for the GUI thread).
+        feature_run)`` once the main viewer's outputs are placed (each waits for the GUI thread).
 
     Returns
     -------
@@ -491,9 +492,8 @@ def compute_run(job: _job.Job, runner: Runner) -> Generator[tuple, None, tuple]:
     yield job, out, tuples, features
     handover.wait_until_placed(job, runner)  # not competing with the GUI thread while it places and paints
     if job.feature_view == "separate window":  # shown after the main viewer's outputs: made after them too
-        features = _layers.feature_space_layers(out.result, job.source, out.sample)
-        job.placed.clear()
-        yield job, out, None, features
+        job.placed.clear()  # the window's layers are made from it on the GUI thread, on the features it shows
+        yield job, out, None, FeatureRun.make(out.result, job.source, out.sample)
         handover.wait_until_placed(job, runner)
     # Once the layers are placed and painted: the explorer's pixel pass (off the GUI thread) and the CIEDE2000 figures.
     out.extra["explorer"] = prepare_outcome(job, out)

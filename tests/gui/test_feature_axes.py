@@ -1,0 +1,172 @@
+"""The separate feature window's x / y / z pickers: a stack of more than three channels shows the ones chosen.
+
+Driven as a user would: the run from the widget, then a click on an item of a picker's drop-down list.
+What the window shows is checked against the stack's own pixels and the fitted model.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from napari_colorquant import feature_space as fs
+from napari_colorquant.samples import load_sample
+
+
+def _five_channels() -> np.ndarray:
+    """(5, 128, 128) uint16: the kidney plane's three channels and two more that are not copies of them."""
+    kidney = load_sample("kidney")[3]
+    rng = np.random.default_rng(0)
+    fourth = np.roll(kidney[1], 20, axis=1) // 2 + rng.integers(0, 200, kidney[1].shape).astype(kidney.dtype)
+    fifth = (kidney[0] * 0.3 + kidney[2] * 0.7).astype(kidney.dtype)
+    return np.stack([*kidney, fourth, fifth])
+
+
+def _pick(qtbot, combo, name: str) -> None:
+    """Open a picker's drop-down list and click the item ``name``, as a user does."""
+    from qtpy.QtCore import Qt
+
+    box = combo.native
+    row = box.findText(name)
+    assert row >= 0, f"{name!r} is not among {[box.itemText(i) for i in range(box.count())]}"
+    box.showPopup()
+    view = box.view()
+    qtbot.waitUntil(view.isVisible)
+    rect = view.visualRect(view.model().index(row, 0))
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    qtbot.waitUntil(lambda: not view.isVisible())
+    assert box.currentText() == name
+
+
+def _picked(picker) -> dict[str, str]:
+    return {combo.label: combo.native.currentText() for combo in picker.combos if combo.visible}
+
+
+def _run_in_window(viewer, dock, run_and_wait, name: str, n_clusters: int = 3, method: str = "em"):
+    widget = dock(viewer, "EM clustering" if method == "em" else "K-means clustering")
+    widget.controls.image.value = viewer.layers[name]
+    widget.n_clusters.value = n_clusters
+    widget.feature_view.value = "separate window"
+    run_and_wait(widget)
+    return widget
+
+
+def _pixels(stack: np.ndarray, channels) -> set[tuple]:
+    return set(map(tuple, stack[list(channels)].reshape(len(channels), -1).T.astype(np.float64)))
+
+
+def test_picking_a_channel_redraws_the_window_with_it_without_clustering_again(make_viewer, dock, run_and_wait,
+                                                                                qtbot):  # fmt: skip
+    viewer = make_viewer()
+    stack = _five_channels()
+    viewer.add_image(stack, name="cells", axis_labels=("c", "y", "x"))
+    widget = _run_in_window(viewer, dock, run_and_wait, "cells")
+    try:
+        window, picker = widget.feature_viewer, widget.placer.axis_picker
+        model = widget._last_model
+        clusters = viewer.layers["cells clusters"]
+        started = widget.timeline["run"]
+        # The default: the last three channels, named by the layer's channels, said in the title.
+        assert _picked(picker) == {"x": "c4", "y": "c3", "z": "c2"}
+        assert [picker.combos[0].native.itemText(i) for i in range(5)] == ["c0", "c1", "c2", "c3", "c4"]
+        assert tuple(window.dims.axis_labels) == ("c2", "c3", "c4")
+        assert window.title == "napari-colorquant: feature space (x c4, y c3, z c2; 3 of 5 features)"
+        points = window.layers["cells feature space"]
+        before = np.array(points.data)
+
+        _pick(qtbot, picker.combos[0], "c0")  # x: c4 -> c0
+
+        assert widget.worker is None and widget.timeline["run"] == started  # no new run
+        assert viewer.layers["cells clusters"] is clusters and widget._last_model is model
+        assert window.layers["cells feature space"] is points  # updated in place
+        assert tuple(window.dims.axis_labels) == ("c2", "c3", "c0")
+        assert tuple(points.axis_labels) == ("c2", "c3", "c0")
+        assert tuple(window.layers["cells gaussians"].axis_labels) == ("c2", "c3", "c0")
+        assert window.title == "napari-colorquant: feature space (x c0, y c3, z c2; 3 of 5 features)"
+        after = np.array(points.data)
+        k = model.n_clusters
+        np.testing.assert_array_equal(after[-k:], model.means[:, [2, 3, 0]])  # the centres, in the chosen channels
+        np.testing.assert_array_equal(after[:, :2], before[:, :2])  # z and y kept
+        assert not np.array_equal(after[:, 2], before[:, 2])
+        # Every drawn pixel is a pixel of the stack, in channels (c2, c3, c0): the window shows real pixels.
+        assert set(map(tuple, after[:-k])) <= _pixels(stack, (2, 3, 0))
+        # EM: each Gaussian's 95 % ellipse of its exact projection on (y, x) = (c3, c0), at its centre's c2.
+        expected = fs.projected_ellipses(model.means, model.covariances, (3, 0))
+        for shape, ellipse, centre in zip(window.layers["cells gaussians"].data, expected, model.means, strict=True):
+            np.testing.assert_allclose(shape[:, 1:], ellipse, rtol=1e-5)
+            np.testing.assert_allclose(shape[:, 0], centre[2], rtol=1e-6)
+    finally:
+        widget.close_feature_viewer()
+
+
+def test_picking_a_channel_shown_on_another_axis_swaps_the_two(make_viewer, dock, run_and_wait, qtbot):
+    viewer = make_viewer()
+    viewer.add_image(_five_channels(), name="cells", axis_labels=("c", "y", "x"))
+    widget = _run_in_window(viewer, dock, run_and_wait, "cells", method="kmeans")
+    try:
+        window, picker = widget.feature_viewer, widget.placer.axis_picker
+        _pick(qtbot, picker.combos[1], "c2")  # y takes z's channel: z takes y's
+        assert _picked(picker) == {"x": "c4", "y": "c2", "z": "c3"}
+        assert tuple(window.dims.axis_labels) == ("c3", "c2", "c4")
+        points = window.layers["cells feature space"].data
+        np.testing.assert_array_equal(points[-3:], widget._last_model.means[:, [3, 2, 4]])
+        assert len(set(window.dims.axis_labels)) == 3  # never a channel twice
+    finally:
+        widget.close_feature_viewer()
+
+
+def test_the_choice_is_kept_for_the_next_runs_of_the_same_channels_only(make_viewer, dock, run_and_wait, qtbot):
+    viewer = make_viewer()
+    stack = _five_channels()
+    viewer.add_image(stack, name="cells", axis_labels=("c", "y", "x"))
+    widget = _run_in_window(viewer, dock, run_and_wait, "cells")
+    try:
+        picker = widget.placer.axis_picker
+        _pick(qtbot, picker.combos[2], "c1")  # z: c2 -> c1
+        _pick(qtbot, picker.combos[0], "c0")  # x: c4 -> c0
+        widget.n_clusters.value = 4
+        run_and_wait(widget)  # again, K = 4: the same channels
+        window = widget.feature_viewer
+        assert _picked(widget.placer.axis_picker) == {"x": "c0", "y": "c3", "z": "c1"}
+        assert tuple(window.dims.axis_labels) == ("c1", "c3", "c0")
+        np.testing.assert_array_equal(window.layers["cells feature space"].data[-4:],
+                                      widget._last_model.means[:, [1, 3, 0]])  # fmt: skip
+
+        viewer.add_image(stack[:4], name="four", axis_labels=("c", "y", "x"))  # other channels: the default
+        widget.controls.image.value = viewer.layers["four"]
+        run_and_wait(widget)
+        assert _picked(widget.placer.axis_picker) == {"x": "c3", "y": "c2", "z": "c1"}
+        assert "four feature space" in window.layers and "cells feature space" not in window.layers
+        assert window.title == "napari-colorquant: feature space (x c3, y c2, z c1; 3 of 4 features)"
+    finally:
+        widget.close_feature_viewer()
+
+
+@pytest.mark.parametrize("n_channels", [2, 1])
+def test_fewer_than_three_features(make_viewer, dock, run_and_wait, qtbot, n_channels):
+    viewer = make_viewer()
+    stack = _five_channels()[:n_channels]
+    if n_channels == 1:
+        viewer.add_image(stack[0], name="cells")
+    else:
+        viewer.add_image(stack, name="cells", axis_labels=("c", "y", "x"))
+    widget = _run_in_window(viewer, dock, run_and_wait, "cells", method="kmeans")
+    try:
+        window, picker = widget.feature_viewer, widget.placer.axis_picker
+        if n_channels == 1:  # a histogram: nothing to pick
+            assert _picked(picker) == {}
+            assert picker.note.value == "one feature: its histogram"
+            assert window.title == "napari-colorquant: feature space (histogram of intensity)"
+            return
+        assert window.dims.ndisplay == 2
+        assert _picked(picker) == {"x": "c1", "y": "c0"}  # napari's 2-D view: the last axis across
+        assert picker.note.value == "all 2 features"
+        _pick(qtbot, picker.combos[0], "c0")  # x takes y's channel: the two swap
+        assert _picked(picker) == {"x": "c0", "y": "c1"}
+        assert tuple(window.dims.axis_labels) == ("c1", "c0")
+        assert window.title == "napari-colorquant: feature space (x c0, y c1)"
+        np.testing.assert_array_equal(window.layers["cells feature space"].data[-3:],
+                                      widget._last_model.means[:, [1, 0]])  # fmt: skip
+    finally:
+        widget.close_feature_viewer()
+
