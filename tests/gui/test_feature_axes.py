@@ -170,3 +170,26 @@ def test_fewer_than_three_features(make_viewer, dock, run_and_wait, qtbot, n_cha
     finally:
         widget.close_feature_viewer()
 
+
+def test_the_explorer_keeps_its_pair_for_the_next_run_of_the_same_channels(make_viewer, dock, run_and_wait):
+    import napari_colorquant as ncq
+
+    viewer = make_viewer()
+    stack = _five_channels()
+    viewer.add_image(stack, name="cells", axis_labels=("c", "y", "x"))
+    widget = dock(viewer)
+    widget.n_clusters.value, widget.feature_view.value = 3, "none"
+    run_and_wait(widget)
+    explorer = ncq.feature_explorer(viewer)
+    assert explorer.axis_names == ("c3", "c4")  # the default: the last two
+    explorer.x_axis.setCurrentIndex(0)  # the drop-downs' signal, as a click sends it
+    explorer.y_axis.setCurrentIndex(2)
+    assert explorer.axis_names == ("c0", "c2")
+    widget.n_clusters.value = 4
+    run_and_wait(widget)
+    assert explorer.axis_names == ("c0", "c2")  # was back to ("c3", "c4") after every run
+    assert explorer.x_axis.currentText() == "c0" and explorer.y_axis.currentText() == "c2"
+    viewer.add_image(stack[:4], name="four", axis_labels=("c", "y", "x"))
+    widget.controls.image.value = viewer.layers["four"]
+    run_and_wait(widget)
+    assert explorer.axis_names == ("c2", "c3")  # other channels: the default again

@@ -37,6 +37,7 @@ from .explorer_background import Background
 from .explorer_brush import Brushing
 from .explorer_gestures import TOOLS
 from .explorer_plot import FeaturePlot, PlotView
+from .feature_axes import kept_axes
 from .layers import feature_axis_names, plot_channel_names
 
 if TYPE_CHECKING:
@@ -493,7 +494,7 @@ class FeatureExplorer(LayerActions, Brushing, Background, QWidget):
         }
         self._layer_channel_axis = layer_channel_axis
         self.selection = explore.Selection()
-        model = result.model
+        model, previous = result.model, self.names
         self.names, self.axis_labels_all = axis_labels(model, channel_names)
         self._cluster_names = list(
             model.params.get("cluster_names") or [f"cluster {k}" for k in range(1, model.n_clusters + 1)]
@@ -507,7 +508,7 @@ class FeatureExplorer(LayerActions, Brushing, Background, QWidget):
         self.y_axis.setEnabled(model.n_features > 1)
         self.confidence.setEnabled(model.method == "em")
         self.pairs_button.setEnabled(model.n_features >= 3)
-        self.show_axes(*default_axes(model))
+        self.show_axes(*kept_axes(previous, self._axes, self.names, default_axes(model)))  # same features: same pair
         self._refresh_brush_choices()
         kind = "counted values" if self.data.exact else "fitted sample"
         self.status.setText(
