@@ -95,6 +95,9 @@ def test_picking_a_channel_redraws_the_window_with_it_without_clustering_again(m
         for shape, ellipse, centre in zip(window.layers["cells gaussians"].data, expected, model.means, strict=True):
             np.testing.assert_allclose(shape[:, 1:], ellipse, rtol=1e-5)
             np.testing.assert_allclose(shape[:, 0], centre[2], rtol=1e-6)
+        # Outlines thinner than the narrowest ellipse: 0.4 % of the uint16 range (262) was wider than it (~110).
+        narrowest = min(np.ptp(shape[:, 1:], axis=0).min() for shape in window.layers["cells gaussians"].data)
+        assert window.layers["cells gaussians"].edge_width[0] < 0.25 * narrowest
     finally:
         widget.close_feature_viewer()
 

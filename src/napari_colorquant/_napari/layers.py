@@ -393,7 +393,7 @@ def _ellipse_layer(result: QuantizeResult, source: Source, colours: np.ndarray, 
         "shape_type": "polygon",
         "edge_color": edge,
         "face_color": np.zeros((len(shapes), 4)),
-        "edge_width": max(float(model.scale) * 0.004, 1e-6),
+        "edge_width": max(fs.spread(model.means, model.scale) * 0.004, 1e-6),  # as the points: the clusters' spread
         "features": {
             "label": np.arange(1, model.n_clusters + 1),
             "probability": np.full(len(shapes), ELLIPSE_PROBABILITY),
