@@ -171,6 +171,7 @@ class AxisPicker(Container):
         self.note = Label(name="note", label=" ", value="", tooltip=_SWAP_TIP)
         super().__init__(widgets=[*self.combos, self.note], labels=True)
         self.native.setMinimumWidth(190)  # the dock's title, "feature axes", shows whole
+        self.note.native.setWordWrap(True)
         self._on_pick = on_pick
         self.names: list[str] = []
         self.axes: tuple[int, ...] | None = None
@@ -218,5 +219,5 @@ _TIPS = {
 
 def _note(n_features: int, shown: int) -> str:
     if shown == 0:
-        return "one feature: its histogram"
+        return "1 feature: its histogram"
     return f"{shown} of {n_features} features" if n_features > shown else f"all {n_features} features"
