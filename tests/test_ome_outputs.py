@@ -91,7 +91,7 @@ def test_napari_reader_gives_the_outputs_their_scale_and_units(tmp_path, czyx):
     out = tmp_path / "out"
     assert main([str(path), "--lazy", "-k", "3", "-o", str(out), "-q"]) == 0
     ((_, meta, kind),) = read_ome(str(out / "cells_labels.ome.zarr"))
-    assert kind == "image" and meta["scale"] == [1.5, 0.2, 0.2]
+    assert kind == "labels" and meta["scale"] == [1.5, 0.2, 0.2]
     assert meta["units"] == ["micrometer"] * 3 and meta["axis_labels"] == ["z", "y", "x"]
 
 
@@ -183,3 +183,39 @@ def test_tiff_without_axis_metadata_gives_plain_tif_outputs(tmp_path):
     assert names == ["plain_labels.tif", "plain_model.json", "plain_quantized.tif"]
     with tifffile.TiffFile(tmp_path / "out" / "plain_labels.tif") as tif:
         assert not tif.is_ome
+
+
+def test_labels_stores_are_ome_zarr_label_images_and_reopen_as_labels(tmp_path, czyx):
+    """NGFF's ``image-label`` marks the labels store, so the reader gives a Labels layer, not a gray image."""
+    pytest.importorskip("napari")
+    from napari_colorquant._napari.reader import read_ome
+
+    path, _ = czyx
+    out = tmp_path / "out"
+    assert main([str(path), "--lazy", "-k", "3", "-o", str(out), "-q"]) == 0
+    assert _attributes(out / "cells_labels.ome.zarr")["image-label"] == {"colors": []}  # 16-bit stains: no colour
+    assert "image-label" not in _attributes(out / "cells_quantized.ome.zarr")
+    ((_, meta, kind),) = read_ome(str(out / "cells_labels.ome.zarr"))
+    assert kind == "labels" and meta["scale"] == [1.5, 0.2, 0.2] and "colormap" not in meta
+    kinds = [kind for _, _, kind in read_ome(str(out / "cells_quantized.ome.zarr"))]
+    assert kinds == ["image"]
+
+
+def test_labels_of_an_8_bit_stack_carry_the_cluster_colours(tmp_path):
+    pytest.importorskip("napari")
+    from napari_colorquant._napari.reader import read_ome
+
+    image = np.zeros((3, 20, 30), np.uint8)
+    image[:, :, 10:20], image[:, :, 20:] = 120, 250
+    path = tmp_path / "gray.ome.tif"
+    tifffile.imwrite(path, image, ome=True, metadata={"axes": "ZYX", "PhysicalSizeX": 0.5, "PhysicalSizeXUnit": "µm"})
+    out = tmp_path / "out"
+    assert main([str(path), "--lazy", "-k", "3", "-o", str(out), "-q"]) == 0
+    model = quantize(image, 3).model
+    colors = _attributes(out / "gray_labels.ome.zarr")["image-label"]["colors"]
+    expected = [[round(float(v))] * 3 + [255] for v in model.palette[:, 0]]
+    assert [c["label-value"] for c in colors] == [1, 2, 3] and [c["rgba"] for c in colors] == expected
+    ((_, meta, kind),) = read_ome(str(out / "gray_labels.ome.zarr"))
+    assert kind == "labels"
+    for label, rgba in enumerate(expected, start=1):
+        np.testing.assert_allclose(meta["colormap"].map(label), np.array(rgba) / 255, atol=1e-6)

@@ -42,6 +42,7 @@ from ._loaded import keep_opencv_unloaded
 from .files import (
     ZARR_SUFFIXES,
     can_write_indexed,
+    label_display_colors,
     open_lazy,
     read_image,
     read_model,
@@ -204,7 +205,9 @@ def _write_outputs(
         with _progress_bar(quiet):
             for kind, data, info in (("labels", result.labels, axes[0]), ("quantized", result.quantized, axes[1])):
                 suffix = zarr_store_suffix(tuple(data.shape), info)  # OME-Zarr when the input's axes are known
-                written.append(write_zarr(folder / f"{stem}_{kind}{suffix}", data, info))
+                colors = label_display_colors(result.model) if kind == "labels" else None
+                path = folder / f"{stem}_{kind}{suffix}"
+                written.append(write_zarr(path, data, info, labels=kind == "labels", label_colors=colors))
     else:
         labels_name = f"{stem}_labels{tiff_suffix(result.labels.ndim, axes[0])}"  # .ome.tif with OME-XML
         written = [write_labels_tiff(folder / labels_name, result.labels, axes[0])]

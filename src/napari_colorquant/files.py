@@ -422,7 +422,13 @@ def write_image(path: str | os.PathLike, image: np.ndarray, axes: AxesInfo | Non
     return path
 
 
-def write_zarr(path: str | os.PathLike, array: ArrayLike, axes: AxesInfo | None = None) -> Path:
+def write_zarr(
+    path: str | os.PathLike,
+    array: ArrayLike,
+    axes: AxesInfo | None = None,
+    labels: bool = False,
+    label_colors: np.ndarray | None = None,
+) -> Path:
     """Write a (dask) array to a zarr store chunk by chunk; memory stays bounded by the chunk size.
 
     Chosen for speed (measured on 8 MiB uint8 label chunks of a uint16 volume): Blosc LZ4, with byte
@@ -443,6 +449,10 @@ def write_zarr(path: str | os.PathLike, array: ArrayLike, axes: AxesInfo | None 
     axes : AxesInfo, optional
         What each axis of ``array`` holds; without it (or when OME-Zarr cannot express it) the store
         is a plain zarr array.
+    labels : bool
+        ``array`` is a label image: an OME-Zarr store says so (``image-label``), so it opens as labels.
+    label_colors : ndarray (K, 3), optional
+        RGB colours (0..255) of labels 1..K for ``image-label`` (see :func:`label_display_colors`).
 
     Returns
     -------
@@ -465,7 +475,7 @@ def write_zarr(path: str | os.PathLike, array: ArrayLike, axes: AxesInfo | None 
 
         mode = Blosc.NOSHUFFLE if shuffle == "noshuffle" else Blosc.SHUFFLE
         options = {"compressor": Blosc(cname="lz4", clevel=5, shuffle=mode), "write_empty_chunks": True}
-    metadata = _zarr_image_metadata(path.name, data.shape, axes)
+    metadata = _zarr_image_metadata(path.name, data.shape, axes, labels, label_colors)
     if metadata is None:
         if _describes(axes, data.shape) and "compressors" in options:  # zarr 3 arrays name their axes
             options["dimension_names"] = [letter.lower() for letter in axes.axes]
@@ -478,7 +488,13 @@ def write_zarr(path: str | os.PathLike, array: ArrayLike, axes: AxesInfo | None 
     return path
 
 
-def save_zarr(path: str | os.PathLike, array: ArrayLike, axes: AxesInfo | None = None) -> Path:
+def save_zarr(
+    path: str | os.PathLike,
+    array: ArrayLike,
+    axes: AxesInfo | None = None,
+    labels: bool = False,
+    label_colors: np.ndarray | None = None,
+) -> Path:
     """:func:`write_zarr` into a folder beside ``path``, then moved into place: a failed write leaves no half store.
 
     An existing zarr store at ``path`` is replaced (napari's save dialog asked); anything else there is
@@ -492,6 +508,10 @@ def save_zarr(path: str | os.PathLike, array: ArrayLike, axes: AxesInfo | None =
         Written chunk by chunk.
     axes : AxesInfo, optional
         Its axes and pixel sizes (an OME-Zarr image when they fit, see :func:`write_zarr`).
+    labels : bool
+        A label image (see :func:`write_zarr`).
+    label_colors : ndarray (K, 3), optional
+        Colours of labels 1..K (see :func:`write_zarr`).
 
     Returns
     -------
@@ -512,7 +532,7 @@ def save_zarr(path: str | os.PathLike, array: ArrayLike, axes: AxesInfo | None =
         raise ValueError(f"{path} exists and is not a zarr store; it is never replaced: choose another name")
     folder = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
     try:
-        write_zarr(folder / path.name, array, axes)
+        write_zarr(folder / path.name, array, axes, labels, label_colors)
         if path.exists():
             os.replace(path, folder / ".replaced")
         os.replace(folder / path.name, path)
@@ -542,14 +562,34 @@ def _describes(axes: AxesInfo | None, shape: tuple[int, ...]) -> bool:
     return axes is not None and tuple(axes.shape) == tuple(shape) and len(axes.axes) == len(shape)
 
 
-def _zarr_image_metadata(name: str, shape: tuple[int, ...], axes: AxesInfo | None) -> dict | None:
+def _zarr_image_metadata(
+    name: str, shape: tuple[int, ...], axes: AxesInfo | None, labels: bool = False, label_colors: Any = None
+) -> dict | None:
     """The OME-Zarr attributes for ``axes`` when they describe ``shape`` and zarr 3 (NGFF 0.5) can write them."""
     import zarr
 
     if not _describes(axes, shape) or int(zarr.__version__.split(".")[0]) < 3:
         return None
     stem = name[: -len(".zarr")] if name.endswith(".zarr") else name
-    return ngff_metadata(axes, stem.removesuffix(".ome"))
+    return ngff_metadata(axes, stem.removesuffix(".ome"), label_colors, labels)
+
+
+def label_display_colors(model: ClusterModel) -> np.ndarray | None:
+    """RGB colours (0..255) of labels 1..K as the quantized image shows them, for 8-bit gray or RGB models.
+
+    Parameters
+    ----------
+    model : ClusterModel
+
+    Returns
+    -------
+    ndarray (K, 3) or None
+        None where the palette is not a displayable colour (other dtypes, channel stacks, chroma-only spaces).
+    """
+    if model.dtype != "uint8" or model.input_kind not in ("gray", "rgb") or model.color_space in CHROMA_SPACES:
+        return None
+    palette = np.clip(np.rint(model.palette), 0, 255)
+    return np.repeat(palette, 3, axis=1) if palette.shape[1] == 1 else palette[:, :3]
 
 
 def write_model(path: str | os.PathLike, model: ClusterModel) -> Path:

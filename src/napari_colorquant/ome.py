@@ -500,7 +500,9 @@ _OME_SYMBOLS = {"micrometer": "µm", "nanometer": "nm", "millimeter": "mm", "cen
                 "minute": "min", "hour": "h"}  # fmt: skip
 
 
-def ngff_metadata(info: AxesInfo, name: str) -> dict | None:
+def ngff_metadata(
+    info: AxesInfo, name: str, label_colors: np.ndarray | None = None, labels: bool = False
+) -> dict | None:
     """The OME-Zarr (NGFF 0.5) ``ome`` attributes of a one-level image group holding ``info``'s array at ``"0"``.
 
     Axes keep their physical pixel sizes (a ``scale`` transformation) and units; channel names and colours
@@ -514,6 +516,10 @@ def ngff_metadata(info: AxesInfo, name: str) -> dict | None:
         Axes, pixel sizes, units and channel names of the array to write.
     name : str
         The image's name (``multiscales[0].name``).
+    label_colors : ndarray (K, 3), optional
+        For a label image: the RGB colour (0..255) of labels 1..K, recorded as ``image-label.colors``.
+    labels : bool
+        The array is a label image (``image-label``, with ``label_colors`` when given).
 
     Returns
     -------
@@ -551,7 +557,44 @@ def ngff_metadata(info: AxesInfo, name: str) -> dict | None:
                 channel["color"] = "".join(f"{round(255 * c):02X}" for c in color[:3])
             channels.append(channel)
         metadata["omero"] = {"channels": channels}
+    if labels or label_colors is not None:
+        colors = [] if label_colors is None else np.clip(np.rint(np.asarray(label_colors, float)), 0, 255).astype(int)
+        metadata["image-label"] = {
+            "colors": [{"label-value": i, "rgba": [*map(int, rgb[:3]), 255]} for i, rgb in enumerate(colors, start=1)]
+        }
     return metadata
+
+
+def ngff_label_colors(path: str | os.PathLike) -> dict | None:
+    """The label colours of an OME-Zarr label image (``image-label``), or None when it is not one.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        An OME-Zarr store.
+
+    Returns
+    -------
+    dict or None
+        ``{label value: (r, g, b, a)}`` in 0..1 (empty when the file names no colours); None for an image
+        that is not a label image, or a store that cannot be read.
+    """
+    import zarr
+
+    try:
+        node = zarr.open(str(path), mode="r")
+    except Exception:  # not a zarr store: not a label image either
+        return None
+    if not isinstance(node, zarr.Group):
+        return None
+    marked = _ngff_attributes(node).get("image-label")
+    if not isinstance(marked, dict):
+        return None
+    colors = {}
+    for entry in marked.get("colors") or []:
+        if isinstance(entry, dict) and "label-value" in entry and len(entry.get("rgba") or ()) == 4:
+            colors[int(entry["label-value"])] = tuple(float(c) / 255 for c in entry["rgba"])
+    return colors
 
 
 def ome_tiff_metadata(info: AxesInfo) -> dict:

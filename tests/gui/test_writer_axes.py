@@ -137,3 +137,16 @@ def test_saving_over_a_zarr_store_replaces_it_and_never_a_plain_folder(make_view
     assert (precious / "keep.txt").read_text() == "mine" and [p.name for p in precious.iterdir()] == ["keep.txt"]
     assert len(shown) == 1 and "is not a zarr store; it is never replaced" in shown[0]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clusters.zarr", "notes.zarr"]
+
+
+def test_clusters_saved_as_ome_zarr_open_again_as_labels_with_their_colours(stack_outputs, tmp_path):
+    from napari.layers import Labels
+
+    labels = stack_outputs.layers["stack clusters"]
+    (written,) = labels.save(str(tmp_path / "clusters.ome.zarr"), plugin="napari-colorquant")
+    (reopened,) = stack_outputs.open(written, plugin="napari-colorquant")
+    assert isinstance(reopened, Labels)
+    np.testing.assert_array_equal(np.asarray(reopened.data), labels.data)
+    assert tuple(reopened.scale) == (2.0, 0.25, 0.25)
+    for label in range(1, 4):  # the colours the user saw, to 8 bits
+        np.testing.assert_allclose(reopened.colormap.map(label)[:3], labels.colormap.map(label)[:3], atol=1 / 255)

@@ -12,7 +12,9 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
-from ..ome import UNIT_NAMES, AxesInfo, is_ome_path, read_axes, read_levels
+import numpy as np
+
+from ..ome import UNIT_NAMES, AxesInfo, is_ome_path, ngff_label_colors, read_axes, read_levels
 
 #: Colours for channels whose file names none (napari's own channel cycle).
 FALLBACK_COLORMAPS = ("magenta", "green", "cyan", "yellow", "red", "blue")
@@ -115,4 +117,21 @@ def read_ome(path: str | os.PathLike) -> list[tuple]:
     """
     path = os.fspath(path[0] if isinstance(path, list) else path)
     stem = os.path.basename(path.rstrip("/\\")).split(".")[0]
-    return layer_data(read_levels(path), read_axes(path), stem)
+    layers = layer_data(read_levels(path), read_axes(path), stem)
+    colors = ngff_label_colors(path) if os.path.isdir(path) else None
+    if colors is None or len(layers) != 1 or "channel_axis" in layers[0][1]:
+        return layers
+    data, meta, _ = layers[0]
+    if not np.issubdtype((data[0] if isinstance(data, list) else data).dtype, np.integer):
+        return layers
+    return [(data, _as_labels_meta(meta, colors), "labels")]
+
+
+def _as_labels_meta(meta: dict, colors: dict) -> dict:
+    """An OME-Zarr label image's layer attributes: its geometry and name, and its label colours if it has any."""
+    from napari.utils import DirectLabelColormap
+
+    meta = {key: value for key, value in meta.items() if key not in ("rgb", "colormap", "blending")}
+    if colors:
+        meta["colormap"] = DirectLabelColormap(color_dict={None: (0.0,) * 4, 0: (0.0,) * 4, **colors})
+    return meta

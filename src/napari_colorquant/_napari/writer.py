@@ -201,7 +201,7 @@ def write_labels(path: str, data: Any, meta: dict) -> list[str]:
     target = _suffixed(path, ".tif")
     try:
         if target.suffix.lower() in ZARR_SUFFIXES:
-            return [str(_save_chunked(target, data, meta))]
+            return [str(_save_chunked(target, data, meta, labels=True))]
         labels = full_resolution(data, meta)
         if target.suffix.lower() in TIFF_SUFFIXES:
             return [str(write_labels_tiff(target, labels, layer_axes(meta, labels.shape)))]
@@ -244,10 +244,11 @@ def write_quantized(path: str, data: Any, meta: dict) -> list[str]:
         return []
 
 
-def _save_chunked(target: Path, data: Any, meta: dict, rgb: bool = False) -> Path:
+def _save_chunked(target: Path, data: Any, meta: dict, rgb: bool = False, labels: bool = False) -> Path:
     """A zarr store (OME-Zarr when the axes fit) written chunk by chunk: a lazy layer never goes into memory whole."""
     level = data[0] if meta.get("multiscale") or isinstance(data, list | tuple) else data
-    return save_zarr(target, level, layer_axes(meta, tuple(level.shape), rgb=rgb))
+    colors = _shown_colors(meta) if labels else None
+    return save_zarr(target, level, layer_axes(meta, tuple(level.shape), rgb=rgb), labels, colors)
 
 
 def full_resolution(data: Any, meta: dict) -> np.ndarray:
