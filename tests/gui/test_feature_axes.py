@@ -2,9 +2,17 @@
 
 Driven as a user would: the run from the widget, then a click on an item of a picker's drop-down list.
 What the window shows is checked against the stack's own pixels and the fitted model.
+
+The guide's screenshot of the pickers is made here; with ``COLORQUANT_SCREENSHOTS=docs/images`` set it is
+written to that folder:
+
+    COLORQUANT_SCREENSHOTS=docs/images .venv/bin/python -m pytest tests/gui/test_feature_axes.py -k screenshot
 """
 
 from __future__ import annotations
+
+import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -73,8 +81,11 @@ def test_picking_a_channel_redraws_the_window_with_it_without_clustering_again(m
         assert window.title == "napari-colorquant: feature space (x c4, y c3, z c2; 3 of 5 features)"
         points = window.layers["cells feature space"]
         before = np.array(points.data)
+        window.camera.angles = (-20, 35, 140)  # the user has turned the cloud
 
         _pick(qtbot, picker.combos[0], "c0")  # x: c4 -> c0
+
+        np.testing.assert_allclose(window.camera.angles, (-20, 35, 140), atol=1e-6)  # and it stays turned
 
         assert widget.worker is None and widget.timeline["run"] == started  # no new run
         assert viewer.layers["cells clusters"] is clusters and widget._last_model is model
@@ -158,7 +169,7 @@ def test_fewer_than_three_features(make_viewer, dock, run_and_wait, qtbot, n_cha
         window, picker = widget.feature_viewer, widget.placer.axis_picker
         if n_channels == 1:  # a histogram: nothing to pick
             assert _picked(picker) == {}
-            assert picker.note.value == "one feature: its histogram"
+            assert picker.note.value == "1 feature: its histogram"
             assert window.title == "napari-colorquant: feature space (histogram of intensity)"
             return
         assert window.dims.ndisplay == 2
@@ -196,3 +207,26 @@ def test_the_explorer_keeps_its_pair_for_the_next_run_of_the_same_channels(make_
     widget.controls.image.value = viewer.layers["four"]
     run_and_wait(widget)
     assert explorer.axis_names == ("c2", "c3")  # other channels: the default again
+
+
+def test_screenshot_of_the_window_with_chosen_channels(make_viewer, dock, run_and_wait, qtbot, tmp_path):
+    from qtpy.QtWidgets import QApplication
+
+    folder = Path(os.environ.get("COLORQUANT_SCREENSHOTS", tmp_path))
+    folder.mkdir(parents=True, exist_ok=True)
+    viewer = make_viewer(show=True)
+    viewer.add_image(_five_channels(), name="cells", axis_labels=("c", "y", "x"))
+    widget = _run_in_window(viewer, dock, run_and_wait, "cells", n_clusters=4)
+    try:
+        window, picker = widget.feature_viewer, widget.placer.axis_picker
+        window.window._qt_window.resize(1280, 860)
+        QApplication.processEvents()
+        _pick(qtbot, picker.combos[0], "c0")
+        _pick(qtbot, picker.combos[2], "c1")
+        assert window.title == "napari-colorquant: feature space (x c0, y c3, z c1; 3 of 5 features)"
+        window.reset_view()
+        window.camera.angles = (-20, 35, 140)  # an oblique look: all three axes and their names
+        image = np.asarray(window.screenshot(str(folder / "feature_axes_window.png"), canvas_only=False, flash=False))
+        assert image.shape[0] > 600 and image[..., :3].std() > 10
+    finally:
+        widget.close_feature_viewer()
