@@ -143,3 +143,13 @@ def test_plugin_writers_move_ahead_of_naparis_and_activation_does_it():
     assert writer.prefer_plugin_writers(manager)
     assert [e[-1].name for e in manager._contrib._writers] == ["ours", "builtin", "x"]
     assert not writer.prefer_plugin_writers(SimpleNamespace())  # npe2 changed its index: napari's stay default
+
+
+@pytest.mark.parametrize("name", ["x.tif", "x.png", "x.zarr"])
+def test_a_folder_that_cannot_be_written_is_a_notification_not_a_traceback(tmp_path, notes, name):
+    target = tmp_path / "missing" / name
+    assert writer.write_labels(str(target), np.ones((4, 4), np.uint8), {}) == []
+    assert writer.write_quantized(str(target), np.ones((4, 4), np.uint8), {}) == []
+    assert len(notes) == 2 and all(n.startswith(f"Not saved: {target}") for n in notes)
+    assert "No such file or directory" in notes[0]
+    assert list(tmp_path.iterdir()) == []

@@ -211,6 +211,9 @@ def write_labels(path: str, data: Any, meta: dict) -> list[str]:
     except ValueError as error:
         _notify(f"Not saved: {error}")
         return []
+    except OSError as error:  # a missing or read-only folder, a full disk: said, not a traceback
+        _notify(f"Not saved: {target}: {error.strerror or error}")
+        return []
 
 
 def write_quantized(path: str, data: Any, meta: dict) -> list[str]:
@@ -241,6 +244,9 @@ def write_quantized(path: str, data: Any, meta: dict) -> list[str]:
         return [str(write_image(target, image, layer_axes(meta, image.shape, rgb=bool(meta.get("rgb")))))]
     except ValueError as error:
         _notify(f"Not saved: {error}")
+        return []
+    except OSError as error:  # a missing or read-only folder, a full disk: said, not a traceback
+        _notify(f"Not saved: {target}: {error.strerror or error}")
         return []
 
 
