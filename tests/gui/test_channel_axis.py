@@ -46,9 +46,9 @@ def test_setting_channel_axis_on_an_unlabelled_zcyx_stack(make_viewer, dock, run
     widget.feature_view.value = "none"
     run_and_wait(widget)
     labels = viewer.layers["stack clusters"]
-    assert labels.data.shape == (4, 64, 64)
-    np.testing.assert_array_equal(labels.data, quantize(zcyx, channel_axis=1, **_params(widget)).labels)
-    np.testing.assert_allclose(labels.scale, (2.0, 0.5, 0.5))
+    assert labels.data.shape == (4, 1, 64, 64)  # the channel axis kept, one pixel spanning the 3 channels
+    np.testing.assert_array_equal(labels.data[:, 0], quantize(zcyx, channel_axis=1, **_params(widget)).labels)
+    np.testing.assert_allclose(labels.scale, (2.0, 3.0, 0.5, 0.5))
     assert layer.data.shape == zcyx.shape
 
 
@@ -187,28 +187,6 @@ def test_explorer_names_a_one_layer_stacks_channels_without_repeating_the_layer_
     assert explorer.plot.axes.get_xlabel().startswith("ch") and explorer.plot.axes.get_ylabel().startswith("ch")
 
 
-def test_a_channel_axis_after_other_axes_warns_that_the_outputs_do_not_line_up(
-    make_viewer, dock, run_and_wait, notifications
-):
-    """napari lines layers up by their last axes: ZYX outputs of a ZCYX layer fall on its C, Y, X axes (the
-    clusters' plane z = 1 was shown over the input's z = 7). Until they can be placed right, say so."""
-    viewer = make_viewer()
-    zcyx = load_sample("kidney")[:4, :, :32, :32]
-    viewer.add_image(zcyx, name="zcyx")
-    widget = dock(viewer)
-    widget.channel_axis.value = 1
-    widget.n_clusters.value, widget.feature_view.value = 3, "none"
-    run_and_wait(widget)
-    assert any("last axes" in message and "channel_axis=1" in message for message in notifications["warning"])
-    notifications["warning"].clear()
-    viewer.add_image(np.ascontiguousarray(np.moveaxis(zcyx, 1, 0)), name="czyx")  # channels first: they line up
-    widget.image.value = viewer.layers["czyx"]
-    widget.channel_axis.value = 0
-    run_and_wait(widget)
-    assert not any("last axes" in message for message in notifications["warning"])
-    assert viewer.layers["czyx clusters"].data.shape == (4, 32, 32)
-
-
 def test_apply_a_model_of_channel_layers_to_the_same_stack_as_one_unlabelled_layer(
     make_viewer, dock, run_and_wait, qtbot, notifications
 ):
@@ -228,9 +206,9 @@ def test_apply_a_model_of_channel_layers_to_the_same_stack_as_one_unlabelled_lay
     qtbot.waitUntil(lambda: widget.worker is None, timeout=60_000)
     assert notifications["error"] == []
     model = widget._last_model
-    np.testing.assert_array_equal(
-        viewer.layers["stack clusters"].data, apply_model(model, kidney, channel_axis=1).labels
-    )
+    applied = viewer.layers["stack clusters"]
+    assert applied.data.shape == (4, 1, 48, 48)  # lined up with the stack: its channel axis kept, of length 1
+    np.testing.assert_array_equal(applied.data[:, 0], apply_model(model, kidney, channel_axis=1).labels)
     # Two axes of 3 planes: which one holds the channels cannot be told; the message says what to do.
     ambiguous = viewer.add_image(kidney[:3], name="ambiguous")  # (3 z, 3 c, Y, X)
     widget.apply_target.value = ambiguous

@@ -311,9 +311,11 @@ def test_one_layer_with_a_channel_axis(make_viewer, dock, run_and_wait, kidney_z
     selection = explorer.select_polygon(polygon)
     expected = points_in_poly(pixels[:, [0, 2]], np.array(polygon)).reshape(4, 64, 64)
     assert expected.any()
-    np.testing.assert_array_equal(np.asarray(selection.data).astype(bool), expected)
-    # The selection overlays the stack: the layer's scale without its channel axis.
-    np.testing.assert_allclose(selection.scale, (2.0, 0.5, 0.5))
+    assert selection.data.shape == (4, 1, 64, 64)
+    np.testing.assert_array_equal(np.asarray(selection.data)[:, 0].astype(bool), expected)
+    # The selection overlays the stack as its clusters do: the channel axis kept, one pixel spanning the channels.
+    np.testing.assert_allclose(selection.scale, (2.0, 3.0, 0.5, 0.5))
+    np.testing.assert_allclose(selection.translate, viewer.layers["kidney clusters"].translate)
     grid = explorer.pair_overview(show=False)
     assert sorted(grid.pair_axes) == [(0, 1), (0, 2), (1, 2)]
     point = explorer.pixel_point(layer.data_to_world((1, 0, 10, 20)))

@@ -62,10 +62,11 @@ def test_dask_stack_with_its_own_channel_axis(make_viewer, dock, run_and_wait, n
     assert notifications["error"] == []
     assert widget.status.value.startswith("done"), widget.report.value
     expected = quantize(stack, channel_axis=1, **widget.controls.params())
-    np.testing.assert_array_equal(np.asarray(viewer.layers["stack clusters"].data), expected.labels)
+    # lined up with the stack: its channel axis kept, of length 1
+    np.testing.assert_array_equal(np.asarray(viewer.layers["stack clusters"].data)[:, 0], expected.labels)
     for c in range(3):
         layer = viewer.layers[f"stack ch{c} quantized"]
-        np.testing.assert_array_equal(np.asarray(layer.data), expected.quantized[:, c])
+        np.testing.assert_array_equal(np.asarray(layer.data)[:, 0], expected.quantized[:, c])
 
 
 def test_channels_of_numbered_axes_are_named_ch(make_viewer, dock, run_and_wait):

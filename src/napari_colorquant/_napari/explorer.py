@@ -245,7 +245,7 @@ def prepare_outcome(job: Job, output: RunOutput) -> dict:
     explore.shown_values(features, default_axes(result.model))
     return dict(features=features, channel_names=plot_channel_names(job.source), downsample=downsample,
                 geometry=job.source.geometry, layer_channel_axis=getattr(job.source, "channel_axis", None),
-                levels=request.levels)  # fmt: skip
+                channel_span=getattr(job.source, "channel_span", None), levels=request.levels)  # fmt: skip
 
 
 def show_outcome(viewer: napari.Viewer, job: Job, output: RunOutput) -> FeatureExplorer | None:
@@ -387,6 +387,7 @@ class FeatureExplorer(LayerActions, Brushing, Background, QWidget):
         self._downsample = None
         self._geometry: dict = {}
         self._layer_channel_axis = None
+        self._channel_span: int | None = None
         self._levels = None
         self._init_background()
         self.plot = FeaturePlot()
@@ -457,7 +458,7 @@ class FeatureExplorer(LayerActions, Brushing, Background, QWidget):
         self, result: QuantizeResult, source_layer: napari.layers.Image, *, data: ArrayLike | None = None,
         mask: ArrayLike | None = None, channel_axis: int | None = None, channel_names: list[str] | None = None,
         downsample: Sequence[float] | None = None, geometry: dict | None = None, layer_channel_axis: int | None = None,
-        features: explore.FeatureData | None = None, levels: list | None = None,
+        features: explore.FeatureData | None = None, levels: list | None = None, channel_span: int | None = None,
     ) -> None:  # fmt: skip
         """Show a run's feature space (called by the clustering widget after each run).
 
@@ -480,6 +481,9 @@ class FeatureExplorer(LayerActions, Brushing, Background, QWidget):
             The run's feature data, already made (in the run's worker, see :func:`prepare_outcome`).
         levels : list of arrays, optional
             For a pyramid: every level, finest first (selections are lazy masks of each level).
+        channel_span : int, optional
+            The length-1 axis that the run's outputs keep for the layer's channels (ZCYX: see
+            :attr:`~.layers.Source.channel_span`); the selection, mask and objects layers keep it too.
         """
         if features is None:
             image = source_layer.data if data is None else data
@@ -492,7 +496,7 @@ class FeatureExplorer(LayerActions, Brushing, Background, QWidget):
         self._geometry = {k: v for k, v in (geometry or {}).items() if k in names} or {
             name: getattr(source_layer, name) for name in names
         }
-        self._layer_channel_axis = layer_channel_axis
+        self._layer_channel_axis, self._channel_span = layer_channel_axis, channel_span
         self.selection = explore.Selection()
         model, previous = result.model, self.names
         self.names, self.axis_labels_all = axis_labels(model, channel_names)

@@ -13,7 +13,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from .. import explore
-from .layers import replace_data
+from .layers import on_input_axes, replace_data
 
 if TYPE_CHECKING:
     import napari
@@ -87,6 +87,10 @@ class LayerActions:
         layer = self.output_layer(role)
         info = {"role": role, "source": self.source.name, **metadata}
         multiscale = isinstance(data, list)  # a pyramid's levels: on the source's own grid
+        span = getattr(self, "_channel_span", None)
+        if span is not None and not multiscale and np.ndim(data) < len(self._geometry.get("scale", ())):
+            data = on_input_axes(data, span)  # over a ZCYX layer: lined up as the clusters are
+            info["channel_span"] = span
         if layer is not None and layer.multiscale == multiscale:
             replace_data(layer, data)
             layer.metadata = {**layer.metadata, "colorquant": info}

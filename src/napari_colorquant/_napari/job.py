@@ -88,12 +88,53 @@ def without_axis(geometry: dict[str, Any], axis: int) -> dict[str, Any]:
             out[key] = tuple(v for i, v in enumerate(out[key]) if i != axis)
     matrix = np.asarray(out.pop("affine"))
     out["affine"] = np.delete(np.delete(matrix, axis, axis=0), axis, axis=1)
+    _refuse_rotated(out)
+    return out
+
+
+def spanning_axis(geometry: dict[str, Any], axis: int, n: int) -> dict[str, Any]:
+    """A layer's geometry for outputs that keep its channel axis as one pixel spanning its ``n`` channels.
+
+    napari lines layers up by their last axes, so the outputs of a Z, C, Y, X layer keep an axis where
+    its channels are: of length 1, ``n`` times the channels' scale, centred on them. Every channel's
+    position then falls on that one pixel (data coordinate within ±(n - 1) / 2n, which napari rounds to
+    0), so the outputs show at every channel the slider picks, over the right plane of the other axes.
+    Everything else (the other axes' scale and translate, ``affine``, ``axis_labels``, ``units``) is kept.
+
+    Parameters
+    ----------
+    geometry : dict
+        From :func:`layer_geometry`.
+    axis : int
+        The channel axis (data axis of the layer).
+    n : int
+        The number of channels.
+
+    Returns
+    -------
+    dict
+
+    Raises
+    ------
+    ValueError
+        When the layer is rotated or sheared (its channel axis would have to be mixed with the others).
+    """
+    out = dict(geometry)
+    _refuse_rotated(out)
+    scale, translate = list(out["scale"]), list(out["translate"])
+    translate[axis] = translate[axis] + scale[axis] * (n - 1) / 2
+    scale[axis] = scale[axis] * n
+    out["scale"], out["translate"] = tuple(scale), tuple(translate)
+    return out
+
+
+def _refuse_rotated(geometry: dict[str, Any]) -> None:
+    """Take ``rotate`` and ``shear`` out of ``geometry``; a ValueError unless they are the identity."""
     for key in ("rotate", "shear"):
-        value = np.asarray(out.pop(key, None) if key in out else 0.0)
+        value = np.asarray(geometry.pop(key, None) if key in geometry else 0.0)
         identity = np.eye(value.shape[0]) if key == "rotate" and value.ndim == 2 else np.zeros_like(value)
         if value.size and not np.allclose(value, identity):
             raise ValueError(f"a {key}d layer cannot be clustered along a channel axis; reset its {key} first")
-    return out
 
 
 def _single_layer_channels(layer: Image, axis: int) -> tuple[list, list, list]:
@@ -134,11 +175,20 @@ def source_of(
         Of the input channels, to colour the clusters as the input is shown.
     """
     if channel_axis is not None:
+        channel_axis = channel_axis % layer.ndim
         names, colormaps, limits = _single_layer_channels(layer, channel_axis)
+        # Channels first (CYX, CZYX): the outputs are the layer's last axes. Other axes before them (ZCYX):
+        # the outputs keep the channel axis as one pixel spanning the channels, or they would fall on C, Y, X.
+        span = channel_axis or None
+        geometry = layer_geometry(layer)
+        if span is None:
+            geometry = without_axis(geometry, channel_axis)
+        else:
+            geometry = spanning_axis(geometry, channel_axis, layer.data.shape[channel_axis])
         source = Source(
-            name=layer.name, geometry=without_axis(layer_geometry(layer), channel_axis), rgb=False,
-            colormap=layer.colormap, contrast_limits=tuple(layer.contrast_limits), channel_names=names,
-            channel_colormaps=colormaps, channel_limits=limits, channel_axis=channel_axis,
+            name=layer.name, geometry=geometry, rgb=False, colormap=layer.colormap,
+            contrast_limits=tuple(layer.contrast_limits), channel_names=names, channel_colormaps=colormaps,
+            channel_limits=limits, channel_axis=channel_axis, channel_span=span,
         )  # fmt: skip
         return source, "channels", colormaps, limits
     layers = [layer, *(extra or [])]

@@ -67,6 +67,12 @@ class Source:
         Of a single gray input, reused by the quantized layer.
     channel_names, channel_colormaps, channel_limits
         Of several input layers used as channels.
+    channel_axis : int, optional
+        The input layer's own channel axis (one layer clustered by its channels).
+    channel_span : int, optional
+        Set when other axes come before that channel axis (ZCYX): the outputs on the pixel grid keep it as
+        an axis of length 1 whose pixel spans every channel (see :func:`.job.spanning_axis`), so that they
+        line up with the input in napari, which lines layers up by their last axes.
     summary : dict, optional
         The run's :meth:`~napari_colorquant.quantize.QuantizeResult.summary`, shared by its layers'
         metadata (set by :func:`output_tuples`).
@@ -82,6 +88,7 @@ class Source:
     channel_colormaps: list[Any] = field(default_factory=list)
     channel_limits: list[tuple[float, float]] = field(default_factory=list)
     channel_axis: int | None = None
+    channel_span: int | None = None
     summary: dict[str, Any] | None = None
 
 
@@ -101,6 +108,46 @@ def output_name(source_name: str, role: str) -> str:
     return f"{source_name} {role}"
 
 
+def on_input_axes(data: Any, span: int | None) -> Any:
+    """Pixel-grid output data with the length-1 axis at ``span`` that stands for the input's channels.
+
+    A view (numpy: writable, so painting the clusters still works; dask stays lazy), not a copy.
+
+    Parameters
+    ----------
+    data : ndarray or dask array
+        An output on the input's pixel grid (no channel axis), e.g. the labels.
+    span : int or None
+        :attr:`Source.channel_span`; None leaves ``data`` as it is.
+
+    Returns
+    -------
+    ndarray or dask array
+    """
+    if span is None:
+        return data
+    return data[(slice(None),) * span + (None,)]
+
+
+def off_input_axes(data: Any, span: int | None) -> Any:
+    """Undo :func:`on_input_axes`: an output layer's data on the pixel grid again (a view).
+
+    Parameters
+    ----------
+    data : ndarray or dask array
+        An output layer's data.
+    span : int or None
+        Its length-1 channel axis (``metadata["colorquant"]["channel_span"]``); None leaves ``data`` as it is.
+
+    Returns
+    -------
+    ndarray or dask array
+    """
+    if span is None or np.ndim(data) <= span or np.shape(data)[span] != 1:
+        return data
+    return data[(slice(None),) * span + (0,)]
+
+
 def _metadata(result: QuantizeResult, source: Source, role: str, extra: dict | None = None) -> dict:
     info = {
         "role": role,
@@ -110,6 +157,8 @@ def _metadata(result: QuantizeResult, source: Source, role: str, extra: dict | N
         # One dict shared by a run's layers, so that figures computed later reach them all.
         "summary": source.summary if source.summary is not None else result.summary(),
     }
+    if source.channel_span is not None and role not in FEATURE_ROLES:
+        info["channel_span"] = source.channel_span  # the length-1 axis standing for the input's channels
     if extra:
         info.update(extra)
     return {"colorquant": info}
@@ -181,7 +230,7 @@ def labels_layer(result: QuantizeResult, source: Source, levels: list | None = N
     if levels is not None:
         meta["multiscale"] = True
         return levels, meta, "labels"
-    return result.labels, meta, "labels"
+    return on_input_axes(result.labels, source.channel_span), meta, "labels"
 
 
 def quantized_layers(result: QuantizeResult, source: Source, levels: list | None = None) -> list[tuple]:
@@ -219,7 +268,8 @@ def quantized_layers(result: QuantizeResult, source: Source, levels: list | None
             channel_meta["metadata"] = _metadata(result, source, "quantized", {"channel": c})
             # Plain indexing: numpy and dask alike (a dask array has no ``take``).
             axis = data.ndim - 1 if source.channel_axis is None else source.channel_axis % data.ndim
-            channel = data[(slice(None),) * axis + (c,)]
+            # Channels after other axes (ZCYX): a length-1 slice keeps the axis (see Source.channel_span).
+            channel = data[(slice(None),) * axis + (c if source.channel_span is None else slice(c, c + 1),)]
             tuples.append((as_array(channel, contiguous=True), channel_meta, "image"))
         return tuples
     meta["name"] = name
@@ -253,9 +303,10 @@ def posterior_layer(posteriors: np.ndarray, result: QuantizeResult, source: Sour
         posteriors = np.where(unclustered[..., None], np.float32(np.nan), posteriors)
     if per_cluster:
         data = posteriors.transpose((posteriors.ndim - 1, *range(posteriors.ndim - 1)))
-        geometry = _prepend_axis(source.geometry)
+        span = None if source.channel_span is None else source.channel_span + 1
+        data, geometry = on_input_axes(data, span), _prepend_axis(source.geometry)
     else:
-        data = posteriors.max(axis=-1)
+        data = on_input_axes(posteriors.max(axis=-1), source.channel_span)
         geometry = dict(source.geometry)
     meta = {
         "name": output_name(source.name, "posterior"),

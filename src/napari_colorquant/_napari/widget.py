@@ -141,9 +141,6 @@ class ClusterWidget(Container):
         except (ValueError, TypeError) as error:
             self._fail(str(error))
             return
-        misaligned = misaligned_channel_axis(self.controls)
-        if misaligned:
-            show_warning(misaligned)
         self._untrack = handover.track_data(job)
         self._superseded = self._dropped = False
         self.timeline = {"run": time.perf_counter()}
@@ -316,32 +313,6 @@ class ClusterWidget(Container):
     def close_feature_viewer(self, *_) -> None:
         """Close the separate feature-space viewer, if open."""
         self.placer.close_feature_viewer()
-
-
-def misaligned_channel_axis(controls: Any) -> str | None:
-    """A warning when the outputs of a layer's own channel axis will not line up with the layer, else None.
-
-    The outputs drop the channel axis, and napari lines layers up by their last axes: the Z, Y, X outputs of
-    a Z, C, Y, X layer fall on its C, Y, X axes and are shown over other planes of the input.
-
-    Parameters
-    ----------
-    controls : Controls
-        The widget's controls (``image``, ``channel_axis``).
-
-    Returns
-    -------
-    str or None
-    """
-    layer, axis = controls.image.value, controls.channel_axis.value
-    if layer is None or layer.rgb or not axis:
-        return None
-    return (
-        f"napari-colorquant: the outputs have no channel axis and napari lines layers up by their last axes, "
-        f"so with the channels on axis {axis} of '{layer.name}' they are shown over other planes of it. "
-        f"Split the channels into layers first (napari console: viewer.add_image(viewer.layers['{layer.name}']"
-        f".data, channel_axis={axis}), then remove '{layer.name}') and cluster them with 'extra channels'."
-    )
 
 
 def apply_axis(target: Any, model: ClusterModel, chosen: int | None = None) -> int | None:
