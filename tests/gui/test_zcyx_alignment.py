@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import tifffile
 
 from napari_colorquant import ClusterModel, apply_model, quantize
 from napari_colorquant.samples import load_sample
@@ -165,3 +166,19 @@ def test_a_repeat_run_updates_the_lined_up_layers_in_place(make_viewer, dock, ru
     expected = quantize(zcyx, channel_axis=1, **widget.controls.params()).labels
     assert first.data.max() == 4
     np.testing.assert_array_equal(_shown(viewer, first, (6, 1, None, None)), expected[6])
+
+
+def test_saved_outputs_of_a_zcyx_stack_are_z_y_x(make_viewer, dock, run_and_wait, tmp_path):
+    zcyx = _zcyx(24)
+    # napari's own reader numbers the axes (-4 .. -1): the file's axes come from their order, Z, Y, X, and their
+    # pixel sizes from the layer's scale (not the spanning axis's: 3 channels x 1 µm would be the z size)
+    viewer, widget = _run(make_viewer, dock, run_and_wait, zcyx, 1, scale=SCALE, units=("µm",) * 4)
+    expected = quantize(zcyx, channel_axis=1, **widget.controls.params())
+    for name, values in (("clusters", expected.labels), ("ch1 quantized", expected.quantized[:, 1])):
+        viewer.layers.selection = {viewer.layers[f"stack {name}"]}
+        written = viewer.layers.save(str(tmp_path / f"{name.replace(' ', '_')}.tif"), selected=True)
+        with tifffile.TiffFile(written[0]) as tif:
+            read, axes, ome = tif.asarray(), tif.series[0].axes, tif.ome_metadata
+        assert axes == "ZYX", axes
+        assert 'PhysicalSizeZ="2.0"' in ome and 'PhysicalSizeX="0.5"' in ome
+        np.testing.assert_array_equal(read, values)

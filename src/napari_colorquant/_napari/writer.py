@@ -28,6 +28,7 @@ from ..files import (
     write_quantized_png,
 )
 from ..ome import AXIS_LETTERS, MICRON_SPELLINGS, AxesInfo
+from .layers import off_input_axes
 
 PLUGIN = "napari-colorquant"
 OWN_SUFFIXES = frozenset({".png", *TIFF_SUFFIXES, *ZARR_SUFFIXES})
@@ -202,7 +203,7 @@ def write_labels(path: str, data: Any, meta: dict) -> list[str]:
     try:
         if target.suffix.lower() in ZARR_SUFFIXES:
             return [str(_save_chunked(target, data, meta, labels=True))]
-        labels = full_resolution(data, meta)
+        labels, meta = pixel_grid(full_resolution(data, meta), meta)
         if target.suffix.lower() in TIFF_SUFFIXES:
             return [str(write_labels_tiff(target, labels, layer_axes(meta, labels.shape)))]
         if target.suffix.lower() == ".png":
@@ -238,7 +239,7 @@ def write_quantized(path: str, data: Any, meta: dict) -> list[str]:
     try:
         if target.suffix.lower() in ZARR_SUFFIXES:
             return [str(_save_chunked(target, data, meta, rgb=bool(meta.get("rgb"))))]
-        image = full_resolution(data, meta)
+        image, meta = pixel_grid(full_resolution(data, meta), meta)
         if target.suffix.lower() == ".png":
             return [str(write_quantized_png(target, image, _colors(meta)))]
         return [str(write_image(target, image, layer_axes(meta, image.shape, rgb=bool(meta.get("rgb")))))]
@@ -253,6 +254,7 @@ def write_quantized(path: str, data: Any, meta: dict) -> list[str]:
 def _save_chunked(target: Path, data: Any, meta: dict, rgb: bool = False, labels: bool = False) -> Path:
     """A zarr store (OME-Zarr when the axes fit) written chunk by chunk: a lazy layer never goes into memory whole."""
     level = data[0] if meta.get("multiscale") or isinstance(data, list | tuple) else data
+    level, meta = pixel_grid(level, meta)
     colors = _shown_colors(meta) if labels else None
     return save_zarr(target, level, layer_axes(meta, tuple(level.shape), rgb=rgb), labels, colors)
 
@@ -277,6 +279,37 @@ def full_resolution(data: Any, meta: dict) -> np.ndarray:
     if meta.get("multiscale") or isinstance(data, list | tuple):
         data = data[0]
     return np.asarray(data)
+
+
+def pixel_grid(data: Any, meta: dict) -> tuple[Any, dict]:
+    """An output of a ZCYX layer without the length-1 axis that lined it up with the layer's channels.
+
+    The file holds the clusters of every Z, Y, X pixel (as the command line writes them), not an axis
+    of one pixel whose size is that of every channel together.
+
+    Parameters
+    ----------
+    data : ndarray or dask array
+        The layer's pixels.
+    meta : dict
+        The layer's attributes; ``metadata["colorquant"]["channel_span"]`` names the axis.
+
+    Returns
+    -------
+    (array, dict)
+        The pixels (a view) and attributes (``scale``, ``translate``, ``axis_labels``, ``units``) without that axis;
+        ``data`` and ``meta`` themselves for any other layer.
+    """
+    info = (meta.get("metadata") or {}).get("colorquant")
+    span = info.get("channel_span") if isinstance(info, dict) else None
+    if not isinstance(span, int) or not 0 <= span < data.ndim or data.shape[span] != 1:
+        return data, meta
+    meta = dict(meta)
+    for key in ("scale", "translate", "axis_labels", "units"):
+        values = meta.get(key)
+        if values is not None and len(values) == data.ndim:
+            meta[key] = tuple(value for axis, value in enumerate(values) if axis != span)
+    return off_input_axes(data, span), meta
 
 
 def _unclaimed(path: str, default: str, meta: dict) -> bool:
