@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .. import explore
+from .layers import off_input_axes
 
 if TYPE_CHECKING:
     import napari
@@ -56,6 +57,8 @@ class Brushing:
             region = layer.to_labels(labels_shape=shape) > 0 if len(layer.data) else np.zeros(shape, bool)
         else:
             region = np.asarray(layer.data) != 0
+        if region.ndim == len(shape) + 1:  # a layer lined up with a ZCYX input (its clusters, mask, selection)
+            region = off_input_axes(region, getattr(self, "_channel_span", None))
         data, name = self.data, layer.name
 
         def done(out) -> float:

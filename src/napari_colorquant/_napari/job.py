@@ -325,6 +325,8 @@ def mask_array(mask_layer: Layer | None, layer: Image, channel_axis: int | None 
     spatial = tuple(layer.data.shape[:-1] if layer.rgb else layer.data.shape)
     if channel_axis is not None:
         spatial = tuple(size for axis, size in enumerate(layer.data.shape) if axis != channel_axis)
+        if mask_layer.ndim == layer.ndim:  # drawn over the layer, or an output lined up with it (see Source)
+            return _over_channels(mask_layer, layer, channel_axis)
     if mask_layer.ndim > len(spatial):
         raise ValueError(
             f"mask layer {mask_layer.name!r} has {mask_layer.ndim} dimensions; the image's pixel grid {spatial} has "
@@ -383,6 +385,23 @@ def _on_image_grid(mask_layer: Shapes, layer: Image) -> Shapes:
         for shape in mask_layer.data
     ]
     return Shapes(data, shape_type=list(mask_layer.shape_type), ndim=n)
+
+
+def _over_channels(mask_layer: Layer, layer: Image, channel_axis: int) -> Any:
+    """A mask with the layer's channel axis too: a pixel is in it when it is in it at any channel."""
+    shape = tuple(layer.data.shape)
+    if isinstance(mask_layer, Shapes):
+        if len(mask_layer.data) == 0:
+            raise ValueError(f"mask layer {mask_layer.name!r} has no shapes")
+        mask = mask_layer.to_labels(labels_shape=shape) > 0
+    else:
+        mask = as_array(mask_layer.data) != 0
+    if mask.shape[channel_axis] == 1 or mask.shape == shape:
+        mask = mask.any(axis=channel_axis)
+    spatial = tuple(size for axis, size in enumerate(shape) if axis != channel_axis)
+    if mask.shape != spatial:
+        raise ValueError(f"mask layer {mask_layer.name!r} has shape {mask_layer.data.shape}; the image's is {shape}")
+    return mask
 
 
 def slice_index(layer: Image, viewer: Any) -> tuple:
