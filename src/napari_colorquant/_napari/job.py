@@ -318,7 +318,9 @@ def mask_array(mask_layer: Layer | None, layer: Image, channel_axis: int | None 
     -------
     ndarray of bool, dask array or None
         A mask with fewer axes than the image (a 2-D Shapes or Labels layer over a stack, which napari
-        draws on every plane) masks the same region of every plane (broadcast, not copied).
+        draws on every plane) masks the same region of every plane (broadcast, not copied). One with the layer's
+        channel axis too (drawn over a ZCYX layer, or lined up with it as its clusters are) holds a pixel that
+        it holds at any channel.
     """
     if mask_layer is None:
         return None
