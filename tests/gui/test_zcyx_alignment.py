@@ -156,16 +156,28 @@ def test_fit_on_the_slice_on_screen_and_apply_the_model_line_up(make_viewer, doc
         np.testing.assert_array_equal(np.asarray(applied._slice.image.raw), labels[::-1][z])
 
 
-def test_a_repeat_run_updates_the_lined_up_layers_in_place(make_viewer, dock, run_and_wait):
+def test_live_preview_and_repeat_runs_update_the_lined_up_layers_in_place(
+    make_viewer, dock, run_and_wait, qtbot, monkeypatch
+):
+    from napari_colorquant._napari import widget as widget_module
+
+    monkeypatch.setattr(widget_module, "LIVE_MAX_SECONDS", 30.0)  # a loaded machine must not turn live preview off
     zcyx = _zcyx(24)
     viewer, widget = _run(make_viewer, dock, run_and_wait, zcyx, 1)
-    first = viewer.layers["stack clusters"]
-    widget.n_clusters.value = 4
+    first, quantized = viewer.layers["stack clusters"], viewer.layers["stack ch2 quantized"]
+    widget.live.value = True
+    widget.n_clusters.value = 4  # live preview re-runs by itself
+    qtbot.waitUntil(lambda: first.data.max() == 4 and widget.worker is None, timeout=20_000)
+    assert viewer.layers["stack clusters"] is first and viewer.layers["stack ch2 quantized"] is quantized
+    expected = quantize(zcyx, channel_axis=1, **widget.controls.params())
+    np.testing.assert_array_equal(_shown(viewer, first, (6, 1, None, None)), expected.labels[6])
+    np.testing.assert_array_equal(np.asarray(quantized._slice.image.raw), expected.quantized[6, 2])
+    widget.live.value = False
+    widget.n_clusters.value = 2
     run_and_wait(widget)
-    assert viewer.layers["stack clusters"] is first
+    assert viewer.layers["stack clusters"] is first and first.data.shape == (8, 1, 24, 24)
     expected = quantize(zcyx, channel_axis=1, **widget.controls.params()).labels
-    assert first.data.max() == 4
-    np.testing.assert_array_equal(_shown(viewer, first, (6, 1, None, None)), expected[6])
+    np.testing.assert_array_equal(_shown(viewer, first, (2, 0, None, None)), expected[2])
 
 
 def test_saved_outputs_of_a_zcyx_stack_are_z_y_x(make_viewer, dock, run_and_wait, tmp_path):
