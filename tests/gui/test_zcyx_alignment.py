@@ -194,6 +194,13 @@ def test_saved_outputs_of_a_zcyx_stack_are_z_y_x(make_viewer, dock, run_and_wait
         assert axes == "ZYX", axes
         assert 'PhysicalSizeZ="2.0"' in ome and 'PhysicalSizeX="0.5"' in ome
         np.testing.assert_array_equal(read, values)
+    zarr = pytest.importorskip("zarr")
+    from napari_colorquant.ome import read_axes
+
+    written = viewer.layers["stack clusters"].save(str(tmp_path / "clusters.ome.zarr"), plugin="napari-colorquant")
+    info = read_axes(written[0])
+    assert info.axes == "ZYX" and info.scale == (2.0, 0.5, 0.5), info
+    np.testing.assert_array_equal(zarr.open_array(written[0] + "/0", mode="r")[...], expected.labels)
 
 
 def test_explorer_layers_and_a_mask_from_them_line_up(make_viewer, dock, run_and_wait):
