@@ -140,3 +140,22 @@ def test_masked_array_is_refused_not_clustered_with_its_masked_pixels():
             call()
     unmasked = np.ma.masked_array(GRAY)  # nothing masked: nothing to lose
     np.testing.assert_array_equal(quantize(unmasked, 3).labels, quantize(GRAY, 3).labels)
+
+
+def test_too_few_values_in_a_small_sample_says_to_raise_max_samples():
+    # 600 distinct colours, a sample of 2 of them: "use at most 2 clusters" blamed K, not max_samples.
+    image = RGB
+    with pytest.raises(ValueError, match=r"distinct rgb values in the fitted sample \(2; .*raise max_samples or use"):
+        quantize(image, 3, max_samples=2)
+    with pytest.raises(ValueError, match=r"the fitted sample has only 1 distinct .*raise max_samples or give k_range"):
+        quantize(image, "auto", max_samples=1)
+
+
+def test_cli_names_max_samples_when_its_sample_is_too_small(tmp_path, capsys):
+    from PIL import Image
+
+    from napari_colorquant.cli import main
+
+    Image.fromarray(RGB).save(tmp_path / "rgb.png")
+    assert main([str(tmp_path / "rgb.png"), "-k", "4", "--max-samples", "3", "-o", str(tmp_path / "out")]) == 1
+    assert "raise --max-samples or use at most 3 clusters" in capsys.readouterr().err

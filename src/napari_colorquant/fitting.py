@@ -228,6 +228,12 @@ def fit_values(
         return _fit_auto(shared, params, distinct, progress)
     n_clusters = params.n_clusters
     if n_clusters > distinct:
+        if approximate:
+            raise ValueError(
+                f"n_clusters={n_clusters} is larger than the number of distinct {color_space} values in the fitted "
+                f"sample ({distinct}; the image has more distinct values than max_samples={params.max_samples}): "
+                f"raise max_samples or use at most {distinct} clusters"
+            )
         raise ValueError(
             f"n_clusters={n_clusters} is larger than the number of distinct {color_space} values "
             f"to cluster ({distinct}); use at most {distinct} clusters"
@@ -330,6 +336,12 @@ def _pinned_features(shared: _Values) -> np.ndarray:
 def _fit_auto(shared: _Values, params: ClusterParameters, distinct: int, progress) -> tuple[ClusterModel, np.ndarray]:
     """Every K of ``params.k_range`` fitted on the same values; the chosen model records the curve."""
     low, high = params.k_range
+    if low > distinct and shared.approximate:
+        raise ValueError(
+            f"k_range starts at {low} but the fitted sample has only {distinct} distinct {shared.color_space} values "
+            f"(the image has more distinct values than max_samples={params.max_samples}): raise max_samples or "
+            f"give k_range with k_min <= {distinct}"
+        )
     if low > distinct:
         raise ValueError(
             f"k_range starts at {low} but there are only {distinct} distinct {shared.color_space} values to "
