@@ -489,15 +489,13 @@ UNIT_NAMES = {"µm": "micrometer", "μm": "micrometer", "um": "micrometer", "mic
               "nm": "nanometer", "mm": "millimeter", "cm": "centimeter", "m": "meter", "pm": "picometer",
               "Å": "angstrom", "s": "second", "ms": "millisecond", "µs": "microsecond", "min": "minute",
               "h": "hour"}  # fmt: skip
+#: OME-Zarr's unit names -> OME-XML's symbols (the first spelling above), the spelling AxesInfo keeps.
+_OME_SYMBOLS = {name: symbol for symbol, name in reversed(UNIT_NAMES.items())}
 UNIT_NAMES.update({name: name for name in set(UNIT_NAMES.values())})  # OME-Zarr spells them out already
 #: NGFF axis names and types of the axis letters an OME-Zarr image can hold, in the order NGFF requires.
 _NGFF_AXES = {"T": ("t", "time"), "C": ("c", "channel"), "Z": ("z", "space"), "Y": ("y", "space"),
               "X": ("x", "space")}  # fmt: skip
 NGFF_VERSION = "0.5"
-#: OME-Zarr's unit names -> OME-XML's symbols, the spelling AxesInfo keeps (OME-TIFF outputs write it as is).
-_OME_SYMBOLS = {"micrometer": "µm", "nanometer": "nm", "millimeter": "mm", "centimeter": "cm", "meter": "m",
-                "picometer": "pm", "angstrom": "Å", "second": "s", "millisecond": "ms", "microsecond": "µs",
-                "minute": "min", "hour": "h"}  # fmt: skip
 
 
 def ngff_metadata(
