@@ -298,9 +298,7 @@ def write_indexed_png(path: str | os.PathLike, labels: np.ndarray, model: Cluste
     """
     if not can_write_indexed(model, labels):
         raise ValueError("an indexed PNG needs a 2D uint8 gray/RGB result with at most 256 colours (not chroma-only)")
-    palette = np.clip(np.rint(model.palette), 0, 255).astype(np.uint8)
-    if palette.shape[1] == 1:
-        palette = np.repeat(palette, 3, axis=1)
+    palette = label_display_colors(model).astype(np.uint8)  # not None: can_write_indexed holds
     has_background = bool((labels == 0).any())
     index = labels.astype(np.int64) - 1
     if has_background:

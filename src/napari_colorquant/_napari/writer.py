@@ -209,12 +209,8 @@ def write_labels(path: str, data: Any, meta: dict) -> list[str]:
         if target.suffix.lower() == ".png":
             return [str(write_labels_png(target, labels, _shown_colors(meta)))]
         raise ValueError(f"cannot save clusters as {target.suffix}; {PNG_HELP}")
-    except ValueError as error:
-        _notify(f"Not saved: {error}")
-        return []
-    except OSError as error:  # a missing or read-only folder, a full disk: said, not a traceback
-        _notify(f"Not saved: {target}: {error.strerror or error}")
-        return []
+    except (ValueError, OSError) as error:
+        return _not_saved(target, error)
 
 
 def write_quantized(path: str, data: Any, meta: dict) -> list[str]:
@@ -243,12 +239,19 @@ def write_quantized(path: str, data: Any, meta: dict) -> list[str]:
         if target.suffix.lower() == ".png":
             return [str(write_quantized_png(target, image, _colors(meta)))]
         return [str(write_image(target, image, layer_axes(meta, image.shape, rgb=bool(meta.get("rgb")))))]
-    except ValueError as error:
-        _notify(f"Not saved: {error}")
-        return []
-    except OSError as error:  # a missing or read-only folder, a full disk: said, not a traceback
-        _notify(f"Not saved: {target}: {error.strerror or error}")
-        return []
+    except (ValueError, OSError) as error:
+        return _not_saved(target, error)
+
+
+def _not_saved(target: Path, error: ValueError | OSError) -> list[str]:
+    """Say in a notification why nothing was written, never as a traceback; the writers' empty answer.
+
+    A ValueError is a refusal that names what can be written; an OSError a folder that cannot be written
+    (missing, read-only, disk full).
+    """
+    reason = f"{target}: {error.strerror or error}" if isinstance(error, OSError) else str(error)
+    _notify(f"Not saved: {reason}")
+    return []
 
 
 def _save_chunked(target: Path, data: Any, meta: dict, rgb: bool = False, labels: bool = False) -> Path:
