@@ -187,3 +187,64 @@ def test_view_axes_defaults_to_the_last_three_and_checks_a_choice():
         fs.view_axes(4, (0, 1, 2.0))
     with pytest.raises(ValueError, match="at least 1"):
         fs.view_axes(0)
+
+
+def _signed_volume(vertices: np.ndarray, faces: np.ndarray) -> float:
+    """Volume enclosed by a closed mesh (divergence theorem); negative when its faces point inwards."""
+    a, b, c = vertices[faces[:, 0]], vertices[faces[:, 1]], vertices[faces[:, 2]]
+    return float(np.einsum("ij,ij->i", a, np.cross(b, c)).sum() / 6)
+
+
+def test_unit_sphere_is_a_closed_outward_mesh_on_the_sphere():
+    for rings, segments in ((2, 3), (5, 8), (16, 32)):
+        vertices, faces = fs.unit_sphere(rings, segments)
+        np.testing.assert_allclose(np.linalg.norm(vertices, axis=1), 1.0, rtol=1e-12)
+        edges = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
+        directed = set(map(tuple, edges))
+        assert len(directed) == len(edges)  # no edge twice in one direction: consistently oriented
+        assert all((b, a) in directed for a, b in directed)  # each edge shared by two faces: closed
+        assert len(vertices) - len(edges) // 2 + len(faces) == 2  # Euler: a sphere
+        assert _signed_volume(vertices, faces) > 0  # faces counter-clockwise seen from outside
+    with pytest.raises(ValueError, match="n_segments"):
+        fs.unit_sphere(4, 2)
+
+
+def test_ellipsoid_vertices_lie_at_the_mahalanobis_radius_of_the_marginal_and_its_shadow_is_the_2d_ellipse():
+    from scipy.spatial.distance import mahalanobis
+
+    rng = np.random.default_rng(8)
+    a = rng.normal(size=(4, 5, 5))
+    covariances = a @ a.transpose(0, 2, 1) + 0.3 * np.eye(5)  # four correlated 5-feature Gaussians
+    means = rng.normal(size=(4, 5)) * 20
+    axes = (3, 0, 4)
+    sub_means, sub_covariances = fs.marginal(means, covariances, axes)
+    radius = fs.chi2_radius(0.95)
+    vertices, faces, component = fs.ellipsoid_meshes(sub_means, sub_covariances, radius)
+    assert np.array_equal(np.bincount(component), np.full(4, len(vertices) // 4))
+    for k in range(4):
+        mine = vertices[component == k]
+        inverse = np.linalg.inv(covariances[k][np.ix_(axes, axes)])  # independent of fs.marginal
+        distances = [mahalanobis(v, means[k, list(axes)], inverse) for v in mine]
+        np.testing.assert_allclose(distances, radius, rtol=1e-9)
+        own = faces[np.isin(faces, np.flatnonzero(component == k)).all(axis=1)] - np.flatnonzero(component == k)[0]
+        volume = _signed_volume(mine, own)  # outward whatever the eigenvectors' handedness
+        exact = 4 / 3 * np.pi * radius**3 * np.sqrt(np.linalg.det(sub_covariances[k]))
+        assert 0.97 * exact < volume < exact  # an inscribed mesh: a little smaller
+        # Seen along the first shown feature, its outline is the 95 % ellipse of the other two (the 2-D view's).
+        (ellipse,) = fs.projected_ellipses(means[k][None], covariances[k][None], (axes[1], axes[2]), 0.95)
+        for angle in np.linspace(0, np.pi, 7):
+            direction = np.array([np.cos(angle), np.sin(angle)])
+            shadow = (mine[:, 1:] - sub_means[k, 1:]) @ direction
+            outline = (ellipse - sub_means[k, 1:]) @ direction
+            assert shadow.max() == pytest.approx(outline.max(), rel=0.01)
+
+
+def test_ellipsoid_of_a_flat_gaussian_is_flat_and_bad_input_is_refused():
+    covariance = np.diag([4.0, 1.0, 0.0])  # no spread along the last feature
+    vertices, _, _ = fs.ellipsoid_meshes(np.zeros((1, 3)), covariance[None], 2.0)
+    np.testing.assert_allclose(vertices[:, 2], 0.0, atol=1e-12)
+    assert np.ptp(vertices[:, 0]) == pytest.approx(8.0, rel=1e-9)
+    with pytest.raises(ValueError, match=r"\(K, 3\)"):
+        fs.ellipsoid_meshes(np.zeros((1, 2)), np.eye(2)[None], 2.0)
+    with pytest.raises(ValueError, match="radius"):
+        fs.ellipsoid_meshes(np.zeros((1, 3)), np.eye(3)[None], 0.0)

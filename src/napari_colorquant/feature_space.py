@@ -1,4 +1,4 @@
-"""The maths behind the feature-space view: counts, samples, histograms, Gaussian curves and ellipses.
+"""The maths behind the feature-space view: counts, samples, histograms, Gaussian curves, ellipses, ellipsoids.
 
 Everything here works on what a run has already counted (the distinct values and
 their pixel counts), never on the image again, so showing the clusters costs
@@ -21,6 +21,9 @@ from numpy.typing import ArrayLike
 ELLIPSE_PROBABILITY = 0.95
 ELLIPSE_VERTICES = 72
 HISTOGRAM_BINS = 128
+#: Resolution of the EM ellipsoids' meshes (bands of latitude, vertices around each).
+ELLIPSOID_RINGS = 16
+ELLIPSOID_SEGMENTS = 32
 #: Above this many distinct values the 1-D histogram is made from a weighted sample of them.
 MAX_HISTOGRAM_VALUES = 1_000_000
 
@@ -181,6 +184,107 @@ def ellipse_polygon(
     circle = np.stack([np.cos(angles), np.sin(angles)])
     radius = chi2_radius(probability)
     return np.asarray(mean, np.float64) + (vectors @ (np.sqrt(np.maximum(values, 0))[:, None] * circle)).T * radius
+
+
+def unit_sphere(n_rings: int = ELLIPSOID_RINGS, n_segments: int = ELLIPSOID_SEGMENTS) -> tuple[np.ndarray, np.ndarray]:
+    """A closed triangle mesh of the unit sphere (a UV sphere: rings of latitude between two poles).
+
+    Parameters
+    ----------
+    n_rings : int
+        Bands of latitude from pole to pole (at least 2).
+    n_segments : int
+        Vertices around each ring of latitude (at least 3).
+
+    Returns
+    -------
+    vertices : ndarray (2 + (n_rings - 1) * n_segments, 3)
+        Points on the unit sphere; the first is the pole at -1 on axis 0, the last the pole at +1.
+    faces : ndarray (2 * n_segments * (n_rings - 1), 3) int64
+        Vertex indices of each triangle, counter-clockwise seen from outside (normals point outwards).
+
+    Raises
+    ------
+    ValueError
+        For fewer than 2 rings or 3 segments.
+    """
+    n_rings, n_segments = int(n_rings), int(n_segments)
+    if n_rings < 2 or n_segments < 3:
+        raise ValueError(f"a sphere needs n_rings >= 2 and n_segments >= 3, got {n_rings} and {n_segments}")
+    polar = np.linspace(np.pi, 0, n_rings + 1)[1:-1]  # from the pole at -1 to the one at +1
+    around = np.linspace(0, 2 * np.pi, n_segments, endpoint=False)
+    ring = np.column_stack([np.repeat(np.cos(polar), n_segments),
+                            np.outer(np.sin(polar), np.cos(around)).ravel(),
+                            np.outer(np.sin(polar), np.sin(around)).ravel()])  # fmt: skip
+    vertices = np.vstack([[-1.0, 0.0, 0.0], ring, [1.0, 0.0, 0.0]])
+    last = len(vertices) - 1
+    j = np.arange(n_segments)
+    nxt = (j + 1) % n_segments
+    faces = [np.column_stack([np.zeros(n_segments, np.int64), 1 + nxt, 1 + j])]  # the cap around the first pole
+    for r in range(n_rings - 2):  # each band between two rings: two triangles per segment
+        low, high = 1 + r * n_segments, 1 + (r + 1) * n_segments
+        faces += [np.column_stack([low + j, low + nxt, high + j]), np.column_stack([high + j, low + nxt, high + nxt])]
+    top = 1 + (n_rings - 2) * n_segments
+    faces.append(np.column_stack([np.full(n_segments, last), top + j, top + nxt]))
+    return vertices, np.vstack(faces).astype(np.int64)
+
+
+def ellipsoid_meshes(
+    means: ArrayLike, covariances: ArrayLike, radius: float, n_rings: int = ELLIPSOID_RINGS,
+    n_segments: int = ELLIPSOID_SEGMENTS,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+    """One triangle mesh of each 3-D Gaussian's ellipsoid at Mahalanobis distance ``radius`` from its mean.
+
+    The ellipsoid ``{x : (x - mu)^T S^-1 (x - mu) = radius^2}`` is the unit sphere mapped by
+    ``x = mu + radius * A u`` with ``A A^T = S``; ``A = V sqrt(L)`` from the eigendecomposition
+    ``S = V L V^T`` (a semi-definite S gives a flat ellipsoid instead of failing, as a Cholesky factor
+    would), with an eigenvector turned round when ``det V < 0`` so that the faces keep facing outwards.
+    Its shadow on any plane through two of the features is the ``radius`` ellipse of the Gaussian's
+    marginal there (:func:`ellipse_polygon`), so a ``radius`` of ``chi2_radius(0.95)`` seen along an axis
+    outlines the 95 % ellipse of the two features across the screen. Its own 3-D content is
+    ``P(chi2_3 <= radius^2)`` (0.888 for that radius). See e.g. Johnson & Wichern, *Applied Multivariate
+    Statistical Analysis*, 6th ed., section 4.2 (constant-density contours).
+
+    Parameters
+    ----------
+    means : array_like (K, 3)
+        The Gaussians' means.
+    covariances : array_like (K, 3, 3)
+        Their covariance matrices (symmetric positive semi-definite).
+    radius : float
+        Mahalanobis distance of the surface from each mean (positive).
+    n_rings, n_segments : int
+        Resolution of the sphere mapped (see :func:`unit_sphere`).
+
+    Returns
+    -------
+    vertices : ndarray (K * V, 3)
+        Every ellipsoid's vertices, the K meshes one after the other.
+    faces : ndarray (K * F, 3) int64
+        Triangles, indexing ``vertices``; counter-clockwise seen from outside.
+    component : ndarray (K * V,) int64
+        The Gaussian (0..K-1) each vertex belongs to.
+
+    Raises
+    ------
+    ValueError
+        For means that are not (K, 3), covariances that are not (K, 3, 3) or a radius that is not positive.
+    """
+    means = np.asarray(means, np.float64)
+    covariances = np.asarray(covariances, np.float64)
+    if means.ndim != 2 or means.shape[1] != 3 or covariances.shape != (len(means), 3, 3):
+        raise ValueError(f"means must be (K, 3) and covariances (K, 3, 3), got {means.shape} and {covariances.shape}")
+    if not radius > 0:
+        raise ValueError(f"radius must be positive, got {radius}")
+    sphere, sphere_faces = unit_sphere(n_rings, n_segments)
+    values, vectors = np.linalg.eigh((covariances + covariances.transpose(0, 2, 1)) / 2)
+    vectors[np.linalg.det(vectors) < 0, :, 0] *= -1  # a rotation: a reflection would turn the faces inside out
+    maps = vectors * np.sqrt(np.maximum(values, 0.0))[:, None, :] * float(radius)  # (K, 3, 3): A = V sqrt(L)
+    vertices = means[:, None, :] + np.einsum("kij,vj->kvi", maps, sphere)
+    offsets = np.arange(len(means))[:, None, None] * len(sphere)
+    faces = (sphere_faces[None] + offsets).reshape(-1, 3)
+    component = np.repeat(np.arange(len(means)), len(sphere))
+    return vertices.reshape(-1, 3), faces, component
 
 
 def view_axes(n_features: int, axes: Sequence[int] | None = None, n_shown: int = 3) -> tuple[int, ...]:

@@ -59,6 +59,32 @@ def _run_in_window(viewer, dock, run_and_wait, name: str, n_clusters: int = 3, m
     return widget
 
 
+def _assert_ellipsoids(layer, model, dims, placer) -> None:
+    """``layer`` is a Surface of each EM Gaussian's ellipsoid on features ``dims`` (z, y, x), coloured as its cluster.
+
+    Every vertex of cluster k's mesh lies at the 2-D ellipses' Mahalanobis radius (95 %: 2.45) from its mean,
+    under the covariance of the shown features taken from the model here (not from the plugin's maths).
+    """
+    from napari.layers import Surface
+
+    assert isinstance(layer, Surface)
+    vertices, _, values = layer.data
+    radius = np.sqrt(-2 * np.log(0.05))
+    assert layer._type_string == "surface" and tuple(layer.axis_labels) == tuple(f"c{d}" for d in dims)
+    clusters = placer._feature_layers["feature space:"].features
+    centre_colours = np.asarray(placer._feature_layers["feature space:"].face_color)[clusters["kind"] == "centre"]
+    for k in range(model.n_clusters):
+        mine = vertices[values == k + 1]
+        assert len(mine) > 100
+        offset = mine - model.means[k, list(dims)]
+        inverse = np.linalg.inv(model.covariances[k][np.ix_(dims, dims)])
+        distances = np.sqrt(np.einsum("vi,ij,vj->v", offset, inverse, offset))
+        np.testing.assert_allclose(distances, radius, rtol=1e-6)
+        colours = layer.vertex_colors[values == k + 1][:, :3]
+        np.testing.assert_allclose(colours, np.broadcast_to(centre_colours[k][:3], colours.shape), atol=1e-6)
+    assert 0 < layer.opacity < 1  # the pixels inside show through
+
+
 def _pixels(stack: np.ndarray, channels) -> set[tuple]:
     return set(map(tuple, stack[list(channels)].reshape(len(channels), -1).T.astype(np.float64)))
 
@@ -79,7 +105,8 @@ def test_picking_a_channel_redraws_the_window_with_it_without_clustering_again(m
         assert [picker.combos[0].native.itemText(i) for i in range(5)] == ["c0", "c1", "c2", "c3", "c4"]
         assert tuple(window.dims.axis_labels) == ("c2", "c3", "c4")
         assert window.title == "napari-colorquant: feature space (x c4, y c3, z c2; 3 of 5 features)"
-        points = window.layers["cells feature space"]
+        points, gaussians = window.layers["cells feature space"], window.layers["cells gaussians"]
+        _assert_ellipsoids(gaussians, model, (2, 3, 4), widget.placer)
         before = np.array(points.data)
         window.camera.angles = (-20, 35, 140)  # the user has turned the cloud
 
@@ -101,14 +128,9 @@ def test_picking_a_channel_redraws_the_window_with_it_without_clustering_again(m
         assert not np.array_equal(after[:, 2], before[:, 2])
         # Every drawn pixel is a pixel of the stack, in channels (c2, c3, c0): the window shows real pixels.
         assert set(map(tuple, after[:-k])) <= _pixels(stack, (2, 3, 0))
-        # EM: each Gaussian's 95 % ellipse of its exact projection on (y, x) = (c3, c0), at its centre's c2.
-        expected = fs.projected_ellipses(model.means, model.covariances, (3, 0))
-        for shape, ellipse, centre in zip(window.layers["cells gaussians"].data, expected, model.means, strict=True):
-            np.testing.assert_allclose(shape[:, 1:], ellipse, rtol=1e-5)
-            np.testing.assert_allclose(shape[:, 0], centre[2], rtol=1e-6)
-        # Outlines thinner than the narrowest ellipse: 0.4 % of the uint16 range (262) was wider than it (~110).
-        narrowest = min(np.ptp(shape[:, 1:], axis=0).min() for shape in window.layers["cells gaussians"].data)
-        assert window.layers["cells gaussians"].edge_width[0] < 0.25 * narrowest
+        # EM: each Gaussian's ellipsoid on (z, y, x) = (c2, c3, c0), redrawn in place.
+        assert window.layers["cells gaussians"] is gaussians
+        _assert_ellipsoids(gaussians, model, (2, 3, 0), widget.placer)
     finally:
         widget.close_feature_viewer()
 
@@ -138,9 +160,12 @@ def test_the_choice_is_kept_for_the_next_runs_of_the_same_channels_only(make_vie
         picker = widget.placer.axis_picker
         _pick(qtbot, picker.combos[2], "c1")  # z: c2 -> c1
         _pick(qtbot, picker.combos[0], "c0")  # x: c4 -> c0
+        gaussians = widget.feature_viewer.layers["cells gaussians"]
         widget.n_clusters.value = 4
         run_and_wait(widget)  # again, K = 4: the same channels
         window = widget.feature_viewer
+        assert window.layers["cells gaussians"] is gaussians  # the ellipsoids' mesh grew in place: 4 of them
+        _assert_ellipsoids(gaussians, widget._last_model, (1, 3, 0), widget.placer)
         assert _picked(widget.placer.axis_picker) == {"x": "c0", "y": "c3", "z": "c1"}
         assert tuple(window.dims.axis_labels) == ("c1", "c3", "c0")
         np.testing.assert_array_equal(window.layers["cells feature space"].data[-4:],
@@ -181,6 +206,24 @@ def test_fewer_than_three_features(make_viewer, dock, run_and_wait, qtbot, n_cha
         assert window.title == "napari-colorquant: feature space (x c0, y c1)"
         np.testing.assert_array_equal(window.layers["cells feature space"].data[-3:],
                                       widget._last_model.means[:, [1, 0]])  # fmt: skip
+    finally:
+        widget.close_feature_viewer()
+
+
+def test_two_features_keep_flat_ellipses_in_the_2d_window(make_viewer, dock, run_and_wait):
+    from napari.layers import Shapes
+
+    viewer = make_viewer()
+    viewer.add_image(_five_channels()[:2], name="cells", axis_labels=("c", "y", "x"))
+    widget = _run_in_window(viewer, dock, run_and_wait, "cells")
+    try:
+        window, model = widget.feature_viewer, widget._last_model
+        assert window.dims.ndisplay == 2
+        gaussians = window.layers["cells gaussians"]
+        assert isinstance(gaussians, Shapes)  # a 2-D view: each Gaussian's 95 % ellipse, as before
+        expected = fs.projected_ellipses(model.means, model.covariances, (0, 1))
+        for shape, ellipse in zip(gaussians.data, expected, strict=True):
+            np.testing.assert_allclose(shape, ellipse, rtol=1e-5)
     finally:
         widget.close_feature_viewer()
 

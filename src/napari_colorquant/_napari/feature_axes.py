@@ -154,7 +154,8 @@ class FeatureRun:
         list of tuple
             napari LayerDataTuples.
         """
-        return feature_space_layers(self.result, self.source, self.sample, axes=axes, counts=self.counts)
+        return feature_space_layers(self.result, self.source, self.sample, axes=axes, counts=self.counts,
+                                    ellipsoids=True)  # fmt: skip
 
 
 class AxisPicker(Container):

@@ -26,6 +26,8 @@ from ..quantize import QuantizeResult, as_array
 ROLES = ("clusters", "quantized", "posterior", "feature space", "gaussians", "histogram")
 FEATURE_ROLES = ("feature space", "gaussians", "histogram")
 ELLIPSE_PROBABILITY = fs.ELLIPSE_PROBABILITY
+#: The ellipsoids' opacity: the pixels inside them stay visible.
+ELLIPSOID_OPACITY = 0.3
 
 
 def replace_data(layer: Any, data: Any) -> None:
@@ -370,7 +372,7 @@ def feature_axis_names(model: ClusterModel, channel_names: list[str] | None = No
 
 def feature_space_layers(
     result: QuantizeResult, source: Source, sample: tuple[np.ndarray, np.ndarray, np.ndarray] | None,
-    axes: Sequence[int] | None = None, counts: np.ndarray | None = None,
+    axes: Sequence[int] | None = None, counts: np.ndarray | None = None, ellipsoids: bool = False,
 ) -> list[tuple]:  # fmt: skip
     """Clusters in feature space: centres and sampled pixels as Points, EM Gaussians as Shapes.
 
@@ -392,6 +394,9 @@ def feature_space_layers(
         :func:`napari_colorquant.feature_space.view_axes`); default: the last three.
     counts : ndarray (K,), optional
         Pixels per cluster (:func:`napari_colorquant.feature_space.cluster_counts`), when already counted.
+    ellipsoids : bool
+        With three features shown, draw EM Gaussians as 3-D ellipsoids (a translucent Surface of each
+        marginal Gaussian at the ellipses' Mahalanobis radius, for a 3-D view) instead of flat ellipses.
 
     Returns
     -------
@@ -425,9 +430,33 @@ def feature_space_layers(
         "metadata": _metadata(result, source, "feature space", {"axes": dims, "axis_names": names}),
     }  # fmt: skip
     layers = [(points, meta, "points")]
-    if model.method == "em":
+    if model.method == "em" and ellipsoids and len(dims) == 3:
+        layers.append(_ellipsoid_layer(result, source, colours, dims, names))
+    elif model.method == "em":
         layers.append(_ellipse_layer(result, source, colours, dims, names))
     return layers
+
+
+def _ellipsoid_layer(result: QuantizeResult, source: Source, colours: np.ndarray, dims: list[int],
+                     names: list[str]) -> tuple:  # fmt: skip
+    """Each Gaussian's ellipsoid on the three shown features, at the 2-D ellipses' Mahalanobis radius (a Surface)."""
+    model = result.model
+    means, covariances = fs.marginal(model.means, model.covariances, dims)
+    radius = fs.chi2_radius(ELLIPSE_PROBABILITY)
+    vertices, faces, component = fs.ellipsoid_meshes(means, covariances, radius)
+    vertex_colours = colours[component].copy()
+    vertex_colours[:, 3] = 1.0
+    meta = {
+        "name": output_name(source.name, "gaussians"),
+        "vertex_colors": vertex_colours,
+        "opacity": ELLIPSOID_OPACITY,
+        "shading": "smooth",
+        "blending": "translucent",
+        "axis_labels": names,
+        "metadata": _metadata(result, source, "gaussians", {"probability": ELLIPSE_PROBABILITY, "axes": dims,
+                                                             "radius": radius, "ellipsoids": True}),
+    }  # fmt: skip
+    return (vertices, faces, (component + 1).astype(np.float64)), meta, "surface"
 
 
 def _ellipse_layer(result: QuantizeResult, source: Source, colours: np.ndarray, dims: list[int],

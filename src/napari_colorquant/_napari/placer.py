@@ -68,6 +68,8 @@ def _data_ndim(data, layer_type: str, multiscale: bool) -> int:
         return int(np.shape(data[0])[1]) if len(data) else -1
     if layer_type == "points":
         return int(np.shape(data)[1])
+    if layer_type == "surface":  # (vertices, faces, values): the vertices' coordinates
+        return int(np.shape(data[0])[1])
     return len(np.shape(data[0] if multiscale else data))
 
 
@@ -83,8 +85,10 @@ def _compatible(layer: Layer, data, meta: dict, layer_type: str) -> bool:
     ndim = _data_ndim(data, layer_type, multiscale)
     if layer_type == "shapes":
         return ndim in (-1, layer.ndim)
+    if layer_type in ("points", "surface"):
+        return ndim == layer.ndim
     current = layer.data[0] if multiscale else layer.data
-    return ndim == (layer.ndim if layer_type == "points" else len(np.shape(current)))
+    return ndim == len(np.shape(current))
 
 
 def _same(a, b) -> bool:
@@ -99,6 +103,11 @@ def _current(layer: Layer, key: str):
     return value.affine_matrix if key == "affine" else value
 
 
+#: Attributes set again without comparing (arrays per point, shape or vertex; dicts).
+_ALWAYS_SET = ("features", "metadata", "face_color", "border_color", "edge_color", "size", "border_width",
+               "vertex_colors")  # fmt: skip
+
+
 def _unchanged(layer: Layer, key: str, value) -> bool:
     """True when setting ``key`` would change nothing (each setter costs a refresh)."""
     try:
@@ -108,7 +117,7 @@ def _unchanged(layer: Layer, key: str, value) -> bool:
             return a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
         if key == "colormap":
             return getattr(current, "name", None) == getattr(value, "name", value) and not hasattr(value, "colors")
-        if key in ("features", "metadata", "face_color", "border_color", "edge_color", "size", "border_width"):
+        if key in _ALWAYS_SET:
             return False
         return _same(current, value)
     except (AttributeError, TypeError, ValueError):
@@ -151,9 +160,12 @@ def _update(layer: Layer, data, meta: dict, layer_type: str) -> None:
                 rest.pop(key, None)
         elif layer_type == "points":
             layer.data = data
+        elif layer_type == "surface":  # the new mesh first: the vertex colours that follow must match its vertices
+            layer.vertex_colors = None
+            layer.data = data
         for key, value in rest.items():
             setattr(layer, key, value)
-        if layer_type not in ("shapes", "points"):
+        if layer_type not in ("shapes", "points", "surface"):
             replace_data(layer, data)
         layer.name = meta["name"]
     layer.refresh()
