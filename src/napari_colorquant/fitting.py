@@ -62,16 +62,20 @@ def _distinct_features(features: np.ndarray, color_space: str, layout: ImageLayo
     return features.shape[0] if one_to_one else _count_distinct_rows(features)
 
 
-def _fit_unit(features: np.ndarray, layout: ImageLayout) -> float:
-    """The unit features are fitted in: 1 for integer images, 1/255 of the features' range for float ones.
+def _fit_unit(features: np.ndarray, layout: ImageLayout, mixture: bool) -> float:
+    """The unit features are fitted in: 1/255 of the features' largest range, or 1 for k-means on integers.
 
-    Integer pixel values have a natural unit (one grey level), in which ``epsilon`` is
-    measured as ``cv2.kmeans`` does. Float data have none (the same image in metres or in
-    micrometres), so their features are measured in 1/255 of their largest range: the
-    stopping rules then mean for a float image what they mean for its 8-bit version, and
-    an image scaled by any factor gives the same labels.
+    k-means on integer pixel values measures ``epsilon`` in their natural unit (one grey level),
+    as ``cv2.kmeans`` does. Float data have none (the same image in metres or in micrometres),
+    so their features are measured in 1/255 of their largest range: the stopping rules then
+    mean for a float image what they mean for its 8-bit version, and an image scaled by any
+    factor gives the same labels. A mixture (EM) stops on the log-likelihood relative to its
+    size, which moves by ``F log s`` when the values are scaled by ``s``: it is fitted in that
+    unit for integer images too, so that a 16-bit image holding an 8-bit one times 256, an
+    8-bit one and a float copy of either give the same labels (an 8-bit image spanning 0..255
+    is fitted as before: its unit is 1).
     """
-    if layout.dtype.kind != "f" or features.shape[0] == 0:
+    if (layout.dtype.kind != "f" and not mixture) or features.shape[0] == 0:
         return 1.0
     # Column by column: numpy reduces an (n, 3) array along axis 0 some 25x slower.
     spread = float(np.max([column.max() - column.min() for column in features.T]))
@@ -221,7 +225,7 @@ def fit_values(
     features = colorspaces.to_features(values, color_space, layout.scale, layout.offset)
     sample_weight = np.asarray(sample_weight, np.float64)
     distinct = _distinct_features(features, color_space, layout)
-    unit = _fit_unit(features, layout)
+    unit = _fit_unit(features, layout, mixture=get_method(params.method).log_posteriors is not None)
     pinned = _pinned_colors(params, layout, color_space)
     shared = _Values(values, sample_weight, features, unit, layout, color_space, record, approximate, pinned)
     if params.is_auto:
