@@ -133,6 +133,23 @@ def test_predict_rejects_mismatched_image(china):
         model.predict_proba(china[:40, :40])
 
 
+def test_a_model_refusing_an_image_says_what_to_do_not_which_colour_space_to_use(china):
+    # It said "... use 'gray' or 'channels'", but a fitted model's colour space cannot change (and the command
+    # line ignores --color-space with --apply): the way out is another model, or naming the channel axis.
+    with pytest.raises(ValueError, match="fitted on a rgb image") as refused:
+        quantize(china[:40, :40], 3).model.predict(GRAY)
+    assert "fit a new model on this one" in str(refused.value) and "'gray'" not in str(refused.value)
+    with pytest.raises(ValueError, match=r"fitted on a gray image .*: apply it to images like the one"):
+        quantize(GRAY, 3).model.predict(china[:40, :40])
+    stack = np.random.default_rng(2).integers(0, 4096, (4, 3, 10, 12), dtype=np.uint16)
+    model = quantize(stack, 2, channel_axis=1).model
+    with pytest.raises(ValueError, match=r"got a gray image .*: if axis 1 holds its channels, pass channel_axis=1"):
+        model.predict(stack)
+    with pytest.raises(ValueError, match=r"channel_axis 7 is out of range"):  # an explicit axis keeps its reason
+        model.predict(stack, channel_axis=7)
+    assert np.array_equal(model.predict(stack, channel_axis=1), quantize(stack, 2, channel_axis=1).labels)
+
+
 def test_masked_array_is_refused_not_clustered_with_its_masked_pixels():
     image = np.ma.masked_array(GRAY, mask=GRAY > 200)  # np.asarray would drop the mask
     for call in (lambda: quantize(image, 3), lambda: quantize(GRAY, 3).model.predict(image)):

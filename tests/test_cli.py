@@ -8,6 +8,7 @@ import sys
 
 import numpy as np
 import pytest
+import tifffile
 from PIL import Image
 
 from napari_colorquant import ClusterModel, quantize
@@ -113,8 +114,23 @@ def test_apply_errors_name_the_command_line_options(tmp_path, capsys):
     assert main([str(photo), "-k", "2", "-o", str(tmp_path / "fit"), "-q"]) == 0
     assert main([str(gray), "--apply", str(tmp_path / "fit" / "photo_model.json"), "-o", str(tmp_path / "o")]) == 1
     err = capsys.readouterr().err
-    assert "--color-space 'rgb' needs an RGB image" in err and "or pass --channel-axis" in err
+    assert "fitted on a rgb image with 3 channel(s); the image of shape (8, 8) is not one" in err
+    assert "fit a new model on this one" in err
+    # --apply ignores --color-space (the model's is fixed): the message must not send the user there.
+    assert "--color-space" not in err and "use 'gray'" not in err
     assert "color_space" not in err and "channel_axis" not in err
+
+
+def test_apply_to_a_stack_without_its_channel_axis_says_which_axis_to_name(tmp_path, capsys):
+    stack = np.random.default_rng(0).integers(0, 4096, (4, 3, 16, 16), dtype=np.uint16)
+    fitted, plain = tmp_path / "fitted.tif", tmp_path / "plain.tif"
+    tifffile.imwrite(fitted, stack)
+    tifffile.imwrite(plain, stack)
+    assert main([str(fitted), "--channel-axis", "1", "-k", "2", "-o", str(tmp_path / "fit"), "-q"]) == 0
+    model = str(tmp_path / "fit" / "fitted_model.json")
+    assert main([str(plain), "--apply", model, "-o", str(tmp_path / "o")]) == 1
+    assert "if axis 1 holds its channels, pass --channel-axis 1" in capsys.readouterr().err
+    assert main([str(plain), "--apply", model, "--channel-axis", "1", "-o", str(tmp_path / "o"), "-q"]) == 0
 
 
 def test_too_many_clusters_leaves_no_partial_output(tmp_path, capsys):

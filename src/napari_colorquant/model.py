@@ -301,19 +301,20 @@ class ClusterModel:
             array, layout, _ = describe_image(image, channel_axis, requested, scale=self.scale)
         except ValueError as error:
             shape = getattr(image, "shape", None)
-            raise ValueError(
-                f"this model was fitted on a {self.input_kind} image with {self.n_channels} channel(s); "
-                f"the image of shape {shape} does not match ({error})"
-            ) from error
+            # With channel_axis given, the image check's own words say what is wrong with it; without, they advise
+            # another colour space, which a fitted model cannot take.
+            detail = "" if channel_axis is None else f" ({error})"
+            got = f"the image of shape {shape} is not one{detail}"
+            raise ValueError(_mismatch(self, got, shape, channel_axis)) from error
         kind = "rgb" if layout.kind == "rgba" else layout.kind
         fitted_kind = "rgb" if self.input_kind == "rgba" else self.input_kind
         if kind != fitted_kind and not (self.input_kind == "channels" and layout.n_channels == self.n_channels):
-            raise ValueError(
-                f"this model was fitted on a {self.input_kind} image with {self.n_channels} channel(s); "
-                f"got a {layout.kind} image of shape {layout.shape}"
-            )
+            got = f"got a {layout.kind} image of shape {layout.shape}"
+            raise ValueError(_mismatch(self, got, getattr(image, "shape", None), channel_axis))
         if layout.n_channels != self.n_channels:
-            raise ValueError(f"this model needs {self.n_channels} channel(s); the image has {layout.n_channels}")
+            raise ValueError(
+                f"this model needs {self.n_channels} channel(s); the image has {layout.n_channels}: {_OTHER_MODEL}"
+            )
         if layout.dtype != np.dtype(self.dtype):
             raise ValueError(
                 f"this model was fitted on {self.dtype} images; got {layout.dtype} (convert the image first, "
@@ -443,6 +444,23 @@ class ClusterModel:
         if get_method(kwargs["method"]).has_posteriors:  # a mixture: covariances and mixing weights
             kwargs.update(_mixture_fields(data, kwargs["means"].shape))
         return cls(**kwargs)
+
+
+_OTHER_MODEL = "apply it to images like the one it was fitted on, or fit a new model on this one"
+
+
+def _mismatch(model: ClusterModel, got: str, shape, channel_axis: int | None) -> str:
+    """Why ``model`` cannot label an image of another kind, and what to do: name the channel axis, or fit anew.
+
+    A model's colour space and channels are fixed, so the colour-space advice of the image check (``use 'gray'``)
+    does not apply here; the command line ignores ``--color-space`` with ``--apply``.
+    """
+    text = f"this model was fitted on a {model.input_kind} image with {model.n_channels} channel(s); {got}"
+    sizes = tuple(shape) if isinstance(shape, tuple) else ()
+    if model.input_kind == "channels" and channel_axis is None and model.n_channels in sizes:
+        axis = sizes.index(model.n_channels)
+        return f"{text}: if axis {axis} holds its channels, pass channel_axis={axis}; else {_OTHER_MODEL}"
+    return f"{text}: {_OTHER_MODEL}"
 
 
 def _finite_or_none(value):
