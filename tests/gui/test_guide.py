@@ -16,7 +16,7 @@ import pytest
 import tifffile
 from PIL import Image
 
-from napari_colorquant import ClusterModel, apply_model, quantize
+from napari_colorquant import ClusterModel, apply_model, feature_explorer, quantize
 from napari_colorquant.cli import main
 from napari_colorquant.files import write_model
 from napari_colorquant.samples import load_sample
@@ -54,7 +54,19 @@ def _screenshot(viewer, path: Path, angles=None) -> np.ndarray:
     return image
 
 
-def test_guide_three_channel_stack(make_viewer, dock, run_and_wait, shots, tmp_path):
+def _widget_in_front_of_the_explorer(viewer, widget) -> bool:
+    """The explorer is docked, and its tab is behind the clustering widget's one."""
+    from qtpy.QtWidgets import QDockWidget
+
+    from napari_colorquant._napari.explorer import DOCK_NAME
+
+    docks = [dock for dock in viewer.window._qt_window.findChildren(QDockWidget) if dock.windowTitle() == DOCK_NAME]
+    # A tab behind another stays "visible" to Qt; what it shows on screen is its visible region.
+    covered = all(dock.visibleRegion().isEmpty() for dock in docks)
+    return bool(docks) and covered and not widget.native.visibleRegion().isEmpty()
+
+
+def test_guide_three_channel_stack(make_viewer, dock, run_and_wait, shots, tmp_path, qtbot):
     stack = load_sample("kidney")  # Z, C, Y, X = 8, 3, 128, 128
     path = _write_stack(tmp_path / "kidney.ome.tif", stack)
 
@@ -71,10 +83,19 @@ def test_guide_three_channel_stack(make_viewer, dock, run_and_wait, shots, tmp_p
     assert widget.color_space.choices == ("auto", "channels")
     widget.n_clusters.value = 4
     widget.feature_view.value = "separate window"
+    # As a user sees it: the still-empty explorer docked as a tab behind the widget. It is docked a moment after
+    # the widget opens, and napari raises its new tab before the widget comes back: shot in between, the
+    # explorer was pictured instead of the widget.
+    qtbot.waitUntil(lambda: _widget_in_front_of_the_explorer(viewer, widget))
     _screenshot(viewer, shots / "guide_channels.png")
+    assert _widget_in_front_of_the_explorer(viewer, widget), "the explorer's tab covers the widget in the picture"
 
     # 3. cluster
     run_and_wait(widget)
+    # The outputs placed and the explorer's plot rendered (in its background thread), as the guide shows them;
+    # shot at once, the plot still said "Run the clustering" over a filled table.
+    qtbot.waitUntil(lambda: not widget.busy and feature_explorer(viewer) is not None)
+    qtbot.waitUntil(lambda: not feature_explorer(viewer).plot.canvas.busy)
     clusters = viewer.layers["kidney C0 clusters"]
     params = clusters.metadata["colorquant"]["params"]
     expected = quantize(stack, 4, channel_axis=1, max_iter=params["max_iter"], epsilon=params["epsilon"])
