@@ -196,7 +196,10 @@ def test_scheduler_runs_on_a_dask_cluster(tmp_path, hela_u16, dask_cluster):
 def test_unreachable_scheduler_is_a_clear_error(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr("napari_colorquant.cli.SCHEDULER_TIMEOUT", "0.5s")  # nothing listens on port 9
     assert main(["--sample", "plate", "-o", str(tmp_path), "--scheduler", "tcp://127.0.0.1:9"]) == 2
-    assert "cannot reach the dask scheduler at tcp://127.0.0.1:9" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "cannot reach the dask scheduler at tcp://127.0.0.1:9" in err
+    # and what to do: start one there, or run on this machine without the option
+    assert "start one with `dask scheduler`" in err and "leave out --scheduler" in err
 
 
 def test_lazy_tiff_and_bad_zarr(tmp_path, capsys, hela_u16):

@@ -311,7 +311,10 @@ def _scheduler(address: str | None):
     try:
         return Client(address, timeout=SCHEDULER_TIMEOUT)
     except OSError as error:
-        raise ValueError(f"cannot reach the dask scheduler at {address}: {error}") from error
+        raise ValueError(
+            f"cannot reach the dask scheduler at {address}: {error}; start one with `dask scheduler` (and workers "
+            "with `dask worker ADDRESS`), or leave out --scheduler to run on this machine"
+        ) from error
 
 
 def _process(args, model, position: tuple[int, int], name: str, source, stem: str, staging: Path) -> int:
