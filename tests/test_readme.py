@@ -112,3 +112,17 @@ def test_documented_commands_pasted_in_order_do_not_collide(path):
                 key = (folder, output_stem(name))
                 assert key not in written, f"{path.name}: `{line}` overwrites the outputs of `{written[key]}`"
                 written[key] = line
+
+
+def test_guide_sample_file_opens_as_the_guide_says(tmp_path, monkeypatch):
+    """docs/napari.md's first block, pasted, writes the OME-TIFF its walk-through opens: one layer per named
+    channel, at its pixel size (step 1 says the pixel size becomes the layer scale; without one it was 1)."""
+    from napari_colorquant._napari.reader import get_reader
+
+    monkeypatch.chdir(tmp_path)
+    (block, *_) = code_blocks(ROOT / "docs" / "napari.md", "python")
+    exec(compile(block, "docs/napari.md python block 1", "exec"), {"__name__": "__main__"})
+    ((data, meta, kind),) = get_reader("kidney.ome.tif")("kidney.ome.tif")
+    assert kind == "image" and meta["name"] == ["kidney C0", "kidney C1", "kidney C2"]
+    assert data.shape == (8, 3, 128, 128) and meta["channel_axis"] == 1  # napari splits it into three layers
+    assert list(meta["scale"]) == [1.0, 0.5, 0.5] and meta["units"][1:] == ["micrometer", "micrometer"]
