@@ -122,3 +122,15 @@ def test_clusters_png_of_microscopy_data_takes_the_colours_shown(make_viewer, do
         palette = np.asarray(png.getpalette()[: 3 * 4], np.float64).reshape(4, 3)
     shown = labels.colormap.map(np.array([1, 2, 3]))[:, :3] * 255
     np.testing.assert_allclose(palette[1:], shown, atol=1)
+
+
+def test_suffixes_the_plugin_does_not_write_go_to_napari_for_its_layers_too(outputs, tmp_path):
+    """docs/reliability.md: a quantized layer saved as .jpg is napari's lossy JPEG; for clusters napari writes
+    nothing (the page said the plugin refused .jpg with a notification: napari never hands it a .jpg)."""
+    _select(outputs, "crop quantized")
+    assert outputs.layers.save(str(tmp_path / "quantized.jpg"), selected=True) == [str(tmp_path / "quantized.jpg")]
+    assert Image.open(tmp_path / "quantized.jpg").format == "JPEG"
+    _select(outputs, "crop clusters")
+    with pytest.warns(UserWarning, match="No data written"):
+        assert outputs.layers.save(str(tmp_path / "clusters.jpg"), selected=True) == []
+    assert not (tmp_path / "clusters.jpg").exists()
