@@ -239,6 +239,9 @@ def test_cli_auto_k_prints_the_curve_and_help_shows_defaults(tmp_path, capsys):
     curve_lines = [line.split() for line in printed.splitlines() if line.startswith("    ")]
     assert curve_lines[0][:2] == ["K", "bic"] and [row[0] for row in curve_lines[1:]] == ["2", "3", "4", "5", "6"]
     assert curve_lines[3][-2:] == ["<-", "chosen"]
+    # the criterion's name stands over its values' column (it stood 8 characters left of it)
+    table = [line for line in printed.splitlines() if line.startswith("    ")]
+    assert table[0].index("bic") + len("bic") == len(table[1].split("  <-")[0].rstrip())
     model = json.loads((out / "four_model.json").read_text())
     assert model["n_clusters"] == 4 and model["params"]["n_clusters"] == "auto"
     assert model["params"]["k_curve"]["ks"] == [2, 3, 4, 5, 6]

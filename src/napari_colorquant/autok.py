@@ -87,7 +87,9 @@ class KCurve:
         -------
         list of str
         """
-        head = f"K  {self.criterion}" + (f" (target {self.target:g})" if self.target is not None else " (lowest wins)")
+        # The criterion's name right-aligned over its column of values, as they are.
+        head = f"{'K':<3}{self.criterion:>12}"
+        head += f" (target {self.target:g})" if self.target is not None else " (lowest wins)"
         rows = [
             f"{k:<3d}{v:12.6g}{'  <- chosen' if k == self.chosen else ''}"
             for k, v in zip(self.ks, self.values, strict=True)

@@ -230,7 +230,7 @@ def resolve_init(init: str | np.ndarray, n_features: int, n_distinct: int, n_clu
     if isinstance(init, str) and init == "optimal" and n_features != 1:
         raise ValueError(
             f"init='optimal' is the exact optimum for one feature; this fit has {n_features} features "
-            "(use 'auto', 'kmeans++' or 'random')"
+            "(use 'auto', 'kmeans++', 'random' or 'uniform')"
         )
     return init
 
