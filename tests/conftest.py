@@ -140,7 +140,7 @@ def _reset_viewer(viewer, state: dict) -> None:
     from qtpy.QtCore import QEvent
     from qtpy.QtWidgets import QApplication
 
-    from napari_colorquant._napari import explorer
+    from napari_colorquant._napari import explorer, feature_axes
 
     window = viewer.window
     for dock in list(window._wrapped_dock_widgets.values()):
@@ -149,6 +149,7 @@ def _reset_viewer(viewer, state: dict) -> None:
         if inner is not None:
             inner.deleteLater()  # destroyed: the widget cancels its job and closes its feature-space viewer
     explorer._EXPLORERS.pop(id(viewer), None)
+    feature_axes._CHOICES.pop(id(viewer), None)  # a new viewer has no choice of feature axes
     QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
     _disconnect_foreign(viewer)
     for name, callbacks in state["mouse"].items():

@@ -231,8 +231,8 @@ def test_separate_feature_window_names_a_stacks_channels_and_says_which_it_shows
     try:
         run_and_wait(widget)
         window = widget.feature_viewer
-        assert tuple(window.dims.axis_labels) == ("c1", "c2", "c3")  # was ("channel 1", "channel 2", "channel 3")
-        assert tuple(window.layers["cells feature space"].axis_labels) == ("c1", "c2", "c3")
-        assert window.title == "napari-colorquant: feature space (x c3, y c2, z c1; 3 of 4 features)"
+        assert tuple(window.dims.axis_labels) == ("c1", "c3", "c2")  # was ("channel 1", "channel 3", "channel 2")
+        assert tuple(window.layers["cells feature space"].axis_labels) == ("c1", "c3", "c2")
+        assert window.title == "napari-colorquant: feature space (x c2, y c3, z c1; 3 of 4 features)"
     finally:
         widget.close_feature_viewer()

@@ -34,7 +34,7 @@ def _pick(qtbot, combo, name: str) -> None:
     """Open a picker's drop-down list and click the item ``name``, as a user does."""
     from qtpy.QtCore import Qt
 
-    box = combo.native
+    box = getattr(combo, "native", combo)  # a magicgui ComboBox, or the explorer's QComboBox
     row = box.findText(name)
     assert row >= 0, f"{name!r} is not among {[box.itemText(i) for i in range(box.count())]}"
     box.showPopup()
@@ -100,37 +100,37 @@ def test_picking_a_channel_redraws_the_window_with_it_without_clustering_again(m
         model = widget._last_model
         clusters = viewer.layers["cells clusters"]
         started = widget.timeline["run"]
-        # The default: the last three channels, named by the layer's channels, said in the title.
-        assert _picked(picker) == {"x": "c4", "y": "c3", "z": "c2"}
+        # The default: the last three channels, x and y the explorer's pair, named by the layer's channels.
+        assert _picked(picker) == {"x": "c3", "y": "c4", "z": "c2"}
         assert [picker.combos[0].native.itemText(i) for i in range(5)] == ["c0", "c1", "c2", "c3", "c4"]
-        assert tuple(window.dims.axis_labels) == ("c2", "c3", "c4")
-        assert window.title == "napari-colorquant: feature space (x c4, y c3, z c2; 3 of 5 features)"
+        assert tuple(window.dims.axis_labels) == ("c2", "c4", "c3")
+        assert window.title == "napari-colorquant: feature space (x c3, y c4, z c2; 3 of 5 features)"
         points, gaussians = window.layers["cells feature space"], window.layers["cells gaussians"]
-        _assert_ellipsoids(gaussians, model, (2, 3, 4), widget.placer)
+        _assert_ellipsoids(gaussians, model, (2, 4, 3), widget.placer)
         before = np.array(points.data)
         window.camera.angles = (-20, 35, 140)  # the user has turned the cloud
 
-        _pick(qtbot, picker.combos[0], "c0")  # x: c4 -> c0
+        _pick(qtbot, picker.combos[0], "c0")  # x: c3 -> c0
 
         np.testing.assert_allclose(window.camera.angles, (-20, 35, 140), atol=1e-6)  # and it stays turned
 
         assert widget.worker is None and widget.timeline["run"] == started  # no new run
         assert viewer.layers["cells clusters"] is clusters and widget._last_model is model
         assert window.layers["cells feature space"] is points  # updated in place
-        assert tuple(window.dims.axis_labels) == ("c2", "c3", "c0")
-        assert tuple(points.axis_labels) == ("c2", "c3", "c0")
-        assert tuple(window.layers["cells gaussians"].axis_labels) == ("c2", "c3", "c0")
-        assert window.title == "napari-colorquant: feature space (x c0, y c3, z c2; 3 of 5 features)"
+        assert tuple(window.dims.axis_labels) == ("c2", "c4", "c0")
+        assert tuple(points.axis_labels) == ("c2", "c4", "c0")
+        assert tuple(window.layers["cells gaussians"].axis_labels) == ("c2", "c4", "c0")
+        assert window.title == "napari-colorquant: feature space (x c0, y c4, z c2; 3 of 5 features)"
         after = np.array(points.data)
         k = model.n_clusters
-        np.testing.assert_array_equal(after[-k:], model.means[:, [2, 3, 0]])  # the centres, in the chosen channels
+        np.testing.assert_array_equal(after[-k:], model.means[:, [2, 4, 0]])  # the centres, in the chosen channels
         np.testing.assert_array_equal(after[:, :2], before[:, :2])  # z and y kept
         assert not np.array_equal(after[:, 2], before[:, 2])
-        # Every drawn pixel is a pixel of the stack, in channels (c2, c3, c0): the window shows real pixels.
-        assert set(map(tuple, after[:-k])) <= _pixels(stack, (2, 3, 0))
-        # EM: each Gaussian's ellipsoid on (z, y, x) = (c2, c3, c0), redrawn in place.
+        # Every drawn pixel is a pixel of the stack, in channels (c2, c4, c0): the window shows real pixels.
+        assert set(map(tuple, after[:-k])) <= _pixels(stack, (2, 4, 0))
+        # EM: each Gaussian's ellipsoid on (z, y, x) = (c2, c4, c0), redrawn in place.
         assert window.layers["cells gaussians"] is gaussians
-        _assert_ellipsoids(gaussians, model, (2, 3, 0), widget.placer)
+        _assert_ellipsoids(gaussians, model, (2, 4, 0), widget.placer)
     finally:
         widget.close_feature_viewer()
 
@@ -142,10 +142,10 @@ def test_picking_a_channel_shown_on_another_axis_swaps_the_two(make_viewer, dock
     try:
         window, picker = widget.feature_viewer, widget.placer.axis_picker
         _pick(qtbot, picker.combos[1], "c2")  # y takes z's channel: z takes y's
-        assert _picked(picker) == {"x": "c4", "y": "c2", "z": "c3"}
-        assert tuple(window.dims.axis_labels) == ("c3", "c2", "c4")
+        assert _picked(picker) == {"x": "c3", "y": "c2", "z": "c4"}
+        assert tuple(window.dims.axis_labels) == ("c4", "c2", "c3")
         points = window.layers["cells feature space"].data
-        np.testing.assert_array_equal(points[-3:], widget._last_model.means[:, [3, 2, 4]])
+        np.testing.assert_array_equal(points[-3:], widget._last_model.means[:, [4, 2, 3]])
         assert len(set(window.dims.axis_labels)) == 3  # never a channel twice
     finally:
         widget.close_feature_viewer()
@@ -159,24 +159,24 @@ def test_the_choice_is_kept_for_the_next_runs_of_the_same_channels_only(make_vie
     try:
         picker = widget.placer.axis_picker
         _pick(qtbot, picker.combos[2], "c1")  # z: c2 -> c1
-        _pick(qtbot, picker.combos[0], "c0")  # x: c4 -> c0
+        _pick(qtbot, picker.combos[0], "c0")  # x: c3 -> c0
         gaussians = widget.feature_viewer.layers["cells gaussians"]
         widget.n_clusters.value = 4
         run_and_wait(widget)  # again, K = 4: the same channels
         window = widget.feature_viewer
         assert window.layers["cells gaussians"] is gaussians  # the ellipsoids' mesh grew in place: 4 of them
-        _assert_ellipsoids(gaussians, widget._last_model, (1, 3, 0), widget.placer)
-        assert _picked(widget.placer.axis_picker) == {"x": "c0", "y": "c3", "z": "c1"}
-        assert tuple(window.dims.axis_labels) == ("c1", "c3", "c0")
+        _assert_ellipsoids(gaussians, widget._last_model, (1, 4, 0), widget.placer)
+        assert _picked(widget.placer.axis_picker) == {"x": "c0", "y": "c4", "z": "c1"}
+        assert tuple(window.dims.axis_labels) == ("c1", "c4", "c0")
         np.testing.assert_array_equal(window.layers["cells feature space"].data[-4:],
-                                      widget._last_model.means[:, [1, 3, 0]])  # fmt: skip
+                                      widget._last_model.means[:, [1, 4, 0]])  # fmt: skip
 
         viewer.add_image(stack[:4], name="four", axis_labels=("c", "y", "x"))  # other channels: the default
         widget.controls.image.value = viewer.layers["four"]
         run_and_wait(widget)
-        assert _picked(widget.placer.axis_picker) == {"x": "c3", "y": "c2", "z": "c1"}
+        assert _picked(widget.placer.axis_picker) == {"x": "c2", "y": "c3", "z": "c1"}
         assert "four feature space" in window.layers and "cells feature space" not in window.layers
-        assert window.title == "napari-colorquant: feature space (x c3, y c2, z c1; 3 of 4 features)"
+        assert window.title == "napari-colorquant: feature space (x c2, y c3, z c1; 3 of 4 features)"
     finally:
         widget.close_feature_viewer()
 
@@ -198,14 +198,14 @@ def test_fewer_than_three_features(make_viewer, dock, run_and_wait, qtbot, n_cha
             assert window.title == "napari-colorquant: feature space (histogram of intensity)"
             return
         assert window.dims.ndisplay == 2
-        assert _picked(picker) == {"x": "c1", "y": "c0"}  # napari's 2-D view: the last axis across
+        assert _picked(picker) == {"x": "c0", "y": "c1"}  # as the explorer; napari's 2-D view: the last axis across
         assert picker.note.value == "all 2 features"
-        _pick(qtbot, picker.combos[0], "c0")  # x takes y's channel: the two swap
-        assert _picked(picker) == {"x": "c0", "y": "c1"}
-        assert tuple(window.dims.axis_labels) == ("c1", "c0")
-        assert window.title == "napari-colorquant: feature space (x c0, y c1)"
+        _pick(qtbot, picker.combos[0], "c1")  # x takes y's channel: the two swap
+        assert _picked(picker) == {"x": "c1", "y": "c0"}
+        assert tuple(window.dims.axis_labels) == ("c0", "c1")
+        assert window.title == "napari-colorquant: feature space (x c1, y c0)"
         np.testing.assert_array_equal(window.layers["cells feature space"].data[-3:],
-                                      widget._last_model.means[:, [1, 0]])  # fmt: skip
+                                      widget._last_model.means[:, [0, 1]])  # fmt: skip
     finally:
         widget.close_feature_viewer()
 
@@ -221,7 +221,7 @@ def test_two_features_keep_flat_ellipses_in_the_2d_window(make_viewer, dock, run
         assert window.dims.ndisplay == 2
         gaussians = window.layers["cells gaussians"]
         assert isinstance(gaussians, Shapes)  # a 2-D view: each Gaussian's 95 % ellipse, as before
-        expected = fs.projected_ellipses(model.means, model.covariances, (0, 1))
+        expected = fs.projected_ellipses(model.means, model.covariances, (1, 0))  # columns y, x: c1 down, c0 across
         for shape, ellipse in zip(gaussians.data, expected, strict=True):
             np.testing.assert_allclose(shape, ellipse, rtol=1e-5)
     finally:
@@ -265,11 +265,89 @@ def test_screenshot_of_the_window_with_chosen_channels(make_viewer, dock, run_an
         window.window._qt_window.resize(1280, 860)
         QApplication.processEvents()
         _pick(qtbot, picker.combos[0], "c0")
+        _pick(qtbot, picker.combos[1], "c3")
         _pick(qtbot, picker.combos[2], "c1")
         assert window.title == "napari-colorquant: feature space (x c0, y c3, z c1; 3 of 5 features)"
         window.reset_view()
         window.camera.angles = (-20, 35, 140)  # an oblique look: all three axes and their names
         image = np.asarray(window.screenshot(str(folder / "feature_axes_window.png"), canvas_only=False, flash=False))
         assert image.shape[0] > 600 and image[..., :3].std() > 10
+    finally:
+        widget.close_feature_viewer()
+
+
+def test_same_viewer_view_has_the_same_pickers(make_viewer, dock, run_and_wait, qtbot):
+    viewer = make_viewer(show=True)
+    stack = _five_channels()
+    viewer.add_image(stack, name="cells", axis_labels=("c", "y", "x"))
+    widget = dock(viewer, "EM clustering")
+    widget.n_clusters.value, widget.feature_view.value = 3, "same viewer"
+    picker = widget.placer.viewer_picker
+    assert not picker.visible  # nothing to pick before a run
+    run_and_wait(widget)
+    model = widget._last_model
+    points, gaussians = viewer.layers["cells feature space"], viewer.layers["cells gaussians"]
+    assert picker.visible and picker.native.isVisible()  # under the view's choice, in the widget
+    assert _picked(picker) == {"x": "c3", "y": "c4", "z": "c2"}  # was always the last three, unchangeable
+    before = np.array(points.data)
+
+    _pick(qtbot, picker.combos[0], "c0")  # x: c3 -> c0, with the widget's own drop-down
+
+    chosen = fs.view_axes(5, (2, 4, 0))  # the layers' columns: z, y, x
+    assert viewer.layers["cells feature space"] is points and viewer.layers["cells gaussians"] is gaussians
+    assert tuple(points.axis_labels) == ("c2", "c4", "c0") and tuple(gaussians.axis_labels) == ("c2", "c4", "c0")
+    after = np.array(points.data)
+    k = model.n_clusters
+    np.testing.assert_array_equal(after[-k:], model.means[:, list(chosen)])  # the centres on the chosen features
+    assert len(after) == len(before) and set(map(tuple, after[:-k])) <= _pixels(stack, chosen)
+    np.testing.assert_array_equal(after[:, :2], before[:, :2])  # the same sampled pixels, z and y kept
+    expected = fs.projected_ellipses(model.means, model.covariances, chosen[1:])  # a 2-D view: flat ellipses
+    for shape, ellipse, centre in zip(gaussians.data, expected, model.means, strict=True):
+        np.testing.assert_allclose(shape[:, 1:], ellipse, rtol=1e-5)
+        np.testing.assert_allclose(shape[:, 0], centre[chosen[0]], rtol=1e-6)
+
+    widget.feature_view.value = "none"  # the pickers go with the view they pick for
+    assert not picker.visible
+    widget.feature_view.value = "same viewer"
+    assert picker.visible
+    widget.n_clusters.value = 4
+    run_and_wait(widget)  # the same channels: the same choice
+    assert _picked(picker) == {"x": "c0", "y": "c4", "z": "c2"}
+    np.testing.assert_array_equal(points.data[-4:], widget._last_model.means[:, list(chosen)])
+
+
+def test_window_and_explorer_show_one_choice_of_x_and_y(make_viewer, dock, run_and_wait, qtbot):
+    import napari_colorquant as ncq
+
+    viewer = make_viewer()
+    viewer.add_image(_five_channels(), name="cells", axis_labels=("c", "y", "x"))
+    widget = _run_in_window(viewer, dock, run_and_wait, "cells")
+    try:
+        window, picker, explorer = widget.feature_viewer, widget.placer.axis_picker, ncq.feature_explorer(viewer)
+        assert _picked(picker) == {"x": "c3", "y": "c4", "z": "c2"} and explorer.axis_names == ("c3", "c4")
+
+        _pick(qtbot, picker.combos[0], "c0")  # window x -> the explorer's x
+        assert explorer.axis_names == ("c0", "c4")
+        assert (explorer.x_axis.currentText(), explorer.y_axis.currentText()) == ("c0", "c4")
+        assert explorer.plot.view.axes == (0, 4)  # drawn, not only listed
+        _pick(qtbot, picker.combos[2], "c1")  # z only: the explorer's pair stays
+        assert explorer.axis_names == ("c0", "c4")
+
+        _pick(qtbot, explorer.x_axis, "c2")  # explorer x -> the window's x; z kept
+        assert _picked(picker) == {"x": "c2", "y": "c4", "z": "c1"}
+        assert tuple(window.dims.axis_labels) == ("c1", "c4", "c2")
+        _assert_ellipsoids(window.layers["cells gaussians"], widget._last_model, (1, 4, 2), widget.placer)
+        _pick(qtbot, explorer.y_axis, "c1")  # the window's z feature: z takes the old y, as a swap in the window
+        assert _picked(picker) == {"x": "c2", "y": "c1", "z": "c4"}
+        _pick(qtbot, explorer.y_axis, "c2")  # a histogram of c2: the window cannot show c2 twice and stays
+        assert explorer.axis_names == ("c2", "c2")
+        assert _picked(picker) == {"x": "c2", "y": "c1", "z": "c4"}
+
+        widget.n_clusters.value = 4
+        run_and_wait(widget)  # the same channels: the window keeps its axes, the explorer its histogram
+        assert _picked(widget.placer.axis_picker) == {"x": "c2", "y": "c1", "z": "c4"}
+        assert explorer.axis_names == ("c2", "c2")
+        _pick(qtbot, widget.placer.axis_picker.combos[1], "c3")  # a new window y: the explorer shows the pair again
+        assert explorer.axis_names == ("c2", "c3")
     finally:
         widget.close_feature_viewer()

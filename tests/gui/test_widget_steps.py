@@ -681,6 +681,6 @@ def test_the_separate_feature_window_shows_axes_named_by_the_features(make_viewe
         qtbot.waitUntil(filled, timeout=10_000)
         window = widget.feature_viewer
         assert window.axes.visible and window.axes.labels
-        assert tuple(window.dims.axis_labels) == ("R", "G", "B")
+        assert tuple(window.dims.axis_labels) == ("R", "B", "G")  # x G and y B, as the explorer's first pair
     finally:
         widget.close_feature_viewer()

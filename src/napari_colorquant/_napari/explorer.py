@@ -37,7 +37,7 @@ from .explorer_background import Background
 from .explorer_brush import Brushing
 from .explorer_gestures import TOOLS
 from .explorer_plot import FeaturePlot, PlotView
-from .feature_axes import kept_axes
+from .feature_axes import axis_choice, swapped
 from .layers import feature_axis_names, plot_channel_names
 
 if TYPE_CHECKING:
@@ -368,6 +368,28 @@ def axis_labels(model: ClusterModel, channel_names: list[str] | None = None) -> 
     return names, labels
 
 
+def first_pair(order: Sequence[int], same_features: bool, shown: tuple[int, int]) -> tuple[int, int]:
+    """The features a run's plot shows first: the feature views' x and y; a histogram shown stays for the same features.
+
+    Parameters
+    ----------
+    order : sequence of int
+        The features on x, y, z of the viewer's feature views for this run (:meth:`.AxisChoice.for_run`).
+    same_features : bool
+        The previous run had features of the same names.
+    shown : (int, int)
+        What the plot showed for it.
+
+    Returns
+    -------
+    (int, int)
+        Feature indices on x and y (equal for a histogram).
+    """
+    if same_features and shown[0] == shown[1]:
+        return shown  # the feature views have no histogram of one feature: the plot keeps its own
+    return (int(order[0]), int(order[1])) if len(order) > 1 else (0, 0)
+
+
 class FeatureExplorer(LayerActions, Brushing, Background, QWidget):
     """Docked panel: the feature-space plot, a cluster table and actions that add layers."""
 
@@ -397,6 +419,8 @@ class FeatureExplorer(LayerActions, Brushing, Background, QWidget):
         self.table = ClusterTable(self)
         self._build()
         viewer.mouse_move_callbacks.append(self._on_mouse_move)
+        self.choice = axis_choice(viewer)  # x / y shared with the viewer's feature window and "same viewer" view
+        self.choice.connect(self._on_choice)
 
     def _build(self) -> None:
         self.x_axis, self.y_axis = QComboBox(), QComboBox()
@@ -512,7 +536,7 @@ class FeatureExplorer(LayerActions, Brushing, Background, QWidget):
         self.y_axis.setEnabled(model.n_features > 1)
         self.confidence.setEnabled(model.method == "em")
         self.pairs_button.setEnabled(model.n_features >= 3)
-        self.show_axes(*kept_axes(previous, self._axes, self.names, default_axes(model)))  # same features: same pair
+        self.show_axes(*first_pair(self.choice.for_run(self.names), previous == self.names, self._axes))
         self._refresh_brush_choices()
         kind = "counted values" if self.data.exact else "fitted sample"
         self.status.setText(
@@ -528,6 +552,8 @@ class FeatureExplorer(LayerActions, Brushing, Background, QWidget):
     def show_axes(self, i: int, j: int) -> None:
         """Show features ``i`` (x) and ``j`` (y); ``i == j`` shows the histogram of one feature.
 
+        Two different features go on x and y of the viewer's feature window and "same viewer" view too.
+
         Parameters
         ----------
         i, j : int
@@ -541,6 +567,15 @@ class FeatureExplorer(LayerActions, Brushing, Background, QWidget):
             combo.setCurrentIndex(int(value))
             combo.blockSignals(False)
         self.redraw()
+        if i != j:  # the feature views show this pair on x and y too (a histogram has no pair to share)
+            order = self.choice.for_run(self.names)
+            self.choice.choose(self.names, swapped(swapped(order, 0, int(i)), 1, int(j)))
+
+    def _on_choice(self, names: list[str], old: tuple | None, order: tuple[int, ...]) -> None:
+        """A feature view's x / y changed: show them, for the same features (a change of z only is not a pair)."""
+        moved = len(order) > 1 and (old is None or old[:2] != order[:2]) and tuple(order[:2]) != self._axes
+        if self.data is not None and names == self.names and moved:
+            self.show_axes(order[0], order[1])
 
     def pair_overview(self, show: bool = True) -> Figure:
         """A pair grid of every two features (three or more features); shown in a window unless ``show`` is False.

@@ -1,11 +1,12 @@
-"""Which features the separate feature window shows on its axes: the x / y / z pickers and the kept choice.
+"""Which features the feature views show on their axes: the x / y / z pickers and the one choice they share.
 
 With more features than the window's three axes (a 4- or 5-channel stack), the user picks the features
-by their names (the layers' channel names); the window redraws at once from what the run kept (its sample
-of pixels, its centres and Gaussians), without clustering again. The choice is kept for the next runs while
-their features have the same names. The feature explorer's x / y pickers keep theirs by the same rule
-(:func:`kept_axes`). No maths here: the features shown and the Gaussians' marginals come from
-:mod:`napari_colorquant.feature_space`.
+by their names (the layers' channel names); the view redraws at once from what the run kept (its sample
+of pixels, its centres and Gaussians), without clustering again. The separate window, the "same viewer"
+view and the feature explorer of one viewer share one choice (:class:`AxisChoice`): a pick in one is
+shown by the others (the explorer is 2-D: its x / y are the window's x / y), and it is kept for the next
+runs while their features have the same names (:func:`kept_axes`). No maths here: the features shown and
+the Gaussians' marginals come from :mod:`napari_colorquant.feature_space`.
 
 napari's 3-D view draws a layer's last axis across the screen (x), the one before it downwards (y) and
 the first towards the viewer (z); its 2-D view the last across and the first downwards. The pickers are
@@ -14,6 +15,7 @@ named by what the user sees: x, y, z.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -51,6 +53,125 @@ def kept_axes(previous_names: Sequence[str], previous_axes: Sequence[int] | None
     if previous_axes is not None and list(previous_names) == list(names):
         return tuple(int(a) for a in previous_axes)
     return tuple(int(a) for a in default)
+
+
+def default_order(n_features: int) -> tuple[int, ...]:
+    """The features on x, y and z before any pick: the last two on x and y (the explorer's pair), the third last on z.
+
+    Parameters
+    ----------
+    n_features : int
+        The run's features (1 or more).
+
+    Returns
+    -------
+    tuple of int
+        Feature indices in the user's order x, y, z: ``min(3, n_features)`` of them.
+    """
+    n = int(n_features)
+    return (0,) if n == 1 else (n - 2, n - 1, n - 3)[: min(3, n)]
+
+
+def layer_columns(order: Sequence[int], n_shown: int = 3) -> tuple[int, ...]:
+    """The layers' column order (z, y, x; napari draws the last column across) of features on x, y, z.
+
+    Parameters
+    ----------
+    order : sequence of int
+        Feature indices on x, y, z (the user's order).
+    n_shown : int
+        Axes of the view.
+
+    Returns
+    -------
+    tuple of int
+    """
+    return tuple(int(a) for a in reversed(list(order)[:n_shown]))
+
+
+class AxisChoice:
+    """The features on x, y (and z) for every feature view of one viewer: one choice, kept per feature names.
+
+    The separate window, the "same viewer" view and the explorer each draw what it says and tell it the
+    user's picks (:meth:`choose`); each is called back when another changed it (:meth:`connect`).
+    """
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+        #: Feature indices on x, y, z (at most three), or None before the first run.
+        self.order: tuple[int, ...] | None = None
+        self._listeners: list[weakref.WeakMethod] = []
+        self.viewer: Callable[[], Any] = lambda: None
+
+    def for_run(self, names: Sequence[str]) -> tuple[int, ...]:
+        """The features on x, y, z for a run with features ``names``: the choice if they are the same, else the default.
+
+        Parameters
+        ----------
+        names : sequence of str
+            The run's feature names.
+
+        Returns
+        -------
+        tuple of int
+            Feature indices on x, y, z.
+        """
+        return kept_axes(self.names, self.order, names, default_order(len(names)))
+
+    def choose(self, names: Sequence[str], order: Sequence[int]) -> None:
+        """Record features ``order`` on x, y, z for features ``names``; tell the listeners if it changed.
+
+        Parameters
+        ----------
+        names : sequence of str
+            The run's feature names.
+        order : sequence of int
+            Feature indices on x, y, z.
+        """
+        old = self.order if list(names) == self.names else None
+        self.names, self.order = list(names), tuple(int(a) for a in order)
+        if old == self.order:
+            return
+        for ref in list(self._listeners):
+            listener = ref()
+            if listener is None:
+                self._listeners.remove(ref)
+            else:
+                listener(self.names, old, self.order)
+
+    def connect(self, method: Callable[[list[str], tuple | None, tuple], object]) -> None:
+        """Call ``method(names, old_order, new_order)`` after each change (held weakly: a bound method).
+
+        Parameters
+        ----------
+        method : bound method
+            The listener; ``old_order`` is None when the names changed.
+        """
+        self._listeners.append(weakref.WeakMethod(method))
+
+
+_CHOICES: weakref.WeakValueDictionary[int, AxisChoice] = weakref.WeakValueDictionary()
+
+
+def axis_choice(viewer: Any) -> AxisChoice:
+    """The axis choice shared by the feature views of ``viewer`` (made on first use; held by its users).
+
+    Parameters
+    ----------
+    viewer : napari.Viewer
+        The main viewer (or napari's public proxy of it).
+
+    Returns
+    -------
+    AxisChoice
+    """
+    viewer = getattr(viewer, "__wrapped__", viewer)
+    choice = _CHOICES.get(id(viewer))
+    if choice is None or choice.viewer() is not viewer:
+        choice = AxisChoice()
+        choice.viewer = weakref.ref(viewer)
+        _CHOICES[id(viewer)] = choice
+    return choice
 
 
 def swapped(axes: Sequence[int], column: int, feature: int) -> tuple[int, ...]:
@@ -141,13 +262,15 @@ class FeatureRun:
         names = feature_axis_names(result.model, plot_channel_names(source))
         return cls(result, source, sample, fs.cluster_counts(result), names)
 
-    def layers(self, axes: Sequence[int] | None = None) -> list[tuple]:
-        """The window's layers with features ``axes`` on its axes (default: the last three).
+    def layers(self, axes: Sequence[int] | None = None, ellipsoids: bool = True) -> list[tuple]:
+        """The view's layers with features ``axes`` on its axes (default: the last three).
 
         Parameters
         ----------
         axes : sequence of int, optional
             Feature indices in the layers' column order (z, y, x in 3-D).
+        ellipsoids : bool
+            EM Gaussians as 3-D ellipsoids (the separate window's 3-D view), else as flat ellipses.
 
         Returns
         -------
@@ -155,11 +278,11 @@ class FeatureRun:
             napari LayerDataTuples.
         """
         return feature_space_layers(self.result, self.source, self.sample, axes=axes, counts=self.counts,
-                                    ellipsoids=True)  # fmt: skip
+                                    ellipsoids=ellipsoids)  # fmt: skip
 
 
 class AxisPicker(Container):
-    """x / y / z drop-downs naming the features, docked in the separate window.
+    """x / y / z drop-downs naming the features: docked in the separate window, or in the widget for the same viewer.
 
     Parameters
     ----------

@@ -21,15 +21,15 @@ import atexit
 import contextlib
 import weakref
 from collections.abc import Callable, Iterator
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from napari.layers import Layer
 
-from .. import feature_space as fs
 from ..methods import REGISTRY as METHOD_REGISTRY
 from .feature_axes import TITLE as _FEATURE_TITLE
-from .feature_axes import AxisPicker, FeatureRun, kept_axes, window_title
+from .feature_axes import AxisPicker, FeatureRun, axis_choice, layer_columns, window_title
 from .layers import FEATURE_ROLES, output_name, replace_data
 
 if TYPE_CHECKING:
@@ -213,6 +213,15 @@ def _show_overlays(overlays: list) -> None:
             overlay.visible = True
 
 
+def _drawn_axes(owned: dict[str, Layer], viewer) -> tuple[int, ...] | None:
+    """The features on the axes of the feature-space points among ``owned`` (None: none in ``viewer``, a histogram)."""
+    layer = owned.get("feature space:")
+    if viewer is None or layer is None or layer not in viewer.layers:
+        return None
+    axes = layer.metadata.get("colorquant", {}).get("axes")
+    return None if axes is None else tuple(int(a) for a in axes)
+
+
 #: Placers whose separate feature window may be open (closed at interpreter exit, see below).
 _WITH_WINDOW: weakref.WeakSet[Placer] = weakref.WeakSet()
 
@@ -245,8 +254,13 @@ class Placer:
         self._feature_layers: dict[str, Layer] = {}
         self._picker: AxisPicker | None = None
         self._window_run: tuple[FeatureRun, Layer] | None = None
-        #: The separate window's last feature names and the features it showed: kept for runs of the same features.
-        self.window_axes: tuple[list[str], tuple[int, ...] | None] = ([], None)
+        self._viewer_run: tuple[FeatureRun, Layer] | None = None
+        #: The features on x, y, z, shared with the viewer's other feature views and its explorer.
+        self.choice = axis_choice(viewer)
+        self.choice.connect(self._on_choice)
+        #: The x / y / z pickers of the "same viewer" view (the clustering widget shows them under its choice).
+        self.viewer_picker = AxisPicker(partial(self._pick, "viewer"))
+        self.viewer_picker.visible = False
         self.placing = False
         #: Called as ``hook(result, source_layer)`` after a run's outputs are placed
         #: (e.g. ``explorer.show_result``).
@@ -269,7 +283,7 @@ class Placer:
         owned = self._outputs.get(id(source), {})
         return {key: layer for key, layer in owned.items() if layer in self._viewer.layers}
 
-    def place(self, source: Layer, tuples: list[tuple], *, feature_tuples: list[tuple] | None = None,
+    def place(self, source: Layer, tuples: list[tuple], *, feature_run: FeatureRun | None = None,
               feature_view: str = "none", result: Any = None) -> None:  # fmt: skip
         """Put a run's outputs for ``source`` into the viewer(s), then call the ``after_run`` hooks.
 
@@ -279,16 +293,17 @@ class Placer:
             The input layer (outputs follow its current name).
         tuples : list of LayerDataTuple
             Labels, quantized, posterior layers.
-        feature_tuples : list of LayerDataTuple, optional
+        feature_run : FeatureRun, optional
+            The run's feature space, for the "same viewer" view.
         feature_view : {"separate window", "same viewer", "none"}
         result : QuantizeResult, optional
             Passed to the hooks.
         """
-        for _ in self.place_steps(source, tuples, feature_tuples=feature_tuples, feature_view=feature_view,
+        for _ in self.place_steps(source, tuples, feature_run=feature_run, feature_view=feature_view,
                                   result=result):  # fmt: skip
             pass
 
-    def place_steps(self, source: Layer, tuples: list[tuple], *, feature_tuples: list[tuple] | None = None,
+    def place_steps(self, source: Layer, tuples: list[tuple], *, feature_run: FeatureRun | None = None,
                     feature_view: str = "none", result: Any = None,
                     on_placed: Callable[[], object] | None = None) -> Iterator[None]:  # fmt: skip
         """:meth:`place`, pausing (yielding) between two layers and before the feature window.
@@ -304,8 +319,9 @@ class Placer:
             The input layer (outputs follow its current name).
         tuples : list of LayerDataTuple
             Labels, quantized, posterior layers.
-        feature_tuples : list of LayerDataTuple, optional
-            The feature-space layers.
+        feature_run : FeatureRun, optional
+            The run's feature space, drawn in this viewer with the "same viewer" view (the separate window's
+            comes later, see :meth:`feature_window_steps`).
         feature_view : {"separate window", "same viewer", "none"}
             Where the feature-space layers go.
         result : QuantizeResult, optional
@@ -325,10 +341,10 @@ class Placer:
             self.placing = True
             try:
                 yield from self._put_steps(self._viewer, owned, tuples, deferred=deferred)
-                if feature_tuples and feature_view == "same viewer":
-                    feature_tuples = [self._renamed(t, source) for t in feature_tuples]
+                if feature_run is not None and feature_view == "same viewer":
+                    self._viewer_run = (feature_run, source)
                     yield
-                    yield from self._put_steps(self._viewer, owned, feature_tuples, prune=FEATURE_ROLES)
+                    yield from self._put_steps(self._viewer, owned, self._viewer_tuples(), prune=FEATURE_ROLES)
                 if source in self._viewer.layers:
                     self._viewer.layers.selection.active = source
             finally:
@@ -339,9 +355,6 @@ class Placer:
                 yield
         finally:  # also when the steps are dropped half-way (the widget closed): the layers stay usable
             _show_overlays(deferred)
-        if feature_tuples and feature_view == "separate window":
-            yield
-            yield from self.feature_window_steps(source, feature_tuples, result)
         for hook in self.after_run:
             hook(result, source)
 
@@ -365,11 +378,51 @@ class Placer:
             Once after the window opens and after each layer.
         """
         self._window_run = (run, source)
-        tuples = run.layers(kept_axes(*self.window_axes, run.names, fs.view_axes(len(run.names))))
+        order = self.choice.for_run(run.names)
+        tuples = run.layers(layer_columns(order))
         yield from self._show_features(run.result, [self._renamed(t, source) for t in tuples])
+        self.choice.choose(run.names, order)  # the explorer's pair is the window's x / y
+
+    def _pick(self, view: str, axes: tuple[int, ...]) -> None:
+        """A picker of ``view`` ("window" or "viewer") chose ``axes`` (layer columns): every view shows them."""
+        run = (self._window_run if view == "window" else self._viewer_run) or (None, None)
+        if run[0] is not None:
+            self.choice.choose(run[0].names, layer_columns(axes))
+
+    def feature_view_chosen(self, view: str) -> None:
+        """The "same viewer" view's pickers show while that view is chosen, once a run has drawn it.
+
+        Parameters
+        ----------
+        view : {"separate window", "same viewer", "none"}
+            The clustering widget's feature space view.
+        """
+        self.viewer_picker.visible = view == "same viewer" and self.viewer_picker.axes is not None
+
+    def _on_choice(self, names: list[str], _old: tuple | None, order: tuple[int, ...]) -> None:
+        """The shared choice changed: redraw the window and this viewer's feature layers showing these features."""
+        axes = layer_columns(order)
+        window = self._window_run is not None and self._window_run[0].names == names
+        if window and _drawn_axes(self._feature_layers, self.feature_viewer_alive()) not in (None, axes):
+            self._redraw_window(axes)
+        if self._viewer_run is not None and self._viewer_run[0].names == names:
+            owned = self._outputs.get(id(self._viewer_run[1]), {})
+            if _drawn_axes(owned, self._viewer) not in (None, axes):
+                self._put(self._viewer, owned, self._viewer_tuples(), prune=FEATURE_ROLES)
+
+    def _viewer_tuples(self) -> list[tuple]:
+        """The "same viewer" view's layers on the chosen features (its pickers say which)."""
+        run, source = self._viewer_run
+        order = self.choice.for_run(run.names)
+        tuples = [self._renamed(t, source) for t in run.layers(layer_columns(order), ellipsoids=False)]
+        axes = next((_info(meta).get("axes") for _, meta, _ in tuples if _info(meta).get("axes")), None)
+        self.viewer_picker.show_axes(run.names, axes)
+        self.viewer_picker.visible = True
+        self.choice.choose(run.names, order)
+        return tuples
 
     def show_window_axes(self, axes: tuple[int, ...]) -> None:
-        """Redraw the separate window with features ``axes`` on its axes (the last run's, not clustered again).
+        """Show features ``axes`` in the separate window (the last run's, not clustered again), and in the other views.
 
         Parameters
         ----------
@@ -377,6 +430,10 @@ class Placer:
             Feature indices in the layers' column order (z, y, x in 3-D; see
             :func:`napari_colorquant.feature_space.view_axes`).
         """
+        self._pick("window", tuple(axes))
+
+    def _redraw_window(self, axes: tuple[int, ...]) -> None:
+        """Redraw the separate window with features ``axes`` (layer columns) on its axes."""
         viewer = self.feature_viewer_alive()
         if viewer is None or self._window_run is None:
             return
@@ -490,15 +547,13 @@ class Placer:
         viewer.title = window_title(names, None if axes is None else shown)
         if self._picker is not None:
             self._picker.show_axes(names, axes)
-        if axes is not None:
-            self.window_axes = (list(names), tuple(axes))
 
     def _open_feature_viewer(self):
         import napari
 
         self._feature_viewer = napari.Viewer(title=_FEATURE_TITLE, show=True)
         self._feature_layers = {}
-        self._picker = AxisPicker(self.show_window_axes)
+        self._picker = AxisPicker(partial(self._pick, "window"))
         self._feature_viewer.window.add_dock_widget(self._picker, name="feature axes", area="right")
         _WITH_WINDOW.add(self)
         return self._feature_viewer

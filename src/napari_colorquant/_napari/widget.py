@@ -90,6 +90,7 @@ class ClusterWidget(Container):
         self.extend([*self.controls.input_widgets(), self.run_button, self.cancel_button, self.progress,
                      self.status, self.report, self.k_curve, self.controls.apply_target,
                      self.apply_button])  # fmt: skip
+        self.insert(self.index(self.controls.feature_view) + 1, self.placer.viewer_picker)  # "same viewer" x / y / z
         self._live_timer = QTimer()
         self._live_timer.setSingleShot(True)
         self._live_timer.setInterval(LIVE_DEBOUNCE_MS)
@@ -103,6 +104,7 @@ class ClusterWidget(Container):
         self.cancel_button.changed.connect(self.cancel)
         self.apply_button.changed.connect(self.apply_to_target)
         self.controls.watch(self._schedule_live)
+        self.controls.feature_view.changed.connect(self.placer.feature_view_chosen)
         layer_events = self._viewer.layers.events
         for event in (layer_events.inserted, layer_events.removed, layer_events.moved, layer_events.renamed):
             event.connect(self.controls.reset_choices)
@@ -391,7 +393,8 @@ def queue_placement(steps: StepQueue, placer: Placer, outcome: tuple, placed: Ca
     placer : Placer
         Puts the layers into the viewer(s).
     outcome : tuple
-        What the worker yielded, ``(job, output, tuples, feature_tuples)``.
+        What the worker yielded, ``(job, output, tuples, feature_run)`` (a :class:`~.feature_axes.FeatureRun`
+        for the "same viewer" view, else None).
     placed : callable
         Runs in the step that sets the main viewer's last output, before the canvas paints it
         (not one turn later).
@@ -401,7 +404,7 @@ def queue_placement(steps: StepQueue, placer: Placer, outcome: tuple, placed: Ca
         at 12 MP, was then added to that layer's step).
     """
     job, out, tuples, features = outcome  # the separate window's features come later (queue_window)
-    steps.add_iterator(placer.place_steps(job.layer, tuples, feature_tuples=features, feature_view=job.feature_view,
+    steps.add_iterator(placer.place_steps(job.layer, tuples, feature_run=features, feature_view=job.feature_view,
                                           result=out.result, on_placed=placed))  # fmt: skip
     if shown is not None:
         steps.add(shown)
@@ -440,9 +443,10 @@ def compute_run(job: _job.Job, runner: Runner) -> Generator[tuple, None, tuple]:
 
     Yields
     ------
-    (job, output, tuples, feature_tuples)
-        As soon as the layers exist; then, with the separate feature window, ``(job, output, None,
-        feature_run)`` once the main viewer's outputs are placed (each waits for the GUI thread).
+    (job, output, tuples, feature_run)
+        As soon as the layers exist (``feature_run`` for the "same viewer" view, else None); then, with the
+        separate feature window, ``(job, output, None, feature_run)`` once the main viewer's outputs are placed
+        (each waits for the GUI thread).
 
     Returns
     -------
@@ -457,8 +461,8 @@ def compute_run(job: _job.Job, runner: Runner) -> Generator[tuple, None, tuple]:
         perceptual=False,
     )  # fmt: skip
     features = None
-    if job.feature_view == "same viewer":
-        features = _layers.feature_space_layers(out.result, job.source, out.sample)
+    if job.feature_view == "same viewer":  # drawn on the features chosen in the viewer (on the GUI thread)
+        features = FeatureRun.make(out.result, job.source, out.sample)
     runner.check()
     yield job, out, tuples, features
     handover.wait_until_placed(job, runner)  # not competing with the GUI thread while it places and paints
