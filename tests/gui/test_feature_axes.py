@@ -351,3 +351,33 @@ def test_window_and_explorer_show_one_choice_of_x_and_y(make_viewer, dock, run_a
         assert explorer.axis_names == ("c2", "c3")
     finally:
         widget.close_feature_viewer()
+
+
+def test_the_explorers_pair_picked_in_the_window_is_prepared_in_the_worker(make_viewer, dock, run_and_wait, qtbot,
+                                                                          monkeypatch):  # fmt: skip
+    import threading
+
+    import napari_colorquant as ncq
+    from napari_colorquant import explore
+
+    calls: list[tuple[tuple[int, int], bool]] = []
+    original = explore.shown_values
+
+    def recorded(data, axes):
+        calls.append((tuple(int(a) for a in axes), threading.current_thread() is threading.main_thread()))
+        return original(data, axes)
+
+    monkeypatch.setattr(explore, "shown_values", recorded)
+    viewer = make_viewer()
+    viewer.add_image(_five_channels(), name="cells", axis_labels=("c", "y", "x"))
+    widget = _run_in_window(viewer, dock, run_and_wait, "cells", method="kmeans")
+    try:
+        _pick(qtbot, widget.placer.axis_picker.combos[0], "c0")  # x c3 -> c0: the explorer shows (c0, c4)
+        assert ncq.feature_explorer(viewer).axis_names == ("c0", "c4")
+        calls.clear()
+        widget.n_clusters.value = 4
+        run_and_wait(widget)  # the next run's plot of (c0, c4): its pair index is made off the GUI thread
+        assert ncq.feature_explorer(viewer).axis_names == ("c0", "c4")
+        assert calls and calls[0] == ((0, 4), False), calls  # was (3, 4) in the worker, (0, 4) on the GUI thread
+    finally:
+        widget.close_feature_viewer()

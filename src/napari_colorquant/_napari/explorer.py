@@ -37,7 +37,7 @@ from .explorer_background import Background
 from .explorer_brush import Brushing
 from .explorer_gestures import TOOLS
 from .explorer_plot import FeaturePlot, PlotView
-from .feature_axes import axis_choice, swapped
+from .feature_axes import axis_choice, default_order, swapped
 from .layers import feature_axis_names, plot_channel_names
 
 if TYPE_CHECKING:
@@ -241,9 +241,14 @@ def prepare_outcome(job: Job, output: RunOutput) -> dict:
         features = explore.feature_data(result, data, mask=mask, channel_axis=request.channel_axis)
     except (ValueError, TypeError, MemoryError) as error:
         return {"error": str(error)}
-    # The first plot's pair index (cached in ``features``), made here rather than on the GUI thread.
-    explore.shown_values(features, default_axes(result.model))
-    return dict(features=features, channel_names=plot_channel_names(job.source), downsample=downsample,
+    # The first plot's pair index (cached in ``features``), made here rather than on the GUI thread: the pair
+    # the feature views show (a pair picked in the window before this run, too).
+    channel_names = plot_channel_names(job.source)
+    names = axis_labels(result.model, channel_names)[0]
+    choice = getattr(job, "axis_choice", None)
+    order = choice.for_run(names) if choice is not None else default_order(len(names))
+    explore.shown_values(features, first_pair(order, False, (0, 0)))
+    return dict(features=features, channel_names=channel_names, downsample=downsample,
                 geometry=job.source.geometry, layer_channel_axis=getattr(job.source, "channel_axis", None),
                 channel_span=getattr(job.source, "channel_span", None), levels=request.levels)  # fmt: skip
 

@@ -33,6 +33,9 @@ class Job:
     posterior: str = "none"
     feature_view: str = "separate window"
     stale: list[str] = field(default_factory=list)
+    #: The viewer's choice of feature axes (:class:`.feature_axes.AxisChoice`): the explorer's first plot is
+    #: prepared in the worker on the pair it gives.
+    axis_choice: Any = None
     #: Set by the GUI thread once the outputs are placed (or dropped): the worker's last work waits for it.
     placed: threading.Event = field(default_factory=threading.Event)
 

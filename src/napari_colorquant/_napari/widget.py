@@ -143,6 +143,7 @@ class ClusterWidget(Container):
         except (ValueError, TypeError) as error:
             self._fail(str(error))
             return
+        job.axis_choice = self.placer.choice
         self._untrack = handover.track_data(job)
         self._superseded = self._dropped = False
         self.timeline = {"run": time.perf_counter()}
