@@ -14,8 +14,9 @@ PNG/TIFF of the input's dtype) and ``NAME_model.json``; TIFFs that carry the
 input's OME or ImageJ axes as OME-XML are named ``.ome.tif``. Zarr inputs (and any
 input with ``--lazy``) are processed chunk by chunk with dask and written as
 ``NAME_labels.zarr`` / ``NAME_quantized.zarr`` (OME-Zarr ``.ome.zarr`` images with
-the input's axes, pixel sizes and channel names when its metadata gives them), so they never need to fit in
-memory; ``--scheduler`` runs that on a dask.distributed cluster. Files of an input are
+the input's axes, pixel sizes and channel names when its metadata gives them, and an OME-Zarr pyramid's levels,
+each the model applied to that level), so they never need to fit in memory; ``--scheduler`` runs that on a
+dask.distributed cluster. Files of an input are
 written together or not at all. Exit status 1 if any input failed, 2 for bad
 arguments.
 """
@@ -54,7 +55,7 @@ from .files import (
     write_zarr,
     zarr_store_suffix,
 )
-from .ome import AxesInfo, decide_channel_axis, output_axes, read_axes
+from .ome import AxesInfo, decide_channel_axis, output_axes, read_axes, read_levels
 from .outputs import commit, plan_outputs, prepare_folder, remove_stale_staging, staging_folder
 from .params import NOTEBOOK_CRITERIA, ClusterParameters, ParameterField
 from .quantize import QuantizeResult, apply_model, quantize_with
@@ -197,17 +198,24 @@ def _as_flags(message: str) -> str:
 
 
 def _write_outputs(
-    folder: Path, stem: str, result: QuantizeResult, lazy: bool, quiet: bool, axes: tuple = (None, None)
-) -> list[Path]:
-    """Labels, quantized image and model of one input; ``axes`` = the labels' and quantized image's AxesInfo."""
+    folder: Path, stem: str, result: QuantizeResult, lazy: bool, quiet: bool, axes: tuple = (None, None),
+    coarser: tuple = ((), ()),
+) -> list[Path]:  # fmt: skip
+    """Labels, quantized image and model of one input; ``axes`` = the labels' and quantized image's AxesInfo.
+
+    ``coarser`` = the labels' and quantized image's coarser pyramid levels (lazy), for an OME-Zarr pyramid input.
+    """
     if lazy:
         written = []
+        outputs = (("labels", result.labels, axes[0], coarser[0]), ("quantized", result.quantized, axes[1], coarser[1]))
         with _progress_bar(quiet):
-            for kind, data, info in (("labels", result.labels, axes[0]), ("quantized", result.quantized, axes[1])):
+            for kind, data, info, levels in outputs:
                 suffix = zarr_store_suffix(tuple(data.shape), info)  # OME-Zarr when the input's axes are known
                 colors = label_display_colors(result.model) if kind == "labels" else None
                 path = folder / f"{stem}_{kind}{suffix}"
-                written.append(write_zarr(path, data, info, labels=kind == "labels", label_colors=colors))
+                levels = levels if suffix == ".ome.zarr" else ()  # a plain zarr array has one level
+                labelled = kind == "labels"
+                written.append(write_zarr(path, data, info, labels=labelled, label_colors=colors, levels=levels))
     else:
         labels_name = f"{stem}_labels{tiff_suffix(result.labels.ndim, axes[0])}"  # .ome.tif with OME-XML
         written = [write_labels_tiff(folder / labels_name, result.labels, axes[0])]
@@ -341,7 +349,9 @@ def _process(args, model, position: tuple[int, int], name: str, source, stem: st
         work.mkdir()
         shapes = (tuple(result.labels.shape), tuple(result.quantized.shape))
         axes = tuple(output_axes(info, shape, tuple(image.shape), channel_axis) for shape in shapes)
-        staged = _write_outputs(work, stem, result, lazy, args.quiet, axes)
+        smoothing = args.parameters.smoothing if model is None else 0.0
+        coarser = _coarser_levels(source, info, result.model, channel_axis, smoothing) if lazy else ((), ())
+        staged = _write_outputs(work, stem, result, lazy, args.quiet, axes, coarser)
         backup = work / ".replaced"
         backup.mkdir()
         with _signals_deferred():
@@ -358,6 +368,20 @@ def _process(args, model, position: tuple[int, int], name: str, source, stem: st
         return 1
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _coarser_levels(source, info: AxesInfo | None, model, channel_axis: int | None, smoothing: float) -> tuple:
+    """The lazy labels and quantized images of an OME-Zarr pyramid's levels after the finest (which was clustered).
+
+    Each is the model applied to that level (:func:`napari_colorquant.lazy.label_levels` says why that is
+    exact), so the outputs are pyramids with the input's levels and placements. ``((), ())`` for other inputs.
+    """
+    if info is None or len(info.levels) < 2 or isinstance(source, str):
+        return (), ()
+    from .lazy import label_levels
+
+    levels = read_levels(source)[1:]
+    return label_levels(model, levels, channel_axis=channel_axis, smoothing=smoothing)
 
 
 class _Ticker:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
@@ -75,7 +75,8 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
 def open_lazy(path: str | os.PathLike) -> Any:
     """Open a zarr array / OME-Zarr image or a TIFF as a dask array, without reading the pixels.
 
-    OME-Zarr groups give their finest level (``multiscales[0].datasets[0]``).
+    OME-Zarr groups give their finest level (``multiscales[0].datasets[0]``); :func:`napari_colorquant.ome.read_levels`
+    gives every level.
 
     Parameters
     ----------
@@ -426,6 +427,7 @@ def write_zarr(
     axes: AxesInfo | None = None,
     labels: bool = False,
     label_colors: np.ndarray | None = None,
+    levels: Sequence[ArrayLike] = (),
 ) -> Path:
     """Write a (dask) array to a zarr store chunk by chunk; memory stays bounded by the chunk size.
 
@@ -436,7 +438,8 @@ def write_zarr(
 
     With ``axes`` that OME-Zarr can hold (:func:`~napari_colorquant.ome.ngff_metadata`), the store is an
     OME-Zarr image instead: a group whose NGFF attributes keep the axes, pixel sizes, units and channel
-    names, with the array as its one level ``"0"`` (and the axes' names as its ``dimension_names``).
+    names, with the array as its level ``"0"`` (and the axes' names as its ``dimension_names``), and
+    ``levels`` as the coarser levels ``"1"``, ``"2"``… of a pyramid whose placements ``axes.levels`` gives.
 
     Parameters
     ----------
@@ -451,11 +454,19 @@ def write_zarr(
         ``array`` is a label image: an OME-Zarr store says so (``image-label``), so it opens as labels.
     label_colors : ndarray (K, 3), optional
         RGB colours (0..255) of labels 1..K for ``image-label`` (see :func:`label_display_colors`).
+    levels : sequence of array_like or dask arrays
+        The coarser levels of an OME-Zarr pyramid, one per entry of ``axes.levels`` after the first, each
+        written chunk by chunk as ``array`` is. A plain zarr array (axes OME-Zarr cannot hold) has one level.
 
     Returns
     -------
     Path
         ``path``.
+
+    Raises
+    ------
+    ValueError
+        When ``levels`` are given for an OME-Zarr image whose ``axes.levels`` name another number of levels.
     """
     import dask.array as da
     import zarr
@@ -479,10 +490,15 @@ def write_zarr(
             options["dimension_names"] = [letter.lower() for letter in axes.axes]
         data.to_zarr(str(path), overwrite=True, **options)
         return path
+    datasets = metadata["multiscales"][0]["datasets"]
+    if len(datasets) != 1 + len(levels) and (levels or axes.levels):
+        raise ValueError(f"{len(levels) + 1} levels to write, but their axes describe {len(datasets)} levels")
     group = zarr.open_group(str(path), mode="w", zarr_format=3)
     group.attrs["ome"] = metadata
     names = [axis["name"] for axis in metadata["multiscales"][0]["axes"]]
-    data.to_zarr(str(path), component="0", overwrite=True, dimension_names=names, **options)
+    for dataset, level in zip(datasets, (data, *levels), strict=True):
+        da.asarray(level).to_zarr(str(path), component=dataset["path"], overwrite=True, dimension_names=names,
+                                  **options)  # fmt: skip
     return path
 
 

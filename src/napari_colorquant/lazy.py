@@ -756,19 +756,53 @@ def quantize_multiscale(
     fit_result = quantize_lazy(arrays[chosen], params, mask=mask, progress=progress)
     model = fit_result.model
     model.params["fit_level"] = chosen
+    labels, quantized = label_levels(model, arrays, channel_axis=params.channel_axis, smoothing=params.smoothing)
+    labels[chosen], quantized[chosen] = fit_result.labels, fit_result.quantized
+    return MultiscaleResult(labels, quantized, model, chosen, fit_result)
+
+
+def label_levels(
+    model: ClusterModel, levels: Sequence[ArrayLike], *, channel_axis: int | None = None, smoothing: float = 0.0
+) -> tuple[list[da.Array], list[da.Array]]:
+    """Lazy labels and quantized colours of every level of a pyramid: the model applied to each level's pixels.
+
+    This is exact whatever made the pyramid (means, Gaussians, nearest pixels, any factors and
+    translations): level ``i``'s outputs lie on level ``i``'s own pixel grid, so they keep its placement,
+    and each of their pixels is the model's answer for the input pixel drawn at the same place. Label
+    numbers are never averaged: every label is a cluster of the model, and each quantized pixel is its
+    label's colour. (Striding the finest labels instead would put a fine pixel's label where the input's
+    level shows, e.g., the mean of a block half a fine pixel away, and fits integer factors only.) Where a
+    coarse input pixel mixes clusters, its label is the model's label of that mixed value.
+
+    Parameters
+    ----------
+    model : ClusterModel
+    levels : sequence of arrays
+        The levels (numpy or dask), finest first, each as the model's input was read.
+    channel_axis : int, optional
+        The axis holding the features.
+    smoothing : float
+        Potts smoothing strength of each level's labels (0: none), as in :func:`quantize_lazy`.
+
+    Returns
+    -------
+    labels, quantized : list of dask arrays
+        One per level, chunked as the level is (the channel axis in one chunk); nothing is computed.
+
+    Raises
+    ------
+    ValueError
+        When a level does not match the model (channels, kind, dtype).
+    """
     labels, quantized = [], []
-    for index, array in enumerate(arrays):
-        if index == chosen:
-            labels.append(fit_result.labels)
-            quantized.append(fit_result.quantized)
-            continue
-        data, layout = _model_layout(model, array, params.channel_axis)
-        if params.smoothing > 0:
+    for array in levels:
+        data, layout = _model_layout(model, array if isinstance(array, da.Array) else da.asarray(array), channel_axis)
+        if smoothing > 0:
             from .smoothing import smooth_lazy
 
-            labels.append(smooth_lazy(model, data, layout, params.smoothing))
+            labels.append(smooth_lazy(model, data, layout, smoothing))
             quantized.append(colours_of_labels(model, data, layout, labels[-1]))
         else:
             labels.append(lazy_labels(model, data, layout))
             quantized.append(lazy_quantized(model, data, layout))
-    return MultiscaleResult(labels, quantized, model, chosen, fit_result)
+    return labels, quantized

@@ -20,6 +20,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -31,6 +32,21 @@ OME_ZARR_SUFFIXES = (".ome.zarr",)
 LAZY_BYTES = 256 * 2**20
 #: Axis names (lower case) -> OME / tifffile axis letters: OME-Zarr's names, and napari's labels of those axes.
 AXIS_LETTERS = {"t": "T", "time": "T", "c": "C", "channel": "C", "z": "Z", "y": "Y", "x": "X"}
+
+
+class Level(NamedTuple):
+    """Where one resolution level of an image lies: pixel ``i`` of axis ``a`` is at ``scale[a] * i + translation[a]``.
+
+    Attributes
+    ----------
+    scale : tuple of float
+        Pixel size per axis at this level.
+    translation : tuple of float
+        Position of the level's first pixel per axis (empty: at the origin).
+    """
+
+    scale: tuple[float, ...]
+    translation: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -52,6 +68,10 @@ class AxesInfo:
         Physical pixel size per axis (1.0 where unknown).
     units : tuple of str or None
         Unit per axis where the file names one.
+    levels : tuple of Level
+        An OME-Zarr image's resolution levels, finest first, each with its pixel size and translation per
+        axis (the multiscale's own transformations folded in); empty when the file has one level without a
+        translation (then ``scale`` says it all).
     """
 
     axes: str
@@ -61,6 +81,7 @@ class AxesInfo:
     channel_colors: tuple = ()
     scale: tuple[float, ...] = ()
     units: tuple = field(default=())
+    levels: tuple[Level, ...] = ()
 
     @property
     def channel_axis(self) -> int | None:
@@ -327,14 +348,30 @@ def _zarr_axes(path: Path) -> AxesInfo | None:
     n = shape[letters.index("C")] if "C" in letters else 0
     labels = tuple(str(c.get("label", f"C{i}")) for i, c in enumerate(channels[:n])) if len(channels) >= n else ()
     colors = tuple(ome_color(c.get("color")) for c in channels[:n]) if labels else ()
-    scale = [1.0] * len(letters)
-    for transform in first["datasets"][0].get("coordinateTransformations", []):
-        if transform.get("type") == "scale":
-            scale = [float(s) for s in transform["scale"]]
+    levels = tuple(
+        _placement([*dataset.get("coordinateTransformations", []), *first.get("coordinateTransformations", [])],
+                   len(letters))
+        for dataset in first["datasets"]
+    )  # fmt: skip
+    scale = levels[0].scale
+    if len(levels) == 1 and not any(levels[0].translation):
+        levels = ()  # one level at the origin: the scale says it all
     units = tuple(
         _OME_SYMBOLS.get(a.get("unit"), a.get("unit")) if isinstance(a, dict) else None for a in first.get("axes", [])
     ) or (None,) * len(letters)
-    return AxesInfo(letters, shape, "OME-Zarr metadata", labels, colors, tuple(scale), units)
+    return AxesInfo(letters, shape, "OME-Zarr metadata", labels, colors, tuple(scale), units, levels)
+
+
+def _placement(transforms: list, ndim: int) -> Level:
+    """The scale and translation that a list of NGFF ``scale`` / ``translation`` transformations make, in order."""
+    scale, shift = np.ones(ndim), np.zeros(ndim)
+    for transform in transforms:
+        if transform.get("type") == "scale":
+            factor = np.asarray(transform["scale"], float)
+            scale, shift = scale * factor, shift * factor
+        elif transform.get("type") == "translation":
+            shift = shift + np.asarray(transform["translation"], float)
+    return Level(tuple(map(float, scale)), tuple(map(float, shift)))
 
 
 def read_levels(path: str | os.PathLike) -> list:
@@ -481,7 +518,13 @@ def output_axes(info: AxesInfo | None, shape: tuple[int, ...], image_shape: tupl
         info.source,
         scale=tuple(info.scale[i] for i in keep) if info.scale else (),
         units=tuple(info.units[i] for i in keep) if info.units else (),
+        levels=tuple(_keep_axes(level, keep) for level in info.levels),
     )
+
+
+def _keep_axes(level: Level, keep: list[int]) -> Level:
+    shift = tuple(level.translation[i] for i in keep) if level.translation else ()
+    return Level(tuple(level.scale[i] for i in keep), shift)
 
 
 #: Length and time units: OME-XML's symbols -> the names OME-Zarr (NGFF) and napari use; others are left out.
@@ -501,8 +544,10 @@ NGFF_VERSION = "0.5"
 def ngff_metadata(
     info: AxesInfo, name: str, label_colors: np.ndarray | None = None, labels: bool = False
 ) -> dict | None:
-    """The OME-Zarr (NGFF 0.5) ``ome`` attributes of a one-level image group holding ``info``'s array at ``"0"``.
+    """The OME-Zarr (NGFF 0.5) ``ome`` attributes of an image group holding ``info``'s array at ``"0"``.
 
+    With ``info.levels`` the image is a pyramid whose level ``i`` is the array at ``"i"``, each level with
+    its own scale and translation (the input's, for outputs of a pyramid); otherwise one level.
     Axes keep their physical pixel sizes (a ``scale`` transformation) and units; channel names and colours
     go into ``omero``. NGFF orders the axes time, channel, then 2 or 3 space axes: an array whose axes
     cannot be written that way (an RGB pixel's samples last, an unknown axis) gets None, and is then
@@ -541,11 +586,11 @@ def ngff_metadata(
         if unit and kind != "channel":
             axis["unit"] = unit
         axes.append(axis)
-    scale = [float(s) for s in info.scale] if info.scale else [1.0] * len(letters)
-    if "C" in letters:
-        scale[letters.index("C")] = 1.0
-    dataset = {"path": "0", "coordinateTransformations": [{"type": "scale", "scale": scale}]}
-    metadata: dict = {"version": NGFF_VERSION, "multiscales": [{"name": name, "axes": axes, "datasets": [dataset]}]}
+    datasets = [
+        {"path": str(index), "coordinateTransformations": _ngff_transforms(level, letters)}
+        for index, level in enumerate(info.levels or (Level(tuple(info.scale)),))
+    ]
+    metadata: dict = {"version": NGFF_VERSION, "multiscales": [{"name": name, "axes": axes, "datasets": datasets}]}
     if "C" in letters and len(info.channel_names) == info.size("C"):
         colors = info.channel_colors or (None,) * len(info.channel_names)
         channels = []
@@ -561,6 +606,20 @@ def ngff_metadata(
             "colors": [{"label-value": i, "rgba": [*map(int, rgb[:3]), 255]} for i, rgb in enumerate(colors, start=1)]
         }
     return metadata
+
+
+def _ngff_transforms(level: Level, letters: str) -> list[dict]:
+    """One dataset's ``coordinateTransformations``: its scale, and its translation when it has one (none on C)."""
+    scale = [float(s) for s in level.scale] if level.scale else [1.0] * len(letters)
+    shift = [float(t) for t in level.translation] if level.translation else []
+    if "C" in letters:
+        scale[letters.index("C")] = 1.0
+        if shift:
+            shift[letters.index("C")] = 0.0
+    transforms = [{"type": "scale", "scale": scale}]
+    if any(shift):
+        transforms.append({"type": "translation", "translation": shift})
+    return transforms
 
 
 def ngff_label_colors(path: str | os.PathLike) -> dict | None:

@@ -79,3 +79,33 @@ def test_reader_declines_other_files():
 
     assert get_reader("photo.png") is None and get_reader("plain.tif") is None
     assert get_reader("x.ome.tiff") is not None and get_reader(["x.ome.zarr"]) is not None
+
+
+def test_cli_output_pyramid_opens_as_a_multiscale_labels_layer_over_its_input(make_viewer, tmp_path):
+    """The CLI's labels of an OME-Zarr pyramid open with the plugin as a multiscale Labels layer placed as the input."""
+    import zarr
+
+    from napari_colorquant.cli import main
+
+    rng = np.random.default_rng(2)
+    full = (rng.integers(0, 3, (2, 32, 40)) * 80 + rng.integers(0, 20, (2, 32, 40))).astype(np.uint8)
+    levels = [full, full[:, ::2, ::2], full[:, ::4, ::4]]
+    group = zarr.open_group(str(tmp_path / "vol.ome.zarr"), mode="w")
+    for index, level in enumerate(levels):
+        group.create_array(str(index), data=level, chunks=(1, 16, 16))
+    axes = [{"name": a, "type": "space", "unit": "micrometer"} for a in "zyx"]
+    datasets = [
+        {"path": str(i), "coordinateTransformations": [{"type": "scale", "scale": [3.0, 0.5 * 2**i, 0.5 * 2**i]},
+                                                        {"type": "translation", "translation": [6.0, 1.0, 2.0]}]}
+        for i in range(3)
+    ]  # fmt: skip
+    group.attrs["ome"] = {"version": "0.5", "multiscales": [{"axes": axes, "datasets": datasets}]}
+    assert main([str(tmp_path / "vol.ome.zarr"), "-k", "3", "-o", str(tmp_path / "out"), "-q"]) == 0
+    viewer = make_viewer()
+    (image,) = viewer.open(str(tmp_path / "vol.ome.zarr"), plugin="napari-colorquant")
+    (labels,) = viewer.open(str(tmp_path / "out" / "vol_labels.ome.zarr"), plugin="napari-colorquant")
+    assert type(labels).__name__ == "Labels" and labels.multiscale and len(labels.data) == 3
+    assert [d.shape for d in labels.data] == [level.shape for level in levels]
+    np.testing.assert_allclose(labels.scale, image.scale)
+    np.testing.assert_allclose(labels.translate, [6.0, 1.0, 2.0])
+    np.testing.assert_allclose(labels.translate, image.translate)

@@ -84,6 +84,8 @@ def layer_data(levels: list, info: AxesInfo | None, name: str) -> list[tuple]:
         i for i in range(len(info.axes)) if (i != axis or info.size("C") == 1) and not (rgb and info.axes[i] == "S")
     ]
     meta["scale"] = [info.scale[i] for i in keep] if info.scale else None
+    if info.levels and any(info.levels[0].translation):  # napari places the finest level; it derives the others
+        meta["translate"] = [info.levels[0].translation[i] for i in keep]
     units = [UNIT_NAMES.get(info.units[i]) for i in keep] if info.units else []
     if any(units):  # napari knows these names; the writer keeps them when the layer is saved
         meta["units"] = [unit or "pixel" for unit in units]  # an axis without a known unit: napari's none
