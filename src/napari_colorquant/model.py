@@ -315,9 +315,9 @@ class ClusterModel:
             raise ValueError(
                 f"this model needs {self.n_channels} channel(s); the image has {layout.n_channels}: {_OTHER_MODEL}"
             )
-        if layout.dtype != np.dtype(self.dtype):
+        if layout.given_dtype != np.dtype(self.dtype):
             raise ValueError(
-                f"this model was fitted on {self.dtype} images; got {layout.dtype} (convert the image first, "
+                f"this model was fitted on {self.dtype} images; got {layout.given_dtype} (convert the image first, "
                 "so that colour values mean the same)"
             )
         return array, layout
@@ -731,7 +731,7 @@ def build_model(fit: FitOutcome, params: dict[str, Any]) -> tuple[ClusterModel, 
         palette=palette[order],
         input_kind=layout.kind,
         n_channels=layout.n_channels,
-        dtype=layout.dtype.name,
+        dtype=layout.given_dtype.name,  # bool, not the uint8 0 / 1 it is read as
         scale=layout.scale,
         offset=layout.offset,
         covariances=None if clusters.covariances is None else clusters.covariances[order],

@@ -73,6 +73,9 @@ class ImageLayout:
         Nominal maximum value (255, 65535, 1.0, ...).
     offset : float
         Chroma offset for YCrCb.
+    source_dtype : numpy.dtype or None
+        The caller's dtype when the pixels are read as another: bool images are read as uint8 0 / 1
+        (``dtype``), and a model fitted on them records bool, so that it labels bool images only.
     """
 
     kind: str
@@ -83,6 +86,12 @@ class ImageLayout:
     dtype: np.dtype
     scale: float
     offset: float
+    source_dtype: np.dtype | None = None
+
+    @property
+    def given_dtype(self) -> np.dtype:
+        """The dtype of the image as the caller gave it (``source_dtype``, else ``dtype``)."""
+        return self.dtype if self.source_dtype is None else self.source_dtype
 
     @property
     def is_integer(self) -> bool:
@@ -246,7 +255,10 @@ def describe_image(
     color_space : str
         The resolved colour space.
     """
+    given = getattr(image, "dtype", None)
     array = _check_array(image)
+    was_bool = (isinstance(given, np.dtype) and given.kind == "b") or _holds_bools(image)
+    source_dtype = np.dtype(bool) if array.dtype == np.uint8 and was_bool else None
     requested = color_space.lower() if isinstance(color_space, str) else color_space
     if requested != "auto" and requested not in COLOR_SPACES:
         raise ValueError(
@@ -269,8 +281,14 @@ def describe_image(
         dtype=array.dtype,
         scale=scale,
         offset=offset,
+        source_dtype=source_dtype,
     )
     return array, layout, resolved
+
+
+def _holds_bools(image: Any) -> bool:
+    """True for a (nested) Python list or tuple that numpy reads as a bool array."""
+    return isinstance(image, (list, tuple)) and np.asarray(image).dtype == bool
 
 
 def pixel_rows(array: np.ndarray, layout: ImageLayout) -> np.ndarray:

@@ -222,6 +222,8 @@ def to_dtype(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
     if dtype.kind in "iu":
         info = np.iinfo(dtype)
         return np.clip(np.rint(values), info.min, info.max).astype(dtype)
+    if dtype.kind == "b":  # a bool image's colours are 0 / 1: rounded as uint8 0 / 1 are, not "anything but 0"
+        return np.rint(np.clip(values, 0, 1)).astype(bool)
     return np.asarray(values).astype(dtype)
 
 

@@ -358,7 +358,7 @@ def axis_labels(model: ClusterModel, channel_names: list[str] | None = None) -> 
         The names with units, for axes and table headers.
     """
     scale = float(model.scale)
-    integer = np.dtype(model.dtype).kind in "iu"
+    integer = np.dtype(model.dtype).kind in "biu"
     span = f"0–{int(scale)}" if integer else f"0–{scale:g}"
     names = feature_axis_names(model, channel_names)
     units = {
