@@ -42,7 +42,7 @@ GRAY = np.random.default_rng(1).integers(0, 256, (20, 30), dtype=np.uint8)
         (RGB, {"engine": "gpu"}, ValueError, r"unknown engine 'gpu'"),
         (RGB, {"max_iter": 0}, ValueError, r"max_iter must be an integer >= 1"),
         (RGB, {"epsilon": -1.0}, ValueError, r"epsilon must be a finite number >= 0"),
-        (RGB, {"attempts": 0}, ValueError, r"attempts must be an integer >= 1"),
+        (RGB, {"attempts": 0}, ValueError, r"attempts must be an integer in 1\.\.1000, got 0$"),
         (
             RGB,
             {"init": "forgy"},

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from napari_colorquant import colorspaces, methods, quantize
-from napari_colorquant.cli import build_parser
-from napari_colorquant.params import MAX_CLUSTERS, ClusterParameters
+from napari_colorquant.cli import build_parser, main
+from napari_colorquant.params import MAX_ATTEMPTS, MAX_CLUSTERS, MAX_REG_COVAR, ClusterParameters
 
 
 @pytest.mark.parametrize(
@@ -23,7 +23,7 @@ from napari_colorquant.params import MAX_CLUSTERS, ClusterParameters
         ({"epsilon": True}, TypeError, r"epsilon must be a number"),
         ({"epsilon": math.nan}, ValueError, r"epsilon must be a finite number"),
         ({"reg_covar": math.nan}, ValueError, r"reg_covar must be a finite number"),
-        ({"reg_covar": -1e-6}, ValueError, r"reg_covar must be a finite number >= 0"),
+        ({"reg_covar": -1e-6}, ValueError, r"reg_covar must be a finite number in 0\.\.0\.1, got -1e-06$"),
         ({"reg_covar": "1e-6"}, TypeError, r"reg_covar must be a number"),
         ({"max_samples": 0}, ValueError, r"max_samples must be an integer >= 1"),
         ({"max_samples": 1.5}, TypeError, r"max_samples must be an integer"),
@@ -95,3 +95,51 @@ def test_color_space_entries_are_consistent(name):
         luminance = colorspaces.kept_luminance(rgb, name, 255.0, 128.0) if space.chroma else None
         back = colorspaces.from_features(features, name, 255.0, 128.0, luminance)
         np.testing.assert_allclose(back, rgb, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        (
+            {"reg_covar": 1e300},
+            r"^reg_covar must be a finite number in 0\.\.0\.1, got 1e\+300; it is a fraction of the features' mean "
+            r"variance .* keep the default 1e-06, or up to 0\.01",
+        ),
+        ({"reg_covar": 0.5}, r"^reg_covar must be a finite number in 0\.\.0\.1, got 0\.5; "),
+        (
+            {"attempts": 10**6},
+            r"^attempts must be an integer in 1\.\.1000, got 1000000; each start is a full k-means run .* use 10 "
+            r"\(scikit-learn's n_init\) to 100",
+        ),
+        ({"attempts": 1001}, r"^attempts must be an integer in 1\.\.1000, got 1001; "),
+    ],
+)
+def test_values_that_cannot_give_a_sensible_answer_are_refused_with_the_range_and_what_to_do(changes, message):
+    with pytest.raises(ValueError, match=message):
+        ClusterParameters(**changes)
+
+
+def test_the_largest_accepted_reg_covar_and_attempts_still_fit(china):
+    assert ClusterParameters(reg_covar=MAX_REG_COVAR, attempts=MAX_ATTEMPTS).attempts == 1000
+    photo = china[::8, ::8]
+    for reg_covar in (MAX_REG_COVAR, 1e300):
+        if reg_covar > MAX_REG_COVAR:
+            with pytest.raises(ValueError, match="reg_covar"):
+                quantize(photo, 4, method="em", reg_covar=reg_covar)
+            continue
+        result = quantize(photo, 4, method="em", reg_covar=reg_covar)
+        assert np.unique(result.labels).size == 4  # every cluster still used at the bound
+
+
+@pytest.mark.parametrize(
+    ("option", "flag_message"),
+    [
+        (["--method", "em", "--reg-covar", "1e300"], "--reg-covar must be a finite number in 0..0.1, got 1e+300; "),
+        (["--attempts", "1000000"], "--attempts must be an integer in 1..1000, got 1000000; "),
+    ],
+)
+def test_cli_refuses_them_with_one_line_and_exit_status_2(tmp_path, capsys, option, flag_message):
+    assert main(["--sample", "plate", "-o", str(tmp_path / "out"), *option]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"napari-colorquant: error: {flag_message}") and err.count("\n") == 1
+    assert "Traceback" not in err and not (tmp_path / "out").exists()

@@ -115,3 +115,17 @@ def test_in_widget_words_translates_every_parameter_name_to_its_label():
         == "max iterations must be >= 1; clusters (K) = 3"
     )
     assert _controls.in_widget_words("n_clustersX stays") == "n_clustersX stays"
+
+
+def test_attempts_and_em_regularisation_controls_stop_at_the_record_bounds(make_viewer, dock):
+    from napari_colorquant.params import MAX_ATTEMPTS, MAX_REG_COVAR
+
+    viewer = make_viewer()
+    viewer.add_image(_small_rgb(), name="small", rgb=True)
+    widget = dock(viewer, "EM clustering")
+    assert (widget.attempts.max, widget.reg_covar.max) == (MAX_ATTEMPTS, MAX_REG_COVAR) == (1000, 0.1)
+    widget.attempts.native.setValue(10**6)  # what the Qt box does with a value beyond its range: holds its maximum
+    widget.reg_covar.native.setValue(1e300)
+    params = widget.controls.params()
+    assert (params["attempts"], params["reg_covar"]) == (1000, 0.1)
+    assert ClusterParameters(**params).reg_covar == 0.1
