@@ -60,10 +60,21 @@ def quantize_eager(
 
         start = time.perf_counter()
         model, labels, valid = fit_opencv(array, layout, space, mask, dict(params.fit_options(), color_space=space))
-        model.params = record
+        model.params = _with_peak(record, array, layout, params)
         return make_result(model, array, layout, labels, valid, None, {"fit": time.perf_counter() - start})
     with single_threaded_blas():
         return _quantize_fast(array, layout, space, mask, params, record, progress)
+
+
+def _with_peak(record: dict, array: np.ndarray, layout, params: ClusterParameters) -> dict:
+    """The run's record with the PSNR peak (:func:`~napari_colorquant.quality.psnr_peak`) of the image's values."""
+    from .quality import psnr_peak
+
+    if layout.dtype.kind == "u" or params.data_range is not None:
+        values = np.zeros((1, 1))  # unsigned: the dtype's maximum, whatever the values
+    else:
+        values = np.array([[np.nanmin(array), np.nanmax(array)]], np.float64)
+    return dict(record, **psnr_peak(layout.given_dtype, values, params.data_range))
 
 
 def _quantize_fast(array, layout, space, mask, params: ClusterParameters, record, progress) -> QuantizeResult:

@@ -222,6 +222,9 @@ def fit_values(
         When there are fewer distinct values than clusters, the init array does not fit, or the
         pinned colours do not fit the image.
     """
+    from .quality import psnr_peak
+
+    record.update(psnr_peak(layout.given_dtype, values[:, : layout.n_channels], params.data_range))
     features = colorspaces.to_features(values, color_space, layout.scale, layout.offset)
     sample_weight = np.asarray(sample_weight, np.float64)
     distinct = _distinct_features(features, color_space, layout)

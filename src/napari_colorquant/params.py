@@ -206,6 +206,12 @@ class ClusterParameters:
     target_delta_e : float or None
         With ``n_clusters="auto"``: the smallest K whose mean CIEDE2000 ΔE is at most this (gray/RGB).
         Without a target, K is the one of least BIC.
+    data_range : float or None
+        The PSNR peak: the distance between the smallest and largest possible values, as
+        ``skimage.metrics.peak_signal_noise_ratio``'s ``data_range`` (> 0). None: what scikit-image takes
+        for the dtype (255 for uint8, 65535 for uint16, 1 for float data in 0..1; see
+        :func:`~napari_colorquant.quality.default_data_range`), which for 12-bit microscopy stored as
+        uint16 is 16 times too large: give 4095 there. Also the scale of ``target_psnr``.
     fixed_colors : tuple of colours or None
         Colours in the input's own values kept exactly in the palette (k-means, fast engine, not
         chroma-only spaces), see :mod:`~napari_colorquant.pinned`; stored as a tuple of tuples of float.
@@ -309,6 +315,14 @@ class ClusterParameters:
         minimum=0.0,
         optional=True,
     )
+    data_range: float | None = _spec(
+        None,
+        "PSNR peak, as scikit-image's data_range: the distance between the smallest and largest possible values "
+        "(default: the dtype's, 255 for uint8, 65535 for uint16, 1 for float in 0..1; 4095 for 12-bit data)",
+        float,
+        minimum=0.0,
+        optional=True,
+    )
     fixed_colors: tuple | None = _spec(
         None,
         "a colour kept exactly in the palette while the other centres move, in the input's own values; "
@@ -344,6 +358,11 @@ class ClusterParameters:
             raise ValueError("init='optimal' needs engine='fast' (OpenCV seeds with k-means++ or random centres)")
         if self.engine == "opencv" and self.seed > MAX_OPENCV_SEED:
             raise ValueError(f"seed must be at most {MAX_OPENCV_SEED} with engine='opencv', got {self.seed}")
+        if self.data_range is not None and self.data_range <= 0:
+            raise ValueError(
+                f"data_range must be a positive number (the distance between the smallest and largest possible "
+                f"values, e.g. 4095 for 12-bit data), got {self.data_range!r}; or None for the dtype's"
+            )
         self._check_auto_k()
         self._check_fixed_colors()
 

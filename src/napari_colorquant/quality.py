@@ -53,6 +53,71 @@ XYZ_FROM_RGB = np.array(
 D65_WHITE = np.array([0.95047, 1.0, 1.08883])
 
 
+def default_data_range(dtype: DTypeLike, low: float, high: float) -> tuple[float, str]:
+    """The PSNR peak scikit-image's ``peak_signal_noise_ratio`` takes for data of ``dtype`` and range ``low..high``.
+
+    scikit-image uses the dtype's largest value when the data have no negative values, else the
+    dtype's whole range (``skimage.util.dtype.dtype_range``: bool 0..1, integers their limits, float
+    -1..1). Float data beyond -1..1 it refuses, asking for ``data_range``; here they get the data's
+    largest value (or its range, with negative values), and the description says to pass
+    ``data_range``.
+
+    Parameters
+    ----------
+    dtype : numpy dtype
+        The image's dtype as given (bool, not the uint8 0 / 1 it is read as).
+    low, high : float
+        The smallest and largest value of the data (finite values only).
+
+    Returns
+    -------
+    peak : float
+    description : str
+        Why, e.g. ``"the uint16 maximum"``, ``"float data in 0..1"``.
+    """
+    dtype = np.dtype(dtype)
+    if dtype.kind == "b":
+        return 1.0, "bool: 0..1"
+    if dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        if low >= 0:
+            return float(info.max), f"the {dtype.name} maximum"
+        return float(info.max) - float(info.min), f"the {dtype.name} range (negative values)"
+    if low >= 0 and high <= 1:
+        return 1.0, "float data in 0..1"
+    if low >= -1 and high <= 1:
+        return 2.0, "float data in -1..1"
+    if low >= 0:
+        return float(high), "the data's largest value (float beyond 0..1: pass data_range)"
+    return float(high) - float(low), "the data's range (float beyond -1..1: pass data_range)"
+
+
+def psnr_peak(dtype: DTypeLike, values: np.ndarray, data_range: float | None = None) -> dict[str, float | str]:
+    """The peak a run's PSNR uses, and why: ``data_range`` when given, else :func:`default_data_range`.
+
+    Parameters
+    ----------
+    dtype : numpy dtype
+        The image's dtype as given.
+    values : ndarray (U, C)
+        The (distinct) pixel values the fit saw, colour channels only.
+    data_range : float, optional
+        The user's peak (the distance between the smallest and largest possible values).
+
+    Returns
+    -------
+    dict
+        ``{"psnr_peak": float, "psnr_peak_is": str}``, recorded in ``model.params``.
+    """
+    if data_range is not None:
+        return {"psnr_peak": float(data_range), "psnr_peak_is": "data_range"}
+    finite = np.asarray(values, np.float64)
+    finite = finite[np.isfinite(finite)]
+    low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+    peak, why = default_data_range(dtype, low, high)
+    return {"psnr_peak": peak, "psnr_peak_is": why}
+
+
 def srgb_to_lab(rgb: np.ndarray) -> np.ndarray:
     """CIE L*a*b* (D65, 2 degree observer) of sRGB colours in [0, 1], as ``skimage.color.rgb2lab``.
 

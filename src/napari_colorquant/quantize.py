@@ -23,7 +23,7 @@ from .methods import ENGINES, METHODS
 from .model import ClusterModel
 from .params import DEFAULT_EPSILON, DEFAULT_MAX_ITER, DEFAULT_MAX_SAMPLES, ClusterParameters
 from .pixels import is_lazy
-from .result import QuantizeResult
+from .result import QuantizeResult, psnr_of
 
 __all__ = [
     "ENGINES",
@@ -63,6 +63,7 @@ def quantize(
     target_psnr: float | None = None,
     target_delta_e: float | None = None,
     fixed_colors: ArrayLike | None = None,
+    data_range: float | None = None,
     progress: Progress | None = None,
 ) -> QuantizeResult:
     """Cluster the pixels of an image and replace each by its cluster's colour.
@@ -143,6 +144,11 @@ def quantize(
         Colours in the input's own values (e.g. ``[[255, 255, 255]]`` for a white background) kept
         exactly in the palette while the other ``K - m`` centres move (:mod:`~napari_colorquant.pinned`).
         k-means with the fast engine only, not in chroma-only spaces (``ValueError`` otherwise).
+    data_range : float, optional
+        The PSNR peak (``result.psnr``, ``target_psnr``), as ``skimage.metrics.peak_signal_noise_ratio``'s
+        ``data_range``. Default: what scikit-image takes for the dtype (255 for uint8, 65535 for uint16, 1
+        for float data in 0..1, the dtype's range for data with negative values); the report and
+        ``result.psnr_peak`` / ``result.psnr_peak_is`` say which was used. 12-bit data in uint16: 4095.
     progress : callable, optional
         ``progress(stage, fraction)`` with stage ``"count"``, ``"fit"`` or
         ``"write"`` and the fraction of that stage done; it may raise an
@@ -176,6 +182,7 @@ def quantize(
         engine=engine, reg_covar=reg_covar, max_samples=max_samples, smoothing=smoothing,
         dither=("floyd-steinberg" if dither else "none") if isinstance(dither, bool) else dither,
         k_range=k_range, target_psnr=target_psnr, target_delta_e=target_delta_e, fixed_colors=fixed_colors,
+        data_range=data_range,
     )  # fmt: skip
     return quantize_with(image, params, mask=mask, progress=progress)
 
@@ -291,7 +298,12 @@ def quantize_with(
 
 
 def apply_model(
-    model: ClusterModel, image: ArrayLike, *, mask: ArrayLike | None = None, channel_axis: int | None = None
+    model: ClusterModel,
+    image: ArrayLike,
+    *,
+    mask: ArrayLike | None = None,
+    channel_axis: int | None = None,
+    data_range: float | None = None,
 ) -> QuantizeResult:
     """Label and quantize an image with an already fitted model (same palette).
 
@@ -304,6 +316,8 @@ def apply_model(
         colours are dask arrays, figures come from one counting pass (or a sample).
     mask, channel_axis
         As for :func:`quantize`.
+    data_range : float, optional
+        The PSNR peak (as for :func:`quantize`); default: the one the model was fitted with.
 
     Returns
     -------
@@ -313,13 +327,21 @@ def apply_model(
     Raises
     ------
     ValueError
-        When the image does not match the model (channels, kind, dtype).
+        When the image does not match the model (channels, kind, dtype), or ``data_range`` is not positive.
     """
+    number = isinstance(data_range, (int, float, np.number)) and not isinstance(data_range, (bool, np.bool_))
+    if data_range is not None and not (number and np.isfinite(data_range) and data_range > 0):
+        raise ValueError(f"data_range must be a positive number (e.g. 4095 for 12-bit data), got {data_range!r}")
     if is_lazy(image):
         from .lazy import apply_lazy
 
-        return apply_lazy(model, image, mask=mask, channel_axis=channel_axis)
-    return apply_eager(model, image, mask=mask, channel_axis=channel_axis)
+        result = apply_lazy(model, image, mask=mask, channel_axis=channel_axis)
+    else:
+        result = apply_eager(model, image, mask=mask, channel_axis=channel_axis)
+    if data_range is not None:
+        result.psnr_peak, result.psnr_peak_is = float(data_range), "data_range"
+        result.psnr = psnr_of(result.mse, result.psnr_peak)
+    return result
 
 
 def posteriors(

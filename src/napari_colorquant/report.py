@@ -51,6 +51,8 @@ def report_lines(summary: Mapping[str, Any], *, applied: bool = False, seconds: 
         if s.get("fitted_on_frames"):
             lines.append(f"fitted on frames: {s['fitted_on_frames']}")
     quality = f"MSE: {s['mse']:.4g} · PSNR: {s['psnr']:.2f} dB"
+    if s.get("psnr_peak") == s.get("psnr_peak"):  # not NaN: the peak is known
+        quality += f" (peak {s['psnr_peak']:g}: {s.get('psnr_peak_is') or 'given'})"
     if s.get("delta_e") is not None and s["delta_e"] == s["delta_e"]:  # not NaN: a gray or colour image
         quality += f" · ΔE00: {s['delta_e']:.2f} (95 %: {s['delta_e95']:.2f})"
     lines.append(quality)

@@ -43,7 +43,13 @@ class QuantizeResult:
         Mean squared error of ``quantized`` against the input, over valid
         pixels and colour channels, in the input's units.
     psnr : float
-        ``10 log10(peak^2 / mse)`` with peak the input's nominal maximum (inf when exact).
+        ``10 log10(peak^2 / mse)`` (inf when exact), as ``skimage.metrics.peak_signal_noise_ratio``.
+    psnr_peak : float
+        The peak: ``data_range`` when given, else what scikit-image takes for the dtype (255 for uint8,
+        65535 for uint16, 1 for float data in 0..1, 1 for bool; see
+        :func:`~napari_colorquant.quality.default_data_range`). 12-bit data in uint16: pass ``data_range=4095``.
+    psnr_peak_is : str
+        Where the peak comes from, e.g. ``"the uint16 maximum"`` or ``"data_range"``.
     bits_per_pixel : int
         Bits per pixel of the quantized image stored as labels (``ceil(log2 K)``),
         plus the kept luminance for chroma-only spaces and any alpha.
@@ -93,6 +99,8 @@ class QuantizeResult:
     smoothing_changed: int | None = None
     dithered_labels: np.ndarray | None = field(default=None, repr=False, compare=False)
     lazy: bool = False
+    psnr_peak: float = math.nan
+    psnr_peak_is: str = ""
 
     @cached_property
     def _delta_e_figures(self) -> tuple[float, float]:
@@ -178,6 +186,8 @@ class QuantizeResult:
             "converged": m.converged,
             "mse": self.mse,
             "psnr": self.psnr,
+            "psnr_peak": self.psnr_peak,
+            "psnr_peak_is": self.psnr_peak_is,
             "bits_per_pixel": self.bits_per_pixel,
             "input_bits_per_pixel": self.input_bits_per_pixel,
             "compression_ratio": self.compression_ratio,
@@ -353,14 +363,16 @@ def quality_figures(model: ClusterModel, layout: ImageLayout, mse: float) -> dic
     ----------
     model : ClusterModel
     layout : ImageLayout
-        How the input was read (its nominal maximum is the PSNR peak).
+        How the input was read.
     mse : float
         Mean squared error in the input's units.
 
     Returns
     -------
     dict
-        ``mse``, ``psnr``, ``bits_per_pixel``, ``input_bits_per_pixel``, ``compression_ratio``.
+        ``mse``, ``psnr``, ``psnr_peak``, ``psnr_peak_is``, ``bits_per_pixel``, ``input_bits_per_pixel``,
+        ``compression_ratio``. The peak is the model's ``params["psnr_peak"]`` (recorded at the fit), or
+        for model files without it the input's nominal maximum.
     """
     bits = math.ceil(math.log2(model.n_clusters)) if model.n_clusters > 1 else 0
     if model.color_space in colorspaces.CHROMA_SPACES:
@@ -373,13 +385,35 @@ def quality_figures(model: ClusterModel, layout: ImageLayout, mse: float) -> dic
             f"image values are too large to cluster (up to {layout.scale:.3g}, squared differences overflow "
             f"float64); values up to about {_LARGEST_VALUE:.0e} work: rescale the image"
         )
+    peak = model.params.get("psnr_peak")
+    if peak is None:  # a model file from before the peak was recorded: its nominal maximum, as then
+        peak = layout.scale
     return dict(
         mse=mse,
-        psnr=math.inf if mse == 0 else 10 * math.log10(layout.scale**2 / mse),
+        psnr=psnr_of(mse, float(peak)),
+        psnr_peak=float(peak),
+        psnr_peak_is=str(model.params.get("psnr_peak_is", "the nominal maximum")),
         bits_per_pixel=bits,
         input_bits_per_pixel=input_bits,
         compression_ratio=math.inf if bits == 0 else input_bits / bits,
     )
+
+
+def psnr_of(mse: float, peak: float) -> float:
+    """``10 log10(peak**2 / mse)`` in dB, inf for an exact result (as ``skimage.metrics.peak_signal_noise_ratio``).
+
+    Parameters
+    ----------
+    mse : float
+        Mean squared error, in the image's units.
+    peak : float
+        The data range (``data_range`` of scikit-image).
+
+    Returns
+    -------
+    float
+    """
+    return math.inf if mse == 0 else 10 * math.log10(peak**2 / mse)
 
 
 def weighted_mse(

@@ -33,7 +33,7 @@ LAYER_PICKED = ("channel_axis", "color_space")
 LABELS = {"n_clusters": "clusters (K)", "max_iter": "max iterations", "color_space": "feature space",
           "reg_covar": "EM regularisation", "max_samples": "sample above", "k_range": "K range",
           "target_psnr": "target PSNR", "target_delta_e": "target ΔE", "fixed_colors": "fixed colours",
-          "smoothing": "smoothing β"}  # fmt: skip
+          "smoothing": "smoothing β", "data_range": "PSNR peak"}  # fmt: skip
 #: Names shown for choices (the value passed on stays the record's): the method registry's labels.
 CHOICE_LABELS = {name: method.label for name, method in METHOD_REGISTRY.items()}
 #: Arrow step of float spin boxes (others: 0.1).
@@ -43,7 +43,8 @@ ONLY_FOR_METHOD = {"covariance": "em", "reg_covar": "em", "fixed_colors": "kmean
 #: Parameters shown only while K is "auto" (the K box at its bottom).
 ONLY_FOR_AUTO_K = ("k_range", "target_psnr", "target_delta_e")
 #: Parameters shown only with "advanced" ticked (the widget must fit a laptop screen with its report).
-ADVANCED = ("attempts", "init", "seed", "engine", "reg_covar", "max_samples", "dither", "smoothing", "fixed_colors")
+ADVANCED = ("attempts", "init", "seed", "engine", "reg_covar", "max_samples", "dither", "smoothing", "fixed_colors",
+            "data_range")  # fmt: skip
 #: Spin boxes need bounds; a field the record leaves unbounded gets Qt's largest int, and a float box this
 #: (a spin box is as wide as its largest value's text).
 INT_LIMIT = 2**31 - 1
@@ -51,7 +52,7 @@ FLOAT_LIMIT = 1e6
 #: What an optional number's lowest value (None) means, in its label.
 NONE_TEXT = "never"
 #: ... where "never" does not say it (a target that is not set).
-NONE_TEXTS = {"target_psnr": "none", "target_delta_e": "none"}
+NONE_TEXTS = {"target_psnr": "none", "target_delta_e": "none", "data_range": "dtype"}
 #: Between the items of a sequence typed in a text box (``255,255,255; 0,0,0``).
 ITEM_SEPARATOR = ";"
 
