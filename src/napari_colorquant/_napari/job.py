@@ -80,18 +80,23 @@ def without_axis(geometry: dict[str, Any], axis: int) -> dict[str, Any]:
     -------
     dict
 
+    A rotation, shear or affine transform among the other axes is kept (napari's own ``set_slice`` of
+    its transforms leaves the axis out): the outputs are drawn exactly over the input's pixels.
+
     Raises
     ------
     ValueError
         When the layer is rotated or sheared in a way that mixes the channel axis with the others.
     """
+    rotate, shear = _check_channel_apart(geometry, axis)
     out = dict(geometry)
     for key in ("scale", "translate", "axis_labels", "units"):
         if key in out:
             out[key] = tuple(v for i, v in enumerate(out[key]) if i != axis)
+    keep = [i for i in range(len(geometry["scale"])) if i != axis]
+    out["rotate"], out["shear"] = rotate[np.ix_(keep, keep)], shear[np.ix_(keep, keep)]
     matrix = np.asarray(out.pop("affine"))
     out["affine"] = np.delete(np.delete(matrix, axis, axis=0), axis, axis=1)
-    _refuse_rotated(out)
     return out
 
 
@@ -102,7 +107,8 @@ def spanning_axis(geometry: dict[str, Any], axis: int, n: int) -> dict[str, Any]
     its channels are: of length 1, ``n`` times the channels' scale, centred on them. Every channel's
     position then falls on that one pixel (data coordinate within ±(n - 1) / 2n, which napari rounds to
     0), so the outputs show at every channel the slider picks, over the right plane of the other axes.
-    Everything else (the other axes' scale and translate, ``affine``, ``axis_labels``, ``units``) is kept.
+    Everything else (the other axes' scale and translate, a rotation, shear or ``affine`` among them,
+    ``axis_labels``, ``units``) is kept.
 
     Parameters
     ----------
@@ -120,10 +126,10 @@ def spanning_axis(geometry: dict[str, Any], axis: int, n: int) -> dict[str, Any]
     Raises
     ------
     ValueError
-        When the layer is rotated or sheared (its channel axis would have to be mixed with the others).
+        When the layer is rotated or sheared in a way that mixes the channel axis with the others.
     """
+    _check_channel_apart(geometry, axis)
     out = dict(geometry)
-    _refuse_rotated(out)
     scale, translate = list(out["scale"]), list(out["translate"])
     translate[axis] = translate[axis] + scale[axis] * (n - 1) / 2
     scale[axis] = scale[axis] * n
@@ -131,13 +137,27 @@ def spanning_axis(geometry: dict[str, Any], axis: int, n: int) -> dict[str, Any]
     return out
 
 
-def _refuse_rotated(geometry: dict[str, Any]) -> None:
-    """Take ``rotate`` and ``shear`` out of ``geometry``; a ValueError unless they are the identity."""
-    for key in ("rotate", "shear"):
-        value = np.asarray(geometry.pop(key, None) if key in geometry else 0.0)
-        identity = np.eye(value.shape[0]) if key == "rotate" and value.ndim == 2 else np.zeros_like(value)
-        if value.size and not np.allclose(value, identity):
-            raise ValueError(f"a {key}d layer cannot be clustered along a channel axis; reset its {key} first")
+def _check_channel_apart(geometry: dict[str, Any], axis: int) -> tuple[np.ndarray, np.ndarray]:
+    """The rotation and shear matrices of ``geometry``; a ValueError when they, or ``affine``, mix ``axis`` in.
+
+    A channel axis that a rotation, shear or affine transform mixes with the other axes puts each channel's
+    plane somewhere else in the world: no output without that axis can lie over all of them.
+    """
+    from napari.utils.transforms.transform_utils import rotate_to_matrix, shear_to_matrix
+
+    ndim = len(geometry["scale"])
+    rotate = rotate_to_matrix(geometry.get("rotate"), ndim=ndim) if geometry.get("rotate") is not None else np.eye(ndim)
+    shear = shear_to_matrix(geometry.get("shear"), ndim=ndim) if geometry.get("shear") is not None else np.eye(ndim)
+    affine = np.asarray(geometry["affine"], float)[:ndim, :ndim]
+    others = [i for i in range(ndim) if i != axis]
+    for name, matrix in (("rotate", rotate), ("shear", shear), ("affine", affine)):
+        if not (np.allclose(matrix[axis, others], 0.0) and np.allclose(matrix[others, axis], 0.0)):
+            raise ValueError(
+                f"this layer's {name} mixes its channel axis (axis {axis}) with the others, so its channels do not "
+                "lie over the same pixels and cannot be clustered together: keep the rotation, shear or affine to "
+                f"the other axes, or reset its {name}"
+            )
+    return np.asarray(rotate, float), np.asarray(shear, float)
 
 
 def _single_layer_channels(layer: Image, axis: int) -> tuple[list, list, list]:
