@@ -85,3 +85,13 @@ def test_a_data_range_that_is_not_positive_is_refused(bad, tmp_path, capsys):
         apply_model(model, load_sample("china")[::8, ::8], data_range=bad)
     assert main(["--sample", "plate", "-o", str(tmp_path / "out"), "--data-range", str(bad)]) == 2
     assert capsys.readouterr().err.startswith("napari-colorquant: error: --data-range must be a")
+
+
+def test_cli_reports_the_peak_and_applies_data_range_with_a_fitted_model(tmp_path, capsys):
+    assert main(["--sample", "fluorescence", "-k", "3", "-o", str(tmp_path / "fit")]) == 0
+    assert "(peak 65535: the uint16 maximum)" in capsys.readouterr().out
+    model = str(tmp_path / "fit" / "fluorescence_model.json")
+    options = ["--sample", "fluorescence", "--apply", model, "--data-range", "4095", "-o", str(tmp_path / "applied")]
+    assert main(options) == 0
+    captured = capsys.readouterr()
+    assert "(peak 4095: data_range)" in captured.out and "ignoring" not in captured.err

@@ -339,7 +339,7 @@ def _process(args, model, position: tuple[int, int], name: str, source, stem: st
         names = _channel_names(info, channel_axis)
         if model is not None:
             _check_channel_names(model, names, f"[{number}/{total}] {name}")
-            result = apply_model(model, image, channel_axis=channel_axis)
+            result = apply_model(model, image, channel_axis=channel_axis, data_range=args.parameters.data_range)
         else:
             with _Ticker(f"[{number}/{total}] {name}", args.parameters.is_auto, args.quiet) as ticker:
                 result = quantize_with(image, args.parameters.replace(channel_axis=channel_axis), progress=ticker)
@@ -508,8 +508,12 @@ def _signal_handlers():
             signal.signal(number, handler)
 
 
-#: Options that only matter when fitting; ``--apply`` reuses a fitted model's own.
-FIT_OPTIONS = (*(spec.name for spec in ClusterParameters.fields() if spec.name != "channel_axis"), "notebook_criteria")
+#: Options that only matter when fitting; ``--apply`` reuses a fitted model's own (the channel axis and the PSNR
+#: peak are the file's and the report's, so they apply too).
+FIT_OPTIONS = (
+    *(spec.name for spec in ClusterParameters.fields() if spec.name not in ("channel_axis", "data_range")),
+    "notebook_criteria",
+)
 
 
 def _ignored_with_apply(parser: argparse.ArgumentParser, args: argparse.Namespace) -> str:
