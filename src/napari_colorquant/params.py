@@ -48,8 +48,9 @@ MAX_OPENCV_SEED = 2**31 - 1
 MAX_ATTEMPTS = 1000
 #: Largest ``reg_covar``: the regularisation added to EM covariances is at most a tenth of the features' mean
 #: variance. Above it the added variance swamps the clusters' own: on scikit-learn's china photo and the licence
-#: plate (K = 4) every cluster was still used at 0.1, one emptied at 0.5, at 1-2 only 2-3 of 4 were used, and
-#: from 2-10 up every pixel got one label (1e300 as well).
+#: plate (K = 4, at a quarter of their size) every cluster still held over 1 % of the pixels at 0.1; at 0.5 one
+#: held under 1 % or none, at 1-2 only 1-3 of 4 were used, and from 2 (plate) or 10 (china) up every pixel got
+#: one label (1e300 as well).
 MAX_REG_COVAR = 0.1
 #: ``color_space`` choices: ``"auto"`` then every registered colour space.
 COLOR_SPACE_CHOICES = ("auto", *COLOR_SPACES)
@@ -192,7 +193,7 @@ class ClusterParameters:
         Times the features' mean variance, added to EM covariance diagonals: relative
         to the data's spread, so results do not depend on the data's unit. 0..``MAX_REG_COVAR`` (0.1):
         above a tenth of the data's own variance the added variance swamps the clusters' (on two test photos
-        with K = 4 clusters emptied from 0.5, and every pixel got one label from 2-10 up).
+        with K = 4 clusters emptied from 0.5, and every pixel got one label from 2 or 10 up).
     max_samples : int or None
         Fit on a reproducible sample above this many distinct values (None: never).
     dither : str
