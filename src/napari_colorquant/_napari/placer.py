@@ -31,6 +31,7 @@ from ..methods import REGISTRY as METHOD_REGISTRY
 from .feature_axes import TITLE as _FEATURE_TITLE
 from .feature_axes import AxisPicker, FeatureRun, axis_choice, layer_columns, window_title
 from .layers import FEATURE_ROLES, output_name, replace_data
+from .second_viewer import opening_viewer
 
 if TYPE_CHECKING:
     import napari
@@ -551,7 +552,8 @@ class Placer:
     def _open_feature_viewer(self):
         import napari
 
-        self._feature_viewer = napari.Viewer(title=_FEATURE_TITLE, show=True)
+        with opening_viewer():  # the same viewer, without napari's repeated work (see .second_viewer)
+            self._feature_viewer = napari.Viewer(title=_FEATURE_TITLE, show=True)
         self._feature_layers = {}
         self._picker = AxisPicker(partial(self._pick, "window"))
         self._feature_viewer.window.add_dock_widget(self._picker, name="feature axes", area="right")

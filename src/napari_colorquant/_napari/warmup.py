@@ -7,7 +7,8 @@ of CPU in the background for nothing). In the widget the first run with smoothin
 import (~0.17 s of CPU with napari loaded) on top of the clustering, and the explorer's first plot
 built matplotlib's mathtext parser (log-scale tick labels are mathtext; another ~0.3 s), and
 napari's first Labels layer made vispy's dash patterns for its outline visual (~0.06 s of the GUI
-thread); a tiny clustering builds what the core makes once per process. The widget starts this
+thread); a tiny clustering builds what the core makes once per process; and the screen's DPI is
+asked once, for the separate feature window's canvas (:mod:`.second_viewer`). The widget starts this
 thread when it opens, while the user picks an image and the parameters; a run that starts earlier
 simply waits on the same imports.
 """
@@ -20,7 +21,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from . import collector
+from . import collector, second_viewer
 
 #: Imported in this order.
 MODULES = ("scipy.ndimage",)
@@ -85,6 +86,7 @@ def _import_all() -> None:
         from vispy.visuals.line.dash_atlas import DashAtlas
 
         DashAtlas()  # its dash patterns are cached per process: the first Labels layer's outline visual reuses them
+    second_viewer.measure_dpi()  # the feature window's canvas then need not ask the X server itself
     _first_fit()
     collector.warmed()  # what a run needs is loaded: keep full collections off these objects
 

@@ -1,0 +1,56 @@
+"""The separate feature window is built without napari's repeated work, and ends up as napari would build it."""
+
+from __future__ import annotations
+
+
+def test_the_feature_window_opens_without_re_announcing_every_shortcut(make_viewer, dock, run_and_wait):
+    """Each new napari viewer unbinds and binds every shortcut again; every open viewer answered the ~180 events."""
+    from napari.utils.action_manager import action_manager
+    from vispy.util import config
+    from vispy.util.dpi import get_dpi
+
+    from napari_colorquant._napari import warmup
+
+    viewer = make_viewer()
+    viewer.open_sample("napari-colorquant", "photo")
+    widget = dock(viewer)
+    widget.n_clusters.value, widget.feature_view.value = 3, "separate window"
+    warmup.start().join(120)
+    shortcuts = {name: list(bound) for name, bound in action_manager._shortcuts.items()}
+    announced = []
+    action_manager.events.shortcut_changed.connect(announced.append)
+    try:
+        run_and_wait(widget)
+        window = widget.feature_viewer
+        assert window is not None and "china feature space" in window.layers
+    finally:
+        action_manager.events.shortcut_changed.disconnect(announced.append)
+    try:
+        assert announced == []  # nothing changed: nothing announced
+        assert {name: list(bound) for name, bound in action_manager._shortcuts.items()} == shortcuts
+        buttons, main = window.window._qt_viewer.viewerButtons, viewer.window._qt_viewer.viewerButtons
+        for name in ("ndisplayButton", "rollDimsButton", "transposeDimsButton", "resetViewButton"):
+            assert getattr(buttons, name).toolTip() == getattr(main, name).toolTip()  # the shortcuts they name
+        assert window.window._qt_viewer.canvas._scene_canvas.dpi == get_dpi(raise_error=False)
+        assert config["dpi"] is None  # vispy's setting is back: other canvases ask for the DPI as before
+    finally:
+        widget.close_feature_viewer()
+
+
+def test_a_shortcut_changed_while_the_window_is_built_is_announced_once():
+    from napari.utils.action_manager import action_manager
+
+    from napari_colorquant._napari.second_viewer import opening_viewer
+
+    name = next(name for name in action_manager._actions if name not in action_manager._shortcuts)
+    announced = []
+    action_manager.events.shortcut_changed.connect(announced.append)
+    try:
+        with opening_viewer():
+            action_manager.bind_shortcut(name, "Ctrl-Alt-Shift-F12")
+            assert announced == []
+        assert [event.name for event in announced] == [name]
+        assert announced[0].tooltip == action_manager._build_tooltip(name)  # naming the new shortcut
+    finally:
+        action_manager.events.shortcut_changed.disconnect(announced.append)
+        action_manager.unbind_shortcut(name)
