@@ -54,3 +54,46 @@ def test_a_shortcut_changed_while_the_window_is_built_is_announced_once():
     finally:
         action_manager.events.shortcut_changed.disconnect(announced.append)
         action_manager.unbind_shortcut(name)
+
+
+def test_the_feature_window_is_built_in_one_turn_and_shown_in_a_later_one(make_viewer, dock, run_and_wait, monkeypatch):
+    """Building a napari viewer and showing it (its first expose and polish) were one stretch of the GUI thread."""
+    from napari_colorquant._napari import steps
+    from napari_colorquant._napari.placer import Placer
+
+    turns, seen = [0], {}
+    run_next, open_window, show_window = (
+        steps.StepQueue._run_next,
+        Placer._open_feature_viewer,
+        Placer._show_feature_viewer,
+    )
+
+    def counted(queue):
+        turns[0] += 1
+        return run_next(queue)
+
+    def opened(placer):
+        window = open_window(placer)
+        seen["built"] = (turns[0], window.window._qt_window.isVisible())
+        return window
+
+    def shown(placer, window):
+        show_window(placer, window)
+        seen["shown"] = (turns[0], window.window._qt_window.isVisible())
+
+    monkeypatch.setattr(steps.StepQueue, "_run_next", counted)
+    monkeypatch.setattr(Placer, "_open_feature_viewer", opened)
+    monkeypatch.setattr(Placer, "_show_feature_viewer", shown)
+    viewer = make_viewer()
+    viewer.open_sample("napari-colorquant", "photo")
+    widget = dock(viewer)
+    widget.n_clusters.value, widget.feature_view.value = 3, "separate window"
+    run_and_wait(widget)
+    try:
+        assert seen["built"][1] is False and seen["shown"][1] is True
+        assert seen["shown"][0] > seen["built"][0]  # a later event-loop turn
+        window, picker = widget.feature_viewer, widget.placer.axis_picker
+        assert "china feature space" in window.layers and window.dims.ndisplay == 3
+        assert picker is not None and "feature axes" in window.window._dock_widgets
+    finally:
+        widget.close_feature_viewer()

@@ -524,8 +524,10 @@ class Placer:
     def _show_features(self, result: Any, tuples: list[tuple]) -> Iterator[None]:
         """Show the run's feature space in the separate window, yielding after the window and each layer."""
         viewer = self.feature_viewer_alive()
-        if viewer is None:
+        if viewer is None:  # built in one turn, docked and shown in the next: two stretches of GUI work, not one
             viewer = self._open_feature_viewer()
+            yield
+            self._show_feature_viewer(viewer)
             yield
         model = result.model
         viewer.dims.ndisplay = 3 if model.n_features >= 3 else 2
@@ -550,15 +552,20 @@ class Placer:
             self._picker.show_axes(names, axes)
 
     def _open_feature_viewer(self):
+        """Build the separate window, hidden (:meth:`_show_feature_viewer` shows it a turn later)."""
         import napari
 
         with opening_viewer():  # the same viewer, without napari's repeated work (see .second_viewer)
-            self._feature_viewer = napari.Viewer(title=_FEATURE_TITLE, show=True)
+            self._feature_viewer = napari.Viewer(title=_FEATURE_TITLE, show=False)
         self._feature_layers = {}
-        self._picker = AxisPicker(partial(self._pick, "window"))
-        self._feature_viewer.window.add_dock_widget(self._picker, name="feature axes", area="right")
         _WITH_WINDOW.add(self)
         return self._feature_viewer
+
+    def _show_feature_viewer(self, viewer) -> None:
+        """Dock the x / y / z pickers in the window just built and show it."""
+        self._picker = AxisPicker(partial(self._pick, "window"))
+        viewer.window.add_dock_widget(self._picker, name="feature axes", area="right")
+        viewer.show()
 
     def feature_viewer_alive(self) -> napari.Viewer | None:
         """The separate feature-space viewer if it is open, else None.
