@@ -381,3 +381,26 @@ def test_the_explorers_pair_picked_in_the_window_is_prepared_in_the_worker(make_
         assert calls and calls[0] == ((0, 4), False), calls  # was (3, 4) in the worker, (0, 4) on the GUI thread
     finally:
         widget.close_feature_viewer()
+
+
+@pytest.mark.parametrize("view", ["separate window", "same viewer"])
+def test_histogram_bars_grow_the_way_the_y_arrow_points(make_viewer, dock, run_and_wait, view):
+    # The window is a plot: its vertical axis grows upwards, so napari's y arrow (drawn towards growing rows)
+    # points along the bars. The user's own viewer keeps napari's image camera, where negative rows are up.
+    viewer = make_viewer()
+    viewer.add_image(_five_channels()[0], name="cells")
+    widget = dock(viewer, "EM clustering")
+    widget.controls.image.value = viewer.layers["cells"]
+    widget.n_clusters.value = 2
+    widget.feature_view.value = view
+    run_and_wait(widget)
+    try:
+        shown = widget.feature_viewer if view == "separate window" else viewer
+        up = 1 if view == "separate window" else -1
+        assert shown.camera.orientation2d[0] == ("up" if up == 1 else "down")
+        assert viewer.camera.orientation2d[0] == "down"
+        for role in ("histogram", "gaussians"):
+            rows = np.concatenate([np.asarray(shape)[:, 0] for shape in shown.layers[f"cells {role}"].data])
+            assert (up * rows >= 0).all() and (up * rows).max() > 0, role
+    finally:
+        widget.close_feature_viewer()

@@ -26,9 +26,14 @@ def shots(tmp_path) -> Path:
 def _save(viewer, path: Path, angles=None) -> np.ndarray:
     from qtpy.QtWidgets import QApplication
 
+    from napari_colorquant._napari.placer import frame_plot
+
     viewer.window._qt_window.resize(1280, 860)
     QApplication.processEvents()  # the canvas takes its new size before the view is fitted to it
-    viewer.reset_view()
+    if viewer.title.startswith("napari-colorquant: feature space"):
+        frame_plot(viewer)  # framed as the widget frames its window
+    else:
+        viewer.reset_view()
     if angles is not None:  # an oblique look at a 3D feature space
         camera = viewer.scene.camera if hasattr(viewer, "scene") else viewer.camera
         camera.angles = angles

@@ -270,7 +270,8 @@ class FeatureRun:
         axes : sequence of int, optional
             Feature indices in the layers' column order (z, y, x in 3-D).
         ellipsoids : bool
-            EM Gaussians as 3-D ellipsoids (the separate window's 3-D view), else as flat ellipses.
+            For the separate window: EM Gaussians as 3-D ellipsoids (its 3-D view) and a histogram growing
+            towards positive rows (its camera grows upwards); else flat ellipses for napari's image camera.
 
         Returns
         -------
@@ -278,7 +279,7 @@ class FeatureRun:
             napari LayerDataTuples.
         """
         return feature_space_layers(self.result, self.source, self.sample, axes=axes, counts=self.counts,
-                                    ellipsoids=ellipsoids)  # fmt: skip
+                                    ellipsoids=ellipsoids, upward=ellipsoids)  # fmt: skip
 
 
 class AxisPicker(Container):

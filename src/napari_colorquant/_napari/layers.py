@@ -373,6 +373,7 @@ def feature_axis_names(model: ClusterModel, channel_names: list[str] | None = No
 def feature_space_layers(
     result: QuantizeResult, source: Source, sample: tuple[np.ndarray, np.ndarray, np.ndarray] | None,
     axes: Sequence[int] | None = None, counts: np.ndarray | None = None, ellipsoids: bool = False,
+    upward: bool = False,
 ) -> list[tuple]:  # fmt: skip
     """Clusters in feature space: centres and sampled pixels as Points, EM Gaussians as Shapes.
 
@@ -397,6 +398,9 @@ def feature_space_layers(
     ellipsoids : bool
         With three features shown, draw EM Gaussians as 3-D ellipsoids (a translucent Surface of each
         marginal Gaussian at the ellipses' Mahalanobis radius, for a 3-D view) instead of flat ellipses.
+    upward : bool
+        For a canvas whose rows grow upwards (the feature window's camera): a histogram's bars and
+        curves go to positive rows. Otherwise to negative ones, which napari's default camera shows above.
 
     Returns
     -------
@@ -408,7 +412,7 @@ def feature_space_layers(
     counts = fs.cluster_counts(result) if counts is None and model.method != "em" else counts
     weights = model.weights if model.method == "em" else counts
     if model.n_features == 1:
-        return _histogram_layers(result, source, colours, weights)
+        return _histogram_layers(result, source, colours, weights, 1.0 if upward else -1.0)
     features, labels = (sample[0], sample[1]) if sample is not None else (np.zeros((0, model.n_features)), [])
     labels = np.asarray(labels, np.int64)
     dims = list(fs.view_axes(model.n_features, axes))
@@ -484,8 +488,8 @@ def _ellipse_layer(result: QuantizeResult, source: Source, colours: np.ndarray, 
     return shapes, meta, "shapes"
 
 
-def _histogram_layers(result: QuantizeResult, source: Source, colours: np.ndarray, weights) -> list[tuple]:
-    """1-D feature space: histogram bars per cluster, Gaussians (EM), centres; y grows upwards."""
+def _histogram_layers(result: QuantizeResult, source: Source, colours: np.ndarray, weights, up: float) -> list[tuple]:
+    """1-D feature space: histogram bars per cluster, Gaussians (EM), centres; counts go to rows of sign ``up``."""
     model = result.model
     values, value_weights, labels = fs.histogram_source(result, seed=int(model.params.get("seed", 0)))
     edges, counts = fs.histogram(values, value_weights, labels, model.n_clusters)
@@ -498,7 +502,7 @@ def _histogram_layers(result: QuantizeResult, source: Source, colours: np.ndarra
     for k in range(model.n_clusters):
         for b in np.flatnonzero(counts[k]):
             y0, y1 = np.sqrt(stacked[b]), np.sqrt(stacked[b] + counts[k, b])
-            bars.append(np.array([[-y0 * height, edges[b]], [-y1 * height, edges[b + 1]]]))
+            bars.append(np.array([[up * y0 * height, edges[b]], [up * y1 * height, edges[b + 1]]]))
             bar_colours.append(colours[k])
             bar_labels.append(k + 1)
         stacked += counts[k]
@@ -526,7 +530,7 @@ def _histogram_layers(result: QuantizeResult, source: Source, colours: np.ndarra
             float(value_weights.sum()),
             edges[1] - edges[0],
         )
-        curves = [np.column_stack([-np.sqrt(d) * height, x]) for d in density]
+        curves = [np.column_stack([up * np.sqrt(d) * height, x]) for d in density]
         edge = colours.copy()
         edge[:, 3] = 1.0
         layers.append((curves, {

@@ -43,6 +43,8 @@ _FIXED = ("multiscale", "rgb", "shape_type", "name")
 #: Texture bytes that in-place updates may give the canvas to upload in one turn (the 12 MP clusters
 #: and RGB quantized layers together are 48 MB, ~25 ms of upload; an EM posterior is 48 MB alone).
 _TURN_BYTES = 64 << 20
+#: Margin (fraction of the canvas) around the feature window's 2-D plots: room for the axis names at the origin.
+_PLOT_MARGIN = 0.25
 
 
 def _plane_bytes(data, meta: dict, layer_type: str) -> int:
@@ -237,6 +239,20 @@ def _close_feature_windows() -> None:
     """
     for placer in list(_WITH_WINDOW):
         placer.close_feature_viewer()
+
+
+def frame_plot(viewer: napari.Viewer) -> None:
+    """Fit the feature window's layers to its canvas, in 2-D with room for the axis arrows' names.
+
+    napari draws the axes at the world origin, which for a histogram or a scatter of 0..255 values lies on
+    the data's lower-left edge: the default 5 % margin leaves the names centred there half off the canvas.
+
+    Parameters
+    ----------
+    viewer : napari.Viewer
+        The separate feature-space window.
+    """
+    viewer.reset_view(margin=_PLOT_MARGIN if viewer.dims.ndisplay == 2 else 0.05)
 
 
 class Placer:
@@ -449,7 +465,7 @@ class Placer:
         self._put(viewer, self._feature_layers, tuples, prune=FEATURE_ROLES)
         self._name_window(viewer, tuples, run.names)
         angles = viewer.camera.angles  # the cloud keeps the user's rotation; it is only framed again
-        viewer.reset_view()
+        frame_plot(viewer)
         viewer.camera.angles = angles
 
     def _renamed(self, layer_tuple: tuple, source: Layer) -> tuple:
@@ -536,7 +552,7 @@ class Placer:
         for layer in [layer for layer in viewer.layers if layer not in self._feature_layers.values()]:
             viewer.layers.remove(layer)  # earlier runs' layers, whatever their source
         self._name_window(viewer, tuples, self._window_run[0].names if self._window_run else [])
-        viewer.reset_view()
+        frame_plot(viewer)
         if not viewer.axes.visible:  # arrows named by the features; their text is drawn in a paint of its own
             yield
             viewer.axes.visible = True
@@ -557,6 +573,9 @@ class Placer:
 
         with opening_viewer():  # the same viewer, without napari's repeated work (see .second_viewer)
             self._feature_viewer = napari.Viewer(title=_FEATURE_TITLE, show=False)
+        # A plot, not an image: its vertical axis grows upwards, so the y arrow points along a histogram's bars
+        # and a 2-D scatter's y values rise (FeatureRun.layers draws for this camera).
+        self._feature_viewer.camera.orientation2d = ("up", "right")
         self._feature_layers = {}
         _WITH_WINDOW.add(self)
         return self._feature_viewer
