@@ -56,3 +56,21 @@ def cluster_in_widget(dock, run_and_wait):
         return viewer
 
     return run
+
+
+@pytest.fixture
+def cluster_stack(make_viewer, dock, run_and_wait):
+    """``cluster_stack(data, channel_axis, show=False, name="stack", widget_name=..., **layer_kw)``: add ``data`` as
+    one image layer (``layer_kw`` its placement), cluster it into 3 along ``channel_axis`` without the feature
+    window, and return ``(viewer, widget)``."""
+
+    def run(data, axis, show=False, name="stack", widget_name="K-means clustering", **layer_kw):
+        viewer = make_viewer(show=show)
+        viewer.add_image(data, name=name, **layer_kw)
+        widget = dock(viewer, widget_name)
+        widget.channel_axis.value = axis
+        widget.n_clusters.value, widget.feature_view.value = 3, "none"
+        run_and_wait(widget)
+        return viewer, widget
+
+    return run

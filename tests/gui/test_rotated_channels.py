@@ -23,20 +23,10 @@ def _cyx():
     return image
 
 
-def _run(make_viewer, dock, run_and_wait, data, axis, show=False, **layer_kw):
-    viewer = make_viewer(show=show)
-    viewer.add_image(data, name="stack", **layer_kw)
-    widget = dock(viewer)
-    widget.channel_axis.value = axis
-    widget.n_clusters.value, widget.feature_view.value = 3, "none"
-    run_and_wait(widget)
-    return viewer, widget
-
-
-def test_outputs_of_a_rotated_sheared_cyx_layer_lie_over_its_pixels(make_viewer, dock, run_and_wait, notifications):
+def test_outputs_of_a_rotated_sheared_cyx_layer_lie_over_its_pixels(cluster_stack, notifications):
     data = _cyx()
     placement = {"rotate": ROTATE_YX, "shear": SHEAR_YX, "scale": SCALE, "translate": TRANSLATE}
-    viewer, widget = _run(make_viewer, dock, run_and_wait, data, 0, True, **placement)
+    viewer, widget = cluster_stack(data, 0, True, **placement)
     assert widget.status.value != "failed" and not notifications["error"]
     stack, clusters = viewer.layers["stack"], viewer.layers["stack clusters"]
     assert clusters.data.shape == (60, 80)
@@ -68,12 +58,12 @@ def _bright(viewer) -> np.ndarray:
     return shot[..., :3].min(axis=-1) > 200
 
 
-def test_a_rotated_zcyx_stack_keeps_its_spanning_channel_pixel_and_its_rotation(make_viewer, dock, run_and_wait):
+def test_a_rotated_zcyx_stack_keeps_its_spanning_channel_pixel_and_its_rotation(cluster_stack):
     data = np.stack([_cyx()] * 2)  # Z, C, Y, X
     angle = np.radians(-20)
     rotate = np.eye(4)
     rotate[2:, 2:] = [[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]]
-    viewer, _ = _run(make_viewer, dock, run_and_wait, data, 1, rotate=rotate, scale=(2.0, 1.0, 0.5, 0.5))
+    viewer, _ = cluster_stack(data, 1, rotate=rotate, scale=(2.0, 1.0, 0.5, 0.5))
     stack, clusters = viewer.layers["stack"], viewer.layers["stack clusters"]
     assert clusters.data.shape == (2, 1, 60, 80)
     for z, y, x in ((0, 0, 0), (1, 17, 55), (1, 59, 79)):
@@ -85,9 +75,7 @@ def test_a_rotated_zcyx_stack_keeps_its_spanning_channel_pixel_and_its_rotation(
 
 
 @pytest.mark.parametrize("across", ["rotate", "shear"])
-def test_a_rotation_or_shear_across_the_channel_axis_is_refused_saying_why(
-    make_viewer, dock, run_and_wait, notifications, across
-):
+def test_a_rotation_or_shear_across_the_channel_axis_is_refused_saying_why(cluster_stack, notifications, across):
     angle = np.radians(10)
     mixed = {
         "rotate": {
@@ -95,7 +83,7 @@ def test_a_rotation_or_shear_across_the_channel_axis_is_refused_saying_why(
         },
         "shear": {"shear": [0.2, 0.0, 0.0]},  # c-y
     }[across]
-    viewer, widget = _run(make_viewer, dock, run_and_wait, _cyx(), 0, **mixed)
+    viewer, widget = cluster_stack(_cyx(), 0, **mixed)
     assert widget.status.value == "failed"
     assert f"this layer's {across} mixes its channel axis (axis 0) with the others" in widget.report.value
     assert "stack clusters" not in [layer.name for layer in viewer.layers]

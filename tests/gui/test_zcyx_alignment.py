@@ -29,21 +29,9 @@ def _shown(viewer, layer, step):
     return np.asarray(layer._slice.image.raw)
 
 
-def _run(make_viewer, dock, run_and_wait, data, axis, name="stack", widget_name="K-means clustering", **layer_kw):
-    viewer = make_viewer()
-    viewer.add_image(data, name=name, **layer_kw)
-    widget = dock(viewer, widget_name)
-    widget.channel_axis.value = axis
-    widget.n_clusters.value, widget.feature_view.value = 3, "none"
-    run_and_wait(widget)
-    return viewer, widget
-
-
-def test_zcyx_outputs_show_the_right_plane_at_every_z_and_channel(make_viewer, dock, run_and_wait, notifications):
+def test_zcyx_outputs_show_the_right_plane_at_every_z_and_channel(cluster_stack, notifications):
     zcyx = _zcyx()
-    viewer, widget = _run(
-        make_viewer, dock, run_and_wait, zcyx, 1, widget_name="EM clustering", scale=SCALE, translate=TRANSLATE
-    )
+    viewer, widget = cluster_stack(zcyx, 1, widget_name="EM clustering", scale=SCALE, translate=TRANSLATE)
     stack = viewer.layers["stack"]
     expected = quantize(zcyx, channel_axis=1, **widget.controls.params())
     clusters = viewer.layers["stack clusters"]
@@ -84,8 +72,8 @@ def test_em_posterior_of_a_zcyx_stack_lines_up(make_viewer, dock, run_and_wait):
         np.testing.assert_allclose(shown, model.predict_proba(zcyx[z], channel_axis=0).max(axis=-1), rtol=1e-5)
 
 
-def test_painting_the_clusters_at_any_channel_changes_that_z_plane(make_viewer, dock, run_and_wait):
-    viewer, _ = _run(make_viewer, dock, run_and_wait, _zcyx(), 1, scale=SCALE, translate=TRANSLATE)
+def test_painting_the_clusters_at_any_channel_changes_that_z_plane(cluster_stack):
+    viewer, _ = cluster_stack(_zcyx(), 1, scale=SCALE, translate=TRANSLATE)
     clusters = viewer.layers["stack clusters"]
     before = np.array(clusters.data)
     _shown(viewer, clusters, (5, 2, None, None))  # channel 2 on screen
@@ -105,7 +93,7 @@ def test_painting_the_clusters_at_any_channel_changes_that_z_plane(make_viewer, 
         ("tzcyx", 2, (1, 5, 1, None, None)),
     ],
 )
-def test_other_channel_axis_positions_line_up(make_viewer, dock, run_and_wait, order, axis, step):
+def test_other_channel_axis_positions_line_up(cluster_stack, order, axis, step):
     zcyx = _zcyx(24)
     if order == "czyx":
         data = np.ascontiguousarray(np.moveaxis(zcyx, 1, 0))
@@ -113,7 +101,7 @@ def test_other_channel_axis_positions_line_up(make_viewer, dock, run_and_wait, o
         data = np.ascontiguousarray(np.moveaxis(zcyx[:, :2], 1, -1))
     else:
         data = np.stack([zcyx, zcyx[::-1]])  # two time points
-    viewer, widget = _run(make_viewer, dock, run_and_wait, data, axis, rgb=False)
+    viewer, widget = cluster_stack(data, axis, rgb=False)
     if order == "zyxc":
         viewer.dims.order = (0, 3, 1, 2)  # show Y, X; Z and C on sliders
     expected = quantize(data, channel_axis=axis, **widget.controls.params()).labels
@@ -157,13 +145,13 @@ def test_fit_on_the_slice_on_screen_and_apply_the_model_line_up(make_viewer, doc
 
 
 def test_live_preview_and_repeat_runs_update_the_lined_up_layers_in_place(
-    make_viewer, dock, run_and_wait, qtbot, monkeypatch
+    cluster_stack, run_and_wait, qtbot, monkeypatch
 ):
     from napari_colorquant._napari import widget as widget_module
 
     monkeypatch.setattr(widget_module, "LIVE_MAX_SECONDS", 30.0)  # a loaded machine must not turn live preview off
     zcyx = _zcyx(24)
-    viewer, widget = _run(make_viewer, dock, run_and_wait, zcyx, 1)
+    viewer, widget = cluster_stack(zcyx, 1)
     first, quantized = viewer.layers["stack clusters"], viewer.layers["stack ch2 quantized"]
     widget.live.value = True
     widget.n_clusters.value = 4  # live preview re-runs by itself
@@ -180,11 +168,11 @@ def test_live_preview_and_repeat_runs_update_the_lined_up_layers_in_place(
     np.testing.assert_array_equal(_shown(viewer, first, (2, 0, None, None)), expected[2])
 
 
-def test_saved_outputs_of_a_zcyx_stack_are_z_y_x(make_viewer, dock, run_and_wait, tmp_path):
+def test_saved_outputs_of_a_zcyx_stack_are_z_y_x(cluster_stack, tmp_path):
     zcyx = _zcyx(24)
     # napari's own reader numbers the axes (-4 .. -1): the file's axes come from their order, Z, Y, X, and their
     # pixel sizes from the layer's scale (not the spanning axis's: 3 channels x 1 µm would be the z size)
-    viewer, widget = _run(make_viewer, dock, run_and_wait, zcyx, 1, scale=SCALE, units=("µm",) * 4)
+    viewer, widget = cluster_stack(zcyx, 1, scale=SCALE, units=("µm",) * 4)
     expected = quantize(zcyx, channel_axis=1, **widget.controls.params())
     for name, values in (("clusters", expected.labels), ("ch1 quantized", expected.quantized[:, 1])):
         viewer.layers.selection = {viewer.layers[f"stack {name}"]}
@@ -203,11 +191,11 @@ def test_saved_outputs_of_a_zcyx_stack_are_z_y_x(make_viewer, dock, run_and_wait
     np.testing.assert_array_equal(zarr.open_array(written[0] + "/0", mode="r")[...], expected.labels)
 
 
-def test_explorer_layers_and_a_mask_from_them_line_up(make_viewer, dock, run_and_wait):
+def test_explorer_layers_and_a_mask_from_them_line_up(cluster_stack, run_and_wait):
     import napari_colorquant as ncq
 
     zcyx = _zcyx(24)
-    viewer, widget = _run(make_viewer, dock, run_and_wait, zcyx, 1, scale=SCALE)
+    viewer, widget = cluster_stack(zcyx, 1, scale=SCALE)
     clusters = viewer.layers["stack clusters"]
     labels = np.asarray(clusters.data)[:, 0]
     explorer = ncq.feature_explorer(viewer)
@@ -236,9 +224,9 @@ def test_explorer_layers_and_a_mask_from_them_line_up(make_viewer, dock, run_and
     np.testing.assert_array_equal(np.asarray(viewer.layers["stack clusters"].data)[:, 0], masked)
 
 
-def test_a_shapes_mask_drawn_over_a_zcyx_stack_masks_its_plane_whatever_the_channel(make_viewer, dock, run_and_wait):
+def test_a_shapes_mask_drawn_over_a_zcyx_stack_masks_its_plane_whatever_the_channel(cluster_stack, run_and_wait):
     zcyx = _zcyx(24)
-    viewer, widget = _run(make_viewer, dock, run_and_wait, zcyx, 1)
+    viewer, widget = cluster_stack(zcyx, 1)
     # drawn with z = 3 and channel 1 on the sliders (napari gives a new Shapes layer the viewer's 4 axes)
     region = viewer.add_shapes([np.array([[3, 1, 4, 5], [3, 1, 4, 15], [3, 1, 12, 15], [3, 1, 12, 5]])], name="region")
     widget.mask.value = region
