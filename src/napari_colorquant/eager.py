@@ -70,8 +70,8 @@ def _with_peak(record: dict, array: np.ndarray, layout, params: ClusterParameter
     """The run's record with the PSNR peak (:func:`~napari_colorquant.quality.psnr_peak`) of the image's values."""
     from .quality import psnr_peak
 
-    if layout.dtype.kind == "u" or params.data_range is not None:
-        values = np.zeros((1, 1))  # unsigned: the dtype's maximum, whatever the values
+    if layout.given_dtype.kind in "bu" or params.data_range is not None:
+        values = array  # not read: the peak is the dtype's or the given one
     else:
         values = np.array([[np.nanmin(array), np.nanmax(array)]], np.float64)
     return dict(record, **psnr_peak(layout.given_dtype, values, params.data_range))

@@ -111,6 +111,9 @@ def psnr_peak(dtype: DTypeLike, values: np.ndarray, data_range: float | None = N
     """
     if data_range is not None:
         return {"psnr_peak": float(data_range), "psnr_peak_is": "data_range"}
+    if np.dtype(dtype).kind in "bu":  # the dtype's maximum whatever the values: no pass over them (~12 ms at 1.4 M)
+        peak, why = default_data_range(dtype, 0.0, 0.0)
+        return {"psnr_peak": peak, "psnr_peak_is": why}
     finite = np.asarray(values, np.float64)
     finite = finite[np.isfinite(finite)]
     low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
