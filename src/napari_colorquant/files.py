@@ -508,6 +508,7 @@ def save_zarr(
     axes: AxesInfo | None = None,
     labels: bool = False,
     label_colors: np.ndarray | None = None,
+    levels: Sequence[ArrayLike] = (),
 ) -> Path:
     """:func:`write_zarr` into a folder beside ``path``, then moved into place: a failed write leaves no half store.
 
@@ -526,6 +527,8 @@ def save_zarr(
         A label image (see :func:`write_zarr`).
     label_colors : ndarray (K, 3), optional
         Colours of labels 1..K (see :func:`write_zarr`).
+    levels : sequence of array_like or dask arrays
+        The coarser levels of a pyramid, placed by ``axes.levels`` (see :func:`write_zarr`).
 
     Returns
     -------
@@ -546,7 +549,7 @@ def save_zarr(
         raise ValueError(f"{path} exists and is not a zarr store; it is never replaced: choose another name")
     folder = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
     try:
-        write_zarr(folder / path.name, array, axes, labels, label_colors)
+        write_zarr(folder / path.name, array, axes, labels, label_colors, levels)
         if path.exists():
             os.replace(path, folder / ".replaced")
         os.replace(folder / path.name, path)

@@ -17,7 +17,7 @@ import contextlib
 import logging
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
@@ -372,6 +372,46 @@ def _placement(transforms: list, ndim: int) -> Level:
         elif transform.get("type") == "translation":
             shift = shift + np.asarray(transform["translation"], float)
     return Level(tuple(map(float, scale)), tuple(map(float, shift)))
+
+
+def napari_levels(
+    scale: Sequence[float], translation: Sequence[float], shapes: Sequence[tuple[int, ...]]
+) -> tuple[Level, ...]:
+    """Where each level of a pyramid lies as napari places it: no offset between levels, sizes by shape ratios.
+
+    napari shows pixel ``j`` of level ``i`` at ``scale * j * shape_0 / shape_i + translation``
+    (its ``downsample_factors``), so level ``i``'s pixel size is level 0's times the ratio of the shapes and
+    every level starts at level 0's origin. An OME-TIFF pyramid says nothing more about its levels, and a
+    multiscale napari layer is saved so that each level lies where the user saw it.
+
+    Parameters
+    ----------
+    scale : sequence of float
+        Level 0's pixel size per axis.
+    translation : sequence of float
+        Level 0's origin per axis (empty: at 0).
+    shapes : sequence of tuple of int
+        Every level's shape, finest first, each with ``len(scale)`` axes.
+
+    Returns
+    -------
+    tuple of Level
+        One per level.
+
+    Raises
+    ------
+    ValueError
+        When a shape has another number of axes than ``scale``, or an axis of length 0.
+    """
+    first = np.asarray(shapes[0], float)
+    shift = tuple(float(t) for t in translation) or (0.0,) * len(scale)
+    levels = []
+    for shape in shapes:
+        if len(shape) != len(scale) or len(shift) != len(scale) or 0 in shape:
+            raise ValueError(f"a pyramid level of shape {tuple(shape)} does not fit pixel sizes {tuple(scale)}")
+        factor = first / np.asarray(shape, float)
+        levels.append(Level(tuple(float(s * f) for s, f in zip(scale, factor, strict=True)), shift))
+    return tuple(levels)
 
 
 def read_levels(path: str | os.PathLike) -> list:

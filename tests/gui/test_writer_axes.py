@@ -150,3 +150,38 @@ def test_clusters_saved_as_ome_zarr_open_again_as_labels_with_their_colours(stac
     assert tuple(reopened.scale) == (2.0, 0.25, 0.25)
     for label in range(1, 4):  # the colours the user saw, to 8 bits
         np.testing.assert_allclose(reopened.colormap.map(label)[:3], labels.colormap.map(label)[:3], atol=1 / 255)
+
+
+@pytest.mark.parametrize("kind", ["labels", "image"])
+def test_multiscale_layer_saved_as_ome_zarr_is_a_pyramid_of_every_level(make_viewer, tmp_path, kind):
+    """Every level goes to the store (it kept level 0 only), each placed where napari shows it; the reader opens it
+    again as the same multiscale layer."""
+    import dask.array as da
+    import zarr
+
+    rng = np.random.default_rng(4)
+    full = rng.integers(1, 4, (3, 40, 50), dtype=np.uint8)
+    levels = [da.from_array(full[:, ::f, ::f], chunks=(1, 16, 16)) for f in (1, 2, 4)]  # (3,40,50) (3,20,25) (3,10,13)
+    viewer = make_viewer()
+    place = {"scale": (2.0, 0.5, 0.25), "translate": (6.0, 1.0, -2.0), "units": "micrometer", "axis_labels": "zyx"}
+    add = viewer.add_labels if kind == "labels" else viewer.add_image
+    layer = add(levels, multiscale=True, name="pyramid", **place)
+    (written,) = layer.save(str(tmp_path / "pyramid.ome.zarr"), plugin="napari-colorquant")
+    ngff = dict(zarr.open_group(written, mode="r").attrs)["ome"]
+    (multiscale,) = ngff["multiscales"]
+    assert [d["path"] for d in multiscale["datasets"]] == ["0", "1", "2"]
+    for index, dataset in enumerate(multiscale["datasets"]):
+        factor = np.divide(full.shape, levels[index].shape)  # napari's downsample factors
+        scale, translation = dataset["coordinateTransformations"]
+        np.testing.assert_allclose(scale["scale"], np.multiply(place["scale"], factor))
+        assert translation == {"type": "translation", "translation": list(place["translate"])}
+        stored = zarr.open_array(f"{written}/{index}", mode="r")
+        np.testing.assert_array_equal(stored[...], np.asarray(levels[index]))
+    assert ("image-label" in ngff) == (kind == "labels")
+    (reopened,) = viewer.open(written, plugin="napari-colorquant")
+    assert type(reopened).__name__ == type(layer).__name__ and reopened.multiscale and len(reopened.data) == 3
+    for mine, theirs in zip(reopened.data, levels, strict=True):
+        np.testing.assert_array_equal(np.asarray(mine), np.asarray(theirs))
+    np.testing.assert_allclose(reopened.scale, layer.scale)
+    np.testing.assert_allclose(reopened.translate, layer.translate)
+    np.testing.assert_allclose(reopened.downsample_factors, layer.downsample_factors)

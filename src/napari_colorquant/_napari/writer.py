@@ -12,6 +12,7 @@ writer, so saving other layers works as before.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +27,9 @@ from ..files import (
     write_labels_png,
     write_labels_tiff,
     write_quantized_png,
+    zarr_store_suffix,
 )
-from ..ome import AXIS_LETTERS, MICRON_SPELLINGS, AxesInfo
+from ..ome import AXIS_LETTERS, MICRON_SPELLINGS, AxesInfo, napari_levels
 from .layers import off_input_axes
 
 PLUGIN = "napari-colorquant"
@@ -255,11 +257,32 @@ def _not_saved(target: Path, error: ValueError | OSError) -> list[str]:
 
 
 def _save_chunked(target: Path, data: Any, meta: dict, rgb: bool = False, labels: bool = False) -> Path:
-    """A zarr store (OME-Zarr when the axes fit) written chunk by chunk: a lazy layer never goes into memory whole."""
-    level = data[0] if meta.get("multiscale") or isinstance(data, list | tuple) else data
-    level, meta = pixel_grid(level, meta)
+    """A zarr store (OME-Zarr when the axes fit) written chunk by chunk: a lazy layer never goes into memory whole.
+
+    A multiscale layer is written as an OME-Zarr pyramid: every level, each placed where napari shows it
+    (:func:`~napari_colorquant.ome.napari_levels`), as the command line writes the outputs of a pyramid.
+    """
+    multiscale = meta.get("multiscale") or isinstance(data, list | tuple)
+    levels = [pixel_grid(level, meta)[0] for level in (data if multiscale else [data])]
+    meta = pixel_grid(data[0] if multiscale else data, meta)[1]
+    axes = layer_axes(meta, tuple(levels[0].shape), rgb=rgb)
+    if axes is not None:
+        shift = _translation(meta, len(axes.axes), rgb)
+        if len(levels) > 1 or any(shift):
+            placed = napari_levels(axes.scale, shift, [tuple(level.shape) for level in levels])
+            axes = dataclasses.replace(axes, levels=placed)
+    if axes is None or zarr_store_suffix(tuple(levels[0].shape), axes) != ".ome.zarr":
+        levels = levels[:1]  # a plain zarr array holds one level: the finest
     colors = _shown_colors(meta) if labels else None
-    return save_zarr(target, level, layer_axes(meta, tuple(level.shape), rgb=rgb), labels, colors)
+    return save_zarr(target, levels[0], axes, labels, colors, levels[1:])
+
+
+def _translation(meta: dict[str, Any], n: int, rgb: bool) -> tuple[float, ...]:
+    """The origin of the last ``n`` axes of a layer (an RGB pixel's samples at 0)."""
+    spatial = n - (1 if rgb else 0)
+    given = [float(value) for value in (meta.get("translate") if meta.get("translate") is not None else ())][-spatial:]
+    given = given if len(given) == spatial else [0.0] * spatial
+    return (*given, 0.0) if rgb else tuple(given)
 
 
 def full_resolution(data: Any, meta: dict) -> np.ndarray:
