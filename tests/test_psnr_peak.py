@@ -87,6 +87,17 @@ def test_a_data_range_that_is_not_positive_is_refused(bad, tmp_path, capsys):
     assert capsys.readouterr().err.startswith("napari-colorquant: error: --data-range must be a")
 
 
+@pytest.mark.parametrize("bad", [0, -2, float("nan"), float("inf"), "4095", True])
+def test_quantize_and_apply_model_refuse_a_data_range_alike(bad):
+    """One check for both entry points: the same exception and message for every bad peak."""
+    image = load_sample("china")[::8, ::8]
+    with pytest.raises((TypeError, ValueError)) as fitted:
+        quantize(image, 2, data_range=bad)
+    with pytest.raises(fitted.type) as applied:
+        apply_model(quantize(image, 2).model, image, data_range=bad)
+    assert str(applied.value) == str(fitted.value)
+
+
 def test_cli_reports_the_peak_and_applies_data_range_with_a_fitted_model(tmp_path, capsys):
     assert main(["--sample", "fluorescence", "-k", "3", "-o", str(tmp_path / "fit")]) == 0
     assert "(peak 65535: the uint16 maximum)" in capsys.readouterr().out

@@ -359,11 +359,6 @@ class ClusterParameters:
             raise ValueError("init='optimal' needs engine='fast' (OpenCV seeds with k-means++ or random centres)")
         if self.engine == "opencv" and self.seed > MAX_OPENCV_SEED:
             raise ValueError(f"seed must be at most {MAX_OPENCV_SEED} with engine='opencv', got {self.seed}")
-        if self.data_range is not None and self.data_range <= 0:
-            raise ValueError(
-                f"data_range must be a positive number (the distance between the smallest and largest possible "
-                f"values, e.g. 4095 for 12-bit data), got {self.data_range!r}; or None for the dtype's"
-            )
         self._check_auto_k()
         self._check_fixed_colors()
 
@@ -614,7 +609,40 @@ def _check_fixed_colors(value: Any) -> tuple[tuple[float, ...], ...] | None:
 
 
 #: Fields whose values are not a single number or name.
-_CHECKS: dict[str, Callable[[Any], Any]] = {"k_range": _check_k_range, "fixed_colors": _check_fixed_colors}
+def check_data_range(value: Any) -> float | None:
+    """A PSNR peak (``data_range``) checked as every entry point takes it: a positive finite number, or None.
+
+    Parameters
+    ----------
+    value : float or None
+        The peak given by the caller.
+
+    Returns
+    -------
+    float or None
+        The peak as a float; None for the dtype's default.
+
+    Raises
+    ------
+    TypeError
+        If it is not a number.
+    ValueError
+        If it is not finite or not above 0.
+    """
+    number = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+    if number and not value > 0:  # NaN too
+        raise ValueError(
+            f"data_range must be a positive number (the distance between the smallest and largest possible "
+            f"values, e.g. 4095 for 12-bit data), got {value!r}; or None for the dtype's"
+        )
+    return _check_value(ClusterParameters.field("data_range"), value)
+
+
+_CHECKS: dict[str, Callable[[Any], Any]] = {
+    "k_range": _check_k_range,
+    "fixed_colors": _check_fixed_colors,
+    "data_range": check_data_range,
+}
 
 
 def _check_init_array(value: Any, n_clusters: int) -> tuple[tuple[float, ...], ...]:

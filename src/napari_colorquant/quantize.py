@@ -21,7 +21,7 @@ from .eager import apply_eager, posteriors_eager, quantize_eager
 from .kmeans import INITS
 from .methods import ENGINES, METHODS
 from .model import ClusterModel
-from .params import DEFAULT_EPSILON, DEFAULT_MAX_ITER, DEFAULT_MAX_SAMPLES, ClusterParameters
+from .params import DEFAULT_EPSILON, DEFAULT_MAX_ITER, DEFAULT_MAX_SAMPLES, ClusterParameters, check_data_range
 from .pixels import is_lazy
 from .result import QuantizeResult, psnr_of
 
@@ -328,10 +328,10 @@ def apply_model(
     ------
     ValueError
         When the image does not match the model (channels, kind, dtype), or ``data_range`` is not positive.
+    TypeError
+        When ``data_range`` is not a number.
     """
-    number = isinstance(data_range, (int, float, np.number)) and not isinstance(data_range, (bool, np.bool_))
-    if data_range is not None and not (number and np.isfinite(data_range) and data_range > 0):
-        raise ValueError(f"data_range must be a positive number (e.g. 4095 for 12-bit data), got {data_range!r}")
+    data_range = check_data_range(data_range)
     if is_lazy(image):
         from .lazy import apply_lazy
 
