@@ -32,6 +32,7 @@ from qtpy.QtWidgets import (
 
 from .. import explore
 from .cluster_table import ClusterTable
+from .elided_combo import ElidedComboBox
 from .explorer_actions import LayerActions
 from .explorer_background import Background
 from .explorer_brush import Brushing
@@ -428,7 +429,8 @@ class FeatureExplorer(LayerActions, Brushing, Background, QWidget):
         self.choice.connect(self._on_choice)
 
     def _build(self) -> None:
-        self.x_axis, self.y_axis = QComboBox(), QComboBox()
+        # Long channel names ("Alexa Fluor 488 - GFP") elided in the middle, whole in the tooltip and the list.
+        self.x_axis, self.y_axis = ElidedComboBox(), ElidedComboBox()
         self.confidence = QComboBox()
         self.confidence.addItems(list(explore.CONFIDENCES))
         self.confidence.setCurrentText("95 %")
