@@ -30,6 +30,7 @@ from matplotlib.backend_bases import DrawEvent
 from matplotlib.backends.backend_agg import RendererAgg
 from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
 from matplotlib.cbook import CallbackRegistry
+from matplotlib.transforms import Bbox
 from qtpy import sip
 from qtpy.QtCore import QObject, QTimer, Signal, Slot
 
@@ -95,7 +96,9 @@ class BackgroundCanvas(FigureCanvasQTAgg):
         return self._scheduled or self._rendering
 
     def _size_key(self) -> tuple:
-        width, height = self.figure.bbox.size
+        # The size of the canvas' own renderer, rounded as matplotlib rounds it: a 414-pixel canvas is
+        # 413.99999999999994 figure pixels, which RendererAgg truncated to 413 (a transparent last column).
+        width, height = self.get_width_height(physical=True)
         return float(width), float(height), float(self.figure.dpi)
 
     def draw(self) -> None:
@@ -159,7 +162,8 @@ class BackgroundCanvas(FigureCanvasQTAgg):
             super().draw_idle()  # render it here instead (and show any error as matplotlib does)
         elif outcome is not None and current:
             renderer = self.get_renderer()
-            renderer.restore_region(outcome.copy_from_bbox(self.figure.bbox))
+            whole = Bbox.from_extents(0, 0, key[0], key[1])  # the figure's bbox would cut its last fraction of a pixel
+            renderer.restore_region(outcome.copy_from_bbox(whole))
             self._shown_key = key
             self.callbacks.process("draw_event", DrawEvent("draw_event", self, renderer))
             self.update()
