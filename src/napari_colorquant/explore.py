@@ -651,6 +651,24 @@ def shown_values(data: FeatureData, axes: tuple[int, int]) -> tuple[np.ndarray, 
     return rows, np.bincount(inverse, weights=data.counts, minlength=rows.shape[0])
 
 
+def shown_values_ready(data: FeatureData, axes: tuple[int, int]) -> bool:
+    """Whether :func:`shown_values` of ``axes`` is a lookup: their pair index is made (or none is needed).
+
+    Parameters
+    ----------
+    data : FeatureData
+        The run's distinct values and features.
+    axes : (int, int)
+        The features on x and y.
+
+    Returns
+    -------
+    bool
+        False when :func:`shown_values` would pass over every distinct value to index the pair.
+    """
+    return data.features.shape[0] < _PLANE_MIN_VALUES or (int(axes[0]), int(axes[1])) in data._planes
+
+
 _PLANE_MIN_VALUES = 1 << 16  # below this, testing every value directly is as cheap
 _PLANE_DENSE_KEYS = 1 << 22  # above this many grid cells, distinct pairs are found by sorting
 

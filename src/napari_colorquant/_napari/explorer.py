@@ -628,8 +628,8 @@ class FeatureExplorer(LayerActions, Brushing, Background, QWidget):
         highlighted : list of int, optional
             Cluster labels drawn highlighted (the others dimmed).
         """
-        if self.data is None:
-            return
+        if self.data is None or self._indexing(self._axes, partial(self.redraw, highlighted)):
+            return  # the pair's index is made in a worker first (redrawn then): not on the GUI thread
         stats = explore.cluster_statistics(self.data)
         model = self.data.model
         sizes = model.mixing_weights if model.method == "em" else stats["count"]
