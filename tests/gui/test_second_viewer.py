@@ -56,30 +56,50 @@ def test_a_shortcut_changed_while_the_window_is_built_is_announced_once():
         action_manager.unbind_shortcut(name)
 
 
-def test_the_feature_window_is_built_in_one_turn_and_shown_in_a_later_one(make_viewer, dock, run_and_wait, monkeypatch):
-    """Building a napari viewer and showing it (its first expose and polish) were one stretch of the GUI thread."""
+def test_the_feature_window_is_built_styled_shown_and_drawn_in_turns_of_their_own(make_viewer, dock, run_and_wait,
+                                                                                  monkeypatch):  # fmt: skip
+    """Building a napari viewer, styling it, showing it, making its texts' glyphs, inserting the feature-space points
+    and their first paint were stretches of the GUI thread two or three at a time (the first run's longest freezes)."""
+    from napari._qt.qt_main_window import Window
+    from napari._vispy.utils.qt_font import QtTextureFont
+
     from napari_colorquant._napari import steps
     from napari_colorquant._napari.placer import Placer
 
-    turns, seen = [0], {}
+    turns, seen, glyphs = [0], {}, {}
     run_next, open_window, show_window = (
         steps.StepQueue._run_next,
         Placer._open_feature_viewer,
         Placer._show_feature_viewer,
     )
+    update_theme, load_char = Window._update_theme, QtTextureFont._load_char
 
     def counted(queue):
         turns[0] += 1
         return run_next(queue)
 
     def opened(placer):
-        window = open_window(placer)
+        built = open_window(placer)
+        window = built[0] if isinstance(built, tuple) else built  # (window, what is left to do in later turns)
         seen["built"] = (turns[0], window.window._qt_window.isVisible())
-        return window
+        window.layers.events.inserted.connect(lambda event: seen.setdefault("points inserted", turns[0]))
+        window.layers.events.inserted.connect(
+            lambda event: event.value.events.visible.connect(lambda _: seen.setdefault("points shown", turns[0]))
+        )
+        window.axes.events.visible.connect(lambda _: seen.setdefault("axes shown", turns[0]))
+        return built
 
     def shown(placer, window):
         show_window(placer, window)
-        seen["shown"] = (turns[0], window.window._qt_window.isVisible())
+        seen["shown"] = (turns[0], window.window._qt_window.isVisible(), window.window._qt_window.styleSheet() != "")
+
+    def styled(window, *args, **kwargs):
+        seen.setdefault("styled", turns[0])
+        return update_theme(window, *args, **kwargs)
+
+    def loaded(font, character):
+        glyphs.setdefault(character, turns[0])
+        return load_char(font, character)
 
     monkeypatch.setattr(steps.StepQueue, "_run_next", counted)
     monkeypatch.setattr(Placer, "_open_feature_viewer", opened)
@@ -88,12 +108,21 @@ def test_the_feature_window_is_built_in_one_turn_and_shown_in_a_later_one(make_v
     viewer.open_sample("napari-colorquant", "photo")
     widget = dock(viewer)
     widget.n_clusters.value, widget.feature_view.value = 3, "separate window"
+    monkeypatch.setattr(Window, "_update_theme", styled)  # the window's, not the user's viewer's
+    monkeypatch.setattr(QtTextureFont, "_load_char", loaded)
     run_and_wait(widget)
     try:
-        assert seen["built"][1] is False and seen["shown"][1] is True
-        assert seen["shown"][0] > seen["built"][0]  # a later event-loop turn
+        assert seen["built"][1] is False and seen["shown"][1:] == (True, True)  # shown once styled
+        built, styled_turn, shown_turn = seen["built"][0], seen["styled"], seen["shown"][0]
+        assert built < styled_turn < shown_turn < seen["points inserted"] < seen["points shown"] < seen["axes shown"]
         window, picker = widget.feature_viewer, widget.placer.axis_picker
-        assert "china feature space" in window.layers and window.dims.ndisplay == 3
+        # Every glyph the points' labels and the axis names need is made before the points are drawn, after the
+        # window is shown, and in more than one turn.
+        needed = set("ÅÉÑŐjgpqy ") | set("".join(window.dims.axis_labels))
+        assert needed <= glyphs.keys(), needed - glyphs.keys()
+        made = {glyphs[character] for character in needed}
+        assert shown_turn < min(made) and max(made) < seen["points inserted"] and len(made) > 1
+        assert "china feature space" in window.layers and window.dims.ndisplay == 3 and window.axes.visible
         assert picker is not None and "feature axes" in window.window._dock_widgets
     finally:
         widget.close_feature_viewer()

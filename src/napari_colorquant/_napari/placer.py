@@ -31,7 +31,7 @@ from ..methods import REGISTRY as METHOD_REGISTRY
 from .feature_axes import TITLE as _FEATURE_TITLE
 from .feature_axes import AxisPicker, FeatureRun, axis_choice, layer_columns, window_title
 from .layers import FEATURE_ROLES, output_name, replace_data
-from .second_viewer import opening_viewer
+from .second_viewer import glyph_steps, opening_viewer
 
 if TYPE_CHECKING:
     import napari
@@ -214,6 +214,11 @@ def _show_overlays(overlays: list) -> None:
     for overlay in overlays:
         with contextlib.suppress(RuntimeError):  # a closed viewer's canvas no longer listens
             overlay.visible = True
+
+
+def _axis_text(tuples: list[tuple]) -> list[str]:
+    """The axis names the feature window's layers give it (drawn by napari's axes once shown)."""
+    return [str(name) for _, meta, _ in tuples for name in meta.get("axis_labels", ())]
 
 
 def _drawn_axes(owned: dict[str, Layer], viewer) -> tuple[int, ...] | None:
@@ -540,13 +545,17 @@ class Placer:
     def _show_features(self, result: Any, tuples: list[tuple]) -> Iterator[None]:
         """Show the run's feature space in the separate window, yielding after the window and each layer."""
         viewer = self.feature_viewer_alive()
-        if viewer is None:  # built in one turn, docked and shown in the next: two stretches of GUI work, not one
-            viewer = self._open_feature_viewer()
+        if viewer is None:  # built hidden, its theme and settings in later turns, docked and shown: no one long stretch
+            viewer, later = self._open_feature_viewer()
+            for step in later:
+                yield
+                step()
             yield
             self._show_feature_viewer(viewer)
             yield
-        model = result.model
-        viewer.dims.ndisplay = 3 if model.n_features >= 3 else 2
+        viewer.dims.ndisplay = 3 if result.model.n_features >= 3 else 2
+        # The texts' glyphs before the layers: made by the points' first paint and the axes', they lengthened both.
+        yield from glyph_steps(viewer, "".join(_axis_text(tuples)))
         yield from self._put_steps(viewer, self._feature_layers, tuples, prune=FEATURE_ROLES)
         yield
         for layer in [layer for layer in viewer.layers if layer not in self._feature_layers.values()]:
@@ -568,17 +577,17 @@ class Placer:
             self._picker.show_axes(names, axes)
 
     def _open_feature_viewer(self):
-        """Build the separate window, hidden (:meth:`_show_feature_viewer` shows it a turn later)."""
+        """Build the separate window, hidden; also what is left to call, a turn each, before it is shown."""
         import napari
 
-        with opening_viewer():  # the same viewer, without napari's repeated work (see .second_viewer)
+        with opening_viewer() as later:  # the same viewer, without napari's repeated work (see .second_viewer)
             self._feature_viewer = napari.Viewer(title=_FEATURE_TITLE, show=False)
         # A plot, not an image: its vertical axis grows upwards, so the y arrow points along a histogram's bars
         # and a 2-D scatter's y values rise (FeatureRun.layers draws for this camera).
         self._feature_viewer.camera.orientation2d = ("up", "right")
         self._feature_layers = {}
         _WITH_WINDOW.add(self)
-        return self._feature_viewer
+        return self._feature_viewer, later
 
     def _show_feature_viewer(self, viewer) -> None:
         """Dock the x / y / z pickers in the window just built and show it."""

@@ -16,12 +16,32 @@ redo, for every new viewer, work whose outcome is already known:
   machine). The warm-up thread asks once (:func:`measure_dpi`), and while the window is built vispy's
   setting holds that value, so the canvas gets the DPI it would have asked for; the setting is put
   back afterwards, so other canvases ask as before.
+
+Two more parts are not repeated but need not happen in the same turn as the rest: napari saving its
+settings file once per dock of the new window (the docks' default places, the same as the first viewer's:
+~25 ms of YAML and file writing) and applying the theme's style sheet to the hidden window (~30 ms).
+While the window is built, a save is held back (made once in a later turn if one was asked for) and the
+style sheet is applied in a later turn, before the window is shown (:func:`opening_viewer` hands both back).
+
+The window's first paints make the glyphs of its texts (napari's Qt font: ~6 ms each, ten for any text,
+whose vertical alignment vispy measures on ``ÅÉÑŐjgpqy``, even the feature-space points' empty labels;
+then the axis names'): :func:`glyph_steps` makes them a few per turn beforehand.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from functools import partial
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import napari
+
+#: Characters vispy lays out for any text (their extents align the lines), and the space.
+_LAYOUT_CHARACTERS = "ÅÉÑŐjgpqy "
+#: Glyphs :func:`glyph_steps` makes per event-loop turn (~6 ms each on the development machine).
+GLYPHS_PER_TURN = 4
 
 #: The screen's DPI as vispy measures it (None: not measured, or not a whole number vispy's setting takes).
 _dpi: int | None = None
@@ -48,16 +68,106 @@ def measured_dpi() -> int | None:
 
 
 @contextlib.contextmanager
-def opening_viewer() -> Iterator[None]:
+def opening_viewer() -> Iterator[list[Callable[[], None]]]:
     """Context for building a second napari viewer (GUI thread): see the module docstring.
 
     Yields
     ------
-    None
-        The viewer is built inside; everything is as napari would leave it once the context ends.
+    list of callable
+        Filled when the context ends: what is left of napari's construction (the theme's style sheet, a
+        settings save), to be called in order, each in a later event-loop turn, before the window is shown.
+        Once they have run, everything is as napari would leave it.
     """
-    with _known_dpi(), _shortcuts_announced_once():
+    later: list[Callable[[], None]] = []
+    with _known_dpi(), _shortcuts_announced_once(), _settings_saved_later(later), _theme_later(later):
+        yield later
+
+
+def glyph_steps(viewer: napari.Viewer, text: str) -> Iterator[None]:
+    """Make the glyphs the window's texts will need, :data:`GLYPHS_PER_TURN` per step (GUI thread).
+
+    Parameters
+    ----------
+    viewer : napari.Viewer
+        The window (its canvas's font: glyphs are per canvas).
+    text : str
+        The characters of the texts to come (e.g. the axis names).
+
+    Yields
+    ------
+    None
+        After every :data:`GLYPHS_PER_TURN` glyphs made, and after the last one (never when all were made before).
+    """
+    try:  # napari's per-canvas Qt font (not public API); another napari makes its glyphs while it paints
+        info = viewer.window._qt_viewer.canvas._font_info
+        font = info.font_manager.get_font(info.face)
+    except (AttributeError, RuntimeError):
+        return
+    made = getattr(font, "_glyphs", {})  # the glyphs it has (private); without it, every one counts as new
+    new = [character for character in dict.fromkeys(_LAYOUT_CHARACTERS + text) if character not in made]
+    for start in range(0, len(new), GLYPHS_PER_TURN):
+        with contextlib.suppress(RuntimeError, TypeError, ValueError):  # a glyph it cannot make: the paint tries
+            for character in new[start : start + GLYPHS_PER_TURN]:
+                font[character]
         yield
+
+
+@contextlib.contextmanager
+def _settings_saved_later(later: list[Callable[[], None]]) -> Iterator[None]:
+    """Hold back napari's settings saves (one per dock of the new window); one save later if any was asked."""
+    try:
+        from napari.settings import get_settings
+
+        settings = get_settings()
+    except ImportError:
+        yield
+        return
+    cls, asked = type(settings), []
+    own = cls.__dict__.get("save")
+    cls.save = lambda self, *args, **kwargs: asked.append(self)
+    try:
+        yield
+    finally:
+        if own is None:
+            del cls.save
+        else:
+            cls.save = own
+        if asked:
+            later.append(settings.save)
+
+
+@contextlib.contextmanager
+def _theme_later(later: list[Callable[[], None]]) -> Iterator[None]:
+    """Apply the theme's style sheet to the new window in a later turn (before it is shown)."""
+    try:
+        from napari._qt.qt_main_window import Window
+    except ImportError:
+        yield
+        return
+    original = Window.__dict__.get("_update_theme")  # napari's private method (the window's style sheet)
+    if original is None:  # another napari: build as it does
+        yield
+        return
+    held: list = []
+
+    def update_theme(self, *args, **kwargs):
+        if not args and not kwargs and held is not None:  # the constructor's own call: later
+            held.append(self)
+            return None
+        return original(self, *args, **kwargs)
+
+    Window._update_theme = update_theme
+    try:
+        yield
+    finally:
+        Window._update_theme = original
+        windows, held = held, None  # a call kept by the new window's events (theme changes) goes through
+        later.extend(partial(_apply_theme, original, window) for window in windows)
+
+
+def _apply_theme(update_theme: Callable, window) -> None:
+    with contextlib.suppress(RuntimeError):  # the window was closed meanwhile
+        update_theme(window)
 
 
 @contextlib.contextmanager
