@@ -116,7 +116,8 @@ def open_lazy(path: str | os.PathLike) -> Any:
 
             with intact_tiff(path):
                 check_decodable(path)  # otherwise found out only when the chunks are read
-                return da.from_zarr(zarr.open(tifffile.imread(path, aszarr=True), mode="r"))
+                # level 0: the full image of a pyramid (whose store is a group of levels), or of any TIFF
+                return da.from_zarr(zarr.open(tifffile.imread(path, aszarr=True, level=0), mode="r"))
     except DamagedTiffError:
         raise
     except ValueError as error:

@@ -14,6 +14,7 @@ are mapped to the same letters.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 import re
@@ -70,7 +71,8 @@ class AxesInfo:
         Unit per axis where the file names one.
     levels : tuple of Level
         An OME-Zarr image's resolution levels, finest first, each with its pixel size and translation per
-        axis (the multiscale's own transformations folded in); empty when the file has one level without a
+        axis (the multiscale's own transformations folded in), or an OME-TIFF / ImageJ pyramid's (placed as
+        napari places them, :func:`napari_levels`); empty when the file has one level without a
         translation (then ``scale`` says it all).
     """
 
@@ -271,10 +273,17 @@ def _tiff_axes(path: Path) -> AxesInfo | None:
     with tif:
         axes, shape = series.axes.upper(), tuple(series.shape)
         if tif.is_ome:
-            return _from_ome_xml(tif.ome_metadata, axes, shape)
-        if tif.is_imagej:
-            return _from_imagej(tif, axes, shape)
-    return None
+            info = _from_ome_xml(tif.ome_metadata, axes, shape)
+        elif tif.is_imagej:
+            info = _from_imagej(tif, axes, shape)
+        else:
+            return None
+        shapes = [tuple(level.shape) for level in series.levels]
+    if len(shapes) < 2:
+        return info
+    # A pyramid (SubIFDs, or levels tifffile finds as reduced series): nothing in the file places its levels,
+    # so they lie as napari shows them (the reader opens it as a multiscale layer), each at the first's origin.
+    return dataclasses.replace(info, levels=napari_levels(info.scale, (), shapes))
 
 
 #: Spellings of the micrometre (ImageJ's, plain text) -> OME's symbol.
