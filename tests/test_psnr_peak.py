@@ -15,7 +15,7 @@ from napari_colorquant.samples import load_sample
 
 
 def _skimage_psnr(image, quantized, **options):
-    with warnings.catch_warnings():  # a bool image's quantized colours are uint8 0 / 1: "mismatched dtype"
+    with warnings.catch_warnings():  # scikit-image warns about some dtype pairs
         warnings.simplefilter("ignore")
         return peak_signal_noise_ratio(np.asarray(image), np.asarray(quantized), **options)
 

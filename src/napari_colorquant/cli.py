@@ -226,7 +226,7 @@ def _write_outputs(
             pngable = result.quantized.ndim == 2 or (
                 result.quantized.ndim == 3 and result.quantized.shape[-1] in (3, 4)
             )
-            png = pngable and result.quantized.dtype == np.uint8
+            png = pngable and result.quantized.dtype in (np.uint8, np.bool_)  # a bool image: a 1-bit PNG
             suffix = ".png" if png else tiff_suffix(result.quantized.ndim, axes[1])
             written.append(write_image(folder / f"{stem}_quantized{suffix}", result.quantized, axes[1]))
     written.append(write_model(folder / f"{stem}_model.json", result.model))

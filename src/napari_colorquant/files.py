@@ -826,8 +826,8 @@ def write_png(path: str | os.PathLike, image: np.ndarray) -> Path:
     ----------
     path : str or os.PathLike
         The PNG to write (atomically).
-    image : ndarray (Y, X), (Y, X, 3) or (Y, X, 4) of uint8 or uint16
-        The pixels (RGB order).
+    image : ndarray (Y, X), (Y, X, 3) or (Y, X, 4) of uint8 or uint16, or (Y, X) of bool
+        The pixels (RGB order); a bool image is a bilevel (1-bit) PNG, which reads back as bool.
 
     Returns
     -------
@@ -843,9 +843,9 @@ def write_png(path: str | os.PathLike, image: np.ndarray) -> Path:
     shape_ok = image.ndim == 2 or (image.ndim == 3 and image.shape[-1] in (3, 4))
     if not shape_ok:
         raise ValueError(f"a PNG holds one 2-D gray or RGB(A) image; this one has shape {image.shape}: save as .tif")
-    if image.dtype == np.bool_:
-        image = image.astype(np.uint8) * 255
-    if image.dtype not in (np.uint8, np.uint16):
+    if image.dtype == np.bool_ and image.ndim != 2:
+        raise ValueError(f"a PNG holds a bool image as one 2-D plane; this one has shape {image.shape}: save as .tif")
+    if image.dtype not in (np.uint8, np.uint16, np.bool_):
         raise ValueError(
             f"a PNG holds 8- or 16-bit unsigned integers; this image is {image.dtype}: save as .tif "
             "(keeps the values), or convert it first"

@@ -51,7 +51,7 @@ from .pixels import (
     unique_rows,
     valid_pixels,
 )
-from .result import QuantizeResult, quality_figures, quantized_image, to_dtype, weighted_mse
+from .result import QuantizeResult, given_dtype, quality_figures, quantized_image, to_dtype, weighted_mse
 
 _MERGE_FAN_IN = 8
 DEFAULT_PIXEL_BUDGET = 16_000_000
@@ -332,7 +332,7 @@ def _map_model(predict, model, data: da.Array, layout: ImageLayout, mask: da.Arr
         mask_block = None if mask_block is None else np.asarray(mask_block, bool)
         return predict(block, mask_block, model, channel_axis)
 
-    dtype = data.dtype if keep_channels else model.label_dtype
+    dtype = layout.given_dtype if keep_channels else model.label_dtype
     return da.blockwise(call, index if keep_channels else spatial_index, *args, dtype=dtype, concatenate=True)
 
 
@@ -509,8 +509,8 @@ def lazy_quantized(model: ClusterModel, data: da.Array, layout: ImageLayout, mas
     """
     lut = _dense_lut(model, layout, quantized=True)
     if lut is not None:
-        return _map_lut(lut, data, layout, mask, keep_input=True)
-    return _map_model(_predict_quantized, model, data, layout, mask, keep_channels=True)
+        return given_dtype(_map_lut(lut, data, layout, mask, keep_input=True), layout)
+    return given_dtype(_map_model(_predict_quantized, model, data, layout, mask, keep_channels=True), layout)
 
 
 def quantize_lazy(
@@ -608,7 +608,7 @@ def colours_of_labels(model: ClusterModel, data: da.Array, layout: ImageLayout, 
     index = tuple(range(data.ndim))
     spatial_index = tuple(i for i in index if i != layout.channel_axis)
     return da.blockwise(
-        _colour_block, index, data, index, labels, spatial_index, dtype=data.dtype, concatenate=True,
+        _colour_block, index, data, index, labels, spatial_index, dtype=layout.given_dtype, concatenate=True,
         model=model, layout=layout,
     )  # fmt: skip
 

@@ -14,6 +14,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from . import colorspaces
 from ._loaded import opencv
@@ -284,16 +285,37 @@ def quantized_image(
                 model.quantized_values(rows[inside, :n_colour], flat_labels[inside]), layout.dtype
             )
     else:
-        palette = np.concatenate([np.zeros((1, n_colour), layout.dtype), to_dtype(model.palette, layout.dtype)])
+        # rounded as the given dtype holds them (a bool image's colours 0 / 1), stored in the one read
+        colours = to_dtype(model.palette, layout.given_dtype).astype(layout.dtype)
+        palette = np.concatenate([np.zeros((1, n_colour), layout.dtype), colours])
         colours = _palette_lookup(palette, flat_labels, layout)
     if valid is not None:
         colours[~valid] = rows[~valid, :n_colour]
     if layout.kind == "rgba":
         colours = np.concatenate([colours, rows[:, 3:4]], axis=1)
     if layout.channel_axis is None:
-        return colours.reshape(layout.shape)
+        return given_dtype(colours.reshape(layout.shape), layout)
     out = colours.reshape((*layout.spatial_shape, layout.total_channels))
-    return np.ascontiguousarray(np.moveaxis(out, -1, layout.channel_axis))
+    return given_dtype(np.ascontiguousarray(np.moveaxis(out, -1, layout.channel_axis)), layout)
+
+
+def given_dtype(image: ArrayLike, layout: ImageLayout) -> ArrayLike:
+    """A quantized image in the dtype the caller gave: bool for a bool image, read as uint8 0 / 1.
+
+    Parameters
+    ----------
+    image : ndarray or dask array
+        Colours in ``layout.dtype``; for a bool image only 0 and 1.
+    layout : ImageLayout
+
+    Returns
+    -------
+    ndarray or dask array
+        ``image`` itself, or for a bool image the same pixels as bool (a NumPy view, a lazy dask map).
+    """
+    if layout.given_dtype.kind != "b" or image.dtype.kind == "b":
+        return image
+    return image.view(bool) if isinstance(image, np.ndarray) else image.astype(bool)
 
 
 def _palette_lookup(palette: np.ndarray, flat_labels: np.ndarray, layout: ImageLayout) -> np.ndarray:

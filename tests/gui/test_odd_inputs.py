@@ -121,3 +121,23 @@ def test_a_3d_mask_over_a_2d_image_is_refused_clearly(make_viewer, dock, run_and
     run_and_wait(widget)
     assert notifications["error"] == ["napari-colorquant: mask layer 'region 3d' has 3 dimensions; the image's pixel "
                                       "grid (54, 151) has 2: draw the mask in a 2-D layer"]  # fmt: skip
+
+
+def test_bool_image_gives_a_bool_quantized_layer_that_saves_as_bool(make_viewer, dock, run_and_wait, notifications,
+                                                                       tmp_path):  # fmt: skip
+    # A mask opened as an image: its quantized layer was uint8 0 / 1 (shown and saved as nearly black).
+    from PIL import Image
+
+    viewer = make_viewer()
+    mask = np.random.default_rng(3).random((40, 50)) > 0.3
+    viewer.add_image(mask, name="mask")
+    widget = dock(viewer)
+    widget.n_clusters.value, widget.feature_view.value = 2, "none"
+    run_and_wait(widget)
+    assert notifications["error"] == [] and widget.status.value.startswith("done"), widget.report.value
+    quantized = viewer.layers["mask quantized"]
+    assert quantized.data.dtype == bool
+    np.testing.assert_array_equal(quantized.data, quantize(mask, 2).quantized)
+    (written,) = quantized.save(str(tmp_path / "mask.png"), plugin="napari-colorquant")
+    with Image.open(written) as png:
+        np.testing.assert_array_equal(np.asarray(png), mask)
