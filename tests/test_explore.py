@@ -80,15 +80,18 @@ def test_add_and_subtract_steps_combine_like_sets(photo, photo_run):
     assert minus.to_list()[-1]["mode"] == "subtract"
 
 
-def test_chroma_selection_on_float_and_masked_image(astronaut):
+@pytest.mark.parametrize(("max_samples", "strategy"), [(None, "inverse"), (500, "direct")])
+def test_chroma_selection_on_float_and_masked_image(astronaut, max_samples, strategy):
     from skimage.measure import points_in_poly
 
     image = astronaut[::8, ::8].astype(np.float32) / 255.0
     mask = np.zeros(image.shape[:2], bool)
     mask[5:60, 3:50] = True
-    result = ncq.quantize(image, 3, method="em", color_space="ycrcb-chroma", mask=mask)
+    options = {} if max_samples is None else {"max_samples": max_samples}
+    result = ncq.quantize(image, 3, method="em", color_space="ycrcb-chroma", mask=mask, **options)
     data = explore.feature_data(result, image, mask=mask)
-    assert data.table.strategy == "direct"
+    # equal float values counted once; above max_samples pixels, every pixel once (a sample is fitted)
+    assert data.table.strategy == strategy
     polygon = [(0.41, 0.47), (0.62, 0.44), (0.58, 0.63), (0.43, 0.60)]
     got = explore.selection_pixels(data, explore.Selection().then(explore.Region("polygon", (0, 1), polygon)).contains(
         data.features))  # fmt: skip

@@ -48,6 +48,7 @@ from .pixels import (
     check_mask,
     describe_image,
     pixel_rows,
+    unique_float_rows,
     unique_rows,
     valid_pixels,
 )
@@ -162,18 +163,19 @@ def _histogram_table(total: np.ndarray, layout: ImageLayout):
 def _merge(parts, layout: ImageLayout):
     """Merge chunks as the in-memory path orders values.
 
-    Integers: sum the counts of equal values, ordered by packed key. Floats: every
-    pixel once, in the image's pixel order (so k-means++ starts from the same values).
+    Counted chunks: sum the counts of equal values, ordered by value as in memory (integers by packed key,
+    floats by :func:`~napari_colorquant.pixels.unique_float_rows`). A sample of float pixels: every sampled
+    pixel once, in the image's pixel order.
     """
     values = np.concatenate([p[0] for p in parts])
     counts = np.concatenate([p[1] for p in parts])
-    if not layout.is_integer:
+    if not layout.is_integer and any(p[2] is not None for p in parts):
         positions = np.concatenate([p[2] for p in parts])
         order = np.argsort(positions, kind="stable")
         return values[order], counts[order], positions[order]
     if values.shape[0] == 0:
         return values, counts, None
-    unique, inverse, _ = unique_rows(values, layout)
+    unique, inverse, _ = unique_rows(values, layout) if layout.is_integer else unique_float_rows(values)
     merged = np.bincount(inverse, weights=counts, minlength=unique.shape[0]).astype(np.int64)
     return unique, merged, None
 

@@ -614,6 +614,11 @@ def unique_rows(rows: np.ndarray, layout: ImageLayout) -> tuple[np.ndarray, np.n
         keys, inverse, counts = np.unique(words[0], return_inverse=True, return_counts=True)
         return _decode_keys(keys, layout), inverse.reshape(-1), counts.astype(np.int64)
     # Too wide for one 64-bit key: sort by all words and cut where any word changes.
+    return _sorted_groups(rows, words)
+
+
+def _sorted_groups(rows: np.ndarray, words: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Distinct ``rows``, each row's index among them and their counts, ordered by ``words`` (the last first)."""
     n = rows.shape[0]
     order = np.lexsort(words)
     starts_group = np.zeros(n, dtype=bool)
@@ -625,7 +630,32 @@ def unique_rows(rows: np.ndarray, layout: ImageLayout) -> tuple[np.ndarray, np.n
     inverse = np.empty(n, dtype=np.intp)
     inverse[order] = np.cumsum(starts_group) - 1
     counts = np.diff(np.append(starts, n)).astype(np.int64)
-    return np.ascontiguousarray(rows[order[starts]], dtype=layout.dtype), inverse, counts
+    return np.ascontiguousarray(rows[order[starts]]), inverse, counts
+
+
+def unique_float_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Distinct float value rows, each row's index among them, and their counts: exact (equal values only).
+
+    Ordered as :func:`unique_rows` orders integers (by value, the last channel most significant), so a float
+    copy of an integer image has the same distinct values, counts and order, and so the same fit.
+
+    Parameters
+    ----------
+    rows : ndarray (n, C)
+        Finite float pixel values (colour channels only).
+
+    Returns
+    -------
+    values : ndarray (U, C)
+        Distinct rows (``-0.0`` and ``0.0`` are one value).
+    inverse : ndarray (n,) of intp
+        Index into ``values`` of each row.
+    counts : ndarray (U,) of int64
+    """
+    if rows.shape[1] == 1:
+        values, inverse, counts = np.unique(rows[:, 0], return_inverse=True, return_counts=True)
+        return values[:, None], inverse.reshape(-1), counts.astype(np.int64)
+    return _sorted_groups(rows, list(rows.T))
 
 
 def _key_chunks(array: np.ndarray, layout: ImageLayout) -> list[tuple[int, int, Callable[[], np.ndarray]]]:
@@ -896,7 +926,13 @@ def build_table(
         rows = pixel_rows(array, layout)[:, : layout.n_channels]
         if valid is not None:
             rows = rows[valid]
-        table = PixelTable(values=rows, counts=np.ones(rows.shape[0], np.int64), strategy="direct", **common)
+        if max_samples is None or n_valid <= max_samples:
+            # Equal float values counted once, as integers are: a float copy of an integer image is fitted on the
+            # same weighted values in the same order (k-means++ / EM starts draw the same), not pixel by pixel.
+            values, inverse, counts = unique_float_rows(rows)
+            table = PixelTable(values=values, counts=counts, strategy="inverse", _inverse=inverse, **common)
+        else:  # a sample of pixels, drawn without counting them all
+            table = PixelTable(values=rows, counts=np.ones(rows.shape[0], np.int64), strategy="direct", **common)
 
     table.fit_values, table.fit_weights = table.values, table.counts.astype(np.float64)
     if max_samples is not None and table.values.shape[0] > max_samples:
