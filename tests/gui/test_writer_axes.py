@@ -185,3 +185,21 @@ def test_multiscale_layer_saved_as_ome_zarr_is_a_pyramid_of_every_level(make_vie
     np.testing.assert_allclose(reopened.scale, layer.scale)
     np.testing.assert_allclose(reopened.translate, layer.translate)
     np.testing.assert_allclose(reopened.downsample_factors, layer.downsample_factors)
+
+
+def test_layer_translation_is_saved_in_an_ome_zarr_and_read_back(make_viewer, tmp_path):
+    """A layer moved off the origin keeps its place in the store (only its scale was written)."""
+    import zarr
+
+    viewer = make_viewer()
+    labels = np.random.default_rng(5).integers(0, 4, (30, 40), dtype=np.uint8)
+    layer = viewer.add_labels(labels, name="moved", scale=(0.5, 0.25), translate=(3.0, -7.5))
+    (written,) = layer.save(str(tmp_path / "moved.ome.zarr"), plugin="napari-colorquant")
+    (dataset,) = dict(zarr.open_group(written, mode="r").attrs)["ome"]["multiscales"][0]["datasets"]
+    assert dataset["coordinateTransformations"] == [
+        {"type": "scale", "scale": [0.5, 0.25]}, {"type": "translation", "translation": [3.0, -7.5]}
+    ]  # fmt: skip
+    (reopened,) = viewer.open(written, plugin="napari-colorquant")
+    np.testing.assert_array_equal(np.asarray(reopened.data), labels)
+    np.testing.assert_allclose(reopened.scale, layer.scale)
+    np.testing.assert_allclose(reopened.translate, layer.translate)
