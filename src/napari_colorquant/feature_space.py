@@ -13,6 +13,7 @@ rather than imported from scipy, so this module has no import-time cost.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -520,3 +521,180 @@ def centre_sizes(means: np.ndarray, scale: float, weights: np.ndarray) -> np.nda
     weights = np.asarray(weights, np.float64)
     weights = weights / max(float(weights.sum()), 1e-12)
     return spread(means, scale) * 0.03 * (1.0 + 2.0 * np.sqrt(weights))
+
+
+#: A pixel marker's size as a part of the plot's extent (see :func:`point_size`).
+POINT_FRACTION = 0.008
+
+#: Tick steps, as multiples of a power of ten, that a plot's reader adds up at a glance.
+TICK_STEPS = (1.0, 2.0, 2.5, 5.0, 10.0)
+
+
+def nice_ticks(low: float, high: float, count: int = 6) -> np.ndarray:
+    """Round tick values in ``[low, high]``: a step of 1, 2, 2.5 or 5 times a power of ten, about ``count`` steps.
+
+    Parameters
+    ----------
+    low, high : float
+        The axis's range, in feature units (finite; swapped when given the other way round).
+    count : int
+        The most steps across the range (2 or more): the step is the smallest round one at least
+        ``(high - low) / count``, so there are at most ``count + 1`` ticks.
+
+    Returns
+    -------
+    ndarray
+        Increasing tick values, multiples of the step, inside the range (``[low]`` when ``low == high``).
+
+    Raises
+    ------
+    ValueError
+        When ``low`` or ``high`` is not finite, or ``count`` is below 2.
+    """
+    low, high, count = float(low), float(high), int(count)
+    if not (np.isfinite(low) and np.isfinite(high)):
+        raise ValueError(f"low and high must be finite numbers, got {low} and {high}")
+    if count < 2:
+        raise ValueError(f"count must be at least 2 ticks, got {count}")
+    low, high = min(low, high), max(low, high)
+    if high == low:
+        return np.array([low])
+    raw = (high - low) / count
+    power = 10.0 ** np.floor(np.log10(raw))
+    step = next(m * power for m in TICK_STEPS if m * power >= raw * (1 - 1e-9))
+    first, last = np.ceil(low / step - 1e-9), np.floor(high / step + 1e-9)
+    return np.arange(first, last + 1) * step + 0.0  # + 0.0: no "-0" tick
+
+
+def tick_labels(ticks: ArrayLike) -> list[str]:
+    """Tick values as text with as many decimals as their step needs (``"10000"``, ``"0.25"``).
+
+    Parameters
+    ----------
+    ticks : array_like
+        Equally spaced tick values (e.g. from :func:`nice_ticks`).
+
+    Returns
+    -------
+    list of str
+    """
+    ticks = np.asarray(ticks, np.float64)
+    step = float(np.min(np.diff(ticks))) if len(ticks) > 1 else abs(float(ticks[0])) if len(ticks) else 1.0
+    decimals = 0 if step <= 0 else max(0, -int(np.floor(np.log10(step) + 1e-9)) + (1 if _has_half(step) else 0))
+    return [f"{value:.{decimals}f}" for value in ticks]
+
+
+def _has_half(step: float) -> bool:
+    """A step such as 0.25 or 0.025 needs one more decimal than its power of ten."""
+    scaled = step / 10.0 ** np.floor(np.log10(step) + 1e-9)
+    return not np.isclose(scaled, np.round(scaled))
+
+
+@dataclass
+class PlotFrame:
+    """A 2-D plot's axes drawn next to its data: lines, tick marks, tick values and the axes' names.
+
+    Coordinates are the plot's (row, column) = (y feature, x feature), in feature units.
+
+    Attributes
+    ----------
+    lines : list of ndarray (2, 2)
+        The x and y axis lines, then one short segment per tick.
+    positions : ndarray (M, 2)
+        Where each text goes (its centre).
+    texts : list of str
+        The tick values, then the x and y axes' names.
+    """
+
+    lines: list[np.ndarray]
+    positions: np.ndarray
+    texts: list[str]
+
+
+#: A text character's width in units of the plot's extent (a 10-point character in a plot ~500 px wide).
+CHAR_WIDTH = 0.012
+
+
+def plot_frame(coords: ArrayLike, names: Sequence[str], up: bool = True, count: int = 6,
+               y_ticks: tuple[ArrayLike, Sequence[str]] | None = None) -> PlotFrame:  # fmt: skip
+    """Axes for a 2-D scatter plot, at its data's lower-left edge (not at the origin, which may be far away).
+
+    The x axis runs under the data, the y axis on their left, each a small gap away, with round tick values
+    (:func:`nice_ticks`), the x axis's name under its values and the y axis's name at its top end.
+
+    Parameters
+    ----------
+    coords : array_like (N, 2)
+        The plotted points (rows: y feature, columns: x feature), e.g. the pixels and the centres.
+    names : sequence of str
+        The x and y axes' names (with their units).
+    up : bool
+        The canvas draws growing rows upwards (a plot's camera); False for napari's image camera (downwards).
+    count : int
+        The most steps between ticks per axis (see :func:`nice_ticks`).
+    y_ticks : (array_like, sequence of str), optional
+        The y axis's tick rows and texts, for a y axis that is not the rows' values (a histogram's counts drawn
+        as square roots); default: round values of the rows.
+
+    Returns
+    -------
+    PlotFrame
+
+    Raises
+    ------
+    ValueError
+        When ``coords`` is not (N, 2) with N >= 1 finite points, or ``names`` is not two names.
+    """
+    coords = np.asarray(coords, np.float64)
+    if coords.ndim != 2 or coords.shape[1] != 2 or not len(coords) or not np.isfinite(coords).all():
+        raise ValueError(f"coords must be finite (N, 2) points with N >= 1, got shape {coords.shape}")
+    if len(names) != 2:
+        raise ValueError(f"names must be the x and y axes' names, got {list(names)!r}")
+    (row_low, col_low), (row_high, col_high) = coords.min(axis=0), coords.max(axis=0)
+    extent = max(row_high - row_low, col_high - col_low) or max(abs(row_low), abs(col_low), 1.0)
+    pad, tick, char = 0.03 * extent, 0.015 * extent, CHAR_WIDTH * extent
+    down = -1.0 if up else 1.0  # the rows' direction down the screen
+    bottom = (row_low if up else row_high) + down * pad  # the x axis's row
+    top = (row_high if up else row_low) - down * pad  # the y axis's upper end
+    left = col_low - pad  # the y axis's column
+    right = col_high + pad
+    x_ticks = nice_ticks(left, right, count)
+    if y_ticks is None:
+        rows = nice_ticks(min(bottom, top), max(bottom, top), count)
+        y_ticks = (rows, tick_labels(rows))
+    y_ticks, y_texts = np.asarray(y_ticks[0], np.float64), [str(text) for text in y_ticks[1]]
+    lines = [np.array([[bottom, left], [bottom, right]]), np.array([[bottom, left], [top, left]])]
+    lines += [np.array([[bottom, x], [bottom + down * tick, x]]) for x in x_ticks]
+    lines += [np.array([[y, left], [y, left - tick]]) for y in y_ticks]
+    x_texts = tick_labels(x_ticks)
+    positions = [[bottom + down * 3 * tick, x] for x in x_ticks]
+    positions += [[y, left - 2 * tick - 0.5 * char * len(text)] for y, text in zip(y_ticks, y_texts, strict=True)]
+    # The y axis's name over its top end, starting at the axis (a long name centred there ran off the canvas).
+    positions += [[bottom + down * 6.5 * tick, (left + right) / 2],
+                  [top - down * 3 * tick, left + 0.5 * char * len(names[1])]]  # fmt: skip
+    return PlotFrame(lines, np.array(positions), [*x_texts, *y_texts, str(names[0]), str(names[1])])
+
+
+def point_size(coords: ArrayLike, fraction: float = POINT_FRACTION) -> float:
+    """Pixel markers' size for a plot of ``coords``: a fixed part of the plotted extent, whatever the data range.
+
+    The plot is framed to its points, so a marker of 0.8 % of their extent is ~4 screen pixels on a
+    500-pixel plot, for 8-bit, 16-bit or float values alike (sized by the centres' spread, a pixel point
+    was ~1 pixel wide when the pixels spread far beyond the centres).
+
+    Parameters
+    ----------
+    coords : array_like (N, D)
+        The plotted points (pixels and centres) on the shown features.
+    fraction : float
+        The marker's size as a part of the widest extent.
+
+    Returns
+    -------
+    float
+        Marker size in feature units (positive: 1 for a single point or none).
+    """
+    coords = np.asarray(coords, np.float64)
+    finite = coords[np.isfinite(coords).all(axis=1)] if coords.ndim == 2 else coords.reshape(0, 1)
+    extent = float(np.ptp(finite, axis=0).max()) if len(finite) > 1 else 0.0
+    return extent * float(fraction) if extent > 0 else 1.0

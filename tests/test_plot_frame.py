@@ -1,0 +1,86 @@
+"""A 2-D feature plot's own axes (no napari): round ticks, their texts, the frame next to the data, marker sizes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from matplotlib.ticker import MaxNLocator
+
+from napari_colorquant import feature_space as fs
+
+
+@pytest.mark.parametrize(("low", "high"), [(0, 255), (10000, 40000), (-0.37, 0.81), (0.001, 0.0042), (128, 129),
+                                           (-120.5, 95.25), (3e-7, 9e-7), (65000, 65535)])  # fmt: skip
+def test_nice_ticks_are_round_and_as_matplotlib_puts_them(low, high):
+    ticks = fs.nice_ticks(low, high, 6)
+    assert 2 <= len(ticks) <= 7
+    assert ticks[0] >= low - 1e-12 * abs(low) and ticks[-1] <= high + 1e-12 * abs(high)
+    step = np.diff(ticks)
+    np.testing.assert_allclose(step, step[0], rtol=1e-9)
+    mantissa = step[0] / 10.0 ** np.floor(np.log10(step[0]))
+    assert min(abs(mantissa - m) for m in (1, 2, 2.5, 5, 10)) < 1e-9
+    np.testing.assert_allclose(ticks / step[0], np.round(ticks / step[0]), atol=1e-9)  # multiples of the step
+    # An independent reference: matplotlib's locator with the same steps and at most 6 steps.
+    reference = MaxNLocator(nbins=6, steps=[1, 2, 2.5, 5, 10]).tick_values(low, high)
+    reference = reference[(reference >= low - 1e-12 * abs(low)) & (reference <= high + 1e-12 * abs(high))]
+    assert step[0] <= np.diff(reference)[0] * (1 + 1e-9)  # as fine as matplotlib's, or finer
+    assert len(ticks) >= 3
+
+
+def test_nice_ticks_refuse_bad_ranges():
+    with pytest.raises(ValueError, match="finite"):
+        fs.nice_ticks(0, np.inf)
+    with pytest.raises(ValueError, match="count"):
+        fs.nice_ticks(0, 1, 1)
+    np.testing.assert_array_equal(fs.nice_ticks(5, 5), [5.0])
+    np.testing.assert_array_equal(fs.nice_ticks(40, 0), fs.nice_ticks(0, 40))
+
+
+def test_tick_labels_have_the_decimals_their_step_needs():
+    assert fs.tick_labels([10000, 20000, 30000]) == ["10000", "20000", "30000"]
+    assert fs.tick_labels([0.25, 0.5, 0.75]) == ["0.25", "0.50", "0.75"]
+    assert fs.tick_labels([0.2, 0.4]) == ["0.2", "0.4"]
+    assert fs.tick_labels([-2.5, 0.0, 2.5]) == ["-2.5", "0.0", "2.5"]
+
+
+@pytest.mark.parametrize("up", [True, False])
+def test_plot_frame_lies_next_to_the_data_far_from_the_origin(up):
+    rng = np.random.default_rng(0)
+    coords = rng.uniform([12000, 20000], [38000, 36000], (500, 2))  # rows: y feature, columns: x feature
+    frame = fs.plot_frame(coords, ("GFP (0–65535)", "Cy5 (0–65535)"), up=up)
+    x_axis, y_axis = frame.lines[0], frame.lines[1]
+    low, high = coords.min(axis=0), coords.max(axis=0)
+    extent = (high - low).max()
+    # The x axis is horizontal, just beyond the data's bottom edge on screen; the y axis vertical, just left of them.
+    assert x_axis[0, 0] == x_axis[1, 0] and y_axis[0, 1] == y_axis[1, 1]
+    bottom = low[0] if up else high[0]
+    assert 0 < abs(x_axis[0, 0] - bottom) < 0.1 * extent and (x_axis[0, 0] < low[0]) == up
+    assert 0 < low[1] - y_axis[0, 1] < 0.1 * extent
+    assert x_axis[:, 1].min() < low[1] and x_axis[:, 1].max() > high[1]  # spanning the data
+    assert y_axis[:, 0].min() < low[0] and y_axis[:, 0].max() > high[0]
+    # Tick texts are the values at their ticks, every text near the data; the names come last.
+    assert frame.texts[-2:] == ["GFP (0–65535)", "Cy5 (0–65535)"]
+    values = [float(t) for t in frame.texts[:-2]]
+    ticks = frame.lines[2:]
+    assert len(ticks) == len(values)
+    for tick, value in zip(ticks, values, strict=True):
+        vertical = tick[0, 1] == tick[1, 1]  # an x tick
+        assert (tick[0, 1] if vertical else tick[0, 0]) == pytest.approx(value)
+    assert np.abs(frame.positions - (low + high) / 2).max() < extent
+    assert frame.positions.shape == (len(frame.texts), 2)
+
+
+def test_plot_frame_refuses_what_it_cannot_draw():
+    with pytest.raises(ValueError, match="coords"):
+        fs.plot_frame(np.zeros((0, 2)), ("x", "y"))
+    with pytest.raises(ValueError, match="names"):
+        fs.plot_frame(np.zeros((3, 2)), ("x",))
+
+
+@pytest.mark.parametrize("scale", [1.0, 255.0, 65535.0, 1e-3])
+def test_point_size_is_the_same_part_of_the_plot_at_any_data_range(scale):
+    rng = np.random.default_rng(1)
+    coords = rng.uniform(0.2, 0.6, (1000, 2)) * scale
+    extent = np.ptp(coords, axis=0).max()
+    assert fs.point_size(coords) == pytest.approx(fs.POINT_FRACTION * extent)
+    assert fs.point_size(coords[:1]) == 1.0  # one point: any size shows it
