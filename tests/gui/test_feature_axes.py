@@ -288,23 +288,25 @@ def test_same_viewer_view_has_the_same_pickers(make_viewer, dock, run_and_wait, 
     model = widget._last_model
     points, gaussians = viewer.layers["cells feature space"], viewer.layers["cells gaussians"]
     assert picker.visible and picker.native.isVisible()  # under the view's choice, in the widget
-    assert _picked(picker) == {"x": "c3", "y": "c4", "z": "c2"}  # was always the last three, unchangeable
+    # A 2-D plot of x and y in the user's 2-D viewer (3-D points showed on one z-slice only).
+    assert _picked(picker) == {"x": "c3", "y": "c4"}  # was always the last three, unchangeable
     before = np.array(points.data)
+    assert before.shape[1] == 2
 
     _pick(qtbot, picker.combos[0], "c0")  # x: c3 -> c0, with the widget's own drop-down
 
-    chosen = fs.view_axes(5, (2, 4, 0))  # the layers' columns: z, y, x
+    chosen = fs.view_axes(5, (4, 0), 2)  # the layers' columns: y, x
     assert viewer.layers["cells feature space"] is points and viewer.layers["cells gaussians"] is gaussians
-    assert tuple(points.axis_labels) == ("c2", "c4", "c0") and tuple(gaussians.axis_labels) == ("c2", "c4", "c0")
+    assert tuple(points.axis_labels) == ("c4", "c0") and tuple(gaussians.axis_labels) == ("c4", "c0")
+    assert widget.placer.choice.order == (0, 4, 2)  # the window's z is kept for it
     after = np.array(points.data)
     k = model.n_clusters
     np.testing.assert_array_equal(after[-k:], model.means[:, list(chosen)])  # the centres on the chosen features
     assert len(after) == len(before) and set(map(tuple, after[:-k])) <= _pixels(stack, chosen)
-    np.testing.assert_array_equal(after[:, :2], before[:, :2])  # the same sampled pixels, z and y kept
-    expected = fs.projected_ellipses(model.means, model.covariances, chosen[1:])  # a 2-D view: flat ellipses
-    for shape, ellipse, centre in zip(gaussians.data, expected, model.means, strict=True):
-        np.testing.assert_allclose(shape[:, 1:], ellipse, rtol=1e-5)
-        np.testing.assert_allclose(shape[:, 0], centre[chosen[0]], rtol=1e-6)
+    np.testing.assert_array_equal(after[:, 0], before[:, 0])  # the same sampled pixels, y kept
+    expected = fs.projected_ellipses(model.means, model.covariances, chosen)  # a 2-D view: flat ellipses
+    for shape, ellipse in zip(gaussians.data, expected, strict=True):
+        np.testing.assert_allclose(shape, ellipse, rtol=1e-5)
 
     widget.feature_view.value = "none"  # the pickers go with the view they pick for
     assert not picker.visible
@@ -312,7 +314,7 @@ def test_same_viewer_view_has_the_same_pickers(make_viewer, dock, run_and_wait, 
     assert picker.visible
     widget.n_clusters.value = 4
     run_and_wait(widget)  # the same channels: the same choice
-    assert _picked(picker) == {"x": "c0", "y": "c4", "z": "c2"}
+    assert _picked(picker) == {"x": "c0", "y": "c4"}
     np.testing.assert_array_equal(points.data[-4:], widget._last_model.means[:, list(chosen)])
 
 

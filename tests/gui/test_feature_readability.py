@@ -9,7 +9,11 @@ With ``COLORQUANT_SCREENSHOTS=docs/images`` set, the window's screenshot is writ
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import numpy as np
+import pytest
 
 GFP, CY5 = "Alexa Fluor 488 - GFP", "Alexa Fluor 647 - Cy5 (far red)"
 
@@ -56,6 +60,108 @@ def _lines(canvas: np.ndarray, colour, length: float) -> tuple[np.ndarray, np.nd
     rows = np.flatnonzero(longest(near) >= length * canvas.shape[1])
     columns = np.flatnonzero(longest(near.T) >= length * canvas.shape[0])
     return rows, columns
+
+
+def test_16_bit_window_shows_every_point_and_its_axes_next_to_the_data(make_viewer, dock, run_and_wait, shots):
+    viewer = make_viewer(show=True)
+    data = _two_stains()
+    _add_stains(viewer, data)
+    widget = _run(viewer, dock, run_and_wait, "separate window")
+    try:
+        window = widget.feature_viewer
+        window.window._qt_window.resize(1280, 860)
+        from qtpy.QtWidgets import QApplication
+
+        from napari_colorquant._napari.placer import frame_plot
+
+        QApplication.processEvents()
+        frame_plot(window)
+        window.screenshot(str(shots / "feature_window_16bit.png"), canvas_only=False, flash=False)
+        canvas = _canvas(window)
+        background = canvas[2, 2]
+        points = window.layers[f"{GFP} feature space"]
+        pixels = points.features["kind"].to_numpy() == "pixel"
+        assert pixels.sum() > 500
+        # Each pixel point is at least 3 screen pixels wide (it was ~1 px: sized by the centres' spread).
+        assert (np.clip(np.asarray(points.size)[pixels] * window.camera.zoom, *points.canvas_size_limits) >= 3).all()
+        # ... and drawn: the points cover a good part of the canvas where the data lie.
+        drawn = (np.abs(canvas - background).max(axis=-1) > 30).mean()
+        assert drawn > 0.03, drawn
+        # Axes with ticks next to the data: a horizontal and a vertical line in the axes' colour on the canvas
+        # (napari's own 2-D axes sat at the world origin, 10000 units away from the data).
+        colour = (217, 217, 217)  # light gray on the black canvas
+        rows, columns = _lines(canvas, colour, 0.3)
+        assert len(rows) and len(columns), "no axis lines on the canvas"
+        assert not window.axes.visible  # napari's arrows at the origin are replaced by the plot's axes
+        for combo, name in zip(widget.placer.axis_picker.combos, (GFP, CY5), strict=False):  # x, y: cut, whole here
+            assert combo.native.currentText() == name and combo.tooltip.startswith(name)
+            assert combo.native.view().minimumWidth() >= combo.native.fontMetrics().horizontalAdvance(name)
+        labels = window.layers[f"{GFP} axis labels"]
+        texts = list(labels.text.values)
+        assert any(GFP in t for t in texts) and any(CY5 in t for t in texts)  # the features' names...
+        assert any("0–65535" in t for t in texts)  # ... with their units
+        ticks = [float(t) for t in texts if t.replace(".", "").isdigit()]
+        assert ticks and min(ticks) >= 5000 and max(ticks) <= 45000  # tick values where the data are
+    finally:
+        widget.close_feature_viewer()
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "uint16", "float32"])
+def test_pixel_points_are_visible_at_any_data_range(make_viewer, dock, run_and_wait, dtype):
+    # Two overlapping kinds of pixel: the centres lie close together while the pixels spread wide. The points
+    # were sized by the centres' spread (1 % of it), less than a screen pixel on a plot framed to the pixels.
+    peak = {"uint8": 255.0, "uint16": 65535.0, "float32": 1.0}[dtype]
+    rng = np.random.default_rng(2)
+    labels = rng.integers(0, 2, (64, 64))
+    values = np.array([[0.45, 0.5], [0.55, 0.5]])[labels] + rng.normal(0.0, 0.12, (64, 64, 2))
+    data = (np.clip(values, 0.0, 1.0) * peak).astype(dtype)
+    viewer = make_viewer(show=True)
+    viewer.add_image(data[..., 0], name=GFP, colormap="green", blending="additive")
+    viewer.add_image(data[..., 1], name=CY5, colormap="magenta", blending="additive")
+    widget = _run(viewer, dock, run_and_wait, "separate window")
+    try:
+        window = widget.feature_viewer
+        points = window.layers[f"{GFP} feature space"]
+        pixels = points.features["kind"].to_numpy() == "pixel"
+        on_screen = np.clip(np.asarray(points.size)[pixels] * window.camera.zoom, *points.canvas_size_limits)
+        assert on_screen.min() >= 3, (on_screen.min(), window.camera.zoom)
+        extent = np.ptp(points.data[pixels], axis=0).max() * window.camera.zoom
+        assert on_screen.max() <= 0.02 * extent  # and small next to the plot: a cloud, not a blot
+    finally:
+        widget.close_feature_viewer()
+
+
+@pytest.fixture
+def shots(tmp_path) -> Path:
+    folder = Path(os.environ.get("COLORQUANT_SCREENSHOTS", tmp_path))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def test_same_viewer_shows_every_point_on_every_slice(make_viewer, dock, run_and_wait):
+    # A stack of three channels: its feature points were 3-D, so the user's 2-D viewer showed the few whose
+    # third feature fell on the current z-slice, and its z slider grew to the feature's range (0-65535).
+    viewer = make_viewer(show=True)
+    from napari_colorquant.samples import load_sample
+
+    stack = load_sample("fluorescence")  # Z, C, Y, X
+    for c in range(3):
+        viewer.add_image(stack[:, c], name=f"kidney ch{c}", blending="additive")
+    widget = dock(viewer)
+    widget.controls.image.value = viewer.layers["kidney ch0"]
+    widget.channels.value = [viewer.layers["kidney ch1"], viewer.layers["kidney ch2"]]
+    widget.n_clusters.value, widget.feature_view.value = 4, "same viewer"
+    run_and_wait(widget)
+    assert viewer.dims.nsteps[0] == stack.shape[0]  # the z slider is the stack's
+    points = viewer.layers["kidney ch0 feature space"]
+    picker = widget.placer.viewer_picker
+    shown = {combo.label: combo.native.currentText() for combo in picker.combos if combo.visible}
+    assert shown == {"x": "kidney ch1", "y": "kidney ch2"}  # the chosen pair, as the explorer shows it
+    assert tuple(points.axis_labels)[-2:] == ("kidney ch2", "kidney ch1")
+    for z in (0, 3, 7):
+        viewer.dims.set_current_step(0, z)
+        assert len(points._view_indices) == len(points.data), z  # every point, whatever the slice
+    assert "kidney ch0 axis labels" in viewer.layers
 
 
 def test_explorer_pickers_show_long_channel_names(make_viewer, dock, run_and_wait):

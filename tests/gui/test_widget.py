@@ -74,7 +74,7 @@ def test_kmeans_on_rgb_photo_adds_overlaying_layers(make_viewer, dock, qtbot, ru
     assert info["params"]["n_clusters"] == 6 and info["params"]["init"] == "auto"
     assert info["summary"]["psnr"] == pytest.approx(expected.psnr)
     points = _layer(viewer, "china feature space")
-    assert isinstance(points, Points) and points.data.shape[1] == 3
+    assert isinstance(points, Points) and points.data.shape[1] == 2  # a 2-D plot of x and y in the user's viewer
     assert (points.features["kind"] == "centre").sum() == 6
     assert "PSNR" in widget.report.value and "bits/pixel" in widget.report.value
     np.testing.assert_array_equal(source.data, before)

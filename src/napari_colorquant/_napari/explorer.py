@@ -39,7 +39,7 @@ from .explorer_brush import Brushing
 from .explorer_gestures import TOOLS
 from .explorer_plot import FeaturePlot, PlotView
 from .feature_axes import axis_choice, default_order, swapped
-from .layers import feature_axis_names, plot_channel_names
+from .layers import axis_labels, plot_channel_names
 
 if TYPE_CHECKING:
     import napari
@@ -340,38 +340,6 @@ def _raise_tab(explorer: FeatureExplorer) -> None:
     if holder is not None:
         holder.show()
         holder.raise_()
-
-
-def axis_labels(model: ClusterModel, channel_names: list[str] | None = None) -> tuple[list[str], list[str]]:
-    """Names of the model's features and axis labels with their units, e.g. ``"Cr (0–255, neutral 128)"``.
-
-    Parameters
-    ----------
-    model : ClusterModel
-        The fitted model (its colour space gives names and units).
-    channel_names : list of str, optional
-        Names of the channels, used for the ``channels`` space instead of ``channel 0``, ``channel 1``...
-
-    Returns
-    -------
-    names : list of str
-    labels : list of str
-        The names with units, for axes and table headers.
-    """
-    scale = float(model.scale)
-    integer = np.dtype(model.dtype).kind in "biu"
-    span = f"0–{int(scale)}" if integer else f"0–{scale:g}"
-    names = feature_axis_names(model, channel_names)
-    units = {
-        "R": span, "G": span, "B": span, "Y": span, "intensity": span,
-        "Cr": f"{span}, neutral {model.offset:g}", "Cb": f"{span}, neutral {model.offset:g}",
-        "L*": "0–100", "a*": "green − / red +", "b*": "blue − / yellow +",
-    }  # fmt: skip
-    labels = []
-    for f, name in enumerate(names):
-        unit = units.get(model.feature_names[f], span if model.color_space == "channels" else None)
-        labels.append(f"{name} ({unit})" if unit else name)
-    return names, labels
 
 
 def first_pair(order: Sequence[int], same_features: bool, shown: tuple[int, int]) -> tuple[int, int]:

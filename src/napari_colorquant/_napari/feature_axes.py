@@ -201,6 +201,28 @@ def swapped(axes: Sequence[int], column: int, feature: int) -> tuple[int, ...]:
     return tuple(axes)
 
 
+def picked_order(order: Sequence[int], picked: Sequence[int]) -> tuple[int, ...]:
+    """The features on x, y, z after a pick of the first ``len(picked)`` of them (a 2-D view picks x and y only).
+
+    Each picked feature goes on its axis as :func:`swapped` puts it; the axes not picked keep theirs.
+
+    Parameters
+    ----------
+    order : sequence of int
+        The features on x, y, z now.
+    picked : sequence of int
+        The features picked for x, y (and z).
+
+    Returns
+    -------
+    tuple of int
+    """
+    order = tuple(int(a) for a in order)
+    for slot, feature in enumerate(picked):
+        order = swapped(order, slot, feature) if slot < len(order) else order
+    return order
+
+
 def window_title(names: Sequence[str], shown: Sequence[str] | None) -> str:
     """The separate window's title: which features are on x, y (and z), and how many there are.
 
@@ -322,6 +344,7 @@ class AxisPicker(Container):
                 if slot < shown:
                     combo.value = self.axes[shown - 1 - slot]
             combo.visible = slot < shown
+            _show_whole_names(combo, AXIS_NAMES[slot])
         self.note.value = _note(len(self.names), shown)
 
     def _picked(self, slot: int, feature: int | None) -> None:
@@ -332,6 +355,15 @@ class AxisPicker(Container):
             return
         self.show_axes(self.names, axes)  # the swapped picker shows its new feature too
         self._on_pick(axes)
+
+
+def _show_whole_names(combo: ComboBox, axis: str) -> None:
+    """A long name (``"Alexa Fluor 488 - GFP"``) cut by the narrow box is whole in its tooltip and the open list."""
+    box = combo.native
+    combo.tooltip = f"{box.currentText()}\n{_TIPS[axis]}" if box.currentText() else _TIPS[axis]
+    metrics = box.fontMetrics()
+    widest = max((metrics.horizontalAdvance(box.itemText(i)) for i in range(box.count())), default=0)
+    box.view().setMinimumWidth(widest + 2 * metrics.averageCharWidth() + 20)
 
 
 _SWAP_TIP = "Picking a feature that another axis shows swaps the two axes."

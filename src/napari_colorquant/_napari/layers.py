@@ -23,8 +23,14 @@ from ..colorspaces import CHROMA_SPACES
 from ..model import ClusterModel
 from ..quantize import QuantizeResult, as_array
 
-ROLES = ("clusters", "quantized", "posterior", "feature space", "gaussians", "histogram")
-FEATURE_ROLES = ("feature space", "gaussians", "histogram")
+ROLES = ("clusters", "quantized", "posterior", "feature space", "gaussians", "histogram", "axes", "axis labels")
+FEATURE_ROLES = ("feature space", "gaussians", "histogram", "axes", "axis labels")
+#: The 2-D plots' own axes, tick marks and texts (RGBA): light gray, readable on napari's black canvas.
+AXES_COLOUR = (0.85, 0.85, 0.85, 1.0)
+#: Their texts' size (points).
+AXES_TEXT_SIZE = 10
+#: The smallest and largest size (screen pixels) napari draws a feature-space marker at.
+MARKER_PIXELS = (4, 10000)
 ELLIPSE_PROBABILITY = fs.ELLIPSE_PROBABILITY
 #: The ellipsoids' opacity: the pixels inside them stay visible.
 ELLIPSOID_OPACITY = 0.3
@@ -370,6 +376,38 @@ def feature_axis_names(model: ClusterModel, channel_names: list[str] | None = No
     return names
 
 
+def axis_labels(model: ClusterModel, channel_names: list[str] | None = None) -> tuple[list[str], list[str]]:
+    """Names of the model's features and axis labels with their units, e.g. ``"Cr (0–255, neutral 128)"``.
+
+    Parameters
+    ----------
+    model : ClusterModel
+        The fitted model (its colour space gives names and units).
+    channel_names : list of str, optional
+        Names of the channels, used for the ``channels`` space instead of ``channel 0``, ``channel 1``...
+
+    Returns
+    -------
+    names : list of str
+    labels : list of str
+        The names with units, for axes and table headers.
+    """
+    scale = float(model.scale)
+    integer = np.dtype(model.dtype).kind in "biu"
+    span = f"0–{int(scale)}" if integer else f"0–{scale:g}"
+    names = feature_axis_names(model, channel_names)
+    units = {
+        "R": span, "G": span, "B": span, "Y": span, "intensity": span,
+        "Cr": f"{span}, neutral {model.offset:g}", "Cb": f"{span}, neutral {model.offset:g}",
+        "L*": "0–100", "a*": "green − / red +", "b*": "blue − / yellow +",
+    }  # fmt: skip
+    labels = []
+    for f, name in enumerate(names):
+        unit = units.get(model.feature_names[f], span if model.color_space == "channels" else None)
+        labels.append(f"{name} ({unit})" if unit else name)
+    return names, labels
+
+
 def feature_space_layers(
     result: QuantizeResult, source: Source, sample: tuple[np.ndarray, np.ndarray, np.ndarray] | None,
     axes: Sequence[int] | None = None, counts: np.ndarray | None = None, ellipsoids: bool = False,
@@ -392,7 +430,9 @@ def feature_space_layers(
         Sampled pixels to draw.
     axes : sequence of int, optional
         The features on the layers' axes, in their order (see
-        :func:`napari_colorquant.feature_space.view_axes`); default: the last three.
+        :func:`napari_colorquant.feature_space.view_axes`); default: the last three. Two of them make a 2-D
+        plot (a scatter of every sampled pixel, whatever slice a viewer shows) with its own axes next to the
+        data (:func:`napari_colorquant.feature_space.plot_frame`).
     counts : ndarray (K,), optional
         Pixels per cluster (:func:`napari_colorquant.feature_space.cluster_counts`), when already counted.
     ellipsoids : bool
@@ -415,19 +455,20 @@ def feature_space_layers(
         return _histogram_layers(result, source, colours, weights, 1.0 if upward else -1.0)
     features, labels = (sample[0], sample[1]) if sample is not None else (np.zeros((0, model.n_features)), [])
     labels = np.asarray(labels, np.int64)
-    dims = list(fs.view_axes(model.n_features, axes))
-    all_names = feature_axis_names(model, plot_channel_names(source))
+    dims = list(fs.view_axes(model.n_features, axes, 3 if axes is None else len(axes)))
+    all_names, units = axis_labels(model, plot_channel_names(source))
     names = [all_names[d] for d in dims]
     means = model.means[:, dims]
     n = len(features)
     points = np.concatenate([features[:, dims], means])
-    pixel_size = fs.spread(model.means, model.scale) * 0.01
+    pixel_size = fs.point_size(points)  # a part of the plot's extent: visible at any data range
     meta = {
         "name": output_name(source.name, "feature space"),
         "face_color": np.concatenate([colours[labels - 1], colours]),
         "border_color": np.concatenate([np.zeros((n, 4)), np.ones((len(means), 4))]),
         "border_width": np.concatenate([np.zeros(n), np.full(len(means), 0.12)]),
         "size": np.concatenate([np.full(n, pixel_size), fs.centre_sizes(model.means, model.scale, weights)]),
+        "canvas_size_limits": MARKER_PIXELS,  # never a speck, whatever the zoom or the window's size
         "features": {"kind": np.array(["pixel"] * n + ["centre"] * len(means)),
                      "label": np.concatenate([labels, np.arange(1, model.n_clusters + 1)])},
         "axis_labels": names,
@@ -438,7 +479,32 @@ def feature_space_layers(
         layers.append(_ellipsoid_layer(result, source, colours, dims, names))
     elif model.method == "em":
         layers.append(_ellipse_layer(result, source, colours, dims, names))
+    if len(dims) == 2:  # napari draws its 2-D axes at the origin, off screen for 16-bit data: the plot's own
+        coords = np.concatenate([points, *(layers[1][0] if len(layers) > 1 else [])])
+        layers += _frame_layers(result, source, coords, [units[d] for d in dims], names, upward)
     return layers
+
+
+def _frame_layers(result: QuantizeResult, source: Source, coords: np.ndarray, units: list[str], names: list[str],
+                  up: bool, y_ticks: tuple | None = None) -> list[tuple]:  # fmt: skip
+    """A 2-D plot's axes next to its data: lines and ticks (Shapes), tick values and axis names (text of Points).
+
+    ``units`` are the y and x axes' names with units (the layers' column order), ``names`` the layers' axis labels.
+    """
+    frame = fs.plot_frame(coords, (units[1], units[0]), up=up, y_ticks=y_ticks)
+    extent = float(np.ptp(coords, axis=0).max()) or 1.0
+    lines = ([np.asarray(line) for line in frame.lines], {
+        "name": output_name(source.name, "axes"), "shape_type": "line", "edge_color": np.asarray(AXES_COLOUR),
+        "edge_width": 0.004 * extent, "face_color": np.zeros(4), "opacity": 1.0, "axis_labels": names,
+        "metadata": _metadata(result, source, "axes"),
+    }, "shapes")  # fmt: skip
+    texts = (frame.positions, {
+        "name": output_name(source.name, "axis labels"), "size": 1e-6 * extent, "face_color": "transparent",
+        "border_width": 0, "border_color": "transparent", "features": {"text": np.array(frame.texts, dtype=object)},
+        "text": {"string": {"feature": "text"}, "color": AXES_COLOUR, "size": AXES_TEXT_SIZE, "anchor": "center"},
+        "axis_labels": names, "metadata": _metadata(result, source, "axis labels"),
+    }, "points")  # fmt: skip
+    return [lines, texts]
 
 
 def _ellipsoid_layer(result: QuantizeResult, source: Source, colours: np.ndarray, dims: list[int],
@@ -506,6 +572,7 @@ def _histogram_layers(result: QuantizeResult, source: Source, colours: np.ndarra
             bar_colours.append(colours[k])
             bar_labels.append(k + 1)
         stacked += counts[k]
+    value_name = axis_labels(model, plot_channel_names(source))[1][0]
     geometry = {"axis_labels": ("sqrt(count)", feature_axis_names(model, plot_channel_names(source))[0])}
     histogram = (bars, {
         "name": output_name(source.name, "histogram"), "shape_type": "rectangle",
@@ -520,6 +587,12 @@ def _histogram_layers(result: QuantizeResult, source: Source, colours: np.ndarra
         "metadata": _metadata(result, source, "feature space"), **geometry,
     }, "points")  # fmt: skip
     layers = [histogram, points]
+    # The y axis counts pixels: round counts where their square roots are drawn.
+    tops = fs.nice_ticks(0.0, float(counts.sum(axis=0).max()), 4)
+    y_ticks = (up * np.sqrt(tops) * height, fs.tick_labels(tops))
+    coords = np.concatenate([np.concatenate(bars), points[0]]) if bars else points[0]
+    frame = _frame_layers(result, source, coords, ["pixels per bin (square-root scale)", value_name],
+                          list(geometry["axis_labels"]), up > 0, y_ticks)  # fmt: skip
     if model.method == "em":
         x = np.linspace(low, high, 256)
         density = fs.gaussian_curves(
@@ -539,7 +612,7 @@ def _histogram_layers(result: QuantizeResult, source: Source, colours: np.ndarra
             "features": {"label": np.arange(1, model.n_clusters + 1)},
             "metadata": _metadata(result, source, "gaussians"), **geometry,
         }, "shapes"))  # fmt: skip
-    return layers
+    return layers + frame
 
 
 def display_colours(

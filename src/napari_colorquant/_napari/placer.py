@@ -29,7 +29,7 @@ from napari.layers import Layer
 
 from ..methods import REGISTRY as METHOD_REGISTRY
 from .feature_axes import TITLE as _FEATURE_TITLE
-from .feature_axes import AxisPicker, FeatureRun, axis_choice, layer_columns, window_title
+from .feature_axes import AxisPicker, FeatureRun, axis_choice, layer_columns, picked_order, window_title
 from .layers import FEATURE_ROLES, output_name, replace_data
 from .second_viewer import glyph_steps, opening_viewer
 
@@ -43,8 +43,8 @@ _FIXED = ("multiscale", "rgb", "shape_type", "name")
 #: Texture bytes that in-place updates may give the canvas to upload in one turn (the 12 MP clusters
 #: and RGB quantized layers together are 48 MB, ~25 ms of upload; an EM posterior is 48 MB alone).
 _TURN_BYTES = 64 << 20
-#: Margin (fraction of the canvas) around the feature window's 2-D plots: room for the axis names at the origin.
-_PLOT_MARGIN = 0.25
+#: Margin (fraction of the canvas) around the feature window's 2-D plots (their axes and names are layers).
+_PLOT_MARGIN = 0.12
 
 
 def _plane_bytes(data, meta: dict, layer_type: str) -> int:
@@ -149,6 +149,8 @@ def _update(layer: Layer, data, meta: dict, layer_type: str) -> None:
     """
     rest = {k: v for k, v in meta.items() if k not in _FIXED and not _unchanged(layer, k, v)}
     block = getattr(layer, "_block_refresh", None)
+    if layer_type == "points":  # sliced now: with fewer points, colours set under a held refresh read stale indices
+        layer.data = data
     with block() if block is not None else contextlib.nullcontext():
         if layer_type == "shapes":
             layer.data = []
@@ -161,8 +163,6 @@ def _update(layer: Layer, data, meta: dict, layer_type: str) -> None:
             )
             for key in ("edge_width", "edge_color", "face_color"):
                 rest.pop(key, None)
-        elif layer_type == "points":
-            layer.data = data
         elif layer_type == "surface":  # the new mesh first: the vertex colours that follow must match its vertices
             layer.vertex_colors = None
             layer.data = data
@@ -230,6 +230,11 @@ def _drawn_axes(owned: dict[str, Layer], viewer) -> tuple[int, ...] | None:
     return None if axes is None else tuple(int(a) for a in axes)
 
 
+def _stale(drawn: tuple[int, ...] | None, order: tuple[int, ...]) -> bool:
+    """Do the drawn features (layer columns; None: nothing drawn) differ from the first ones of ``order`` (x, y, z)?"""
+    return drawn is not None and drawn != layer_columns(order, len(drawn))
+
+
 #: Placers whose separate feature window may be open (closed at interpreter exit, see below).
 _WITH_WINDOW: weakref.WeakSet[Placer] = weakref.WeakSet()
 
@@ -249,8 +254,8 @@ def _close_feature_windows() -> None:
 def frame_plot(viewer: napari.Viewer) -> None:
     """Fit the feature window's layers to its canvas, in 2-D with room for the axis arrows' names.
 
-    napari draws the axes at the world origin, which for a histogram or a scatter of 0..255 values lies on
-    the data's lower-left edge: the default 5 % margin leaves the names centred there half off the canvas.
+    A 2-D plot's axes, tick values and names are its own layers, next to the data: a small margin keeps the
+    texts that stick out of their anchor points on the canvas.
 
     Parameters
     ----------
@@ -408,8 +413,8 @@ class Placer:
     def _pick(self, view: str, axes: tuple[int, ...]) -> None:
         """A picker of ``view`` ("window" or "viewer") chose ``axes`` (layer columns): every view shows them."""
         run = (self._window_run if view == "window" else self._viewer_run) or (None, None)
-        if run[0] is not None:
-            self.choice.choose(run[0].names, layer_columns(axes))
+        if run[0] is not None:  # the "same viewer" view picks x and y only: the window's z is kept
+            self.choice.choose(run[0].names, picked_order(self.choice.for_run(run[0].names), layer_columns(axes)))
 
     def feature_view_chosen(self, view: str) -> None:
         """The "same viewer" view's pickers show while that view is chosen, once a run has drawn it.
@@ -423,20 +428,21 @@ class Placer:
 
     def _on_choice(self, names: list[str], _old: tuple | None, order: tuple[int, ...]) -> None:
         """The shared choice changed: redraw the window and this viewer's feature layers showing these features."""
-        axes = layer_columns(order)
         window = self._window_run is not None and self._window_run[0].names == names
-        if window and _drawn_axes(self._feature_layers, self.feature_viewer_alive()) not in (None, axes):
-            self._redraw_window(axes)
+        if window and _stale(_drawn_axes(self._feature_layers, self.feature_viewer_alive()), order):
+            self._redraw_window(layer_columns(order))
         if self._viewer_run is not None and self._viewer_run[0].names == names:
             owned = self._outputs.get(id(self._viewer_run[1]), {})
-            if _drawn_axes(owned, self._viewer) not in (None, axes):
+            if _stale(_drawn_axes(owned, self._viewer), order):
                 self._put(self._viewer, owned, self._viewer_tuples(), prune=FEATURE_ROLES)
 
     def _viewer_tuples(self) -> list[tuple]:
         """The "same viewer" view's layers on the chosen features (its pickers say which)."""
         run, source = self._viewer_run
         order = self.choice.for_run(run.names)
-        tuples = [self._renamed(t, source) for t in run.layers(layer_columns(order), ellipsoids=False)]
+        # A 2-D plot of x and y: the user's 2-D viewer shows every point whatever its z-slice (3-D points were
+        # shown on one slice only, and their z grew the viewer's slider to the feature's range).
+        tuples = [self._renamed(t, source) for t in run.layers(layer_columns(order, 2), ellipsoids=False)]
         axes = next((_info(meta).get("axes") for _, meta, _ in tuples if _info(meta).get("axes")), None)
         self.viewer_picker.show_axes(run.names, axes)
         self.viewer_picker.visible = True
@@ -562,9 +568,9 @@ class Placer:
             viewer.layers.remove(layer)  # earlier runs' layers, whatever their source
         self._name_window(viewer, tuples, self._window_run[0].names if self._window_run else [])
         frame_plot(viewer)
-        if not viewer.axes.visible:  # arrows named by the features; their text is drawn in a paint of its own
-            yield
-            viewer.axes.visible = True
+        if viewer.axes.visible != (result.model.n_features >= 3):  # 3-D: napari's arrows named by the features (their
+            yield  # text drawn in a paint of its own); 2-D: the plot's own axes, next to the data, not at the origin
+            viewer.axes.visible = result.model.n_features >= 3
 
     def _name_window(self, viewer, tuples: list[tuple], names: list[str]) -> None:
         """Axis labels, title and pickers saying which features the window shows (and keep the choice)."""
