@@ -79,3 +79,17 @@ def test_float_fit_from_its_start_is_scikit_learns_kmeans_on_every_pixel(starts)
     reference = KMeans(5, init=start, n_init=1, max_iter=300, tol=0.0, algorithm="lloyd").fit(pixels)
     match = match_clusters(result.model.means, reference.cluster_centers_)
     np.testing.assert_array_equal(result.labels.reshape(-1), relabel(reference.labels_, match))
+
+
+def test_float_copy_above_max_samples_pixels_is_counted_when_its_values_are_whole_numbers():
+    """Above ``max_samples`` pixels a float image was sampled pixel by pixel; a copy of an integer image (whole
+    numbers) is counted as the integer image is, exactly when its distinct values fit; other floats are sampled."""
+    n_pixels = PHOTO.shape[0] * PHOTO.shape[1]
+    n_distinct = np.unique(PHOTO.reshape(-1, 3), axis=0).shape[0]
+    assert n_distinct < n_pixels
+    limit = (n_distinct + n_pixels) // 2  # fewer than the pixels, more than the distinct values
+    integer = quantize(PHOTO, 5, max_samples=limit)
+    floats = quantize(PHOTO.astype(np.float32), 5, max_samples=limit)
+    assert not integer.approximate and not floats.approximate
+    np.testing.assert_array_equal(floats.labels, integer.labels)
+    assert quantize(PHOTO.astype(np.float32) / 255, 5, max_samples=limit).approximate  # a sample, as before

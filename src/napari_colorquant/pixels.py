@@ -633,6 +633,15 @@ def _sorted_groups(rows: np.ndarray, words: list[np.ndarray]) -> tuple[np.ndarra
     return np.ascontiguousarray(rows[order[starts]]), inverse, counts
 
 
+def _all_integers(rows: np.ndarray) -> bool:
+    """True when every float value is a whole number; chunk by chunk, stopping at the first chunk that is not."""
+    for start in range(0, rows.shape[0], CHUNK_PIXELS):
+        chunk = rows[start : start + CHUNK_PIXELS]
+        if not np.array_equal(chunk, np.rint(chunk)):
+            return False
+    return True
+
+
 def unique_float_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Distinct float value rows, each row's index among them, and their counts: exact (equal values only).
 
@@ -926,9 +935,10 @@ def build_table(
         rows = pixel_rows(array, layout)[:, : layout.n_channels]
         if valid is not None:
             rows = rows[valid]
-        if max_samples is None or n_valid <= max_samples:
+        if max_samples is None or n_valid <= max_samples or _all_integers(rows):
             # Equal float values counted once, as integers are: a float copy of an integer image is fitted on the
-            # same weighted values in the same order (k-means++ / EM starts draw the same), not pixel by pixel.
+            # same weighted values in the same order (k-means++ / EM starts draw the same), not pixel by pixel;
+            # above max_samples pixels only whole numbers are counted (a copy of an integer image), which repeat.
             values, inverse, counts = unique_float_rows(rows)
             table = PixelTable(values=values, counts=counts, strategy="inverse", _inverse=inverse, **common)
         else:  # a sample of pixels, drawn without counting them all
