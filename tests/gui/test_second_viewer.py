@@ -58,8 +58,9 @@ def test_a_shortcut_changed_while_the_window_is_built_is_announced_once():
 
 def test_the_feature_window_is_built_styled_shown_and_drawn_in_turns_of_their_own(make_viewer, dock, run_and_wait,
                                                                                   monkeypatch):  # fmt: skip
-    """Building a napari viewer, styling it, showing it, making its texts' glyphs, inserting the feature-space points
-    and their first paint were stretches of the GUI thread two or three at a time (the first run's longest freezes)."""
+    """Building a napari viewer, styling it, showing it, making its texts' glyphs, inserting the feature-space points,
+    their first paint and the axes' were stretches of the GUI thread two or three at a time (the first run's longest
+    freezes)."""
     from napari._qt.qt_main_window import Window
     from napari._vispy.utils.qt_font import QtTextureFont
 
@@ -87,6 +88,7 @@ def test_the_feature_window_is_built_styled_shown_and_drawn_in_turns_of_their_ow
             lambda event: event.value.events.visible.connect(lambda _: seen.setdefault("points shown", turns[0]))
         )
         window.axes.events.visible.connect(lambda _: seen.setdefault("axes shown", turns[0]))
+        window.axes.events.labels.connect(lambda named: named and seen.setdefault("axes named", turns[0]))
         return built
 
     def shown(placer, window):
@@ -115,6 +117,7 @@ def test_the_feature_window_is_built_styled_shown_and_drawn_in_turns_of_their_ow
         assert seen["built"][1] is False and seen["shown"][1:] == (True, True)  # shown once styled
         built, styled_turn, shown_turn = seen["built"][0], seen["styled"], seen["shown"][0]
         assert built < styled_turn < shown_turn < seen["points inserted"] < seen["points shown"] < seen["axes shown"]
+        assert seen["axes shown"] < seen["axes named"]  # the arrows' first paint, then their names' (shaders each)
         window, picker = widget.feature_viewer, widget.placer.axis_picker
         # Every glyph the points' labels and the axis names need is made before the points are drawn, after the
         # window is shown, and in more than one turn.

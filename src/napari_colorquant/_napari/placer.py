@@ -221,6 +221,24 @@ def _axis_text(tuples: list[tuple]) -> list[str]:
     return [str(name) for _, meta, _ in tuples for name in meta.get("axis_labels", ())]
 
 
+def _axes_steps(viewer, shown: bool) -> Iterator[None]:
+    """napari's axes in the window, a turn later: in 3-D arrows named by the features, in 2-D none (the plot's own
+    axes, next to the data, not at the origin). Turned on, the arrows' first paint and their names' are a turn
+    apart: each builds its own visuals' shaders (lines and arrow heads; text), together one long paint.
+    """
+    if viewer.axes.visible == shown:
+        return
+    yield
+    if not shown:
+        viewer.axes.visible = False
+        return
+    named, viewer.axes.labels = viewer.axes.labels, False
+    viewer.axes.visible = True
+    if named:
+        yield
+        viewer.axes.labels = True
+
+
 def _drawn_axes(owned: dict[str, Layer], viewer) -> tuple[int, ...] | None:
     """The features on the axes of the feature-space points among ``owned`` (None: none in ``viewer``, a histogram)."""
     layer = owned.get("feature space:")
@@ -568,9 +586,7 @@ class Placer:
             viewer.layers.remove(layer)  # earlier runs' layers, whatever their source
         self._name_window(viewer, tuples, self._window_run[0].names if self._window_run else [])
         frame_plot(viewer)
-        if viewer.axes.visible != (result.model.n_features >= 3):  # 3-D: napari's arrows named by the features (their
-            yield  # text drawn in a paint of its own); 2-D: the plot's own axes, next to the data, not at the origin
-            viewer.axes.visible = result.model.n_features >= 3
+        yield from _axes_steps(viewer, result.model.n_features >= 3)
 
     def _name_window(self, viewer, tuples: list[tuple], names: list[str]) -> None:
         """Axis labels, title and pickers saying which features the window shows (and keep the choice)."""
