@@ -420,14 +420,15 @@ class FeatureExplorer(LayerActions, Brushing, Background, QWidget):
         self.busy_bar.setTextVisible(False)
         self.busy_bar.hide()
         # Short rows: the dock must stay narrow enough to leave the canvas its width.
-        rows = [(("x", self.x_axis), ("y", self.y_axis), ("ellipse", self.confidence)),
-                (("tool", self.tool), ("brush", self.brush_layer))]  # fmt: skip
+        # x and y on a row of their own: a channel's name needs the width ("kidney ch1" was cut to "ki…h1").
+        rows = [(("x", self.x_axis), ("y", self.y_axis)),
+                (("ellipse", self.confidence), ("tool", self.tool), ("brush", self.brush_layer))]  # fmt: skip
         layout = QVBoxLayout(self)
         for row in rows:
             line = QHBoxLayout()
             for text, widget in row:
                 line.addWidget(QLabel(text))
-                line.addWidget(widget)
+                line.addWidget(widget, stretch=1)
             layout.addLayout(line)
         self.plot.canvas.setMinimumWidth(240)
         layout.addWidget(self.plot.canvas, stretch=3)
