@@ -138,7 +138,7 @@ def shots(tmp_path) -> Path:
     return folder
 
 
-def test_same_viewer_shows_every_point_on_every_slice(make_viewer, dock, run_and_wait):
+def test_same_viewer_shows_every_point_on_every_slice(make_viewer, dock, run_and_wait, qtbot):
     # A stack of three channels: its feature points were 3-D, so the user's 2-D viewer showed the few whose
     # third feature fell on the current z-slice, and its z slider grew to the feature's range (0-65535).
     viewer = make_viewer(show=True)
@@ -151,6 +151,16 @@ def test_same_viewer_shows_every_point_on_every_slice(make_viewer, dock, run_and
     widget.controls.image.value = viewer.layers["kidney ch0"]
     widget.channels.value = [viewer.layers["kidney ch1"], viewer.layers["kidney ch2"]]
     widget.n_clusters.value, widget.feature_view.value = 4, "same viewer"
+    window = viewer.window._qt_window
+    size = window.size()
+    window.resize(1500, 950)  # a desktop's window: the canvas beside the widget's and explorer's docks
+    try:
+        _same_viewer_checks(viewer, widget, stack, run_and_wait, qtbot)
+    finally:
+        window.resize(size)  # the viewer is shared with the next tests
+
+
+def _same_viewer_checks(viewer, widget, stack, run_and_wait, qtbot) -> None:
     run_and_wait(widget)
     assert viewer.dims.nsteps[0] == stack.shape[0]  # the z slider is the stack's
     points = viewer.layers["kidney ch0 feature space"]
@@ -162,6 +172,15 @@ def test_same_viewer_shows_every_point_on_every_slice(make_viewer, dock, run_and
         viewer.dims.set_current_step(0, z)
         assert len(points._view_indices) == len(points.data), z  # every point, whatever the slice
     assert "kidney ch0 axis labels" in viewer.layers
+
+    def texts_whole() -> bool:  # the plot is framed with room for its texts: none cut at the canvas's edges
+        canvas = _canvas(viewer)
+        edges = np.concatenate(
+            [side.reshape(-1, 3) for side in (canvas[:, :2], canvas[:, -2:], canvas[:2], canvas[-2:])]
+        )
+        return not (np.abs(edges - 217).max(axis=-1) <= 60).any()
+
+    qtbot.waitUntil(texts_whole, timeout=5000)  # a tick value "1000" was cut to "000" at the left edge
 
 
 def test_explorer_pickers_show_long_channel_names(make_viewer, dock, run_and_wait):

@@ -39,13 +39,18 @@ from .controls import Controls, guess_channel_axis, in_widget_words
 from .explorer import dock_beside, outcome_steps, prepare_outcome
 from .feature_axes import FeatureRun
 from .k_curve_plot import KCurvePlot
-from .placer import Placer
+from .placer import Placer, frame_plot
 from .runner import Cancelled, Runner
 from .steps import StepQueue
 from .writer import prefer_plugin_writers
 
 LIVE_DEBOUNCE_MS = 250
 LIVE_MAX_SECONDS = 0.5
+
+
+def _framing(viewer: napari.Viewer, view: str) -> Callable[[], object]:
+    """How a run frames the viewer: a feature plot in it ("same viewer") as the window's, with room for its texts."""
+    return partial(frame_plot, viewer) if view == "same viewer" else viewer.reset_view
 
 
 class ClusterWidget(Container):
@@ -226,7 +231,7 @@ class ClusterWidget(Container):
         self._steps.add(*outcome_steps(self._viewer, job, out))
         self._steps.add(partial(self._show_report, out, job.source, summary))
         if self._reset_view:  # last: the explorer's dock and the report's lines took canvas space
-            self._steps.add(self._viewer.reset_view)
+            self._steps.add(_framing(self._viewer, job.feature_view))
         self._steps.add(self._mark_done)
 
     def _show_report(self, out, source: _layers.Source, summary: dict) -> None:
