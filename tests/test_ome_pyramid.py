@@ -8,9 +8,10 @@ at the centre of its block needs. The outputs are read back with zarr and the NG
 import numpy as np
 import pytest
 
-from napari_colorquant import apply_model, quantize
+from napari_colorquant import quantize
 from napari_colorquant.cli import main
 from napari_colorquant.files import read_model
+from pyramid_outputs import assert_levels_are_the_model_applied
 
 zarr = pytest.importorskip("zarr")
 if int(zarr.__version__.split(".")[0]) < 3:
@@ -111,15 +112,7 @@ def test_every_level_is_the_model_applied_to_that_input_level(pyramid_output):
     model = read_model(out / "cells_model.json")
     fitted = quantize(levels[0], 3, channel_axis=0)  # the fit is on the finest level, as before
     np.testing.assert_array_equal(model.means, fitted.model.means)
-    for index, level in enumerate(levels):
-        labels = zarr.open_array(str(out / "cells_labels.ome.zarr" / str(index)), mode="r")[...]
-        quantized = zarr.open_array(str(out / "cells_quantized.ome.zarr" / str(index)), mode="r")[...]
-        expected = apply_model(model, level, channel_axis=0)
-        np.testing.assert_array_equal(labels, expected.labels)
-        np.testing.assert_array_equal(quantized, expected.quantized)
-        # never an average of label numbers: every level's labels are clusters 1..3, each pixel's colour its own
-        assert set(np.unique(labels).tolist()) <= {1, 2, 3}
-        np.testing.assert_array_equal(np.moveaxis(quantized, 0, -1), np.rint(model.palette[labels - 1]))
+    assert_levels_are_the_model_applied(out, "cells", model, levels, 3)
 
 
 def test_applied_model_gives_the_same_pyramid(pyramid_output, tmp_path):

@@ -7,9 +7,10 @@ The input is made here with tifffile (no download); outputs are read back with z
 import numpy as np
 import pytest
 
-from napari_colorquant import apply_model, quantize
+from napari_colorquant import quantize
 from napari_colorquant.cli import main
 from napari_colorquant.files import read_model
+from pyramid_outputs import assert_levels_are_the_model_applied
 
 tifffile = pytest.importorskip("tifffile")
 zarr = pytest.importorskip("zarr")
@@ -85,13 +86,7 @@ def test_lazy_ome_tiff_pyramid_is_fitted_at_its_finest_level_and_every_level_lab
     fitted = quantize(levels[0], 3, channel_axis=0)  # the whole finest level, exactly
     np.testing.assert_array_equal(model.means, fitted.model.means)
     assert model.to_dict()["approximate"] is False
-    for index, level in enumerate(levels):
-        labels = zarr.open_array(str(out / "cells_labels.ome.zarr" / str(index)), mode="r")[...]
-        quantized = zarr.open_array(str(out / "cells_quantized.ome.zarr" / str(index)), mode="r")[...]
-        expected = apply_model(model, level, channel_axis=0)
-        np.testing.assert_array_equal(labels, expected.labels)
-        np.testing.assert_array_equal(quantized, expected.quantized)
-        assert set(np.unique(labels)) <= {1, 2, 3}
+    assert_levels_are_the_model_applied(out, "cells", model, levels, 3)
 
 
 def test_lazy_ome_tiff_pyramid_is_read_chunk_by_chunk(tmp_path):
