@@ -671,7 +671,7 @@ def _lexsort(words: list[np.ndarray]) -> np.ndarray:
     return order
 
 
-def unique_float_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def unique_float_rows(rows: np.ndarray, whole_numbers: bool | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Distinct float value rows, each row's index among them, and their counts: exact (equal values only).
 
     Ordered as :func:`unique_rows` orders integers (by value, the last channel most significant), so a float
@@ -681,6 +681,8 @@ def unique_float_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndar
     ----------
     rows : ndarray (n, C)
         Finite float pixel values (colour channels only).
+    whole_numbers : bool, optional
+        Whether every value is a whole number, when the caller has checked it already (None: checked here).
 
     Returns
     -------
@@ -690,7 +692,7 @@ def unique_float_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndar
         Index into ``values`` of each row.
     counts : ndarray (U,) of int64
     """
-    counted = _count_small_whole_numbers(rows)
+    counted = _count_small_whole_numbers(rows, whole_numbers)
     if counted is not None:
         return counted
     if rows.shape[1] == 1:
@@ -699,7 +701,9 @@ def unique_float_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndar
     return _sorted_groups(rows, list(rows.T))
 
 
-def _count_small_whole_numbers(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+def _count_small_whole_numbers(
+    rows: np.ndarray, whole_numbers: bool | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """:func:`unique_float_rows` by a histogram of packed keys when the values are small whole numbers.
 
     A float copy of a uint8 RGB or uint16 gray image (whole numbers 0..255 / 0..65535: keys of at most 24 bits)
@@ -707,7 +711,7 @@ def _count_small_whole_numbers(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray
     the keys' order is the integer keys' (last channel most significant). None for any other values.
     """
     n, channels = rows.shape
-    if n == 0 or not _all_integers(rows):
+    if n == 0 or not (_all_integers(rows) if whole_numbers is None else whole_numbers):
         return None
     low, high = float(rows.min()), float(rows.max())
     bits = max(1, int(high).bit_length())  # as few as the largest value needs: a small histogram for small values
@@ -991,22 +995,28 @@ def build_table(
         table = PixelTable(values=values, counts=counts, strategy="inverse", _inverse=inverse, **common)
     else:
         rows = pixel_rows(array, layout)[:, : layout.n_channels]
-        if valid is not None:
-            rows = rows[valid]
-        if max_samples is None or n_valid <= max_samples or _all_integers(rows):
-            # Equal float values counted once, as integers are: a float copy of an integer image is fitted on the
-            # same weighted values in the same order (k-means++ / EM starts draw the same), not pixel by pixel;
-            # above max_samples pixels only whole numbers are counted (a copy of an integer image), which repeat.
-            values, inverse, counts = unique_float_rows(rows)
-            table = PixelTable(values=values, counts=counts, strategy="inverse", _inverse=inverse, **common)
-        else:  # a sample of pixels, drawn without counting them all
-            table = PixelTable(values=rows, counts=np.ones(rows.shape[0], np.int64), strategy="direct", **common)
+        table = _float_table(rows if valid is None else rows[valid], max_samples, common)
 
     table.fit_values, table.fit_weights = table.values, table.counts.astype(np.float64)
     if max_samples is not None and table.values.shape[0] > max_samples:
         table.fit_values, table.fit_weights = _sample(table, max_samples, seed)
         table.approximate = True
     return table
+
+
+def _float_table(rows: np.ndarray, max_samples: int | None, common: dict) -> PixelTable:
+    """The table of valid float rows: equal values counted once, or above ``max_samples`` every pixel a sample.
+
+    Equal float values are counted once, as integers are: a float copy of an integer image is fitted on the same
+    weighted values in the same order (k-means++ / EM starts draw the same), not pixel by pixel. Above
+    ``max_samples`` pixels only whole numbers (a copy of an integer image, whose values repeat) are counted.
+    """
+    counted_all = max_samples is None or rows.shape[0] <= max_samples
+    whole = None if counted_all else _all_integers(rows)  # checked once, passed on
+    if counted_all or whole:
+        values, inverse, counts = unique_float_rows(rows, whole)
+        return PixelTable(values=values, counts=counts, strategy="inverse", _inverse=inverse, **common)
+    return PixelTable(values=rows, counts=np.ones(rows.shape[0], np.int64), strategy="direct", **common)
 
 
 def _sample(table: PixelTable, n_samples: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
