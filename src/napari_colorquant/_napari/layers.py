@@ -572,8 +572,8 @@ def _histogram_layers(result: QuantizeResult, source: Source, colours: np.ndarra
             bar_colours.append(colours[k])
             bar_labels.append(k + 1)
         stacked += counts[k]
-    value_name = axis_labels(model, plot_channel_names(source))[1][0]
-    geometry = {"axis_labels": ("sqrt(count)", feature_axis_names(model, plot_channel_names(source))[0])}
+    names, named_units = axis_labels(model, plot_channel_names(source))
+    geometry = {"axis_labels": ("sqrt(count)", names[0])}
     histogram = (bars, {
         "name": output_name(source.name, "histogram"), "shape_type": "rectangle",
         "face_color": np.array(bar_colours).reshape(-1, 4), "edge_width": 0,
@@ -591,7 +591,7 @@ def _histogram_layers(result: QuantizeResult, source: Source, colours: np.ndarra
     tops = fs.nice_ticks(0.0, float(counts.sum(axis=0).max()), 4)
     y_ticks = (up * np.sqrt(tops) * height, fs.tick_labels(tops))
     coords = np.concatenate([np.concatenate(bars), points[0]]) if bars else points[0]
-    frame = _frame_layers(result, source, coords, ["pixels per bin (square-root scale)", value_name],
+    frame = _frame_layers(result, source, coords, ["pixels per bin (square-root scale)", named_units[0]],
                           list(geometry["axis_labels"]), up > 0, y_ticks)  # fmt: skip
     if model.method == "em":
         x = np.linspace(low, high, 256)
