@@ -8,9 +8,10 @@ import (~0.17 s of CPU with napari loaded) on top of the clustering, and the exp
 built matplotlib's mathtext parser (log-scale tick labels are mathtext; another ~0.3 s), and
 napari's first Labels layer made vispy's dash patterns for its outline visual (~0.06 s of the GUI
 thread); a tiny clustering builds what the core makes once per process; and the screen's DPI is
-asked once, for the separate feature window's canvas (:mod:`.second_viewer`). The widget starts this
-thread when it opens, while the user picks an image and the parameters; a run that starts earlier
-simply waits on the same imports.
+asked once, for the separate feature window's canvas (:mod:`.second_viewer`); and vispy reads its
+shaders' sources without two slow regular expressions (:mod:`.shader_sources`, ~30 ms of each first
+paint). The widget starts this thread when it opens, while the user picks an image and the parameters;
+a run that starts earlier simply waits on the same imports.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from . import collector, second_viewer
+from . import collector, second_viewer, shader_sources
 
 #: Imported in this order.
 MODULES = ("scipy.ndimage",)
@@ -75,6 +76,7 @@ def after(callback: Callable[[], object], poll_ms: int = 50, limit_s: float = 5.
 
 
 def _import_all() -> None:
+    shader_sources.install()  # vispy's shader parsing without its slow regexes: shorter first paints
     for name in MODULES:
         with contextlib.suppress(ImportError):  # a run that needs it says what is missing
             importlib.import_module(name)
