@@ -5,10 +5,13 @@
   integer data with no more pixels than ``max_samples``), each chunk counts its
   distinct values, the counts are merged in a dask tree reduction, and the
   weighted fit runs on the merged histogram: the same values, counts and order
-  as the in-memory path, hence the same model. Otherwise (float, multichannel
-  uint16 on large data) every chunk contributes a reproducible random sample of
-  its valid pixels (seeded by ``seed`` and the chunk's index), the fit runs on
-  the merged sample, and the model says so (``approximate``).
+  as the in-memory path, hence the same model. A float image above
+  ``max_samples`` pixels is counted so too when its values are whole numbers
+  (a float copy of an integer image), as in memory. Otherwise (other float
+  values, multichannel uint16 on large data) every chunk contributes a
+  reproducible random sample of its valid pixels (seeded by ``seed`` and the
+  chunk's index), the fit runs on the merged sample, and the model says so
+  (``approximate``).
 * **Predict.** Labels and quantized colours are ``map_blocks`` of the fitted
   model: nothing is computed until asked for, and memory stays bounded by the
   chunk size. napari computes only what is on screen.
@@ -42,13 +45,15 @@ from .params import ClusterParameters
 from .pixels import (
     DEFAULT_MAX_SAMPLES,
     ImageLayout,
+    _all_integers,
     _count_gray,
     _decode_keys,
+    _sample_values,
     build_table,
     check_mask,
+    count_float_rows,
     describe_image,
     pixel_rows,
-    unique_float_rows,
     unique_rows,
     valid_pixels,
 )
@@ -102,19 +107,99 @@ def _count_block(block: np.ndarray, mask: np.ndarray | None, layout: ImageLayout
     return table.values, table.counts.astype(np.int64), _positions(block_layout, origin, layout, picks)
 
 
-def _sample_block(
-    block: np.ndarray, mask: np.ndarray | None, layout: ImageLayout, origin: tuple[int, ...], quota: int, seed, index
-):
-    """A reproducible random sample of one chunk's valid pixels (approximate path)."""
+def _block_rows(block: np.ndarray, mask: np.ndarray | None, layout: ImageLayout):
+    """The chunk's layout, its pixel rows (colour channels) and its valid pixels (None: all)."""
     block_layout = _block_layout(block, layout)
     valid = valid_pixels(block, block_layout, None if mask is None else np.asarray(mask, bool))
-    rows = pixel_rows(block, block_layout)[:, : layout.n_channels]
+    return block_layout, pixel_rows(block, block_layout)[:, : layout.n_channels], valid
+
+
+def _sample_rows(rows, valid, block_layout, layout, origin: tuple[int, ...], quota: int, seed, index):
+    """A reproducible random sample of a chunk's valid pixel rows, with their positions in the image."""
     candidates = np.arange(rows.shape[0]) if valid is None else np.flatnonzero(valid)
     rng = np.random.default_rng([seed, index])
     if candidates.size > quota:
         candidates = np.sort(rng.choice(candidates, size=quota, replace=False))
     values = np.ascontiguousarray(rows[candidates])
     return values, np.ones(values.shape[0], np.int64), _positions(block_layout, origin, layout, candidates)
+
+
+def _sample_block(
+    block: np.ndarray, mask: np.ndarray | None, layout: ImageLayout, origin: tuple[int, ...], quota: int, seed, index
+):
+    """A reproducible random sample of one chunk's valid pixels (approximate path)."""
+    block_layout, rows, valid = _block_rows(block, mask, layout)
+    return _sample_rows(rows, valid, block_layout, layout, origin, quota, seed, index)
+
+
+@dataclass
+class _Part:
+    """What a float chunk (or a merge of chunks) above ``max_samples`` pixels gives: counted or sampled.
+
+    ``positions`` is None when ``values`` / ``counts`` count every valid pixel (whole numbers); else they
+    are a sample of ``quota`` pixels, each with its position in the image (the order of a merged sample).
+    ``quota`` is how many pixels these chunks add to a sample, ``index`` and ``first`` (the first chunk's
+    number and the flat position of its first pixel) seed and place a sample drawn from counted values.
+    """
+
+    values: np.ndarray
+    counts: np.ndarray
+    positions: np.ndarray | None
+    quota: int
+    index: int
+    first: int
+
+
+def _count_or_sample_block(
+    block: np.ndarray, mask: np.ndarray | None, layout: ImageLayout, origin: tuple[int, ...], quota: int, seed, index
+) -> _Part:
+    """One float chunk above ``max_samples`` pixels: its distinct values counted if whole numbers, else a sample.
+
+    The in-memory path counts a float image whose values are all whole numbers (a float copy of an integer
+    image) at any size; the whole image's values are whole numbers exactly when every chunk's are.
+    """
+    block_layout, rows, valid = _block_rows(block, mask, layout)
+    chosen = rows if valid is None else rows[valid]
+    first = int(np.ravel_multi_index(origin, layout.spatial_shape)) if layout.n_pixels else 0
+    if _all_integers(chosen):
+        if chosen.shape[0] == 0:
+            return _Part(chosen, np.zeros(0, np.int64), None, quota, index, first)
+        return _Part(*count_float_rows(chosen, whole_numbers=True), None, quota, index, first)
+    return _Part(*_sample_rows(rows, valid, block_layout, layout, origin, quota, seed, index), quota, index, first)
+
+
+#: Most distinct float values merged exactly (as the integer path's largest table, 24-bit keys); past it, a sample.
+_MAX_COUNTED_FLOATS = 1 << 24
+
+
+def _sample_counted(part: _Part, seed) -> _Part:
+    """A reproducible sample of ``part.quota`` of the pixels counted in ``part`` (drawn without replacement)."""
+    if part.positions is not None:
+        return part
+    counts = part.counts
+    if counts.sum() > part.quota:
+        counts = np.random.default_rng([seed, part.index, 1]).multivariate_hypergeometric(counts, part.quota)
+    keep = np.flatnonzero(counts)
+    positions = np.full(keep.size, part.first, np.int64)
+    return _Part(part.values[keep], counts[keep], positions, part.quota, part.index, part.first)
+
+
+def _merge_parts(parts: list[_Part], layout: ImageLayout, seed) -> _Part:
+    """Merge float chunks: counted while every chunk is counted (and the values stay few enough), else a sample.
+
+    A sample takes each counted chunk's share from its counts (a draw without replacement), so no chunk is
+    read twice.
+    """
+    quota, index, first = sum(p.quota for p in parts), parts[0].index, parts[0].first
+    if all(p.positions is None for p in parts):
+        values, counts, _ = _merge([(p.values, p.counts, None) for p in parts], layout)
+        merged = _Part(values, counts, None, quota, index, first)
+        if values.shape[0] <= _MAX_COUNTED_FLOATS:
+            return merged
+        parts = [merged]
+    sampled = [_sample_counted(p, seed) for p in parts]
+    values, counts, positions = _merge([(p.values, p.counts, p.positions) for p in sampled], layout)
+    return _Part(values, counts, positions, quota, index, first)
 
 
 def _dense_counting(layout: ImageLayout) -> bool:
@@ -164,7 +249,7 @@ def _merge(parts, layout: ImageLayout):
     """Merge chunks as the in-memory path orders values.
 
     Counted chunks: sum the counts of equal values, ordered by value as in memory (integers by packed key,
-    floats by :func:`~napari_colorquant.pixels.unique_float_rows`). A sample of float pixels: every sampled
+    floats by :func:`~napari_colorquant.pixels.count_float_rows`). A sample of float pixels: every sampled
     pixel once, in the image's pixel order.
     """
     values = np.concatenate([p[0] for p in parts])
@@ -175,17 +260,20 @@ def _merge(parts, layout: ImageLayout):
         return values[order], counts[order], positions[order]
     if values.shape[0] == 0:
         return values, counts, None
-    unique, inverse, _ = unique_rows(values, layout) if layout.is_integer else unique_float_rows(values)
+    if not layout.is_integer:
+        return (*count_float_rows(values, counts), None)
+    unique, inverse, _ = unique_rows(values, layout)
     merged = np.bincount(inverse, weights=counts, minlength=unique.shape[0]).astype(np.int64)
     return unique, merged, None
 
 
-def _tree_merge(items: list, layout: ImageLayout):
+def _tree_merge(items: list, layout: ImageLayout, merge=_merge, *args):
     while len(items) > 1:
         items = [
-            dask.delayed(_merge)(items[i : i + _MERGE_FAN_IN], layout) for i in range(0, len(items), _MERGE_FAN_IN)
+            dask.delayed(merge)(items[i : i + _MERGE_FAN_IN], layout, *args)
+            for i in range(0, len(items), _MERGE_FAN_IN)
         ]
-    return dask.delayed(_merge)(items, layout) if items else None
+    return dask.delayed(merge)(items, layout, *args) if items else None
 
 
 def _exact_possible(layout: ImageLayout, max_samples: int | None) -> bool:
@@ -223,12 +311,20 @@ def _blocks(array: da.Array, layout: ImageLayout, mask: da.Array | None):
 
 @dataclass
 class LazyFit:
-    """The merged weighted samples a lazy fit ran on."""
+    """The merged weighted values of a lazy run, and what its fit runs on.
+
+    ``values`` / ``counts`` count every valid pixel (``exact``) or are a sample of them. The fit runs on
+    ``fit_values`` / ``fit_weights``: the same, or, when more than ``max_samples`` distinct values were
+    counted, the in-memory path's sample of them (the same draws: ``approximate``).
+    """
 
     values: np.ndarray
     counts: np.ndarray
     exact: bool
     seconds: float
+    fit_values: np.ndarray
+    fit_weights: np.ndarray
+    approximate: bool
 
 
 class _TaskProgress(Callback):
@@ -269,7 +365,9 @@ def collect_samples(
     mask : dask array of bool or None
         Aligned with the pixel chunks of ``data``.
     max_samples : int or None
-        Above this many pixels (when the values are too many to count exactly), sample this many.
+        Above this many pixels, sample this many when the values are not counted exactly (integers wider than
+        24 bits, floats that are not whole numbers); above this many counted distinct values, the fit runs on
+        a sample of this many pixels drawn from them, as in memory.
     seed : int
         Seed of the sample.
     progress : callable, optional
@@ -299,18 +397,28 @@ def collect_samples(
             merged = _tree_merge([dask.delayed(_count_block)(b, m, layout, o) for b, m, _, o in blocks], layout)
         else:
             total = layout.n_pixels
+            # Float chunks are counted when their values are whole numbers, as in memory; others are sampled.
+            block_part = _sample_block if layout.is_integer else _count_or_sample_block
             parts = [
-                dask.delayed(_sample_block)(b, m, layout, o, max(1, math.ceil(max_samples * size / total)), seed, i)
+                dask.delayed(block_part)(b, m, layout, o, max(1, math.ceil(max_samples * size / total)), seed, i)
                 for i, (b, m, size, o) in enumerate(blocks)
             ]
-            merged = _tree_merge(parts, layout)
+            merged = _tree_merge(parts, layout) if layout.is_integer else _tree_merge(parts, layout, _merge_parts, seed)
     with _TaskProgress(progress):
         computed = dask.compute(merged)[0]
+    if isinstance(computed, _Part):
+        exact = computed.positions is None
+        computed = computed.values, computed.counts, None
     values, counts, _ = _histogram_table(computed, layout) if dense else computed
     if counts.sum() == 0 and not allow_empty:
         what = "all pixels are NaN/inf or outside the mask" if layout.dtype.kind == "f" else "the mask is empty"
         raise ValueError(f"nothing to cluster: {what}")
-    return LazyFit(values, counts, exact, time.perf_counter() - start)
+    fit_values, fit_weights, approximate = values, counts, not exact
+    if exact and max_samples is not None and values.shape[0] > max_samples:
+        # As in memory (build_table): more distinct values than max_samples: the fit runs on the same draws.
+        fit_values, fit_weights = _sample_values(values, counts, max_samples, seed)
+        approximate = True
+    return LazyFit(values, counts, exact, time.perf_counter() - start, fit_values, fit_weights, approximate)
 
 
 def _predict_labels(block: np.ndarray, mask: np.ndarray | None, model: ClusterModel, channel_axis) -> np.ndarray:
@@ -558,7 +666,7 @@ def quantize_lazy(
     # steps first wakes OpenBLAS's sleeping threads (5-25 ms each on a busy machine, every iteration).
     with single_threaded_blas():
         model, _ = fit_values(
-            samples.values, samples.counts, layout, space, params, record, progress, not samples.exact
+            samples.fit_values, samples.fit_weights, layout, space, params, record, progress, samples.approximate
         )
     fit_seconds = time.perf_counter() - start
     report("write", 0.0)

@@ -52,6 +52,8 @@ _SORT_COUNT_PIXELS = 1 << 21  # 2 MP photos too: with OpenCV's sort, 21 ms CPU a
 DEFAULT_MAX_SAMPLES = 2_000_000
 #: Values of the last channel looked at to choose how to sort float rows (:func:`_lexsort`; speed only).
 _TIE_SAMPLE = 4096
+#: Rows :func:`_all_integers` looks at first (speed only).
+_FIRST_WHOLE_CHECK = 4096
 _ACCEPTED_DTYPES = "bool, uint8, uint16, uint32, int8, int16, int32, float32 or float64"
 
 
@@ -636,9 +638,13 @@ def _sorted_groups(rows: np.ndarray, words: list[np.ndarray]) -> tuple[np.ndarra
 
 
 def _all_integers(rows: np.ndarray) -> bool:
-    """True when every float value is a whole number; chunk by chunk, stopping at the first chunk that is not."""
-    for start in range(0, rows.shape[0], CHUNK_PIXELS):
-        chunk = rows[start : start + CHUNK_PIXELS]
+    """True when every float value is a whole number; chunk by chunk, stopping at the first chunk that is not.
+
+    The first chunk is a small one: continuous data is told apart without a pass over a million rows.
+    """
+    starts = [0, *range(_FIRST_WHOLE_CHECK, rows.shape[0], CHUNK_PIXELS)]
+    for start, stop in zip(starts, [*starts[1:], rows.shape[0]], strict=True):
+        chunk = rows[start:stop]
         if not np.array_equal(chunk, np.rint(chunk)):
             return False
     return True
@@ -710,6 +716,19 @@ def _count_small_whole_numbers(
     is counted as the integer image is, in one pass and without a sort (a lexsort of a 12 MP copy took ~6 s);
     the keys' order is the integer keys' (last channel most significant). None for any other values.
     """
+    packed = _small_whole_keys(rows, whole_numbers)
+    if packed is None:
+        return None
+    keys, bits = packed
+    histogram = np.bincount(keys, minlength=1 << (bits * rows.shape[1]))
+    seen = histogram > 0
+    present = np.flatnonzero(seen)
+    rank = np.cumsum(seen) - 1  # each key's index among the present ones
+    return _small_whole_values(present, bits, rows), rank[keys], histogram[present].astype(np.int64)
+
+
+def _small_whole_keys(rows: np.ndarray, whole_numbers: bool | None) -> tuple[np.ndarray, int] | None:
+    """Each row's uint32 key (channel c at bit ``bits * c``) and ``bits``, for small non-negative whole numbers."""
     n, channels = rows.shape
     if n == 0 or not (_all_integers(rows) if whole_numbers is None else whole_numbers):
         return None
@@ -720,13 +739,53 @@ def _count_small_whole_numbers(
     keys = rows[:, 0].astype(np.uint32)
     for channel in range(1, channels):
         keys |= rows[:, channel].astype(np.uint32) << np.uint32(bits * channel)
-    histogram = np.bincount(keys, minlength=1 << (bits * channels))
-    seen = histogram > 0
-    present = np.flatnonzero(seen)
-    rank = np.cumsum(seen) - 1  # each key's index among the present ones
-    shifts = bits * np.arange(channels)
-    values = ((present[:, None] >> shifts) & ((1 << bits) - 1)).astype(rows.dtype)
-    return values, rank[keys], histogram[present].astype(np.int64)
+    return keys, bits
+
+
+def _small_whole_values(keys: np.ndarray, bits: int, rows: np.ndarray) -> np.ndarray:
+    """The value rows (in ``rows``' dtype) of keys made by :func:`_small_whole_keys`."""
+    shifts = bits * np.arange(rows.shape[1])
+    return ((keys[:, None] >> shifts) & ((1 << bits) - 1)).astype(rows.dtype)
+
+
+def count_float_rows(
+    rows: np.ndarray, weights: np.ndarray | None = None, whole_numbers: bool | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct float value rows and their counts, as :func:`unique_float_rows` gives them, without each row's index.
+
+    For counting chunks of a lazy image and merging their counts: small whole numbers (a float copy of an
+    8-bit RGB or 16-bit gray image) by a sort of their packed keys when the rows are few against the keys'
+    range, else by a histogram, never the 2**24-entry prefix sum that each row's index needs.
+
+    Parameters
+    ----------
+    rows : ndarray (n, C)
+        Finite float pixel values (colour channels only).
+    weights : ndarray (n,) of int, optional
+        Each row's count (None: one each).
+    whole_numbers : bool, optional
+        Whether every value is a whole number, when the caller has checked it already (None: checked here).
+
+    Returns
+    -------
+    values : ndarray (U, C)
+    counts : ndarray (U,) of int64
+        The rows' counts (or summed weights) per value.
+    """
+    packed = _small_whole_keys(rows, whole_numbers)
+    if packed is None:
+        values, inverse, counts = unique_float_rows(rows, whole_numbers)
+        if weights is not None:
+            counts = np.bincount(inverse, weights=weights, minlength=values.shape[0]).astype(np.int64)
+        return values, counts
+    keys, bits = packed
+    if weights is None and keys.size <= _SORT_COUNT_PIXELS and keys.size << 3 < 1 << (bits * rows.shape[1]):
+        present, counts = _sorted_distinct(keys, None)
+    else:
+        histogram = np.bincount(keys, weights=weights, minlength=1 << (bits * rows.shape[1]))
+        present = np.flatnonzero(histogram != 0)  # through bool: nonzero on float64 is several times slower
+        counts = histogram[present].astype(np.int64)
+    return _small_whole_values(present, bits, rows), counts
 
 
 def _key_chunks(array: np.ndarray, layout: ImageLayout) -> list[tuple[int, int, Callable[[], np.ndarray]]]:
@@ -1021,11 +1080,17 @@ def _float_table(rows: np.ndarray, max_samples: int | None, common: dict) -> Pix
 
 def _sample(table: PixelTable, n_samples: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """A reproducible sample of ``n_samples`` pixels, as distinct values with counts."""
+    if table.strategy != "direct":
+        return _sample_values(table.values, table.counts, n_samples, seed)
     rng = np.random.default_rng(seed)
-    n_values = table.values.shape[0]
-    if table.strategy == "direct":  # every value is one pixel
-        picks = rng.choice(n_values, size=n_samples, replace=False)
-    else:
-        picks = rng.choice(n_values, size=n_samples, replace=True, p=table.counts / table.counts.sum())
+    picks = rng.choice(table.values.shape[0], size=n_samples, replace=False)  # every value is one pixel
     index, weights = np.unique(picks, return_counts=True)
     return table.values[index], weights.astype(np.float64)
+
+
+def _sample_values(values: np.ndarray, counts: np.ndarray, n_samples: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A reproducible sample of ``n_samples`` pixels drawn from counted distinct values (the lazy path's too)."""
+    rng = np.random.default_rng(seed)
+    picks = rng.choice(values.shape[0], size=n_samples, replace=True, p=counts / counts.sum())
+    index, weights = np.unique(picks, return_counts=True)
+    return values[index], weights.astype(np.float64)
