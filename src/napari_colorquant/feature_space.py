@@ -531,15 +531,15 @@ TICK_STEPS = (1.0, 2.0, 2.5, 5.0, 10.0)
 
 
 def nice_ticks(low: float, high: float, count: int = 6) -> np.ndarray:
-    """Round tick values in ``[low, high]``: a step of 1, 2, 2.5 or 5 times a power of ten, about ``count`` steps.
+    """Round tick values in ``[low, high]``: matplotlib's ``MaxNLocator`` with steps of 1, 2, 2.5 or 5 times 10^n.
 
     Parameters
     ----------
     low, high : float
         The axis's range, in feature units (finite; swapped when given the other way round).
     count : int
-        The most steps across the range (2 or more): the step is the smallest round one at least
-        ``(high - low) / count``, so there are at most ``count + 1`` ticks.
+        The most steps across the range (2 or more): the locator's ``nbins``, so there are at most
+        ``count + 1`` ticks.
 
     Returns
     -------
@@ -559,11 +559,11 @@ def nice_ticks(low: float, high: float, count: int = 6) -> np.ndarray:
     low, high = min(low, high), max(low, high)
     if high == low:
         return np.array([low])
-    raw = (high - low) / count
-    power = 10.0 ** np.floor(np.log10(raw))
-    step = next(m * power for m in TICK_STEPS if m * power >= raw * (1 - 1e-9))
-    first, last = np.ceil(low / step - 1e-9), np.floor(high / step + 1e-9)
-    return np.arange(first, last + 1) * step + 0.0  # + 0.0: no "-0" tick
+    from matplotlib.ticker import MaxNLocator  # imported when a plot is drawn: the core loads no matplotlib
+
+    ticks = MaxNLocator(nbins=count, steps=list(TICK_STEPS), min_n_ticks=3).tick_values(low, high)
+    slack = 1e-9 * (high - low)  # the locator's multiples of the step, within rounding of the ends
+    return ticks[(ticks >= low - slack) & (ticks <= high + slack)] + 0.0  # + 0.0: no "-0" tick
 
 
 def tick_labels(ticks: ArrayLike) -> list[str]:
