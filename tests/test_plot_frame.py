@@ -89,3 +89,24 @@ def test_point_size_is_the_same_part_of_the_plot_at_any_data_range(scale):
     extent = np.ptp(coords, axis=0).max()
     assert fs.point_size(coords) == pytest.approx(fs.POINT_FRACTION * extent)
     assert fs.point_size(coords[:1]) == 1.0  # one point: any size shows it
+
+
+@pytest.mark.parametrize("canvas", [(475, 256), (811, 736), (300, 1200)])
+def test_fitted_plot_puts_every_text_and_tick_inside_the_canvas(canvas):
+    coords = np.array([[10000.0, 12000.0], [40000.0, 38000.0]])
+    spec = {"coords": coords, "names": ["GFP (0–65535)", "Cy5 (0–65535)"], "up": True, "y_ticks": None}
+    frame, centre, zoom = fs.fitted_plot(spec, lambda texts: [(11.0 * len(t), 17.0) for t in texts], canvas)
+    # Where each box lands on screen (pixels from the canvas's top-left corner); rows grow up the screen.
+    screen_row = (centre[0] - frame.anchors[:, 0]) * zoom + canvas[0] / 2
+    screen_col = (frame.anchors[:, 1] - centre[1]) * zoom + canvas[1] / 2
+    top, bottom = screen_row + frame.boxes[:, 0], screen_row + frame.boxes[:, 1]
+    left, right = screen_col + frame.boxes[:, 2], screen_col + frame.boxes[:, 3]
+    assert top.min() >= -1e-6 and left.min() >= -1e-6, (top.min(), left.min())
+    assert bottom.max() <= canvas[0] + 1e-6 and right.max() <= canvas[1] + 1e-6
+    assert min(top.min(), left.min(), canvas[0] - bottom.max(), canvas[1] - right.max()) < fs.BORDER_PIXELS + 1
+    # The texts' centres are their boxes' centres at that zoom, and neighbouring x values do not overlap.
+    n = len(frame.texts)
+    np.testing.assert_allclose(frame.positions[:, 1], frame.anchors[:n, 1] + (left + right)[:n] / 2 / zoom
+                               - screen_col[:n] / zoom, rtol=1e-9)  # fmt: skip
+    x = screen_col[: frame.n_x]
+    assert (np.diff(x) >= 11.0 * 5).all()

@@ -12,7 +12,7 @@ rather than imported from scipy, so this module has no import-time cost.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -530,7 +530,7 @@ POINT_FRACTION = 0.008
 TICK_STEPS = (1.0, 2.0, 2.5, 5.0, 10.0)
 
 
-def nice_ticks(low: float, high: float, count: int = 6) -> np.ndarray:
+def nice_ticks(low: float, high: float, count: int = 6, least: int = 3) -> np.ndarray:
     """Round tick values in ``[low, high]``: matplotlib's ``MaxNLocator`` with steps of 1, 2, 2.5 or 5 times 10^n.
 
     Parameters
@@ -540,6 +540,8 @@ def nice_ticks(low: float, high: float, count: int = 6) -> np.ndarray:
     count : int
         The most steps across the range (2 or more): the locator's ``nbins``, so there are at most
         ``count + 1`` ticks.
+    least : int
+        The fewest ticks (the locator's ``min_n_ticks``): it takes a finer step to give them.
 
     Returns
     -------
@@ -561,7 +563,7 @@ def nice_ticks(low: float, high: float, count: int = 6) -> np.ndarray:
         return np.array([low])
     from matplotlib.ticker import MaxNLocator  # imported when a plot is drawn: the core loads no matplotlib
 
-    ticks = MaxNLocator(nbins=count, steps=list(TICK_STEPS), min_n_ticks=3).tick_values(low, high)
+    ticks = MaxNLocator(nbins=count, steps=list(TICK_STEPS), min_n_ticks=int(least)).tick_values(low, high)
     slack = 1e-9 * (high - low)  # the locator's multiples of the step, within rounding of the ends
     return ticks[(ticks >= low - slack) & (ticks <= high + slack)] + 0.0  # + 0.0: no "-0" tick
 
@@ -594,33 +596,51 @@ def _has_half(step: float) -> bool:
 class PlotFrame:
     """A 2-D plot's axes drawn next to its data: lines, tick marks, tick values and the axes' names.
 
-    Coordinates are the plot's (row, column) = (y feature, x feature), in feature units.
+    Coordinates are the plot's (row, column) = (y feature, x feature), in feature units. The texts keep their size
+    on screen whatever the zoom, so where each one goes is an anchor in the plot and a box in screen pixels.
 
     Attributes
     ----------
     lines : list of ndarray (2, 2)
         The x and y axis lines, then one short segment per tick.
     positions : ndarray (M, 2)
-        Where each text goes (its centre).
+        Where each text goes (its centre), for the screen pixel size the frame was made for.
     texts : list of str
         The tick values, then the x and y axes' names.
+    anchors : ndarray (M + T, 2)
+        Where each text, then each of the T tick marks, hangs in the plot.
+    boxes : ndarray (M + T, 4)
+        Their extent on screen from the anchor, in pixels: top, bottom, left, right (down and right positive).
+    n_x : int
+        How many of the texts are x tick values (the first ones; the y tick values follow).
     """
 
     lines: list[np.ndarray]
     positions: np.ndarray
     texts: list[str]
+    anchors: np.ndarray
+    boxes: np.ndarray
+    n_x: int = 0
 
 
-#: A text character's width in units of the plot's extent (a 10-point character in a plot ~500 px wide).
-CHAR_WIDTH = 0.012
+#: Screen pixels of the plot's furniture: a tick mark's length, the gap between a tick and its value (and
+#: between two texts), and the blank border kept round the plot at the canvas's edges.
+TICK_PIXELS, GAP_PIXELS, BORDER_PIXELS = 5.0, 4.0, 6.0
+#: A text's size on screen (pixels per character, pixels of height) before it is measured.
+ESTIMATED_TEXT = (10.0, 19.0)
+#: Screen pixels across the plot's extent before it is framed on a canvas.
+ESTIMATED_PIXELS = 500.0
 
 
 def plot_frame(coords: ArrayLike, names: Sequence[str], up: bool = True, count: int = 6,
-               y_ticks: tuple[ArrayLike, Sequence[str]] | None = None) -> PlotFrame:  # fmt: skip
+               y_ticks: tuple[ArrayLike, Sequence[str]] | None = None, sizes: ArrayLike | None = None,
+               pixel: float | None = None, least: int = 3) -> PlotFrame:  # fmt: skip
     """Axes for a 2-D scatter plot, at its data's lower-left edge (not at the origin, which may be far away).
 
     The x axis runs under the data, the y axis on their left, each a small gap away, with round tick values
-    (:func:`nice_ticks`), the x axis's name under its values and the y axis's name at its top end.
+    (:func:`nice_ticks`), the x axis's name under its values and the y axis's name over its top end, starting
+    where the y values start. Tick marks, gaps and texts have their size in screen pixels (``sizes``,
+    :data:`TICK_PIXELS`, :data:`GAP_PIXELS`): :func:`plot_view` frames the plot so that all of them show.
 
     Parameters
     ----------
@@ -635,6 +655,14 @@ def plot_frame(coords: ArrayLike, names: Sequence[str], up: bool = True, count: 
     y_ticks : (array_like, sequence of str), optional
         The y axis's tick rows and texts, for a y axis that is not the rows' values (a histogram's counts drawn
         as square roots); default: round values of the rows.
+    sizes : array_like (M, 2), optional
+        Each text's width and height on screen (pixels), in the order of :attr:`PlotFrame.texts`; default: an
+        estimate from the number of characters (:data:`ESTIMATED_TEXT`).
+    pixel : float, optional
+        A screen pixel's size in plot units (1 / the camera's zoom); default: the data's extent over
+        :data:`ESTIMATED_PIXELS`.
+    least : int
+        The fewest ticks per axis (see :func:`nice_ticks`).
 
     Returns
     -------
@@ -643,7 +671,8 @@ def plot_frame(coords: ArrayLike, names: Sequence[str], up: bool = True, count: 
     Raises
     ------
     ValueError
-        When ``coords`` is not (N, 2) with N >= 1 finite points, or ``names`` is not two names.
+        When ``coords`` is not (N, 2) with N >= 1 finite points, ``names`` is not two names, or ``sizes`` does not
+        give one (width, height) per text.
     """
     coords = np.asarray(coords, np.float64)
     if coords.ndim != 2 or coords.shape[1] != 2 or not len(coords) or not np.isfinite(coords).all():
@@ -652,27 +681,98 @@ def plot_frame(coords: ArrayLike, names: Sequence[str], up: bool = True, count: 
         raise ValueError(f"names must be the x and y axes' names, got {list(names)!r}")
     (row_low, col_low), (row_high, col_high) = coords.min(axis=0), coords.max(axis=0)
     extent = max(row_high - row_low, col_high - col_low) or max(abs(row_low), abs(col_low), 1.0)
-    pad, tick, char = 0.03 * extent, 0.015 * extent, CHAR_WIDTH * extent
-    down = -1.0 if up else 1.0  # the rows' direction down the screen
-    bottom = (row_low if up else row_high) + down * pad  # the x axis's row
-    top = (row_high if up else row_low) - down * pad  # the y axis's upper end
-    left = col_low - pad  # the y axis's column
-    right = col_high + pad
-    x_ticks = nice_ticks(left, right, count)
+    pad, down = 0.03 * extent, -1.0 if up else 1.0  # down: the rows' direction down the screen
+    bottom, top = (row_low if up else row_high) + down * pad, (row_high if up else row_low) - down * pad
+    left, right = col_low - pad, col_high + pad  # the y axis's column, the x axis's end
+    x_ticks = nice_ticks(left, right, count, least)
     if y_ticks is None:
-        rows = nice_ticks(min(bottom, top), max(bottom, top), count)
+        rows = nice_ticks(min(bottom, top), max(bottom, top), count, least)
         y_ticks = (rows, tick_labels(rows))
-    y_ticks, y_texts = np.asarray(y_ticks[0], np.float64), [str(text) for text in y_ticks[1]]
+    y_rows, y_texts = np.asarray(y_ticks[0], np.float64), [str(text) for text in y_ticks[1]]
+    texts = [*tick_labels(x_ticks), *y_texts, str(names[0]), str(names[1])]
+    anchors, boxes = _frame_boxes(texts, sizes, x_ticks, y_rows, (bottom, top, left, right))
+    pixel = extent / ESTIMATED_PIXELS if pixel is None else float(pixel)
+    centres = anchors[: len(texts)] + pixel * np.column_stack([down * boxes[: len(texts), :2].mean(axis=1),
+                                                               boxes[: len(texts), 2:].mean(axis=1)])  # fmt: skip
+    tick = TICK_PIXELS * pixel
     lines = [np.array([[bottom, left], [bottom, right]]), np.array([[bottom, left], [top, left]])]
     lines += [np.array([[bottom, x], [bottom + down * tick, x]]) for x in x_ticks]
-    lines += [np.array([[y, left], [y, left - tick]]) for y in y_ticks]
-    x_texts = tick_labels(x_ticks)
-    positions = [[bottom + down * 3 * tick, x] for x in x_ticks]
-    positions += [[y, left - 2 * tick - 0.5 * char * len(text)] for y, text in zip(y_ticks, y_texts, strict=True)]
-    # The y axis's name over its top end, starting at the axis (a long name centred there ran off the canvas).
-    positions += [[bottom + down * 6.5 * tick, (left + right) / 2],
-                  [top - down * 3 * tick, left + 0.5 * char * len(names[1])]]  # fmt: skip
-    return PlotFrame(lines, np.array(positions), [*x_texts, *y_texts, str(names[0]), str(names[1])])
+    lines += [np.array([[y, left], [y, left - tick]]) for y in y_rows]
+    return PlotFrame(lines, centres, texts, anchors, boxes, len(x_ticks))
+
+
+def _frame_boxes(texts: list[str], sizes: ArrayLike | None, x_ticks: np.ndarray, y_rows: np.ndarray,
+                 edges: tuple[float, float, float, float]) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """Anchors (plot units) and screen boxes (pixels) of a frame's texts, then of its tick marks."""
+    bottom, top, left, right = edges
+    if sizes is None:
+        sizes = [(ESTIMATED_TEXT[0] * len(text), ESTIMATED_TEXT[1]) for text in texts]
+    sizes = np.asarray(sizes, np.float64)
+    if sizes.shape != (len(texts), 2):
+        raise ValueError(f"sizes must be one (width, height) per text, {len(texts)} of them, got {sizes.shape}")
+    width, height = sizes.T
+    n_x, n_y, reach = len(x_ticks), len(y_rows), TICK_PIXELS + GAP_PIXELS
+    x_values, y_values = slice(0, n_x), slice(n_x, n_x + n_y)
+    under = reach + max(height[x_values].max(initial=0.0), 0.0) + GAP_PIXELS  # the x name, under the x values
+    widest = width[y_values].max(initial=0.0)
+    boxes = np.concatenate([
+        np.column_stack([np.full(n_x, reach), reach + height[x_values], -width[x_values] / 2, width[x_values] / 2]),
+        np.column_stack([-height[y_values] / 2, height[y_values] / 2, -reach - width[y_values], np.full(n_y, -reach)]),
+        [[under, under + height[-2], -width[-2] / 2, width[-2] / 2],
+         [-GAP_PIXELS - height[-1], -GAP_PIXELS, -reach - widest, -reach - widest + width[-1]]],
+        np.column_stack([np.zeros(n_x), np.full(n_x, TICK_PIXELS), np.zeros(n_x), np.zeros(n_x)]),
+        np.column_stack([np.zeros(n_y), np.zeros(n_y), np.full(n_y, -TICK_PIXELS), np.zeros(n_y)]),
+    ])  # fmt: skip
+    anchors = np.concatenate([
+        np.column_stack([np.full(n_x, bottom), x_ticks]), np.column_stack([y_rows, np.full(n_y, left)]),
+        [[bottom, (left + right) / 2], [top, left]],
+        np.column_stack([np.full(n_x, bottom), x_ticks]), np.column_stack([y_rows, np.full(n_y, left)]),
+    ])  # fmt: skip
+    return anchors, boxes
+
+
+def plot_view(frame: PlotFrame, canvas: Sequence[float], up: bool = True,
+              extra: ArrayLike | None = None) -> tuple[np.ndarray, float]:  # fmt: skip
+    """The camera showing a plot's axes, tick marks and texts whole on a canvas: its centre and zoom.
+
+    On each screen axis a point at plot coordinate ``a`` with a box ``[lo, hi]`` (screen pixels) covers
+    ``[a z + lo, a z + hi]`` at zoom ``z``: everything fits in the canvas less its border when, for every two
+    of them with ``a_i > a_j``, ``(a_i - a_j) z + hi_i - lo_j`` is at most that length. The zoom is the largest
+    such ``z`` on both axes, the centre the middle of what is covered then.
+
+    Parameters
+    ----------
+    frame : PlotFrame
+        The plot's frame, made with the texts' measured ``sizes`` (see :func:`plot_frame`).
+    canvas : (float, float)
+        The canvas's height and width (screen pixels).
+    up : bool
+        Growing rows go up the screen (as in :func:`plot_frame`).
+    extra : array_like (P, 2), optional
+        More points (plot coordinates) to show, e.g. the corners of the viewer's other layers.
+
+    Returns
+    -------
+    centre : ndarray (2,)
+        The plot coordinates (row, column) at the canvas's centre.
+    zoom : float
+        Screen pixels per plot unit (positive).
+    """
+    corners = np.concatenate([frame.lines[0], frame.lines[1], np.zeros((0, 2)) if extra is None else extra])
+    anchors = np.concatenate([corners, frame.anchors])
+    boxes = np.concatenate([np.zeros((len(corners), 4)), frame.boxes])
+    down = -1.0 if up else 1.0
+    screen = [(down * anchors[:, 0], boxes[:, 0], boxes[:, 1]), (anchors[:, 1], boxes[:, 2], boxes[:, 3])]
+    zoom = np.inf
+    for (position, low, high), length in zip(screen, canvas, strict=True):
+        apart = position[:, None] - position[None, :]  # a_i - a_j
+        room = float(length) - 2 * BORDER_PIXELS - high[:, None] + low[None, :]
+        if (apart > 0).any():
+            zoom = min(zoom, float(np.min(room[apart > 0] / apart[apart > 0])))
+    zoom = zoom if np.isfinite(zoom) and zoom > 0 else 1e-12  # texts alone wider than the canvas: data to a point
+    middle = [((position * zoom + low).min() + (position * zoom + high).max()) / (2 * zoom)
+              for position, low, high in screen]  # fmt: skip
+    return np.array([down * middle[0], middle[1]]), zoom
 
 
 def point_size(coords: ArrayLike, fraction: float = POINT_FRACTION) -> float:
@@ -698,3 +798,48 @@ def point_size(coords: ArrayLike, fraction: float = POINT_FRACTION) -> float:
     finite = coords[np.isfinite(coords).all(axis=1)] if coords.ndim == 2 else coords.reshape(0, 1)
     extent = float(np.ptp(finite, axis=0).max()) if len(finite) > 1 else 0.0
     return extent * float(fraction) if extent > 0 else 1.0
+
+
+def fitted_plot(spec: dict, measure: Callable[[list[str]], ArrayLike], canvas: Sequence[float],
+                extra: ArrayLike | None = None) -> tuple[PlotFrame, np.ndarray, float]:  # fmt: skip
+    """A 2-D plot's frame and camera on a canvas: the most ticks (6 steps or fewer, 2 at least) that do not overlap.
+
+    Parameters
+    ----------
+    spec : dict
+        :func:`plot_frame`'s ``coords``, ``names``, ``up`` and ``y_ticks``.
+    measure : callable
+        Gives each text's (width, height) on screen, in pixels.
+    canvas : (float, float)
+        The canvas's height and width (screen pixels).
+    extra : array_like (P, 2), optional
+        More points to show (see :func:`plot_view`).
+
+    Returns
+    -------
+    frame : PlotFrame
+        Placed for the camera's zoom.
+    centre : ndarray (2,)
+        The plot coordinates at the canvas's centre.
+    zoom : float
+        Screen pixels per plot unit.
+    """
+    for count, least in ((6, 3), (5, 3), (4, 3), (3, 3), (3, 2), (2, 2)):  # fewer ticks while their values collide
+        texts = plot_frame(**spec, count=count, least=least).texts
+        sizes = np.asarray(measure(texts), np.float64)
+        frame = plot_frame(**spec, count=count, sizes=sizes, least=least)
+        centre, zoom = plot_view(frame, canvas, spec.get("up", True), extra)
+        if (least == 2 and count == 2) or _apart(frame, sizes, zoom, spec.get("y_ticks") is None):
+            return plot_frame(**spec, count=count, sizes=sizes, pixel=1.0 / zoom, least=least), centre, zoom
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _apart(frame: PlotFrame, sizes: np.ndarray, zoom: float, y_values: bool) -> bool:
+    """Do neighbouring x tick values (and y ones, when they are the rows' values) keep a gap on screen?"""
+    n_x, n_values = frame.n_x, len(frame.texts) - 2
+    x, widths = frame.anchors[:n_x, 1] * zoom, sizes[:n_x, 0]
+    apart = bool(np.all(np.diff(x) >= (widths[1:] + widths[:-1]) / 2 + GAP_PIXELS))
+    if y_values:
+        y, heights = frame.anchors[n_x:n_values, 0] * zoom, sizes[n_x:n_values, 1]
+        apart &= bool(np.all(np.abs(np.diff(y)) >= (heights[1:] + heights[:-1]) / 2 + GAP_PIXELS))
+    return apart

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 GFP, CY5 = "Alexa Fluor 488 - GFP", "Alexa Fluor 647 - Cy5 (far red)"
 
@@ -212,3 +213,66 @@ def test_explorer_pickers_show_long_channel_names(make_viewer, dock, run_and_wai
         # The drop-down list shows every name whole.
         view = combo.view()
         assert view.minimumWidth() >= max(combo.fontMetrics().horizontalAdvance(n) for n in (GFP, CY5))
+
+
+def _light_at_edges(canvas: np.ndarray, width: int = 2) -> int:
+    """Pixels of the axes' light gray (texts, lines) within ``width`` pixels of the canvas's edges."""
+    sides = (canvas[:, :width], canvas[:, -width:], canvas[:width], canvas[-width:])
+    edges = np.concatenate([side.reshape(-1, 3) for side in sides])
+    return int((np.abs(edges - 217).max(axis=-1) <= 60).sum())
+
+
+def test_tick_values_and_names_stay_on_small_and_large_canvases(make_viewer, dock, run_and_wait, shots):
+    # Texts were placed with an estimated character width as a part of the plot: on a ~250 px canvas the y tick
+    # values ran off the left edge, the names off both sides and the x values into each other.
+    from qtpy.QtWidgets import QApplication
+
+    from napari_colorquant._napari.placer import frame_plot
+
+    viewer = make_viewer(show=True)
+    _add_stains(viewer, _two_stains())
+    widget = _run(viewer, dock, run_and_wait, "separate window")
+    try:
+        window = widget.feature_viewer
+        for size in ((800, 420), (1280, 860)):
+            window.window._qt_window.resize(*size)
+            QApplication.processEvents()
+            frame_plot(window)
+            QApplication.processEvents()
+            canvas = _canvas(window)
+            Image.fromarray(canvas.astype(np.uint8)).save(shots / f"feature_window_{canvas.shape[1]}px.png")
+            assert _light_at_edges(canvas) == 0, (size, canvas.shape)  # nothing cut at an edge
+            rows, columns = _lines(canvas, (217, 217, 217), 0.15)
+            assert len(rows) and len(columns), size  # the axes are drawn
+            labels = window.layers[f"{GFP} axis labels"]
+            values = [t for t in labels.features["text"] if t.isdigit()]
+            assert len(values) >= 4, values  # two tick values per axis at least
+            x_values = np.sort([float(p[1]) for p, t in zip(labels.data, labels.features["text"], strict=True)
+                                if t.isdigit() and abs(p[0] - labels.data[0][0]) < 1e-9])  # fmt: skip
+            apart = np.diff(x_values) * window.scene.camera.zoom
+            assert (apart >= 50).all(), apart  # x values (5 digits, ~55 px wide) do not run into each other
+    finally:
+        widget.close_feature_viewer()
+
+
+def test_same_viewer_plot_grows_upwards(make_viewer, dock, run_and_wait):
+    # The user's viewer keeps its image camera (rows grow down the screen): the plot's y values grew downwards.
+    viewer = make_viewer(show=True)
+    _add_stains(viewer, _two_stains())
+    _run(viewer, dock, run_and_wait, "same viewer")
+    assert viewer.scene.camera.orientation2d[0] == "down"  # the images are shown as before
+    points = viewer.layers[f"{GFP} feature space"]
+    centres = points.data[points.features["kind"].to_numpy() == "centre"]
+    np.testing.assert_allclose(np.sort(centres[:, 0]), [15000, 20000, 36000], atol=400)  # data: the values
+    screen_rows = np.asarray([points.data_to_world(c) for c in centres])[:, 0]  # grow down the screen
+    order = np.argsort(centres[:, 0])
+    assert (np.diff(screen_rows[order]) < 0).all(), screen_rows  # a higher y value is higher on the screen
+    labels = viewer.layers[f"{GFP} axis labels"]
+    y_values = {
+        t: labels.data_to_world(p)[0]
+        for p, t in zip(labels.data, labels.features["text"], strict=True)
+        if t.isdigit() and abs(p[0] - labels.data[0][0]) > 1e-9
+    }  # fmt: skip (x values share a row)
+    high, low = max(y_values, key=float), min(y_values, key=float)
+    assert y_values[high] < y_values[low]  # the y axis's largest value at its top
+    assert _light_at_edges(_canvas(viewer)) == 0

@@ -439,8 +439,9 @@ def feature_space_layers(
         With three features shown, draw EM Gaussians as 3-D ellipsoids (a translucent Surface of each
         marginal Gaussian at the ellipses' Mahalanobis radius, for a 3-D view) instead of flat ellipses.
     upward : bool
-        For a canvas whose rows grow upwards (the feature window's camera): a histogram's bars and
-        curves go to positive rows. Otherwise to negative ones, which napari's default camera shows above.
+        For a canvas whose rows grow upwards (the feature window's camera). Otherwise (napari's image camera,
+        rows down) a 2-D plot's layers get a scale of -1 on the rows, so that y values and a histogram's bars
+        still grow up the screen; their data stay the features' values.
 
     Returns
     -------
@@ -452,7 +453,7 @@ def feature_space_layers(
     counts = fs.cluster_counts(result) if counts is None and model.method != "em" else counts
     weights = model.weights if model.method == "em" else counts
     if model.n_features == 1:
-        return _histogram_layers(result, source, colours, weights, 1.0 if upward else -1.0)
+        return _upright(_histogram_layers(result, source, colours, weights, 1.0), upward)
     features, labels = (sample[0], sample[1]) if sample is not None else (np.zeros((0, model.n_features)), [])
     labels = np.asarray(labels, np.int64)
     dims = list(fs.view_axes(model.n_features, axes, 3 if axes is None else len(axes)))
@@ -481,8 +482,20 @@ def feature_space_layers(
         layers.append(_ellipse_layer(result, source, colours, dims, names))
     if len(dims) == 2:  # napari draws its 2-D axes at the origin, off screen for 16-bit data: the plot's own
         coords = np.concatenate([points, *(layers[1][0] if len(layers) > 1 else [])])
-        layers += _frame_layers(result, source, coords, [units[d] for d in dims], names, upward)
+        layers += _frame_layers(result, source, coords, [units[d] for d in dims], names, True)
+        return _upright(layers, upward)
     return layers
+
+
+def _upright(layers: list[tuple], upward: bool) -> list[tuple]:
+    """A 2-D plot made for a camera whose rows grow upwards, turned over for napari's image camera (rows down).
+
+    The layers keep the features' values as data; a scale of -1 on the rows puts growing y values up the screen,
+    as a reader of a plot expects (the user's viewer keeps its image camera for the images).
+    """
+    if upward:
+        return layers
+    return [(data, dict(meta, scale=(-1.0, 1.0)), kind) for data, meta, kind in layers]
 
 
 def _frame_layers(result: QuantizeResult, source: Source, coords: np.ndarray, units: list[str], names: list[str],
@@ -491,7 +504,10 @@ def _frame_layers(result: QuantizeResult, source: Source, coords: np.ndarray, un
 
     ``units`` are the y and x axes' names with units (the layers' column order), ``names`` the layers' axis labels.
     """
-    frame = fs.plot_frame(coords, (units[1], units[0]), up=up, y_ticks=y_ticks)
+    box = np.stack([coords.min(axis=0), coords.max(axis=0)])  # all that plot_frame reads of the points
+    spec = {"coords": box, "names": [units[1], units[0]], "up": up,
+            "y_ticks": None if y_ticks is None else (np.asarray(y_ticks[0]), list(y_ticks[1]))}  # fmt: skip
+    frame = fs.plot_frame(**spec)
     extent = float(np.ptp(coords, axis=0).max()) or 1.0
     lines = ([np.asarray(line) for line in frame.lines], {
         "name": output_name(source.name, "axes"), "shape_type": "line", "edge_color": np.asarray(AXES_COLOUR),
@@ -502,7 +518,7 @@ def _frame_layers(result: QuantizeResult, source: Source, coords: np.ndarray, un
         "name": output_name(source.name, "axis labels"), "size": 1e-6 * extent, "face_color": "transparent",
         "border_width": 0, "border_color": "transparent", "features": {"text": np.array(frame.texts, dtype=object)},
         "text": {"string": {"feature": "text"}, "color": AXES_COLOUR, "size": AXES_TEXT_SIZE, "anchor": "center"},
-        "axis_labels": names, "metadata": _metadata(result, source, "axis labels"),
+        "axis_labels": names, "metadata": _metadata(result, source, "axis labels", {"frame": spec}),
     }, "points")  # fmt: skip
     return [lines, texts]
 

@@ -31,6 +31,7 @@ from ..methods import REGISTRY as METHOD_REGISTRY
 from .feature_axes import TITLE as _FEATURE_TITLE
 from .feature_axes import AxisPicker, FeatureRun, axis_choice, layer_columns, picked_order, window_title
 from .layers import FEATURE_ROLES, output_name, replace_data
+from .plot_framing import frame_plot
 from .second_viewer import glyph_steps, opening_viewer
 
 if TYPE_CHECKING:
@@ -43,8 +44,6 @@ _FIXED = ("multiscale", "rgb", "shape_type", "name")
 #: Texture bytes that in-place updates may give the canvas to upload in one turn (the 12 MP clusters
 #: and RGB quantized layers together are 48 MB, ~25 ms of upload; an EM posterior is 48 MB alone).
 _TURN_BYTES = 64 << 20
-#: Margin (fraction of the canvas) around the feature window's 2-D plots (their axes and names are layers).
-_PLOT_MARGIN = 0.12
 
 
 def _plane_bytes(data, meta: dict, layer_type: str) -> int:
@@ -267,20 +266,6 @@ def _close_feature_windows() -> None:
     """
     for placer in list(_WITH_WINDOW):
         placer.close_feature_viewer()
-
-
-def frame_plot(viewer: napari.Viewer) -> None:
-    """Fit the feature window's layers to its canvas, in 2-D with room for the axis arrows' names.
-
-    A 2-D plot's axes, tick values and names are its own layers, next to the data: a small margin keeps the
-    texts that stick out of their anchor points on the canvas.
-
-    Parameters
-    ----------
-    viewer : napari.Viewer
-        The separate feature-space window.
-    """
-    viewer.reset_view(margin=_PLOT_MARGIN if viewer.dims.ndisplay == 2 else 0.05)
 
 
 class Placer:
