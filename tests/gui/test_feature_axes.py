@@ -388,7 +388,7 @@ def test_the_explorers_pair_picked_in_the_window_is_prepared_in_the_worker(make_
 @pytest.mark.parametrize("view", ["separate window", "same viewer"])
 def test_histogram_bars_grow_the_way_the_y_arrow_points(make_viewer, dock, run_and_wait, view):
     # The window is a plot: its vertical axis grows upwards, so napari's y arrow (drawn towards growing rows)
-    # points along the bars. The user's own viewer keeps napari's image camera, where negative rows are up.
+    # points along the bars. The user's own viewer keeps napari's image camera, where negative world rows are up.
     viewer = make_viewer()
     viewer.add_image(_five_channels()[0], name="cells")
     widget = dock(viewer, "EM clustering")
@@ -402,7 +402,8 @@ def test_histogram_bars_grow_the_way_the_y_arrow_points(make_viewer, dock, run_a
         assert shown.camera.orientation2d[0] == ("up" if up == 1 else "down")
         assert viewer.camera.orientation2d[0] == "down"
         for role in ("histogram", "gaussians"):
-            rows = np.concatenate([np.asarray(shape)[:, 0] for shape in shown.layers[f"cells {role}"].data])
+            layer = shown.layers[f"cells {role}"]  # world rows: the same viewer's plot is turned over by its scale
+            rows = np.concatenate([np.asarray(shape)[:, 0] for shape in layer.data]) * layer.scale[-2]
             assert (up * rows >= 0).all() and (up * rows).max() > 0, role
     finally:
         widget.close_feature_viewer()

@@ -222,7 +222,7 @@ def _light_at_edges(canvas: np.ndarray, width: int = 2) -> int:
     return int((np.abs(edges - 217).max(axis=-1) <= 60).sum())
 
 
-def test_tick_values_and_names_stay_on_small_and_large_canvases(make_viewer, dock, run_and_wait, shots):
+def test_tick_values_and_names_stay_on_small_and_large_canvases(make_viewer, dock, run_and_wait, tmp_path):
     # Texts were placed with an estimated character width as a part of the plot: on a ~250 px canvas the y tick
     # values ran off the left edge, the names off both sides and the x values into each other.
     from qtpy.QtWidgets import QApplication
@@ -240,7 +240,7 @@ def test_tick_values_and_names_stay_on_small_and_large_canvases(make_viewer, doc
             frame_plot(window)
             QApplication.processEvents()
             canvas = _canvas(window)
-            Image.fromarray(canvas.astype(np.uint8)).save(shots / f"feature_window_{canvas.shape[1]}px.png")
+            Image.fromarray(canvas.astype(np.uint8)).save(tmp_path / f"feature_window_{canvas.shape[1]}px.png")
             assert _light_at_edges(canvas) == 0, (size, canvas.shape)  # nothing cut at an edge
             rows, columns = _lines(canvas, (217, 217, 217), 0.15)
             assert len(rows) and len(columns), size  # the axes are drawn
