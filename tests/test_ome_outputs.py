@@ -127,10 +127,15 @@ def test_plain_input_still_gives_plain_zarr_arrays(tmp_path):
 
 @pytest.mark.parametrize(
     ("axes", "expected"),
-    [("TCZYX", ".ome.zarr"), ("ZYX", ".ome.zarr"), ("YX", ".ome.zarr"), ("ZCYX", ".zarr"), ("YXS", ".zarr")],
-)
+    [
+        ("TCZYX", ".ome.zarr"), ("ZYX", ".ome.zarr"), ("YX", ".ome.zarr"), ("ZCYX", ".zarr"),
+        ("YXS", ".ome.zarr"), ("ZYXS", ".ome.zarr"), ("QYXS", ".zarr"),  # RGB samples: the channel axis c
+    ],
+)  # fmt: skip
 def test_which_axes_become_ome_zarr(axes, expected):
     shape = tuple(range(2, 2 + len(axes)))
+    if axes.endswith("S"):
+        shape = (*shape[:-1], 3)  # an RGB pixel's samples
     assert zarr_store_suffix(shape, AxesInfo(axes, shape, "test")) == expected
     assert zarr_store_suffix(shape, None) == ".zarr"
     assert zarr_store_suffix(shape[:-1], AxesInfo(axes, shape, "test")) == ".zarr"  # not this array's axes

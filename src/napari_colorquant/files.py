@@ -21,7 +21,17 @@ from PIL import Image
 
 from .colorspaces import CHROMA_SPACES
 from .model import ClusterModel
-from .ome import AxesInfo, DamagedTiffError, intact_tiff, ngff_metadata, ome_tiff_metadata
+from .ome import (
+    SAMPLES_KEY,
+    AxesInfo,
+    DamagedTiffError,
+    intact_tiff,
+    ngff_metadata,
+    ngff_samples_rendering,
+    ome_tiff_metadata,
+    samples_as_channels,
+    samples_channel_axis,
+)
 from .tiff_codecs import check_decodable, read_with_pillow
 
 TIFF_SUFFIXES = (".tif", ".tiff")
@@ -108,7 +118,9 @@ def open_lazy(path: str | os.PathLike) -> Any:
                 multiscales = attributes.get("multiscales") or attributes.get("ome", {}).get("multiscales")
                 if not multiscales:
                     raise ValueError("a zarr group without OME-Zarr 'multiscales' metadata")
+                samples = samples_channel_axis(node)  # an RGB(A) image stored by channels: its samples last
                 node = node[multiscales[0]["datasets"][0]["path"]]
+                return da.from_zarr(node) if samples is None else da.moveaxis(da.from_zarr(node), samples, -1)
             return da.from_zarr(node)
         if suffix in TIFF_SUFFIXES:
             import tifffile
@@ -441,6 +453,10 @@ def write_zarr(
     OME-Zarr image instead: a group whose NGFF attributes keep the axes, pixel sizes, units and channel
     names, with the array as its level ``"0"`` (and the axes' names as its ``dimension_names``), and
     ``levels`` as the coarser levels ``"1"``, ``"2"``… of a pyramid whose placements ``axes.levels`` gives.
+    OME-Zarr has no axis for an RGB(A) pixel's samples (axes ending in ``S``): they are written as the image's
+    channel axis ``c``, named and coloured red, green, blue (alpha) with OMERO rendering that composites them,
+    and the group says so (:data:`~napari_colorquant.ome.SAMPLES_KEY`), so that this package reads the store
+    back as the RGB(A) image it was (:func:`~napari_colorquant.ome.read_levels`, :func:`open_lazy`).
 
     Parameters
     ----------
@@ -485,6 +501,10 @@ def write_zarr(
 
         mode = Blosc.NOSHUFFLE if shuffle == "noshuffle" else Blosc.SHUFFLE
         options = {"compressor": Blosc(cname="lz4", clevel=5, shuffle=mode), "write_empty_chunks": True}
+    samples = _samples_as_channels(data.shape, axes)
+    if samples is not None:  # OME-Zarr has no axis for an RGB(A) pixel's samples: they are its channels
+        axes, at = samples
+        data, levels = da.moveaxis(data, -1, at), [da.moveaxis(da.asarray(level), -1, at) for level in levels]
     metadata = _zarr_image_metadata(path.name, data.shape, axes, labels, label_colors)
     if metadata is None:
         if _describes(axes, data.shape) and "compressors" in options:  # zarr 3 arrays name their axes
@@ -495,6 +515,9 @@ def write_zarr(
     if len(datasets) != 1 + len(levels) and (levels or axes.levels):
         raise ValueError(f"{len(levels) + 1} levels to write, but their axes describe {len(datasets)} levels")
     group = zarr.open_group(str(path), mode="w", zarr_format=3)
+    if samples is not None:
+        metadata = ngff_samples_rendering(metadata, data.dtype)
+        group.attrs[SAMPLES_KEY] = {"samples": "c"}
     group.attrs["ome"] = metadata
     names = [axis["name"] for axis in metadata["multiscales"][0]["axes"]]
     for dataset, level in zip(datasets, (data, *levels), strict=True):
@@ -573,7 +596,20 @@ def zarr_store_suffix(shape: tuple[int, ...], axes: AxesInfo | None) -> str:
     -------
     str
     """
+    samples = _samples_as_channels(shape, axes)
+    if samples is not None:
+        shape, axes = samples[0].shape, samples[0]
     return ".ome.zarr" if _zarr_image_metadata("image.zarr", shape, axes) is not None else ".zarr"
+
+
+def _samples_as_channels(shape: tuple[int, ...], axes: AxesInfo | None) -> tuple[AxesInfo, int] | None:
+    """:func:`~napari_colorquant.ome.samples_as_channels` of an RGB(A) array's axes when OME-Zarr can hold them so."""
+    if not _describes(axes, shape):
+        return None
+    samples = samples_as_channels(axes)
+    if samples is None or _zarr_image_metadata("image.zarr", samples[0].shape, samples[0]) is None:
+        return None
+    return samples
 
 
 def _describes(axes: AxesInfo | None, shape: tuple[int, ...]) -> bool:

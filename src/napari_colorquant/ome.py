@@ -21,7 +21,7 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -368,7 +368,8 @@ def _zarr_axes(path: Path) -> AxesInfo | None:
     units = tuple(
         _OME_SYMBOLS.get(a.get("unit"), a.get("unit")) if isinstance(a, dict) else None for a in first.get("axes", [])
     ) or (None,) * len(letters)
-    return AxesInfo(letters, shape, "OME-Zarr metadata", labels, colors, tuple(scale), units, levels)
+    info = AxesInfo(letters, shape, "OME-Zarr metadata", labels, colors, tuple(scale), units, levels)
+    return info if samples_channel_axis(node) is None else channels_as_samples(info)
 
 
 def _placement(transforms: list, ndim: int) -> Level:
@@ -454,7 +455,9 @@ def read_levels(path: str | os.PathLike) -> list:
             if not isinstance(group, zarr.Group):
                 return [da.from_zarr(group)]
             datasets = _ngff_attributes(group)["multiscales"][0]["datasets"]
-            return [da.from_zarr(group[d["path"]]) for d in datasets]
+            levels = [da.from_zarr(group[d["path"]]) for d in datasets]
+            samples = samples_channel_axis(group)  # an RGB(A) image stored by channels: its samples last again
+            return levels if samples is None else [da.moveaxis(level, samples, -1) for level in levels]
         import tifffile
 
         with intact_tiff(path), tifffile.TiffFile(path) as tif:
@@ -724,3 +727,126 @@ def ome_tiff_metadata(info: AxesInfo) -> dict:
     if "C" in info.axes and len(info.channel_names) == info.size("C"):
         metadata["Channel"] = {"Name": list(info.channel_names)}
     return metadata
+
+
+#: OME-Zarr has no axis for an RGB(A) pixel's samples: they are written as its channel axis ``c`` (named and coloured
+#: red, green, blue, alpha, with OMERO rendering that composites them), and the image group says so under this key,
+#: so that reading the store gives the samples last again (an RGB image, not three channels).
+SAMPLES_KEY = "napari-colorquant"
+_SAMPLE_NAMES = ("red", "green", "blue", "alpha")
+_SAMPLE_COLORS = ((1.0, 0.0, 0.0, 1.0), (0.0, 1.0, 0.0, 1.0), (0.0, 0.0, 1.0, 1.0), (1.0, 1.0, 1.0, 1.0))
+
+
+def samples_as_channels(info: AxesInfo) -> tuple[AxesInfo, int] | None:
+    """An RGB(A) image's axes with its samples (``S``, last) as a channel axis where OME-Zarr puts one.
+
+    Parameters
+    ----------
+    info : AxesInfo
+        Axes ending in ``S`` (3 or 4 samples), e.g. ``"YXS"`` or ``"TZYXS"``.
+
+    Returns
+    -------
+    (AxesInfo, int) or None
+        The axes with ``C`` after ``T`` (if any) and before the space axes, its channels named and coloured
+        red, green, blue (, alpha); and the index the samples move to (``np.moveaxis(array, -1, index)``).
+        None when ``info`` has no such samples axis, or already has a channel axis.
+    """
+    if not info.axes.endswith("S") or info.shape[-1] not in (3, 4) or "C" in info.axes or len(info.shape) < 3:
+        return None
+    last = len(info.axes) - 1
+    at = 1 if info.axes.startswith("T") else 0
+    order = [*range(at), last, *range(at, last)]  # new axis i is old axis order[i]
+
+    def moved(values: Sequence) -> tuple:
+        return tuple(values[i] for i in order) if len(values) == len(info.axes) else tuple(values)
+
+    n = info.shape[-1]
+    channels = AxesInfo(
+        "".join(info.axes[i] for i in order).replace("S", "C"), moved(info.shape), info.source, _SAMPLE_NAMES[:n],
+        _SAMPLE_COLORS[:n], moved(info.scale), moved(info.units),
+        tuple(Level(moved(level.scale), moved(level.translation)) for level in info.levels),
+    )  # fmt: skip
+    return channels, at
+
+
+def channels_as_samples(info: AxesInfo) -> AxesInfo:
+    """The inverse of :func:`samples_as_channels`: the ``C`` axis moved last as an RGB(A) pixel's samples ``S``.
+
+    Parameters
+    ----------
+    info : AxesInfo
+        Axes with a ``C`` axis of 3 or 4 channels (read from a store written with :func:`samples_as_channels`).
+
+    Returns
+    -------
+    AxesInfo
+        Without channel names or colours; the samples have no pixel size, unit or placement of their own.
+    """
+    at = info.axes.index("C")
+    order = [i for i in range(len(info.axes)) if i != at] + [at]
+
+    def moved(values: Sequence, fill) -> tuple:
+        if len(values) != len(info.axes):
+            return tuple(values)
+        return (*(values[i] for i in order[:-1]), fill)
+
+    return AxesInfo(
+        "".join(info.axes[i] for i in order[:-1]) + "S", moved(info.shape, info.shape[at]), info.source,
+        scale=moved(info.scale, 1.0), units=moved(info.units, None),
+        levels=tuple(Level(moved(level.scale, 1.0), moved(level.translation, 0.0)) for level in info.levels),
+    )  # fmt: skip
+
+
+def samples_channel_axis(group: Any) -> int | None:
+    """The axis of an OME-Zarr image group's arrays that holds RGB(A) samples (see :data:`SAMPLES_KEY`), or None.
+
+    Parameters
+    ----------
+    group : zarr.Group
+        An OME-Zarr image.
+
+    Returns
+    -------
+    int or None
+        The index of its ``c`` axis when the group was written so, with 3 or 4 channels.
+    """
+    attributes = dict(group.attrs)
+    marker = attributes.get(SAMPLES_KEY)
+    if not isinstance(marker, dict) or marker.get("samples") != "c":
+        return None
+    multiscales = _ngff_attributes(group).get("multiscales") or [{}]
+    names = [axis.get("name") if isinstance(axis, dict) else axis for axis in multiscales[0].get("axes", [])]
+    if "c" not in names:
+        return None
+    at = names.index("c")
+    first = group[multiscales[0]["datasets"][0]["path"]]
+    return at if first.ndim == len(names) and first.shape[at] in (3, 4) else None
+
+
+def ngff_samples_rendering(metadata: dict, dtype: Any) -> dict:
+    """OME-Zarr attributes of an RGB(A) image written by channels, with OMERO rendering that shows its colours.
+
+    Each channel (red, green, blue) in its own colour over the dtype's whole range (0..1 for floats), the
+    channels composited (``rdefs.model = "color"``); alpha not shown.
+
+    Parameters
+    ----------
+    metadata : dict
+        :func:`ngff_metadata` of :func:`samples_as_channels`' axes.
+    dtype : numpy dtype
+        The image's dtype.
+
+    Returns
+    -------
+    dict
+        A copy with ``omero`` rendering settings.
+    """
+    dtype = np.dtype(dtype)
+    low, high = (float(np.iinfo(dtype).min), float(np.iinfo(dtype).max)) if dtype.kind in "iu" else (0.0, 1.0)
+    window = {"min": low, "max": high, "start": max(low, 0.0), "end": high}
+    channels = [
+        {**channel, "window": dict(window), "active": channel.get("label") != "alpha"}
+        for channel in metadata.get("omero", {}).get("channels", [])
+    ]
+    return {**metadata, "omero": {"channels": channels, "rdefs": {"model": "color"}}}

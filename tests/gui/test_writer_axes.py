@@ -203,3 +203,37 @@ def test_layer_translation_is_saved_in_an_ome_zarr_and_read_back(make_viewer, tm
     np.testing.assert_array_equal(np.asarray(reopened.data), labels)
     np.testing.assert_allclose(reopened.scale, layer.scale)
     np.testing.assert_allclose(reopened.translate, layer.translate)
+
+
+@pytest.mark.parametrize("n_samples", [3, 4])
+def test_multiscale_rgb_layer_saved_as_zarr_keeps_every_level_and_opens_as_the_same_rgb_layer(
+    make_viewer, tmp_path, n_samples
+):
+    """OME-Zarr has no axis for an RGB pixel's samples: the store kept level 0 only (a plain zarr array); now the
+    samples are its colour channel axis and the reader makes them an RGB(A) pixel's colour again."""
+    import dask.array as da
+    import zarr
+
+    rng = np.random.default_rng(6)
+    full = rng.integers(0, 256, (40, 50, n_samples), dtype=np.uint8)
+    levels = [da.from_array(full[::f, ::f], chunks=(16, 16, n_samples)) for f in (1, 2, 4)]
+    viewer = make_viewer()
+    place = {"scale": (0.5, 0.25), "translate": (1.0, -2.0), "units": "micrometer"}
+    layer = viewer.add_image(levels, multiscale=True, rgb=True, name="photo", **place)
+    (written,) = layer.save(str(tmp_path / "photo.ome.zarr"), plugin="napari-colorquant")
+    assert written.endswith("photo.ome.zarr")
+    ngff = dict(zarr.open_group(written, mode="r").attrs)["ome"]
+    (multiscale,) = ngff["multiscales"]
+    assert [axis["name"] for axis in multiscale["axes"]] == ["c", "y", "x"]
+    assert [d["path"] for d in multiscale["datasets"]] == ["0", "1", "2"]
+    for index, level in enumerate(levels):
+        stored = zarr.open_array(f"{written}/{index}", mode="r")
+        np.testing.assert_array_equal(stored[...], np.moveaxis(np.asarray(level), -1, 0))
+    assert [c["color"] for c in ngff["omero"]["channels"]] == ["FF0000", "00FF00", "0000FF", "FFFFFF"][:n_samples]
+    (reopened,) = viewer.open(written, plugin="napari-colorquant")
+    assert reopened.rgb and reopened.multiscale and len(reopened.data) == 3
+    for mine, theirs in zip(reopened.data, levels, strict=True):
+        np.testing.assert_array_equal(np.asarray(mine), np.asarray(theirs))
+    np.testing.assert_allclose(reopened.scale, layer.scale)
+    np.testing.assert_allclose(reopened.translate, layer.translate)
+    np.testing.assert_allclose(reopened.downsample_factors, layer.downsample_factors)

@@ -260,7 +260,8 @@ def _save_chunked(target: Path, data: Any, meta: dict, rgb: bool = False, labels
     """A zarr store (OME-Zarr when the axes fit) written chunk by chunk: a lazy layer never goes into memory whole.
 
     A multiscale layer is written as an OME-Zarr pyramid: every level, each placed where napari shows it
-    (:func:`~napari_colorquant.ome.napari_levels`), as the command line writes the outputs of a pyramid.
+    (:func:`~napari_colorquant.ome.napari_levels`), as the command line writes the outputs of a pyramid; an
+    RGB(A) layer's samples become the store's colour channels (:func:`~napari_colorquant.files.write_zarr`).
     """
     multiscale = meta.get("multiscale") or isinstance(data, list | tuple)
     levels = [pixel_grid(level, meta)[0] for level in (data if multiscale else [data])]
