@@ -276,3 +276,35 @@ def test_same_viewer_plot_grows_upwards(make_viewer, dock, run_and_wait):
     high, low = max(y_values, key=float), min(y_values, key=float)
     assert y_values[high] < y_values[low]  # the y axis's largest value at its top
     assert _light_at_edges(_canvas(viewer)) == 0
+
+
+def test_feature_window_pickers_elide_long_names_in_the_closed_box(make_viewer, dock, run_and_wait):
+    # The window's own x / y pickers cut a long channel name at the box's right edge ("Alexa Fluor 488 - "):
+    # the part that tells two stains apart was lost; only the tooltip and the open list showed it whole.
+    from qtpy.QtCore import Qt
+    from qtpy.QtWidgets import QApplication, QStyle, QStyleOptionComboBox
+
+    viewer = make_viewer(show=True)
+    _add_stains(viewer, _two_stains((48, 48)))
+    widget = _run(viewer, dock, run_and_wait, "separate window")
+    try:
+        widget.feature_viewer.window._qt_window.resize(1280, 860)
+        QApplication.processEvents()
+        for combo, name in zip(widget.placer.axis_picker.combos, (GFP, CY5), strict=False):
+            box = combo.native
+            option = QStyleOptionComboBox()
+            box.initStyleOption(option)
+            field = box.style().subControlRect(QStyle.ComplexControl.CC_ComboBox, option,
+                                               QStyle.SubControl.SC_ComboBoxEditField, box)  # fmt: skip
+            elided = box.fontMetrics().elidedText(name, Qt.TextElideMode.ElideMiddle, field.width())
+            assert box.currentText() == name and elided != name and "…" in elided  # too long for the box
+            assert name.startswith(elided.split("…")[0]) and name.endswith(elided.split("…")[-1])
+            drawn = box.grab().toImage()
+            with combo.changed.blocked():  # the box showing the elided text itself, which fits: the reference
+                box.setItemText(box.currentIndex(), elided)
+                reference = box.grab().toImage()
+                box.setItemText(box.currentIndex(), name)
+            assert drawn == reference, name  # the closed box draws the name elided in the middle
+            assert combo.tooltip.startswith(name)  # ... whole in the tooltip
+    finally:
+        widget.close_feature_viewer()

@@ -1,16 +1,96 @@
 """A drop-down list that shows a long name elided in its middle, whole in its tooltip and its open list.
 
 Microscopy channels carry names such as ``"Alexa Fluor 488 - GFP"``; in a narrow dock Qt's combo box cut
-them at its right edge (``"Alexa Fl"``), which hides the part that tells two stains apart.
+them at its right edge (``"Alexa Fl"``), which hides the part that tells two stains apart. The explorer's
+pickers are :class:`ElidedComboBox`; a combo box made elsewhere (magicgui's, in the feature window) draws the
+same way once given to :func:`elide_in_middle`.
 """
 
 from __future__ import annotations
 
-from qtpy.QtCore import Qt
+from qtpy.QtCore import QEvent, QObject, Qt
 from qtpy.QtWidgets import QComboBox, QStyle, QStyleOptionComboBox, QStylePainter, QWidget
 
 #: Characters the closed box asks room for; longer names are elided, not given more width.
 MIN_CHARACTERS = 3
+
+
+def shown_text(box: QComboBox) -> str:
+    """A combo box's current text as its closed box has room for it: whole when it fits, else elided in the middle.
+
+    Parameters
+    ----------
+    box : QComboBox
+
+    Returns
+    -------
+    str
+    """
+    option = QStyleOptionComboBox()
+    box.initStyleOption(option)
+    field = box.style().subControlRect(QStyle.ComplexControl.CC_ComboBox, option,
+                                       QStyle.SubControl.SC_ComboBoxEditField, box)  # fmt: skip
+    return box.fontMetrics().elidedText(box.currentText(), Qt.TextElideMode.ElideMiddle, max(field.width(), 0))
+
+
+def paint_elided(box: QComboBox) -> None:
+    """Draw a combo box as Qt does, only with its current text as :func:`shown_text` gives it (inside a paint event).
+
+    Parameters
+    ----------
+    box : QComboBox
+    """
+    painter = QStylePainter(box)
+    option = QStyleOptionComboBox()
+    box.initStyleOption(option)
+    painter.drawComplexControl(QStyle.ComplexControl.CC_ComboBox, option)
+    option.currentText = shown_text(box)
+    painter.drawControl(QStyle.ControlElement.CE_ComboBoxLabel, option)
+
+
+def fit_list(box: QComboBox) -> None:
+    """Make a combo box's open list as wide as its longest item (a scroll bar's width added).
+
+    Parameters
+    ----------
+    box : QComboBox
+    """
+    metrics = box.fontMetrics()
+    widest = max((metrics.horizontalAdvance(box.itemText(i)) for i in range(box.count())), default=0)
+    box.view().setMinimumWidth(widest + 2 * metrics.averageCharWidth() + 20)
+
+
+class _ElidingPainter(QObject):
+    """Paints the combo box it watches with :func:`paint_elided` instead of Qt's own paint."""
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """Take the box's paint events.
+
+        Parameters
+        ----------
+        watched : QObject
+        event : QEvent
+
+        Returns
+        -------
+        bool
+            True for a paint event of a combo box (drawn here), else False.
+        """
+        if event.type() == QEvent.Type.Paint and isinstance(watched, QComboBox):
+            paint_elided(watched)
+            return True
+        return False
+
+
+def elide_in_middle(box: QComboBox) -> None:
+    """Make a combo box made elsewhere (e.g. magicgui's) draw a long current text elided in the middle.
+
+    Parameters
+    ----------
+    box : QComboBox
+    """
+    if box.findChild(_ElidingPainter) is None:
+        box.installEventFilter(_ElidingPainter(box))  # a child of the box: it lives as long as the box
 
 
 class ElidedComboBox(QComboBox):
@@ -39,20 +119,10 @@ class ElidedComboBox(QComboBox):
         -------
         str
         """
-        return self.fontMetrics().elidedText(self.currentText(), Qt.TextElideMode.ElideMiddle, self._field_width())
-
-    def _field_width(self) -> int:
-        option = QStyleOptionComboBox()
-        self.initStyleOption(option)
-        field = self.style().subControlRect(QStyle.ComplexControl.CC_ComboBox, option,
-                                            QStyle.SubControl.SC_ComboBoxEditField, self)  # fmt: skip
-        return max(field.width(), 0)
+        return shown_text(self)
 
     def _fit_list(self, *_) -> None:
-        """The open list as wide as its longest item (a scroll bar's width added)."""
-        metrics = self.fontMetrics()
-        widest = max((metrics.horizontalAdvance(self.itemText(i)) for i in range(self.count())), default=0)
-        self.view().setMinimumWidth(widest + 2 * metrics.averageCharWidth() + 20)
+        fit_list(self)
 
     def paintEvent(self, event: object) -> None:
         """Draw the box with the elided text (Qt's own drawing, only the label's text changed).
@@ -63,9 +133,4 @@ class ElidedComboBox(QComboBox):
         """
         if self.toolTip() != self.currentText():
             self.setToolTip(self.currentText())
-        painter = QStylePainter(self)
-        option = QStyleOptionComboBox()
-        self.initStyleOption(option)
-        painter.drawComplexControl(QStyle.ComplexControl.CC_ComboBox, option)
-        option.currentText = self.shown_text()
-        painter.drawControl(QStyle.ControlElement.CE_ComboBoxLabel, option)
+        paint_elided(self)

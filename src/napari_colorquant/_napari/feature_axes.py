@@ -24,6 +24,7 @@ import numpy as np
 from magicgui.widgets import ComboBox, Container, Label
 
 from .. import feature_space as fs
+from .elided_combo import elide_in_middle, fit_list
 from .layers import Source, feature_axis_names, feature_space_layers, plot_channel_names
 
 #: The window's pickers, in the order they are shown.
@@ -358,12 +359,12 @@ class AxisPicker(Container):
 
 
 def _show_whole_names(combo: ComboBox, axis: str) -> None:
-    """A long name (``"Alexa Fluor 488 - GFP"``) cut by the narrow box is whole in its tooltip and the open list."""
+    """A long name (``"Alexa Fluor 488 - GFP"``) is elided in the middle in the narrow box, whole in its tooltip
+    and the open list (as the explorer's pickers show it)."""
     box = combo.native
     combo.tooltip = f"{box.currentText()}\n{_TIPS[axis]}" if box.currentText() else _TIPS[axis]
-    metrics = box.fontMetrics()
-    widest = max((metrics.horizontalAdvance(box.itemText(i)) for i in range(box.count())), default=0)
-    box.view().setMinimumWidth(widest + 2 * metrics.averageCharWidth() + 20)
+    elide_in_middle(box)
+    fit_list(box)
 
 
 _SWAP_TIP = "Picking a feature that another axis shows swaps the two axes."
