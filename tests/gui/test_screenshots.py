@@ -34,13 +34,25 @@ def _save(viewer, path: Path, angles=None) -> np.ndarray:
         frame_plot(viewer)  # framed as the widget frames its window
     else:
         viewer.reset_view()
-    if angles is not None:  # an oblique look at a 3D feature space
+    if angles is not None:  # an oblique look at a 3D feature space, fitted as seen from there
         camera = viewer.scene.camera if hasattr(viewer, "scene") else viewer.camera
         camera.angles = angles
-        camera.zoom *= 1.5
+        camera.zoom *= _room_for_content(viewer)  # zoomed 1.5x as seen head-on, the cloud ran off an edge
     image = viewer.screenshot(str(path), canvas_only=False, flash=False)
     assert path.is_file()
     return np.asarray(image)
+
+
+def _room_for_content(viewer, fill: float = 0.92) -> float:
+    """How much the camera may zoom (about the canvas's centre) for what it draws to fill ``fill`` of the canvas."""
+    from qtpy.QtWidgets import QApplication
+
+    QApplication.processEvents()
+    canvas = np.asarray(viewer.screenshot(canvas_only=True, flash=False))[..., :3].astype(np.int16)
+    drawn = (np.abs(canvas - canvas[0, 0]).max(axis=-1) > 20).nonzero()
+    half = np.array(canvas.shape[:2]) / 2
+    reach = np.max(np.abs(np.column_stack(drawn) + 0.5 - half), axis=0)  # farthest drawn pixel from the centre
+    return float(fill * np.min(half / np.maximum(reach, 1.0)))
 
 
 def _assert_shows_content(image: np.ndarray) -> None:
@@ -115,6 +127,10 @@ def test_screenshot_kmeans_photo(make_viewer, dock, run_and_wait, shots):
         feature_viewer = widget.feature_viewer
         feature = _save(feature_viewer, shots / "kmeans_feature_space.png", angles=(-20, 35, 140))
         _assert_shows_content(feature)
+        canvas = np.asarray(feature_viewer.screenshot(canvas_only=True, flash=False))[..., :3].astype(np.int16)
+        edges = np.concatenate([canvas[:, :3].reshape(-1, 3), canvas[:, -3:].reshape(-1, 3),
+                                canvas[:3].reshape(-1, 3), canvas[-3:].reshape(-1, 3)])  # fmt: skip
+        assert (np.abs(edges - canvas[canvas.shape[0] // 2, 2]).max(axis=-1) <= 20).all()  # the whole cloud shows
     finally:
         widget.close_feature_viewer()
 
