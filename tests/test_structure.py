@@ -189,3 +189,70 @@ def test_the_docstring_check_can_fail(tmp_path):
 def test_every_module_is_held_to_the_docstring_rule():
     assert len(NUMPYDOC_MODULES) == len(SOURCES) > 40
     assert "explore.py" in NUMPYDOC_MODULES and "_napari/explorer.py" in NUMPYDOC_MODULES
+
+
+def _module_name(path: Path, root: Path) -> str:
+    parts = list(path.relative_to(root).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def module_imports(path: Path, root: Path = PACKAGE) -> set[str]:
+    """The package's modules that ``path`` imports anywhere in it: at the top, in functions, under TYPE_CHECKING."""
+    name = _module_name(path, root)
+    package = name.split(".") if path.name == "__init__.py" else name.split(".")[:-1]
+    package = [part for part in package if part]
+    modules = {_module_name(source, root) for source in root.rglob("*.py")}
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.level:
+            base = package[: len(package) - node.level + 1] if node.level > 1 else package
+            target = ".".join([*base, *(node.module.split(".") if node.module else [])])
+            named = {f"{target}.{alias.name}".strip(".") for alias in node.names}
+            found |= (named & modules) or {target}
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            dotted = [node.module] if isinstance(node, ast.ImportFrom) else [alias.name for alias in node.names]
+            for full in dotted:
+                if full and full.split(".")[0] == root.name:
+                    found.add(".".join(full.split(".")[1:]))
+    return {module for module in found if module in modules and module != name}
+
+
+def import_cycles(root: Path = PACKAGE) -> list[list[str]]:
+    """Groups of modules that import one another in a circle (each group sorted), however the imports are guarded."""
+    graph = {_module_name(path, root): module_imports(path, root) for path in sorted(root.rglob("*.py"))}
+
+    def reach(start: str) -> set[str]:
+        seen, todo = set(), list(graph[start])
+        while todo:
+            module = todo.pop()
+            if module not in seen:
+                seen.add(module)
+                todo.extend(graph.get(module, ()))
+        return seen
+
+    reached = {module: reach(module) for module in graph}
+    circles = {
+        tuple(sorted(m for m in reached[module] if module in reached[m]))
+        for module in graph
+        if module in reached[module]
+    }
+    return sorted(list(circle) for circle in circles)
+
+
+def test_no_import_cycles_not_even_for_type_checking():
+    """A module that needs another's type only (TYPE_CHECKING) still ties them in a circle: what it needs is
+    described where it is used (a Protocol), so each module can be read and changed from the bottom up."""
+    assert import_cycles() == []
+
+
+def test_the_cycle_check_can_fail(tmp_path):
+    package = tmp_path / "pkg"
+    (package / "sub").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "sub" / "__init__.py").write_text("")
+    (package / "sub" / "a.py").write_text("from .b import B\n")
+    (package / "sub" / "b.py").write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from .. import c\n")
+    (package / "c.py").write_text("def f():\n    from .sub.a import B\n")
+    (package / "d.py").write_text("from . import c\nimport pkg.sub.b\n")
+    assert import_cycles(package) == [["c", "sub.a", "sub.b"]]
+    assert module_imports(package / "d.py", package) == {"c", "sub.b"}

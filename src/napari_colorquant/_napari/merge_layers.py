@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -14,7 +14,30 @@ from .layers import replace_data
 if TYPE_CHECKING:
     import napari
 
-    from .explorer import FeatureExplorer
+
+class _Explorer(Protocol):
+    """What a merge uses of the feature explorer (:class:`~.explorer.FeatureExplorer`): its run and its layers.
+
+    Described here rather than imported: the explorer's actions call :func:`apply_merge`, so naming the explorer's
+    class here, even for type checking only, tied the explorer, its actions and this module in a circle.
+    """
+
+    data: explore.FeatureData
+    source: Any  # the clustered napari layer
+    selection: explore.Selection
+    status: Any  # a QLabel
+    _cluster_names: list[str]
+    _colours: np.ndarray
+
+    def output_layer(self, role: str) -> napari.layers.Layer | None: ...
+
+    def running(self, kind: str) -> bool: ...
+
+    def cluster_colours(self) -> np.ndarray: ...
+
+    def redraw(self, highlighted: list[int] | None = None) -> None: ...
+
+    def _in_background(self, kind: str, compute: Callable, done: Callable, message: str) -> None: ...
 
 
 def merged_colours(colours: np.ndarray, counts: np.ndarray, mapping: np.ndarray) -> dict:
@@ -42,9 +65,7 @@ def merged_colours(colours: np.ndarray, counts: np.ndarray, mapping: np.ndarray)
     return out
 
 
-def apply_merge(
-    explorer: FeatureExplorer, labels: Sequence[int], background: bool = False
-) -> napari.layers.Labels | None:
+def apply_merge(explorer: _Explorer, labels: Sequence[int], background: bool = False) -> napari.layers.Labels | None:
     """Merge clusters in the explorer's model and update the clusters (and quantized) layers.
 
     The new model comes from the distinct values; the label and quantized images are rewritten by one
@@ -53,7 +74,7 @@ def apply_merge(
     Parameters
     ----------
     explorer : FeatureExplorer
-        The explorer holding the run's feature data and layers.
+        The explorer holding the run's feature data and layers (anything with the attributes a merge uses).
     labels : sequence of int
         At least two cluster labels 1..K.
     background : bool
@@ -103,7 +124,7 @@ def apply_merge(
     return done(compute())
 
 
-def _show_merge(explorer, layer, merged, merge, colours, names, new_labels, quantized):
+def _show_merge(explorer: _Explorer, layer, merged, merge, colours, names, new_labels, quantized):
     """GUI thread: put a computed merge into the explorer and its layers."""
     from napari.utils import DirectLabelColormap
 
