@@ -8,7 +8,7 @@ import tifffile
 
 from napari_colorquant import quantize
 from napari_colorquant.cli import main
-from napari_colorquant.files import write_zarr, zarr_store_suffix
+from napari_colorquant.files import ZarrOptions, write_zarr, zarr_store_suffix
 from napari_colorquant.ome import AxesInfo, ngff_metadata, read_axes
 
 zarr = pytest.importorskip("zarr")
@@ -153,7 +153,7 @@ def test_units_are_written_as_ngff_names_and_read_back_as_ome_symbols(tmp_path, 
     info = AxesInfo(axes, (2, 3, 4), "test", scale=(5.0, 0.1, 0.1), units=units)
     metadata = ngff_metadata(info, "x")
     assert [axis.get("unit") for axis in metadata["multiscales"][0]["axes"]] == names
-    store = write_zarr(tmp_path / "x.ome.zarr", np.zeros((2, 3, 4), np.uint8), info)
+    store = write_zarr(tmp_path / "x.ome.zarr", np.zeros((2, 3, 4), np.uint8), ZarrOptions(info))
     assert read_axes(store).units == units and read_axes(store).scale == (5.0, 0.1, 0.1)
 
 
@@ -224,3 +224,24 @@ def test_labels_of_an_8_bit_stack_carry_the_cluster_colours(tmp_path):
     assert kind == "labels"
     for label, rgba in enumerate(expected, start=1):
         np.testing.assert_allclose(meta["colormap"].map(label), np.array(rgba) / 255, atol=1e-6)
+
+
+def test_write_zarr_and_save_zarr_take_one_options_record(tmp_path):
+    """save_zarr wrapped write_zarr with the same six parameters written out twice; both take one ZarrOptions now,
+    and anything else in its place is refused before a folder is made."""
+    import inspect
+
+    from napari_colorquant.files import save_zarr
+
+    for function in (write_zarr, save_zarr):
+        assert list(inspect.signature(function).parameters) == ["path", "array", "options"]
+    image = np.arange(12, dtype=np.uint8).reshape(3, 4)
+    axes = AxesInfo("YX", image.shape, "test", scale=(0.5, 0.25))
+    with pytest.raises(TypeError, match="options must be a ZarrOptions"):
+        save_zarr(tmp_path / "x.ome.zarr", image, axes)
+    assert list(tmp_path.iterdir()) == []
+    store = save_zarr(tmp_path / "x.ome.zarr", image, ZarrOptions(axes, labels=True, label_colors=[[255, 0, 0]]))
+    ngff = dict(zarr.open_group(str(store), mode="r").attrs)["ome"]
+    assert ngff["image-label"]["colors"] == [{"label-value": 1, "rgba": [255, 0, 0, 255]}]
+    assert read_axes(store).scale == (0.5, 0.25)
+    np.testing.assert_array_equal(zarr.open_array(str(store / "0"), mode="r")[...], image)

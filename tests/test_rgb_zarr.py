@@ -9,7 +9,7 @@ import tifffile
 
 from napari_colorquant import quantize
 from napari_colorquant.cli import main
-from napari_colorquant.files import open_lazy, read_model, write_zarr, zarr_store_suffix
+from napari_colorquant.files import ZarrOptions, open_lazy, read_model, write_zarr, zarr_store_suffix
 from napari_colorquant.ome import AxesInfo, napari_levels, read_axes, read_levels
 
 zarr = pytest.importorskip("zarr")
@@ -45,7 +45,7 @@ def test_rgb_pyramid_is_written_as_an_ome_zarr_pyramid_of_every_level_with_colou
     axes = AxesInfo("YXS", levels[0].shape, "test", scale=(0.5, 0.25, 1.0), units=("µm", "µm", None), levels=placed)
     assert zarr_store_suffix(levels[0].shape, axes) == ".ome.zarr"  # it was a plain ".zarr" array of level 0
     chunked = [da.from_array(level, chunks=(16, 16, n_samples)) for level in levels]
-    store = write_zarr(tmp_path / "rgb.ome.zarr", chunked[0], axes, levels=chunked[1:])
+    store = write_zarr(tmp_path / "rgb.ome.zarr", chunked[0], ZarrOptions(axes, levels=chunked[1:]))
     ngff, attributes = _ngff(store)
     (multiscale,) = ngff["multiscales"]
     assert [axis["name"] for axis in multiscale["axes"]] == ["c", "y", "x"]
@@ -77,7 +77,7 @@ def test_rgb_pyramid_is_written_as_an_ome_zarr_pyramid_of_every_level_with_colou
 def test_rgb_volume_over_time_puts_the_colour_channel_where_ngff_orders_it(tmp_path):
     image = np.random.default_rng(1).integers(0, 65535, (2, 3, 8, 9, 3), dtype=np.uint16)
     axes = AxesInfo("TZYXS", image.shape, "test", scale=(60.0, 2.0, 0.5, 0.5, 1.0))
-    store = write_zarr(tmp_path / "movie.ome.zarr", image, axes)
+    store = write_zarr(tmp_path / "movie.ome.zarr", image, ZarrOptions(axes))
     ngff, _ = _ngff(store)
     assert [axis["name"] for axis in ngff["multiscales"][0]["axes"]] == ["t", "c", "z", "y", "x"]
     assert ngff["omero"]["channels"][0]["window"]["end"] == 65535.0
@@ -90,7 +90,7 @@ def test_rgb_volume_over_time_puts_the_colour_channel_where_ngff_orders_it(tmp_p
 def test_a_three_channel_image_that_is_not_rgb_stays_three_channels(tmp_path):
     """Only a store that says its channels are a pixel's samples is read as RGB."""
     image = np.random.default_rng(2).integers(0, 255, (3, 8, 9), dtype=np.uint8)
-    store = write_zarr(tmp_path / "cyx.ome.zarr", image, AxesInfo("CYX", image.shape, "test"))
+    store = write_zarr(tmp_path / "cyx.ome.zarr", image, ZarrOptions(AxesInfo("CYX", image.shape, "test")))
     assert read_axes(store).axes == "CYX" and read_levels(store)[0].shape == image.shape
 
 

@@ -42,6 +42,7 @@ from . import __version__
 from ._loaded import keep_opencv_unloaded
 from .files import (
     ZARR_SUFFIXES,
+    ZarrOptions,
     can_write_indexed,
     label_display_colors,
     open_lazy,
@@ -215,7 +216,8 @@ def _write_outputs(
                 path = folder / f"{stem}_{kind}{suffix}"
                 levels = levels if suffix == ".ome.zarr" else ()  # a plain zarr array has one level
                 labelled = kind == "labels"
-                written.append(write_zarr(path, data, info, labels=labelled, label_colors=colors, levels=levels))
+                options = ZarrOptions(info, labels=labelled, label_colors=colors, levels=levels)
+                written.append(write_zarr(path, data, options))
     else:
         labels_name = f"{stem}_labels{tiff_suffix(result.labels.ndim, axes[0])}"  # .ome.tif with OME-XML
         written = [write_labels_tiff(folder / labels_name, result.labels, axes[0])]

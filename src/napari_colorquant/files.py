@@ -11,6 +11,7 @@ import os
 import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -434,14 +435,56 @@ def write_image(path: str | os.PathLike, image: np.ndarray, axes: AxesInfo | Non
     return path
 
 
-def write_zarr(
-    path: str | os.PathLike,
-    array: ArrayLike,
-    axes: AxesInfo | None = None,
-    labels: bool = False,
-    label_colors: np.ndarray | None = None,
-    levels: Sequence[ArrayLike] = (),
-) -> Path:
+@dataclass(frozen=True)
+class ZarrOptions:
+    """What a zarr store holds besides its array's pixels (:func:`write_zarr`, :func:`save_zarr`).
+
+    Attributes
+    ----------
+    axes : AxesInfo, optional
+        What each axis of the array holds; without it (or when OME-Zarr cannot express it) the store
+        is a plain zarr array.
+    labels : bool
+        The array is a label image: an OME-Zarr store says so (``image-label``), so it opens as labels.
+    label_colors : ndarray (K, 3), optional
+        RGB colours (0..255) of labels 1..K for ``image-label`` (see :func:`label_display_colors`).
+    levels : sequence of array_like or dask arrays
+        The coarser levels of an OME-Zarr pyramid, one per entry of ``axes.levels`` after the first, each
+        written chunk by chunk as the array is. A plain zarr array (axes OME-Zarr cannot hold) has one level.
+    """
+
+    axes: AxesInfo | None = None
+    labels: bool = False
+    label_colors: np.ndarray | None = None
+    levels: Sequence[ArrayLike] = ()
+
+
+def _checked_options(options: Any) -> ZarrOptions:
+    if not isinstance(options, ZarrOptions):
+        raise TypeError(
+            f"options must be a ZarrOptions (axes, labels, label_colors, levels), not {type(options).__name__}: "
+            "e.g. write_zarr(path, array, ZarrOptions(axes=axes))"
+        )
+    return options
+
+
+def _zarr_codecs(dtype: np.dtype) -> dict:
+    """``to_zarr`` keywords: Blosc LZ4, byte shuffling for multi-byte values only, every chunk written."""
+    import zarr
+
+    shuffle = "noshuffle" if dtype.itemsize == 1 else "shuffle"
+    if int(zarr.__version__.split(".")[0]) >= 3:
+        return {
+            "compressors": [zarr.codecs.BloscCodec(cname="lz4", clevel=5, shuffle=shuffle)],
+            "config": {"write_empty_chunks": True},
+        }
+    from numcodecs import Blosc
+
+    mode = Blosc.NOSHUFFLE if shuffle == "noshuffle" else Blosc.SHUFFLE
+    return {"compressor": Blosc(cname="lz4", clevel=5, shuffle=mode), "write_empty_chunks": True}
+
+
+def write_zarr(path: str | os.PathLike, array: ArrayLike, options: ZarrOptions = ZarrOptions()) -> Path:
     """Write a (dask) array to a zarr store chunk by chunk; memory stays bounded by the chunk size.
 
     Chosen for speed (measured on 8 MiB uint8 label chunks of a uint16 volume): Blosc LZ4, with byte
@@ -449,14 +492,14 @@ def write_zarr(
     25.7 instead of 25.6), and every chunk written even when it holds only the fill value: zarr 3's
     check for such chunks cost 17 ms per chunk, six times the compression and the write together.
 
-    With ``axes`` that OME-Zarr can hold (:func:`~napari_colorquant.ome.ngff_metadata`), the store is an
-    OME-Zarr image instead: a group whose NGFF attributes keep the axes, pixel sizes, units and channel
+    With ``options.axes`` that OME-Zarr can hold (:func:`~napari_colorquant.ome.ngff_metadata`), the store is
+    an OME-Zarr image instead: a group whose NGFF attributes keep the axes, pixel sizes, units and channel
     names, with the array as its level ``"0"`` (and the axes' names as its ``dimension_names``), and
-    ``levels`` as the coarser levels ``"1"``, ``"2"``… of a pyramid whose placements ``axes.levels`` gives.
-    OME-Zarr has no axis for an RGB(A) pixel's samples (axes ending in ``S``): they are written as the image's
-    channel axis ``c``, named and coloured red, green, blue (alpha) with OMERO rendering that composites them,
-    and the group says so (:data:`~napari_colorquant.ome.SAMPLES_KEY`), so that this package reads the store
-    back as the RGB(A) image it was (:func:`~napari_colorquant.ome.read_levels`, :func:`open_lazy`).
+    ``options.levels`` as the coarser levels ``"1"``, ``"2"``… of a pyramid whose placements ``axes.levels``
+    gives. OME-Zarr has no axis for an RGB(A) pixel's samples (axes ending in ``S``): they are written as the
+    image's channel axis ``c``, named and coloured red, green, blue (alpha) with OMERO rendering that composites
+    them, and the group says so (:data:`~napari_colorquant.ome.SAMPLES_KEY`), so that this package reads the
+    store back as the RGB(A) image it was (:func:`~napari_colorquant.ome.read_levels`, :func:`open_lazy`).
 
     Parameters
     ----------
@@ -464,16 +507,8 @@ def write_zarr(
         The ``.zarr`` store (overwritten).
     array : array_like or dask array
         A dask array is written as chunked; anything else is wrapped in one.
-    axes : AxesInfo, optional
-        What each axis of ``array`` holds; without it (or when OME-Zarr cannot express it) the store
-        is a plain zarr array.
-    labels : bool
-        ``array`` is a label image: an OME-Zarr store says so (``image-label``), so it opens as labels.
-    label_colors : ndarray (K, 3), optional
-        RGB colours (0..255) of labels 1..K for ``image-label`` (see :func:`label_display_colors`).
-    levels : sequence of array_like or dask arrays
-        The coarser levels of an OME-Zarr pyramid, one per entry of ``axes.levels`` after the first, each
-        written chunk by chunk as ``array`` is. A plain zarr array (axes OME-Zarr cannot hold) has one level.
+    options : ZarrOptions
+        Its axes, whether it is a label image, the labels' colours and a pyramid's coarser levels.
 
     Returns
     -------
@@ -483,33 +518,26 @@ def write_zarr(
     Raises
     ------
     ValueError
-        When ``levels`` are given for an OME-Zarr image whose ``axes.levels`` name another number of levels.
+        When levels are given for an OME-Zarr image whose ``axes.levels`` name another number of levels.
+    TypeError
+        When ``options`` is not a :class:`ZarrOptions`.
     """
     import dask.array as da
     import zarr
 
+    axes, levels = _checked_options(options).axes, options.levels
     path = Path(path)
     data = da.asarray(array)  # a dask array stays as it is
-    shuffle = "noshuffle" if data.dtype.itemsize == 1 else "shuffle"
-    if int(zarr.__version__.split(".")[0]) >= 3:
-        options = {
-            "compressors": [zarr.codecs.BloscCodec(cname="lz4", clevel=5, shuffle=shuffle)],
-            "config": {"write_empty_chunks": True},
-        }
-    else:
-        from numcodecs import Blosc
-
-        mode = Blosc.NOSHUFFLE if shuffle == "noshuffle" else Blosc.SHUFFLE
-        options = {"compressor": Blosc(cname="lz4", clevel=5, shuffle=mode), "write_empty_chunks": True}
+    codecs = _zarr_codecs(data.dtype)
     samples = _samples_as_channels(data.shape, axes)
     if samples is not None:  # OME-Zarr has no axis for an RGB(A) pixel's samples: they are its channels
         axes, at = samples
         data, levels = da.moveaxis(data, -1, at), [da.moveaxis(da.asarray(level), -1, at) for level in levels]
-    metadata = _zarr_image_metadata(path.name, data.shape, axes, labels, label_colors)
+    metadata = _zarr_image_metadata(path.name, data.shape, axes, options.labels, options.label_colors)
     if metadata is None:
-        if _describes(axes, data.shape) and "compressors" in options:  # zarr 3 arrays name their axes
-            options["dimension_names"] = [letter.lower() for letter in axes.axes]
-        data.to_zarr(str(path), overwrite=True, **options)
+        if _describes(axes, data.shape) and "compressors" in codecs:  # zarr 3 arrays name their axes
+            codecs["dimension_names"] = [letter.lower() for letter in axes.axes]
+        data.to_zarr(str(path), overwrite=True, **codecs)
         return path
     datasets = metadata["multiscales"][0]["datasets"]
     if len(datasets) != 1 + len(levels) and (levels or axes.levels):
@@ -522,18 +550,11 @@ def write_zarr(
     names = [axis["name"] for axis in metadata["multiscales"][0]["axes"]]
     for dataset, level in zip(datasets, (data, *levels), strict=True):
         da.asarray(level).to_zarr(str(path), component=dataset["path"], overwrite=True, dimension_names=names,
-                                  **options)  # fmt: skip
+                                  **codecs)  # fmt: skip
     return path
 
 
-def save_zarr(
-    path: str | os.PathLike,
-    array: ArrayLike,
-    axes: AxesInfo | None = None,
-    labels: bool = False,
-    label_colors: np.ndarray | None = None,
-    levels: Sequence[ArrayLike] = (),
-) -> Path:
+def save_zarr(path: str | os.PathLike, array: ArrayLike, options: ZarrOptions = ZarrOptions()) -> Path:
     """:func:`write_zarr` into a folder beside ``path``, then moved into place: a failed write leaves no half store.
 
     An existing zarr store at ``path`` is replaced (napari's save dialog asked); anything else there is
@@ -545,14 +566,8 @@ def save_zarr(
         The ``.zarr`` (or ``.ome.zarr``) store to write.
     array : array_like or dask array
         Written chunk by chunk.
-    axes : AxesInfo, optional
-        Its axes and pixel sizes (an OME-Zarr image when they fit, see :func:`write_zarr`).
-    labels : bool
-        A label image (see :func:`write_zarr`).
-    label_colors : ndarray (K, 3), optional
-        Colours of labels 1..K (see :func:`write_zarr`).
-    levels : sequence of array_like or dask arrays
-        The coarser levels of a pyramid, placed by ``axes.levels`` (see :func:`write_zarr`).
+    options : ZarrOptions
+        As for :func:`write_zarr`.
 
     Returns
     -------
@@ -562,18 +577,21 @@ def save_zarr(
     Raises
     ------
     ValueError
-        If something other than a zarr store is at ``path``.
+        If something other than a zarr store is at ``path``, or as :func:`write_zarr`.
+    TypeError
+        When ``options`` is not a :class:`ZarrOptions`.
     """
     import shutil
 
     from .outputs import is_zarr_store
 
+    _checked_options(options)  # before anything is made on disk
     path = Path(path)
     if os.path.lexists(path) and (path.is_symlink() or not path.is_dir() or not is_zarr_store(path)):
         raise ValueError(f"{path} exists and is not a zarr store; it is never replaced: choose another name")
     folder = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
     try:
-        write_zarr(folder / path.name, array, axes, labels, label_colors, levels)
+        write_zarr(folder / path.name, array, options)
         if path.exists():
             os.replace(path, folder / ".replaced")
         os.replace(folder / path.name, path)

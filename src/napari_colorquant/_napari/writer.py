@@ -22,6 +22,7 @@ from ..files import (
     PNG_HELP,
     TIFF_SUFFIXES,
     ZARR_SUFFIXES,
+    ZarrOptions,
     save_zarr,
     write_image,
     write_labels_png,
@@ -275,7 +276,7 @@ def _save_chunked(target: Path, data: Any, meta: dict, rgb: bool = False, labels
     if axes is None or zarr_store_suffix(tuple(levels[0].shape), axes) != ".ome.zarr":
         levels = levels[:1]  # a plain zarr array holds one level: the finest
     colors = _shown_colors(meta) if labels else None
-    return save_zarr(target, levels[0], axes, labels, colors, levels[1:])
+    return save_zarr(target, levels[0], ZarrOptions(axes, labels, colors, levels[1:]))
 
 
 def _translation(meta: dict[str, Any], n: int, rgb: bool) -> tuple[float, ...]:
