@@ -63,6 +63,7 @@ def test_the_feature_window_is_built_styled_shown_and_drawn_in_turns_of_their_ow
     freezes)."""
     from napari._qt.qt_main_window import Window
     from napari._vispy.utils.qt_font import QtTextureFont
+    from napari.layers import Layer
 
     from napari_colorquant._napari import steps
     from napari_colorquant._napari.placer import Placer
@@ -73,7 +74,7 @@ def test_the_feature_window_is_built_styled_shown_and_drawn_in_turns_of_their_ow
         Placer._open_feature_viewer,
         Placer._show_feature_viewer,
     )
-    update_theme, load_char = Window._update_theme, QtTextureFont._load_char
+    update_theme, load_char, create = Window._update_theme, QtTextureFont._load_char, Layer.create
 
     def counted(queue):
         turns[0] += 1
@@ -83,6 +84,10 @@ def test_the_feature_window_is_built_styled_shown_and_drawn_in_turns_of_their_ow
         built = open_window(placer)
         window = built[0] if isinstance(built, tuple) else built  # (window, what is left to do in later turns)
         seen["built"] = (turns[0], window.window._qt_window.isVisible())
+        exposed = window.window._qt_window.windowHandle  # None until shown
+        window.dims.events.ndim.connect(lambda event: seen.setdefault(f"{event.value} dimensions", turns[0]))
+        window.dims.events.ndisplay.connect(lambda event: seen.setdefault(f"{event.value}-D", turns[0]))
+        window.dims.events.ndisplay.connect(lambda _: seen.setdefault("exposed at 3-D", exposed().isExposed()))
         window.layers.events.inserted.connect(lambda event: seen.setdefault("points inserted", turns[0]))
         window.layers.events.inserted.connect(
             lambda event: event.value.events.visible.connect(lambda _: seen.setdefault("points shown", turns[0]))
@@ -103,6 +108,11 @@ def test_the_feature_window_is_built_styled_shown_and_drawn_in_turns_of_their_ow
         glyphs.setdefault(character, turns[0])
         return load_char(font, character)
 
+    def created(*args, **kwargs):
+        layer = create(*args, **kwargs)
+        seen.setdefault("points created", turns[0]) if args[2] == "points" else None
+        return layer
+
     monkeypatch.setattr(steps.StepQueue, "_run_next", counted)
     monkeypatch.setattr(Placer, "_open_feature_viewer", opened)
     monkeypatch.setattr(Placer, "_show_feature_viewer", shown)
@@ -112,12 +122,18 @@ def test_the_feature_window_is_built_styled_shown_and_drawn_in_turns_of_their_ow
     widget.n_clusters.value, widget.feature_view.value = 3, "separate window"
     monkeypatch.setattr(Window, "_update_theme", styled)  # the window's, not the user's viewer's
     monkeypatch.setattr(QtTextureFont, "_load_char", loaded)
+    monkeypatch.setattr(Layer, "create", created)
     run_and_wait(widget)
     try:
         assert seen["built"][1] is False and seen["shown"][1:] == (True, True)  # shown once styled
         built, styled_turn, shown_turn = seen["built"][0], seen["styled"], seen["shown"][0]
         assert built < styled_turn < shown_turn < seen["points inserted"] < seen["points shown"] < seen["axes shown"]
         assert seen["axes shown"] < seen["axes named"]  # the arrows' first paint, then their names' (shaders each)
+        # The window on the screen (its first paint, Qt's own work) before the next step: then 3-D, and room for a
+        # third dimension before the points come (napari rebuilt every slider when the first 3-D layer came).
+        assert seen["exposed at 3-D"] is True and shown_turn < seen["3-D"]
+        assert seen["3-D"] <= seen["3 dimensions"] < seen["points created"]
+        assert seen["points created"] < seen["points inserted"]  # the layer made a turn before its insertion
         window, picker = widget.feature_viewer, widget.placer.axis_picker
         # Every glyph the points' labels and the axis names need is made before the points are drawn, after the
         # window is shown, and in more than one turn.

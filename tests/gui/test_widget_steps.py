@@ -581,8 +581,10 @@ def test_placement_dropped_half_way_leaves_the_drawing_overlays_visible(make_vie
 
     tuples = [(result.labels, meta("clusters"), "labels"), (result.quantized, meta("quantized"), "image")]
     steps = Placer(viewer).place_steps(layer, tuples)
-    next(steps)  # the clusters layer is inserted, hidden, with its overlays hidden
-    labels = [item for item in viewer.layers if isinstance(item, napari.layers.Labels)]
+    labels = []
+    while not labels:  # the clusters layer is made, then inserted, hidden, with its overlays hidden
+        next(steps)
+        labels = [item for item in viewer.layers if isinstance(item, napari.layers.Labels)]
     assert len(labels) == 1 and not labels[0]._overlays["polygon"].visible
     steps.close()
     assert labels[0]._overlays["polygon"].visible and labels[0]._overlays["brush_stroke"].visible

@@ -238,6 +238,35 @@ def _axes_steps(viewer, shown: bool) -> Iterator[None]:
         viewer.axes.labels = True
 
 
+def _until_exposed(viewer, turns: int = 200) -> Iterator[None]:
+    """Yield until the window just shown is on the screen (at most ``turns`` times), then once more.
+
+    A new window's first paint is Qt's own work (every widget styled and drawn: ~45 ms of the GUI thread). It comes
+    when the window system exposes the window, a few turns after ``show()``, and lengthened whatever step ran just
+    before it in the same turn; with this, no step of ours shares that turn.
+    """
+    try:  # napari's Qt window (a private attribute); without it, one turn
+        handle = viewer.window._qt_window.windowHandle()
+    except (AttributeError, RuntimeError):
+        handle = None
+    for _ in range(turns if handle is not None else 0):
+        yield
+        try:
+            if handle.isExposed():
+                break
+        except RuntimeError:  # closed meanwhile
+            break
+    yield
+
+
+def _dims_ahead(viewer, tuples: list[tuple]) -> None:
+    """Give an empty window the dimensions of the layers to come: inserting the first 3-D layer into a 2-D viewer
+    made napari rebuild every dimension slider (~10 ms of that turn)."""
+    ndim = max((_data_ndim(data, kind, bool(meta.get("multiscale"))) for data, meta, kind in tuples), default=0)
+    if not len(viewer.layers) and ndim > viewer.dims.ndim:
+        viewer.dims.ndim = ndim
+
+
 def _drawn_axes(owned: dict[str, Layer], viewer) -> tuple[int, ...] | None:
     """The features on the axes of the feature-space points among ``owned`` (None: none in ``viewer``, a histogram)."""
     layer = owned.get("feature space:")
@@ -524,30 +553,31 @@ class Placer:
             key = _key(meta)
             layer = owned.get(key)
             meta = _named_apart(meta, viewer, owned)
-            if layer is not None and layer in viewer.layers:
-                if _compatible(layer, data, meta, layer_type):
-                    # In-place updates are cheap for the GUI thread: several share a turn (and one
-                    # paint) up to _TURN_BYTES of texture upload.
-                    _update(layer, data, meta, layer_type)
-                    turn_bytes += plane
-                    continue
+            if layer is not None and layer in viewer.layers and _compatible(layer, data, meta, layer_type):
+                # In-place updates are cheap for the GUI thread: several share a turn (and one
+                # paint) up to _TURN_BYTES of texture upload.
+                _update(layer, data, meta, layer_type)
+                turn_bytes += plane
+                continue
+            shown = meta.get("visible", True)
+            # Made, inserted hidden, shown: the layer itself, its controls and visual, then slicing and
+            # drawing its data (a 12 MP texture), are three stretches of GUI work instead of one.
+            new = Layer.create(data, dict(meta, visible=False) if shown else meta, layer_type)
+            if deferred is not None:
+                deferred += _hide_overlays(new)
+            yield
+            if layer is not None and layer in viewer.layers:  # one that cannot take the new data in place
                 index = viewer.layers.index(layer)
                 viewer.layers.remove(layer)
                 position = min(index, len(viewer.layers))
-            shown = meta.get("visible", True)
-            # Inserted hidden, shown a turn later: creating its controls and visual, then slicing and
-            # drawing its data (a 12 MP texture), are two stretches of GUI work instead of one.
-            layer = Layer.create(data, dict(meta, visible=False) if shown else meta, layer_type)
             position = min(position, len(viewer.layers))
-            if deferred is not None:
-                deferred += _hide_overlays(layer)
             with _not_activated(viewer.layers):
-                viewer.layers.insert(position, layer)
+                viewer.layers.insert(position, new)
             position += 1
-            owned[key] = layer
+            owned[key] = new
             if shown:
                 yield
-                layer.visible = True
+                new.visible = True
             turn_bytes = None
 
     # --- separate feature-space window ----------------------------------------------------
@@ -561,8 +591,10 @@ class Placer:
                 step()
             yield
             self._show_feature_viewer(viewer)
-            yield
+            yield from _until_exposed(viewer)
         viewer.dims.ndisplay = 3 if result.model.n_features >= 3 else 2
+        _dims_ahead(viewer, tuples)
+        yield
         # The texts' glyphs before the layers: made by the points' first paint and the axes', they lengthened both.
         yield from glyph_steps(viewer, "".join(_axis_text(tuples)))
         yield from self._put_steps(viewer, self._feature_layers, tuples, prune=FEATURE_ROLES)
