@@ -554,8 +554,7 @@ class Placer:
             layer = owned.get(key)
             meta = _named_apart(meta, viewer, owned)
             if layer is not None and layer in viewer.layers and _compatible(layer, data, meta, layer_type):
-                # In-place updates are cheap for the GUI thread: several share a turn (and one
-                # paint) up to _TURN_BYTES of texture upload.
+                # In-place updates are cheap: several share a turn (and a paint) up to _TURN_BYTES of texture.
                 _update(layer, data, meta, layer_type)
                 turn_bytes += plane
                 continue
@@ -567,9 +566,8 @@ class Placer:
                 deferred += _hide_overlays(new)
             yield
             if layer is not None and layer in viewer.layers:  # one that cannot take the new data in place
-                index = viewer.layers.index(layer)
+                position = viewer.layers.index(layer)
                 viewer.layers.remove(layer)
-                position = min(index, len(viewer.layers))
             position = min(position, len(viewer.layers))
             with _not_activated(viewer.layers):
                 viewer.layers.insert(position, new)
