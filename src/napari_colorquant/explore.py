@@ -138,7 +138,7 @@ def feature_data(
             model=model, values=values, counts=np.asarray(result.fit_counts, np.float64),
             features=model.features(values), labels=model.predict_values(values),
             spatial_shape=layout.spatial_shape, image=image, channel_axis=channel_axis, mask=mask,
-            exact=not model.approximate,
+            exact=result.n_valid >= 0,  # every valid pixel counted (a sample: -1), whatever the fit ran on
         )  # fmt: skip
     if table is None:
         table = model.pixel_table(image, mask=mask, channel_axis=channel_axis)
