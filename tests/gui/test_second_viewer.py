@@ -66,6 +66,7 @@ def test_the_feature_window_is_built_styled_shown_and_drawn_in_turns_of_their_ow
     from napari.layers import Layer
 
     from napari_colorquant._napari import steps
+    from napari_colorquant._napari.feature_axes import FeatureRun
     from napari_colorquant._napari.placer import Placer
 
     turns, seen, glyphs = [0], {}, {}
@@ -75,6 +76,7 @@ def test_the_feature_window_is_built_styled_shown_and_drawn_in_turns_of_their_ow
         Placer._show_feature_viewer,
     )
     update_theme, load_char, create = Window._update_theme, QtTextureFont._load_char, Layer.create
+    add_dock, make_layers = Window.add_dock_widget, FeatureRun.layers
 
     def counted(queue):
         turns[0] += 1
@@ -108,6 +110,14 @@ def test_the_feature_window_is_built_styled_shown_and_drawn_in_turns_of_their_ow
         glyphs.setdefault(character, turns[0])
         return load_char(font, character)
 
+    def docked(window, widget, *args, **kwargs):
+        seen.setdefault("docked", turns[0]) if kwargs.get("name") == "feature axes" else None
+        return add_dock(window, widget, *args, **kwargs)
+
+    def layers_made(run, *args, **kwargs):
+        seen.setdefault("layers made", turns[0])
+        return make_layers(run, *args, **kwargs)
+
     def created(*args, **kwargs):
         layer = create(*args, **kwargs)
         seen.setdefault("points created", turns[0]) if args[2] == "points" else None
@@ -123,11 +133,14 @@ def test_the_feature_window_is_built_styled_shown_and_drawn_in_turns_of_their_ow
     monkeypatch.setattr(Window, "_update_theme", styled)  # the window's, not the user's viewer's
     monkeypatch.setattr(QtTextureFont, "_load_char", loaded)
     monkeypatch.setattr(Layer, "create", created)
+    monkeypatch.setattr(Window, "add_dock_widget", docked)
+    monkeypatch.setattr(FeatureRun, "layers", layers_made)
     run_and_wait(widget)
     try:
         assert seen["built"][1] is False and seen["shown"][1:] == (True, True)  # shown once styled
         built, styled_turn, shown_turn = seen["built"][0], seen["styled"], seen["shown"][0]
         assert built < styled_turn < shown_turn < seen["points inserted"] < seen["points shown"] < seen["axes shown"]
+        assert seen["layers made"] < built < seen["docked"] < shown_turn  # the window's data, napari's window, docking
         assert seen["axes shown"] < seen["axes named"]  # the arrows' first paint, then their names' (shaders each)
         # The window on the screen (its first paint, Qt's own work) before the next step: then 3-D, and room for a
         # third dimension before the points come (napari rebuilt every slider when the first 3-D layer came).

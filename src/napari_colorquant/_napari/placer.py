@@ -259,6 +259,13 @@ def _until_exposed(viewer, turns: int = 200) -> Iterator[None]:
     yield
 
 
+def _dock_picker(placer: Placer, viewer) -> None:
+    """Dock the separate window's x / y / z pickers, in a turn before the window is shown (with ``show()`` and the
+    window's first paint, one of the longest stretches after the first run)."""
+    placer._picker = AxisPicker(partial(placer._pick, "window"))
+    viewer.window.add_dock_widget(placer._picker, name="feature axes", area="right")
+
+
 def _dims_ahead(viewer, tuples: list[tuple]) -> None:
     """Give an empty window the dimensions of the layers to come: inserting the first 3-D layer into a 2-D viewer
     made napari rebuild every dimension slider (~10 ms of that turn)."""
@@ -582,9 +589,10 @@ class Placer:
     def _show_features(self, result: Any, tuples: list[tuple]) -> Iterator[None]:
         """Show the run's feature space in the separate window, yielding after the window and each layer."""
         viewer = self.feature_viewer_alive()
-        if viewer is None:  # built hidden, its theme and settings in later turns, docked and shown: no one long stretch
+        if viewer is None:  # built hidden, docked, its theme and settings, shown: each a turn of its own
+            yield
             viewer, later = self._open_feature_viewer()
-            for step in later:
+            for step in [partial(_dock_picker, self, viewer), *later]:
                 yield
                 step()
             yield
@@ -627,9 +635,7 @@ class Placer:
         return self._feature_viewer, later
 
     def _show_feature_viewer(self, viewer) -> None:
-        """Dock the x / y / z pickers in the window just built and show it."""
-        self._picker = AxisPicker(partial(self._pick, "window"))
-        viewer.window.add_dock_widget(self._picker, name="feature axes", area="right")
+        """Show the window just built (its pickers docked, see :func:`_dock_picker`)."""
         viewer.show()
 
     def feature_viewer_alive(self) -> napari.Viewer | None:
