@@ -110,3 +110,30 @@ def test_fitted_plot_puts_every_text_and_tick_inside_the_canvas(canvas):
                                - screen_col[:n] / zoom, rtol=1e-9)  # fmt: skip
     x = screen_col[: frame.n_x]
     assert (np.diff(x) >= 11.0 * 5).all()
+
+
+def test_origin_is_near_a_colour_cloud_and_far_from_a_16_bit_one():
+    rng = np.random.default_rng(2)
+    assert fs.origin_near(rng.uniform(0, 255, (500, 3)))  # 8-bit RGB: the origin is the black corner
+    assert fs.origin_near(rng.uniform(30, 200, (500, 3)))  # within a quarter of the extent
+    assert not fs.origin_near(rng.uniform(10000, 40000, (500, 3)))  # 16-bit microscopy values
+    assert fs.origin_near(np.zeros((0, 3)))
+
+
+def test_cloud_frame_runs_along_the_data_from_its_low_corner():
+    rng = np.random.default_rng(4)
+    coords = rng.uniform([12000, 15000, 14000], [38000, 36000, 30000], (800, 3))  # layer columns z, y, x
+    frame = fs.cloud_frame(coords, ["z: GFP", "y: Cy5", "x: DAPI"])
+    low, high, extent = coords.min(axis=0), coords.max(axis=0), np.ptp(coords, axis=0).max()
+    corner = frame.lines[0][0]
+    assert (corner < low).all() and (low - corner <= 0.05 * extent).all()
+    for axis in range(3):  # each axis leaves the corner along its own column, past the data's high end
+        line = frame.lines[axis]
+        np.testing.assert_array_equal(line[0], corner)
+        moved = np.flatnonzero(line[1] != line[0])
+        assert list(moved) == [axis] and line[1, axis] > high[axis]
+    values = [t for t in frame.texts if t.isdigit()]
+    assert all(12000 <= float(v) <= 40000 for v in values) and len(values) >= 6  # y and x values (not z's)
+    assert frame.texts.count("z: GFP") == 1 and frame.positions.shape == (len(frame.texts), 3)
+    with pytest.raises(ValueError, match="coords"):
+        fs.cloud_frame(np.zeros((4, 2)), ["a", "b", "c"])

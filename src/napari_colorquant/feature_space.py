@@ -843,3 +843,86 @@ def _apart(frame: PlotFrame, sizes: np.ndarray, zoom: float, y_values: bool) -> 
         y, heights = frame.anchors[n_x:n_values, 0] * zoom, sizes[n_x:n_values, 1]
         apart &= bool(np.all(np.abs(np.diff(y)) >= (heights[1:] + heights[:-1]) / 2 + GAP_PIXELS))
     return apart
+
+
+def origin_near(coords: ArrayLike, reach: float = 0.25) -> bool:
+    """Is the origin, where napari draws its 3-D axes' arrows, near a cloud: inside its box grown by ``reach``?
+
+    Parameters
+    ----------
+    coords : array_like (N, D)
+        The plotted points.
+    reach : float
+        How far beyond the points' box (a part of their widest extent) the origin may lie.
+
+    Returns
+    -------
+    bool
+        True for 8-bit or float colours (the origin is the black corner), False for 16-bit microscopy values
+        (10 000-40 000: the arrows are drawn a third of the cloud away from it, or off the canvas).
+    """
+    coords = np.asarray(coords, np.float64)
+    coords = coords[np.isfinite(coords).all(axis=1)]
+    if not len(coords):
+        return True
+    low, high = coords.min(axis=0), coords.max(axis=0)
+    slack = float(reach) * (float(np.max(high - low)) or 1.0)
+    return bool(np.all((low - slack <= 0.0) & (high + slack >= 0.0)))
+
+
+def cloud_frame(coords: ArrayLike, names: Sequence[str], count: int = 4) -> PlotFrame:
+    """Axes for a 3-D cloud at its data's low corner: an edge along each feature with round ticks, values and names.
+
+    napari draws its 3-D axes' arrows at the origin, far from a cloud of 16-bit values; these axes run along the
+    cloud's box from its low corner (a small gap away), each with tick marks pointing away from the cloud, the
+    tick values beside them (not on the first column's, which points at the viewer until the cloud is turned) and
+    the feature's name beyond its end.
+
+    Parameters
+    ----------
+    coords : array_like (N, 3)
+        The plotted points, in the layers' column order.
+    names : sequence of str
+        One name per column (short: e.g. the picker's axis letter and the feature's name, elided).
+    count : int
+        The most steps between ticks per axis (see :func:`nice_ticks`).
+
+    Returns
+    -------
+    PlotFrame
+        ``lines`` (3-D segments: the three axes, then the tick marks), ``positions`` (M, 3) and ``texts`` (each
+        axis's tick values, then its name); no screen boxes.
+
+    Raises
+    ------
+    ValueError
+        When ``coords`` is not (N, 3) finite points with N >= 1, or ``names`` is not three names.
+    """
+    coords = np.asarray(coords, np.float64)
+    if coords.ndim != 2 or coords.shape[1] != 3 or not len(coords) or not np.isfinite(coords).all():
+        raise ValueError(f"coords must be finite (N, 3) points with N >= 1, got shape {coords.shape}")
+    if len(names) != 3:
+        raise ValueError(f"names must be one per column (3), got {list(names)!r}")
+    low, high = coords.min(axis=0), coords.max(axis=0)
+    extent = float(np.max(high - low)) or max(float(np.max(np.abs(low))), 1.0)
+    corner, far = low - 0.03 * extent, high + 0.03 * extent
+    lines, marks, positions, texts = [], [], [], []
+    for axis in range(3):
+        end = corner.copy()
+        end[axis] = far[axis]
+        lines.append(np.stack([corner, end]))
+        away = np.where(np.arange(3) == axis, 0.0, -1.0) * 0.015 * extent  # off the cloud, along the other two
+        ticks = nice_ticks(corner[axis], far[axis], count)
+        for tick in ticks:
+            at = corner.copy()
+            at[axis] = tick
+            marks.append(np.stack([at, at + away]))
+            if axis:  # the first column (z) points at the viewer before a rotation: its values would pile up
+                positions.append(at + (5.5 if axis == 1 else 3.5) * away)  # y values beside, x values under
+        texts += tick_labels(ticks) if axis else []
+        # The names: z's aside from the corner, y's over its end, x's under its values (as a 2-D plot's).
+        over = np.where(np.arange(3) == axis, 0.06 * extent, 0.0)
+        positions.append([end + 7.0 * away, end + over, (corner + end) / 2 + 7.0 * away][axis])
+        texts.append(str(names[axis]))
+    empty = np.zeros((0, 4))
+    return PlotFrame(lines + marks, np.array(positions), texts, np.zeros((0, 3)), empty)

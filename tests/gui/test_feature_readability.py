@@ -308,3 +308,68 @@ def test_feature_window_pickers_elide_long_names_in_the_closed_box(make_viewer, 
             assert combo.tooltip.startswith(name)  # ... whole in the tooltip
     finally:
         widget.close_feature_viewer()
+
+
+def test_3d_window_draws_axes_next_to_a_16_bit_cloud(make_viewer, dock, run_and_wait, tmp_path):
+    # napari's 3-D arrows are drawn at the world origin: 10000 units from a cloud of 16-bit values, off the canvas.
+    from qtpy.QtWidgets import QApplication
+
+    from napari_colorquant._napari.placer import frame_plot
+
+    rng = np.random.default_rng(3)
+    centres = np.array([[12000.0, 15000.0, 30000.0], [25000.0, 36000.0, 14000.0], [38000.0, 20000.0, 22000.0]])
+    data = np.clip(centres[rng.integers(0, 3, (64, 64))] + rng.normal(0.0, 1500.0, (64, 64, 3)), 0, 65535)
+    data = data.astype(np.uint16)
+    viewer = make_viewer(show=True)
+    for c, (name, colour) in enumerate(zip((GFP, CY5, "DAPI"), ("red", "green", "blue"), strict=True)):
+        viewer.add_image(data[..., c], name=name, colormap=colour, blending="additive")
+    widget = dock(viewer)
+    widget.controls.image.value = viewer.layers[GFP]
+    widget.channels.value = [viewer.layers[CY5], viewer.layers["DAPI"]]
+    widget.n_clusters.value, widget.feature_view.value = 3, "separate window"
+    run_and_wait(widget)
+    try:
+        window = widget.feature_viewer
+        window.window._qt_window.resize(1280, 860)
+        QApplication.processEvents()
+        frame_plot(window)
+        assert window.dims.ndisplay == 3
+        assert not window.axes.visible  # napari's arrows far away: replaced by the cloud's own axes
+        points = window.layers[f"{GFP} feature space"].data
+        lines = window.layers[f"{GFP} axes"].data
+        corner, low, extent = lines[0][0], points.min(axis=0), np.ptp(points, axis=0).max()
+        assert (corner < low).all() and (low - corner < 0.1 * extent).all()  # at the cloud's low corner
+        labels = window.layers[f"{GFP} axis labels"]
+        values = [float(t) for t in labels.features["text"] if t.isdigit()]
+        assert len(values) >= 6 and min(values) >= 5000 and max(values) <= 45000  # ticks where the data are
+        canvas = _canvas(window)
+        Image.fromarray(canvas.astype(np.uint8)).save(tmp_path / "cloud_axes.png")
+        light = np.abs(canvas - 217).max(axis=-1) <= 40
+        assert light.sum() > 300, light.sum()  # the axes and their texts are drawn on the canvas
+    finally:
+        widget.close_feature_viewer()
+
+
+def test_plot_is_framed_again_when_its_canvas_changes_size(make_viewer, dock, run_and_wait, qtbot):
+    # A run framed the window while it was laid out (its canvas then grew or shrank): the plot kept the old framing.
+    from qtpy.QtWidgets import QApplication
+
+    viewer = make_viewer(show=True)
+    _add_stains(viewer, _two_stains((48, 48)))
+    widget = _run(viewer, dock, run_and_wait, "separate window")
+    try:
+        window = widget.feature_viewer
+        for size in ((1280, 860), (800, 420)):  # the user resizes the window, the camera untouched
+            window.window._qt_window.resize(*size)
+            QApplication.processEvents()
+            qtbot.waitUntil(lambda: _light_at_edges(_canvas(window)) == 0, timeout=5000)
+            points = window.layers[f"{GFP} feature space"].data
+            across = np.ptp(points[:, 1]) * window.scene.camera.zoom
+            assert across >= 0.3 * window.canvas.size[1], (size, across)  # the plot fills the canvas
+        window.scene.camera.zoom *= 3  # the user zooms in: a resize keeps their view
+        zoom = window.scene.camera.zoom
+        window.window._qt_window.resize(1000, 700)
+        QApplication.processEvents()
+        assert window.scene.camera.zoom == zoom
+    finally:
+        widget.close_feature_viewer()

@@ -484,7 +484,16 @@ def feature_space_layers(
         coords = np.concatenate([points, *(layers[1][0] if len(layers) > 1 else [])])
         layers += _frame_layers(result, source, coords, [units[d] for d in dims], names, True)
         return _upright(layers, upward)
+    if len(dims) == 3 and upward and not fs.origin_near(points):  # napari's arrows would be far from the cloud
+        short = [_short(f"{axis}: {all_names[d]}") for axis, d in zip("zyx", dims, strict=True)]  # as the pickers
+        frame = fs.cloud_frame(points, short)
+        layers += _axes_layers(result, source, frame, float(np.ptp(points, axis=0).max()) or 1.0, names)
     return layers
+
+
+def _short(text: str, length: int = 18) -> str:
+    """A name cut in the middle to ``length`` characters (both ends kept), for texts in a 3-D cloud."""
+    return text if len(text) <= length else text[: length // 2] + "…" + text[len(text) - (length - length // 2 - 1) :]
 
 
 def _upright(layers: list[tuple], upward: bool) -> list[tuple]:
@@ -508,7 +517,12 @@ def _frame_layers(result: QuantizeResult, source: Source, coords: np.ndarray, un
     spec = {"coords": box, "names": [units[1], units[0]], "up": up,
             "y_ticks": None if y_ticks is None else (np.asarray(y_ticks[0]), list(y_ticks[1]))}  # fmt: skip
     frame = fs.plot_frame(**spec)
-    extent = float(np.ptp(coords, axis=0).max()) or 1.0
+    return _axes_layers(result, source, frame, float(np.ptp(coords, axis=0).max()) or 1.0, names, {"frame": spec})
+
+
+def _axes_layers(result: QuantizeResult, source: Source, frame: fs.PlotFrame, extent: float, names: list[str],
+                 extra: dict | None = None) -> list[tuple]:  # fmt: skip
+    """A plot's own axes: its lines and tick marks (Shapes), its tick values and names (text of Points)."""
     lines = ([np.asarray(line) for line in frame.lines], {
         "name": output_name(source.name, "axes"), "shape_type": "line", "edge_color": np.asarray(AXES_COLOUR),
         "edge_width": 0.004 * extent, "face_color": np.zeros(4), "opacity": 1.0, "axis_labels": names,
@@ -518,7 +532,7 @@ def _frame_layers(result: QuantizeResult, source: Source, coords: np.ndarray, un
         "name": output_name(source.name, "axis labels"), "size": 1e-6 * extent, "face_color": "transparent",
         "border_width": 0, "border_color": "transparent", "features": {"text": np.array(frame.texts, dtype=object)},
         "text": {"string": {"feature": "text"}, "color": AXES_COLOUR, "size": AXES_TEXT_SIZE, "anchor": "center"},
-        "axis_labels": names, "metadata": _metadata(result, source, "axis labels", {"frame": spec}),
+        "axis_labels": names, "metadata": _metadata(result, source, "axis labels", extra),
     }, "points")  # fmt: skip
     return [lines, texts]
 

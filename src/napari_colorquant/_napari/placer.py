@@ -274,6 +274,11 @@ def _dims_ahead(viewer, tuples: list[tuple]) -> None:
         viewer.dims.ndim = ndim
 
 
+def _own_axes(tuples: list[tuple]) -> bool:
+    """Do the feature layers draw their own axes (a 2-D plot, or a 3-D cloud far from the origin)?"""
+    return any(_info(meta).get("role") == "axes" for _, meta, _ in tuples)
+
+
 def _drawn_axes(owned: dict[str, Layer], viewer) -> tuple[int, ...] | None:
     """The features on the axes of the feature-space points among ``owned`` (None: none in ``viewer``, a histogram)."""
     layer = owned.get("feature space:")
@@ -514,6 +519,7 @@ class Placer:
             return
         self._put(viewer, self._feature_layers, tuples, prune=FEATURE_ROLES)
         self._name_window(viewer, tuples, run.names)
+        viewer.axes.visible = viewer.dims.ndisplay == 3 and not _own_axes(tuples)
         angles = viewer.camera.angles  # the cloud keeps the user's rotation; it is only framed again
         frame_plot(viewer)
         viewer.camera.angles = angles
@@ -609,7 +615,7 @@ class Placer:
             viewer.layers.remove(layer)  # earlier runs' layers, whatever their source
         self._name_window(viewer, tuples, self._window_run[0].names if self._window_run else [])
         frame_plot(viewer)
-        yield from _axes_steps(viewer, result.model.n_features >= 3)
+        yield from _axes_steps(viewer, result.model.n_features >= 3 and not _own_axes(tuples))
 
     def _name_window(self, viewer, tuples: list[tuple], names: list[str]) -> None:
         """Axis labels, title and pickers saying which features the window shows (and keep the choice)."""

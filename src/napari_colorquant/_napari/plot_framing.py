@@ -9,6 +9,7 @@ places come from :func:`napari_colorquant.feature_space.plot_view` and
 from __future__ import annotations
 
 import contextlib
+import weakref
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -23,6 +24,8 @@ if TYPE_CHECKING:
 
 #: Margin (fraction of the canvas) of napari's own framing, for what is not a 2-D plot (the 3-D cloud).
 VIEW_MARGIN = 0.05
+#: Margin of a 3-D cloud drawn with its own axes (their tick values and names stick out of the data's box).
+CLOUD_MARGIN = 0.25
 #: The axes' lines and tick marks are this many screen pixels wide.
 LINE_PIXELS = 1.5
 #: Slack on a measured text's width (a part of it, and pixels): Qt's advance and vispy's drawing differ slightly.
@@ -41,9 +44,11 @@ def frame_plot(viewer: napari.Viewer) -> None:
     viewer : napari.Viewer
         The separate feature-space window, or the user's viewer with a "same viewer" plot.
     """
+    _follow_canvas(viewer)
     labels = _plot_labels(viewer)
-    if viewer.dims.ndisplay != 2 or labels is None:
-        viewer.reset_view(margin=VIEW_MARGIN)
+    if viewer.dims.ndisplay != 2 or labels is None:  # a 3-D cloud's own axes: room for their texts round it
+        viewer.reset_view(margin=CLOUD_MARGIN if _cloud_axes(viewer) else VIEW_MARGIN)
+        _FRAMED[viewer] = _camera_state(viewer)
         return
     spec = dict(labels.metadata["colorquant"]["frame"])
     canvas = tuple(float(size) for size in viewer.canvas.size)  # (height, width) in screen pixels
@@ -59,6 +64,35 @@ def frame_plot(viewer: napari.Viewer) -> None:
     camera = viewer.scene.camera if hasattr(viewer, "scene") else viewer.camera  # napari 0.9 moved it
     camera.center = tuple(float(c) for c in centre * scale)
     camera.zoom = zoom / float(np.abs(scale).max())
+    _FRAMED[viewer] = _camera_state(viewer)
+
+
+#: The camera each viewer was last framed with (center, zoom, angles), to tell whether the user moved it since.
+_FRAMED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _camera_state(viewer) -> tuple:
+    camera = viewer.scene.camera if hasattr(viewer, "scene") else viewer.camera
+    return tuple(camera.center), float(camera.zoom), tuple(camera.angles)
+
+
+def _follow_canvas(viewer) -> None:
+    """Frame the plot again when its canvas changes size, while the camera is where the framing put it.
+
+    A run frames the window while it is still being laid out (a 290 px wide canvas that then grows): the plot
+    stayed framed for the small canvas. Once the user pans, zooms or turns the view, their camera is kept.
+    """
+    if viewer in _FRAMED:
+        return
+
+    held = weakref.ref(viewer)  # the canvas's event must not keep a closed viewer alive
+
+    def resized(*_) -> None:
+        shown = held()
+        if shown is not None and _FRAMED.get(shown) == _camera_state(shown):
+            frame_plot(shown)
+
+    viewer.canvas.events.size.connect(resized)
 
 
 def _plot_labels(viewer) -> Any:
@@ -68,6 +102,12 @@ def _plot_labels(viewer) -> Any:
         if info.get("role") == "axis labels" and "frame" in info and layer.visible:
             return layer
     return None
+
+
+def _cloud_axes(viewer) -> bool:
+    """Does the viewer show a 3-D cloud's own axes (texts of role "axis labels" without a 2-D frame)?"""
+    return any(isinstance(layer.metadata, dict) and layer.metadata.get("colorquant", {}).get("role") == "axis labels"
+               for layer in viewer.layers)  # fmt: skip
 
 
 def _place(viewer, labels, frame: fs.PlotFrame, line_width: float) -> None:
