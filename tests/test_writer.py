@@ -153,3 +153,23 @@ def test_a_folder_that_cannot_be_written_is_a_notification_not_a_traceback(tmp_p
     assert len(notes) == 2 and all(n.startswith(f"Not saved: {target}") for n in notes)
     assert "No such file or directory" in notes[0]
     assert list(tmp_path.iterdir()) == []
+
+
+def test_multiscale_layer_whose_axes_ome_zarr_cannot_name_says_only_its_finest_level_is_saved(
+    tmp_path, notes, monkeypatch
+):
+    """It was saved as a plain zarr array of level 0 without a word."""
+    import zarr
+
+    warned = []
+    monkeypatch.setattr(writer, "_warn", warned.append)
+    full = np.random.default_rng(3).integers(1, 4, (40, 50), dtype=np.uint8)
+    levels = [full, full[::2, ::2]]
+    meta = {"multiscale": True, "axis_labels": ("x", "y"), "metadata": {"colorquant": {}}}  # x before y
+    (written,) = writer.write_labels(str(tmp_path / "swapped.zarr"), levels, meta)
+    np.testing.assert_array_equal(zarr.open_array(written, mode="r")[...], full)
+    assert notes == [] and len(warned) == 1
+    assert "finest of the layer's 2 levels only" in warned[0] and "(x, y)" in warned[0]
+    named = {**meta, "axis_labels": ("y", "x")}
+    writer.write_labels(str(tmp_path / "named.ome.zarr"), levels, named)
+    assert len(warned) == 1  # an OME-Zarr pyramid of both levels: nothing to say

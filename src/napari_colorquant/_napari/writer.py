@@ -178,6 +178,12 @@ def _notify(message: str) -> None:
     show_error(message)
 
 
+def _warn(message: str) -> None:
+    from napari.utils.notifications import show_warning
+
+    show_warning(message)
+
+
 def _suffixed(path: str, default: str) -> Path:
     target = Path(path)
     return target if target.suffix else target.with_suffix(default)
@@ -274,6 +280,13 @@ def _save_chunked(target: Path, data: Any, meta: dict, rgb: bool = False, labels
             placed = napari_levels(axes.scale, shift, [tuple(level.shape) for level in levels])
             axes = dataclasses.replace(axes, levels=placed)
     if axes is None or zarr_store_suffix(tuple(levels[0].shape), axes) != ".ome.zarr":
+        if len(levels) > 1:
+            names = ", ".join(str(label) for label in meta.get("axis_labels") or ()) or "unnamed"
+            _warn(
+                f"{target.name}: saved the finest of the layer's {len(levels)} levels only: OME-Zarr, which holds "
+                f"a pyramid, cannot name its axes ({names}), and a plain zarr array holds one level. To keep every "
+                "level, name the axes t, c, z, y, x in that order (the layer's axis labels)."
+            )
         levels = levels[:1]  # a plain zarr array holds one level: the finest
     colors = _shown_colors(meta) if labels else None
     return save_zarr(target, levels[0], ZarrOptions(axes, labels, colors, levels[1:]))
