@@ -370,7 +370,7 @@ def _show_whole_names(combo: ComboBox, axis: str) -> None:
 _SWAP_TIP = "Picking a feature that another axis shows swaps the two axes."
 _TIPS = {
     "x": "The feature across the window (left to right). " + _SWAP_TIP,
-    "y": "The feature down the window (top to bottom). " + _SWAP_TIP,
+    "y": "The feature up the window (bottom to top). " + _SWAP_TIP,
     "z": "The feature towards you (rotate the cloud with the mouse to see it). " + _SWAP_TIP,
 }
 
