@@ -424,3 +424,50 @@ def test_posterior_outside_the_mask_is_transparent_not_zero(make_viewer, dock, r
     per_pixel = data if posterior == "max posterior" else np.moveaxis(data, 0, -1)
     assert np.isnan(per_pixel[~inside]).all()
     assert np.isfinite(per_pixel[inside]).all() and (per_pixel[inside] >= 0).all()
+
+
+# --- closing the widget with napari's "x" on its title bar (item 2's other half) ---------------
+def _close_with_title_bar_x(qtbot, widget):
+    """napari's "x" on the widget's dock: the widget is taken out of its dock, not deleted."""
+    from qtpy.QtCore import Qt
+
+    from napari_colorquant._napari.explorer import _dock_of
+
+    holder = _dock_of(widget.native)
+    qtbot.mouseClick(holder.titleBarWidget().close_button, Qt.MouseButton.LeftButton)
+
+
+def test_closing_the_widget_mid_run_cancels_the_run(make_viewer, dock, qtbot, monkeypatch, capfd):
+    """The run went on and added its outputs, and the feature window opened, after the widget was closed."""
+    viewer = make_viewer()
+    _photo_layer(viewer)
+    widget = dock(viewer)
+    widget.feature_view.value = "separate window"
+    runner = widget.runner
+    release, started = threading.Event(), threading.Event()
+    _blocking_quantize(monkeypatch, release, started)
+    capfd.readouterr()
+    widget.run()
+    qtbot.waitUntil(started.is_set, timeout=5000)
+    _close_with_title_bar_x(qtbot, widget)
+    release.set()
+    qtbot.waitUntil(lambda: not runner.busy, timeout=20_000)
+    qtbot.wait(100)  # any queued step or progress update
+    assert runner.cancelled
+    assert [x.name for x in viewer.layers] == ["photo"]
+    assert widget.placer.feature_viewer_alive() is None
+    assert "Traceback" not in capfd.readouterr().err
+
+
+def test_closing_the_widget_after_a_run_closes_its_feature_window(make_viewer, dock, qtbot, run_and_wait):
+    """The window stayed open with no widget to drive it; a widget opened again then opened a second one."""
+    viewer = make_viewer()
+    _photo_layer(viewer, step=4)
+    widget = dock(viewer)
+    widget.n_clusters.value, widget.feature_view.value = 3, "separate window"
+    run_and_wait(widget)
+    qtbot.waitUntil(lambda: "done" in widget.timeline, timeout=10_000)
+    assert widget.placer.feature_viewer_alive() is not None
+    _close_with_title_bar_x(qtbot, widget)
+    assert widget.placer.feature_viewer_alive() is None
+    assert [x.name for x in viewer.layers] == ["photo", "photo clusters", "photo quantized"]  # the outputs stay

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from napari.qt.threading import create_worker
+from qtpy.QtCore import QEvent, QObject
 from superqt.utils import ensure_main_thread
 
 #: Where each stage sits on the progress bar: (start, span) in percent.
@@ -168,3 +169,37 @@ class Runner:
             self._on_progress(percent, stage)
         except RuntimeError:  # the Qt widget was deleted before this queued update arrived
             self._closed = True
+
+
+class _UndockWatch(QObject):
+    """Calls ``callbacks`` once when the watched widget is taken out of its dock (its parent becomes None)."""
+
+    def __init__(self, watched: QObject, callbacks: tuple[Callable[[], object], ...]) -> None:
+        super().__init__(watched)
+        self._callbacks = callbacks
+        watched.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.ParentChange and watched.parent() is None and self._callbacks:
+            callbacks, self._callbacks = self._callbacks, ()
+            for callback in callbacks:
+                callback()
+        return False
+
+
+def when_undocked(widget: QObject, *callbacks: Callable[[], object]) -> None:
+    """Call ``callbacks`` once when the user closes ``widget``'s dock (napari's "x" on its title bar).
+
+    napari's "x" takes a plugin's widget out of its dock (its parent becomes None) and deletes the dock, but
+    not the widget, whose ``destroyed`` signal never comes: a run went on and added its outputs, and the
+    separate feature window stayed open, with no widget left to drive them. When the viewer closes, the
+    widget is deleted with its window (``destroyed``), not taken out of its dock.
+
+    Parameters
+    ----------
+    widget : QObject
+        The docked widget's Qt widget.
+    *callbacks : callable
+        Called with no arguments, in order (e.g. :meth:`Runner.shutdown`).
+    """
+    _UndockWatch(widget, callbacks)

@@ -40,7 +40,7 @@ from .explorer import dock_beside, outcome_steps, prepare_outcome
 from .feature_axes import FeatureRun
 from .k_curve_plot import KCurvePlot
 from .placer import Placer, frame_plot
-from .runner import Cancelled, Runner
+from .runner import Cancelled, Runner, when_undocked
 from .steps import StepQueue
 from .writer import prefer_plugin_writers
 
@@ -117,6 +117,7 @@ class ClusterWidget(Container):
         self.native.destroyed.connect(self.runner.shutdown)
         self.native.destroyed.connect(self.placer.close_feature_viewer)
         self.native.destroyed.connect(collector.hold(self._viewer))  # frozen after the warm-up: short full gcs
+        when_undocked(self.native, self.runner.shutdown, self.placer.close_feature_viewer)  # napari's "x"
         self.controls.reset_choices()
         self._on_active_layer()
         self.controls.update_visibility()
