@@ -471,3 +471,52 @@ def test_closing_the_widget_after_a_run_closes_its_feature_window(make_viewer, d
     _close_with_title_bar_x(qtbot, widget)
     assert widget.placer.feature_viewer_alive() is None
     assert [x.name for x in viewer.layers] == ["photo", "photo clusters", "photo quantized"]  # the outputs stay
+
+
+# --- Cancel right at the end -----------------------------------------------------------------
+def _on_layers_with(monkeypatch, before=None, after=None):
+    """Make the widget do ``before(widget)`` / ``after(widget)`` around its handling of the run's main outputs."""
+    from napari_colorquant._napari.widget import ClusterWidget
+
+    original = ClusterWidget._on_layers
+
+    def handle(self, outcome):
+        main = outcome[2] is not None
+        if main and before is not None:
+            before(self)
+        original(self, outcome)
+        if main and after is not None:
+            after(self)
+
+    monkeypatch.setattr(ClusterWidget, "_on_layers", handle)
+
+
+def test_cancel_clicked_as_the_outputs_arrive_adds_nothing(make_viewer, dock, qtbot, monkeypatch, notifications):
+    """A Cancel click handled just before the worker's outputs: they were placed, and it said 'nothing was added'."""
+    viewer = make_viewer()
+    _photo_layer(viewer, step=4)
+    widget = dock(viewer)
+    widget.n_clusters.value, widget.feature_view.value = 3, "none"
+    _on_layers_with(monkeypatch, before=lambda w: w.cancel_button.native.click())
+    widget.run()
+    _wait(qtbot, widget)
+    assert [x.name for x in viewer.layers] == ["photo"]
+    assert widget.status.value == "cancelled" and widget.progress.value == 0
+    assert any("nothing was added" in m for m in notifications["info"])
+
+
+def test_cancel_once_the_outputs_are_on_their_way_changes_nothing(make_viewer, dock, qtbot, monkeypatch,
+                                                                  notifications):  # fmt: skip
+    """Cancel (from a script: the button is disabled then) stopped the worker after its outputs were placed: the
+    status said 'cancelled', a notification 'nothing was added', and the report was never shown."""
+    viewer = make_viewer()
+    _photo_layer(viewer, step=4)
+    widget = dock(viewer)
+    widget.n_clusters.value, widget.feature_view.value = 3, "none"
+    _on_layers_with(monkeypatch, after=lambda w: w.cancel())
+    widget.run()
+    _wait(qtbot, widget)
+    qtbot.waitUntil(lambda: "done" in widget.timeline, timeout=10_000)
+    assert [x.name for x in viewer.layers] == ["photo", "photo clusters", "photo quantized"]
+    assert widget.status.value.startswith("done") and "PSNR" in widget.report.value
+    assert not any("nothing was added" in m for m in notifications["info"])

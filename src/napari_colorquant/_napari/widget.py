@@ -179,7 +179,7 @@ class ClusterWidget(Container):
 
     def cancel(self) -> None:
         """Ask the running job to stop at its next step; nothing will be added."""
-        if self.runner.cancel():
+        if self.cancel_button.enabled and self.runner.cancel():  # not once the outputs are on their way
             self.status.value = "cancelling…"
 
     def _fail(self, message: str, status: str = "failed") -> None:
@@ -208,10 +208,11 @@ class ClusterWidget(Container):
             return
         self.timeline["layers"] = time.perf_counter()
         dropped = handover.drop_reason(job, self._viewer)
-        if dropped is not None:
+        if dropped is not None or self.runner.cancelled:  # Cancel clicked as the outputs arrived: none is placed
             self._dropped = True
-            job.placed.set()  # nothing to place: the worker may go on
-            self._fail(*dropped)
+            job.placed.set()  # nothing to place: the worker may go on (a cancelled one stops there)
+            if dropped is not None:
+                self._fail(*dropped)
             return
         self.cancel_button.enabled = False  # nothing left to cancel: the outputs are on their way
         queue_placement(self._steps, self.placer, (job, out, tuples, features), self._placed,
