@@ -520,3 +520,21 @@ def test_cancel_once_the_outputs_are_on_their_way_changes_nothing(make_viewer, d
     assert [x.name for x in viewer.layers] == ["photo", "photo clusters", "photo quantized"]
     assert widget.status.value.startswith("done") and "PSNR" in widget.report.value
     assert not any("nothing was added" in m for m in notifications["info"])
+
+
+# --- a gray stack whose last axis has 3 or 4 pixels ------------------------------------------
+@pytest.mark.parametrize("width", [3, 4])
+def test_gray_stack_with_a_colour_like_last_axis_is_refused_clearly(make_viewer, dock, run_and_wait, notifications,
+                                                                    width):  # fmt: skip
+    """napari shows it as a stack; the clustering read it as RGB(A) and the run failed on 'list index out of range'."""
+    viewer = make_viewer()
+    photo = load_sample("china")[:40, :50]
+    data = np.dstack([photo, photo[..., :1]])[..., :width]
+    viewer.add_image(data, name="thin", rgb=False)
+    widget = dock(viewer)
+    widget.n_clusters.value, widget.feature_view.value = 3, "none"
+    run_and_wait(widget)
+    assert widget.status.value == "failed"
+    assert f"its last axis has {width} pixels" in widget.report.value and "rgb=True" in widget.report.value
+    assert any("image: layer 'thin'" in m for m in notifications["error"])
+    assert [x.name for x in viewer.layers] == ["thin"]

@@ -286,6 +286,8 @@ def collect(controls: Any, viewer: Any) -> Job:
     else:
         own_axis = None if layer.rgb else controls.channel_axis.value
         data, channel_axis = layer_data(layer), own_axis
+    if channel_axis is None and not layer.rgb:
+        _refuse_colour_like_axis(layer, data)
     own_axis = channel_axis if not (extra or levels is not None) else None
     mask = mask_array(controls.mask.value, layer, own_axis)
     fit_index = frames = None
@@ -306,6 +308,23 @@ def collect(controls: Any, viewer: Any) -> Job:
         levels=levels, frames=frames, posterior=posterior, sample_points=MAX_FEATURE_POINTS if view != "none" else 0,
     )  # fmt: skip
     return Job(layer, request, source, kind, colormaps, limits, posterior, view)
+
+
+def _refuse_colour_like_axis(layer: Image, data: Any) -> None:
+    """A ValueError for a gray stack whose last axis has 3 or 4 pixels: the clustering reads such an axis as colours.
+
+    napari shows the layer as a stack (it is not RGB), but an array of 3 or more dimensions whose last axis holds
+    3 or 4 values is an RGB(A) image to :func:`~napari_colorquant.quantize`: its outputs matched nothing of the
+    layer, and the run failed on an IndexError ("list index out of range").
+    """
+    if data.ndim >= 3 and data.shape[-1] in (3, 4):
+        n = data.shape[-1]
+        raise ValueError(
+            f"image: layer {layer.name!r} is shown as a stack, not as RGB, but its last axis has {n} pixels, which "
+            f"the clustering reads as the {n} colour values of each pixel: if they are colours, add the data again "
+            "as an RGB layer (viewer.add_image(data, rgb=True)); if another axis holds channels, set the channel "
+            "axis"
+        )
 
 
 def frame_axis(layer: Image, channel_axis: int | None) -> int:
