@@ -538,3 +538,17 @@ def test_gray_stack_with_a_colour_like_last_axis_is_refused_clearly(make_viewer,
     assert f"its last axis has {width} pixels" in widget.report.value and "rgb=True" in widget.report.value
     assert any("image: layer 'thin'" in m for m in notifications["error"])
     assert [x.name for x in viewer.layers] == ["thin"]
+
+
+def test_same_viewer_plot_touches_no_private_attribute_through_napari_s_proxy(make_viewer, dock, run_and_wait,
+                                                                              recwarn):  # fmt: skip
+    """The same viewer's plot measured its texts through napari's public-only proxy of the viewer (the widget's):
+    a FutureWarning on the terminal at every first run of a session."""
+    viewer = make_viewer()
+    _photo_layer(viewer, step=4)
+    widget = dock(viewer)
+    widget.n_clusters.value, widget.feature_view.value = 3, "same viewer"
+    run_and_wait(widget)
+    assert "photo axis labels" in viewer.layers
+    private = [str(w.message) for w in recwarn if "Private attribute access" in str(w.message)]
+    assert private == []

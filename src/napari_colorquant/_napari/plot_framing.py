@@ -151,6 +151,7 @@ def _text_metrics(viewer, labels) -> tuple[QFontMetricsF, float]:
     with contextlib.suppress(ImportError, AttributeError, KeyError, TypeError):
         from napari._vispy.utils.text import get_text_metrics
 
+        viewer = getattr(viewer, "__wrapped__", viewer)  # napari's public-only proxy warns on private access
         node = viewer.window._qt_viewer.canvas.layer_to_visual[labels].node.text
         return get_text_metrics(node), float(node._vispy_dpi_ratio)
     font = QGuiApplication.font()
