@@ -552,3 +552,19 @@ def test_same_viewer_plot_touches_no_private_attribute_through_napari_s_proxy(ma
     assert "photo axis labels" in viewer.layers
     private = [str(w.message) for w in recwarn if "Private attribute access" in str(w.message)]
     assert private == []
+
+
+def test_data_replaced_while_the_outputs_are_placed_is_said(make_viewer, dock, qtbot, monkeypatch, notifications):
+    """Item 6 a moment later: data replaced once the outputs had reached the GUI thread left them over data of
+    another shape, and the run said 'done'."""
+    viewer = make_viewer()
+    layer = _photo_layer(viewer, step=4)
+    widget = dock(viewer)
+    widget.n_clusters.value, widget.feature_view.value = 3, "none"
+    _on_layers_with(monkeypatch, after=lambda w: setattr(layer, "data", np.zeros((30, 40, 3), np.uint8)))
+    widget.run()
+    _wait(qtbot, widget)
+    qtbot.wait(50)
+    assert widget.status.value == "stale" and widget.progress.value == 0
+    assert "changed while its outputs were being placed" in widget.report.value
+    assert any("changed while its outputs were being placed" in m for m in notifications["error"])

@@ -227,7 +227,7 @@ class ClusterWidget(Container):
 
     def _on_done(self, outcome: tuple) -> None:
         """The worker has finished the explorer's data and the figures: show them once the outputs are placed."""
-        if self._dropped:
+        if self._dropped or went_stale(self, outcome[0]):
             return
         job, out, summary = outcome
         self._steps.add(*outcome_steps(self._viewer, job, out))
@@ -323,6 +323,35 @@ class ClusterWidget(Container):
     def close_feature_viewer(self, *_) -> None:
         """Close the separate feature-space viewer, if open."""
         self.placer.close_feature_viewer()
+
+
+def went_stale(widget: ClusterWidget, job: _job.Job) -> bool:
+    """Whether the input's data was replaced while a run's outputs were being placed; if so, say so in the widget.
+
+    A replacement before the outputs reach the GUI thread drops them (:func:`.handover.drop_reason`); one
+    during their placement (a few event-loop turns) left them placed over data they do not fit, the run
+    reported as done.
+
+    Parameters
+    ----------
+    widget : ClusterWidget
+        Shows the message (notification, status, report).
+    job : Job
+        The run, its outputs placed.
+
+    Returns
+    -------
+    bool
+        True when the outputs show data the layer no longer holds (the report and explorer are then not updated).
+    """
+    if not job.stale:
+        return False
+    widget._fail(
+        f"the data of layer {job.layer.name!r} changed while its outputs were being placed: they show the data it "
+        "had before; run again",
+        "stale",
+    )
+    return True
 
 
 def apply_axis(target: Any, model: ClusterModel, chosen: int | None = None) -> int | None:
