@@ -118,6 +118,34 @@ def test_opening_the_widget_starts_the_warm_up_imports_once(make_viewer, dock):
     assert _threads._CONTROLLER is not None  # the tiny fit built the BLAS controller the first run needs
 
 
+_FIRST_LABELS_AFTER_THE_WARM_UP = """
+import sys
+
+import napari
+import numpy as np
+
+from napari_colorquant._napari import warmup
+
+viewer = napari.Viewer(show=False)
+warmup.start().join(120)
+before = set(sys.modules)
+napari.layers.Labels(np.zeros((4, 4), np.uint8))
+print(sorted(name for name in set(sys.modules) - before if name.split(".")[0] in ("skimage", "scipy")))
+"""
+
+
+def test_napari_s_first_labels_layer_imports_nothing_once_the_warm_up_has_run():
+    """napari's first Labels layer makes its default colours with scikit-image's colour conversions, whose modules
+    load lazily: the first run imported them on the GUI thread, in the turn that made the clusters layer."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", _FIRST_LABELS_AFTER_THE_WARM_UP], capture_output=True, text=True,
+                          timeout=180)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
 def test_separate_feature_window_follows_the_main_outputs(make_viewer, dock, run_and_wait):
     """The main viewer's outputs are placed (and "done" shown) before the separate feature window is filled."""
     viewer, _, widget = _docked_on_photo(make_viewer, dock, 3, "separate window")

@@ -7,7 +7,8 @@ of CPU in the background for nothing). In the widget the first run with smoothin
 import (~0.17 s of CPU with napari loaded) on top of the clustering, and the explorer's first plot
 built matplotlib's mathtext parser (log-scale tick labels are mathtext; another ~0.3 s), and
 napari's first Labels layer made vispy's dash patterns for its outline visual (~0.06 s of the GUI
-thread); a tiny clustering builds what the core makes once per process; and the screen's DPI is
+thread) and imported the scikit-image colour conversions (and SciPy's linear algebra) of its default
+colours; a tiny clustering builds what the core makes once per process; and the screen's DPI is
 asked once, for the separate feature window's canvas (:mod:`.second_viewer`); and vispy reads its
 shaders' sources without two slow regular expressions (:mod:`.shader_sources`, ~30 ms of each first
 paint). The widget starts this thread when it opens, while the user picks an image and the parameters;
@@ -84,6 +85,10 @@ def _import_all() -> None:
         from matplotlib.mathtext import MathTextParser
 
         MathTextParser("path").parse(r"$\mathdefault{10^{2}}$")  # builds the parser once per process
+    with contextlib.suppress(ImportError):  # napari's default Labels colours load skimage.color's conversions lazily
+        from napari.utils.colormaps import label_colormap
+
+        label_colormap(49)  # its modules were imported in the first run's turn making the clusters layer (~10-40 ms)
     with contextlib.suppress(ImportError):
         from vispy.visuals.line.dash_atlas import DashAtlas
 
