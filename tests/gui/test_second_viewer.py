@@ -65,6 +65,7 @@ def test_the_feature_window_is_built_styled_shown_and_drawn_in_turns_of_their_ow
     from napari._vispy.utils.qt_font import QtTextureFont
     from napari.layers import Layer
 
+    from napari_colorquant._napari import placer as placer_module
     from napari_colorquant._napari import steps
     from napari_colorquant._napari.feature_axes import FeatureRun
     from napari_colorquant._napari.placer import Placer
@@ -72,7 +73,7 @@ def test_the_feature_window_is_built_styled_shown_and_drawn_in_turns_of_their_ow
     turns, seen, glyphs = [0], {}, {}
     run_next, open_window, show_window = (
         steps.StepQueue._run_next,
-        Placer._open_feature_viewer,
+        placer_module._build_window,
         Placer._show_feature_viewer,
     )
     update_theme, load_char, create = Window._update_theme, QtTextureFont._load_char, Layer.create
@@ -84,7 +85,7 @@ def test_the_feature_window_is_built_styled_shown_and_drawn_in_turns_of_their_ow
 
     def opened(placer):
         built = open_window(placer)
-        window = built[0] if isinstance(built, tuple) else built  # (window, what is left to do in later turns)
+        window = built[0]  # (window, what is left to do in later turns, its pickers)
         seen["built"] = (turns[0], window.window._qt_window.isVisible())
         exposed = window.window._qt_window.windowHandle  # None until shown
         window.dims.events.ndim.connect(lambda event: seen.setdefault(f"{event.value} dimensions", turns[0]))
@@ -124,7 +125,7 @@ def test_the_feature_window_is_built_styled_shown_and_drawn_in_turns_of_their_ow
         return layer
 
     monkeypatch.setattr(steps.StepQueue, "_run_next", counted)
-    monkeypatch.setattr(Placer, "_open_feature_viewer", opened)
+    monkeypatch.setattr(placer_module, "_build_window", opened)
     monkeypatch.setattr(Placer, "_show_feature_viewer", shown)
     viewer = make_viewer()
     viewer.open_sample("napari-colorquant", "photo")

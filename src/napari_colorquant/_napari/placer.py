@@ -32,7 +32,7 @@ from .feature_axes import TITLE as _FEATURE_TITLE
 from .feature_axes import AxisPicker, FeatureRun, axis_choice, layer_columns, picked_order, window_title
 from .layers import FEATURE_ROLES, output_name, replace_data
 from .plot_framing import frame_plot
-from .second_viewer import glyph_steps, opening_viewer
+from .second_viewer import SpareWindow, glyph_steps, opening_viewer
 
 if TYPE_CHECKING:
     import napari
@@ -280,13 +280,6 @@ def _until_exposed(viewer, turns: int = 200) -> Iterator[None]:
     yield
 
 
-def _dock_picker(placer: Placer, viewer) -> None:
-    """Dock the separate window's x / y / z pickers, in a turn before the window is shown (with ``show()`` and the
-    window's first paint, one of the longest stretches after the first run)."""
-    placer._picker = AxisPicker(partial(placer._pick, "window"))
-    viewer.window.add_dock_widget(placer._picker, name="feature axes", area="right")
-
-
 def _dims_ahead(viewer, tuples: list[tuple]) -> None:
     """Give an empty window the dimensions of the layers to come: inserting the first 3-D layer into a 2-D viewer
     made napari rebuild every dimension slider (~10 ms of that turn)."""
@@ -330,6 +323,23 @@ def _close_feature_windows() -> None:
         placer.close_feature_viewer()
 
 
+def _build_window(placer: Placer) -> tuple[Any, list[Callable[[], object]], AxisPicker]:
+    """Build the separate window, hidden; what is left to call, a turn each, before it is shown; its pickers."""
+    import napari
+
+    with opening_viewer() as later:  # the same viewer, without napari's repeated work (see .second_viewer)
+        viewer = napari.Viewer(title=_FEATURE_TITLE, show=False)
+    # A plot, not an image: its vertical axis grows upwards, so the y arrow points along a histogram's bars
+    # and a 2-D scatter's y values rise (FeatureRun.layers draws for this camera).
+    viewer.camera.orientation2d = ("up", "right")
+    _WITH_WINDOW.add(placer)
+    picker = AxisPicker(partial(placer._pick, "window"))
+    # Docked a turn before the window is shown (with show() and the window's first paint, one of the longest
+    # stretches after the first run).
+    dock = partial(viewer.window.add_dock_widget, picker, name="feature axes", area="right")
+    return viewer, [dock, *later], picker
+
+
 class Placer:
     """Places output layers for source layers; remembers which layers it made, by source identity.
 
@@ -345,6 +355,8 @@ class Placer:
         self._feature_viewer = None
         self._feature_layers: dict[str, Layer] = {}
         self._picker: AxisPicker | None = None
+        #: The separate window, built hidden before a run needs it (see :meth:`prepare_window`).
+        self._spare = SpareWindow(partial(_build_window, self))
         self._window_run: tuple[FeatureRun, Layer] | None = None
         self._viewer_run: tuple[FeatureRun, Layer] | None = None
         #: The features on x, y, z, shared with the viewer's other feature views and its explorer.
@@ -617,12 +629,9 @@ class Placer:
     def _show_features(self, result: Any, tuples: list[tuple]) -> Iterator[None]:
         """Show the run's feature space in the separate window, yielding after the window and each layer."""
         viewer = self.feature_viewer_alive()
-        if viewer is None:  # built hidden, docked, its theme and settings, shown: each a turn of its own
-            yield
-            viewer, later = self._open_feature_viewer()
-            for step in [partial(_dock_picker, self, viewer), *later]:
-                yield
-                step()
+        if viewer is None:  # built hidden ahead (prepare_window), or now: built, docked, themed, a turn each; shown
+            viewer, self._picker = yield from self._spare.take_steps()
+            self._feature_viewer, self._feature_layers = viewer, {}
             yield
             self._show_feature_viewer(viewer)
             yield from _until_exposed(viewer)
@@ -649,21 +658,24 @@ class Placer:
         if self._picker is not None:
             self._picker.show_axes(names, axes)
 
-    def _open_feature_viewer(self):
-        """Build the separate window, hidden; also what is left to call, a turn each, before it is shown."""
-        import napari
+    def prepare_window(self, alive: Callable[[], bool]) -> None:
+        """Build the separate window hidden, in idle event-loop turns, so that the first run only shows it.
 
-        with opening_viewer() as later:  # the same viewer, without napari's repeated work (see .second_viewer)
-            self._feature_viewer = napari.Viewer(title=_FEATURE_TITLE, show=False)
-        # A plot, not an image: its vertical axis grows upwards, so the y arrow points along a histogram's bars
-        # and a 2-D scatter's y values rise (FeatureRun.layers draws for this camera).
-        self._feature_viewer.camera.orientation2d = ("up", "right")
-        self._feature_layers = {}
-        _WITH_WINDOW.add(self)
-        return self._feature_viewer, later
+        Parameters
+        ----------
+        alive : callable
+            ``alive() -> bool``; once False (the widget is gone) the build stops.
+        """
+        if self.feature_viewer_alive() is None:
+            self._spare.prepare(alive)
+
+    @property
+    def prepared_window(self) -> napari.Viewer | None:
+        """The separate window built ahead, hidden, that the next run will show (None: none ready)."""
+        return self._spare.prepared
 
     def _show_feature_viewer(self, viewer) -> None:
-        """Show the window just built (its pickers docked, see :func:`_dock_picker`)."""
+        """Show the window just built (its pickers docked a turn or more before, see :func:`_build_window`)."""
         viewer.show()
 
     def feature_viewer_alive(self) -> napari.Viewer | None:
@@ -695,6 +707,7 @@ class Placer:
         """Close the separate feature-space viewer, if open."""
         viewer, self._feature_viewer = self._feature_viewer, None
         self._feature_layers, self._picker = {}, None
+        self._spare.close()  # built ahead and never shown
         if viewer is not None:
             with contextlib.suppress(RuntimeError, AttributeError):  # already closed by the user
                 viewer.close()

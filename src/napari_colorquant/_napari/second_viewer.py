@@ -23,6 +23,13 @@ settings file once per dock of the new window (the docks' default places, the sa
 While the window is built, a save is held back (made once in a later turn if one was asked for) and the
 style sheet is applied in a later turn, before the window is shown (:func:`opening_viewer` hands both back).
 
+Built when it is first needed, at the end of the first run, the window's construction and the turns
+after it were the longest stretches of GUI work after that run (~80-140 ms for napari's ``Viewer()``
+alone). :class:`SpareWindow` builds it hidden ahead of need, in idle event-loop turns once the widget is
+shown with the separate window chosen: the first run then only shows it. Hidden, it is put behind the
+other napari windows, so that ``napari.current_viewer()`` (and where napari shows its notifications) stays
+the user's viewer.
+
 The window's first paints make the glyphs of its texts (napari's Qt font: ~6 ms each, ten for any text,
 whose vertical alignment vispy measures on ``ÅÉÑŐjgpqy``, even the feature-space points' empty labels;
 then the axis names'): :func:`glyph_steps` makes them a few per turn beforehand.
@@ -31,9 +38,11 @@ then the axis names'): :func:`glyph_steps` makes them a few per turn beforehand.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from .steps import StepQueue
 
 if TYPE_CHECKING:
     import napari
@@ -110,6 +119,124 @@ def glyph_steps(viewer: napari.Viewer, text: str) -> Iterator[None]:
             for character in new[start : start + GLYPHS_PER_TURN]:
                 font[character]
         yield
+
+
+#: What :class:`SpareWindow` is given to build a window: ``build() -> (viewer, later, extra)``, the viewer built hidden,
+#: what is left to call before it is shown (a turn each), and anything the caller wants back with it (its docks).
+Build = Callable[[], tuple[Any, list[Callable[[], object]], Any]]
+
+
+class SpareWindow:
+    """A napari window built hidden, a step per event-loop turn: ahead of need, or when first needed.
+
+    :meth:`prepare` builds it in idle turns (its own queue of steps); :meth:`take_steps`, in the steps of the
+    run that shows it, waits for that build to end, or builds it then when none was started.
+
+    Parameters
+    ----------
+    build : callable
+        ``build() -> (viewer, later, extra)``: see :data:`Build`.
+    """
+
+    def __init__(self, build: Build) -> None:
+        self._build = build
+        self._steps: Iterator[None] | None = None  # the build under way
+        self._queue: StepQueue | None = None  # the idle turns driving it ahead of need
+        self._made: Any = None  # the viewer, from its construction on (closed with close())
+        self._ready: tuple[Any, Any] | None = None  # (viewer, extra) once built
+
+    @property
+    def started(self) -> bool:
+        """A window is being built or is ready (not yet taken)."""
+        return self._steps is not None or self._ready is not None
+
+    @property
+    def prepared(self) -> napari.Viewer | None:
+        """The window built ahead and not yet taken (hidden), else None."""
+        return None if self._ready is None else self._ready[0]
+
+    def prepare(self, alive: Callable[[], bool]) -> None:
+        """Build the window in idle event-loop turns, hidden, unless one is built or being built.
+
+        Parameters
+        ----------
+        alive : callable
+            ``alive() -> bool``; once False (the widget is gone) the build stops (:meth:`close` closes it).
+        """
+        if self.started:
+            return
+        self._steps = self._build_steps()
+        self._queue = StepQueue(alive)
+        self._queue.add_iterator(self._steps)
+
+    def take_steps(self) -> Generator[None, None, tuple[Any, Any]]:
+        """Steps (a turn each) ending with the window built, handed over: ``(viewer, extra)``.
+
+        Yields
+        ------
+        None
+            While the build goes on (none when it is ready).
+
+        Returns
+        -------
+        (napari.Viewer, object)
+            The window, hidden, and ``extra`` as :data:`Build` returned it. The next call builds another.
+        """
+        while self._ready is None or not _usable(self._ready[0]):
+            if self._ready is not None:  # closed meanwhile (napari's close_all): build another
+                self._ready = self._made = None
+            if self._steps is None:  # not built ahead (or that build failed): build it in these steps
+                self.close()  # a failed build's window
+                self._steps = self._build_steps()
+                yield from self._steps
+            else:  # being built ahead, in its own idle turns
+                yield
+        (viewer, extra), self._ready, self._made = self._ready, None, None
+        return viewer, extra
+
+    def close(self) -> None:
+        """Close the window built or being built and not taken (the widget or its viewer is closing)."""
+        viewer, self._made, self._ready, self._steps = self._made, None, None, None
+        if self._queue is not None:
+            self._queue.clear()
+        if viewer is not None:
+            with contextlib.suppress(RuntimeError, AttributeError):  # already closed
+                viewer.close()
+
+    def _build_steps(self) -> Iterator[None]:
+        steps = self._steps
+        try:
+            yield  # the construction in a turn of its own
+            viewer, later, extra = self._build()
+            self._made = viewer
+            _behind_other_windows(viewer)
+            for step in later:
+                yield
+                step()
+            self._ready = (viewer, extra)
+        finally:
+            if self._steps is steps:
+                self._steps = None
+
+
+def _usable(viewer) -> bool:
+    """The viewer's window still exists (napari deletes it on close)."""
+    try:
+        viewer.window._qt_window.isVisible()
+    except (AttributeError, RuntimeError):
+        return False
+    return True
+
+
+def _behind_other_windows(viewer) -> None:
+    """Put a hidden viewer behind napari's other windows: ``napari.current_viewer()`` is the last of napari's list of
+    windows (the last built or activated), and napari shows its notifications in that window. Showing it later
+    (activation) brings it to the front as usual. The list is private: another napari keeps its order."""
+    with contextlib.suppress(ImportError, AttributeError, ValueError):
+        from napari._qt.qt_main_window import _QtMainWindow
+
+        windows = _QtMainWindow._instances
+        windows.insert(0, windows.pop(windows.index(viewer.window._qt_window)))
 
 
 @contextlib.contextmanager

@@ -102,7 +102,7 @@ class ClusterWidget(Container):
         self._live_timer.timeout.connect(self._live_run)
         self._connect()
         warmup.start()
-        warmup.after(lambda: self.runner.closed or dock_beside(self._viewer, self.native))  # docked by then
+        warmup.after(partial(_after_warmup, self))
 
     def _connect(self) -> None:
         self.run_button.changed.connect(self.run)
@@ -352,6 +352,23 @@ def went_stale(widget: ClusterWidget, job: _job.Job) -> bool:
         "stale",
     )
     return True
+
+
+def _after_warmup(widget: ClusterWidget) -> None:
+    if not widget.runner.closed:
+        dock_beside(widget._viewer, widget.native)  # the explorer, docked by then
+        _prepare_window(widget)
+        widget.controls.feature_view.changed.connect(partial(_prepare_window, widget))  # chosen later
+
+
+def _prepare_window(widget: ClusterWidget, *_) -> None:
+    """Build the separate feature window hidden while the widget is shown and idle: the first run only shows it
+    (built at the end of that run, napari's ``Viewer()`` alone froze the canvas ~80-140 ms). Not for a widget
+    nobody sees (a script's, a hidden viewer's), nor with another view chosen."""
+    runner = widget.runner
+    shown = widget.native.window().isVisible()  # in a shown window (its tab may be behind the explorer's)
+    if shown and not runner.closed and widget.controls.feature_view.value == "separate window":
+        widget.placer.prepare_window(alive=lambda: not runner.closed)
 
 
 def apply_axis(target: Any, model: ClusterModel, chosen: int | None = None) -> int | None:
