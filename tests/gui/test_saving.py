@@ -134,3 +134,29 @@ def test_suffixes_the_plugin_does_not_write_go_to_napari_for_its_layers_too(outp
     with pytest.warns(UserWarning, match="No data written"):
         assert outputs.layers.save(str(tmp_path / "clusters.jpg"), selected=True) == []
     assert not (tmp_path / "clusters.jpg").exists()
+
+
+@pytest.mark.parametrize("suffix", [".jpg", ".bmp"])
+def test_a_stack_saved_as_a_picture_is_refused_and_the_file_kept(make_viewer, cluster_in_widget, tmp_path,
+                                                                  monkeypatch, suffix):  # fmt: skip
+    """Issue 13 item 9 for .jpg / .bmp: napari's own writer took a quantized RGB stack, emptied the file (an existing
+    picture of that name too) and failed in Pillow with KeyError 'JPEG'."""
+    import warnings
+
+    from napari_colorquant._napari import writer
+
+    said: list[str] = []
+    monkeypatch.setattr(writer, "_notify", said.append)
+    viewer = make_viewer()
+    photo = np.ascontiguousarray(load_sample("china")[:48, :64])
+    viewer.add_image(np.stack([photo, photo[::-1]]), name="movie", rgb=True)
+    cluster_in_widget(viewer, 4)
+    target = tmp_path / f"holiday{suffix}"
+    Image.fromarray(photo).save(target)
+    before = target.read_bytes()
+    _select(viewer, "movie quantized")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # napari's own: the writer wrote nothing
+        assert viewer.layers.save(str(target), selected=True) == []
+    assert target.read_bytes() == before
+    assert any("holds one 2-D image" in m and "(2, 48, 64, 3)" in m and ".tif" in m for m in said), said

@@ -35,6 +35,9 @@ from .layers import off_input_axes
 
 PLUGIN = "napari-colorquant"
 OWN_SUFFIXES = frozenset({".png", *TIFF_SUFFIXES, *ZARR_SUFFIXES})
+#: Formats of one 2-D picture, written by napari's own image writer: an image layer of several planes made it
+#: fail in Pillow (KeyError 'JPEG') after it had emptied the file, an existing picture of that name included.
+PICTURE_SUFFIXES = frozenset({".jpg", ".jpeg", ".bmp"})
 #: A layer's axis label (lower case) -> tifffile / OME axis letter (the reader names axes by these letters).
 _AXIS_LETTERS = {**AXIS_LETTERS, "depth": "Z", "plane": "Z"}
 #: napari's unit of an axis with no physical size.
@@ -386,6 +389,9 @@ def save_labels_layer(path: str, data: Any, meta: dict) -> list[str]:
 def save_image_layer(path: str, data: Any, meta: dict) -> list[str]:
     """File → Save of an image layer: :func:`write_quantized`, or napari's image writer for other suffixes.
 
+    ``.jpg`` / ``.jpeg`` / ``.bmp`` go to napari's image writer too, unless the image holds several pictures
+    (a stack): that is refused with a notification, before napari's writer empties the file and fails.
+
     Parameters
     ----------
     path : str
@@ -400,9 +406,28 @@ def save_image_layer(path: str, data: Any, meta: dict) -> list[str]:
     list of str
         The paths written.
     """
-    if _unclaimed(path, ".png", meta):
+    if _several_planes(path, data, meta):
+        return []
+    if _unclaimed(path, ".png", meta) or Path(path).suffix.lower() in PICTURE_SUFFIXES:
         from napari_builtins.io import napari_write_image
 
         written = napari_write_image(path, data, meta)
         return [written] if written else []
     return write_quantized(path, data, meta)
+
+
+def _several_planes(path: str, data: Any, meta: dict) -> bool:
+    """An image of more than one picture named as a picture format (:data:`PICTURE_SUFFIXES`): refused with a
+    notification, before any file is opened (an array napari's writer hands Pillow as one picture goes on)."""
+    target = Path(path)
+    if target.suffix.lower() not in PICTURE_SUFFIXES:
+        return False
+    shape = tuple((data[0] if meta.get("multiscale") else data).shape)
+    picture = shape[next((axis for axis, n in enumerate(shape) if n != 1), len(shape)) :]  # leading 1s dropped
+    if len(picture) == 2 or (len(picture) == 3 and picture[-1] in (3, 4)):  # what Pillow writes as one picture
+        return False
+    _not_saved(target, ValueError(
+        f"a {target.suffix[1:].upper()} file holds one 2-D image; this layer has shape {shape}: save it as .tif "
+        "or .zarr (every plane), or show one plane and save that as a layer of its own"
+    ))  # fmt: skip
+    return True
