@@ -364,6 +364,8 @@ def _unclaimed(path: str, default: str, meta: dict) -> bool:
 def save_labels_layer(path: str, data: Any, meta: dict) -> list[str]:
     """File → Save of a labels layer: :func:`write_labels`, or napari's labels writer for other suffixes.
 
+    ``.jpg`` / ``.jpeg`` / ``.bmp`` are refused with a notification saying what can be written.
+
     Parameters
     ----------
     path : str
@@ -378,6 +380,9 @@ def save_labels_layer(path: str, data: Any, meta: dict) -> list[str]:
     list of str
         The paths written.
     """
+    suffix = Path(path).suffix.lower()
+    if suffix in PICTURE_SUFFIXES:  # napari has no labels writer for them: it wrote nothing, said so on the terminal
+        return _not_saved(Path(path), ValueError(f"a {suffix} picture does not keep labels; {PNG_HELP}"))
     if _unclaimed(path, ".tif", meta):
         from napari_builtins.io import napari_write_labels
 
