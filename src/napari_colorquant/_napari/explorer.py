@@ -419,10 +419,10 @@ class FeatureExplorer(LayerActions, Brushing, Background, QWidget):
         self.busy_bar.setMaximumHeight(8)
         self.busy_bar.setTextVisible(False)
         self.busy_bar.hide()
-        # Short rows: the dock must stay narrow enough to leave the canvas its width.
+        # Short rows: the dock must stay narrow enough to leave the canvas its width (three boxes a row: 488 px).
         # x and y on a row of their own: a channel's name needs the width ("kidney ch1" was cut to "ki…h1").
-        rows = [(("x", self.x_axis), ("y", self.y_axis)),
-                (("ellipse", self.confidence), ("tool", self.tool), ("brush", self.brush_layer))]  # fmt: skip
+        rows = [(("x", self.x_axis), ("y", self.y_axis)), (("ellipse", self.confidence), ("tool", self.tool)),
+                (("brush", self.brush_layer),)]  # fmt: skip
         layout = QVBoxLayout(self)
         for row in rows:
             line = QHBoxLayout()

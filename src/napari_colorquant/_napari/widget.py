@@ -35,6 +35,7 @@ from ..report import report_text
 from . import collector, handover, warmup
 from . import job as _job
 from . import layers as _layers
+from .canvas_room import make_room
 from .controls import Controls, guess_channel_axis, in_widget_words
 from .explorer import dock_beside, outcome_steps, prepare_outcome
 from .feature_axes import FeatureRun
@@ -357,6 +358,7 @@ def went_stale(widget: ClusterWidget, job: _job.Job) -> bool:
 def _after_warmup(widget: ClusterWidget) -> None:
     if not widget.runner.closed:
         dock_beside(widget._viewer, widget.native)  # the explorer, docked by then
+        QTimer.singleShot(0, partial(make_room, widget.native))  # once the explorer's tab is laid out
         _prepare_window(widget)
         widget.controls.feature_view.changed.connect(partial(_prepare_window, widget))  # chosen later
 
