@@ -53,9 +53,9 @@ def test_a_hidden_window_is_left_as_it_is(make_viewer, dock, qtbot):
     """A script's hidden viewer: nothing to make room for."""
     viewer = make_viewer(show=False)
     widget = dock(viewer)
+    qtbot.wait(100)  # the dock laid out
     size = viewer.window._qt_window.size()
     make_room(widget.native)
-    qtbot.wait(100)
     assert viewer.window._qt_window.size() == size
 
 
