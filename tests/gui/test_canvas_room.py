@@ -59,12 +59,18 @@ def test_a_hidden_window_is_left_as_it_is(make_viewer, dock, qtbot):
     assert viewer.window._qt_window.size() == size
 
 
-def test_the_explorer_tab_is_no_wider_than_the_widget(make_viewer, dock, qtbot):
-    """The explorer's ellipse, tool and brush boxes on one row made its dock 488 px wide at least, 120 px more
-    than the clustering widget it is tabbed with: every pixel of that came off the canvas."""
+def test_the_explorer_is_no_wider_than_its_plot_needs(make_viewer, dock, qtbot):
+    """The explorer's ellipse, tool and brush boxes on one row made its dock 488 px wide at least, wider than its
+    plot needs: every pixel of that came off the canvas. No row of its controls is wider than the plot now."""
+    from qtpy.QtWidgets import QLayout
+
     from napari_colorquant._napari.explorer import _docked
 
     viewer = make_viewer(show=True)
-    widget = dock(viewer)
+    dock(viewer)
     qtbot.waitUntil(lambda: _docked(viewer) is not None, timeout=20_000)
-    assert _docked(viewer).minimumSizeHint().width() <= widget.native.minimumSizeHint().width()
+    explorer = _docked(viewer)
+    plot = explorer.plot.canvas.minimumWidth()
+    rows = [item.layout() for item in map(explorer.layout().itemAt, range(explorer.layout().count()))]
+    widths = [row.minimumSize().width() for row in rows if isinstance(row, QLayout)]
+    assert len(widths) >= 4 and max(widths) <= plot, widths

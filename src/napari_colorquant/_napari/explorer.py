@@ -430,7 +430,7 @@ class FeatureExplorer(LayerActions, Brushing, Background, QWidget):
                 line.addWidget(QLabel(text))
                 line.addWidget(widget, stretch=1)
             layout.addLayout(line)
-        self.plot.canvas.setMinimumWidth(240)
+        self.plot.canvas.setMinimumWidth(400)  # the narrowest plot whose ticks and names read well
         layout.addWidget(self.plot.canvas, stretch=3)
         actions = ((self.export_button, self.pairs_button), (QLabel("min size"), self.min_size, self.objects_button))
         for widgets in actions:

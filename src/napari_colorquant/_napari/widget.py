@@ -40,7 +40,7 @@ from .controls import Controls, guess_channel_axis, in_widget_words
 from .explorer import dock_beside, outcome_steps, prepare_outcome
 from .feature_axes import FeatureRun
 from .k_curve_plot import KCurvePlot
-from .placer import Placer, frame_plot
+from .placer import Placer, drop_viewer_plots, frame_plot
 from .runner import Cancelled, Runner, when_undocked
 from .steps import StepQueue
 from .writer import prefer_plugin_writers
@@ -358,9 +358,14 @@ def went_stale(widget: ClusterWidget, job: _job.Job) -> bool:
 def _after_warmup(widget: ClusterWidget) -> None:
     if not widget.runner.closed:
         dock_beside(widget._viewer, widget.native)  # the explorer, docked by then
-        QTimer.singleShot(0, partial(make_room, widget.native))  # once the explorer's tab is laid out
+        QTimer.singleShot(0, partial(_make_room, widget))  # once the explorer's tab is laid out
         _prepare_window(widget)
         widget.controls.feature_view.changed.connect(partial(_prepare_window, widget))  # chosen later
+
+
+def _make_room(widget: ClusterWidget) -> None:
+    if not widget.runner.closed:  # not closed with its viewer in the meantime (its Qt widget deleted)
+        make_room(widget.native)
 
 
 def _prepare_window(widget: ClusterWidget, *_) -> None:
@@ -462,6 +467,7 @@ def queue_placement(steps: StepQueue, placer: Placer, outcome: tuple, placed: Ca
     job, out, tuples, features = outcome  # the separate window's features come later (queue_window)
     steps.add_iterator(placer.place_steps(job.layer, tuples, feature_run=features, feature_view=job.feature_view,
                                           result=out.result, on_placed=placed))  # fmt: skip
+    steps.add(partial(drop_viewer_plots, placer, job.layer if job.feature_view == "same viewer" else None))
     if shown is not None:
         steps.add(shown)
     steps.add(job.placed.set)  # a turn after the last output (the canvas has painted it): the worker goes on
