@@ -365,3 +365,35 @@ def test_multiscale_layer_gives_multiscale_outputs(make_viewer, dock, run_and_wa
     assert model.params["fit_level"] == 0  # the photo is within the default pixel budget
     for level, data in zip(levels, labels.data, strict=True):
         np.testing.assert_array_equal(np.asarray(data), model.predict(level))
+
+
+def test_the_same_viewer_shows_the_latest_run_s_plot_only(make_viewer, dock, run_and_wait):
+    """A "same viewer" plot stayed in the viewer, out of date, after a run with another view (its 3 centres after
+    a K = 5 run), and a second image's plot was drawn over the first one's: the viewer shows the latest run's plot
+    only, and none after a run with another view."""
+    from napari_colorquant._napari.layers import FEATURE_ROLES
+
+    def plots(name):
+        return [layer for layer in viewer.layers if layer.name.startswith(name + " ")
+                and layer.metadata.get("colorquant", {}).get("role") in FEATURE_ROLES]  # fmt: skip
+
+    viewer = make_viewer()
+    photo = load_sample("china")[::4, ::4]
+    first = viewer.add_image(photo, rgb=True, name="photo")
+    widget = dock(viewer)
+    widget.image.value = first
+    widget.n_clusters.value, widget.feature_view.value = 3, "same viewer"
+    run_and_wait(widget)
+    assert plots("photo")
+    for view in ("none", "separate window"):
+        widget.n_clusters.value, widget.feature_view.value = widget.n_clusters.value + 1, view
+        run_and_wait(widget)
+        assert not plots("photo"), view
+    widget.close_feature_viewer()
+    widget.feature_view.value = "same viewer"
+    run_and_wait(widget)
+    centres = viewer.layers["photo feature space"].features["kind"] == "centre"
+    assert int(centres.sum()) == widget.n_clusters.value == 5
+    widget.image.value = viewer.add_image(photo[..., 0], name="gray")
+    run_and_wait(widget)
+    assert plots("gray") and not plots("photo")

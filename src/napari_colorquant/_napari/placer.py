@@ -307,6 +307,31 @@ def _stale(drawn: tuple[int, ...] | None, order: tuple[int, ...]) -> bool:
     return drawn is not None and drawn != layer_columns(order, len(drawn))
 
 
+def drop_viewer_plots(placer: Placer, keep: Layer | None) -> None:
+    """Remove the "same viewer" plots of every input layer but ``keep`` from the user's viewer.
+
+    The viewer shows the latest run's plot only: a run with another view left the plot of an earlier run
+    there, out of date (its centres, its K), and a run of another image drew its plot over the first one's.
+
+    Parameters
+    ----------
+    placer : Placer
+        The clustering widget's placer (the plots are its outputs).
+    keep : Layer or None
+        The input whose plot stays (the run just placed with the "same viewer" view); None: no plot stays.
+    """
+    for source_id, owned in placer._outputs.items():
+        if keep is not None and source_id == id(keep):
+            continue
+        for key in [key for key in owned if key.split(":")[0] in FEATURE_ROLES]:
+            layer = owned.pop(key)
+            if layer in placer._viewer.layers:
+                placer._viewer.layers.remove(layer)
+    if keep is None and placer._viewer_run is not None:
+        placer._viewer_run = None
+        placer.viewer_picker.axes, placer.viewer_picker.visible = None, False  # nothing left for them to pick
+
+
 #: Placers whose separate feature window may be open (closed at interpreter exit, see below).
 _WITH_WINDOW: weakref.WeakSet[Placer] = weakref.WeakSet()
 
