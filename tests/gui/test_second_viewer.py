@@ -159,3 +159,16 @@ def test_the_feature_window_is_built_styled_shown_and_drawn_in_turns_of_their_ow
         assert picker is not None and "feature axes" in window.window._dock_widgets
     finally:
         widget.close_feature_viewer()
+
+
+def test_the_theme_method_keeps_its_name_while_a_window_is_built():
+    """napari connects the window's theme method by name: under the stand-in's name it went through every
+    attribute of the new window, read napari's deprecated ``_dock_widgets`` and printed a FutureWarning in the
+    user's terminal. (Checked on the name: a second viewer closed in a test breaks the GL drawing of the next
+    test's viewer, a napari / vispy problem of its own.)"""
+    from napari._qt.qt_main_window import Window
+
+    from napari_colorquant._napari.second_viewer import opening_viewer
+
+    with opening_viewer():
+        assert Window._update_theme.__name__ == "_update_theme"

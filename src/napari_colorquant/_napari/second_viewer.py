@@ -38,6 +38,7 @@ then the axis names'): :func:`glyph_steps` makes them a few per turn beforehand.
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Callable, Generator, Iterator
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -277,7 +278,8 @@ def _theme_later(later: list[Callable[[], None]]) -> Iterator[None]:
         return
     held: list = []
 
-    def update_theme(self, *args, **kwargs):
+    @functools.wraps(original)  # its name: napari looks a connected method up by name, and with another name
+    def update_theme(self, *args, **kwargs):  # went through every attribute, reading a deprecated one (a warning)
         if not args and not kwargs and held is not None:  # the constructor's own call: later
             held.append(self)
             return None
