@@ -354,11 +354,9 @@ def test_explorer_first_plot_index_is_built_in_the_worker(make_viewer, dock, mon
     assert built == [False]
 
 
-def test_new_outputs_are_inserted_in_turns_of_their_own_and_shown_together_after(make_viewer, dock, qtbot,
-                                                                                 run_and_wait):  # fmt: skip
-    """Each new output is inserted in a turn of its own; once all are in, they are shown in one later turn, so that
-    one paint makes their textures (as one paint updates a repeat's), not a paint per layer between insertions.
-    Showing is not in an insertion's turn: that paint would add the insertion's work to its own."""
+def test_showing_one_new_output_and_inserting_the_next_are_separate_turns(make_viewer, dock, qtbot, run_and_wait):
+    """Showing a new layer (its texture is uploaded at the next paint) ends a turn: the next layer's
+    insertion must not add its work to that paint's turn."""
     from qtpy.QtCore import QTimer
 
     viewer, _, widget = _docked_on_photo(make_viewer, dock, 4)
@@ -380,9 +378,9 @@ def test_new_outputs_are_inserted_in_turns_of_their_own_and_shown_together_after
     finally:
         ticker.stop()
     names = [name for name, _ in events]
-    assert names == ["insert photo clusters", "insert photo quantized", "show photo clusters", "show photo quantized"]
+    assert names == ["insert photo clusters", "show photo clusters", "insert photo quantized", "show photo quantized"]
     turn = [number for _, number in events]
-    assert turn[0] < turn[1] < turn[2] == turn[3]
+    assert turn[0] < turn[1] < turn[2] < turn[3]
 
 
 def _front_tab(viewer, title):
@@ -716,20 +714,3 @@ def test_the_separate_feature_window_shows_axes_named_by_the_features(make_viewe
         assert tuple(window.dims.axis_labels) == ("R", "B", "G")  # x G and y B, as the explorer's first pair
     finally:
         widget.close_feature_viewer()
-
-
-def test_new_textures_are_shown_together_up_to_the_turn_budget():
-    """New image and labels layers are shown together, a turn per _TURN_BYTES of texture (an EM posterior
-    at 12 MP is 48 MB alone): never one paint for all of them whatever their size."""
-    from types import SimpleNamespace
-
-    from napari_colorquant._napari import placer
-
-    mb = 1 << 20
-    layers = [SimpleNamespace(name=name, visible=False) for name in ("clusters", "quantized", "posterior")]
-    steps = placer._show_in_turns(list(zip(layers, [12 * mb, 36 * mb, 48 * mb], strict=True)))
-    shown_per_turn = []
-    for _ in steps:  # each yield ends a turn; what it shows comes after it
-        shown_per_turn.append([layer.name for layer in layers if layer.visible])
-    shown_per_turn.append([layer.name for layer in layers if layer.visible])
-    assert shown_per_turn == [[], ["clusters", "quantized"], ["clusters", "quantized", "posterior"]]

@@ -173,27 +173,6 @@ def _update(layer: Layer, data, meta: dict, layer_type: str) -> None:
     layer.refresh()
 
 
-def _show_in_turns(hidden: list[tuple[Layer, int]]) -> Iterator[None]:
-    """Show new image and labels layers (with their texture bytes) once all are inserted, a turn per
-    :data:`_TURN_BYTES` of texture.
-
-    Each shown layer's texture is made at the next paint. Shown one after another, between their insertions,
-    a first run's clusters and quantized layers took a paint each (and the event-loop turns around it) that a
-    repeat, updating both in place, does not: one paint now makes both, as one paint updates a repeat's.
-    """
-    batch: list[Layer] = []
-    size = 0
-    for layer, plane in [*hidden, (None, _TURN_BYTES + 1)]:
-        if batch and (layer is None or size + plane > _TURN_BYTES):
-            yield
-            for shown in batch:
-                shown.visible = True
-            batch, size = [], 0
-        if layer is not None:
-            batch.append(layer)
-            size += plane
-
-
 @contextlib.contextmanager
 def _not_activated(layers) -> Iterator[None]:
     """Insert without making the new layer the active one (napari's default).
@@ -616,13 +595,13 @@ class Placer:
         live = [layer for layer in owned.values() if layer in viewer.layers]
         position = max((viewer.layers.index(layer) + 1 for layer in live), default=len(viewer.layers))
         turn_bytes: int | None = 0  # texture this turn's paint will upload; None: a layer was shown, yield first
-        hidden: list[tuple[Layer, int]] = []
         for number, (data, meta, layer_type) in enumerate(tuples):
             plane = _plane_bytes(data, meta, layer_type)
             if number and (turn_bytes is None or turn_bytes + plane > _TURN_BYTES):
                 yield
                 turn_bytes = 0
-            layer = owned.get(key := _key(meta))
+            key = _key(meta)
+            layer = owned.get(key)
             meta = _named_apart(meta, viewer, owned)
             if layer is not None and layer in viewer.layers and _compatible(layer, data, meta, layer_type):
                 # In-place updates are cheap: several share a turn (and a paint) up to _TURN_BYTES of texture.
@@ -644,11 +623,10 @@ class Placer:
                 viewer.layers.insert(position, new)
             position += 1
             owned[key] = new
-            if shown:  # a texture is shown with the other new ones, after them (see _show_in_turns)
-                hidden.append((new, plane))
-                yield from () if plane else _show_in_turns([hidden.pop()])  # points, shapes: in the next turn
+            if shown:
+                yield
+                new.visible = True
             turn_bytes = None
-        yield from _show_in_turns(hidden)
 
     # --- separate feature-space window ----------------------------------------------------
     def _show_features(self, result: Any, tuples: list[tuple]) -> Iterator[None]:
