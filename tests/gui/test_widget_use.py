@@ -33,6 +33,15 @@ def _blocking_quantize(monkeypatch, release: threading.Event, started: threading
     monkeypatch.setattr(workflows, "quantize", slow)
 
 
+def _run_held(widget, qtbot, monkeypatch) -> threading.Event:
+    """Press Run with quantize held at its start (see :func:`_blocking_quantize`); set the returned event to go on."""
+    release, started = threading.Event(), threading.Event()
+    _blocking_quantize(monkeypatch, release, started)
+    widget.run()
+    qtbot.waitUntil(started.is_set, timeout=5000)
+    return release
+
+
 def _wait(qtbot, widget, timeout=30_000):
     qtbot.waitUntil(lambda: widget.worker is None, timeout=timeout)
 
@@ -77,11 +86,8 @@ def test_closing_the_viewer_mid_run_cancels_quietly(make_own_viewer, dock, qtbot
     _photo_layer(viewer)
     widget = dock(viewer)
     runner = widget.runner
-    release, started = threading.Event(), threading.Event()
-    _blocking_quantize(monkeypatch, release, started)
     capfd.readouterr()
-    widget.run()
-    qtbot.waitUntil(started.is_set, timeout=5000)
+    release = _run_held(widget, qtbot, monkeypatch)
     viewer.close()
     release.set()
     qtbot.waitUntil(lambda: not runner.busy, timeout=20_000)
@@ -212,10 +218,7 @@ def test_rename_during_a_run_names_outputs_after_the_new_name(make_viewer, dock,
     widget = dock(viewer)
     widget.n_clusters.value = 3
     widget.feature_view.value = "none"
-    release, started = threading.Event(), threading.Event()
-    _blocking_quantize(monkeypatch, release, started)
-    widget.run()
-    qtbot.waitUntil(started.is_set, timeout=5000)
+    release = _run_held(widget, qtbot, monkeypatch)
     layer.name = "new name"
     release.set()
     _wait(qtbot, widget)
@@ -233,10 +236,7 @@ def test_data_replaced_mid_run_drops_the_stale_result(make_viewer, dock, qtbot, 
     layer = _photo_layer(viewer)
     widget = dock(viewer)
     widget.feature_view.value = "none"
-    release, started = threading.Event(), threading.Event()
-    _blocking_quantize(monkeypatch, release, started)
-    widget.run()
-    qtbot.waitUntil(started.is_set, timeout=5000)
+    release = _run_held(widget, qtbot, monkeypatch)
     layer.data = np.zeros((100, 120, 3), np.uint8)
     release.set()
     _wait(qtbot, widget)
@@ -323,10 +323,7 @@ def test_removed_mid_run_says_so_in_the_status(make_viewer, dock, qtbot, monkeyp
     _photo_layer(viewer)
     widget = dock(viewer)
     widget.feature_view.value = "none"
-    release, started = threading.Event(), threading.Event()
-    _blocking_quantize(monkeypatch, release, started)
-    widget.run()
-    qtbot.waitUntil(started.is_set, timeout=5000)
+    release = _run_held(widget, qtbot, monkeypatch)
     viewer.layers.remove("photo")
     release.set()
     _wait(qtbot, widget)
@@ -444,11 +441,8 @@ def test_closing_the_widget_mid_run_cancels_the_run(make_viewer, dock, qtbot, mo
     widget = dock(viewer)
     widget.feature_view.value = "separate window"
     runner = widget.runner
-    release, started = threading.Event(), threading.Event()
-    _blocking_quantize(monkeypatch, release, started)
     capfd.readouterr()
-    widget.run()
-    qtbot.waitUntil(started.is_set, timeout=5000)
+    release = _run_held(widget, qtbot, monkeypatch)
     _close_with_title_bar_x(qtbot, widget)
     release.set()
     qtbot.waitUntil(lambda: not runner.busy, timeout=20_000)
