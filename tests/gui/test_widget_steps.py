@@ -404,7 +404,7 @@ def test_explorer_is_docked_empty_behind_the_widget_when_it_opens(make_viewer, d
     qtbot.waitUntil(lambda: explorer_module._docked(viewer) is not None, timeout=5000)
     explorer = explorer_module._docked(viewer)
     assert explorer_module.find_explorer(viewer) is None  # docked, but nothing to show yet
-    widget_title = explorer_module._dock_of(widget.native).windowTitle()
+    widget_title = explorer_module.dock_of(widget.native).windowTitle()
     qtbot.waitUntil(lambda: _front_tab(viewer, explorer_module.DOCK_NAME) == widget_title, timeout=5000)
     made: list[str] = []
     monkeypatch.setattr(explorer_module.FeatureExplorer, "__init__", lambda *a: made.append("made"))
@@ -436,7 +436,7 @@ def test_a_widget_docked_on_the_left_does_not_cover_a_right_dock_with_an_empty_e
     run_and_wait(widget)
     qtbot.waitUntil(lambda: "done" in widget.timeline, timeout=10_000)
     explorer = explorer_module.find_explorer(viewer)  # the first result docks it, as before
-    assert explorer is not None and explorer_module._dock_of(explorer) is not None
+    assert explorer is not None and explorer_module.dock_of(explorer) is not None
 
 
 def test_the_empty_explorer_is_tabbed_with_its_widget_not_a_dock_added_after_it(make_viewer, dock, qtbot):
@@ -450,8 +450,8 @@ def test_the_empty_explorer_is_tabbed_with_its_widget_not_a_dock_added_after_it(
     widget = dock(viewer)
     viewer.window.add_dock_widget(QLabel("another plugin"), name="Other", area="right")
     qtbot.waitUntil(lambda: explorer_module._docked(viewer) is not None, timeout=5000)
-    holder = explorer_module._dock_of(widget.native)
-    explorer_dock = explorer_module._dock_of(explorer_module._docked(viewer))
+    holder = explorer_module.dock_of(widget.native)
+    explorer_dock = explorer_module.dock_of(explorer_module._docked(viewer))
     assert explorer_dock in viewer.window._qt_window.tabifiedDockWidgets(holder)
     qtbot.waitUntil(lambda: _front_tab(viewer, explorer_module.DOCK_NAME) == holder.windowTitle(), timeout=5000)
     assert _front_tab(viewer, "Other") in (None, "Other")
@@ -491,13 +491,13 @@ def test_a_closed_explorer_comes_back_with_the_next_result(make_viewer, dock, qt
     viewer, _, widget = _docked_on_photo(make_viewer, dock, 3)
     qtbot.waitUntil(lambda: explorer_module._docked(viewer) is not None, timeout=5000)
     explorer = explorer_module._docked(viewer)
-    holder = explorer_module._dock_of(explorer)
+    holder = explorer_module.dock_of(explorer)
     qtbot.mouseClick(holder.titleBarWidget().close_button, Qt.MouseButton.LeftButton)  # its title bar's "x"
-    assert explorer_module._docked(viewer) is None and explorer_module._dock_of(explorer) is None
+    assert explorer_module._docked(viewer) is None and explorer_module.dock_of(explorer) is None
     run_and_wait(widget)
     qtbot.waitUntil(lambda: "done" in widget.timeline, timeout=10_000)
     assert explorer_module.find_explorer(viewer) is explorer  # the same explorer, docked again, with the result
-    assert explorer_module._dock_of(explorer) is not None and explorer.data is not None
+    assert explorer_module.dock_of(explorer) is not None and explorer.data is not None
 
 
 def test_new_labels_layers_make_their_drawing_overlays_after_being_shown(make_viewer, dock, qtbot, run_and_wait):
@@ -629,9 +629,9 @@ def test_the_explorer_api_keeps_working_while_its_dock_is_closed(make_viewer, do
     run_and_wait(widget)
     qtbot.waitUntil(lambda: "done" in widget.timeline, timeout=10_000)
     explorer = ncq.feature_explorer(viewer)
-    holder = explorer_module._dock_of(explorer)
+    holder = explorer_module.dock_of(explorer)
     qtbot.mouseClick(holder.titleBarWidget().close_button, Qt.MouseButton.LeftButton)
-    assert explorer_module._dock_of(explorer) is None
+    assert explorer_module.dock_of(explorer) is None
     assert ncq.feature_explorer(viewer) is explorer
     explorer.select_clusters([2])
     clusters = viewer.layers["photo clusters"]
@@ -646,7 +646,7 @@ def test_an_explorer_hidden_while_empty_comes_back_with_the_first_result(make_vi
 
     viewer, _, widget = _docked_on_photo(make_viewer, dock, 3)
     qtbot.waitUntil(lambda: explorer_module._docked(viewer) is not None, timeout=5000)
-    holder = explorer_module._dock_of(explorer_module._docked(viewer))
+    holder = explorer_module.dock_of(explorer_module._docked(viewer))
     qtbot.mouseClick(holder.titleBarWidget().hide_button, Qt.MouseButton.LeftButton)
     assert holder.isHidden()
     run_and_wait(widget)
@@ -662,7 +662,7 @@ def test_closing_the_widget_takes_its_still_empty_explorer_away(make_viewer, doc
 
     viewer, _, widget = _docked_on_photo(make_viewer, dock, 3)
     qtbot.waitUntil(lambda: explorer_module._docked(viewer) is not None, timeout=5000)
-    holder = explorer_module._dock_of(widget.native)
+    holder = explorer_module.dock_of(widget.native)
     qtbot.mouseClick(holder.titleBarWidget().close_button, Qt.MouseButton.LeftButton)  # the widget's title bar "x"
     qtbot.waitUntil(lambda: explorer_module._docked(viewer) is None, timeout=5000)
     assert explorer_module.DOCK_NAME not in viewer.window._wrapped_dock_widgets
@@ -678,7 +678,7 @@ def test_closing_the_widget_keeps_an_explorer_with_a_result(make_viewer, dock, q
     run_and_wait(widget)
     qtbot.waitUntil(lambda: "done" in widget.timeline, timeout=10_000)
     explorer = explorer_module.find_explorer(viewer)
-    holder = explorer_module._dock_of(widget.native)
+    holder = explorer_module.dock_of(widget.native)
     qtbot.mouseClick(holder.titleBarWidget().close_button, Qt.MouseButton.LeftButton)
     qtbot.wait(50)  # the turn in which an empty explorer would be undocked
     assert explorer_module._docked(viewer) is explorer and explorer.data is not None

@@ -428,9 +428,9 @@ def _close_with_title_bar_x(qtbot, widget):
     """napari's "x" on the widget's dock: the widget is taken out of its dock, not deleted."""
     from qtpy.QtCore import Qt
 
-    from napari_colorquant._napari.explorer import _dock_of
+    from napari_colorquant._napari.canvas_room import dock_of
 
-    holder = _dock_of(widget.native)
+    holder = dock_of(widget.native)
     qtbot.mouseClick(holder.titleBarWidget().close_button, Qt.MouseButton.LeftButton)
 
 

@@ -18,7 +18,17 @@ from qtpy.QtWidgets import QDockWidget, QMainWindow, QWidget
 CANVAS_FLOOR = 480
 
 
-def _dock_of(widget: QWidget | None) -> QDockWidget | None:
+def dock_of(widget: QWidget | None) -> QDockWidget | None:
+    """The dock holding ``widget`` (a parent of it), or None.
+
+    Parameters
+    ----------
+    widget : QWidget or None
+
+    Returns
+    -------
+    QDockWidget or None
+    """
     while widget is not None and not isinstance(widget, QDockWidget):
         widget = widget.parentWidget()
     return widget
@@ -39,7 +49,7 @@ def make_room(widget: QWidget, floor: int = CANVAS_FLOOR) -> None:
     The window system resizes the window a moment later (an event-loop turn or more): measure after that.
     Nothing is done for a widget not docked in a shown main window.
     """
-    dock = _dock_of(widget)
+    dock = dock_of(widget)
     window = dock.parentWidget() if dock is not None else None
     if dock is None or dock.isFloating() or not isinstance(window, QMainWindow) or not window.isVisible():
         return

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import ArrayLike
-from qtpy.QtCore import QEvent, QObject, QTimer
+from qtpy.QtCore import QTimer
 from qtpy.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -31,6 +31,7 @@ from qtpy.QtWidgets import (
 )
 
 from .. import explore
+from .canvas_room import dock_of
 from .cluster_table import ClusterTable
 from .elided_combo import ElidedComboBox
 from .explorer_actions import LayerActions
@@ -40,6 +41,7 @@ from .explorer_gestures import TOOLS
 from .explorer_plot import FeaturePlot, PlotView
 from .feature_axes import axis_choice, default_order, swapped
 from .layers import axis_labels, plot_channel_names
+from .runner import when_undocked
 
 if TYPE_CHECKING:
     import napari
@@ -117,7 +119,7 @@ def _docked(viewer: napari.Viewer) -> FeatureExplorer | None:
     run docks the same explorer again rather than drawing in one nobody can see.
     """
     explorer = _registered(viewer)
-    return explorer if explorer is not None and _dock_of(explorer) is not None else None
+    return explorer if explorer is not None and dock_of(explorer) is not None else None
 
 
 def _dock(viewer: napari.Viewer, explorer: FeatureExplorer) -> FeatureExplorer:
@@ -152,21 +154,21 @@ def dock_beside(viewer: napari.Viewer, widget: QWidget) -> FeatureExplorer | Non
         right (the first run then docks the explorer).
     """
     viewer = _unwrap(viewer)
-    holder = _dock_of(widget)
+    holder = dock_of(widget)
     if _docked(viewer) is not None or not _on_the_right(holder):
         return None
     explorer = _dock(viewer, _registered(viewer) or FeatureExplorer(viewer))
     # napari tabs a new dock with the area's last one, which is not the widget's when another dock was added since.
-    holder.parentWidget().tabifyDockWidget(holder, _dock_of(explorer))
+    holder.parentWidget().tabifyDockWidget(holder, dock_of(explorer))
     # napari brings a new tab to the front once the main window has laid it out: the widget being opened
     # comes back in front after that.
     QTimer.singleShot(0, holder.raise_)
-    _ClosingWatch(holder.widget(), viewer, explorer)
+    _undock_when_closed(holder.widget(), viewer, explorer)
     return explorer
 
 
-class _ClosingWatch(QObject):
-    """Undocks the explorer, if it is still empty, when the user closes the clustering widget that docked it.
+def _undock_when_closed(watched: QWidget, viewer: napari.Viewer, explorer: FeatureExplorer) -> None:
+    """Undock the explorer, if it is still empty, when the user closes the clustering widget ``watched`` that docked it.
 
     napari's "x" on a plugin dock takes the widget out of its dock (its parent becomes None) and deletes the
     dock, without deleting the widget: the widget is never told. An empty explorer left behind would be a
@@ -174,21 +176,15 @@ class _ClosingWatch(QObject):
     Watching the parent, not the dock's deletion: when the viewer closes, the docks are deleted with the
     window and nothing may be undocked.
     """
+    viewer_ref, explorer_ref = weakref.ref(viewer), weakref.ref(explorer)
 
-    def __init__(self, watched: QWidget, viewer: napari.Viewer, explorer: FeatureExplorer) -> None:
-        super().__init__(watched)
-        self._viewer, self._explorer = weakref.ref(viewer), weakref.ref(explorer)
-        watched.installEventFilter(self)
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if event.type() == QEvent.Type.ParentChange and watched.parent() is None:
-            QTimer.singleShot(0, self._undock_if_empty)  # after napari has finished removing the dock
-        return False
-
-    def _undock_if_empty(self) -> None:
-        viewer, explorer = self._viewer(), self._explorer()
+    def undock_if_empty() -> None:
+        viewer, explorer = viewer_ref(), explorer_ref()
         if viewer is not None and explorer is not None and explorer.data is None and _docked(viewer) is explorer:
             viewer.window.remove_dock_widget(explorer)
+
+    # after napari has finished removing the widget's dock
+    when_undocked(watched, partial(QTimer.singleShot, 0, undock_if_empty))
 
 
 def _on_the_right(holder: QWidget | None) -> bool:
@@ -203,13 +199,6 @@ def _on_the_right(holder: QWidget | None) -> bool:
     if window is None or holder.isFloating() or not window.inherits("QMainWindow"):
         return False
     return window.dockWidgetArea(holder) == Qt.DockWidgetArea.RightDockWidgetArea
-
-
-def _dock_of(widget: QWidget | None) -> QWidget | None:
-    """The dock widget holding ``widget``, or None."""
-    while widget is not None and not widget.inherits("QDockWidget"):
-        widget = widget.parentWidget()
-    return widget
 
 
 def prepare_outcome(job: Job, output: RunOutput) -> dict:
@@ -336,7 +325,7 @@ def outcome_steps(viewer: napari.Viewer, job: Job, output: RunOutput) -> list[Ca
 
 def _raise_tab(explorer: FeatureExplorer) -> None:
     """Bring the explorer to the front for its first result (shown again if the user hid it while empty)."""
-    holder = _dock_of(explorer)
+    holder = dock_of(explorer)
     if holder is not None:
         holder.show()
         holder.raise_()
