@@ -46,6 +46,18 @@ def test_3d_stack_is_one_data_set(hela_u16):
     np.testing.assert_array_equal(result.labels.reshape(-1), single.labels.reshape(-1))
 
 
+def test_gray_stack_with_a_colour_like_last_axis_is_gray_with_a_length_1_channel_axis(hela_u16):
+    """A last axis of 3 values is read as RGB; the documented way to say "gray" is a length-1 channel axis."""
+    stack = np.stack([hela_u16[:40, :50], hela_u16[40:80, :50], hela_u16[80:120, :50]], axis=-1)  # (40, 50, 3)
+    assert quantize(stack, 3).model.input_kind == "rgb"
+    result = quantize(stack[..., np.newaxis], 3, channel_axis=-1)
+    assert result.model.input_kind == "gray" and result.model.n_channels == 1
+    assert result.labels.shape == stack.shape and result.quantized.shape == (*stack.shape, 1)
+    flat = quantize(stack.reshape(40, 150), 3)  # the same values as a 2-D gray image
+    np.testing.assert_array_equal(result.labels, flat.labels.reshape(stack.shape))
+    np.testing.assert_array_equal(result.quantized[..., 0], flat.quantized.reshape(stack.shape))
+
+
 def test_multichannel_zcyx_uses_channels_as_features(kidney_zcyx):
     result = quantize(kidney_zcyx, 4, channel_axis=1)
     z, _c, y, x = kidney_zcyx.shape

@@ -167,7 +167,8 @@ class ClusterParameters:
     color_space : str
         ``"auto"`` or one of :data:`~napari_colorquant.colorspaces.COLOR_SPACES`.
     channel_axis : int or None
-        Axis holding channels (None: last axis if it has 3 or 4 entries, else gray).
+        Axis holding channels (None: last axis if it has 3 or 4 entries, else gray). An axis of length 1
+        is gray (a gray stack whose last axis has 3 or 4 pixels: add a length-1 axis and point to it).
     max_iter : int
         Maximum iterations per run (EM: exact iterations after its start, which runs to convergence on
         its own on a coarse summary of the values; see :mod:`~napari_colorquant.em_start`).

@@ -90,7 +90,10 @@ def quantize(
         channels themselves otherwise. Chroma-only spaces cluster Cr/Cb (a/b)
         and keep each pixel's Y (L*).
     channel_axis : int, optional
-        Axis holding channels. Default: last axis if it has length 3 or 4.
+        Axis holding channels. Default: last axis if it has length 3 or 4 (read as RGB / RGBA), else the
+        image is gray. An axis of length 1 is one channel: to cluster a gray stack whose last axis happens
+        to have 3 or 4 pixels as gray, pass ``image[..., np.newaxis]`` with ``channel_axis=-1`` (the labels
+        keep ``image``'s shape; ``quantized`` keeps the added axis).
     mask : array_like of bool, optional
         Pixel grid shape; only pixels inside are fitted and labelled.
     max_iter : int

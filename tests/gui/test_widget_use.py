@@ -517,21 +517,63 @@ def test_cancel_once_the_outputs_are_on_their_way_changes_nothing(make_viewer, d
 
 
 # --- a gray stack whose last axis has 3 or 4 pixels ------------------------------------------
+def _thin_gray_stack(width: int) -> np.ndarray:
+    """A (20, 64, width) uint16 gray stack of three well-apart levels plus noise: any k-means finds the same three."""
+    rng = np.random.default_rng(width)
+    levels = np.array([5000, 30000, 55000])[rng.integers(0, 3, (20, 64, width))]
+    return (levels + rng.integers(-2000, 2000, levels.shape)).astype(np.uint16)
+
+
+def _same_partition(labels: np.ndarray, reference: np.ndarray) -> bool:
+    """Whether two labellings split the pixels alike (whatever numbers they give the clusters)."""
+    pairs = np.unique(np.stack([labels.ravel(), reference.ravel()]), axis=1)
+    return len(np.unique(pairs[0])) == len(np.unique(pairs[1])) == pairs.shape[1]
+
+
 @pytest.mark.parametrize("width", [3, 4])
-def test_gray_stack_with_a_colour_like_last_axis_is_refused_clearly(make_viewer, dock, run_and_wait, notifications,
-                                                                    width):  # fmt: skip
-    """napari shows it as a stack; the clustering read it as RGB(A) and the run failed on 'list index out of range'."""
+@pytest.mark.parametrize("scope", ["whole stack", "current slice", "every n-th frame"])
+def test_gray_stack_with_a_colour_like_last_axis_is_clustered_as_gray(make_viewer, dock, run_and_wait, scope, width):
+    """napari shows it as a stack (rgb=False); the clustering read the last axis as colours: the run failed on 'list
+    index out of range', then (41aae17) was refused. The layer is gray: it is clustered as one channel."""
+    from sklearn.cluster import KMeans
+
     viewer = make_viewer()
-    photo = load_sample("china")[:40, :50]
-    data = np.dstack([photo, photo[..., :1]])[..., :width]
+    data = _thin_gray_stack(width)
     viewer.add_image(data, name="thin", rgb=False)
+    viewer.dims.set_current_step(0, 7)
     widget = dock(viewer)
+    widget.n_clusters.value, widget.feature_view.value, widget.scope.value = 3, "none", scope
+    run_and_wait(widget)
+    assert widget.status.value.startswith("done"), widget.report.value
+    labels, quantized = viewer.layers["thin clusters"].data, viewer.layers["thin quantized"].data
+    assert labels.shape == quantized.shape == data.shape and not viewer.layers["thin quantized"].rgb
+    fitted = {"whole stack": data, "current slice": data[7], "every n-th frame": data[::5]}[scope]
+    reference = KMeans(3, n_init=10, random_state=0).fit(fitted.reshape(-1, 1).astype(float))
+    assert _same_partition(labels, reference.predict(data.reshape(-1, 1).astype(float)).reshape(data.shape))
+    model = ClusterModel.from_dict(viewer.layers["thin clusters"].metadata["colorquant"]["model"])
+    assert model.input_kind == "gray" and model.n_channels == 1
+    np.testing.assert_allclose(np.sort(model.means[:, 0]), np.sort(reference.cluster_centers_[:, 0]), rtol=1e-9)
+    np.testing.assert_array_equal(quantized, np.rint(model.means[labels - 1, 0]).astype(np.uint16))
+
+
+def test_gray_model_applied_to_a_gray_stack_with_a_colour_like_last_axis(make_viewer, dock, run_and_wait, qtbot):
+    """Apply fitted model reads the target as the run reads its input: a gray (T, Y, 4) stack stays gray."""
+    viewer = make_viewer()
+    first, second = _thin_gray_stack(4), _thin_gray_stack(4)[::-1]
+    viewer.add_image(first, name="first", rgb=False)
+    target = viewer.add_image(second, name="second", rgb=False)
+    widget = dock(viewer)
+    widget.image.value = viewer.layers["first"]
     widget.n_clusters.value, widget.feature_view.value = 3, "none"
     run_and_wait(widget)
-    assert widget.status.value == "failed"
-    assert f"its last axis has {width} pixels" in widget.report.value and "rgb=True" in widget.report.value
-    assert any("image: layer 'thin'" in m for m in notifications["error"])
-    assert [x.name for x in viewer.layers] == ["thin"]
+    model = ClusterModel.from_dict(viewer.layers["first clusters"].metadata["colorquant"]["model"])
+    widget.apply_target.value = target
+    widget.apply_button.native.click()
+    qtbot.waitUntil(lambda: widget.worker is None, timeout=30_000)
+    assert "second clusters" in viewer.layers, widget.report.value
+    expected = model.predict(second[..., None], channel_axis=3)
+    np.testing.assert_array_equal(viewer.layers["second clusters"].data, expected)
+    assert viewer.layers["second quantized"].data.shape == second.shape
 
 
 def test_same_viewer_plot_touches_no_private_attribute_through_napari_s_proxy(make_viewer, dock, run_and_wait,

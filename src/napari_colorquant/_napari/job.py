@@ -286,20 +286,24 @@ def collect(controls: Any, viewer: Any) -> Job:
     else:
         own_axis = None if layer.rgb else controls.channel_axis.value
         data, channel_axis = layer_data(layer), own_axis
-    if channel_axis is None and not layer.rgb:
+    if levels is not None and not layer.rgb:
         _refuse_colour_like_axis(layer, data)
     own_axis = channel_axis if not (extra or levels is not None) else None
+    gray = levels is None and channel_axis is None and not layer.rgb and colour_like(data)
+    if gray:  # one channel said explicitly: the clustering would read the last axis as colours
+        data, channel_axis = as_one_channel(data)
     mask = mask_array(controls.mask.value, layer, own_axis)
     fit_index = frames = None
     if layer.ndim > 2 and controls.scope.value == "current slice" and levels is None:
         fit_index = slice_index(layer, viewer)
-        if layer.rgb or extra:
+        if layer.rgb or extra or gray:
             fit_index = (*fit_index, slice(None))
         if own_axis is not None:
             fit_index = tuple(slice(None) if i == own_axis else item for i, item in enumerate(fit_index))
     elif layer.ndim > 2 and controls.scope.value == "every n-th frame" and levels is None:
         frames = (frame_axis(layer, own_axis), int(controls.frame_step.value))
     source, kind, colormaps, limits = source_of(layer, extra, own_axis)
+    source.one_channel = gray
     is_em = controls.method.value == "em"
     posterior = controls.posterior.value if is_em else "none"
     view = controls.feature_view.value
@@ -310,14 +314,78 @@ def collect(controls: Any, viewer: Any) -> Job:
     return Job(layer, request, source, kind, colormaps, limits, posterior, view)
 
 
+def colour_like(data: Any) -> bool:
+    """Whether :func:`~napari_colorquant.quantize` reads ``data``'s last axis as colours (given no channel axis).
+
+    Parameters
+    ----------
+    data : ndarray or dask array
+
+    Returns
+    -------
+    bool
+        True for an array of 3 or more dimensions whose last axis holds 3 or 4 values (RGB / RGBA).
+    """
+    return data.ndim >= 3 and data.shape[-1] in (3, 4)
+
+
+def as_one_channel(data: Any) -> tuple[Any, int]:
+    """A gray layer's data as one channel: a trailing channel axis of length 1, and that axis.
+
+    napari shows a layer with ``rgb=False`` as a stack whatever its last axis, but
+    :func:`~napari_colorquant.quantize` reads a last axis of 3 or 4 values as colours unless told otherwise; a
+    channel axis of length 1 says "gray". The labels keep the layer's shape; the quantized image has the extra
+    axis (:class:`.layers.Source` ``one_channel`` drops it).
+
+    Parameters
+    ----------
+    data : ndarray or dask array
+        The layer's data (a view is taken, nothing is copied).
+
+    Returns
+    -------
+    data : ndarray or dask array
+        Shape ``data.shape + (1,)``.
+    channel_axis : int
+        Its last axis.
+    """
+    return data[..., np.newaxis], data.ndim
+
+
+def apply_input(layer: Image, model_kind: str, channel_axis: int | None) -> tuple[tuple, Any, int | None]:
+    """What "Apply fitted model" passes for ``layer``: its source, its data and their channel axis.
+
+    Parameters
+    ----------
+    layer : napari.layers.Image
+        The layer the model is applied to.
+    model_kind : str
+        The model's ``input_kind`` (``"gray"``, ``"rgb"``, ...).
+    channel_axis : int or None
+        The layer's channel axis for the model (``widget.apply_axis``).
+
+    Returns
+    -------
+    (source, kind, colormaps, limits), data, channel_axis
+        As :func:`source_of`; the layer's data (:func:`layer_data`) and its channel axis: a gray model applied to
+        a gray stack whose last axis has 3 or 4 pixels gets it as one channel (:func:`as_one_channel`).
+    """
+    described, data = source_of(layer, None, channel_axis), layer_data(layer)
+    if channel_axis is None and model_kind == "gray" and not (layer.multiscale or layer.rgb) and colour_like(data):
+        data, channel_axis = as_one_channel(data)
+        described[0].one_channel = True
+    return described, data, channel_axis
+
+
 def _refuse_colour_like_axis(layer: Image, data: Any) -> None:
-    """A ValueError for a gray stack whose last axis has 3 or 4 pixels: the clustering reads such an axis as colours.
+    """A ValueError for a gray pyramid whose last axis has 3 or 4 pixels: the clustering reads such an axis as colours.
 
     napari shows the layer as a stack (it is not RGB), but an array of 3 or more dimensions whose last axis holds
-    3 or 4 values is an RGB(A) image to :func:`~napari_colorquant.quantize`: its outputs matched nothing of the
-    layer, and the run failed on an IndexError ("list index out of range").
+    3 or 4 values is an RGB(A) image to :func:`~napari_colorquant.quantize`, and a pyramid's levels are clustered
+    without a channel axis (a single-scale layer is passed with a length-1 channel axis instead:
+    :func:`as_one_channel`).
     """
-    if data.ndim >= 3 and data.shape[-1] in (3, 4):
+    if colour_like(data):
         n = data.shape[-1]
         raise ValueError(
             f"image: layer {layer.name!r} is shown as a stack, not as RGB, but its last axis has {n} pixels, which "

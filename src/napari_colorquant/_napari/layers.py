@@ -84,6 +84,9 @@ class Source:
     summary : dict, optional
         The run's :meth:`~napari_colorquant.quantize.QuantizeResult.summary`, shared by its layers'
         metadata (set by :func:`output_tuples`).
+    one_channel : bool
+        A gray layer clustered with a trailing channel axis of length 1 (its last axis has 3 or 4 pixels, which
+        would be read as colours: :func:`.job.as_one_channel`); the quantized image drops that axis.
     """
 
     name: str
@@ -98,6 +101,7 @@ class Source:
     channel_axis: int | None = None
     channel_span: int | None = None
     summary: dict[str, Any] | None = None
+    one_channel: bool = False
 
 
 def output_name(source_name: str, role: str) -> str:
@@ -281,6 +285,8 @@ def quantized_layers(result: QuantizeResult, source: Source, levels: list | None
             tuples.append((as_array(channel, contiguous=True), channel_meta, "image"))
         return tuples
     meta["name"] = name
+    if source.one_channel:
+        data = data[..., 0]
     if source.rgb:
         meta["rgb"] = True
     else:

@@ -281,8 +281,7 @@ class ClusterWidget(Container):
         except ValueError as error:
             self._fail(str(error))
             return
-        source, kind, colormaps, limits = _job.source_of(target, None, axis)
-        data = _job.layer_data(target)
+        (source, kind, colormaps, limits), data, axis = _job.apply_input(target, model.input_kind, axis)
 
         def compute():
             if multiscale:
