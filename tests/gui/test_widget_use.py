@@ -604,3 +604,41 @@ def test_data_replaced_while_the_outputs_are_placed_is_said(make_viewer, dock, q
     assert widget.status.value == "stale" and widget.progress.value == 0
     assert "changed while its outputs were being placed" in widget.report.value
     assert any("changed while its outputs were being placed" in m for m in notifications["error"])
+
+
+# --- "same viewer" plot beside calibrated images -----------------------------------------------
+@pytest.mark.parametrize("extra_channels", [True, False])
+def test_same_viewer_plot_beside_micrometre_channels_has_their_units(make_viewer, dock, run_and_wait, qtbot, tmp_path,
+                                                                     extra_channels):  # fmt: skip
+    """A "same viewer" run on a 4-channel OME-TIFF in micrometres raised napari's "Inconsistent units across
+    layers" notification 3-4 times: the plot's layers had napari's default unit (pixel) beside micrometres."""
+    import tifffile
+    from napari.utils.notifications import notification_manager
+
+    rng = np.random.default_rng(4)
+    base = rng.integers(0, 3, (40, 50))
+    data = np.stack([base * 900 + rng.integers(0, 50, base.shape) + 300 * c for c in range(4)]).astype(np.uint16)
+    path = tmp_path / "neuron.ome.tif"
+    meta = {"axes": "CYX", "Channel": {"Name": ["AF647", "AF568", "AF488", "DAPI"]}, "PhysicalSizeX": 0.1241,
+            "PhysicalSizeXUnit": "µm", "PhysicalSizeY": 0.1241, "PhysicalSizeYUnit": "µm"}  # fmt: skip
+    tifffile.imwrite(path, data, ome=True, metadata=meta)
+    viewer = make_viewer(show=True)
+    viewer.open(str(path), plugin="napari-colorquant")
+    said: list[str] = []
+    notification_manager.notification_ready.connect(record := lambda n: said.append(str(n.message)))
+    try:
+        widget = dock(viewer)
+        widget.image.value = viewer.layers["DAPI"]
+        widget.channels.value = [viewer.layers[n] for n in ("AF647", "AF568", "AF488")] if extra_channels else []
+        widget.n_clusters.value, widget.feature_view.value = 3, "same viewer"
+        run_and_wait(widget)
+        qtbot.wait(300)  # napari checks the layers' units when it next draws the canvas
+    finally:
+        notification_manager.notification_ready.disconnect(record)
+    assert widget.status.value.startswith("done"), widget.report.value
+    assert "DAPI feature space" in viewer.layers
+    assert not [m for m in said if "Inconsistent units" in m], said
+    image = viewer.layers["DAPI"]
+    for name in ("DAPI clusters", "DAPI quantized"):  # the outputs' calibration is the input's
+        assert viewer.layers[name].units == image.units and tuple(viewer.layers[name].scale) == tuple(image.scale)
+    assert str(viewer.layers.units[-1]) == "micrometer"

@@ -459,7 +459,7 @@ def feature_space_layers(
     counts = fs.cluster_counts(result) if counts is None and model.method != "em" else counts
     weights = model.weights if model.method == "em" else counts
     if model.n_features == 1:
-        return _upright(_histogram_layers(result, source, colours, weights, 1.0), upward)
+        return _upright(_histogram_layers(result, source, colours, weights, 1.0), upward, source)
     features, labels = (sample[0], sample[1]) if sample is not None else (np.zeros((0, model.n_features)), [])
     labels = np.asarray(labels, np.int64)
     dims = list(fs.view_axes(model.n_features, axes, 3 if axes is None else len(axes)))
@@ -489,7 +489,7 @@ def feature_space_layers(
     if len(dims) == 2:  # napari draws its 2-D axes at the origin, off screen for 16-bit data: the plot's own
         coords = np.concatenate([points, *(layers[1][0] if len(layers) > 1 else [])])
         layers += _frame_layers(result, source, coords, [units[d] for d in dims], names, True)
-        return _upright(layers, upward)
+        return _upright(layers, upward, source)
     if len(dims) == 3 and upward and not fs.origin_near(points):  # napari's arrows would be far from the cloud
         short = [_short(f"{axis}: {all_names[d]}") for axis, d in zip("zyx", dims, strict=True)]  # as the pickers
         frame = fs.cloud_frame(points, short)
@@ -502,15 +502,29 @@ def _short(text: str, length: int = 18) -> str:
     return text if len(text) <= length else text[: length // 2] + "…" + text[len(text) - (length - length // 2 - 1) :]
 
 
-def _upright(layers: list[tuple], upward: bool) -> list[tuple]:
+def _upright(layers: list[tuple], upward: bool, source: Source) -> list[tuple]:
     """A 2-D plot made for a camera whose rows grow upwards, turned over for napari's image camera (rows down).
 
     The layers keep the features' values as data; a scale of -1 on the rows puts growing y values up the screen,
-    as a reader of a plot expects (the user's viewer keeps its image camera for the images).
+    as a reader of a plot expects (the user's viewer keeps its image camera for the images). There, beside the
+    images, they also take the units of the input's last two axes (:func:`_beside_images`).
     """
     if upward:
         return layers
-    return [(data, dict(meta, scale=(-1.0, 1.0)), kind) for data, meta, kind in layers]
+    return [(data, dict(meta, scale=(-1.0, 1.0), **_beside_images(source)), kind) for data, meta, kind in layers]
+
+
+def _beside_images(source: Source) -> dict[str, Any]:
+    """The units a plot's layers take in the user's viewer: those of the input's last two axes (none given: {}).
+
+    napari lines layers up by their last axes and checks, at each draw, that their units are of one kind
+    (``LayerList._get_units``): a plot in napari's default unit (pixel) beside images in micrometres made it
+    show "Inconsistent units across layers" (three times in a run) and drop the units for everything. A plot's axes
+    are features, in no physical unit: with the images' units, its data, scale and place stay as they were, and
+    the images keep their calibration.
+    """
+    units = tuple(source.geometry.get("units") or ())
+    return {"units": units[-2:]} if len(units) >= 2 else {}
 
 
 def _frame_layers(result: QuantizeResult, source: Source, coords: np.ndarray, units: list[str], names: list[str],
