@@ -209,6 +209,24 @@ def test_grid_equals_the_plain_kernel_on_generated_integer_data(n_features, k, o
     _assert_grid_equals_plain(grid, samples, weights, centers)
 
 
+@pytest.mark.parametrize("n_features", [2, 3, 4])
+@pytest.mark.parametrize("top", [3, 50, 255])
+def test_finest_boxes_of_packed_values_are_their_members_least_and_largest(n_features, top):
+    """Packed values get their finest cells' boxes from the bits of their places within the cell (one OR per cell):
+    exactly each feature's least and largest member, as the min / max reductions of other values give them."""
+    rng = np.random.default_rng(top + n_features)
+    largest = min(top, kmeans_filter.steps_per_feature(n_features) - 1)
+    samples = np.unique(rng.integers(0, largest + 1, (30000, n_features)), axis=0).astype(np.float64) - 17
+    weights = rng.integers(1, 9, samples.shape[0]).astype(np.float64)
+    grid = kmeans_filter.FilterGrid.build(samples, weights, kmeans.nearest_labels)
+    finest = grid.levels[-1]
+    starts = finest.values[:-1]
+    columns = [column.astype(np.float64) for column in grid.columns]
+    np.testing.assert_array_equal(np.stack(columns, axis=1), samples[grid.order])
+    np.testing.assert_array_equal(finest.low, np.stack([np.minimum.reduceat(c, starts) for c in columns], axis=1))
+    np.testing.assert_array_equal(finest.high, np.stack([np.maximum.reduceat(c, starts) for c in columns], axis=1))
+
+
 def test_integer_grid_only_where_the_sums_stay_exact():
     """build_for_integers: integer values and weights with totals below 2**53, or no grid (the caller checks)."""
     samples, weights = _tied_data(3, seed=8)
