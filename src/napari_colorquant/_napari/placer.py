@@ -30,6 +30,7 @@ from napari.layers import Layer
 from ..methods import REGISTRY as METHOD_REGISTRY
 from .feature_axes import TITLE as _FEATURE_TITLE
 from .feature_axes import AxisPicker, FeatureRun, axis_choice, layer_columns, picked_order, window_title
+from .gl_context import finish_in_own_context
 from .layers import FEATURE_ROLES, output_name, replace_data
 from .plot_framing import frame_plot
 from .second_viewer import SpareWindow, glyph_steps, opening_viewer
@@ -333,6 +334,8 @@ def _build_window(placer: Placer) -> tuple[Any, list[Callable[[], object]], Axis
 
     with opening_viewer() as later:  # the same viewer, without napari's repeated work (see .second_viewer)
         viewer = napari.Viewer(title=_FEATURE_TITLE, show=False)
+    for each in (viewer, placer._viewer):  # two windows: napari's GL clean-up of either must not hit the other's
+        finish_in_own_context(each)
     # A plot, not an image: its vertical axis grows upwards, so the y arrow points along a histogram's bars
     # and a 2-D scatter's y values rise (FeatureRun.layers draws for this camera).
     viewer.camera.orientation2d = ("up", "right")
