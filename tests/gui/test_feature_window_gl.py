@@ -91,3 +91,28 @@ def test_closing_the_feature_window_then_running_again_draws_the_main_canvas_qui
         if first is not None and closing != "viewer.close()":
             # napari keeps a viewer whose window was closed by its X (plain napari too): not the widget's to free
             QtViewer._instances.discard(first.window._qt_viewer)
+
+
+def test_closing_the_widget_after_the_feature_window_s_x_is_quiet(make_viewer, dock, qtbot, run_and_wait, capfd,
+                                                                   vispy_warnings):  # fmt: skip
+    """The widget's close closed its feature viewer; after the window's X that viewer's layers were removed from
+    a deleted canvas (a vispy traceback per layer) and their GL objects deleted in the main window's context."""
+    from napari._qt.qt_viewer import QtViewer
+
+    viewer = make_viewer(show=True)
+    viewer.open_sample("napari-colorquant", "photo")
+    widget = dock(viewer)
+    widget.feature_view.value = "separate window"
+    window = _run_with_window(viewer, widget, qtbot, run_and_wait, 4)
+    try:
+        before = _input_alone(viewer, qtbot)
+        capfd.readouterr()
+        _close(window, "window's close event")
+        qtbot.wait(300)
+        widget.close_feature_viewer()  # what closing the widget does
+        after = _input_alone(viewer, qtbot)
+        assert vispy_warnings == []
+        assert capfd.readouterr().err == ""
+        assert after == pytest.approx(before, abs=1.0)
+    finally:
+        QtViewer._instances.discard(window.window._qt_viewer)  # napari keeps it (see above)

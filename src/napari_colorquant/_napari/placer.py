@@ -33,7 +33,7 @@ from .feature_axes import AxisPicker, FeatureRun, axis_choice, layer_columns, pi
 from .gl_context import finish_in_own_context
 from .layers import FEATURE_ROLES, output_name, replace_data
 from .plot_framing import frame_plot
-from .second_viewer import SpareWindow, glyph_steps, opening_viewer
+from .second_viewer import SpareWindow, glyph_steps, opening_viewer, window_exists
 
 if TYPE_CHECKING:
     import napari
@@ -714,6 +714,8 @@ class Placer:
         viewer, self._feature_viewer = self._feature_viewer, None
         self._feature_layers, self._picker = {}, None
         self._spare.close()  # built ahead and never shown
-        if viewer is not None:
-            with contextlib.suppress(RuntimeError, AttributeError):  # already closed by the user
+        # A window closed by its title bar's X is deleted but its viewer kept (napari's): closing that viewer made
+        # its layers' removal update the deleted canvas, and vispy printed a RuntimeError traceback per layer.
+        if viewer is not None and window_exists(viewer):
+            with contextlib.suppress(RuntimeError, AttributeError):
                 viewer.close()

@@ -183,7 +183,7 @@ class SpareWindow:
         (napari.Viewer, object)
             The window, hidden, and ``extra`` as :data:`Build` returned it. The next call builds another.
         """
-        while self._ready is None or not _usable(self._ready[0]):
+        while self._ready is None or not window_exists(self._ready[0]):
             if self._ready is not None:  # closed meanwhile (napari's close_all): build another
                 self._ready = self._made = None
             if self._steps is None:  # not built ahead (or that build failed): build it in these steps
@@ -220,8 +220,17 @@ class SpareWindow:
                 self._steps = None
 
 
-def _usable(viewer) -> bool:
-    """The viewer's window still exists (napari deletes it on close)."""
+def window_exists(viewer: napari.Viewer) -> bool:
+    """The viewer's window still exists (napari deletes it on ``viewer.close()`` and on its title bar's X).
+
+    Parameters
+    ----------
+    viewer : napari.Viewer
+
+    Returns
+    -------
+    bool
+    """
     try:
         viewer.window._qt_window.isVisible()
     except (AttributeError, RuntimeError):
