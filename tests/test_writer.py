@@ -135,13 +135,17 @@ def test_plugin_writers_move_ahead_of_naparis_and_activation_does_it():
     manifest = PluginManifest.from_file(Path(package).parent / "napari.yaml")
     assert manifest.on_activate == "napari_colorquant._napari.writer:on_activate"
 
-    def entry(plugin, name):
-        return ("labels", 1, 2, SimpleNamespace(plugin_name=plugin, name=name))
+    def entry(plugin, name, command=None):
+        return ("labels", 1, 2, SimpleNamespace(plugin_name=plugin, name=name, command=command))
 
-    entries = [entry("napari", "builtin"), entry("other", "x"), entry("napari-colorquant", "ours")]
+    refusing = entry("napari-colorquant", "refuses", "napari-colorquant.refuse_points_picture")
+    entries = [entry("napari", "builtin"), refusing, entry("other", "x"), entry("napari-colorquant", "ours")]
     manager = SimpleNamespace(_contrib=SimpleNamespace(_writers=entries))
     assert writer.prefer_plugin_writers(manager)
-    assert [e[-1].name for e in manager._contrib._writers] == ["ours", "builtin", "x"]
+    # the writer that only says "use .csv" comes after napari's and other plugins' writers of Points layers
+    assert [e[-1].name for e in manager._contrib._writers] == ["ours", "builtin", "x", "refuses"]
+    declared = {w.command for w in manifest.contributions.writers}
+    assert declared >= writer.REFUSING_WRITERS
     assert not writer.prefer_plugin_writers(SimpleNamespace())  # npe2 changed its index: napari's stay default
 
 

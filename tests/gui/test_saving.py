@@ -170,3 +170,37 @@ def test_a_stack_saved_as_a_picture_is_refused_and_the_file_kept(make_viewer, cl
         assert viewer.layers.save(str(target), selected=True) == []
     assert target.read_bytes() == before
     assert any("holds one 2-D image" in m and "(2, 48, 64, 3)" in m and ".tif" in m for m in said), said
+
+
+def test_plot_layers_saved_as_pictures_say_what_can_be_written(make_viewer, dock, run_and_wait, tmp_path, monkeypatch):
+    """The feature-space plot's Points and Shapes layers saved as .png / .tif: napari wrote nothing, with a warning
+    on the terminal only (issue 13). Now a notification says to use .csv or .svg, which save as before."""
+    import warnings
+
+    from napari.plugins import _npe2
+
+    from napari_colorquant._napari import writer
+
+    said: list[str] = []
+    monkeypatch.setattr(writer, "_notify", said.append)
+    viewer = make_viewer()
+    viewer.add_image(np.ascontiguousarray(load_sample("china")[:48, :64]), name="crop")
+    widget = dock(viewer)
+    widget.n_clusters.value, widget.feature_view.value = 4, "same viewer"
+    run_and_wait(widget)
+    viewer.add_points([[1, 2], [3, 4]], name="spots")  # the user's own: no word about the plot
+    for name, kind in (("crop feature space", "Points"), ("crop axes", "Shapes"), ("spots", "Points")):
+        layer = _select(viewer, name)
+        assert "*.csv" in _npe2.file_extensions_string_for_layers([layer])[0].split(";;")[0]  # the dialog's default
+        for suffix in (".png", ".tif", ".jpg"):
+            target, said[:] = tmp_path / f"{name}{suffix}", []
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # napari's own: the writer wrote nothing
+                assert viewer.layers.save(str(target), selected=True) == []
+            assert not target.exists()
+            assert len(said) == 1 and f"{kind} layer {name!r}" in said[0] and "ending in .csv" in said[0], said
+            assert ".svg (a drawing" in said[0]
+            assert ("Export plot" in said[0]) == (name != "spots")
+        assert viewer.layers.save(str(tmp_path / f"{name}.csv"), selected=True) == [str(tmp_path / f"{name}.csv")]
+        assert viewer.layers.save(str(tmp_path / f"{name}_"), selected=True) == [str(tmp_path / f"{name}_.csv")]
+        assert viewer.layers.save(str(tmp_path / f"{name}.svg"), selected=True)  # napari-svg's, as the message says

@@ -7,7 +7,8 @@ is exactly a palette colour), never re-predicted from the model. The file writin
 
 File → Save picks these writers by default (see :func:`prefer_plugin_writers`); a layer this
 plugin did not make, saved under a suffix these writers do not claim, goes on to napari's own
-writer, so saving other layers works as before.
+writer, so saving other layers works as before. Points and Shapes layers (the feature-space plot's) saved
+under a picture's name get a notification saying what can be written (:func:`refuse_points_picture`).
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ OWN_SUFFIXES = frozenset({".png", *TIFF_SUFFIXES, *ZARR_SUFFIXES})
 #: Formats of one 2-D picture, written by napari's own image writer: an image layer of several planes made it
 #: fail in Pillow (KeyError 'JPEG') after it had emptied the file, an existing picture of that name included.
 PICTURE_SUFFIXES = frozenset({".jpg", ".jpeg", ".bmp"})
+#: The writers that write nothing and say what to use instead (napari.yaml): last in npe2's index, after napari's.
+REFUSING_WRITERS = frozenset({f"{PLUGIN}.refuse_points_picture", f"{PLUGIN}.refuse_shapes_picture"})
 #: A layer's axis label (lower case) -> tifffile / OME axis letter (the reader names axes by these letters).
 _AXIS_LETTERS = {**AXIS_LETTERS, "depth": "Z", "plane": "Z"}
 #: napari's unit of an axis with no physical size.
@@ -55,7 +58,9 @@ def prefer_plugin_writers(manager: Any = None) -> bool:
     is read by nothing. napari's labels writer widens everything to 32 bits
     (``napari_builtins/io/_write.py``, ``napari_write_labels``), so no layer dtype helps either.
     So this moves our entries to the front of npe2's writer index, a private list: if npe2 changes
-    it, nothing happens and napari's writers stay the default (pick ours in the dialog).
+    it, nothing happens and napari's writers stay the default (pick ours in the dialog). The writers that only
+    refuse (:data:`REFUSING_WRITERS`) go to its end instead: napari's and other plugins' writers of those layers
+    come first, and napari's .csv stays the default of a Points or Shapes layer saved without a suffix.
 
     Parameters
     ----------
@@ -77,7 +82,9 @@ def prefer_plugin_writers(manager: Any = None) -> bool:
     ours = [entry for entry in entries if getattr(entry[-1], "plugin_name", None) == PLUGIN]
     if not ours:
         return False
-    entries[:] = ours + [entry for entry in entries if getattr(entry[-1], "plugin_name", None) != PLUGIN]
+    last = [entry for entry in ours if getattr(entry[-1], "command", None) in REFUSING_WRITERS]
+    first = [entry for entry in ours if entry not in last]
+    entries[:] = first + [entry for entry in entries if getattr(entry[-1], "plugin_name", None) != PLUGIN] + last
     return True
 
 
@@ -436,3 +443,61 @@ def _several_planes(path: str, data: Any, meta: dict) -> bool:
         "or .zarr (every plane), or show one plane and save that as a layer of its own"
     ))  # fmt: skip
     return True
+
+
+def refuse_points_picture(path: str, data: Any, meta: dict) -> list[str]:
+    """File → Save of a Points layer under a picture's name: nothing is written, a notification says what can be.
+
+    napari writes Points layers as .csv (and napari-svg, a dependency of napari, as .svg); under .png / .tif
+    nothing was written, with a warning on the terminal alone (a feature-space plot's points and axis labels are
+    Points layers).
+
+    Parameters
+    ----------
+    path : str
+        The file asked for (not written).
+    data : array_like
+        The layer's coordinates.
+    meta : dict
+        The layer's attributes.
+
+    Returns
+    -------
+    list of str
+        Empty: nothing is written.
+    """
+    return _picture_refused(path, meta, "Points")
+
+
+def refuse_shapes_picture(path: str, data: Any, meta: dict) -> list[str]:
+    """File → Save of a Shapes layer under a picture's name: nothing is written, a notification says what can be.
+
+    As :func:`refuse_points_picture` (a plot's axes, histogram bars and Gaussian ellipses are Shapes layers).
+
+    Parameters
+    ----------
+    path : str
+        The file asked for (not written).
+    data : list of arrays
+        The layer's shapes.
+    meta : dict
+        The layer's attributes.
+
+    Returns
+    -------
+    list of str
+        Empty: nothing is written.
+    """
+    return _picture_refused(path, meta, "Shapes")
+
+
+def _picture_refused(path: str, meta: dict, kind: str) -> list[str]:
+    """The notification of :func:`refuse_points_picture` and :func:`refuse_shapes_picture`."""
+    target = Path(path)
+    reason = (
+        f"{target.name}: {kind} layer {meta.get('name', '')!r} holds coordinates, not pixels: save it under a name "
+        "ending in .csv (a table of them, napari's own writer) or .svg (a drawing, napari-svg's writer)"
+    )
+    if _is_ours(meta):
+        reason += "; for a picture of the plot, use File → Save Screenshot… or the explorer's Export plot… button"
+    return _not_saved(target, ValueError(reason))
