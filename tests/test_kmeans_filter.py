@@ -419,3 +419,120 @@ def test_pair_owners_against_every_vertex_of_each_box(seed):
     expected = np.where(least > margin, first, np.where(most < -margin, second, -1))
     np.testing.assert_array_equal(owner[clear], expected[clear])
     assert (expected == first).any() and (expected == second).any() and (expected == -1).any()
+
+
+@pytest.mark.parametrize("n_channels", [2, 3])
+@pytest.mark.parametrize("bounds", [(0, 256), (3, 200), (255, 256), (0, 1), (17, 18)])
+def test_pack_bytes_equals_the_checked_packing_of_the_float_values(n_channels, bounds):
+    """Byte values packed from their bytes: the same packed numbers, least values and spans as the float samples'."""
+    rng = np.random.default_rng(bounds[0] * 7 + n_channels)
+    values = rng.integers(*bounds, (5000, n_channels)).astype(np.uint8)
+    values[0] = bounds[0]  # the least and largest possible byte of the range present (a step of 255 included)
+    values[-1] = bounds[1] - 1
+    expected = kmeans_filter.pack_integers(values.astype(np.float64))
+    for got, want in zip(kmeans_filter.pack_bytes(values), expected, strict=True):
+        assert got.dtype == want.dtype
+        np.testing.assert_array_equal(got, want)
+
+
+def test_pack_bytes_only_for_two_or_three_byte_channels():
+    rng = np.random.default_rng(0)
+    for values in (
+        rng.integers(0, 256, (50, 1)).astype(np.uint8),
+        rng.integers(0, 256, (50, 4)).astype(np.uint8),
+        rng.integers(0, 256, (50, 3)).astype(np.uint16),
+        np.zeros((0, 3), np.uint8),
+    ):
+        assert kmeans_filter.pack_bytes(values) is None
+
+
+@pytest.mark.parametrize("space", ["rgb", "channels"])
+def test_the_spaces_whose_bytes_are_packed_have_the_values_as_features(space):
+    """fitting packs the bytes of these spaces for the grid: that is right only while their features are the values."""
+    from napari_colorquant import colorspaces, fitting
+
+    assert space in fitting._VALUE_SPACES
+    values = np.random.default_rng(1).integers(0, 256, (100, 3)).astype(np.uint8)
+    np.testing.assert_array_equal(colorspaces.to_features(values, space, 255.0, 128.0), values.astype(np.float64))
+
+
+@pytest.mark.parametrize("init", ["kmeans++", "uniform", "random"])
+def test_quantize_with_packed_bytes_equals_the_float_packing(init, monkeypatch):
+    """A photo with many colours: the fit from the packed bytes is the fit from the packed float features exactly."""
+    from napari_colorquant import fitting, kmeans, quantize
+
+    rng = np.random.default_rng(5)
+    image = rng.integers(0, 256, (480, 640, 3)).astype(np.uint8)
+    image[:, :320] //= 4  # a dense corner and a sparse rest
+    used = []
+    monkeypatch.setattr(kmeans, "_shared_packing", lambda *args: used.append(True) or None)
+    fast = quantize(image, 6, method="kmeans", init=init, max_iter=5, seed=3)
+    assert not used, "the bytes were not packed for the fit"
+    monkeypatch.undo()
+    monkeypatch.setattr(fitting, "_byte_packing", lambda *args: None)
+    plain = quantize(image, 6, method="kmeans", init=init, max_iter=5, seed=3)
+    np.testing.assert_array_equal(fast.model.means, plain.model.means)
+    np.testing.assert_array_equal(fast.labels, plain.labels)
+    assert (fast.model.inertia, fast.model.n_iter, fast.mse) == (plain.model.inertia, plain.model.n_iter, plain.mse)
+
+
+@pytest.mark.parametrize("threads", ["1", "2"])
+def test_labels_with_sums_give_the_sums_of_their_labels_and_the_squares(threads, monkeypatch):
+    """The final labels' walk also sums each cluster (for the MSE without a pass over the values): the same integers
+    as bincounts of the samples by those labels, and the weighted sum of squared norms of packed values."""
+    monkeypatch.setenv("COLORQUANT_THREADS", threads)
+    monkeypatch.setattr(kmeans_filter, "PARALLEL_FROM", 0)
+    samples, weights = _tied_data(3, seed=7, n=30000, top=200)
+    grid = kmeans_filter.FilterGrid.build(samples, weights, kmeans.nearest_labels)
+    rng = np.random.default_rng(7)
+    for centers in (rng.integers(0, 200, (9, 3)).astype(np.float64), rng.uniform(-5, 210, (16, 3))):
+        labels, (mass, sums, squares) = grid.labels(centers, with_sums=True)
+        np.testing.assert_array_equal(labels, grid.labels(centers))
+        np.testing.assert_array_equal(labels, kmeans.nearest_center(samples, centers)[0])
+        np.testing.assert_array_equal(mass, np.bincount(labels, weights, minlength=centers.shape[0]))
+        for feature in range(3):
+            expected = np.bincount(labels, weights * samples[:, feature], minlength=centers.shape[0])
+            np.testing.assert_array_equal(sums[:, feature], expected)
+        assert squares == float(np.sum(weights * (samples**2).sum(axis=1)))
+
+
+def test_mse_of_sums_equals_weighted_mse_of_every_value():
+    """The MSE from the clusters' sums is weighted_mse's float to the last digit, palette colours at 0 and 255 too."""
+    from napari_colorquant.result import _byte_errors, mse_of_sums
+
+    rng = np.random.default_rng(11)
+    for k, n in ((2, 500), (16, 40000), (7, 3)):
+        values = rng.integers(0, 256, (n, 3)).astype(np.uint8)
+        counts = rng.integers(1, 5000, n)
+        labels = rng.integers(0, k, n)
+        palette = rng.integers(0, 256, (k, 3)).astype(np.uint8)
+        palette[0] = (0, 255, 128)
+        errors = _byte_errors(values, palette, labels + 1).astype(np.float64)
+        expected = float(errors @ counts / (np.sum(counts) * 3))
+        weight = counts.astype(np.float64)
+        mass = np.bincount(labels, weight, minlength=k)
+        sums = np.stack([np.bincount(labels, weight * values[:, f], minlength=k) for f in range(3)], axis=1)
+        squares = float(np.sum(weight * (values.astype(np.float64) ** 2).sum(axis=1)))
+        assert mse_of_sums(palette, (mass, sums, squares), 3) == expected
+    assert mse_of_sums(palette, (mass, sums, None), 3) is None
+
+
+@pytest.mark.parametrize(("init", "k"), [("kmeans++", 16), ("uniform", 16), ("random", 5), ("kmeans++", 3)])
+def test_quantize_mse_from_the_fit_sums_equals_the_pass_over_the_values(init, k, monkeypatch):
+    """A photo with many colours (the grid's case): the MSE from the final labels' sums is the one weighted_mse
+    measures over every distinct value, to the last digit; the labels and the model do not change."""
+    from napari_colorquant import eager, fitting, quantize
+
+    rng = np.random.default_rng(k)
+    image = rng.integers(0, 256, (400, 700, 3)).astype(np.uint8)
+    image[:200] = np.clip(image[:200] // 3 + 170, 0, 255)  # a bright half: palette colours near 255
+    calls = []
+    monkeypatch.setattr(eager, "weighted_mse", lambda *args: calls.append(True))
+    fast = quantize(image, k, method="kmeans", init=init, max_iter=6, seed=2)
+    assert not calls, "the MSE was measured over the values again"
+    monkeypatch.undo()
+    monkeypatch.setattr(fitting, "_mse_from_sums", lambda *args: None)
+    plain = quantize(image, k, method="kmeans", init=init, max_iter=6, seed=2)
+    assert fast.mse == plain.mse and fast.psnr == plain.psnr
+    np.testing.assert_array_equal(fast.labels, plain.labels)
+    np.testing.assert_array_equal(fast.model.means, plain.model.means)

@@ -86,8 +86,9 @@ def _quantize_fast(array, layout, space, mask, params: ClusterParameters, record
     timings["count"] = time.perf_counter() - start
     report("fit", 0.0)
     start = time.perf_counter()
+    figures: dict[str, float] = {}
     model, fit_labels = fit_values(
-        table.fit_values, table.fit_weights, layout, space, params, record, progress, table.approximate
+        table.fit_values, table.fit_weights, layout, space, params, record, progress, table.approximate, figures
     )
     timings["fit"] = time.perf_counter() - start
     report("write", 0.0)
@@ -98,6 +99,9 @@ def _quantize_fast(array, layout, space, mask, params: ClusterParameters, record
     elif params.smoothing > 0:
         labels = table.scatter(fit_labels)
         value_labels = fit_labels  # the labels of table.values: the figures need not predict them again
+    elif "mse" in figures:  # the error the figures report came with the fit (from its clusters' sums)
+        value_labels, mse = fit_labels, figures["mse"]
+        labels = table.scatter(fit_labels)
     else:
         value_labels = fit_labels
         # Every pixel's label, and the error per distinct value that the figures report, at once.

@@ -17,11 +17,13 @@ import numpy as np
 
 from . import colorspaces
 from .autok import kmeans_bic, sweep
+from .kmeans_filter import FILTER_FROM, pack_bytes
 from .methods import FittedClusters, get_method
 from .model import ClusterModel, FitOutcome, build_model
 from .params import ClusterParameters
 from .pinned import check_fixed_colors
 from .pixels import ImageLayout
+from .result import mse_of_sums, to_dtype
 
 Progress = Callable[[str, float], None]
 
@@ -184,6 +186,7 @@ def fit_values(
     record: dict[str, Any],
     progress: Progress | None = None,
     approximate: bool = False,
+    figures: dict[str, float] | None = None,
 ) -> tuple[ClusterModel, np.ndarray]:
     """Fit the chosen method on weighted distinct pixel values.
 
@@ -209,6 +212,9 @@ def fit_values(
         ``progress("fit", fraction)`` after each iteration.
     approximate : bool
         The values are a sample of the pixels (recorded in the model).
+    figures : dict, optional
+        Given ``"mse"``, the :func:`~napari_colorquant.result.weighted_mse` of the values by the returned labels,
+        when the fit's sums give it exactly (one K, k-means on the grid, byte values as features).
 
     Returns
     -------
@@ -246,11 +252,14 @@ def fit_values(
             f"to cluster ({distinct}); use at most {distinct} clusters"
         )
     on_step = None if progress is None else (lambda fraction: progress("fit", fraction))
-    return _fit_k(shared, params, n_clusters, on_step)
+    return _fit_k(shared, params, n_clusters, on_step, figures)
 
 
-def _fit_k(shared: _Values, params: ClusterParameters, n_clusters: int, on_fraction) -> tuple[ClusterModel, np.ndarray]:
-    """One fit with K = ``n_clusters``; ``on_fraction(f)`` with the fraction of its iterations done."""
+def _fit_k(
+    shared: _Values, params: ClusterParameters, n_clusters: int, on_fraction, figures: dict | None = None
+) -> tuple[ClusterModel, np.ndarray]:
+    """One fit with K = ``n_clusters``; ``on_fraction(f)`` with the fraction of its iterations done; ``figures`` gets
+    the fit's ``"mse"`` when its sums give it (:func:`_mse_from_sums`)."""
     check_cluster_work(params.method, n_clusters, shared.features.shape[0])
     method = get_method(params.method)
     options = params.fit_options()
@@ -268,6 +277,9 @@ def _fit_k(shared: _Values, params: ClusterParameters, n_clusters: int, on_fract
         scaled = shared.features / unit
     if not isinstance(options["init"], str):
         options["init"] = np.asarray(options["init"], np.float64) / unit
+    packed = _byte_packing(shared, unit)
+    if packed is not None:
+        options["packed"] = (scaled, packed)  # for these features only (methods._kmeans_run checks it is them)
     if method.log_posteriors is not None:  # a mixture: only its covariances are regularised (a pass spared)
         options["reg_covar"] = options["reg_covar"] * _mean_variance(scaled, shared.sample_weight)
     if shared.pinned is not None:
@@ -281,7 +293,43 @@ def _fit_k(shared: _Values, params: ClusterParameters, n_clusters: int, on_fract
     if shared.pinned is not None:
         # The palette shows the pinned colours exactly as given (no round trip through the feature space).
         model.palette[rank[: shared.pinned.shape[0]] - 1] = shared.pinned
+    mse = None if figures is None or shared.approximate else _mse_from_sums(shared, unit, clusters, model, rank)
+    if mse is not None:
+        figures["mse"] = mse
     return model, rank[clusters.labels].astype(model.label_dtype)
+
+
+#: Colour spaces whose features are the input's values themselves (``colorspaces.to_features`` gives them as float64).
+_VALUE_SPACES = ("rgb", "channels")
+
+
+def _features_are_bytes(shared: _Values, unit: float) -> bool:
+    """Whether the fitted features are the byte values themselves (as float64)."""
+    return (
+        unit == 1.0
+        and shared.color_space in _VALUE_SPACES
+        and shared.values.dtype == np.uint8
+        and shared.values.shape == shared.features.shape
+    )
+
+
+def _byte_packing(shared: _Values, unit: float) -> tuple | None:
+    """The features packed for the k-means grid (:func:`~napari_colorquant.kmeans_filter.pack_bytes`) when they are
+    byte values as they are and many enough for the grid, else None: packing the bytes spares checking and packing
+    the float features (gen12: 9 -> 1 ms CPU), with the same packed numbers."""
+    if not _features_are_bytes(shared, unit) or shared.features.shape[0] < FILTER_FROM:
+        return None
+    return pack_bytes(shared.values)
+
+
+def _mse_from_sums(shared: _Values, unit: float, clusters: FittedClusters, model: ClusterModel, rank) -> float | None:
+    """The fit's MSE (:func:`~napari_colorquant.result.weighted_mse` of its own labels) from the sums the grid gave
+    with the final labels (:func:`~napari_colorquant.result.mse_of_sums`), when the features are the byte values;
+    else None. The same float, without a pass over the values beside the labels' write-out (gen12: 12 ms CPU)."""
+    if clusters.label_sums is None or shared.pinned is not None or not _features_are_bytes(shared, unit):
+        return None
+    palette = to_dtype(model.palette, shared.layout.dtype)[np.asarray(rank) - 1]  # in the fit's cluster order
+    return mse_of_sums(palette, clusters.label_sums, shared.layout.n_channels)
 
 
 def _pinned_colors(params: ClusterParameters, layout: ImageLayout, color_space: str) -> np.ndarray | None:

@@ -84,6 +84,9 @@ class KMeansFit:
         Centre updates run.
     converged : bool
         True if the last update moved no centre more than ``epsilon``.
+    label_sums : tuple or None
+        When the filter's grid gave them with the labels: each cluster's weight ``(K,)`` and weighted feature sums
+        ``(K, F)`` by ``labels`` (exact integers), and the weighted sum of the samples' squared norms (or None).
     """
 
     centers: np.ndarray
@@ -91,6 +94,7 @@ class KMeansFit:
     inertia: float
     n_iter: int
     converged: bool
+    label_sums: tuple[np.ndarray, np.ndarray, float | None] | None = None
 
 
 def _block_shape(n_clusters: int) -> tuple[int, int]:
@@ -769,8 +773,9 @@ def lloyd(
         if shift <= epsilon:
             converged = True
             break
-    labels = nearest_labels(samples, centers) if grid is None else grid.labels(centers)
-    return KMeansFit(centers, labels, _inertia(samples, sample_weight, centers, labels), n_iter, converged)
+    labels, label_sums = (nearest_labels(samples, centers), None) if grid is None else grid.labels(centers, True)
+    inertia = _inertia(samples, sample_weight, centers, labels)
+    return KMeansFit(centers, labels, inertia, n_iter, converged, label_sums)
 
 
 @dataclass
@@ -891,6 +896,7 @@ def weighted_kmeans(
     seed: int = 0,
     on_iteration: Callable[[int], None] | None = None,
     fixed: np.ndarray | None = None,
+    packed: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> KMeansFit:
     """Weighted k-means with several attempts; the lowest inertia wins.
 
@@ -917,6 +923,10 @@ def weighted_kmeans(
         (at most ``attempts * max_iter``); may raise to abort.
     fixed : ndarray (K,) of bool, optional
         Centres that never move (pinned colours; give their values in an ``init`` array).
+    packed : tuple, optional
+        The samples' :func:`~napari_colorquant.kmeans_filter.pack_integers` when the caller already has it (it
+        must be exactly that, e.g. :func:`~napari_colorquant.kmeans_filter.pack_bytes` of the bytes the samples
+        were made of); else the samples are packed here when the grid or the k-means++ start will use them.
 
     Returns
     -------
@@ -938,7 +948,7 @@ def weighted_kmeans(
     sample_weight = np.asarray(sample_weight, dtype=np.float64)
     best = None
     runs = attempts if isinstance(init, str) or callable(init) else 1
-    packed = _shared_packing(samples, n_clusters, max_iter, init)
+    packed = _shared_packing(samples, n_clusters, max_iter, init) if packed is None else packed
     # The grid (or the weighted samples) is made once for every attempt, on the pool while the first start is
     # drawn: the two read the samples only (gen12, k-means++: seeding 38 ms, grid 50 ms CPU).
     prepared, centers = run_all(

@@ -62,6 +62,8 @@ class FittedClusters:
         Mixture proportions (EM).
     figures : dict
         Fit figures recorded in the model (``n_iter``, ``converged`` and the method's own).
+    label_sums : tuple or None
+        k-means on the grid: :attr:`~napari_colorquant.kmeans.KMeansFit.label_sums` (not recorded in the model).
     """
 
     means: np.ndarray
@@ -69,6 +71,7 @@ class FittedClusters:
     covariances: np.ndarray | None = None
     mixing_weights: np.ndarray | None = None
     figures: dict[str, Any] = field(default_factory=dict)
+    label_sums: tuple | None = None
 
 
 @dataclass(frozen=True)
@@ -121,6 +124,7 @@ def _kmeans_run(features, sample_weight, n_clusters, params, on_step):
     if isinstance(init, str) and init == "optimal":
         # The exact 1-D optimum is a fixed point of Lloyd's update: the iterations confirm it.
         init = optimal_centers(features, sample_weight, n_clusters)
+    packed = params.get("packed")  # (features, their packing) from the caller: for these features only
     return weighted_kmeans(
         features,
         sample_weight,
@@ -131,13 +135,14 @@ def _kmeans_run(features, sample_weight, n_clusters, params, on_step):
         attempts=params["attempts"],
         seed=params["seed"],
         on_iteration=on_step,
+        packed=packed[1] if packed is not None and packed[0] is features else None,
     )
 
 
 def _fit_kmeans(features, sample_weight, n_clusters, params, on_step) -> FittedClusters:
     run = _kmeans_run(features, sample_weight, n_clusters, params, on_step)
     figures = dict(n_iter=run.n_iter, converged=run.converged, inertia=run.inertia)
-    return FittedClusters(run.centers, run.labels, figures=figures)
+    return FittedClusters(run.centers, run.labels, figures=figures, label_sums=run.label_sums)
 
 
 def _em_starts_directly(params: Mapping[str, Any]) -> bool:

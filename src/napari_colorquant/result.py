@@ -474,6 +474,39 @@ def weighted_mse(
     return float(errors @ counts / (np.sum(counts) * layout.n_channels))
 
 
+def mse_of_sums(palette: np.ndarray, label_sums: tuple, n_channels: int) -> float | None:
+    """:func:`weighted_mse` of byte values from their clusters' weights and sums (no pass over the values).
+
+    With integer palette colours ``p_k`` the total error is ``Q - 2 sum_k p_k . S_k + sum_k W_k |p_k|^2``, ``W_k`` and
+    ``S_k`` each cluster's weight and weighted sums and ``Q`` the weighted sum of the values' squared norms: all
+    whole numbers, so this is the very integer that :func:`weighted_mse` adds up exactly from each value's error
+    (below 2**53), divided by the same count: the same float.
+
+    Parameters
+    ----------
+    palette : ndarray (K, C) of uint8
+        The rounded colour of each cluster, in the order of ``label_sums``.
+    label_sums : tuple
+        :attr:`~napari_colorquant.kmeans.KMeansFit.label_sums` of byte values (``Q`` not None).
+    n_channels : int
+
+    Returns
+    -------
+    float or None
+        None where the sums could be beyond exact integers.
+    """
+    mass, sums, squares = label_sums
+    pixels = float(mass.sum())
+    if squares is None or pixels * n_channels * 255.0**2 >= 2.0**53:
+        return None
+    colors = palette.astype(np.int64).tolist()
+    total = int(squares)
+    for color, weight, weighted in zip(colors, mass.tolist(), sums.tolist(), strict=True):
+        cross = sum(c * int(s) for c, s in zip(color, weighted, strict=True))
+        total += int(weight) * sum(c * c for c in color) - 2 * cross
+    return total / (int(pixels) * n_channels)
+
+
 def _byte_errors(values: np.ndarray, palette: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """Squared distance of each uint8 value row to its label's (1..K) uint8 palette colour, as int32.
 
