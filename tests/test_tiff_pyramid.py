@@ -101,3 +101,22 @@ def test_lazy_ome_tiff_pyramid_is_read_chunk_by_chunk(tmp_path):
     np.testing.assert_array_equal(array.compute(), levels[0])
     info = read_axes(path)
     assert info.axes == "CYX" and info.channel_names == ("DAPI", "GFP") and len(info.levels) == 3
+
+
+def test_open_lazy_gives_the_finest_of_read_levels(tmp_path):
+    """files.open_lazy and ome.read_levels open a file one way (ome.lazy_levels): the same finest level, and the same
+    message for a zarr group that is no OME-Zarr image (read_levels said "KeyError: 'multiscales'")."""
+    from napari_colorquant.files import open_lazy
+    from napari_colorquant.ome import read_levels
+
+    levels = _levels()
+    path = write_ome_pyramid(tmp_path / "cells.ome.tif", levels)
+    finest, every = open_lazy(path), read_levels(path)
+    assert hasattr(finest, "dask") and len(every) == len(levels)
+    np.testing.assert_array_equal(np.asarray(finest), levels[0])
+    for mine, theirs in zip(every, levels, strict=True):
+        np.testing.assert_array_equal(np.asarray(mine), theirs)
+    zarr.open_group(str(tmp_path / "plain.zarr"), mode="w").create_array("0", data=levels[0])
+    for reader in (open_lazy, read_levels):
+        with pytest.raises(ValueError, match=r"plain\.zarr: cannot .*a zarr group without OME-Zarr 'multiscales'"):
+            reader(tmp_path / "plain.zarr")

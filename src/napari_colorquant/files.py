@@ -27,13 +27,13 @@ from .ome import (
     AxesInfo,
     DamagedTiffError,
     intact_tiff,
+    lazy_levels,
     ngff_metadata,
     ngff_samples_rendering,
     ome_tiff_metadata,
     samples_as_channels,
-    samples_channel_axis,
 )
-from .tiff_codecs import check_decodable, read_with_pillow
+from .tiff_codecs import read_with_pillow
 
 TIFF_SUFFIXES = (".tif", ".tiff")
 ZARR_SUFFIXES = (".zarr",)
@@ -86,8 +86,9 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
 def open_lazy(path: str | os.PathLike) -> Any:
     """Open a zarr array / OME-Zarr image or a TIFF as a dask array, without reading the pixels.
 
-    OME-Zarr groups give their finest level (``multiscales[0].datasets[0]``); :func:`napari_colorquant.ome.read_levels`
-    gives every level.
+    OME-Zarr groups give their finest level (``multiscales[0].datasets[0]``), a TIFF pyramid its full image: the
+    first of :func:`napari_colorquant.ome.lazy_levels`, which :func:`napari_colorquant.ome.read_levels` uses too
+    (every level, a small TIFF read at once).
 
     Parameters
     ----------
@@ -104,40 +105,21 @@ def open_lazy(path: str | os.PathLike) -> Any:
     ValueError
         If the path is missing or not a readable zarr / TIFF image, or dask/zarr are not installed.
     """
-    da = import_lazy_stack(f"{Path(path).name}: opening zarr stores, or any input lazily,")
+    import_lazy_stack(f"{Path(path).name}: opening zarr stores, or any input lazily,")
     path = Path(path)
     if not path.exists():
         raise ValueError(f"{path}: no such file or folder")
     suffix = path.suffix.lower()
+    if suffix not in ZARR_SUFFIXES and suffix not in TIFF_SUFFIXES:
+        raise ValueError(f"{path}: only zarr and TIFF files can be opened lazily, not {suffix or '(none)'}")
     try:
-        if suffix in ZARR_SUFFIXES:
-            import zarr
-
-            node = zarr.open(str(path), mode="r")
-            if isinstance(node, zarr.Group):
-                attributes = dict(node.attrs)
-                multiscales = attributes.get("multiscales") or attributes.get("ome", {}).get("multiscales")
-                if not multiscales:
-                    raise ValueError("a zarr group without OME-Zarr 'multiscales' metadata")
-                samples = samples_channel_axis(node)  # an RGB(A) image stored by channels: its samples last
-                node = node[multiscales[0]["datasets"][0]["path"]]
-                return da.from_zarr(node) if samples is None else da.moveaxis(da.from_zarr(node), samples, -1)
-            return da.from_zarr(node)
-        if suffix in TIFF_SUFFIXES:
-            import tifffile
-            import zarr
-
-            with intact_tiff(path):
-                check_decodable(path)  # otherwise found out only when the chunks are read
-                # level 0: the full image of a pyramid (whose store is a group of levels), or of any TIFF
-                return da.from_zarr(zarr.open(tifffile.imread(path, aszarr=True, level=0), mode="r"))
+        return lazy_levels(path, finest_only=True)[0]
     except DamagedTiffError:
         raise
     except ValueError as error:
         raise ValueError(f"{path}: cannot open lazily ({error})") from error
     except Exception as error:
         raise ValueError(f"{path}: cannot open lazily ({type(error).__name__}: {error})") from error
-    raise ValueError(f"{path}: only zarr and TIFF files can be opened lazily, not {suffix or '(none)'}")
 
 
 LAZY_EXTRA_HINT = 'pip install "napari-colorquant[lazy]" (or "napari-colorquant[all]", which adds napari)'

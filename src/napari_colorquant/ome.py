@@ -428,7 +428,7 @@ def read_levels(path: str | os.PathLike) -> list:
     """The resolution levels of an OME-TIFF or OME-Zarr image, finest first.
 
     The finest level is a NumPy array when it is smaller than ``LAZY_BYTES``
-    (and the file has one level); otherwise every level is a lazy dask array.
+    (and the file has one level); otherwise every level is a lazy dask array (:func:`lazy_levels`).
 
     Parameters
     ----------
@@ -445,36 +445,78 @@ def read_levels(path: str | os.PathLike) -> list:
     ValueError
         If the file cannot be read.
     """
-    import dask.array as da
-    import zarr
-
     path = Path(path)
     try:
-        if path.is_dir() or path.suffix.lower() == ".zarr":
-            group = zarr.open(str(path), mode="r")
-            if not isinstance(group, zarr.Group):
-                return [da.from_zarr(group)]
-            datasets = _ngff_attributes(group)["multiscales"][0]["datasets"]
-            levels = [da.from_zarr(group[d["path"]]) for d in datasets]
-            samples = samples_channel_axis(group)  # an RGB(A) image stored by channels: its samples last again
-            return levels if samples is None else [da.moveaxis(level, samples, -1) for level in levels]
-        import tifffile
+        if not _is_zarr_path(path):
+            import tifffile
 
-        with intact_tiff(path), tifffile.TiffFile(path) as tif:
-            series = tif.series[0]
-            n_levels = len(series.levels)
-            nbytes = int(np.prod(series.shape)) * series.dtype.itemsize
-            if n_levels == 1 and nbytes <= LAZY_BYTES:
-                try:
-                    return [series.asarray()]
-                except ValueError:  # a compression (LZW) tifffile decodes only with imagecodecs
-                    return [read_with_pillow(path)]
-        check_decodable(path)
-        return [da.from_zarr(zarr.open(tifffile.imread(path, aszarr=True, level=i), mode="r")) for i in range(n_levels)]
+            with intact_tiff(path), tifffile.TiffFile(path) as tif:
+                series = tif.series[0]
+                nbytes = int(np.prod(series.shape)) * series.dtype.itemsize
+                if len(series.levels) == 1 and nbytes <= LAZY_BYTES:
+                    try:
+                        return [series.asarray()]
+                    except ValueError:  # a compression (LZW) tifffile decodes only with imagecodecs
+                        return [read_with_pillow(path)]
+        return lazy_levels(path)
     except DamagedTiffError:
         raise
     except Exception as error:
         raise ValueError(f"{path}: cannot read image ({type(error).__name__}: {error})") from error
+
+
+def _is_zarr_path(path: Path) -> bool:
+    return path.is_dir() or path.suffix.lower() == ".zarr"
+
+
+def lazy_levels(path: str | os.PathLike, finest_only: bool = False) -> list:
+    """The resolution levels of a zarr store or a TIFF as dask arrays, finest first; no pixel is read.
+
+    A zarr array is one level; an OME-Zarr image group gives its ``multiscales[0].datasets`` (an RGB(A) image
+    stored by channels with its samples last again: :func:`samples_channel_axis`); a TIFF its pyramid's levels
+    (one for most files). :func:`read_levels` and :func:`napari_colorquant.files.open_lazy` (the finest level)
+    both open files this way.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A zarr store (a folder, or a name ending in ``.zarr``) or a TIFF file.
+    finest_only : bool
+        Open the finest level only.
+
+    Returns
+    -------
+    list of dask arrays
+
+    Raises
+    ------
+    ValueError
+        For a zarr group without OME-Zarr ``multiscales`` metadata, or a damaged TIFF (:class:`DamagedTiffError`);
+        zarr's and tifffile's own errors are passed on (the callers name the file).
+    """
+    import dask.array as da
+    import zarr
+
+    path = Path(path)
+    if _is_zarr_path(path):
+        node = zarr.open(str(path), mode="r")
+        if not isinstance(node, zarr.Group):
+            return [da.from_zarr(node)]
+        multiscales = _ngff_attributes(node).get("multiscales")
+        if not multiscales:
+            raise ValueError("a zarr group without OME-Zarr 'multiscales' metadata")
+        levels = [da.from_zarr(node[d["path"]]) for d in multiscales[0]["datasets"][: 1 if finest_only else None]]
+        samples = samples_channel_axis(node)  # an RGB(A) image stored by channels: its samples last again
+        return levels if samples is None else [da.moveaxis(level, samples, -1) for level in levels]
+    import tifffile
+
+    with intact_tiff(path):
+        check_decodable(path)  # otherwise found out only when the chunks are read
+        n_levels = 1
+        if not finest_only:
+            with tifffile.TiffFile(path) as tif:
+                n_levels = len(tif.series[0].levels)
+        return [da.from_zarr(zarr.open(tifffile.imread(path, aszarr=True, level=i), mode="r")) for i in range(n_levels)]
 
 
 def decide_channel_axis(
