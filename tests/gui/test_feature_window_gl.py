@@ -52,6 +52,19 @@ def vispy_warnings():
     log.removeHandler(handler)
 
 
+@pytest.fixture
+def private_access(monkeypatch):
+    """Private attributes read through napari's public-only proxy of a widget's viewer (napari warns of each with a
+    FutureWarning in the user's terminal), recorded whatever warning filters are in force."""
+    from napari.utils._proxies import PublicOnlyProxy
+
+    seen: list[str] = []
+    monkeypatch.setattr(
+        PublicOnlyProxy, "_private_attr_warning", staticmethod(lambda name, typ: seen.append(f"{typ}.{name}"))
+    )
+    return seen
+
+
 def _run_with_window(viewer, widget, qtbot, run_and_wait, n_clusters):
     widget.n_clusters.value = n_clusters
     run_and_wait(widget)
@@ -62,7 +75,7 @@ def _run_with_window(viewer, widget, qtbot, run_and_wait, n_clusters):
 
 @pytest.mark.parametrize("closing", ["viewer.close()", "window's close event"])
 def test_closing_the_feature_window_then_running_again_draws_the_main_canvas_quietly(
-    make_viewer, dock, qtbot, run_and_wait, capfd, vispy_warnings, closing
+    make_viewer, dock, qtbot, run_and_wait, capfd, vispy_warnings, private_access, closing
 ):
     from napari._qt.qt_viewer import QtViewer
 
@@ -86,6 +99,7 @@ def test_closing_the_feature_window_then_running_again_draws_the_main_canvas_qui
         assert before > 20
         assert after == pytest.approx(before, abs=1.0)  # the same input drawn, not a black canvas
         assert last == pytest.approx(before, abs=1.0)
+        assert private_access == []  # napari's FutureWarning on the terminal (through its proxy of the widget's viewer)
     finally:
         widget.close_feature_viewer()
         if first is not None and closing != "viewer.close()":

@@ -35,7 +35,8 @@ def finish_in_own_context(viewer: Any) -> bool:
     Parameters
     ----------
     viewer : napari.Viewer
-        A viewer (its window not closed). Calling it again for the same viewer changes nothing.
+        A viewer (its window not closed), or napari's public-only proxy of one (a widget's). Calling it again for
+        the same viewer changes nothing.
 
     Returns
     -------
@@ -43,6 +44,7 @@ def finish_in_own_context(viewer: Any) -> bool:
         True if the viewer's canvas finishes in its own context (now or before), False if this napari or
         vispy has no such canvas (then nothing was changed).
     """
+    viewer = getattr(viewer, "__wrapped__", viewer)  # napari's proxy of a widget's viewer warns on private access
     try:  # napari's vispy canvas (private): another napari, or a closed window, has none
         canvas = viewer.window._qt_viewer.canvas._scene_canvas
         context = canvas.context
