@@ -80,6 +80,36 @@ def test_filtered_lloyd_relocates_empty_clusters_as_the_plain_pass(monkeypatch):
     _assert_same(*_plain_and_filtered(monkeypatch, samples, weights, start, max_iter=15))
 
 
+@pytest.mark.parametrize("guess", [True, False])
+@pytest.mark.parametrize("init", ["uniform", "far"])
+def test_one_walk_for_labels_and_sums_when_clusters_may_be_empty_changes_nothing(init, guess, monkeypatch):
+    """Where clusters may be left empty the labels and the sums come from one walk: whatever the guess says (right
+    or wrong), the fit is the plain one, exactly."""
+    samples, weights = _tied_data(3, seed=13, n=8000)
+    if init == "uniform":
+        start = kmeans.uniform_centers(samples, 16, np.random.default_rng(4))
+    else:
+        start = kmeans.initial_centers(samples, weights, 7, "random", np.random.default_rng(4))
+        start[[1, 5]] = [[400.0, -90.0, 30.0], [-200.0, 300.0, 300.0]]
+    guesses = []
+
+    def forced(self, centers):
+        guesses.append(True)
+        return guess
+
+    monkeypatch.setattr(kmeans_filter.FilterGrid, "may_leave_empty", forced)
+    _assert_same(*_plain_and_filtered(monkeypatch, samples, weights, start, max_iter=12))
+    assert guesses
+
+
+def test_the_guess_of_empty_clusters_sees_a_centre_far_from_every_value():
+    samples, weights = _tied_data(3, seed=17, n=20000)
+    grid = kmeans_filter.FilterGrid.build(samples, weights, kmeans.nearest_labels)
+    centers = kmeans.initial_centers(samples, weights, 5, "kmeans++", np.random.default_rng(0))
+    assert not grid.may_leave_empty(centers)
+    assert grid.may_leave_empty(np.vstack([centers, [[900.0, 900.0, 900.0]]]))
+
+
 def _assert_grid_equals_plain(grid, samples, weights, centers):
     """The grid's labels and cluster sums are those of the plain kernel, exactly."""
     labels = kmeans.nearest_labels(samples, centers)

@@ -981,6 +981,23 @@ class FilterGrid:
             mass, sums = mass + more_mass, sums + more_sums
         return mass, sums.T.copy()
 
+    def may_leave_empty(self, centers: np.ndarray) -> bool:
+        """Whether some centre is nearest to none of the middles of the cells one level above the finest: a cheap
+        guess that it is nearest to no value at all (a choice of walks only; the result does not depend on it).
+
+        Parameters
+        ----------
+        centers : ndarray (K, F)
+
+        Returns
+        -------
+        bool
+        """
+        level = self.levels[-2] if len(self.levels) > 1 else self.levels[-1]
+        partial = (-2.0 * centers) @ level.middle.T
+        partial += np.einsum("kf,kf->k", centers, centers)[:, None]
+        return bool(np.bincount(_nearest_two(partial)[0], minlength=centers.shape[0]).min() == 0)
+
     def labels(self, centers: np.ndarray, with_sums: bool = False) -> np.ndarray | tuple[np.ndarray, tuple]:
         """Index of the nearest centre of every sample, in the samples' own order (as ``nearest_center``).
 
