@@ -576,6 +576,26 @@ def test_gray_model_applied_to_a_gray_stack_with_a_colour_like_last_axis(make_vi
     assert viewer.layers["second quantized"].data.shape == second.shape
 
 
+@pytest.mark.parametrize("width", [3, 4])
+def test_rgb_model_applied_to_a_gray_stack_with_a_colour_like_last_axis_is_refused(make_viewer, dock, run_and_wait,
+                                                                                   qtbot, width):  # fmt: skip
+    """An RGB model read a gray (T, Y, 3) stack's last axis as colours: labels of shape (T, Y) and the run failed on
+    'list index out of range' (only the first outputs kept). The widget fits such a layer as gray: refuse clearly."""
+    viewer = make_viewer()
+    viewer.add_image(load_sample("china")[:40, :60], name="photo", rgb=True)
+    target = viewer.add_image(_thin_gray_stack(width), name="thin", rgb=False)
+    widget = dock(viewer)
+    widget.image.value = viewer.layers["photo"]
+    widget.n_clusters.value, widget.feature_view.value = 3, "none"
+    run_and_wait(widget)
+    widget.apply_target.value = target
+    widget.apply_button.native.click()
+    qtbot.waitUntil(lambda: widget.worker is None, timeout=30_000)
+    assert widget.status.value == "failed"
+    assert "'thin' is shown as a gray stack" in widget.report.value, widget.report.value
+    assert [layer.name for layer in viewer.layers] == ["photo", "thin", "photo clusters", "photo quantized"]
+
+
 def test_same_viewer_plot_touches_no_private_attribute_through_napari_s_proxy(make_viewer, dock, run_and_wait,
                                                                               recwarn):  # fmt: skip
     """The same viewer's plot measured its texts through napari's public-only proxy of the viewer (the widget's):

@@ -398,8 +398,14 @@ def apply_axis(target: Any, model: ClusterModel, chosen: int | None = None) -> i
     Raises
     ------
     ValueError
-        When a stack's channel axis cannot be told (no axis, or several, of the model's channel count).
+        When a stack's channel axis cannot be told (no axis, or several, of the model's channel count), or when a
+        colour model meets a layer napari shows as gray (a last axis of 3 or 4 pixels would be read as colours).
     """
+    if model.input_kind in ("rgb", "rgba") and not target.rgb:
+        raise ValueError(
+            f"the fitted model is for {model.input_kind.upper()} images; layer {target.name!r} is shown as a gray "
+            "stack, not as RGB: apply it to an RGB layer, or fit a new model on this one"
+        )
     if model.input_kind != "channels" or target.multiscale or target.rgb:
         return None
     axis = chosen if chosen is not None else guess_channel_axis(target)
