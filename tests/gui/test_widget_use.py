@@ -596,6 +596,25 @@ def test_rgb_model_applied_to_a_gray_stack_with_a_colour_like_last_axis_is_refus
     assert [layer.name for layer in viewer.layers] == ["photo", "thin", "photo clusters", "photo quantized"]
 
 
+def test_model_applied_to_a_gray_pyramid_with_a_colour_like_last_axis_is_refused(make_viewer, dock, run_and_wait,
+                                                                                 qtbot):  # fmt: skip
+    """A pyramid's levels have no channel axis: a gray model met a gray (T, Y, 3) pyramid as an 'rgb image'."""
+    viewer = make_viewer()
+    data = _thin_gray_stack(3)
+    viewer.add_image(data, name="thin", rgb=False)
+    target = viewer.add_image([data, data[:, ::2]], name="pyramid", multiscale=True, rgb=False)
+    widget = dock(viewer)
+    widget.image.value = viewer.layers["thin"]
+    widget.n_clusters.value, widget.feature_view.value = 3, "none"
+    run_and_wait(widget)
+    widget.apply_target.value = target
+    widget.apply_button.native.click()
+    qtbot.waitUntil(lambda: widget.worker is None, timeout=30_000)
+    assert widget.status.value == "failed"
+    assert "'pyramid' is a pyramid shown as a stack" in widget.report.value, widget.report.value
+    assert "pyramid clusters" not in viewer.layers
+
+
 def test_same_viewer_plot_touches_no_private_attribute_through_napari_s_proxy(make_viewer, dock, run_and_wait,
                                                                               recwarn):  # fmt: skip
     """The same viewer's plot measured its texts through napari's public-only proxy of the viewer (the widget's):

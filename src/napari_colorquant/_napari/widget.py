@@ -399,12 +399,20 @@ def apply_axis(target: Any, model: ClusterModel, chosen: int | None = None) -> i
     ------
     ValueError
         When a stack's channel axis cannot be told (no axis, or several, of the model's channel count), or when a
-        colour model meets a layer napari shows as gray (a last axis of 3 or 4 pixels would be read as colours).
+        colour model meets a layer napari shows as gray, or a gray pyramid's last axis has 3 or 4 pixels (each
+        would be read as colours).
     """
     if model.input_kind in ("rgb", "rgba") and not target.rgb:
         raise ValueError(
             f"the fitted model is for {model.input_kind.upper()} images; layer {target.name!r} is shown as a gray "
             "stack, not as RGB: apply it to an RGB layer, or fit a new model on this one"
+        )
+    if target.multiscale and not target.rgb and _job.colour_like(target.data[0]):  # levels have no channel axis
+        n = target.data[0].shape[-1]
+        raise ValueError(
+            f"layer {target.name!r} is a pyramid shown as a stack, not as RGB, but its last axis has {n} pixels, "
+            f"which would be read as {n} colour values: if they are colours, add it again as an RGB layer "
+            "(rgb=True); else apply the model to a single-scale copy of it"
         )
     if model.input_kind != "channels" or target.multiscale or target.rgb:
         return None
