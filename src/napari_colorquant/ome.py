@@ -193,7 +193,10 @@ def read_axes(path: str | os.PathLike) -> AxesInfo | None:
         raise ValueError(f"{path}: no such file or folder")
     try:
         if path.is_dir() or path.suffix.lower() == ".zarr":
-            return _zarr_axes(path)
+            try:
+                return _zarr_axes(path)
+            except ValueError as error:  # the metadata's own faults (_first_multiscale): name the store
+                raise ValueError(f"{path}: {error}") from error
         if path.suffix.lower() in (".tif", ".tiff"):
             return _tiff_axes(path)
         return None
@@ -249,14 +252,21 @@ def intact_tiff(path: str | os.PathLike) -> Iterator[None]:
     logger.addHandler(handler)
     try:
         yield
+    except Exception as error:  # what failed in the block may be the damage itself: say that, not its echo
+        _refuse_damage(path, handler.messages, error)
+        raise
     finally:
         logger.removeHandler(handler)
-    damage = [message for message in handler.messages if _DAMAGE.search(message)]
-    if damage:
+    _refuse_damage(path, handler.messages)
+
+
+def _refuse_damage(path: str | os.PathLike, messages: list[str], cause: Exception | None = None) -> None:
+    damage = [message for message in messages if _DAMAGE.search(message)]
+    if damage and not isinstance(cause, DamagedTiffError):
         raise DamagedTiffError(
             f"{path}: the TIFF file is truncated or damaged ({damage[0]}); only part of it could be read, so it "
             "is not used: copy the file again, or re-export it"
-        )
+        ) from cause
 
 
 def _tiff_axes(path: Path) -> AxesInfo | None:
@@ -333,6 +343,31 @@ def _ngff_attributes(node) -> dict:
     return attributes.get("ome", attributes)  # NGFF 0.5 nests everything under "ome"
 
 
+#: What to do with a store whose OME-Zarr metadata does not describe its arrays.
+_REEXPORT = "re-export the image (e.g. with ome-zarr-py, or napari-colorquant's .ome.zarr writer)"
+
+
+def _first_multiscale(node) -> dict | None:
+    """The group's first ``multiscales`` entry, checked against the store; None without OME-Zarr metadata."""
+    multiscales = _ngff_attributes(node).get("multiscales")
+    if not multiscales:
+        return None
+    first = multiscales[0] if isinstance(multiscales, list) else None
+    datasets = first.get("datasets") if isinstance(first, dict) else None
+    if not (isinstance(datasets, list) and datasets and all(isinstance(d, dict) and "path" in d for d in datasets)):
+        raise ValueError(
+            "its OME-Zarr 'multiscales' metadata is malformed (expected a list whose first entry has a non-empty "
+            f"'datasets' list of {{'path': ...}}): {_REEXPORT}"
+        )
+    missing = [str(d["path"]) for d in datasets if str(d["path"]) not in node]
+    if missing:
+        raise ValueError(
+            f"its OME-Zarr 'multiscales' metadata names the array {missing[0]!r}, which the store does not hold: "
+            f"{_REEXPORT}"
+        )
+    return first
+
+
 def _zarr_axes(path: Path) -> AxesInfo | None:
     import zarr
 
@@ -340,13 +375,12 @@ def _zarr_axes(path: Path) -> AxesInfo | None:
     if not isinstance(node, zarr.Group):
         return None
     attributes = _ngff_attributes(node)
-    multiscales = attributes.get("multiscales")
-    if not multiscales:
+    first = _first_multiscale(node)
+    if first is None:
         return None
-    first = multiscales[0]
     names = [a["name"] if isinstance(a, dict) else str(a) for a in first.get("axes", [])]
     types = [a.get("type") if isinstance(a, dict) else None for a in first.get("axes", [])]
-    array = node[first["datasets"][0]["path"]]
+    array = node[str(first["datasets"][0]["path"])]
     if not names:  # NGFF 0.1/0.2 fixed TCZYX
         names = list("tczyx")[-array.ndim :]
     letters = "".join(
@@ -456,8 +490,11 @@ def read_levels(path: str | os.PathLike) -> list:
                 if len(series.levels) == 1 and nbytes <= LAZY_BYTES:
                     try:
                         return [series.asarray()]
-                    except ValueError:  # a compression (LZW) tifffile decodes only with imagecodecs
-                        return [read_with_pillow(path)]
+                    except ValueError as tiff_error:  # a compression (LZW) tifffile decodes only with imagecodecs
+                        try:
+                            return [read_with_pillow(path)]
+                        except Exception:  # not that: tifffile's reason is the one to give
+                            raise tiff_error from None
         return lazy_levels(path)
     except DamagedTiffError:
         raise
@@ -502,10 +539,10 @@ def lazy_levels(path: str | os.PathLike, finest_only: bool = False) -> list:
         node = zarr.open(str(path), mode="r")
         if not isinstance(node, zarr.Group):
             return [da.from_zarr(node)]
-        multiscales = _ngff_attributes(node).get("multiscales")
-        if not multiscales:
+        first = _first_multiscale(node)
+        if first is None:
             raise ValueError("a zarr group without OME-Zarr 'multiscales' metadata")
-        levels = [da.from_zarr(node[d["path"]]) for d in multiscales[0]["datasets"][: 1 if finest_only else None]]
+        levels = [da.from_zarr(node[str(d["path"])]) for d in first["datasets"][: 1 if finest_only else None]]
         samples = samples_channel_axis(node)  # an RGB(A) image stored by channels: its samples last again
         return levels if samples is None else [da.moveaxis(level, samples, -1) for level in levels]
     import tifffile
@@ -857,12 +894,12 @@ def samples_channel_axis(group: Any) -> int | None:
     marker = attributes.get(SAMPLES_KEY)
     if not isinstance(marker, dict) or marker.get("samples") != "c":
         return None
-    multiscales = _ngff_attributes(group).get("multiscales") or [{}]
-    names = [axis.get("name") if isinstance(axis, dict) else axis for axis in multiscales[0].get("axes", [])]
+    multiscale = _first_multiscale(group) or {}
+    names = [axis.get("name") if isinstance(axis, dict) else axis for axis in multiscale.get("axes", [])]
     if "c" not in names:
         return None
     at = names.index("c")
-    first = group[multiscales[0]["datasets"][0]["path"]]
+    first = group[str(multiscale["datasets"][0]["path"])]
     return at if first.ndim == len(names) and first.shape[at] in (3, 4) else None
 
 
