@@ -576,6 +576,17 @@ def test_gray_model_applied_to_a_gray_stack_with_a_colour_like_last_axis(make_vi
     assert viewer.layers["second quantized"].data.shape == second.shape
 
 
+def _fit_then_apply(widget, source, target, run_and_wait, qtbot):
+    """Fit K = 3 on ``source`` (no feature view), then press Apply fitted model on ``target`` and wait for it."""
+    widget.image.value = source
+    widget.n_clusters.value, widget.feature_view.value = 3, "none"
+    run_and_wait(widget)
+    widget.apply_target.value = target
+    widget.apply_button.native.click()
+    qtbot.waitUntil(lambda: widget.worker is None, timeout=30_000)
+    return widget
+
+
 @pytest.mark.parametrize("width", [3, 4])
 def test_rgb_model_applied_to_a_gray_stack_with_a_colour_like_last_axis_is_refused(make_viewer, dock, run_and_wait,
                                                                                    qtbot, width):  # fmt: skip
@@ -584,13 +595,7 @@ def test_rgb_model_applied_to_a_gray_stack_with_a_colour_like_last_axis_is_refus
     viewer = make_viewer()
     viewer.add_image(load_sample("china")[:40, :60], name="photo", rgb=True)
     target = viewer.add_image(_thin_gray_stack(width), name="thin", rgb=False)
-    widget = dock(viewer)
-    widget.image.value = viewer.layers["photo"]
-    widget.n_clusters.value, widget.feature_view.value = 3, "none"
-    run_and_wait(widget)
-    widget.apply_target.value = target
-    widget.apply_button.native.click()
-    qtbot.waitUntil(lambda: widget.worker is None, timeout=30_000)
+    widget = _fit_then_apply(dock(viewer), viewer.layers["photo"], target, run_and_wait, qtbot)
     assert widget.status.value == "failed"
     assert "'thin' is shown as a gray stack" in widget.report.value, widget.report.value
     assert [layer.name for layer in viewer.layers] == ["photo", "thin", "photo clusters", "photo quantized"]
@@ -603,13 +608,7 @@ def test_model_applied_to_a_gray_pyramid_with_a_colour_like_last_axis_is_refused
     data = _thin_gray_stack(3)
     viewer.add_image(data, name="thin", rgb=False)
     target = viewer.add_image([data, data[:, ::2]], name="pyramid", multiscale=True, rgb=False)
-    widget = dock(viewer)
-    widget.image.value = viewer.layers["thin"]
-    widget.n_clusters.value, widget.feature_view.value = 3, "none"
-    run_and_wait(widget)
-    widget.apply_target.value = target
-    widget.apply_button.native.click()
-    qtbot.waitUntil(lambda: widget.worker is None, timeout=30_000)
+    widget = _fit_then_apply(dock(viewer), viewer.layers["thin"], target, run_and_wait, qtbot)
     assert widget.status.value == "failed"
     assert "'pyramid' is a pyramid shown as a stack" in widget.report.value, widget.report.value
     assert "pyramid clusters" not in viewer.layers
