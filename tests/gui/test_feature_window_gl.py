@@ -27,15 +27,6 @@ def _input_alone(viewer, qtbot) -> float:
     return _canvas_mean(viewer)
 
 
-class _Warnings(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.WARNING)
-        self.messages: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.messages.append(record.getMessage())
-
-
 def _close(window, closing: str) -> None:
     if closing == "viewer.close()":  # napari's File > Close Window, the widget's close, a script
         window.close()
@@ -43,13 +34,9 @@ def _close(window, closing: str) -> None:
         window.window._qt_window.close()
 
 
-@pytest.fixture
-def vispy_warnings():
-    """What vispy logs at WARNING or above (its "Error drawing visual <Image ...>")."""
-    log, handler = logging.getLogger("vispy"), _Warnings()
-    log.addHandler(handler)
-    yield handler.messages
-    log.removeHandler(handler)
+def _vispy_warnings(caplog) -> list[str]:
+    """What vispy logged at WARNING or above so far (its "Error drawing visual <Image ...>")."""
+    return [r.getMessage() for r in caplog.records if r.name.startswith("vispy") and r.levelno >= logging.WARNING]
 
 
 @pytest.fixture
@@ -75,7 +62,7 @@ def _run_with_window(viewer, widget, qtbot, run_and_wait, n_clusters):
 
 @pytest.mark.parametrize("closing", ["viewer.close()", "window's close event"])
 def test_closing_the_feature_window_then_running_again_draws_the_main_canvas_quietly(
-    make_viewer, dock, qtbot, run_and_wait, capfd, vispy_warnings, private_access, closing
+    make_viewer, dock, qtbot, run_and_wait, capfd, caplog, private_access, closing
 ):
     from napari._qt.qt_viewer import QtViewer
 
@@ -94,7 +81,7 @@ def test_closing_the_feature_window_then_running_again_draws_the_main_canvas_qui
         after = _input_alone(viewer, qtbot)
         widget.close_feature_viewer()  # the second window, as closing the widget does
         last = _input_alone(viewer, qtbot)
-        assert vispy_warnings == []  # vispy's "Error drawing visual <Image ...>"
+        assert _vispy_warnings(caplog) == []  # vispy's "Error drawing visual <Image ...>"
         assert capfd.readouterr().err == ""  # nor its GLError tracebacks
         assert before > 20
         assert after == pytest.approx(before, abs=1.0)  # the same input drawn, not a black canvas
@@ -108,7 +95,7 @@ def test_closing_the_feature_window_then_running_again_draws_the_main_canvas_qui
 
 
 def test_closing_the_widget_after_the_feature_window_s_x_is_quiet(make_viewer, dock, qtbot, run_and_wait, capfd,
-                                                                   vispy_warnings):  # fmt: skip
+                                                                   caplog):  # fmt: skip
     """The widget's close closed its feature viewer; after the window's X that viewer's layers were removed from
     a deleted canvas (a vispy traceback per layer) and their GL objects deleted in the main window's context."""
     from napari._qt.qt_viewer import QtViewer
@@ -125,7 +112,7 @@ def test_closing_the_widget_after_the_feature_window_s_x_is_quiet(make_viewer, d
         qtbot.wait(300)
         widget.close_feature_viewer()  # what closing the widget does
         after = _input_alone(viewer, qtbot)
-        assert vispy_warnings == []
+        assert _vispy_warnings(caplog) == []
         assert capfd.readouterr().err == ""
         assert after == pytest.approx(before, abs=1.0)
     finally:
